@@ -1,0 +1,180 @@
+"""API wiring shared by every app: the one exception handler, pagination, strict input
+serializers, JSON 404/500 pages, the URL converter for ids, and the health check."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+NON_FIELD = "non_field_errors"
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            out.extend(f"{key}: {m}" for m in _flatten(value))
+        return out
+    if isinstance(detail, list | tuple):
+        out = []
+        for item in detail:
+            out.extend(_flatten(item))
+        return out
+    return [str(detail)]
+
+
+def _fields_from_drf(detail: Any) -> dict[str, Any]:
+    """Normalize a DRF ValidationError detail into ``{field: [messages]}``; nested serializers
+    keep their nesting (``{"items": {"0": {"x": [...]}}}``) so clients can point at a row."""
+    if isinstance(detail, dict):
+        fields: dict[str, Any] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                fields[str(key)] = _fields_from_drf(value)
+            elif isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
+                fields[str(key)] = {str(i): _fields_from_drf(v) for i, v in enumerate(value) if v}
+            else:
+                fields[str(key)] = _flatten(value)
+        return fields
+    return {NON_FIELD: _flatten(detail)}
+
+
+def error_body(detail: str, code: str, fields: dict | None = None) -> dict[str, Any]:
+    return {"detail": detail, "code": code, "fields": fields or {}}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render every error in the one shape ``{"detail", "code", "fields"}``."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.detail, exc.code, exc.fields), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            fields = {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+            fields = {(NON_FIELD if k == "__all__" else k): v for k, v in fields.items()}
+        else:
+            fields = {NON_FIELD: [str(m) for m in exc.messages]}
+        return Response(error_body("Invalid input.", "invalid", fields), status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body("Invalid input.", "invalid", _fields_from_drf(exc.detail))
+        return response
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    code = codes if isinstance(codes, str) else "error"
+    text = detail if isinstance(detail, str) else "; ".join(_flatten(detail))
+    response.data = error_body(str(text), code)
+    return response
+
+
+class CursorPage(CursorPagination):
+    """Stable cursor pagination. ``page_size`` above the maximum is clamped, not an error."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "-id"
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that rejects fields it does not declare (and read-only ones).
+
+    Silently dropping an unknown field hides mass-assignment attempts and client typos; a 400
+    that names the field is clearer for both.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {NON_FIELD: ["Expected a JSON object."]}, code="invalid"
+            )
+        writable = {name for name, f in self.fields.items() if not f.read_only}
+        unknown = sorted(set(data) - writable)
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field is not accepted here."] for name in unknown}
+            )
+        return super().to_internal_value(data)
+
+
+class IdConverter:
+    """Path converter for primary keys: digits only and within BIGINT range, so a huge or
+    malformed id is a 404 rather than a database error."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+def json_not_found(request, exception=None):
+    """404 for unmatched URLs: the API's error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("Not found.", "not_found"), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def json_server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("Server error.", "server_error"), status=500)
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def healthz(request) -> JsonResponse:
+    """Report the database and the broker; 200 when both answer, else 503."""
+    from django.conf import settings
+
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # a health check reports any failure rather than raising it
+        logger.warning("health check: database unreachable: %s", exc)
+        checks["database"] = {"ok": False, "error": exc.__class__.__name__}
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        checks["broker"] = {"ok": True, "mode": "eager (tasks run in-process)"}
+    else:
+        from config.celery import app
+
+        try:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = {"ok": True, "mode": "broker", "transport": conn.transport_cls}
+        except Exception as exc:  # reported, not raised
+            logger.warning("health check: broker unreachable: %s", exc)
+            checks["broker"] = {"ok": False, "mode": "broker", "error": exc.__class__.__name__}
+
+    healthy = all(c["ok"] for c in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", "checks": checks},
+        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )

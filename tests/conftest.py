@@ -1,0 +1,92 @@
+"""Role fixtures shared by every test: an operations manager, managers of vendors A and B, an
+internal labeler, a vendor labeler (of A), a senior labeler, and API clients for each."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory, VendorFactory, make_labeler
+from workforce import roles, services
+
+requires_postgres = pytest.mark.skipif(
+    not settings.IS_POSTGRES,
+    reason="needs PostgreSQL (row locks and real concurrency); set DATABASE_URL to run it",
+)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """Tests talk plain HTTP to the test client; the TLS redirect is a deployment concern
+    checked by ``check --deploy`` instead."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def vendor_a(db):
+    return VendorFactory(name="Acme Annotation", slug="acme")
+
+
+@pytest.fixture
+def vendor_b(db):
+    return VendorFactory(name="Bravo Labels", slug="bravo")
+
+
+@pytest.fixture
+def ops_user(db):
+    user = UserFactory(username="ops", is_staff=True)
+    user.groups.add(Group.objects.get(name=roles.OPS_MANAGERS))
+    return user
+
+
+@pytest.fixture
+def manager_a(vendor_a):
+    user = UserFactory(username="manager_a")
+    services.vendor_manager_add(actor=None, vendor=vendor_a, user=user)
+    return user
+
+
+@pytest.fixture
+def manager_b(vendor_b):
+    user = UserFactory(username="manager_b")
+    services.vendor_manager_add(actor=None, vendor=vendor_b, user=user)
+    return user
+
+
+@pytest.fixture
+def internal_labeler(db):
+    return make_labeler(username="internal1")
+
+
+@pytest.fixture
+def vendor_labeler(vendor_a):
+    return make_labeler(vendor=vendor_a, username="acme1", external_id="A-001")
+
+
+@pytest.fixture
+def vendor_b_labeler(vendor_b):
+    return make_labeler(vendor=vendor_b, username="bravo1", external_id="B-001")
+
+
+@pytest.fixture
+def senior_labeler(db):
+    return make_labeler(username="senior1", seniority="senior")
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    return _client_for

@@ -1,0 +1,311 @@
+"""Workforce API v1: who am I, the vendor portal's vendors and labelers, lifecycle commands.
+
+Views parse input, call one service or selector and render output. Inputs are strict: a field
+the caller may not set is a 400 naming it, so mass assignment fails loudly.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import StrictSerializer
+from config.errors import Forbidden
+from workforce import selectors, services
+from workforce.models import Labeler, LabelerStatusChange, Skill, Vendor
+from workforce.permissions import IsOpsOrVendorManager
+
+# -- output -------------------------------------------------------------------------------------
+
+
+class VendorOut(serializers.ModelSerializer):
+    labeler_count = serializers.IntegerField(read_only=True)
+    active_labeler_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Vendor
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "status",
+            "contact_name",
+            "contact_email",
+            "country",
+            "default_currency",
+            "labeler_count",
+            "active_labeler_count",
+            "created_at",
+        ]
+
+
+class LabelerOut(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    email = serializers.CharField(source="user.email")
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+    vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    skills = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = Labeler
+        fields = [
+            "id",
+            "public_code",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "kind",
+            "vendor",
+            "external_id",
+            "status",
+            "seniority",
+            "skills",
+            "languages",
+            "timezone",
+            "status_changed_at",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class StatusChangeOut(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LabelerStatusChange
+        fields = ["id", "from_status", "to_status", "actor", "reason", "created_at"]
+
+    def get_actor(self, obj: LabelerStatusChange) -> str | None:
+        return obj.actor.username if obj.actor_id else None
+
+
+# -- input --------------------------------------------------------------------------------------
+
+
+class _LabelerFieldsIn(StrictSerializer):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    skills = serializers.ListField(
+        child=serializers.SlugField(max_length=64), required=False, max_length=100
+    )
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=35), required=False, max_length=50
+    )
+    timezone = serializers.CharField(required=False, max_length=64)
+
+
+class _StaffFieldsMixin(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Labeler.Kind.choices, required=False)
+    vendor = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Vendor.objects.all(), required=False, allow_null=True
+    )
+    seniority = serializers.ChoiceField(choices=Labeler.Seniority.choices, required=False)
+
+
+class LabelerCreateIn(_LabelerFieldsIn):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+
+
+class LabelerCreateStaffIn(_StaffFieldsMixin, LabelerCreateIn):
+    pass
+
+
+class LabelerCreateManagerIn(LabelerCreateIn):
+    vendor = serializers.SlugField(required=False)
+
+
+class LabelerUpdateIn(_LabelerFieldsIn):
+    pass
+
+
+class LabelerUpdateStaffIn(_StaffFieldsMixin, _LabelerFieldsIn):
+    pass
+
+
+class ReasonIn(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+# -- views --------------------------------------------------------------------------------------
+
+
+class MeApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "id": serializers.IntegerField(),
+                "username": serializers.CharField(),
+                "email": serializers.CharField(),
+                "roles": serializers.ListField(child=serializers.CharField()),
+                "managed_vendors": VendorOut(many=True),
+                "labeler": LabelerOut(allow_null=True),
+            },
+        )
+    )
+    def get(self, request):
+        user = request.user
+        labeler = (
+            Labeler.objects.select_related("user", "vendor")
+            .prefetch_related("skills")
+            .filter(user=user)
+            .first()
+        )
+        managed = selectors.vendor_list_for(actor=user) if selectors.is_vendor_manager(user) else []
+        return Response(
+            {
+                "id": user.pk,
+                "username": user.username,
+                "email": user.email,
+                "roles": selectors.user_roles(user),
+                "managed_vendors": VendorOut(managed, many=True).data,
+                "labeler": LabelerOut(labeler).data if labeler else None,
+            }
+        )
+
+
+class VendorListApi(generics.ListAPIView):
+    serializer_class = VendorOut
+
+    def get_queryset(self):
+        return selectors.vendor_list_for(actor=self.request.user)
+
+
+class VendorDetailApi(generics.RetrieveAPIView):
+    serializer_class = VendorOut
+
+    def get_object(self):
+        return selectors.vendor_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+
+
+class LabelerFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Labeler.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=Labeler.Kind.choices)
+    seniority = django_filters.ChoiceFilter(choices=Labeler.Seniority.choices)
+    skill = django_filters.ModelChoiceFilter(
+        field_name="skills", to_field_name="slug", queryset=Skill.objects.all()
+    )
+    vendor = django_filters.CharFilter(field_name="vendor__slug")
+    external_id = django_filters.CharFilter()
+
+    class Meta:
+        model = Labeler
+        fields = ["status", "kind", "seniority", "skill", "vendor", "external_id"]
+
+
+class LabelerListCreateApi(generics.ListAPIView):
+    """GET lists the labelers the caller may see; POST creates one in status *invited*."""
+
+    serializer_class = LabelerOut
+    filterset_class = LabelerFilter
+
+    def get_queryset(self):
+        return selectors.labeler_list_for(actor=self.request.user)
+
+    @extend_schema(request=LabelerCreateStaffIn, responses={201: LabelerOut})
+    def post(self, request):
+        if not IsOpsOrVendorManager().has_permission(request, self):
+            raise Forbidden(IsOpsOrVendorManager.message)
+        actor = request.user
+        if selectors.is_ops(actor):
+            data = _validated(LabelerCreateStaffIn, request.data)
+            kind = data.pop("kind", None) or (
+                Labeler.Kind.VENDOR if data.get("vendor") else Labeler.Kind.INTERNAL
+            )
+        else:
+            data = _validated(LabelerCreateManagerIn, request.data)
+            vendors = list(selectors.managed_vendors(actor))
+            slug = data.pop("vendor", None)
+            if slug is None and len(vendors) > 1:
+                raise serializers.ValidationError(
+                    {"vendor": ["You manage several vendors; say which one."]}
+                )
+            matches = [v for v in vendors if slug is None or v.slug == slug]
+            if not matches:
+                raise serializers.ValidationError({"vendor": ["Unknown vendor."]})
+            data["vendor"] = matches[0]
+            kind = Labeler.Kind.VENDOR
+        timezone_name = data.pop("timezone", "UTC")
+        labeler = services.labeler_create(
+            actor=actor, kind=kind, timezone_name=timezone_name, **data
+        )
+        labeler = selectors.labeler_get_for(actor=actor, pk=labeler.pk)
+        return Response(LabelerOut(labeler).data, status=status.HTTP_201_CREATED)
+
+
+class LabelerDetailApi(APIView):
+    @extend_schema(responses=LabelerOut)
+    def get(self, request, pk: int):
+        labeler = selectors.labeler_get_for(actor=request.user, pk=pk)
+        return Response(LabelerOut(labeler).data)
+
+    @extend_schema(request=LabelerUpdateStaffIn, responses=LabelerOut)
+    def patch(self, request, pk: int):
+        labeler = _managed_labeler(request, pk)
+        schema = LabelerUpdateStaffIn if selectors.is_ops(request.user) else LabelerUpdateIn
+        data = _validated(schema, request.data, partial=True)
+        services.labeler_update(actor=request.user, labeler=labeler, data=data)
+        labeler = selectors.labeler_get_for(actor=request.user, pk=pk)
+        return Response(LabelerOut(labeler).data)
+
+
+class LabelerHistoryApi(generics.ListAPIView):
+    serializer_class = StatusChangeOut
+    pagination_class = None
+    queryset = LabelerStatusChange.objects.none()  # for the schema; rows come from the selector
+
+    def get_queryset(self):
+        labeler = selectors.labeler_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+        return selectors.labeler_history(labeler=labeler)
+
+
+class _LabelerTransitionApi(APIView):
+    """POST {"reason": "..."} → the labeler after the transition; 409 when not allowed."""
+
+    service = None
+
+    @extend_schema(request=ReasonIn, responses=LabelerOut)
+    def post(self, request, pk: int):
+        labeler = _managed_labeler(request, pk)
+        data = _validated(ReasonIn, request.data)
+        type(self).service(actor=request.user, labeler=labeler, reason=data["reason"])
+        labeler = selectors.labeler_get_for(actor=request.user, pk=pk)
+        return Response(LabelerOut(labeler).data)
+
+
+class LabelerSuspendApi(_LabelerTransitionApi):
+    service = services.labeler_suspend
+
+
+class LabelerReactivateApi(_LabelerTransitionApi):
+    service = services.labeler_reactivate
+
+
+class LabelerOffboardApi(_LabelerTransitionApi):
+    service = services.labeler_offboard
+
+
+class LabelerActivateApi(_LabelerTransitionApi):
+    service = services.labeler_activate
+
+
+def _validated(serializer_class, data, partial: bool = False) -> dict:
+    serializer = serializer_class(data=data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _managed_labeler(request, pk: int) -> Labeler:
+    """The labeler if the caller manages it; 404 if they cannot see it; 403 if they can see it
+    (it is their own profile) but not manage it."""
+    labeler = selectors.labeler_get_for(actor=request.user, pk=pk)
+    if not selectors.labeler_can_manage(actor=request.user, labeler=labeler):
+        raise Forbidden("Only operations and the labeler's vendor manager can change a labeler.")
+    return labeler

@@ -1,0 +1,181 @@
+"""People: users, vendors, labelers and the record of every labeler status change."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class User(AbstractUser):
+    """The login. A person may be staff (an operations manager), a vendor manager, a labeler,
+    or several of these at once; roles are groups and object permissions, not fields here."""
+
+    class Meta:
+        db_table = "workforce_user"
+
+
+class Vendor(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+    default_currency = models.CharField(
+        max_length=3, default="USD", help_text="ISO 4217 code of the vendor's invoices."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_vendor", "Can manage the vendor's labelers and see its money")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(default_currency__regex=r"^[A-Z]{3}$"),
+                name="workforce_vendor_currency_iso4217",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VendorMembership(models.Model):
+    """A user's role at a vendor. The manager role also holds the guardian object permission
+    ``workforce.manage_vendor`` on the vendor; services keep the two in step."""
+
+    class Role(models.TextChoices):
+        MANAGER = "manager", "Manager"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="vendor_memberships")
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MANAGER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "vendor"], name="workforce_vendormembership_one_per_vendor"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.vendor}"
+
+
+class Skill(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PUBLIC_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+
+
+def new_public_code() -> str:
+    """A pseudonym such as ``L-7KQ4XM``: what vendors' peers and other labelers see."""
+    return "L-" + "".join(secrets.choice(PUBLIC_CODE_ALPHABET) for _ in range(6))
+
+
+class Labeler(models.Model):
+    class Kind(models.TextChoices):
+        INTERNAL = "internal", "Internal staff"
+        VENDOR = "vendor", "Vendor"
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ONBOARDING = "onboarding", "Onboarding"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        OFFBOARDED = "offboarded", "Offboarded"
+
+    class Seniority(models.TextChoices):
+        LABELER = "labeler", "Labeler"
+        SENIOR = "senior", "Senior labeler"
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="labeler")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    vendor = models.ForeignKey(
+        Vendor, on_delete=models.PROTECT, null=True, blank=True, related_name="labelers"
+    )
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="The vendor's own id for this person."
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.INVITED, db_index=True
+    )
+    seniority = models.CharField(
+        max_length=16, choices=Seniority.choices, default=Seniority.LABELER
+    )
+    skills = models.ManyToManyField(Skill, blank=True, related_name="labelers")
+    languages = models.JSONField(
+        default=list, blank=True, help_text="BCP 47 codes, e.g. en, pt-BR."
+    )
+    timezone = models.CharField(max_length=64, default="UTC")
+    public_code = models.CharField(max_length=16, unique=True, default=new_public_code)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="internal", vendor__isnull=True) | Q(kind="vendor", vendor__isnull=False)
+                ),
+                name="workforce_labeler_vendor_matches_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["vendor", "external_id"],
+                condition=~Q(external_id=""),
+                name="workforce_labeler_external_id_unique_per_vendor",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["invited", "onboarding", "active", "suspended", "offboarded"]
+                ),
+                name="workforce_labeler_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["vendor", "status"], name="workforce_labeler_vendor_st")]
+
+    def __str__(self) -> str:
+        return self.public_code
+
+    @property
+    def is_senior(self) -> bool:
+        return self.seniority == self.Seniority.SENIOR
+
+
+class LabelerStatusChange(models.Model):
+    """One row per status transition, written in the same transaction as the change."""
+
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, choices=Labeler.Status.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["labeler", "-created_at"], name="workforce_lsc_labeler_at")]
+
+    def __str__(self) -> str:
+        return f"{self.labeler}: {self.from_status or '∅'} → {self.to_status}"

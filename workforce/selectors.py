@@ -1,0 +1,97 @@
+"""Reads of the workforce registry, each scoped to the caller.
+
+DRF applies object permissions to single objects only, so every list and every lookup goes
+through one of these selectors: what a caller cannot see simply does not exist for them (404).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from config.errors import NotFound
+from workforce import roles
+from workforce.models import Labeler, LabelerStatusChange, User, Vendor
+
+
+def is_ops(user: User) -> bool:
+    """Operations managers are active staff users."""
+    return bool(user and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def managed_vendors(user: User) -> QuerySet[Vendor]:
+    """The vendors on which ``user`` holds ``workforce.manage_vendor`` as an object permission
+    (global permissions are not counted: being staff is what grants everything)."""
+    if not user.is_authenticated:
+        return Vendor.objects.none()
+    return get_objects_for_user(
+        user, roles.MANAGE_VENDOR, klass=Vendor, accept_global_perms=False, with_superuser=False
+    )
+
+
+def managed_vendor_ids(user: User) -> list[int]:
+    return list(managed_vendors(user).values_list("pk", flat=True))
+
+
+def is_vendor_manager(user: User) -> bool:
+    return bool(managed_vendor_ids(user))
+
+
+def user_roles(user: User) -> list[str]:
+    """Role names for display: ops_manager, vendor_manager, senior_labeler, labeler."""
+    out = []
+    if is_ops(user):
+        out.append("ops_manager")
+    if is_vendor_manager(user):
+        out.append("vendor_manager")
+    labeler = getattr(user, "labeler", None)
+    if labeler is not None:
+        out.append("senior_labeler" if labeler.is_senior else "labeler")
+    return out
+
+
+def vendor_list_for(*, actor: User) -> QuerySet[Vendor]:
+    """All vendors for ops; the vendors they manage for vendor managers; none for others."""
+    qs = Vendor.objects.all() if is_ops(actor) else managed_vendors(actor)
+    return qs.annotate(
+        labeler_count=Count("labelers", distinct=True),
+        active_labeler_count=Count(
+            "labelers", filter=Q(labelers__status=Labeler.Status.ACTIVE), distinct=True
+        ),
+    ).order_by("name")
+
+
+def vendor_get_for(*, actor: User, pk: int) -> Vendor:
+    try:
+        return vendor_list_for(actor=actor).get(pk=pk)
+    except Vendor.DoesNotExist:
+        raise NotFound() from None
+
+
+def labeler_list_for(*, actor: User) -> QuerySet[Labeler]:
+    """Labelers the caller may read: all for ops; their vendors' for vendor managers; their own
+    profile for a labeler. Related rows are loaded so a page costs a constant number of queries.
+    """
+    base = Labeler.objects.select_related("user", "vendor").prefetch_related("skills")
+    if is_ops(actor):
+        return base
+    scope = Q(vendor_id__in=managed_vendor_ids(actor)) | Q(user_id=actor.pk)
+    return base.filter(scope)
+
+
+def labeler_get_for(*, actor: User, pk: int) -> Labeler:
+    try:
+        return labeler_list_for(actor=actor).get(pk=pk)
+    except Labeler.DoesNotExist:
+        raise NotFound() from None
+
+
+def labeler_can_manage(*, actor: User, labeler: Labeler) -> bool:
+    """Ops manage every labeler; a vendor manager manages their vendor's labelers."""
+    if is_ops(actor):
+        return True
+    return labeler.vendor_id is not None and labeler.vendor_id in managed_vendor_ids(actor)
+
+
+def labeler_history(*, labeler: Labeler) -> QuerySet[LabelerStatusChange]:
+    return labeler.status_changes.select_related("actor").order_by("-created_at", "-id")

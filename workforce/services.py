@@ -1,0 +1,431 @@
+"""Writes of the workforce registry: vendors, vendor managers, labelers and their lifecycle.
+
+Every function is one transaction. Status changes are guarded updates (``UPDATE … WHERE status
+= expected``) written together with their history row, so a racing change loses cleanly with a
+409 instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
+
+from config.errors import Conflict, InvalidTransition
+from workforce import roles
+from workforce.models import (
+    Labeler,
+    LabelerStatusChange,
+    Skill,
+    User,
+    Vendor,
+    VendorMembership,
+)
+
+S = Labeler.Status
+
+# The lifecycle: invited → onboarding → active ⇄ suspended → offboarded. An invitation or an
+# onboarding may be withdrawn (→ offboarded); offboarding is final.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.INVITED: frozenset({S.ONBOARDING, S.OFFBOARDED}),
+    S.ONBOARDING: frozenset({S.ACTIVE, S.OFFBOARDED}),
+    S.ACTIVE: frozenset({S.SUSPENDED, S.OFFBOARDED}),
+    S.SUSPENDED: frozenset({S.ACTIVE, S.OFFBOARDED}),
+    S.OFFBOARDED: frozenset(),
+}
+
+LABELER_EDITABLE_FIELDS = frozenset(
+    {"external_id", "skills", "languages", "timezone", "email", "first_name", "last_name"}
+)
+LABELER_STAFF_ONLY_FIELDS = frozenset({"seniority", "kind", "vendor"})
+
+
+# -- validation helpers -------------------------------------------------------------------------
+
+
+def _clean_timezone(value: str) -> str:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError({"timezone": [f"Unknown time zone {value!r} (use an IANA name)."]})
+    return value
+
+
+def _clean_languages(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({"languages": ["Expected a list of language codes."]})
+    cleaned = []
+    for code in value:
+        code = code.strip()
+        parts = code.split("-")
+        if not (2 <= len(parts[0]) <= 3 and parts[0].isalpha() and all(p.isalnum() for p in parts)):
+            raise ValidationError({"languages": [f"{code!r} is not a BCP 47 language code."]})
+        if code not in cleaned:
+            cleaned.append(code)
+    return cleaned
+
+
+def _resolve_skills(slugs: Iterable[str]) -> list[Skill]:
+    slugs = list(dict.fromkeys(slugs))
+    found = {s.slug: s for s in Skill.objects.filter(slug__in=slugs)}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise ValidationError({"skills": [f"Unknown skill(s): {', '.join(missing)}."]})
+    return [found[s] for s in slugs]
+
+
+def _check_kind_vendor(kind: str, vendor: Vendor | None) -> None:
+    if kind not in Labeler.Kind.values:
+        raise ValidationError({"kind": [f"Must be one of {', '.join(Labeler.Kind.values)}."]})
+    if kind == Labeler.Kind.VENDOR and vendor is None:
+        raise ValidationError({"vendor": ["A vendor labeler needs a vendor."]})
+    if kind == Labeler.Kind.INTERNAL and vendor is not None:
+        raise ValidationError({"vendor": ["An internal labeler has no vendor."]})
+
+
+def _check_external_id_free(vendor: Vendor | None, external_id: str, exclude_pk=None) -> None:
+    if not external_id or vendor is None:
+        return
+    clash = Labeler.objects.filter(vendor=vendor, external_id=external_id)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"external_id": ["Another labeler of this vendor has this id."]})
+
+
+def _group(name: str) -> Group:
+    group, _ = Group.objects.get_or_create(name=name)
+    return group
+
+
+def _sync_seniority_group(labeler: Labeler) -> None:
+    senior = _group(roles.SENIOR_LABELERS)
+    if labeler.is_senior:
+        labeler.user.groups.add(senior)
+    else:
+        labeler.user.groups.remove(senior)
+
+
+# -- vendors ------------------------------------------------------------------------------------
+
+
+def vendor_create(
+    *,
+    actor: User | None,
+    name: str,
+    slug: str,
+    contact_name: str = "",
+    contact_email: str = "",
+    country: str = "",
+    default_currency: str = "USD",
+) -> Vendor:
+    """Create an active vendor. Raises ValidationError on a taken name or slug or a bad code."""
+    vendor = Vendor(
+        name=name,
+        slug=slug,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        country=country.upper(),
+        default_currency=default_currency.upper(),
+    )
+    vendor.full_clean()
+    if vendor.country and not (len(vendor.country) == 2 and vendor.country.isalpha()):
+        raise ValidationError({"country": ["Use a two-letter ISO 3166-1 code."]})
+    if not (len(vendor.default_currency) == 3 and vendor.default_currency.isalpha()):
+        raise ValidationError({"default_currency": ["Use a three-letter ISO 4217 code."]})
+    with transaction.atomic():
+        vendor.save()
+    return vendor
+
+
+def vendor_set_status(*, actor: User | None, vendor: Vendor, status: str) -> Vendor:
+    """Suspend or reactivate a vendor. Its labelers keep their own status; gating of work reads
+    both. Raises InvalidTransition when the vendor is already in that status."""
+    if status not in Vendor.Status.values:
+        raise ValidationError({"status": [f"Must be one of {', '.join(Vendor.Status.values)}."]})
+    with transaction.atomic():
+        updated = (
+            Vendor.objects.filter(pk=vendor.pk)
+            .exclude(status=status)
+            .update(status=status, updated_at=timezone.now())
+        )
+        if not updated:
+            raise InvalidTransition(f"The vendor is already {status}.")
+    vendor.refresh_from_db()
+    return vendor
+
+
+def vendor_manager_add(*, actor: User | None, vendor: Vendor, user: User) -> VendorMembership:
+    """Make ``user`` a manager of ``vendor``: the membership, the Vendor managers group and the
+    object permission ``workforce.manage_vendor``. Idempotent."""
+    with transaction.atomic():
+        membership, _ = VendorMembership.objects.get_or_create(
+            user=user, vendor=vendor, defaults={"role": VendorMembership.Role.MANAGER}
+        )
+        user.groups.add(_group(roles.VENDOR_MANAGERS))
+        assign_perm(roles.MANAGE_VENDOR, user, vendor)
+    return membership
+
+
+def vendor_manager_remove(*, actor: User | None, vendor: Vendor, user: User) -> None:
+    """Take away ``user``'s management of ``vendor`` (and the group if it was their last)."""
+    with transaction.atomic():
+        VendorMembership.objects.filter(user=user, vendor=vendor).delete()
+        remove_perm(roles.MANAGE_VENDOR, user, vendor)
+        if not VendorMembership.objects.filter(user=user).exists():
+            user.groups.remove(_group(roles.VENDOR_MANAGERS))
+
+
+# -- labelers -----------------------------------------------------------------------------------
+
+
+def labeler_create(
+    *,
+    actor: User | None,
+    username: str,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    kind: str,
+    vendor: Vendor | None = None,
+    external_id: str = "",
+    seniority: str = Labeler.Seniority.LABELER,
+    skills: Iterable[str] = (),
+    languages: list[str] | None = None,
+    timezone_name: str = "UTC",
+    password: str | None = None,
+    reason: str = "",
+) -> Labeler:
+    """Create a user and their labeler profile in status *invited*, with its first history row.
+
+    Raises ValidationError (field-level) for a taken username, a kind/vendor mismatch, an
+    external id already used within the vendor, an unknown skill, language or time zone, or a
+    suspended vendor. Without ``password`` the login has no usable password until one is set.
+    """
+    _check_kind_vendor(kind, vendor)
+    if vendor is not None and vendor.status != Vendor.Status.ACTIVE:
+        raise ValidationError({"vendor": ["This vendor is suspended."]})
+    if seniority not in Labeler.Seniority.values:
+        raise ValidationError({"seniority": ["Must be labeler or senior."]})
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": ["Enter a valid email address."]}) from None
+    timezone_name = _clean_timezone(timezone_name)
+    langs = _clean_languages(languages or [])
+    skill_objs = _resolve_skills(skills)
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    _check_external_id_free(vendor, external_id)
+
+    with transaction.atomic():
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise ValidationError(
+                {"username": ["A user with that username already exists."]}
+            ) from None
+        labeler = Labeler(
+            user=user,
+            kind=kind,
+            vendor=vendor,
+            external_id=external_id,
+            seniority=seniority,
+            languages=langs,
+            timezone=timezone_name,
+            status=S.INVITED,
+            status_changed_at=timezone.now(),
+        )
+        try:
+            with transaction.atomic():
+                labeler.save()
+        except IntegrityError:
+            raise ValidationError(
+                {"external_id": ["Another labeler of this vendor has this id."]}
+            ) from None
+        labeler.skills.set(skill_objs)
+        user.groups.add(_group(roles.LABELERS))
+        _sync_seniority_group(labeler)
+        LabelerStatusChange.objects.create(
+            labeler=labeler,
+            from_status="",
+            to_status=S.INVITED,
+            actor=actor,
+            reason=reason or "Created.",
+        )
+    return labeler
+
+
+def labeler_update(*, actor: User | None, labeler: Labeler, data: dict[str, Any]) -> Labeler:
+    """Change a labeler's editable attributes.
+
+    ``data`` may hold external_id, skills (slugs), languages, timezone, email, first_name,
+    last_name, and — for operations staff, which the caller checks — seniority, kind and vendor.
+    Status is not here: it changes only through ``labeler_transition``. Raises ValidationError
+    for unknown keys or bad values; nothing is written then.
+    """
+    unknown = set(data) - LABELER_EDITABLE_FIELDS - LABELER_STAFF_ONLY_FIELDS
+    if unknown:
+        raise ValidationError({k: ["This field cannot be changed here."] for k in sorted(unknown)})
+    user = labeler.user
+    kind = data.get("kind", labeler.kind)
+    vendor = data.get("vendor", labeler.vendor)
+    if "kind" in data or "vendor" in data:
+        _check_kind_vendor(kind, vendor)
+    if "seniority" in data and data["seniority"] not in Labeler.Seniority.values:
+        raise ValidationError({"seniority": ["Must be labeler or senior."]})
+    if "timezone" in data:
+        data["timezone"] = _clean_timezone(data["timezone"])
+    if "languages" in data:
+        data["languages"] = _clean_languages(data["languages"])
+    skill_objs = _resolve_skills(data["skills"]) if "skills" in data else None
+    if data.get("email"):
+        try:
+            validate_email(data["email"])
+        except ValidationError:
+            raise ValidationError({"email": ["Enter a valid email address."]}) from None
+    external_id = data.get("external_id", labeler.external_id)
+    _check_external_id_free(vendor, external_id, exclude_pk=labeler.pk)
+
+    with transaction.atomic():
+        for field in ("email", "first_name", "last_name"):
+            if field in data:
+                setattr(user, field, data[field])
+        user.save(update_fields=["email", "first_name", "last_name"])
+        for field in ("external_id", "languages", "timezone", "seniority", "kind"):
+            if field in data:
+                setattr(labeler, field, data[field])
+        labeler.vendor = vendor
+        try:
+            with transaction.atomic():
+                labeler.save()
+        except IntegrityError:
+            raise ValidationError(
+                {"external_id": ["Another labeler of this vendor has this id."]}
+            ) from None
+        if skill_objs is not None:
+            labeler.skills.set(skill_objs)
+        if "seniority" in data:
+            _sync_seniority_group(labeler)
+    return labeler
+
+
+def labeler_transition(
+    *, actor: User | None, labeler: Labeler, to_status: str, reason: str
+) -> Labeler:
+    """Move a labeler to ``to_status`` and record it (from, to, actor, reason, when).
+
+    The update is guarded on the status the labeler had when read, so of two racing changes one
+    wins and the other gets InvalidTransition (409). Offboarding also disables the login and its
+    API tokens. Raises ValidationError when ``reason`` is blank, InvalidTransition when the
+    lifecycle does not allow the move.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["A reason is required."]})
+    if to_status not in S.values:
+        raise ValidationError({"status": [f"Unknown status {to_status!r}."]})
+    current = labeler.status
+    if to_status not in ALLOWED_TRANSITIONS[current]:
+        raise InvalidTransition(
+            f"A labeler cannot go from {S(current).label.lower()} to {S(to_status).label.lower()}."
+            + (" Offboarding is final." if current == S.OFFBOARDED else "")
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Labeler.objects.filter(pk=labeler.pk, status=current).update(
+            status=to_status, status_changed_at=now, updated_at=now
+        )
+        if not updated:
+            raise Conflict(
+                "The labeler's status changed meanwhile; reload and try again.",
+                code="stale_status",
+            )
+        LabelerStatusChange.objects.create(
+            labeler=labeler, from_status=current, to_status=to_status, actor=actor, reason=reason
+        )
+        if to_status == S.OFFBOARDED:
+            from rest_framework.authtoken.models import Token
+
+            User.objects.filter(pk=labeler.user_id).update(is_active=False)
+            Token.objects.filter(user_id=labeler.user_id).delete()
+    labeler.refresh_from_db()
+    return labeler
+
+
+def labeler_start_onboarding(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
+    return labeler_transition(actor=actor, labeler=labeler, to_status=S.ONBOARDING, reason=reason)
+
+
+def labeler_activate(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
+    """Onboarding → active (or, when the labeler is only invited, through onboarding)."""
+    if labeler.status == S.INVITED:
+        labeler = labeler_start_onboarding(actor=actor, labeler=labeler, reason=reason)
+    return labeler_transition(actor=actor, labeler=labeler, to_status=S.ACTIVE, reason=reason)
+
+
+def labeler_suspend(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
+    return labeler_transition(actor=actor, labeler=labeler, to_status=S.SUSPENDED, reason=reason)
+
+
+def labeler_reactivate(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
+    """Suspended → active. Any other starting status is an InvalidTransition."""
+    if labeler.status != S.SUSPENDED:
+        raise InvalidTransition(
+            f"Only a suspended labeler can be reactivated; this one is {labeler.status}."
+        )
+    return labeler_transition(actor=actor, labeler=labeler, to_status=S.ACTIVE, reason=reason)
+
+
+def labeler_offboard(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
+    return labeler_transition(actor=actor, labeler=labeler, to_status=S.OFFBOARDED, reason=reason)
+
+
+def labeler_move_to_status(
+    *, actor: User | None, labeler: Labeler, to_status: str, reason: str
+) -> Labeler:
+    """Walk the lifecycle from the current status to ``to_status`` by the shortest legal path
+    (used by bulk import, where a row states the status it wants). Raises InvalidTransition when
+    no path exists."""
+    if labeler.status == to_status:
+        return labeler
+    path = _path(labeler.status, to_status)
+    if path is None:
+        raise InvalidTransition(f"A labeler cannot go from {labeler.status} to {to_status}.")
+    for step in path:
+        labeler = labeler_transition(actor=actor, labeler=labeler, to_status=step, reason=reason)
+    return labeler
+
+
+def _path(start: str, goal: str) -> list[str] | None:
+    frontier: list[tuple[str, list[str]]] = [(start, [])]
+    seen = {start}
+    while frontier:
+        node, path = frontier.pop(0)
+        for nxt in sorted(ALLOWED_TRANSITIONS[node]):
+            if nxt in seen:
+                continue
+            if nxt == goal:
+                return [*path, nxt]
+            seen.add(nxt)
+            frontier.append((nxt, [*path, nxt]))
+    return None
+
+
+def skill_get_or_create(*, slug: str, name: str | None = None) -> Skill:
+    skill, _ = Skill.objects.get_or_create(slug=slug, defaults={"name": name or slug.title()})
+    return skill
