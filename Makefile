@@ -22,7 +22,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput -v 0
-	DJANGO_DEBUG=1 $(PY) manage.py seed_demo
+	DJANGO_DEBUG=1 $(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@echo "Serving the admin at http://$(HOST):$(PORT)/admin/ and the API at http://$(HOST):$(PORT)/api/docs/"
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
