@@ -39,7 +39,8 @@ fmt: $(STAMP)
 
 # Production settings must pass Django's deployment checks without a single warning.
 check-deploy: $(STAMP)
-	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	env -u DJANGO_SECURE_SSL_REDIRECT -u DJANGO_SECURE_COOKIES -u DJANGO_HSTS_SECONDS \
+	DJANGO_DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
 	ALLOWED_HOSTS=labelforce.example.com \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

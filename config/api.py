@@ -1,21 +1,27 @@
 """API wiring shared by every app: the one exception handler, pagination, strict input
-serializers, JSON 404/500 pages, the URL converter for ids, and the health check."""
+serializers, JSON 400/404/500 pages, the URL converter for ids, and the health check. The
+size-limited body parsers live in ``config.parsers``."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
+from django.db import connection, models
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from config.errors import ApplicationError
+from config.parsers import PayloadTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ def error_body(detail: str, code: str, fields: dict | None = None) -> dict[str, 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every error in the one shape ``{"detail", "code", "fields"}``."""
     if isinstance(exc, ApplicationError):
+        set_rollback()
         return Response(error_body(exc.detail, exc.code, exc.fields), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
@@ -66,7 +73,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             fields = {(NON_FIELD if k == "__all__" else k): v for k, v in fields.items()}
         else:
             fields = {NON_FIELD: [str(m) for m in exc.messages]}
+        set_rollback()
         return Response(error_body("Invalid input.", "invalid", fields), status=400)
+    # Django raises these while reading the body (multipart fields over the size limit, too
+    # many fields); unhandled they would leave DRF as an HTML 400 page.
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = exceptions.ParseError("The request could not be read.")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -86,13 +100,49 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
 class CursorPage(CursorPagination):
-    """Stable cursor pagination. ``page_size`` above the maximum is clamped, not an error."""
+    """Stable cursor pagination. ``page_size`` above the maximum is clamped, not an error; a
+    malformed or tampered cursor is a 404 (``Invalid cursor``), never a database error."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "-id"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is not None:
+            # DRF's decoding skips characters outside base64, so junk would read as page one.
+            try:
+                base64.b64decode(encoded.encode("ascii"), validate=True)
+            except (ValueError, UnicodeEncodeError):
+                raise exceptions.NotFound(self.invalid_cursor_message) from None
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            self._check_position(cursor.position)
+        return cursor
+
+    def _check_position(self, position: str) -> None:
+        """The position is compared with the first ordering field in SQL: it must be a value
+        of that field's type (and, for integers, within BIGINT range)."""
+        name = self.ordering[0].lstrip("-")
+        try:
+            field = self._model._meta.get_field(name)
+        except (AttributeError, FieldDoesNotExist):
+            return
+        try:
+            value = field.to_python(position)
+        except DjangoValidationError:
+            raise exceptions.NotFound(self.invalid_cursor_message) from None
+        if isinstance(field, models.IntegerField) and not _BIGINT_MIN <= value <= _BIGINT_MAX:
+            raise exceptions.NotFound(self.invalid_cursor_message)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -138,6 +188,16 @@ def json_not_found(request, exception=None):
     return page_not_found(request, exception)
 
 
+def json_bad_request(request, exception=None):
+    """400 for requests Django rejects before any view (a disallowed Host, an unreadable
+    body): the API's error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("Bad request.", "bad_request"), status=400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
 def json_server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("Server error.", "server_error"), status=500)
@@ -148,8 +208,6 @@ def json_server_error(request):
 
 def healthz(request) -> JsonResponse:
     """Report the database and the broker; 200 when both answer, else 503."""
-    from django.conf import settings
-
     checks: dict[str, dict[str, Any]] = {}
     try:
         with connection.cursor() as cursor:

@@ -7,12 +7,21 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 
 from config.api import IdConverter, healthz
+from config.parsers import PARSER_CLASSES
 
 register_converter(IdConverter, "id")
 
 
 class TokenApi(ObtainAuthToken):
-    """POST username and password → {"token": key}. Errors use the API's one error shape."""
+    """POST username and password → {"token": key}. Errors use the API's one error shape.
+
+    Logging in needs no prior authentication: a stale ``Authorization`` header or session must
+    not turn a login into a 401. Bodies are size-limited like every other API input.
+    """
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    parser_classes = PARSER_CLASSES
 
 
 admin.site.site_header = "LabelForce operations"
@@ -40,5 +49,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
 ]
 
+handler400 = "config.api.json_bad_request"
 handler404 = "config.api.json_not_found"
 handler500 = "config.api.json_server_error"

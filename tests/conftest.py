@@ -24,6 +24,13 @@ def _plain_http(settings):
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Production-strength PBKDF2 costs a noticeable fraction of a second per user; tests need
+    passwords to check, not to resist cracking."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def vendor_a(db):
     return VendorFactory(name="Acme Annotation", slug="acme")

@@ -1,0 +1,762 @@
+"""The operations managers' admin for the workforce registry.
+
+Thin, like the API: lists are annotated and joined up front (no query per row), state changes
+go through admin actions that call the services, and every form save that the services own —
+adding a vendor, a vendor manager or a labeler, editing a labeler — calls the service instead
+of ``Model.save()``. When a service rejects the input (ValidationError), the form is shown
+again with the service's messages on their fields, and nothing of the attempt is kept.
+History rows are read-only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats import base_formats
+
+from config.errors import ApplicationError
+from workforce import selectors, services
+from workforce.models import (
+    Labeler,
+    LabelerStatusChange,
+    Skill,
+    User,
+    Vendor,
+    VendorMembership,
+)
+from workforce.resources import LabelerResource
+
+# -- service-backed forms -------------------------------------------------------------------------
+
+
+class _ServiceRejected(Exception):
+    """A service refused a form's input; carries its ValidationError back to the view."""
+
+    def __init__(self, error: ValidationError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _as_validation_error(exc: ValidationError | ApplicationError) -> ValidationError:
+    if isinstance(exc, ApplicationError):
+        return ValidationError(exc.fields or {NON_FIELD_ERRORS: [exc.detail]})
+    return exc
+
+
+def _error_text(exc: ValidationError | ApplicationError) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.detail
+    error = _as_validation_error(exc)
+    if hasattr(error, "error_dict"):
+        return "; ".join(
+            " ".join(messages_) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages_)}"
+            for field, messages_ in error.message_dict.items()
+        )
+    return " ".join(error.messages)
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved ``obj`` the row a service created, so the admin's log entry,
+    message and redirect point at it."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
+
+
+class ServiceErrorsFormMixin:
+    """A form that can show a service's ValidationError as its own errors (set on a second pass
+    by ServiceFormAdminMixin)."""
+
+    service_error: ValidationError | None = None
+
+    def clean(self):
+        cleaned = super().clean()
+        error = self.service_error
+        if error is not None:
+            if hasattr(error, "error_dict"):
+                for field, errors in error.error_dict.items():
+                    if field in self.fields:
+                        self.add_error(field, errors)
+                    elif field == NON_FIELD_ERRORS:
+                        self.add_error(None, errors)
+                    else:
+                        self.add_error(None, [f"{field}: {m}" for e in errors for m in e.messages])
+            else:
+                self.add_error(None, error)
+        return cleaned
+
+
+class ServiceFormAdminMixin:
+    """ModelAdmin mixin for forms whose save calls a service.
+
+    ``save_model`` calls the service through ``_call_service``. If the service raises
+    ValidationError (or an ApplicationError), the exception leaves the admin's own
+    ``transaction.atomic`` around the change form — so anything written in that request is
+    rolled back — and the view is run once more with the error attached to the form, which
+    therefore fails validation and is re-displayed with the service's messages.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _ServiceRejected as rejected:
+            request._labelforce_service_error = rejected.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        error = getattr(request, "_labelforce_service_error", None)
+        if error is not None:
+            form = type(form.__name__, (form,), {"service_error": error})
+        return form
+
+    def _call_service(self, service, **kwargs):
+        try:
+            return service(**kwargs)
+        except (ValidationError, ApplicationError) as exc:
+            raise _ServiceRejected(_as_validation_error(exc)) from exc
+
+
+def _text_input() -> forms.TextInput:
+    return forms.TextInput(attrs={"class": "vTextField"})
+
+
+class _LabelerFormBase(ServiceErrorsFormMixin, forms.ModelForm):
+    """Fields of a labeler and of its login. Saving is the service's job: the input is neither
+    copied onto the instance nor model-validated here, so an unsaved value can never reach the
+    database around the service (which validates everything itself)."""
+
+    email = forms.EmailField(required=False, widget=forms.EmailInput(attrs={"class": "vTextField"}))
+    first_name = forms.CharField(required=False, max_length=150, widget=_text_input())
+    last_name = forms.CharField(required=False, max_length=150, widget=_text_input())
+    languages = forms.CharField(
+        required=False,
+        widget=_text_input(),
+        help_text="Comma-separated BCP 47 codes, e.g. en, pt-BR.",
+    )
+
+    class Meta:
+        model = Labeler
+        fields = (
+            "kind",
+            "vendor",
+            "external_id",
+            "seniority",
+            "skills",
+            "languages",
+            "timezone",
+        )
+
+    def clean_languages(self) -> list[str]:
+        return [p.strip() for p in self.cleaned_data["languages"].split(",") if p.strip()]
+
+    def _post_clean(self):
+        """See the class docstring: the service validates, writes and reports."""
+
+
+class LabelerAddForm(_LabelerFormBase):
+    username = forms.CharField(max_length=150, widget=_text_input())
+
+    def service_kwargs(self) -> dict:
+        c = self.cleaned_data
+        return {
+            "username": c["username"],
+            "email": c.get("email", ""),
+            "first_name": c.get("first_name", ""),
+            "last_name": c.get("last_name", ""),
+            "kind": c["kind"],
+            "vendor": c.get("vendor"),
+            "external_id": c.get("external_id", ""),
+            "seniority": c["seniority"],
+            "skills": [s.slug for s in c.get("skills", [])],
+            "languages": c.get("languages", []),
+            "timezone_name": c["timezone"],
+        }
+
+
+class LabelerChangeForm(_LabelerFormBase):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            user = self.instance.user
+            self.initial.update(
+                email=user.email,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                languages=", ".join(self.instance.languages or []),
+            )
+
+    def service_data(self) -> dict:
+        """The changed fields, as ``labeler_update`` takes them."""
+        data = {}
+        for name in self.changed_data:
+            value = self.cleaned_data[name]
+            data[name] = [s.slug for s in value] if name == "skills" else value
+        return data
+
+
+# -- vendors ------------------------------------------------------------------------------------
+
+
+class VendorForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """Adding calls ``vendor_create``; changing is a plain ModelForm save (there is no vendor
+    update service yet), so the codes are checked here too, on their fields — otherwise the
+    model's check constraint would report a bad currency as a non-field error."""
+
+    class Meta:
+        model = Vendor
+        fields = (
+            "name",
+            "slug",
+            "contact_name",
+            "contact_email",
+            "country",
+            "default_currency",
+        )
+
+    def clean_country(self) -> str:
+        country = self.cleaned_data["country"].strip().upper()
+        if country and not re.fullmatch(r"[A-Z]{2}", country):
+            raise ValidationError("Use a two-letter ISO 3166-1 code.")
+        return country
+
+    def clean_default_currency(self) -> str:
+        currency = self.cleaned_data["default_currency"].strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise ValidationError("Use a three-letter ISO 4217 code.")
+        return currency
+
+
+class VendorMembershipInline(admin.TabularInline):
+    """Managers of the vendor. Adding and removing go through ``vendor_manager_add`` and
+    ``vendor_manager_remove`` (VendorAdmin.save_formset), which keep the guardian object
+    permission in step; an existing membership cannot be edited, only removed."""
+
+    model = VendorMembership
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("role", "created_at")
+    autocomplete_fields = ("user",)
+    extra = 0
+    verbose_name = "manager"
+    verbose_name_plural = "managers"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Vendor)
+class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = VendorForm
+    list_display = (
+        "name",
+        "slug",
+        "status",
+        "country",
+        "default_currency",
+        "labeler_count",
+        "active_labeler_count",
+    )
+    list_filter = ("status", "country")
+    search_fields = ("name", "slug", "contact_name", "contact_email")
+    prepopulated_fields = {"slug": ("name",)}
+    fields = (
+        "name",
+        "slug",
+        "status",
+        "contact_name",
+        "contact_email",
+        "country",
+        "default_currency",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = ("status", "created_at", "updated_at")
+    inlines = (VendorMembershipInline,)
+    actions = ("suspend_vendors", "reactivate_vendors")
+
+    def get_queryset(self, request):
+        # The selector annotates labeler counts in the same query as the vendors.
+        return selectors.vendor_list_for(actor=request.user)
+
+    @admin.display(description="labelers", ordering="labeler_count")
+    def labeler_count(self, obj: Vendor) -> int:
+        return obj.labeler_count
+
+    @admin.display(description="active labelers", ordering="active_labeler_count")
+    def active_labeler_count(self, obj: Vendor) -> int:
+        return obj.active_labeler_count
+
+    def has_delete_permission(self, request, obj=None):
+        # A vendor is suspended, never deleted: its labelers, history and money refer to it.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)  # validated by the ModelForm
+            return
+        c = form.cleaned_data
+        vendor = self._call_service(
+            services.vendor_create,
+            actor=request.user,
+            name=c["name"],
+            slug=c["slug"],
+            contact_name=c.get("contact_name", ""),
+            contact_email=c.get("contact_email", ""),
+            country=c.get("country", ""),
+            default_currency=c["default_currency"],
+        )
+        _adopt(obj, vendor)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not VendorMembership:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)  # collects new and deleted rows; writes nothing
+        for membership in formset.deleted_objects:
+            services.vendor_manager_remove(
+                actor=request.user, vendor=form.instance, user=membership.user
+            )
+        for membership in formset.new_objects:
+            services.vendor_manager_add(
+                actor=request.user, vendor=form.instance, user=membership.user
+            )
+
+    def _set_status(self, request, queryset, status: str, past: str) -> None:
+        done = 0
+        for vendor in queryset:
+            try:
+                services.vendor_set_status(actor=request.user, vendor=vendor, status=status)
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(request, f"{vendor}: {_error_text(exc)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{past} {done} vendor(s).", messages.SUCCESS)
+
+    @admin.action(description="Suspend selected vendors", permissions=["change"])
+    def suspend_vendors(self, request, queryset):
+        self._set_status(request, queryset, Vendor.Status.SUSPENDED, "Suspended")
+
+    @admin.action(description="Reactivate selected vendors", permissions=["change"])
+    def reactivate_vendors(self, request, queryset):
+        self._set_status(request, queryset, Vendor.Status.ACTIVE, "Reactivated")
+
+
+@admin.register(VendorMembership)
+class VendorMembershipAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """Who manages which vendor. Add and delete call the services (which keep the object
+    permission in step); a membership is never edited."""
+
+    list_display = ("user", "vendor", "role", "created_at")
+    list_filter = ("role", "vendor")
+    search_fields = ("user__username", "user__email", "vendor__name", "vendor__slug")
+    list_select_related = ("user", "vendor")
+    autocomplete_fields = ("user", "vendor")
+    fields = ("user", "vendor", "role", "created_at")
+    readonly_fields = ("role", "created_at")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        membership = self._call_service(
+            services.vendor_manager_add, actor=request.user, vendor=obj.vendor, user=obj.user
+        )
+        _adopt(obj, membership)
+
+    def delete_model(self, request, obj):
+        services.vendor_manager_remove(actor=request.user, vendor=obj.vendor, user=obj.user)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "vendor"):
+            self.delete_model(request, membership)
+
+
+# -- skills and users ---------------------------------------------------------------------------
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "labeler_count")
+    search_fields = ("slug", "name")
+    fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(labeler_count=Count("labelers"))
+
+    @admin.display(description="labelers", ordering="labeler_count")
+    def labeler_count(self, obj: Skill) -> int:
+        return obj.labeler_count
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = (
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "is_staff",
+        "is_active",
+        "labeler_code",
+    )
+    list_select_related = ("labeler",)
+    search_fields = ("username", "first_name", "last_name", "email")
+
+    @admin.display(description="labeler", ordering="labeler__public_code")
+    def labeler_code(self, obj: User) -> str:
+        labeler = getattr(obj, "labeler", None)
+        return labeler.public_code if labeler else "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Operations managers hold the change-user permission; that must not let them
+            # grant themselves (or anyone) more than a role gives.
+            readonly += ["is_superuser", "user_permissions"]
+        if obj is not None and hasattr(obj, "labeler"):
+            # A labeler's login follows the lifecycle (offboarding disables it).
+            readonly.append("is_active")
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+# -- labelers -----------------------------------------------------------------------------------
+
+
+class TransitionReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Recorded in each selected labeler's status history.",
+    )
+
+
+class LabelerStatusChangeInline(admin.TabularInline):
+    model = LabelerStatusChange
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    extra = 0
+    can_delete = False
+    verbose_name = "status change"
+    verbose_name_plural = "status history"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Labeler)
+class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
+    form = LabelerChangeForm
+    add_form = LabelerAddForm
+    list_display = (
+        "public_code",
+        "username",
+        "full_name",
+        "kind",
+        "vendor",
+        "status",
+        "seniority",
+        "skill_list",
+        "created_at",
+    )
+    list_filter = ("vendor", "kind", "status", "seniority", "skills")
+    search_fields = (
+        "user__username",
+        "user__email",
+        "user__first_name",
+        "user__last_name",
+        "public_code",
+        "external_id",
+    )
+    list_select_related = ("user", "vendor")
+    autocomplete_fields = ("vendor", "skills")
+    readonly_fields = (
+        "public_code",
+        "user_link",
+        "status",
+        "status_changed_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("public_code", "user_link", "status", "status_changed_at")}),
+        ("Person", {"fields": ("email", "first_name", "last_name")}),
+        (
+            "Work",
+            {
+                "fields": (
+                    "kind",
+                    "vendor",
+                    "external_id",
+                    "seniority",
+                    "skills",
+                    "languages",
+                    "timezone",
+                )
+            },
+        ),
+        ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+    add_fieldsets = (
+        ("Login", {"fields": ("username", "email", "first_name", "last_name")}),
+        (
+            "Work",
+            {
+                "fields": (
+                    "kind",
+                    "vendor",
+                    "external_id",
+                    "seniority",
+                    "skills",
+                    "languages",
+                    "timezone",
+                )
+            },
+        ),
+    )
+    inlines = (LabelerStatusChangeInline,)
+    actions = ("activate", "suspend", "reactivate", "offboard")
+    transition_template = "admin/workforce/labeler/transition_confirmation.html"
+
+    # django-import-export
+    resource_classes = (LabelerResource,)
+    formats = (base_formats.CSV, base_formats.XLSX)
+
+    def get_queryset(self, request):
+        # The selector joins user and vendor and prefetches skills: a constant number of
+        # queries per page.
+        return selectors.labeler_list_for(actor=request.user)
+
+    # -- columns --
+
+    @admin.display(description="username", ordering="user__username")
+    def username(self, obj: Labeler) -> str:
+        return obj.user.username
+
+    @admin.display(description="name", ordering="user__last_name")
+    def full_name(self, obj: Labeler) -> str:
+        return obj.user.get_full_name()
+
+    @admin.display(description="skills")
+    def skill_list(self, obj: Labeler) -> str:
+        return ", ".join(s.slug for s in obj.skills.all())  # prefetched
+
+    @admin.display(description="login")
+    def user_link(self, obj: Labeler) -> str:
+        url = reverse("admin:workforce_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{}</a>', url, obj.user.username)
+
+    # -- forms --
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_inlines(self, request, obj):
+        return () if obj is None else super().get_inlines(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Labelers are offboarded, never deleted: deleting would erase their history.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = form.service_data()
+            if data:
+                self._call_service(
+                    services.labeler_update, actor=request.user, labeler=obj, data=data
+                )
+            return
+        labeler = self._call_service(
+            services.labeler_create,
+            actor=request.user,
+            reason="Added in the admin.",
+            **form.service_kwargs(),
+        )
+        _adopt(obj, labeler)
+
+    def save_related(self, request, form, formsets, change):
+        # No form.save_m2m(): the service has set the skills.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    # -- lifecycle actions --
+
+    def _transition(self, request, queryset, *, action: str, service, verb: str, past: str):
+        """Ask for a reason (required) on an intermediate page, then call ``service`` for each
+        selected labeler — one transaction each — and report successes and failures."""
+        form = TransitionReasonForm(request.POST if "post" in request.POST else None)
+        labelers = list(queryset.select_related("user").order_by("pk"))
+        if form.is_valid():
+            done = 0
+            for labeler in labelers:
+                try:
+                    service(actor=request.user, labeler=labeler, reason=form.cleaned_data["reason"])
+                except (ApplicationError, ValidationError) as exc:
+                    self.message_user(
+                        request,
+                        f"Could not {verb} {labeler.public_code} ({labeler.user.username}): "
+                        f"{_error_text(exc)}",
+                        messages.ERROR,
+                    )
+                else:
+                    done += 1
+            if done:
+                self.message_user(request, f"{past} {done} labeler(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{verb.capitalize()} labelers",
+            "verb": verb,
+            "opts": self.opts,
+            "labelers": labelers,
+            "form": form,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.transition_template, context)
+
+    @admin.action(description="Activate selected labelers", permissions=["change"])
+    def activate(self, request, queryset):
+        return self._transition(
+            request,
+            queryset,
+            action="activate",
+            service=services.labeler_activate,
+            verb="activate",
+            past="Activated",
+        )
+
+    @admin.action(description="Suspend selected labelers", permissions=["change"])
+    def suspend(self, request, queryset):
+        return self._transition(
+            request,
+            queryset,
+            action="suspend",
+            service=services.labeler_suspend,
+            verb="suspend",
+            past="Suspended",
+        )
+
+    @admin.action(description="Reactivate selected labelers", permissions=["change"])
+    def reactivate(self, request, queryset):
+        return self._transition(
+            request,
+            queryset,
+            action="reactivate",
+            service=services.labeler_reactivate,
+            verb="reactivate",
+            past="Reactivated",
+        )
+
+    @admin.action(description="Offboard selected labelers", permissions=["change"])
+    def offboard(self, request, queryset):
+        return self._transition(
+            request,
+            queryset,
+            action="offboard",
+            service=services.labeler_offboard,
+            verb="offboard",
+            past="Offboarded",
+        )
+
+    # -- import / export --
+
+    def has_import_permission(self, request):
+        # Import creates and changes labelers.
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def process_result(self, result, request):
+        """After the confirmed import. LabelerResource rolls the whole file back when any row
+        fails (possible even after a clean preview, if data changed in between): say so and
+        list the rows, instead of import-export's "Import finished" and log entries for rows
+        that no longer exist."""
+        if not (result.has_errors() or result.has_validation_errors()):
+            return super().process_result(result, request)
+        self.message_user(
+            request, "Nothing was imported: the file was rolled back.", messages.ERROR
+        )
+        for row in result.invalid_rows:
+            details = "; ".join(
+                f"{field}: {' '.join(errors)}" for field, errors in row.error_dict.items()
+            )
+            self.message_user(request, f"Row {row.number}: {details}", messages.ERROR)
+        for number, errors in result.row_errors():
+            for error in errors:
+                self.message_user(request, f"Row {number}: {error.error}", messages.ERROR)
+        for error in result.base_errors:
+            self.message_user(request, str(error.error), messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:workforce_labeler_import"))
+
+
+@admin.register(LabelerStatusChange)
+class LabelerStatusChangeAdmin(admin.ModelAdmin):
+    """The lifecycle's audit trail: read-only."""
+
+    list_display = ("created_at", "labeler", "from_status", "to_status", "actor", "reason")
+    list_filter = ("to_status", "from_status", "labeler__kind", "labeler__vendor", "created_at")
+    search_fields = (
+        "labeler__public_code",
+        "labeler__user__username",
+        "actor__username",
+        "reason",
+    )
+    list_select_related = ("labeler", "actor")
+    date_hierarchy = "created_at"
+    fields = ("labeler", "from_status", "to_status", "actor", "reason", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -158,7 +159,7 @@ class MeApi(APIView):
             .filter(user=user)
             .first()
         )
-        managed = selectors.vendor_list_for(actor=user) if selectors.is_vendor_manager(user) else []
+        managed = selectors.vendor_list_managed_by(actor=user)
         return Response(
             {
                 "id": user.pk,
@@ -206,13 +207,16 @@ class LabelerListCreateApi(generics.ListAPIView):
     serializer_class = LabelerOut
     filterset_class = LabelerFilter
 
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated(), IsOpsOrVendorManager()]
+        return super().get_permissions()
+
     def get_queryset(self):
         return selectors.labeler_list_for(actor=self.request.user)
 
     @extend_schema(request=LabelerCreateStaffIn, responses={201: LabelerOut})
     def post(self, request):
-        if not IsOpsOrVendorManager().has_permission(request, self):
-            raise Forbidden(IsOpsOrVendorManager.message)
         actor = request.user
         if selectors.is_ops(actor):
             data = _validated(LabelerCreateStaffIn, request.data)

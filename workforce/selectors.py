@@ -50,15 +50,24 @@ def user_roles(user: User) -> list[str]:
     return out
 
 
-def vendor_list_for(*, actor: User) -> QuerySet[Vendor]:
-    """All vendors for ops; the vendors they manage for vendor managers; none for others."""
-    qs = Vendor.objects.all() if is_ops(actor) else managed_vendors(actor)
+def _with_counts(qs: QuerySet[Vendor]) -> QuerySet[Vendor]:
     return qs.annotate(
         labeler_count=Count("labelers", distinct=True),
         active_labeler_count=Count(
             "labelers", filter=Q(labelers__status=Labeler.Status.ACTIVE), distinct=True
         ),
     ).order_by("name")
+
+
+def vendor_list_for(*, actor: User) -> QuerySet[Vendor]:
+    """All vendors for ops; the vendors they manage for vendor managers; none for others."""
+    return _with_counts(Vendor.objects.all() if is_ops(actor) else managed_vendors(actor))
+
+
+def vendor_list_managed_by(*, actor: User) -> QuerySet[Vendor]:
+    """The vendors ``actor`` manages (by object permission), whatever else they may read:
+    for an operations manager who also manages a vendor, that vendor only."""
+    return _with_counts(managed_vendors(actor))
 
 
 def vendor_get_for(*, actor: User, pk: int) -> Vendor:

@@ -7,6 +7,7 @@ Every function is one transaction. Status changes are guarded updates (``UPDATE 
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable
 from typing import Any
@@ -50,8 +51,16 @@ LABELER_STAFF_ONLY_FIELDS = frozenset({"seniority", "kind", "vendor"})
 # -- validation helpers -------------------------------------------------------------------------
 
 
+# BCP 47, simplified: a language of 2 or 3 letters, then subtags of 1 to 8 ASCII letters or
+# digits.
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", re.ASCII)
+_COUNTRY_RE = re.compile(r"[A-Z]{2}", re.ASCII)
+_CURRENCY_RE = re.compile(r"[A-Z]{3}", re.ASCII)
+EXTERNAL_ID_MAX = Labeler._meta.get_field("external_id").max_length
+
+
 def _clean_timezone(value: str) -> str:
-    if value not in zoneinfo.available_timezones():
+    if not isinstance(value, str) or value not in zoneinfo.available_timezones():
         raise ValidationError({"timezone": [f"Unknown time zone {value!r} (use an IANA name)."]})
     return value
 
@@ -62,8 +71,7 @@ def _clean_languages(value: Any) -> list[str]:
     cleaned = []
     for code in value:
         code = code.strip()
-        parts = code.split("-")
-        if not (2 <= len(parts[0]) <= 3 and parts[0].isalpha() and all(p.isalnum() for p in parts)):
+        if not _LANGUAGE_RE.fullmatch(code):
             raise ValidationError({"languages": [f"{code!r} is not a BCP 47 language code."]})
         if code not in cleaned:
             cleaned.append(code)
@@ -86,6 +94,37 @@ def _check_kind_vendor(kind: str, vendor: Vendor | None) -> None:
         raise ValidationError({"vendor": ["A vendor labeler needs a vendor."]})
     if kind == Labeler.Kind.INTERNAL and vendor is not None:
         raise ValidationError({"vendor": ["An internal labeler has no vendor."]})
+
+
+def _clean_external_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError({"external_id": ["Expected a string."]})
+    value = value.strip()
+    if len(value) > EXTERNAL_ID_MAX:
+        raise ValidationError(
+            {"external_id": [f"Ensure this field has no more than {EXTERNAL_ID_MAX} characters."]}
+        )
+    return value
+
+
+def _clean_user_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate the login's own fields (email, names) as the model would, before any write."""
+    cleaned, errors = {}, {}
+    for name in ("email", "first_name", "last_name"):
+        if name not in data:
+            continue
+        try:
+            cleaned[name] = User._meta.get_field(name).clean(data[name], None)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _check_vendor_active(vendor: Vendor | None) -> None:
+    if vendor is not None and vendor.status != Vendor.Status.ACTIVE:
+        raise ValidationError({"vendor": ["This vendor is suspended."]})
 
 
 def _check_external_id_free(vendor: Vendor | None, external_id: str, exclude_pk=None) -> None:
@@ -124,22 +163,34 @@ def vendor_create(
     country: str = "",
     default_currency: str = "USD",
 ) -> Vendor:
-    """Create an active vendor. Raises ValidationError on a taken name or slug or a bad code."""
+    """Create an active vendor. Codes are upper-cased. Raises ValidationError (field-level) on a
+    taken name or slug, a country that is not two letters or a currency that is not three."""
+    country = (country or "").strip().upper()
+    default_currency = (default_currency or "").strip().upper()
+    # The code checks come first so a bad code is reported on its field, not as the model's
+    # check constraint (a non-field error).
+    errors: dict[str, list[str]] = {}
+    if country and not _COUNTRY_RE.fullmatch(country):
+        errors["country"] = ["Use a two-letter ISO 3166-1 code."]
+    if not _CURRENCY_RE.fullmatch(default_currency):
+        errors["default_currency"] = ["Use a three-letter ISO 4217 code."]
+    if errors:
+        raise ValidationError(errors)
     vendor = Vendor(
         name=name,
         slug=slug,
         contact_name=contact_name,
         contact_email=contact_email,
-        country=country.upper(),
-        default_currency=default_currency.upper(),
+        country=country,
+        default_currency=default_currency,
     )
     vendor.full_clean()
-    if vendor.country and not (len(vendor.country) == 2 and vendor.country.isalpha()):
-        raise ValidationError({"country": ["Use a two-letter ISO 3166-1 code."]})
-    if not (len(vendor.default_currency) == 3 and vendor.default_currency.isalpha()):
-        raise ValidationError({"default_currency": ["Use a three-letter ISO 4217 code."]})
-    with transaction.atomic():
-        vendor.save()
+    try:
+        with transaction.atomic():
+            vendor.save()
+    except IntegrityError:
+        # A concurrent create took the name or slug between full_clean and the insert.
+        raise ValidationError({"slug": ["A vendor with this name or slug exists."]}) from None
     return vendor
 
 
@@ -208,8 +259,8 @@ def labeler_create(
     suspended vendor. Without ``password`` the login has no usable password until one is set.
     """
     _check_kind_vendor(kind, vendor)
-    if vendor is not None and vendor.status != Vendor.Status.ACTIVE:
-        raise ValidationError({"vendor": ["This vendor is suspended."]})
+    _check_vendor_active(vendor)
+    external_id = _clean_external_id(external_id)
     if seniority not in Labeler.Seniority.values:
         raise ValidationError({"seniority": ["Must be labeler or senior."]})
     if email:
@@ -275,44 +326,49 @@ def labeler_update(*, actor: User | None, labeler: Labeler, data: dict[str, Any]
 
     ``data`` may hold external_id, skills (slugs), languages, timezone, email, first_name,
     last_name, and — for operations staff, which the caller checks — seniority, kind and vendor.
-    Status is not here: it changes only through ``labeler_transition``. Raises ValidationError
-    for unknown keys or bad values; nothing is written then.
+    Status is not here: it changes only through ``labeler_transition``, and this write names its
+    columns so a stale in-memory status is never written back. Raises ValidationError for
+    unknown keys or bad values (including moving a labeler to a suspended vendor); nothing is
+    written then.
     """
     unknown = set(data) - LABELER_EDITABLE_FIELDS - LABELER_STAFF_ONLY_FIELDS
     if unknown:
         raise ValidationError({k: ["This field cannot be changed here."] for k in sorted(unknown)})
+    data = dict(data)
     user = labeler.user
     kind = data.get("kind", labeler.kind)
     vendor = data.get("vendor", labeler.vendor)
     if "kind" in data or "vendor" in data:
         _check_kind_vendor(kind, vendor)
+        if vendor is not None and vendor.pk != labeler.vendor_id:
+            _check_vendor_active(vendor)
     if "seniority" in data and data["seniority"] not in Labeler.Seniority.values:
         raise ValidationError({"seniority": ["Must be labeler or senior."]})
     if "timezone" in data:
         data["timezone"] = _clean_timezone(data["timezone"])
     if "languages" in data:
         data["languages"] = _clean_languages(data["languages"])
+    if "external_id" in data:
+        data["external_id"] = _clean_external_id(data["external_id"])
     skill_objs = _resolve_skills(data["skills"]) if "skills" in data else None
-    if data.get("email"):
-        try:
-            validate_email(data["email"])
-        except ValidationError:
-            raise ValidationError({"email": ["Enter a valid email address."]}) from None
+    user_fields = _clean_user_fields(data)
     external_id = data.get("external_id", labeler.external_id)
     _check_external_id_free(vendor, external_id, exclude_pk=labeler.pk)
 
+    labeler_fields = [
+        f for f in ("external_id", "languages", "timezone", "seniority", "kind") if f in data
+    ]
     with transaction.atomic():
-        for field in ("email", "first_name", "last_name"):
-            if field in data:
-                setattr(user, field, data[field])
-        user.save(update_fields=["email", "first_name", "last_name"])
-        for field in ("external_id", "languages", "timezone", "seniority", "kind"):
-            if field in data:
-                setattr(labeler, field, data[field])
+        if user_fields:
+            for field, value in user_fields.items():
+                setattr(user, field, value)
+            user.save(update_fields=list(user_fields))
+        for field in labeler_fields:
+            setattr(labeler, field, data[field])
         labeler.vendor = vendor
         try:
             with transaction.atomic():
-                labeler.save()
+                labeler.save(update_fields=[*labeler_fields, "vendor", "updated_at"])
         except IntegrityError:
             raise ValidationError(
                 {"external_id": ["Another labeler of this vendor has this id."]}
@@ -329,10 +385,11 @@ def labeler_transition(
 ) -> Labeler:
     """Move a labeler to ``to_status`` and record it (from, to, actor, reason, when).
 
-    The update is guarded on the status the labeler had when read, so of two racing changes one
-    wins and the other gets InvalidTransition (409). Offboarding also disables the login and its
-    API tokens. Raises ValidationError when ``reason`` is blank, InvalidTransition when the
-    lifecycle does not allow the move.
+    The update is guarded on the status the labeler had when read (``UPDATE … WHERE status =
+    expected``), so of two racing changes one wins and the other gets Conflict (409, code
+    ``stale_status``) — as does a caller holding a stale copy. Offboarding also disables the
+    login and deletes its API token. Raises ValidationError when ``reason`` is blank,
+    InvalidTransition (409) when the lifecycle does not allow the move.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -372,10 +429,19 @@ def labeler_start_onboarding(*, actor: User | None, labeler: Labeler, reason: st
 
 
 def labeler_activate(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
-    """Onboarding → active (or, when the labeler is only invited, through onboarding)."""
-    if labeler.status == S.INVITED:
-        labeler = labeler_start_onboarding(actor=actor, labeler=labeler, reason=reason)
-    return labeler_transition(actor=actor, labeler=labeler, to_status=S.ACTIVE, reason=reason)
+    """Onboarding → active (or, when the labeler is only invited, through onboarding: two
+    history rows, one transaction). A suspended labeler is brought back by
+    ``labeler_reactivate``; from any other status this raises InvalidTransition."""
+    if labeler.status not in (S.INVITED, S.ONBOARDING):
+        raise InvalidTransition(
+            f"Only an invited or onboarding labeler can be activated; this one is "
+            f"{labeler.status}."
+            + (" Use reactivate for a suspended labeler." if labeler.status == S.SUSPENDED else "")
+        )
+    with transaction.atomic():
+        if labeler.status == S.INVITED:
+            labeler = labeler_start_onboarding(actor=actor, labeler=labeler, reason=reason)
+        return labeler_transition(actor=actor, labeler=labeler, to_status=S.ACTIVE, reason=reason)
 
 
 def labeler_suspend(*, actor: User | None, labeler: Labeler, reason: str) -> Labeler:
@@ -399,15 +465,21 @@ def labeler_move_to_status(
     *, actor: User | None, labeler: Labeler, to_status: str, reason: str
 ) -> Labeler:
     """Walk the lifecycle from the current status to ``to_status`` by the shortest legal path
-    (used by bulk import, where a row states the status it wants). Raises InvalidTransition when
-    no path exists."""
+    (used by bulk import, where a row states the status it wants), one history row per step, all
+    in one transaction. Already there is a no-op. Raises ValidationError for an unknown status
+    or a blank reason, InvalidTransition when no path exists."""
+    if to_status not in S.values:
+        raise ValidationError({"status": [f"Unknown status {to_status!r}."]})
     if labeler.status == to_status:
         return labeler
     path = _path(labeler.status, to_status)
     if path is None:
         raise InvalidTransition(f"A labeler cannot go from {labeler.status} to {to_status}.")
-    for step in path:
-        labeler = labeler_transition(actor=actor, labeler=labeler, to_status=step, reason=reason)
+    with transaction.atomic():
+        for step in path:
+            labeler = labeler_transition(
+                actor=actor, labeler=labeler, to_status=step, reason=reason
+            )
     return labeler
 
 

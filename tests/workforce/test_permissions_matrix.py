@@ -1,0 +1,369 @@
+"""Role-by-endpoint matrix over every route of API v1 and the public endpoints.
+
+Each row names one request (a route, a method, a target, a body) and the exact status each role
+gets. A foreign object is a 404 (never a 403 that confirms it exists); a labeler sees only their
+own profile and may not change it; anonymous callers get 401 everywhere but the public
+endpoints. ``test_every_api_v1_route_is_in_the_matrix`` fails when a route or method is added to
+/api/v1/ without a row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from tests.factories import make_labeler
+from workforce.models import Labeler
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "pw-Labelforce-1"
+ROLES = ("ops", "manager_a", "manager_b", "internal_labeler", "vendor_labeler", "anonymous")
+ERROR_KEYS = {"detail", "code", "fields"}
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    method: str
+    route: str  # the URL pattern as config.urls spells it
+    path: str  # formatted with the ids of the world below
+    expected: tuple[int, int, int, int, int, int]  # in the order of ROLES
+    body: dict | None = field(default=None)
+
+
+V1 = "api/v1/"
+LABELER = V1 + "labelers/<id:pk>/"
+
+# ops, manager A, manager B, internal labeler, vendor labeler (of A), anonymous
+MATRIX: tuple[Row, ...] = (
+    Row("me", "GET", V1 + "me/", "/api/v1/me/", (200, 200, 200, 200, 200, 401)),
+    Row(
+        "token",
+        "POST",
+        V1 + "auth/token/",
+        "/api/v1/auth/token/",
+        (200, 200, 200, 200, 200, 200),
+        {"username": "acme1", "password": PASSWORD},
+    ),
+    Row(
+        "token, wrong password",
+        "POST",
+        V1 + "auth/token/",
+        "/api/v1/auth/token/",
+        (400, 400, 400, 400, 400, 400),
+        {"username": "acme1", "password": "wrong"},
+    ),
+    Row("vendors", "GET", V1 + "vendors/", "/api/v1/vendors/", (200, 200, 200, 200, 200, 401)),
+    Row(
+        "vendor A",
+        "GET",
+        V1 + "vendors/<id:pk>/",
+        "/api/v1/vendors/{vendor_a}/",
+        (200, 200, 404, 404, 404, 401),
+    ),
+    Row(
+        "vendor B",
+        "GET",
+        V1 + "vendors/<id:pk>/",
+        "/api/v1/vendors/{vendor_b}/",
+        (200, 404, 200, 404, 404, 401),
+    ),
+    Row(
+        "vendor that does not exist",
+        "GET",
+        V1 + "vendors/<id:pk>/",
+        "/api/v1/vendors/{missing}/",
+        (404, 404, 404, 404, 404, 401),
+    ),
+    Row("labelers", "GET", V1 + "labelers/", "/api/v1/labelers/", (200, 200, 200, 200, 200, 401)),
+    Row(
+        "create labeler",
+        "POST",
+        V1 + "labelers/",
+        "/api/v1/labelers/",
+        (201, 201, 201, 403, 403, 401),
+        {"username": "newbie"},
+    ),
+    Row(
+        "create labeler, invalid",
+        "POST",
+        V1 + "labelers/",
+        "/api/v1/labelers/",
+        (400, 400, 400, 403, 403, 401),
+        {"username": "not a username!"},
+    ),
+    Row(
+        "vendor labeler's profile",
+        "GET",
+        LABELER,
+        "/api/v1/labelers/{vendor_labeler}/",
+        (200, 200, 404, 404, 200, 401),
+    ),
+    Row(
+        "internal labeler's profile",
+        "GET",
+        LABELER,
+        "/api/v1/labelers/{internal_labeler}/",
+        (200, 404, 404, 200, 404, 401),
+    ),
+    Row(
+        "vendor B labeler's profile",
+        "GET",
+        LABELER,
+        "/api/v1/labelers/{b_labeler}/",
+        (200, 404, 200, 404, 404, 401),
+    ),
+    Row(
+        "labeler that does not exist",
+        "GET",
+        LABELER,
+        "/api/v1/labelers/{missing}/",
+        (404, 404, 404, 404, 404, 401),
+    ),
+    Row(
+        "edit vendor labeler",
+        "PATCH",
+        LABELER,
+        "/api/v1/labelers/{vendor_labeler}/",
+        (200, 200, 404, 404, 403, 401),
+        {"first_name": "Changed"},
+    ),
+    Row(
+        "edit internal labeler",
+        "PATCH",
+        LABELER,
+        "/api/v1/labelers/{internal_labeler}/",
+        (200, 404, 404, 403, 404, 401),
+        {"first_name": "Changed"},
+    ),
+    Row(
+        "edit vendor labeler, invalid",
+        "PATCH",
+        LABELER,
+        "/api/v1/labelers/{vendor_labeler}/",
+        (400, 400, 404, 404, 403, 401),
+        {"timezone": "Nowhere/Land"},
+    ),
+    Row(
+        "vendor labeler's history",
+        "GET",
+        LABELER + "history/",
+        "/api/v1/labelers/{vendor_labeler}/history/",
+        (200, 200, 404, 404, 200, 401),
+    ),
+    Row(
+        "internal labeler's history",
+        "GET",
+        LABELER + "history/",
+        "/api/v1/labelers/{internal_labeler}/history/",
+        (200, 404, 404, 200, 404, 401),
+    ),
+    Row(
+        "activate onboarding labeler of A",
+        "POST",
+        LABELER + "activate/",
+        "/api/v1/labelers/{a_onboarding}/activate/",
+        (200, 200, 404, 404, 404, 401),
+        {"reason": "trained"},
+    ),
+    Row(
+        "activate vendor labeler (already active)",
+        "POST",
+        LABELER + "activate/",
+        "/api/v1/labelers/{vendor_labeler}/activate/",
+        (409, 409, 404, 404, 403, 401),
+        {"reason": "trained"},
+    ),
+    Row(
+        "suspend vendor labeler",
+        "POST",
+        LABELER + "suspend/",
+        "/api/v1/labelers/{vendor_labeler}/suspend/",
+        (200, 200, 404, 404, 403, 401),
+        {"reason": "quality"},
+    ),
+    Row(
+        "suspend vendor labeler without a reason",
+        "POST",
+        LABELER + "suspend/",
+        "/api/v1/labelers/{vendor_labeler}/suspend/",
+        (400, 400, 404, 404, 403, 401),
+        {},
+    ),
+    Row(
+        "suspend internal labeler",
+        "POST",
+        LABELER + "suspend/",
+        "/api/v1/labelers/{internal_labeler}/suspend/",
+        (200, 404, 404, 403, 404, 401),
+        {"reason": "quality"},
+    ),
+    Row(
+        "reactivate suspended labeler of A",
+        "POST",
+        LABELER + "reactivate/",
+        "/api/v1/labelers/{a_suspended}/reactivate/",
+        (200, 200, 404, 404, 404, 401),
+        {"reason": "better now"},
+    ),
+    Row(
+        "reactivate vendor labeler (not suspended)",
+        "POST",
+        LABELER + "reactivate/",
+        "/api/v1/labelers/{vendor_labeler}/reactivate/",
+        (409, 409, 404, 404, 403, 401),
+        {"reason": "better now"},
+    ),
+    Row(
+        "offboard vendor labeler",
+        "POST",
+        LABELER + "offboard/",
+        "/api/v1/labelers/{vendor_labeler}/offboard/",
+        (200, 200, 404, 404, 403, 401),
+        {"reason": "contract ended"},
+    ),
+    Row(
+        "offboard vendor B labeler",
+        "POST",
+        LABELER + "offboard/",
+        "/api/v1/labelers/{b_labeler}/offboard/",
+        (200, 404, 200, 404, 404, 401),
+        {"reason": "contract ended"},
+    ),
+    Row("schema", "GET", "api/schema/", "/api/schema/", (200, 200, 200, 200, 200, 200)),
+    Row("docs", "GET", "api/docs/", "/api/docs/", (200, 200, 200, 200, 200, 200)),
+    Row("health", "GET", "healthz", "/healthz", (200, 200, 200, 200, 200, 200)),
+)
+
+CELLS = [
+    pytest.param(row, role, status, id=f"{row.name} | {role}")
+    for row in MATRIX
+    for role, status in zip(ROLES, row.expected, strict=True)
+]
+
+
+@pytest.fixture
+def world(
+    vendor_a,
+    vendor_b,
+    ops_user,
+    manager_a,
+    manager_b,
+    internal_labeler,
+    vendor_labeler,
+    vendor_b_labeler,
+):
+    users = {
+        "ops": ops_user,
+        "manager_a": manager_a,
+        "manager_b": manager_b,
+        "internal_labeler": internal_labeler.user,
+        "vendor_labeler": vendor_labeler.user,
+        "anonymous": None,
+    }
+    ids = {
+        "vendor_a": vendor_a.pk,
+        "vendor_b": vendor_b.pk,
+        "vendor_labeler": vendor_labeler.pk,
+        "internal_labeler": internal_labeler.pk,
+        "b_labeler": vendor_b_labeler.pk,
+        "a_onboarding": make_labeler(vendor=vendor_a, status=Labeler.Status.ONBOARDING).pk,
+        "a_suspended": make_labeler(vendor=vendor_a, status=Labeler.Status.SUSPENDED).pk,
+        "missing": 987654321,
+    }
+    return SimpleNamespace(users=users, ids=ids)
+
+
+@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
+def test_matrix(client_for, world, row, role, expected):
+    client = client_for(world.users[role])
+    path = row.path.format(**world.ids)
+    if row.method == "GET":
+        response = client.get(path)
+    else:
+        response = getattr(client, row.method.lower())(path, row.body, format="json")
+
+    assert response.status_code == expected, response.content[:500]
+    if expected >= 400:
+        assert set(response.json()) == ERROR_KEYS
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
+def test_matrix_rows_resolve_to_their_route(world, row):
+    assert resolve(row.path.format(**world.ids)).route == row.route
+
+
+def _routes(patterns, prefix: str = ""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.callback
+
+
+def _methods(callback) -> set[str]:
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view is None:  # a function view: every method reaches it
+        return {"GET"}
+    return {
+        m.upper()
+        for m in view.http_method_names
+        if hasattr(view, m) and m not in ("options", "head")
+    }
+
+
+def test_every_api_v1_route_is_in_the_matrix():
+    covered = {(row.route, row.method) for row in MATRIX}
+    served = {
+        (route, method)
+        for route, callback in _routes(get_resolver().url_patterns)
+        if route.startswith(V1)
+        for method in _methods(callback)
+    }
+    assert served, "no API v1 routes found: the walk over the resolver is broken"
+    missing = sorted(served - covered)
+    assert not missing, f"add these routes to the permission matrix: {missing}"
+    stale = sorted(c for c in covered - served if c[0].startswith(V1))
+    assert not stale, f"the matrix names routes that are not served: {stale}"
+
+
+# -- what each role sees in the lists ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("ops", {"acme", "bravo"}),
+        ("manager_a", {"acme"}),
+        ("manager_b", {"bravo"}),
+        ("internal_labeler", set()),
+        ("vendor_labeler", set()),
+    ],
+)
+def test_vendor_list_per_role(client_for, world, role, expected):
+    response = client_for(world.users[role]).get("/api/v1/vendors/")
+    assert response.status_code == 200
+    assert {v["slug"] for v in response.json()["results"]} == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("ops", {"vendor_labeler", "internal_labeler", "b_labeler", "a_onboarding", "a_suspended"}),
+        ("manager_a", {"vendor_labeler", "a_onboarding", "a_suspended"}),
+        ("manager_b", {"b_labeler"}),
+        ("internal_labeler", {"internal_labeler"}),
+        ("vendor_labeler", {"vendor_labeler"}),
+    ],
+)
+def test_labeler_list_per_role(client_for, world, role, expected):
+    response = client_for(world.users[role]).get("/api/v1/labelers/")
+    assert response.status_code == 200
+    assert {lab["id"] for lab in response.json()["results"]} == {
+        world.ids[name] for name in expected
+    }
