@@ -179,3 +179,88 @@ class LabelerStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.labeler}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class QualificationType(models.Model):
+    """A kind of qualification a labeler can hold, e.g. "utility-poles-boxes". Quizzes grant
+    them; projects require them."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Qualification(models.Model):
+    """One grant of a qualification to a labeler.
+
+    A grant is live while it is neither revoked nor superseded; it is *valid* while live and not
+    expired. Requalifying supersedes the previous grant, so history is kept and at most one live
+    grant per (labeler, type) exists — a database constraint.
+    """
+
+    class Source(models.TextChoices):
+        QUIZ = "quiz", "Passed a qualification quiz"
+        MANUAL = "manual", "Granted by operations"
+
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="qualifications")
+    qualification_type = models.ForeignKey(
+        QualificationType, on_delete=models.PROTECT, related_name="grants"
+    )
+    score = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    source_ref = models.CharField(
+        max_length=64, blank=True, help_text="What granted it, e.g. quiz-attempt:42."
+    )
+    reason = models.TextField(blank=True)
+    granted_at = models.DateTimeField()
+    granted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoke_reason = models.TextField(blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["labeler", "qualification_type"],
+                condition=Q(revoked_at__isnull=True, superseded_at__isnull=True),
+                name="workforce_qualification_one_live_per_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=1),
+                name="workforce_qualification_score_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("granted_at")),
+                name="workforce_qualification_expires_after_grant",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["labeler", "qualification_type", "-granted_at"],
+                name="workforce_qual_labeler_type",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} — {self.qualification_type}"
+
+    def is_valid_at(self, when) -> bool:
+        return (
+            self.revoked_at is None
+            and self.superseded_at is None
+            and (self.expires_at is None or self.expires_at > when)
+        )

@@ -6,12 +6,15 @@ through one of these selectors: what a caller cannot see simply does not exist f
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from config.errors import NotFound
 from workforce import roles
-from workforce.models import Labeler, LabelerStatusChange, User, Vendor
+from workforce.models import Labeler, LabelerStatusChange, Qualification, User, Vendor
 
 
 def is_ops(user: User) -> bool:
@@ -104,3 +107,31 @@ def labeler_can_manage(*, actor: User, labeler: Labeler) -> bool:
 
 def labeler_history(*, labeler: Labeler) -> QuerySet[LabelerStatusChange]:
     return labeler.status_changes.select_related("actor").order_by("-created_at", "-id")
+
+
+def qualification_valid(
+    *, labeler: Labeler, qualification_type_id: int, at: datetime | None = None
+) -> Qualification | None:
+    """The labeler's valid grant of the type at ``at`` (now by default), or None. One query."""
+    at = at or timezone.now()
+    return (
+        Qualification.objects.filter(
+            labeler=labeler,
+            qualification_type_id=qualification_type_id,
+            revoked_at__isnull=True,
+            superseded_at__isnull=True,
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+        .first()
+    )
+
+
+def qualification_list_for(*, actor: User) -> QuerySet[Qualification]:
+    """Grants the caller may read: all for ops, their vendors' labelers' for vendor managers,
+    their own for a labeler."""
+    qs = Qualification.objects.select_related("labeler", "qualification_type")
+    if is_ops(actor):
+        return qs
+    return qs.filter(
+        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk)
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -24,6 +26,8 @@ from workforce import roles
 from workforce.models import (
     Labeler,
     LabelerStatusChange,
+    Qualification,
+    QualificationType,
     Skill,
     User,
     Vendor,
@@ -501,3 +505,89 @@ def _path(start: str, goal: str) -> list[str] | None:
 def skill_get_or_create(*, slug: str, name: str | None = None) -> Skill:
     skill, _ = Skill.objects.get_or_create(slug=slug, defaults={"name": name or slug.title()})
     return skill
+
+
+# -- qualifications -----------------------------------------------------------------------------
+
+
+def qualification_type_create(
+    *, actor: User | None, slug: str, name: str, description: str = ""
+) -> QualificationType:
+    """Create a qualification type. Raises ValidationError on a taken or malformed slug."""
+    qtype = QualificationType(slug=slug, name=name, description=description)
+    qtype.full_clean()
+    with transaction.atomic():
+        qtype.save()
+    return qtype
+
+
+def qualification_grant(
+    *,
+    actor: User | None,
+    labeler: Labeler,
+    qualification_type: QualificationType,
+    source: str,
+    score: Decimal | None = None,
+    valid_days: int | None = None,
+    source_ref: str = "",
+    reason: str = "",
+    now: datetime | None = None,
+) -> Qualification:
+    """Grant ``qualification_type`` to ``labeler``, superseding any live grant of that type.
+
+    Called inside the caller's transaction when part of a larger change (a quiz attempt's end);
+    opens its own otherwise. A manual grant (``source="manual"``) needs a reason. The labeler
+    row is locked so two grants for one labeler serialize; the partial unique constraint
+    ``workforce_qualification_one_live_per_type`` backs that up. Raises ValidationError.
+    """
+    if source not in Qualification.Source.values:
+        raise ValidationError({"source": ["Unknown source."]})
+    reason = (reason or "").strip()
+    if source == Qualification.Source.MANUAL and not reason:
+        raise ValidationError({"reason": ["A reason is required."]})
+    if score is not None and not (0 <= score <= 1):
+        raise ValidationError({"score": ["A score lies between 0 and 1."]})
+    if valid_days is not None and valid_days <= 0:
+        raise ValidationError({"valid_days": ["Must be a positive number of days."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        Labeler.objects.select_for_update().filter(pk=labeler.pk).first()
+        Qualification.objects.filter(
+            labeler=labeler,
+            qualification_type=qualification_type,
+            revoked_at__isnull=True,
+            superseded_at__isnull=True,
+        ).update(superseded_at=now)
+        return Qualification.objects.create(
+            labeler=labeler,
+            qualification_type=qualification_type,
+            score=score,
+            source=source,
+            source_ref=source_ref,
+            reason=reason,
+            granted_at=now,
+            granted_by=actor,
+            expires_at=now + timedelta(days=valid_days) if valid_days else None,
+        )
+
+
+def qualification_revoke(
+    *, actor: User | None, qualification: Qualification, reason: str
+) -> Qualification:
+    """Revoke a live grant; the labeler must requalify. Raises ValidationError for a blank
+    reason and Conflict when the grant is already revoked or superseded."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["A reason is required."]})
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Qualification.objects.filter(
+            pk=qualification.pk, revoked_at__isnull=True, superseded_at__isnull=True
+        ).update(revoked_at=now, revoked_by=actor, revoke_reason=reason)
+        if not updated:
+            raise Conflict(
+                "This qualification is no longer live (already revoked or replaced).",
+                code="qualification_not_live",
+            )
+    qualification.refresh_from_db()
+    return qualification

@@ -1,0 +1,162 @@
+"""Answers: validation, canonical form and grading for each answer type. Pure; no ORM.
+
+Canonical forms (what is stored and compared):
+
+* single choice — a label string, e.g. ``"crack"``;
+* multiple choice — a sorted list of distinct labels, e.g. ``["crack", "rust"]`` (may be empty
+  only if the set allows "none of these", which is expressed by an empty accepted answer);
+* boxes — a list of ``{"label": str, "x": float, "y": float, "w": float, "h": float}`` sorted by
+  (label, x, y, w, h); x, y is the top-left corner, w and h are positive.
+
+A box answer matches an accepted answer when every accepted box is matched one-to-one by a box
+of the same label at IoU >= the threshold and there are no extra boxes. The one-to-one matching
+is a maximum bipartite matching, so a crowded scene is not failed by a greedy choice.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SINGLE_CHOICE = "single_choice"
+MULTIPLE_CHOICE = "multiple_choice"
+BOXES = "boxes"
+ANSWER_TYPES = (SINGLE_CHOICE, MULTIPLE_CHOICE, BOXES)
+
+MAX_BOXES = 500
+MAX_COORDINATE = 1_000_000.0
+
+
+class AnswerError(ValueError):
+    """The answer is malformed; ``messages`` says why, for the ``answer`` field."""
+
+    def __init__(self, *messages: str) -> None:
+        self.messages = list(messages)
+        super().__init__("; ".join(messages))
+
+
+def validate_answer(answer_type: str, classes: list[str], value: Any) -> Any:
+    """Check ``value`` against the answer type and the allowed classes and return its canonical
+    form. Raises AnswerError with human-readable messages."""
+    allowed = set(classes)
+    if answer_type == SINGLE_CHOICE:
+        if not isinstance(value, str):
+            raise AnswerError("Expected one label (a string).")
+        if value not in allowed:
+            raise AnswerError(f"{value[:80]!r} is not one of the labels.")
+        return value
+    if answer_type == MULTIPLE_CHOICE:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise AnswerError("Expected a list of labels.")
+        unknown = sorted({v for v in value if v not in allowed})
+        if unknown:
+            raise AnswerError(f"Not labels of this set: {', '.join(u[:80] for u in unknown[:5])}.")
+        return sorted(set(value))
+    if answer_type == BOXES:
+        return _validate_boxes(allowed, value)
+    raise AnswerError(f"Unknown answer type {answer_type!r}.")
+
+
+def _number(box: dict, key: str, index: int) -> float:
+    raw = box.get(key)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise AnswerError(f"Box {index}: {key} must be a number.")
+    number = float(raw)
+    if not math.isfinite(number) or abs(number) > MAX_COORDINATE:
+        raise AnswerError(f"Box {index}: {key} is out of range.")
+    return number
+
+
+def _validate_boxes(allowed: set[str], value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise AnswerError("Expected a list of boxes.")
+    if len(value) > MAX_BOXES:
+        raise AnswerError(f"At most {MAX_BOXES} boxes.")
+    boxes = []
+    for index, box in enumerate(value):
+        if not isinstance(box, dict):
+            raise AnswerError(f"Box {index}: expected an object with label, x, y, w, h.")
+        extra = set(box) - {"label", "x", "y", "w", "h"}
+        if extra:
+            raise AnswerError(f"Box {index}: unknown keys {', '.join(sorted(extra))}.")
+        label = box.get("label")
+        if not isinstance(label, str) or label not in allowed:
+            raise AnswerError(f"Box {index}: label must be one of the set's labels.")
+        x, y, w, h = (_number(box, k, index) for k in ("x", "y", "w", "h"))
+        if w <= 0 or h <= 0:
+            raise AnswerError(f"Box {index}: w and h must be positive.")
+        if x < 0 or y < 0:
+            raise AnswerError(f"Box {index}: x and y must not be negative.")
+        boxes.append({"label": label, "x": x, "y": y, "w": w, "h": h})
+    boxes.sort(key=lambda b: (b["label"], b["x"], b["y"], b["w"], b["h"]))
+    return boxes
+
+
+def validate_accepted(answer_type: str, classes: list[str], value: Any) -> list[Any]:
+    """Accepted answers: a non-empty list of answers, each valid; returned canonical, distinct.
+    Raises AnswerError."""
+    if not isinstance(value, list) or not value:
+        raise AnswerError("Expected a non-empty list of accepted answers.")
+    out: list[Any] = []
+    for index, answer in enumerate(value):
+        try:
+            canonical = validate_answer(answer_type, classes, answer)
+        except AnswerError as exc:
+            raise AnswerError(*(f"Accepted answer {index}: {m}" for m in exc.messages)) from None
+        if canonical not in out:
+            out.append(canonical)
+    return out
+
+
+def iou(a: dict[str, float], b: dict[str, float]) -> float:
+    """Intersection over union of two boxes given as x, y (top-left), w, h."""
+    ix = max(0.0, min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"]))
+    iy = max(0.0, min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"]))
+    inter = ix * iy
+    union = a["w"] * a["h"] + b["w"] * b["h"] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def boxes_match(answer: list[dict], gold: list[dict], threshold: float) -> bool:
+    """True when the boxes correspond one to one: same label and IoU >= ``threshold``."""
+    if len(answer) != len(gold):
+        return False
+    edges = [
+        [j for j, a in enumerate(answer) if a["label"] == g["label"] and iou(a, g) >= threshold]
+        for g in gold
+    ]
+    match_of_answer: dict[int, int] = {}
+
+    def augment(gi: int, seen: set[int]) -> bool:
+        for aj in edges[gi]:
+            if aj in seen:
+                continue
+            seen.add(aj)
+            if aj not in match_of_answer or augment(match_of_answer[aj], seen):
+                match_of_answer[aj] = gi
+                return True
+        return False
+
+    return all(augment(gi, set()) for gi in range(len(gold)))
+
+
+def grade(
+    answer_type: str, answer: Any, accepted_answers: list[Any], iou_threshold: float = 0.5
+) -> bool:
+    """Whether a canonical ``answer`` matches any of the canonical ``accepted_answers``."""
+    if answer_type == BOXES:
+        return any(boxes_match(answer, gold, iou_threshold) for gold in accepted_answers)
+    return any(answer == gold for gold in accepted_answers)
+
+
+def stratum_of(answer_type: str, accepted_answers: list[Any]) -> str:
+    """The class a gold item counts under when a quiz is stratified by class: the label of a
+    single-choice answer, the joined labels of a multiple-choice one, and the sorted distinct
+    box labels (or "none") for boxes. Taken from the first accepted answer."""
+    first = accepted_answers[0]
+    if answer_type == SINGLE_CHOICE:
+        return str(first)
+    if answer_type == MULTIPLE_CHOICE:
+        return "+".join(first) or "none"
+    labels = sorted({b["label"] for b in first})
+    return "+".join(labels) or "none"

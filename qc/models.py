@@ -1,0 +1,349 @@
+"""Quality: labeling guides and their versions, acknowledgements, gold sets and gold items,
+quizzes (training and qualification), attempts and their questions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from workforce.models import Labeler, QualificationType
+
+
+class AnswerType(models.TextChoices):
+    SINGLE_CHOICE = "single_choice", "Single choice"
+    MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
+    BOXES = "boxes", "Bounding boxes"
+
+
+class Guide(models.Model):
+    """A labeling guide for a project family. Its content lives in versions."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    project_family = models.CharField(max_length=120, blank=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GuideVersion(models.Model):
+    """A draft or published version of a guide.
+
+    A draft has no number; publishing numbers it after the current version: a *major* bump
+    (2.0 after 1.3) requires labelers to acknowledge again, a *minor* bump (1.4) only notifies.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    class Bump(models.TextChoices):
+        MAJOR = "major", "Major (labelers must acknowledge again)"
+        MINOR = "minor", "Minor (labelers are notified)"
+
+    guide = models.ForeignKey(Guide, on_delete=models.CASCADE, related_name="versions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    bump = models.CharField(max_length=8, choices=Bump.choices, default=Bump.MINOR)
+    major = models.PositiveIntegerField(null=True, blank=True)
+    minor = models.PositiveIntegerField(null=True, blank=True)
+    body = models.TextField(help_text="Markdown.")
+    label_definitions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"label": "crack", "definition": "...", "examples": ["https://..."]}]',
+    )
+    change_summary = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["guide", "-major", "-minor", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guide", "major", "minor"],
+                condition=Q(status="published"),
+                name="qc_guideversion_unique_number",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="draft", major__isnull=True, minor__isnull=True)
+                    | Q(status="published", major__isnull=False, minor__isnull=False)
+                ),
+                name="qc_guideversion_published_has_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.guide} v{self.number}"
+
+    @property
+    def number(self) -> str:
+        return f"{self.major}.{self.minor}" if self.major is not None else "draft"
+
+
+class GuideAcknowledgement(models.Model):
+    """A labeler confirmed they read a published version. Acknowledging any version of a major
+    line covers that major line."""
+
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="guide_acks")
+    version = models.ForeignKey(GuideVersion, on_delete=models.CASCADE, related_name="acks")
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-acknowledged_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["labeler", "version"], name="qc_guideacknowledgement_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} read {self.version}"
+
+
+class GoldSet(models.Model):
+    """A set of items with known answers, for quizzes and control tasks."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    guide = models.ForeignKey(
+        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="gold_sets"
+    )
+    answer_type = models.CharField(max_length=24, choices=AnswerType.choices)
+    classes = models.JSONField(default=list, help_text='The labels, e.g. ["crack", "rust"].')
+    iou_threshold = models.DecimalField(
+        max_digits=3, decimal_places=2, default=0.5, help_text="Box answers: IoU to match."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(iou_threshold__gt=0, iou_threshold__lte=1),
+                name="qc_goldset_iou_threshold_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GoldItem(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        QUARANTINED = "quarantined", "Quarantined"
+        RETIRED = "retired", "Retired"
+
+    class Difficulty(models.TextChoices):
+        EASY = "easy", "Easy"
+        MEDIUM = "medium", "Medium"
+        HARD = "hard", "Hard"
+
+    gold_set = models.ForeignKey(GoldSet, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=128)
+    payload = models.JSONField(help_text="What the labeler sees: an image reference and metadata.")
+    accepted_answers = models.JSONField(help_text="A list of answers; any of them is right.")
+    explanation = models.TextField(blank=True)
+    guide_version = models.ForeignKey(
+        GuideVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    difficulty = models.CharField(
+        max_length=8, choices=Difficulty.choices, default=Difficulty.MEDIUM
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    stratum = models.CharField(
+        max_length=200, blank=True, help_text="The class used to stratify quizzes (derived)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["gold_set", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gold_set", "external_id"], name="qc_golditem_external_id_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["gold_set", "status", "stratum"], name="qc_golditem_draw")]
+
+    def __str__(self) -> str:
+        return f"{self.gold_set.slug}:{self.external_id}"
+
+
+class Quiz(models.Model):
+    class Kind(models.TextChoices):
+        TRAINING = "training", "Training (feedback after each answer)"
+        QUALIFICATION = "qualification", "Qualification (score only, at the end)"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    gold_set = models.ForeignKey(GoldSet, on_delete=models.PROTECT, related_name="quizzes")
+    guide = models.ForeignKey(
+        Guide,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="quizzes",
+        help_text="If set, labelers must have acknowledged its current major version.",
+    )
+    num_questions = models.PositiveIntegerField(
+        help_text="Questions per attempt (the maximum, for a sequential quiz)."
+    )
+    pass_mark = models.DecimalField(
+        max_digits=4, decimal_places=3, help_text="Fraction correct to pass, e.g. 0.800."
+    )
+    time_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    max_attempts = models.PositiveIntegerField(null=True, blank=True)
+    retry_delay_seconds = models.PositiveIntegerField(default=0)
+    qualification_type = models.ForeignKey(
+        QualificationType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="quizzes",
+        help_text="Granted on passing (qualification quizzes).",
+    )
+    validity_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How long a granted qualification is valid; empty = no expiry.",
+    )
+    is_active = models.BooleanField(default=True)
+    # Sequential decision (qualification quizzes): a truncated SPRT, see qc/sequential.py.
+    sequential = models.BooleanField(default=False)
+    seq_p0 = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Accuracy at or below which a labeler should fail (below the pass mark).",
+    )
+    seq_alpha = models.DecimalField(max_digits=4, decimal_places=3, default=0.05)
+    seq_beta = models.DecimalField(max_digits=4, decimal_places=3, default=0.05)
+    seq_min_questions = models.PositiveIntegerField(default=5)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = "quizzes"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pass_mark__gt=0, pass_mark__lte=1), name="qc_quiz_pass_mark_range"
+            ),
+            models.CheckConstraint(condition=Q(num_questions__gte=1), name="qc_quiz_has_questions"),
+            models.CheckConstraint(
+                condition=Q(sequential=False)
+                | Q(
+                    kind="qualification",
+                    seq_p0__isnull=False,
+                    seq_p0__gt=0,
+                    seq_p0__lt=F("pass_mark"),
+                ),
+                name="qc_quiz_sequential_is_qualification_with_p0",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QuizAttempt(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    class EndReason(models.TextChoices):
+        FINISHED = "finished", "Finished by the labeler"
+        ALL_ANSWERED = "all_answered", "All questions answered"
+        TIME_LIMIT = "time_limit", "Time limit reached"
+        SEQUENTIAL = "sequential", "Decided early by the sequential test"
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempts")
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="quiz_attempts")
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.IN_PROGRESS, db_index=True
+    )
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    started_at = models.DateTimeField()
+    deadline = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    question_count = models.PositiveIntegerField()
+    answered_count = models.PositiveIntegerField(default=0)
+    correct_count = models.PositiveIntegerField(default=0)
+    score = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
+    sequential_llr = models.FloatField(null=True, blank=True)
+    qualification = models.ForeignKey(
+        "workforce.Qualification",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quiz", "labeler", "number"], name="qc_quizattempt_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["quiz", "labeler"],
+                condition=Q(status="in_progress"),
+                name="qc_quizattempt_one_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(correct_count__lte=F("answered_count"))
+                & Q(answered_count__lte=F("question_count")),
+                name="qc_quizattempt_counts_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=1),
+                name="qc_quizattempt_score_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quiz} #{self.number} by {self.labeler}"
+
+
+class AttemptQuestion(models.Model):
+    """One question of an attempt, fixed when the attempt starts. The answer is written once."""
+
+    attempt = models.ForeignKey(QuizAttempt, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField()
+    gold_item = models.ForeignKey(GoldItem, on_delete=models.PROTECT, related_name="+")
+    answer = models.JSONField(null=True, blank=True)
+    is_correct = models.BooleanField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["attempt", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "position"], name="qc_attemptquestion_position_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["attempt", "gold_item"], name="qc_attemptquestion_item_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attempt} Q{self.position}"
