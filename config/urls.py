@@ -31,6 +31,7 @@ admin.site.index_title = "Operations"
 api_v1 = [
     path("auth/token/", TokenApi.as_view(), name="auth-token"),
     path("", include("workforce.urls")),
+    path("", include("qc.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,1 @@
+"""Reads of the qc app, one module per area: ``guides``, ``gold``, ``quizzes``."""
