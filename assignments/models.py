@@ -1,0 +1,221 @@
+"""Work: projects, batches of imported tasks, tasks and the assignments of labelers to them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from qc.models import AnswerType, GoldItem, GoldSet, Guide
+from workforce.models import Labeler, QualificationType
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        DONE = "done", "Done"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    objective = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    answer_type = models.CharField(max_length=24, choices=AnswerType.choices)
+    classes = models.JSONField(default=list, help_text='The labels, e.g. ["crack", "rust"].')
+    iou_threshold = models.DecimalField(max_digits=3, decimal_places=2, default=0.5)
+    overlap = models.PositiveSmallIntegerField(
+        default=2, help_text="Labelers per task (k): 2 or more for dual labeling."
+    )
+    max_overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="Upper bound on labelers per task once disagreement adds slots."
+    )
+    control_ratio = models.DecimalField(
+        max_digits=4, decimal_places=3, default=0, help_text="Share of control tasks, 0 to 0.5."
+    )
+    control_gold_set = models.ForeignKey(
+        GoldSet, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    lease_seconds = models.PositiveIntegerField(default=900)
+    required_qualifications = models.ManyToManyField(
+        QualificationType, blank=True, related_name="projects"
+    )
+    guide = models.ForeignKey(
+        Guide, on_delete=models.PROTECT, null=True, blank=True, related_name="projects"
+    )
+    require_guide_ack = models.BooleanField(
+        default=True, help_text="Labelers must have acknowledged the guide's current major."
+    )
+    priority = models.IntegerField(default=0)
+    audit_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        help_text="Percent of each labeler's accepted work per week sent to audit review.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1), name="assignments_project_overlap_min"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_overlap__gte=F("overlap")),
+                name="assignments_project_max_overlap_ge_overlap",
+            ),
+            models.CheckConstraint(
+                condition=Q(control_ratio__gte=0, control_ratio__lte=0.5),
+                name="assignments_project_control_ratio_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(control_ratio=0) | Q(control_gold_set__isnull=False),
+                name="assignments_project_control_needs_gold",
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_seconds__gte=30), name="assignments_project_lease_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Batch(models.Model):
+    """Tasks imported together."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    source = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    priority = models.IntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"{self.project} batch {self.pk}"
+
+
+class Task(models.Model):
+    """One item to label, or — with ``gold_item`` set — a control task served from gold.
+
+    ``target`` is how many submissions the task wants (the project's overlap, raised by one for
+    each disagreement up to the maximum). ``submitted`` counts submissions; ``is_open`` is true
+    while ``submitted < target`` and is what the claim index filters on. Live leases are not
+    counted here: they are counted at claim time, so an expired lease frees its slot at once.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+        REVIEW = "review", "In review"
+        RESOLVED = "resolved", "Resolved"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    batch = models.ForeignKey(
+        Batch, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    gold_item = models.ForeignKey(
+        GoldItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField()
+    source = models.CharField(max_length=200, blank=True)
+    complexity = models.CharField(max_length=32, blank=True)
+    priority = models.FloatField(default=0.0)
+    prelabel = models.JSONField(null=True, blank=True)
+    prelabel_confidence = models.FloatField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    target = models.PositiveSmallIntegerField()
+    submitted = models.PositiveSmallIntegerField(default=0)
+    is_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(submitted__lte=F("target")), name="assignments_task_not_overfilled"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_open=False) | Q(submitted__lt=F("target"), gold_item__isnull=True),
+                name="assignments_task_open_means_slots",
+            ),
+        ]
+        indexes = [
+            # The claim queue: only real tasks with open slots, in claim order. Its predicate
+            # is exactly the claim's filter so the planner walks it from the top.
+            models.Index(
+                F("project"),
+                F("priority").desc(),
+                F("id"),
+                condition=Q(is_open=True),
+                name="assignments_task_open_queue",
+            ),
+            models.Index(
+                fields=["project", "gold_item"],
+                condition=Q(gold_item__isnull=False),
+                name="assignments_task_controls",
+            ),
+            models.Index(fields=["project", "state"], name="assignments_task_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk}"
+
+
+class Assignment(models.Model):
+    """One labeler on one task: a lease that becomes a submission, or ends released/expired."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased", "Leased"
+        SUBMITTED = "submitted", "Submitted"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    labeler = models.ForeignKey(Labeler, on_delete=models.PROTECT, related_name="assignments")
+    is_control = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEASED)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    answer = models.JSONField(null=True, blank=True)
+    active_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-leased_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "labeler"], name="assignments_assignment_one_per_labeler"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="submitted", answer__isnull=False, submitted_at__isnull=False)
+                | (~Q(status="submitted") & Q(submitted_at__isnull=True)),
+                name="assignments_assignment_submission_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("leased_at")), name="assignments_assignment_lease"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["task"],
+                condition=Q(status__in=["leased", "submitted"]),
+                name="assignments_task_slots",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk}"
