@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from assignments.models import Assignment, Project
 from config.errors import NotFound
 from qc.models import GuideAcknowledgement, GuideVersion
-from workforce.models import Labeler, Qualification, QualificationType
+from workforce.models import Labeler, Qualification, QualificationType, User
+from workforce.selectors import is_ops, managed_vendor_ids
 
 
 @dataclass(frozen=True)
@@ -91,4 +92,30 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
         guide_ack_missing=needs_ack and not row._acknowledged,
         live_assignment_id=row._live,
         has_stale_lease=row._stale,
+    )
+
+
+def project_list_for(*, actor: User) -> QuerySet[Project]:
+    """Ops see every project; everyone else sees active and paused ones (projects are not
+    vendor-owned; what a labeler may work on is decided by the gate)."""
+    qs = Project.objects.prefetch_related("required_qualifications").order_by("-priority", "id")
+    if is_ops(actor):
+        return qs
+    return qs.filter(status__in=[Project.Status.ACTIVE, Project.Status.PAUSED])
+
+
+def project_get_for(*, actor: User, pk: int) -> Project:
+    try:
+        return project_list_for(actor=actor).get(pk=pk)
+    except Project.DoesNotExist:
+        raise NotFound() from None
+
+
+def assignment_list_for(*, actor: User) -> QuerySet[Assignment]:
+    """A labeler's own assignments; a vendor manager's labelers'; everything for ops."""
+    qs = Assignment.objects.all()
+    if is_ops(actor):
+        return qs
+    return qs.filter(
+        Q(labeler__user_id=actor.pk) | Q(labeler__vendor_id__in=managed_vendor_ids(actor))
     )

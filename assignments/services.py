@@ -24,7 +24,8 @@ from assignments import selectors
 from assignments.models import Assignment, Project, Task
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, validate_answer
-from workforce.models import Labeler
+from qc.models import GoldItem
+from workforce.models import Labeler, User
 
 # A claim whose re-count finds the task full (it filled between the SELECT's snapshot and the
 # lock) tries again; each try is the same set-based query, so this is bounded, not a row loop.
@@ -36,6 +37,7 @@ _rng = random.SystemRandom()
 @dataclass(frozen=True)
 class Claim:
     assignment: Assignment
+    project: Project
     created: bool  # False when the labeler's live lease was handed back
 
 
@@ -70,7 +72,7 @@ def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Rand
         project = gate.project
         if gate.live_assignment_id:
             assignment = Assignment.objects.select_related("task").get(pk=gate.live_assignment_id)
-            return Claim(assignment, created=False)
+            return Claim(assignment, project, created=False)
         if gate.has_stale_lease:
             # A lease that ran out still holds the one-live-lease row; mark it expired first.
             Assignment.objects.filter(
@@ -85,17 +87,15 @@ def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Rand
             assignment = _claim_control(project=project, labeler=labeler, now=now)
         if assignment is None:
             for _ in range(CLAIM_TRIES):
-                task_id = _lock_next_open_task(project=project, labeler=labeler)
-                if task_id is None:
+                task = _lock_next_open_task(project=project, labeler=labeler)
+                if task is None:
                     break
-                assignment = _lease_if_slot(
-                    task_id=task_id, project=project, labeler=labeler, now=now
-                )
+                assignment = _lease_if_slot(task=task, project=project, labeler=labeler, now=now)
                 if assignment is not None:
                     break
         if assignment is None:
             return None
-        return Claim(assignment, created=True)
+        return Claim(assignment, project, created=True)
 
 
 def _check_gate(gate: selectors.Gate) -> None:
@@ -125,7 +125,7 @@ def _not_done_by(labeler: Labeler):
     return ~Exists(Assignment.objects.filter(task_id=OuterRef("pk"), labeler_id=labeler.pk))
 
 
-def _lock_next_open_task(*, project: Project, labeler: Labeler) -> int | None:
+def _lock_next_open_task(*, project: Project, labeler: Labeler) -> Task | None:
     """Lock the highest-priority open task this labeler has not touched; skip rows other claims
     hold. The filter matches the partial index ``assignments_task_open_queue``."""
     row = (
@@ -133,13 +133,14 @@ def _lock_next_open_task(*, project: Project, labeler: Labeler) -> int | None:
         .filter(_not_done_by(labeler))
         .order_by("-priority", "id")
         .select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .values_list("id", flat=True)[:1]
+        .values_list("id", "payload")[:1]
     )
-    return next(iter(row), None)
+    found = next(iter(row), None)
+    return Task(pk=found[0], payload=found[1]) if found else None
 
 
 def _lease_if_slot(
-    *, task_id: int, project: Project, labeler: Labeler, now: datetime, is_control: bool = False
+    *, task: Task, project: Project, labeler: Labeler, now: datetime, is_control: bool = False
 ) -> Assignment | None:
     """Insert the lease only if the task still has a free slot, counted afresh (a new statement
     sees every committed lease) while this transaction holds the task row's lock."""
@@ -153,7 +154,7 @@ def _lease_if_slot(
                   OR (x.status = 'leased' AND x.expires_at > %s))) < t.target"""  # noqa: S608
     )
     adapt = connection.ops.adapt_datetimefield_value
-    params = [project.pk, labeler.pk, is_control, adapt(now), adapt(expires), task_id]
+    params = [project.pk, labeler.pk, is_control, adapt(now), adapt(expires), task.pk]
     if not is_control:
         params.append(adapt(now))
     with connection.cursor() as cursor:
@@ -170,7 +171,7 @@ def _lease_if_slot(
         return None
     return Assignment(
         pk=row[0],
-        task_id=task_id,
+        task=task,
         project_id=project.pk,
         labeler_id=labeler.pk,
         is_control=is_control,
@@ -184,18 +185,17 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
     """Lease a random control task (a gold item served as a task) the labeler has not seen.
     Control tasks have no slot limit, so no lock is needed; the unique (task, labeler)
     constraint keeps one labeler from seeing a gold item twice."""
-    task_id = (
+    found = (
         Task.objects.filter(project_id=project.pk, gold_item__isnull=False)
         .filter(_not_done_by(labeler))
         .order_by("?")
-        .values_list("id", flat=True)
+        .values_list("id", "payload")
         .first()
     )
-    if task_id is None:
+    if found is None:
         return None
-    return _lease_if_slot(
-        task_id=task_id, project=project, labeler=labeler, now=now, is_control=True
-    )
+    task = Task(pk=found[0], payload=found[1])
+    return _lease_if_slot(task=task, project=project, labeler=labeler, now=now, is_control=True)
 
 
 @dataclass(frozen=True)
@@ -324,3 +324,31 @@ def leases_expire(*, now: datetime | None = None) -> int:
     return Assignment.objects.filter(status=Assignment.Status.LEASED, expires_at__lte=now).update(
         status=Assignment.Status.EXPIRED
     )
+
+
+def project_sync_control_tasks(*, actor: User | None, project: Project) -> int:
+    """Make one control task for each active gold item of the project's control gold set that
+    has none yet (idempotent). Control tasks carry the gold item's payload exactly as a real
+    task carries its own, never the answer. Returns how many were created."""
+    if project.control_gold_set_id is None:
+        return 0
+    with transaction.atomic():
+        have = set(
+            Task.objects.filter(project=project, gold_item__isnull=False).values_list(
+                "gold_item_id", flat=True
+            )
+        )
+        items = GoldItem.objects.filter(
+            gold_set_id=project.control_gold_set_id, status=GoldItem.Status.ACTIVE
+        ).exclude(pk__in=have)
+        created = Task.objects.bulk_create(
+            Task(
+                project=project,
+                gold_item=item,
+                payload=item.payload,
+                target=0,
+                is_open=False,
+            )
+            for item in items
+        )
+    return len(created)

@@ -236,3 +236,20 @@ def healthz(request) -> JsonResponse:
         {"status": "ok" if healthy else "degraded", "checks": checks},
         status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+def parse_input(serializer_class, data, *, partial: bool = False) -> dict:
+    """Validate request data with an input serializer; raises the API's 400 on bad input."""
+    serializer = serializer_class(data=data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def labeler_of(request):
+    """The caller's labeler profile, or a 403 when the caller is not a labeler."""
+    from config.errors import Forbidden
+
+    labeler = getattr(request.user, "labeler", None) if request.user.is_authenticated else None
+    if labeler is None:
+        raise Forbidden("Only labelers can do this.", code="not_a_labeler")
+    return labeler

@@ -32,6 +32,7 @@ api_v1 = [
     path("auth/token/", TokenApi.as_view(), name="auth-token"),
     path("", include("workforce.urls")),
     path("", include("qc.urls")),
+    path("", include("assignments.urls")),
 ]
 
 urlpatterns = [

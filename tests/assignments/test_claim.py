@@ -27,7 +27,7 @@ def make_project(*, tasks: int = 10, overlap: int = 2, lease_seconds: int = 600,
     project = Project.objects.create(
         slug=extra.pop("slug", "poles"),
         name="Pole inspection",
-        status=Project.Status.ACTIVE,
+        status=extra.pop("status", Project.Status.ACTIVE),
         answer_type="single_choice",
         classes=["ok", "crack", "rust"],
         overlap=overlap,

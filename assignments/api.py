@@ -1,0 +1,142 @@
+"""Assignments API v1: projects, the next-task call, submit, release, and the caller's
+assignments. Views parse input, call one service or selector and render output.
+
+What a labeler receives for a task is the same shape whether the task is real or a control
+(gold) task: the assignment id (ids of both come from one sequence, in claim order), the
+payload, the schema and the lease — never a task id, a gold item id or a flag.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from assignments import selectors, services
+from assignments.models import Assignment, Project
+from config.api import StrictSerializer, labeler_of, parse_input
+
+
+class ProjectOut(serializers.ModelSerializer):
+    required_qualifications = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
+    guide = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "objective",
+            "status",
+            "answer_type",
+            "classes",
+            "overlap",
+            "lease_seconds",
+            "required_qualifications",
+            "guide",
+            "priority",
+        ]
+
+
+class TaskForLabelerOut(serializers.Serializer):
+    """The one shape of a leased task, real or control."""
+
+    assignment = serializers.IntegerField()
+    project = serializers.IntegerField()
+    status = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField()
+    payload = serializers.JSONField()
+    answer_type = serializers.CharField()
+    classes = serializers.ListField(child=serializers.CharField())
+
+
+class AssignmentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Assignment
+        fields = ["id", "project", "status", "leased_at", "expires_at", "submitted_at", "answer"]
+
+
+class SubmitIn(StrictSerializer):
+    answer = serializers.JSONField()
+
+
+def task_for_labeler(assignment: Assignment, project: Project) -> dict:
+    return {
+        "assignment": assignment.pk,
+        "project": project.pk,
+        "status": assignment.status,
+        "lease_expires_at": assignment.expires_at,
+        "payload": assignment.task.payload,
+        "answer_type": project.answer_type,
+        "classes": project.classes,
+    }
+
+
+class ProjectListApi(generics.ListAPIView):
+    serializer_class = ProjectOut
+
+    def get_queryset(self):
+        return selectors.project_list_for(actor=self.request.user)
+
+
+class ProjectDetailApi(generics.RetrieveAPIView):
+    serializer_class = ProjectOut
+
+    def get_object(self):
+        return selectors.project_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+
+
+class NextTaskApi(APIView):
+    """Lease the next task: 201 with a new lease, 200 with the caller's live lease handed back,
+    204 when nothing is left for the caller."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: TaskForLabelerOut,
+            201: TaskForLabelerOut,
+            204: OpenApiResponse(description="No task left for you in this project."),
+        },
+    )
+    def post(self, request, pk: int):
+        labeler = labeler_of(request)
+        claim = services.assignment_claim_next(labeler=labeler, project_id=pk)
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        project = claim.project
+        return Response(
+            TaskForLabelerOut(task_for_labeler(claim.assignment, project)).data,
+            status=status.HTTP_201_CREATED if claim.created else status.HTTP_200_OK,
+        )
+
+
+class AssignmentSubmitApi(APIView):
+    @extend_schema(request=SubmitIn, responses=AssignmentOut)
+    def post(self, request, pk: int):
+        labeler = labeler_of(request)
+        data = parse_input(SubmitIn, request.data)
+        result = services.assignment_submit(
+            labeler=labeler, assignment_id=pk, answer=data["answer"]
+        )
+        return Response(AssignmentOut(result.assignment).data)
+
+
+class AssignmentReleaseApi(APIView):
+    @extend_schema(request=None, responses=AssignmentOut)
+    def post(self, request, pk: int):
+        labeler = labeler_of(request)
+        assignment = services.assignment_release(labeler=labeler, assignment_id=pk)
+        return Response(AssignmentOut(assignment).data)
+
+
+class AssignmentListApi(generics.ListAPIView):
+    """The caller's own assignments (labelers), their labelers' (vendor managers), all (ops)."""
+
+    serializer_class = AssignmentOut
+
+    def get_queryset(self):
+        return selectors.assignment_list_for(actor=self.request.user)
