@@ -20,8 +20,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from assignments import selectors
 from assignments.models import Assignment, Project, Task
+from assignments.selectors import claim as selectors
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, validate_answer
 from qc.models import GoldItem

@@ -1,0 +1,23 @@
+"""Writes of the assignments app, one module per area: ``claim`` (next task, submit, release,
+leases, control tasks), ``imports`` (bulk task import and updates), ``review`` (consensus
+hand-off, the review queue, flags, audits). The names callers use are re-exported here."""
+
+from assignments.services.claim import (
+    Claim,
+    Submission,
+    assignment_claim_next,
+    assignment_release,
+    assignment_submit,
+    leases_expire,
+    project_sync_control_tasks,
+)
+
+__all__ = [
+    "Claim",
+    "Submission",
+    "assignment_claim_next",
+    "assignment_release",
+    "assignment_submit",
+    "leases_expire",
+    "project_sync_control_tasks",
+]
