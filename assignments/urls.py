@@ -1,8 +1,11 @@
 from django.urls import path
 
-from assignments import api
+from assignments.api import imports, review
+from assignments.api import work as api
 
 urlpatterns = [
+    *imports.urlpatterns,
+    *review.urlpatterns,
     path("projects/", api.ProjectListApi.as_view(), name="project-list"),
     path("projects/<id:pk>/", api.ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<id:pk>/next-task/", api.NextTaskApi.as_view(), name="project-next-task"),
