@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assignments.models import Assignment, Project, Task
@@ -87,7 +88,7 @@ def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Rand
             assignment = _claim_control(project=project, labeler=labeler, now=now)
         if assignment is None:
             for _ in range(CLAIM_TRIES):
-                task = _lock_next_open_task(project=project, labeler=labeler)
+                task = _lock_next_open_task(project=project, labeler=labeler, now=now)
                 if task is None:
                     break
                 assignment = _lease_if_slot(task=task, project=project, labeler=labeler, now=now)
@@ -125,12 +126,32 @@ def _not_done_by(labeler: Labeler):
     return ~Exists(Assignment.objects.filter(task_id=OuterRef("pk"), labeler_id=labeler.pk))
 
 
-def _lock_next_open_task(*, project: Project, labeler: Labeler) -> Task | None:
-    """Lock the highest-priority open task this labeler has not touched; skip rows other claims
-    hold. The filter matches the partial index ``assignments_task_open_queue``."""
+def _used_slots(now: datetime):
+    """Live leases plus submissions of the outer task, as a correlated count (an index probe on
+    ``assignments_task_slots``)."""
+    used = (
+        Assignment.objects.filter(task_id=OuterRef("pk"))
+        .filter(
+            Q(status=Assignment.Status.SUBMITTED)
+            | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
+        )
+        .order_by()
+        .values("task_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(used), 0)
+
+
+def _lock_next_open_task(*, project: Project, labeler: Labeler, now: datetime) -> Task | None:
+    """Lock the highest-priority open task this labeler has not touched and whose slots are not
+    all taken by live leases (as of this statement's snapshot; the lease insert re-counts);
+    skip rows other claims hold. Walks the partial index ``assignments_task_open_queue``."""
     row = (
         Task.objects.filter(project_id=project.pk, is_open=True)
         .filter(_not_done_by(labeler))
+        .alias(used=_used_slots(now))
+        .filter(used__lt=F("target"))
         .order_by("-priority", "id")
         .select_for_update(skip_locked=True, no_key=True, of=("self",))
         .values_list("id", "payload")[:1]
