@@ -4,8 +4,8 @@ For each N (tasks) it builds a fresh database, seeds N tasks and W labelers, ser
 gunicorn, and for each C (concurrent labelers) runs a fixed-duration loop in which every client
 calls next-task then submit. It reports next and submit latency p50/p95/p99 and labels/s, then
 checks the invariants (no task over its slots, no labeler twice on a task, every 2xx submit in
-the database). In the same run it measures a trivial authenticated endpoint (GET /api/v1/me/) as
-the framework floor. Results go to BENCHMARKS.md between the markers of this benchmark.
+the database). In the same run it measures a trivial authenticated endpoint as the framework
+floor (GET /api/v1/auth/whoami/). Results go to BENCHMARKS.md between this benchmark's markers.
 
     .venv/bin/python bench/next_task_load.py --tasks 10000 100000 1000000 --concurrency 1 8 32
 
@@ -122,9 +122,9 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
     try:
         while time.monotonic() < deadline:
             if floor:
-                status, _, ms = call("GET", "/api/v1/me/")
+                status, _, ms = call("GET", "/api/v1/auth/whoami/")
                 if status != 200:
-                    local_err.append(f"me {status}")
+                    local_err.append(f"whoami {status}")
                 local_floor.append(ms)
                 continue
             status, data, ms = call("POST", f"/api/v1/projects/{project}/next-task/")
@@ -350,8 +350,8 @@ def write(rows, args) -> None:
         f"{os.cpu_count()} cores; PostgreSQL, gunicorn ({args.workers} workers x {args.threads} "
         "threads) and the load generator share the machine. Overlap k = 2, "
         f"{args.labelers} labelers, each client loops next-task then submit for "
-        f"{args.seconds:g} s. Floor: GET /api/v1/me/ (token auth, one query) for half that "
-        "time at the same concurrency; a floor cycle is two such requests.",
+        f"{args.seconds:g} s. Floor: GET /api/v1/auth/whoami/ (token auth: one query) for half "
+        "that time at the same concurrency; a floor cycle is two such requests.",
         "",
         "| N tasks | C | next p50 / p95 / p99 ms | submit p50 / p95 / p99 ms | labels/s | "
         "floor cycles/s | labels/s ÷ floor | violations (over / twice / lost) | errors |",

@@ -2,9 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path, register_converter
+from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.api import IdConverter, healthz
 from config.parsers import PARSER_CLASSES
@@ -24,12 +28,25 @@ class TokenApi(ObtainAuthToken):
     parser_classes = PARSER_CLASSES
 
 
+class WhoAmIApi(APIView):
+    """GET → the caller's id and username: a token check for clients, one query (the token)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "WhoAmI", {"id": serializers.IntegerField(), "username": serializers.CharField()}
+        )
+    )
+    def get(self, request):
+        return Response({"id": request.user.pk, "username": request.user.get_username()})
+
+
 admin.site.site_header = "LabelForce operations"
 admin.site.site_title = "LabelForce"
 admin.site.index_title = "Operations"
 
 api_v1 = [
     path("auth/token/", TokenApi.as_view(), name="auth-token"),
+    path("auth/whoami/", WhoAmIApi.as_view(), name="auth-whoami"),
     path("", include("workforce.urls")),
     path("", include("qc.urls")),
     path("", include("assignments.urls")),

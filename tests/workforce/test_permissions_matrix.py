@@ -44,6 +44,13 @@ LABELER = V1 + "labelers/<id:pk>/"
 MATRIX: tuple[Row, ...] = (
     Row("me", "GET", V1 + "me/", "/api/v1/me/", (200, 200, 200, 200, 200, 401)),
     Row(
+        "whoami",
+        "GET",
+        V1 + "auth/whoami/",
+        "/api/v1/auth/whoami/",
+        (200, 200, 200, 200, 200, 401),
+    ),
+    Row(
         "token",
         "POST",
         V1 + "auth/token/",
