@@ -61,7 +61,10 @@ def _number(box: dict, key: str, index: int) -> float:
     raw = box.get(key)
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise AnswerError(f"Box {index}: {key} must be a number.")
-    number = float(raw)
+    try:
+        number = float(raw)
+    except OverflowError:  # an int too large for a float: JSON allows it
+        raise AnswerError(f"Box {index}: {key} is out of range.") from None
     if not math.isfinite(number) or abs(number) > MAX_COORDINATE:
         raise AnswerError(f"Box {index}: {key} is out of range.")
     return number

@@ -13,10 +13,12 @@ def allocate(strata_sizes: Mapping[str, int], n: int) -> dict[str, int]:
     total = sum(strata_sizes.values())
     if total <= n:
         return dict(strata_sizes)
-    quotas = {s: n * size / total for s, size in strata_sizes.items()}
-    counts = {s: min(int(q), strata_sizes[s]) for s, q in quotas.items()}
+    # Quotas n * size / total split into floor and remainder in integers: in floats 7 * 3 / 9
+    # leaves a larger remainder than 1 * 3 / 9, and the name would no longer break the tie.
+    counts = {s: min(n * size // total, size) for s, size in strata_sizes.items()}
+    remainders = {s: n * size % total for s, size in strata_sizes.items()}
     remaining = n - sum(counts.values())
-    order = sorted(quotas, key=lambda s: (-(quotas[s] - int(quotas[s])), s))
+    order = sorted(strata_sizes, key=lambda s: (-remainders[s], s))
     while remaining > 0:
         progressed = False
         for s in order:

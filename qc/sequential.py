@@ -1,26 +1,59 @@
-"""Truncated sequential probability ratio test (SPRT) for qualification quizzes.
+"""Truncated, curtailed sequential probability ratio test (SPRT) for qualification quizzes.
 
-Pure maths: plain numbers in, plain numbers out; no ORM. See docs/sequential-qualification.md.
+Pure maths: plain numbers in, plain numbers out; no ORM. See docs/sequential-qualification.md
+and the "Sequential qualification tests" section of BENCHMARKS.md.
 
 Each answer is a Bernoulli trial with the labeler's unknown accuracy p. We test
-H1: p >= p1 (the pass mark) against H0: p <= p0 (p0 < p1), with error rates
+H1: p >= p1 (the pass mark) against H0: p <= p0 (p0 < p1), with nominal error rates
 alpha = P(pass | p = p0) and beta = P(fail | p = p1). After n answers with k correct the
 log-likelihood ratio is
 
     llr(n, k) = k * ln(p1 / p0) + (n - k) * ln((1 - p1) / (1 - p0))
 
 and Wald's boundaries are A = ln((1 - beta) / alpha) (pass) and B = ln(beta / (1 - alpha))
-(fail). The test is truncated at ``n_max`` questions, where it falls back to the fixed-length
-rule (pass iff k / n_max >= pass mark), and it is curtailed: it also stops as soon as the
-fixed-length rule's verdict at ``n_max`` can no longer change whatever the remaining answers
-are. No decision is taken before ``n_min`` answers, except by curtailment, which is certain.
+(fail). Three rules make the test usable in a quiz of at most ``n_max`` questions:
+
+* the SPRT boundaries are only consulted from ``n_min`` answers on;
+* truncation: at ``n_max`` answers the fixed-length rule decides (pass iff k / n_max >= p1);
+* curtailment: the test also stops as soon as every way the remaining answers could go leads
+  to the same verdict (a boundary crossing or the truncation rule). Curtailment is exact: for
+  every sequence of answers the verdict is the one the test would reach without it; it only
+  saves questions. It may stop before ``n_min``, because it is certain.
+
+``recommended_params`` turns a pass mark and the length of the fixed test it replaces into the
+defaults measured by ``bench/sequential_qualification.py``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property, lru_cache
+
+# The default rule, chosen by the grid search in bench/sequential_qualification.py on the pooled
+# labeler population of nine public crowdsourcing data sets (see BENCHMARKS.md):
+#   p0     = pass mark - DEFAULT_P0_GAP
+#   alpha  = DEFAULT_ALPHA_SCALE x P(the fixed test of N questions passes a labeler at p0)
+#   beta   = DEFAULT_BETA_SCALE x P(the fixed test of N questions fails a labeler at the pass mark)
+#   n_min  = DEFAULT_MIN_QUESTIONS
+#   n_max  = ceil(DEFAULT_MAX_QUESTIONS_FACTOR x N)
+# i.e. the sequential test is asked for the fixed test's own error rate at the pass mark and 90%
+# of it at p0, and may ask up to half as many questions again before it must decide. Measured:
+# about 40% fewer questions than the fixed test of N = 20 at pass marks 0.7-0.9, with a lower
+# wrong-decision rate (BENCHMARKS.md, docs/sequential-qualification.md).
+DEFAULT_P0_GAP = 0.1
+DEFAULT_ALPHA_SCALE = 0.9
+DEFAULT_BETA_SCALE = 1.0
+DEFAULT_MIN_QUESTIONS = 5
+DEFAULT_MAX_QUESTIONS_FACTOR = 1.5
+
+# The quiz stores p0, alpha and beta with three decimals; the recommendation is rounded to that
+# so what is measured is what gets stored.
+_DECIMALS = 3
+_SMALLEST_RATE = 0.001
+_LARGEST_RATE = 0.499
 
 
 class Verdict(StrEnum):
@@ -33,12 +66,15 @@ class Verdict(StrEnum):
 class SprtParams:
     p1: float  # the pass mark: accuracy at or above which a labeler should pass
     p0: float  # accuracy at or below which a labeler should fail
-    alpha: float = 0.05  # P(pass) for a labeler at p0
-    beta: float = 0.05  # P(fail) for a labeler at p1
+    alpha: float = 0.05  # nominal P(pass) for a labeler at p0
+    beta: float = 0.05  # nominal P(fail) for a labeler at p1
     n_min: int = 5
     n_max: int = 20
 
     def __post_init__(self) -> None:
+        # Quiz fields are Decimals; the maths is in floats (and the cache keys on floats).
+        for name in ("p1", "p0", "alpha", "beta"):
+            object.__setattr__(self, name, float(getattr(self, name)))
         if not 0.0 < self.p0 < self.p1 < 1.0:
             raise ValueError("need 0 < p0 < p1 < 1")
         if not (0.0 < self.alpha < 0.5 and 0.0 < self.beta < 0.5):
@@ -46,19 +82,23 @@ class SprtParams:
         if not 1 <= self.n_min <= self.n_max:
             raise ValueError("need 1 <= n_min <= n_max")
 
-    @property
+    @cached_property
+    def _decisions(self) -> tuple[tuple[Decision, ...], ...]:
+        return _decision_table(self)
+
+    @cached_property
     def upper(self) -> float:
         return math.log((1.0 - self.beta) / self.alpha)
 
-    @property
+    @cached_property
     def lower(self) -> float:
         return math.log(self.beta / (1.0 - self.alpha))
 
-    @property
+    @cached_property
     def step_correct(self) -> float:
         return math.log(self.p1 / self.p0)
 
-    @property
+    @cached_property
     def step_wrong(self) -> float:
         return math.log((1.0 - self.p1) / (1.0 - self.p0))
 
@@ -81,6 +121,7 @@ def fixed_passes(k: int, n: int, pass_mark: float) -> bool:
     return k * 10**9 >= math.ceil(round(pass_mark * n * 10**9, 3))
 
 
+@lru_cache(maxsize=1024)
 def min_correct_to_pass(n: int, pass_mark: float) -> int:
     """Smallest k with k / n >= pass_mark."""
     for k in range(n + 1):
@@ -89,26 +130,88 @@ def min_correct_to_pass(n: int, pass_mark: float) -> int:
     return n + 1
 
 
+def _sprt_verdict(params: SprtParams, n: int, k: int) -> Verdict:
+    """Whether Wald's boundaries stop the test at (n, k), for n < n_max."""
+    if n >= params.n_min:
+        value = llr(params, n, k)
+        if value >= params.upper:
+            return Verdict.PASS
+        if value <= params.lower:
+            return Verdict.FAIL
+    return Verdict.CONTINUE
+
+
+# Codes of the verdict table: what decide() answers at (n, k), and why.
+_CONTINUE, _SPRT_PASS, _SPRT_FAIL, _CURTAIL_PASS, _CURTAIL_FAIL, _TRUNC_PASS, _TRUNC_FAIL = range(7)
+_CODES = {
+    _CONTINUE: (Verdict.CONTINUE, ""),
+    _SPRT_PASS: (Verdict.PASS, "sprt_upper"),
+    _SPRT_FAIL: (Verdict.FAIL, "sprt_lower"),
+    _CURTAIL_PASS: (Verdict.PASS, "curtailed"),
+    _CURTAIL_FAIL: (Verdict.FAIL, "curtailed"),
+    _TRUNC_PASS: (Verdict.PASS, "truncated"),
+    _TRUNC_FAIL: (Verdict.FAIL, "truncated"),
+}
+_CAN_PASS, _CAN_FAIL = 1, 2
+
+
+@lru_cache(maxsize=512)
+def _verdict_table(params: SprtParams) -> tuple[tuple[int, ...], ...]:
+    """The code of decide() at every (n, k), built once per parameter set in O(n_max^2).
+
+    Curtailment by backward induction: ``reach`` is the set of verdicts (bits _CAN_PASS,
+    _CAN_FAIL) the truncated SPRT without curtailment can still reach from (n, k); where it
+    holds a single verdict, the curtailed test stops there with it."""
+    need = min_correct_to_pass(params.n_max, params.p1)
+    last = tuple(_TRUNC_PASS if k >= need else _TRUNC_FAIL for k in range(params.n_max + 1))
+    reach = [_CAN_PASS if k >= need else _CAN_FAIL for k in range(params.n_max + 1)]
+    rows = [last]
+    for n in range(params.n_max - 1, -1, -1):
+        row = []
+        new_reach = []
+        for k in range(n + 1):
+            verdict = _sprt_verdict(params, n, k)
+            if verdict is Verdict.PASS:
+                row.append(_SPRT_PASS)
+                new_reach.append(_CAN_PASS)
+                continue
+            if verdict is Verdict.FAIL:
+                row.append(_SPRT_FAIL)
+                new_reach.append(_CAN_FAIL)
+                continue
+            can = reach[k] | reach[k + 1]
+            new_reach.append(can)
+            if can == _CAN_PASS:
+                row.append(_CURTAIL_PASS)
+            elif can == _CAN_FAIL:
+                row.append(_CURTAIL_FAIL)
+            else:
+                row.append(_CONTINUE)
+        reach = new_reach
+        rows.append(tuple(row))
+    return tuple(reversed(rows))
+
+
+@lru_cache(maxsize=256)
+def _decision_table(params: SprtParams) -> tuple[tuple[Decision, ...], ...]:
+    """decide() for every (n, k), from the verdict table."""
+    table = []
+    for n, codes in enumerate(_verdict_table(params)):
+        row = []
+        for k, code in enumerate(codes):
+            verdict, reason = _CODES[code]
+            row.append(Decision(verdict, llr(params, n, k), reason))
+        table.append(tuple(row))
+    return tuple(table)
+
+
 def decide(params: SprtParams, n: int, k: int) -> Decision:
-    """The verdict after ``k`` correct answers out of ``n`` given so far."""
+    """The verdict after ``k`` correct answers out of ``n`` given so far (the test having
+    continued until now). Never CONTINUE at ``n_max``; a curtailed verdict is always the one the
+    uncurtailed test would reach. Raises ValueError for impossible counts."""
     if not 0 <= k <= n <= params.n_max:
         raise ValueError("need 0 <= k <= n <= n_max")
-    value = llr(params, n, k)
-    need = min_correct_to_pass(params.n_max, params.p1)
-    remaining = params.n_max - n
-    if n == params.n_max:
-        verdict = Verdict.PASS if k >= need else Verdict.FAIL
-        return Decision(verdict, value, "truncated")
-    if k >= need:
-        return Decision(Verdict.PASS, value, "curtailed")
-    if k + remaining < need:
-        return Decision(Verdict.FAIL, value, "curtailed")
-    if n >= params.n_min:
-        if value >= params.upper:
-            return Decision(Verdict.PASS, value, "sprt_upper")
-        if value <= params.lower:
-            return Decision(Verdict.FAIL, value, "sprt_lower")
-    return Decision(Verdict.CONTINUE, value, "")
+    return params._decisions[n][k]
 
 
 @dataclass(frozen=True)
@@ -150,3 +253,131 @@ def fixed_operating_point(n: int, pass_mark: float, p: float) -> OperatingPoint:
     need = min_correct_to_pass(n, pass_mark)
     prob = sum(math.comb(n, k) * p**k * (1.0 - p) ** (n - k) for k in range(need, n + 1))
     return OperatingPoint(p, prob, float(n))
+
+
+# --- Many accuracies at once --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopPoint:
+    """A point where the test stops: after ``n`` answers with ``k`` correct, reached by
+    ``paths`` distinct answer sequences that never stopped earlier. A labeler of accuracy p
+    stops there with probability paths * p**k * (1 - p)**(n - k)."""
+
+    n: int
+    k: int
+    verdict: Verdict
+    paths: int
+
+
+def stopping_points(
+    params: SprtParams, rule: Callable[[SprtParams, int, int], Decision] = decide
+) -> tuple[StopPoint, ...]:
+    """Every stopping point of the test given by ``rule`` (``decide`` unless another rule is
+    studied), with exact integer path counts. The table does not depend on the labeler, so one
+    table serves any number of accuracies: see ``operating_points``."""
+    if rule is decide:
+        table = _verdict_table(params)
+
+        def verdict_at(n: int, k: int) -> Verdict:
+            return _CODES[table[n][k]][0]
+    else:
+
+        def verdict_at(n: int, k: int) -> Verdict:
+            return rule(params, n, k).verdict
+
+    alive = {0: 1}
+    points: list[StopPoint] = []
+    for n in range(1, params.n_max + 1):
+        nxt: dict[int, int] = {}
+        for k, count in alive.items():
+            nxt[k] = nxt.get(k, 0) + count
+            nxt[k + 1] = nxt.get(k + 1, 0) + count
+        alive = {}
+        for k in sorted(nxt):
+            verdict = verdict_at(n, k)
+            if verdict is Verdict.CONTINUE:
+                if n == params.n_max:
+                    raise ValueError("the rule must decide at n_max")
+                alive[k] = nxt[k]
+            else:
+                points.append(StopPoint(n, k, verdict, nxt[k]))
+    return tuple(points)
+
+
+def operating_points(
+    params: SprtParams, accuracies: Iterable[float], points: tuple[StopPoint, ...] | None = None
+) -> list[OperatingPoint]:
+    """``operating_point`` for many accuracies, from one table of stopping points."""
+    points = stopping_points(params) if points is None else points
+    out = []
+    for p in accuracies:
+        pass_prob = 0.0
+        expected = 0.0
+        for point in points:
+            mass = point.paths * p**point.k * (1.0 - p) ** (point.n - point.k)
+            expected += point.n * mass
+            if point.verdict is Verdict.PASS:
+                pass_prob += mass
+        out.append(OperatingPoint(p, pass_prob, expected))
+    return out
+
+
+# --- Recommended defaults -----------------------------------------------------------------
+
+
+def rule_params(
+    pass_mark: float,
+    fixed_questions: int,
+    *,
+    p0_gap: float,
+    alpha_scale: float,
+    beta_scale: float,
+    min_questions: int,
+    max_questions_factor: float,
+) -> SprtParams:
+    """The sequential test that replaces a fixed test of ``fixed_questions`` questions at
+    ``pass_mark``, by the rule described at the top of this module: p0 = pass mark - p0_gap;
+    alpha and beta are the fixed test's own error rates at p0 and at the pass mark, times
+    ``alpha_scale`` and ``beta_scale``; n_max = ceil(max_questions_factor x fixed_questions).
+    p0, alpha and beta are rounded to three decimals (what a quiz stores); alpha and beta are
+    kept within [0.001, 0.499]. Raises ValueError when the pass mark leaves no room for p0
+    (pass mark <= p0_gap) or is 1 or more, or when ``fixed_questions`` < 1."""
+    pass_mark = float(pass_mark)
+    if fixed_questions < 1:
+        raise ValueError("need at least one question")
+    p0 = round(pass_mark - p0_gap, _DECIMALS)
+    if not 0.0 < p0 < pass_mark < 1.0:
+        raise ValueError(f"need {p0_gap} < pass mark < 1")
+
+    def rate(value: float) -> float:
+        return min(_LARGEST_RATE, max(_SMALLEST_RATE, round(value, _DECIMALS)))
+
+    fixed_alpha = fixed_operating_point(fixed_questions, pass_mark, p0).pass_probability
+    fixed_beta = 1.0 - fixed_operating_point(fixed_questions, pass_mark, pass_mark).pass_probability
+    n_max = max(fixed_questions, math.ceil(round(max_questions_factor * fixed_questions, 9)))
+    return SprtParams(
+        p1=pass_mark,
+        p0=p0,
+        alpha=rate(alpha_scale * fixed_alpha),
+        beta=rate(beta_scale * fixed_beta),
+        n_min=min(min_questions, n_max),
+        n_max=n_max,
+    )
+
+
+def recommended_params(pass_mark: float, fixed_questions: int) -> SprtParams:
+    """The default sequential test to use in place of a fixed test of ``fixed_questions``
+    questions at ``pass_mark`` (``rule_params`` with the DEFAULT_* constants; measured in
+    BENCHMARKS.md). The quiz's ``num_questions`` becomes ``n_max``, ``seq_p0``, ``seq_alpha``,
+    ``seq_beta`` and ``seq_min_questions`` the other fields. Raises ValueError as
+    ``rule_params`` does."""
+    return rule_params(
+        pass_mark,
+        fixed_questions,
+        p0_gap=DEFAULT_P0_GAP,
+        alpha_scale=DEFAULT_ALPHA_SCALE,
+        beta_scale=DEFAULT_BETA_SCALE,
+        min_questions=DEFAULT_MIN_QUESTIONS,
+        max_questions_factor=DEFAULT_MAX_QUESTIONS_FACTOR,
+    )
