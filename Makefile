@@ -10,7 +10,7 @@ PORT ?= 8000
 # The test and CI runs need a key; it signs nothing that outlives the run.
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-not-secret} DJANGO_SECURE_SSL_REDIRECT=0
 
-.PHONY: install demo serve test lint fmt check-deploy bench clean
+.PHONY: install demo serve test lint fmt check-deploy bench bench-sequential bench-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,15 @@ check-deploy: $(STAMP)
 	DJANGO_DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
 	ALLOWED_HOSTS=labelforce.example.com \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# Benchmarks write their figures into BENCHMARKS.md; the load and import ones need PostgreSQL.
+bench: bench-sequential bench-load
+
+bench-sequential: $(STAMP)
+	$(PY) bench/sequential_qualification.py
+
+bench-load: $(STAMP)
+	$(PY) bench/next_task_load.py --tasks 10000 100000 1000000 --concurrency 1 8 32
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
