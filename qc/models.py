@@ -184,6 +184,27 @@ class GoldItem(models.Model):
         return f"{self.gold_set.slug}:{self.external_id}"
 
 
+class GoldItemStatusChange(models.Model):
+    """One row per gold item status change (or initial status set by an import), written in the
+    same transaction as the change: who quarantined or retired an item, and why."""
+
+    gold_item = models.ForeignKey(GoldItem, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, choices=GoldItem.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["gold_item", "-created_at"], name="qc_gisc_item_at")]
+
+    def __str__(self) -> str:
+        return f"{self.gold_item}: {self.from_status or '∅'} → {self.to_status}"
+
+
 class Quiz(models.Model):
     class Kind(models.TextChoices):
         TRAINING = "training", "Training (feedback after each answer)"

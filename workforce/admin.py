@@ -17,10 +17,11 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
@@ -30,6 +31,8 @@ from workforce import selectors, services
 from workforce.models import (
     Labeler,
     LabelerStatusChange,
+    Qualification,
+    QualificationType,
     Skill,
     User,
     Vendor,
@@ -760,3 +763,274 @@ class LabelerStatusChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# -- qualifications -----------------------------------------------------------------------------
+
+
+@admin.register(QualificationType)
+class QualificationTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """Adding calls ``qualification_type_create``; the name and description may be edited, the
+    slug (which projects and quizzes refer to) may not."""
+
+    list_display = ("slug", "name", "live_grants")
+    search_fields = ("slug", "name")
+    fields = ("slug", "name", "description", "created_at")
+    readonly_fields = ("created_at",)
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request):
+        live = Q(grants__revoked_at__isnull=True, grants__superseded_at__isnull=True)
+        return super().get_queryset(request).annotate(live_grants=Count("grants", filter=live))
+
+    @admin.display(description="live grants", ordering="live_grants")
+    def live_grants(self, obj: QualificationType) -> int:
+        return obj.live_grants
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("slug", "created_at") if obj is not None else ("created_at",)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
+    def has_delete_permission(self, request, obj=None):
+        # Grants and quizzes refer to a type; it stays for the record.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        c = form.cleaned_data
+        qtype = self._call_service(
+            services.qualification_type_create,
+            actor=request.user,
+            slug=c["slug"],
+            name=c["name"],
+            description=c.get("description", ""),
+        )
+        _adopt(obj, qtype)
+
+
+class QualificationStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("valid", "Valid"),
+            ("expired", "Expired"),
+            ("revoked", "Revoked"),
+            ("superseded", "Superseded"),
+        )
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
+        match self.value():
+            case "valid":
+                return queryset.filter(live & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
+            case "expired":
+                return queryset.filter(live & Q(expires_at__lte=now))
+            case "revoked":
+                return queryset.filter(revoked_at__isnull=False)
+            case "superseded":
+                return queryset.filter(superseded_at__isnull=False, revoked_at__isnull=True)
+        return queryset
+
+
+class QualificationGrantForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """A manual grant: ``qualification_grant(source="manual")`` validates and writes it."""
+
+    valid_days = forms.IntegerField(
+        required=False, min_value=1, help_text="Empty: the grant does not expire."
+    )
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}))
+
+    class Meta:
+        model = Qualification
+        fields = ("labeler", "qualification_type")
+
+    def _post_clean(self):
+        """The service validates, writes and reports."""
+
+
+class QualificationActionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Recorded with each selected qualification.",
+    )
+
+
+class QualificationRenewForm(QualificationActionForm):
+    valid_days = forms.IntegerField(
+        required=False, min_value=1, help_text="Empty: the new grant does not expire."
+    )
+
+
+@admin.register(Qualification)
+class QualificationAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """Grants of qualifications: read-only rows. Adding one is a manual grant
+    (``qualification_grant``); the actions revoke (``qualification_revoke``) or grant again
+    (``qualification_grant``), each with a reason."""
+
+    list_display = (
+        "labeler",
+        "qualification_type",
+        "state",
+        "score",
+        "source",
+        "source_ref",
+        "granted_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (QualificationStateFilter, "qualification_type", "source")
+    search_fields = (
+        "labeler__public_code",
+        "labeler__user__username",
+        "qualification_type__slug",
+        "source_ref",
+    )
+    list_select_related = ("labeler", "qualification_type")
+    autocomplete_fields = ("labeler", "qualification_type")
+    date_hierarchy = "granted_at"
+    fields = (
+        "labeler",
+        "qualification_type",
+        "state",
+        "score",
+        "source",
+        "source_ref",
+        "reason",
+        "granted_at",
+        "granted_by",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "revoke_reason",
+        "superseded_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke", "renew")
+    action_template = "admin/workforce/qualification/action_confirmation.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("labeler", "qualification_type", "granted_by", "revoked_by")
+        )
+
+    @admin.display(description="state")
+    def state(self, obj: Qualification) -> str:
+        if obj.revoked_at is not None:
+            return "revoked"
+        if obj.superseded_at is not None:
+            return "superseded"
+        return "valid" if obj.is_valid_at(timezone.now()) else "expired"
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = QualificationGrantForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("labeler", "qualification_type", "valid_days", "reason")
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_grant_permission(self, request) -> bool:
+        return request.user.has_perm("workforce.add_qualification")
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("workforce.change_qualification")
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        qualification = self._call_service(
+            services.qualification_grant,
+            actor=request.user,
+            labeler=c["labeler"],
+            qualification_type=c["qualification_type"],
+            source=Qualification.Source.MANUAL,
+            valid_days=c.get("valid_days"),
+            reason=c["reason"],
+        )
+        _adopt(obj, qualification)
+
+    def _with_reason(self, request, queryset, *, action, form_class, verb, apply):
+        form = form_class(request.POST if "post" in request.POST else None)
+        rows = list(queryset.select_related("labeler", "qualification_type").order_by("pk"))
+        if form.is_valid():
+            done = 0
+            for qualification in rows:
+                try:
+                    apply(qualification, form.cleaned_data)
+                except (ApplicationError, ValidationError) as exc:
+                    self.message_user(
+                        request,
+                        f"Could not {verb} {qualification}: {_error_text(exc)}",
+                        messages.ERROR,
+                    )
+                else:
+                    done += 1
+            if done:
+                self.message_user(
+                    request, f"{verb.capitalize()}: {done} qualification(s).", messages.SUCCESS
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{verb.capitalize()} qualifications",
+            "verb": verb,
+            "opts": self.opts,
+            "rows": rows,
+            "form": form,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.action_template, context)
+
+    @admin.action(description="Revoke selected qualifications", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset,
+            action="revoke",
+            form_class=QualificationActionForm,
+            verb="revoke",
+            apply=lambda q, c: services.qualification_revoke(
+                actor=request.user, qualification=q, reason=c["reason"]
+            ),
+        )
+
+    @admin.action(description="Grant selected qualifications again", permissions=["grant"])
+    def renew(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset,
+            action="renew",
+            form_class=QualificationRenewForm,
+            verb="grant again",
+            apply=lambda q, c: services.qualification_grant(
+                actor=request.user,
+                labeler=q.labeler,
+                qualification_type=q.qualification_type,
+                source=Qualification.Source.MANUAL,
+                valid_days=c.get("valid_days"),
+                reason=c["reason"],
+            ),
+        )

@@ -7,8 +7,9 @@ class WorkforceConfig(AppConfig):
     verbose_name = "Workforce"
 
     def ready(self) -> None:
-        # Role groups need the permission rows, which Django creates after migrating; setting
-        # them up here keeps every database (demo, test, production) alike without a command.
+        # Role groups need the permission rows, which Django creates app by app after migrating.
+        # The set-up is idempotent and runs after every app's post_migrate (no sender filter), so
+        # the last run sees the permissions of every app — qc, assignments, payments included.
         from workforce.roles_setup import ensure_role_groups
 
-        post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="workforce_roles")
+        post_migrate.connect(ensure_role_groups, dispatch_uid="workforce_roles")

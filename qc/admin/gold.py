@@ -1,1 +1,511 @@
-"""Admin: placeholder until this area is built."""
+"""The operations admin for gold: gold sets (with their first items inline, import and export)
+and gold items (filters, quarantine / retire / reactivate with a reason).
+
+Every write goes through ``qc.services.gold``: adding or editing a set or an item, changing an
+item's status (an action that asks for the reason, recorded in the item's history), and the
+all-or-nothing import. Gold items are never deleted (quizzes refer to them): they are retired.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from config.errors import ApplicationError
+from qc.admin.guides import confirmation_page
+from qc.models import GoldItem, GoldItemStatusChange, GoldSet
+from qc.selectors import gold as selectors
+from qc.services import gold as services
+from workforce.admin import (
+    ServiceErrorsFormMixin,
+    ServiceFormAdminMixin,
+    TransitionReasonForm,
+    _adopt,
+    _error_text,
+)
+
+INLINE_ITEMS = 25
+GS = GoldItem.Status
+
+
+class _ServiceModelForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """Saved by a service, which validates: no model validation or copying onto the instance
+    here."""
+
+    def _post_clean(self):
+        """See the class docstring."""
+
+
+# -- gold sets ----------------------------------------------------------------------------------
+
+
+class GoldSetForm(_ServiceModelForm):
+    class Meta:
+        model = GoldSet
+        fields = (
+            "slug",
+            "name",
+            "guide",
+            "answer_type",
+            "classes",
+            "iou_threshold",
+            "description",
+        )
+
+
+class _FirstItemsFormSet(BaseInlineFormSet):
+    """Only the first ``INLINE_ITEMS`` items: a set of thousands must not render thousands of
+    rows (the set page links to the full, filterable item list)."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            self._queryset = super().get_queryset()[:INLINE_ITEMS]
+        return self._queryset
+
+
+class GoldItemInline(admin.TabularInline):
+    model = GoldItem
+    formset = _FirstItemsFormSet
+    fields = ("external_id", "status", "difficulty", "stratum", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = f"items (the first {INLINE_ITEMS}; see all in the gold items list)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("gold_set").order_by("id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class GoldImportForm(forms.Form):
+    file = forms.FileField(help_text="A .csv or .jsonl file.")
+    format = forms.ChoiceField(
+        choices=(("", "From the file name"), ("csv", "CSV"), ("jsonl", "JSONL")),
+        required=False,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None:
+            return cleaned
+        if upload.size > services.GOLD_IMPORT_MAX_BYTES:
+            raise ValidationError(services.ImportTooLarge.default_detail)
+        if not cleaned.get("format"):
+            name = (upload.name or "").lower()
+            if name.endswith(".csv"):
+                cleaned["format"] = "csv"
+            elif name.endswith((".jsonl", ".ndjson")):
+                cleaned["format"] = "jsonl"
+            else:
+                self.add_error("format", "Choose the format: the file name does not say.")
+        return cleaned
+
+
+@admin.register(GoldSet)
+class GoldSetAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = GoldSetForm
+    list_display = (
+        "name",
+        "slug",
+        "answer_type",
+        "guide",
+        "iou_threshold",
+        "item_count",
+        "active_count",
+        "quarantined_count",
+        "retired_count",
+    )
+    list_filter = ("answer_type", "guide")
+    search_fields = ("name", "slug", "description")
+    autocomplete_fields = ("guide",)
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (GoldItemInline,)
+
+    def get_queryset(self, request):
+        # Guide joined and item counts annotated by the selector: one query per page.
+        return selectors.gold_set_list_for(actor=request.user)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return GoldSetForm.Meta.fields
+        return (*GoldSetForm.Meta.fields, "items_summary", "files", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # What the items' answers were validated against does not change.
+        return ("slug", "guide", "answer_type", "items_summary", "files", "created_at")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
+    def get_inlines(self, request, obj):
+        return () if obj is None else super().get_inlines(request, obj)
+
+    @admin.display(description="items", ordering="item_count")
+    def item_count(self, obj: GoldSet) -> int:
+        return obj.item_count
+
+    @admin.display(description="active", ordering="active_count")
+    def active_count(self, obj: GoldSet) -> int:
+        return obj.active_count
+
+    @admin.display(description="quarantined", ordering="quarantined_count")
+    def quarantined_count(self, obj: GoldSet) -> int:
+        return obj.quarantined_count
+
+    @admin.display(description="retired", ordering="retired_count")
+    def retired_count(self, obj: GoldSet) -> int:
+        return obj.retired_count
+
+    @admin.display(description="items")
+    def items_summary(self, obj: GoldSet) -> str:
+        url = reverse("admin:qc_golditem_changelist") + f"?gold_set__id__exact={obj.pk}"
+        return format_html(
+            '{} active, {} quarantined, {} retired — <a href="{}">all {} items</a>',
+            obj.active_count,
+            obj.quarantined_count,
+            obj.retired_count,
+            url,
+            obj.item_count,
+        )
+
+    @admin.display(description="import / export")
+    def files(self, obj: GoldSet) -> str:
+        export = reverse("admin:qc_goldset_export", args=[obj.pk])
+        return format_html(
+            '<a href="{}">Import gold…</a> · Export: <a href="{}?format=csv">CSV</a> · '
+            '<a href="{}?format=jsonl">JSONL</a>',
+            reverse("admin:qc_goldset_import", args=[obj.pk]),
+            export,
+            export,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        # Gold is retired, not deleted: quizzes and attempts refer to it.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        if change:
+            data = {n: c[n] for n in form.changed_data if n in services.SET_EDITABLE_FIELDS}
+            if data:
+                self._call_service(
+                    services.gold_set_update, actor=request.user, gold_set=obj, data=data
+                )
+            return
+        gold_set = self._call_service(
+            services.gold_set_create,
+            actor=request.user,
+            slug=c["slug"],
+            name=c["name"],
+            answer_type=c["answer_type"],
+            classes=c.get("classes"),
+            iou_threshold=c.get("iou_threshold") if c.get("iou_threshold") is not None else "0.5",
+            guide=c.get("guide"),
+            description=c.get("description", ""),
+        )
+        _adopt(obj, gold_set)
+
+    # -- import / export views --
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="{}_{}_import".format(*info),
+            ),
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="{}_{}_export".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _gold_set(self, request, object_id) -> GoldSet:
+        return get_object_or_404(self.get_queryset(request), pk=object_id)
+
+    def import_view(self, request, object_id):
+        """Upload a CSV or JSONL file → ``gold_import``. On any invalid row, the rows' errors
+        are listed and nothing is written; on success, back to the set with the counts."""
+        gold_set = self._gold_set(request, object_id)
+        if not (
+            self.has_change_permission(request, gold_set)
+            and request.user.has_perm("qc.add_golditem")
+            and request.user.has_perm("qc.change_golditem")
+        ):
+            raise PermissionDenied
+        form = GoldImportForm(request.POST or None, request.FILES or None)
+        row_errors, error_detail = [], ""
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = services.gold_import(
+                    actor=request.user,
+                    gold_set=gold_set,
+                    data=upload.read(),
+                    file_format=form.cleaned_data["format"],
+                    file_name=upload.name or "",
+                )
+            except services.ImportInvalid as exc:
+                row_errors, error_detail = exc.fields.get("rows", []), exc.detail
+            except (ApplicationError, ValidationError) as exc:
+                form.add_error(None, _error_text(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"Imported {upload.name}: {result.created} created, {result.updated} "
+                    f"updated, {result.unchanged} unchanged.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:qc_goldset_change", args=[gold_set.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import gold into {gold_set}",
+            "opts": self.opts,
+            "gold_set": gold_set,
+            "form": form,
+            "row_errors": row_errors,
+            "error_detail": error_detail,
+            "columns": services.COLUMNS,
+            "required": services.REQUIRED_COLUMNS,
+            "max_rows": services.GOLD_IMPORT_MAX_ROWS,
+            "max_mb": services.GOLD_IMPORT_MAX_BYTES // (1024 * 1024),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/qc/goldset/import.html", context)
+
+    def export_view(self, request, object_id):
+        """The set's items as CSV or JSONL (``?format=``), streamed."""
+        gold_set = self._gold_set(request, object_id)
+        if not self.has_view_permission(request, gold_set):
+            raise PermissionDenied
+        file_format = request.GET.get("format", "csv")
+        if file_format not in services.IMPORT_FORMATS:
+            file_format = "csv"
+        rows = services.gold_export(gold_set=gold_set, file_format=file_format)
+        content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"
+        response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{gold_set.slug}-gold.{file_format}"'
+        )
+        return response
+
+
+# -- gold items ---------------------------------------------------------------------------------
+
+
+class GoldItemForm(_ServiceModelForm):
+    class Meta:
+        model = GoldItem
+        fields = (
+            "gold_set",
+            "external_id",
+            "payload",
+            "accepted_answers",
+            "explanation",
+            "guide_version",
+            "difficulty",
+            "status",
+        )
+        widgets = {
+            "payload": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+            "accepted_answers": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        }
+
+
+class StatusReasonForm(TransitionReasonForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "Recorded in each selected item's status history."
+
+
+class GoldItemStatusChangeInline(admin.TabularInline):
+    model = GoldItemStatusChange
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    extra = 0
+    can_delete = False
+    verbose_name = "status change"
+    verbose_name_plural = "status history"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor", "gold_item__gold_set")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GoldItem)
+class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = GoldItemForm
+    list_display = (
+        "external_id",
+        "gold_set",
+        "status",
+        "difficulty",
+        "stratum",
+        "guide_version_number",
+        "updated_at",
+    )
+    list_filter = ("gold_set", "status", "difficulty", "stratum")
+    search_fields = ("external_id", "explanation", "gold_set__slug", "gold_set__name")
+    list_select_related = ("gold_set", "guide_version")
+    autocomplete_fields = ("gold_set", "guide_version")
+    inlines = (GoldItemStatusChangeInline,)
+    actions = ("quarantine", "retire", "reactivate")
+    change_fields = (
+        "gold_set",
+        "external_id",
+        "status",
+        "payload",
+        "accepted_answers",
+        "explanation",
+        "guide_version",
+        "difficulty",
+        "stratum",
+        "created_at",
+        "updated_at",
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .defer("guide_version__body", "guide_version__label_definitions")
+        )
+
+    def get_fields(self, request, obj=None):
+        return GoldItemForm.Meta.fields if obj is None else self.change_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # The status changes through the actions (with a reason); the set and id never.
+        return ("gold_set", "external_id", "status", "stratum", "created_at", "updated_at")
+
+    def get_inlines(self, request, obj):
+        return () if obj is None else super().get_inlines(request, obj)
+
+    @admin.display(description="guide version", ordering="guide_version__major")
+    def guide_version_number(self, obj: GoldItem) -> str:
+        return obj.guide_version.number if obj.guide_version_id else "—"
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        if change:
+            data = {n: c[n] for n in form.changed_data if n in services.ITEM_EDITABLE_FIELDS}
+            if data:
+                self._call_service(
+                    services.gold_item_update, actor=request.user, item=obj, data=data
+                )
+            return
+        item = self._call_service(
+            services.gold_item_create,
+            actor=request.user,
+            gold_set=c["gold_set"],
+            external_id=c.get("external_id", ""),
+            payload=c.get("payload"),
+            accepted_answers=c.get("accepted_answers"),
+            explanation=c.get("explanation", ""),
+            guide_version=c.get("guide_version"),
+            difficulty=c.get("difficulty") or GoldItem.Difficulty.MEDIUM,
+            status=c.get("status") or GS.ACTIVE,
+        )
+        _adopt(obj, item)
+
+    # -- status actions --
+
+    def _set_status(self, request, queryset, *, action: str, status: str, verb: str, past: str):
+        """Ask for a reason (required), then call ``gold_item_set_status`` for each selected
+        item — one transaction each — and report successes and failures."""
+        form = StatusReasonForm(request.POST if "post" in request.POST else None)
+        items = list(queryset.select_related("gold_set").order_by("pk"))
+        if form.is_valid():
+            done = 0
+            for item in items:
+                try:
+                    services.gold_item_set_status(
+                        actor=request.user,
+                        item=item,
+                        status=status,
+                        reason=form.cleaned_data["reason"],
+                    )
+                except (ApplicationError, ValidationError) as exc:
+                    self.message_user(
+                        request, f"Could not {verb} {item}: {_error_text(exc)}", messages.ERROR
+                    )
+                else:
+                    done += 1
+            if done:
+                self.message_user(request, f"{past} {done} gold item(s).", messages.SUCCESS)
+            return None
+        return confirmation_page(
+            self,
+            request,
+            action=action,
+            title=f"{verb.capitalize()} gold items",
+            intro=f"You are about to {verb} {len(items)} gold item(s):",
+            lines=[f"{item} ({item.get_status_display().lower()})" for item in items],
+            object_pks=[item.pk for item in items],
+            submit_label=verb.capitalize(),
+            form=form,
+        )
+
+    @admin.action(description="Quarantine selected items (answer in doubt)", permissions=["change"])
+    def quarantine(self, request, queryset):
+        return self._set_status(
+            request,
+            queryset,
+            action="quarantine",
+            status=GS.QUARANTINED,
+            verb="quarantine",
+            past="Quarantined",
+        )
+
+    @admin.action(description="Retire selected items", permissions=["change"])
+    def retire(self, request, queryset):
+        return self._set_status(
+            request, queryset, action="retire", status=GS.RETIRED, verb="retire", past="Retired"
+        )
+
+    @admin.action(description="Reactivate selected items", permissions=["change"])
+    def reactivate(self, request, queryset):
+        return self._set_status(
+            request,
+            queryset,
+            action="reactivate",
+            status=GS.ACTIVE,
+            verb="reactivate",
+            past="Reactivated",
+        )

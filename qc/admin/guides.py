@@ -1,1 +1,441 @@
-"""Admin: placeholder until this area is built."""
+"""The operations admin for guides: guides with their versions, publishing, and who has
+acknowledged what.
+
+As in the workforce admin, every write goes through a service: adding or editing a guide or a
+draft (``guide_create``, ``guide_update``, ``guide_version_create``, ``guide_version_update``),
+discarding a draft, and the "publish" action (``guide_version_publish``). A published version
+is shown read-only everywhere; acknowledgements are read-only.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.template.response import TemplateResponse
+
+from config.errors import ApplicationError
+from qc.models import Guide, GuideAcknowledgement, GuideVersion
+from qc.selectors import guides as selectors
+from qc.services import guides as services
+from workforce.admin import (
+    ServiceErrorsFormMixin,
+    ServiceFormAdminMixin,
+    _adopt,
+    _error_text,
+)
+
+CONFIRMATION_TEMPLATE = "admin/qc/action_confirmation.html"
+PUBLISHED = GuideVersion.Status.PUBLISHED
+DRAFT = GuideVersion.Status.DRAFT
+
+
+def confirmation_page(
+    model_admin: admin.ModelAdmin,
+    request,
+    *,
+    action: str,
+    title: str,
+    intro: str,
+    lines: list[str],
+    object_pks: list[int],
+    submit_label: str,
+    form: forms.Form | None = None,
+) -> TemplateResponse:
+    """The intermediate page of an admin action (shared by the qc admins)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "lines": lines,
+        "object_pks": object_pks,
+        "form": form,
+        "action": action,
+        "submit_label": submit_label,
+        "opts": model_admin.opts,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, CONFIRMATION_TEMPLATE, context)
+
+
+# -- forms --------------------------------------------------------------------------------------
+
+
+class _ServiceModelForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """A ModelForm whose save is a service's job: the input is neither copied onto the instance
+    nor model-validated here (the service validates everything and reports per field)."""
+
+    def _post_clean(self):
+        """See the class docstring."""
+
+
+class GuideForm(_ServiceModelForm):
+    class Meta:
+        model = Guide
+        fields = ("slug", "name", "project_family", "description")
+
+
+class GuideVersionForm(_ServiceModelForm):
+    class Meta:
+        model = GuideVersion
+        fields = ("guide", "bump", "body", "label_definitions", "change_summary")
+
+
+class DraftInlineForm(forms.ModelForm):
+    class Meta:
+        model = GuideVersion
+        fields = ("bump", "body", "label_definitions", "change_summary")
+
+    def _post_clean(self):
+        """Saved by the services in GuideAdmin.save_formset, which validate."""
+
+
+# -- guides -------------------------------------------------------------------------------------
+
+
+class DraftVersionInline(admin.StackedInline):
+    """Drafts: editable here (through the services); publish them from the versions list."""
+
+    model = GuideVersion
+    form = DraftInlineForm
+    fields = ("bump", "body", "label_definitions", "change_summary")
+    extra = 0
+    verbose_name = "draft version"
+    verbose_name_plural = "draft versions"
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=DRAFT).select_related("guide")
+
+
+class PublishedVersionInline(admin.TabularInline):
+    """Published versions: immutable, shown read-only."""
+
+    model = GuideVersion
+    fields = ("number", "bump", "change_summary", "published_at", "published_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = "published version"
+    verbose_name_plural = "published versions"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status=PUBLISHED)
+            .select_related("guide", "published_by")
+            .defer("body", "label_definitions")
+            .order_by("-major", "-minor")
+        )
+
+    @admin.display(description="number")
+    def number(self, obj: GuideVersion) -> str:
+        return obj.number
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Guide)
+class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = GuideForm
+    list_display = (
+        "name",
+        "slug",
+        "project_family",
+        "current_version",
+        "published_count",
+        "draft_count",
+        "created_at",
+    )
+    list_filter = ("project_family",)
+    search_fields = ("name", "slug", "project_family")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (DraftVersionInline, PublishedVersionInline)
+
+    def get_queryset(self, request):
+        # Counts and the current number are annotated in the same query as the guides.
+        return selectors.guide_list_for(actor=request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("slug", "created_at") if obj is not None else ()
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
+    @admin.display(description="current version")
+    def current_version(self, obj: Guide) -> str:
+        if obj.current_major is None:
+            return "—"
+        return f"{obj.current_major}.{obj.current_minor}"
+
+    @admin.display(description="published", ordering="published_count")
+    def published_count(self, obj: Guide) -> int:
+        return obj.published_count
+
+    @admin.display(description="drafts", ordering="draft_count")
+    def draft_count(self, obj: Guide) -> int:
+        return obj.draft_count
+
+    def has_delete_permission(self, request, obj=None):
+        # Versions, acknowledgements and gold refer to a guide: it is kept.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        if change:
+            data = {n: c[n] for n in form.changed_data if n in services.GUIDE_EDITABLE_FIELDS}
+            if data:
+                self._call_service(services.guide_update, actor=request.user, guide=obj, data=data)
+            return
+        guide = self._call_service(
+            services.guide_create,
+            actor=request.user,
+            slug=c["slug"],
+            name=c["name"],
+            project_family=c.get("project_family", ""),
+            description=c.get("description", ""),
+        )
+        _adopt(obj, guide)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not GuideVersion:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)  # sorts the forms into new, changed, deleted; writes nothing
+        guide = form.instance
+        for version in formset.deleted_objects:
+            self._call_service(services.guide_version_discard, actor=request.user, version=version)
+        for version, changed in formset.changed_objects:
+            inline_form = next(f for f in formset.forms if f.instance is version)
+            data = {n: inline_form.cleaned_data[n] for n in changed}
+            self._call_service(
+                services.guide_version_update, actor=request.user, version=version, data=data
+            )
+        for version in formset.new_objects:
+            inline_form = next(f for f in formset.forms if f.instance is version)
+            c = inline_form.cleaned_data
+            self._call_service(
+                services.guide_version_create,
+                actor=request.user,
+                guide=guide,
+                body=c.get("body", ""),
+                bump=c.get("bump") or GuideVersion.Bump.MINOR,
+                label_definitions=c.get("label_definitions") or [],
+                change_summary=c.get("change_summary", ""),
+            )
+
+
+# -- versions -----------------------------------------------------------------------------------
+
+
+@admin.register(GuideVersion)
+class GuideVersionAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """Drafts are written and edited here or inline on their guide, and published with the
+    "publish" action. A published version opens read-only."""
+
+    form = GuideVersionForm
+    list_display = (
+        "guide",
+        "number",
+        "status",
+        "bump",
+        "short_change_summary",
+        "published_at",
+        "published_by",
+        "created_at",
+    )
+    list_filter = ("status", "bump", "guide")
+    search_fields = ("guide__name", "guide__slug", "change_summary")
+    list_select_related = ("guide", "published_by")
+    autocomplete_fields = ("guide",)
+    actions = ("publish",)
+    readonly_fields = (
+        "number",
+        "status",
+        "published_at",
+        "published_by",
+        "created_by",
+        "created_at",
+    )
+    fields = (
+        "guide",
+        "bump",
+        "body",
+        "label_definitions",
+        "change_summary",
+        *readonly_fields,
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("body", "label_definitions")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # The guide of a version never changes.
+        return ("guide", *self.readonly_fields)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("guide", "bump", "body", "label_definitions", "change_summary")
+        return self.fields
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, distinct = super().get_search_results(request, queryset, search_term)
+        # A gold item refers to a published version only: the autocomplete offers no drafts.
+        if request.GET.get("model_name") == "golditem":
+            queryset = queryset.filter(status=PUBLISHED)
+        return queryset, distinct
+
+    @admin.display(description="number", ordering="major")
+    def number(self, obj: GuideVersion) -> str:
+        return obj.number
+
+    @admin.display(description="change summary")
+    def short_change_summary(self, obj: GuideVersion) -> str:
+        text = obj.change_summary
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status == PUBLISHED:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Only a draft may be discarded, one at a time (no bulk delete of versions).
+        if obj is None or obj.status == PUBLISHED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        if change:
+            data = {n: c[n] for n in form.changed_data if n in services.VERSION_EDITABLE_FIELDS}
+            if data:
+                self._call_service(
+                    services.guide_version_update, actor=request.user, version=obj, data=data
+                )
+            return
+        version = self._call_service(
+            services.guide_version_create,
+            actor=request.user,
+            guide=c["guide"],
+            body=c.get("body", ""),
+            bump=c.get("bump") or GuideVersion.Bump.MINOR,
+            label_definitions=c.get("label_definitions") or [],
+            change_summary=c.get("change_summary", ""),
+        )
+        _adopt(obj, version)
+
+    def delete_model(self, request, obj):
+        services.guide_version_discard(actor=request.user, version=obj)
+
+    @admin.action(description="Publish selected draft versions", permissions=["change"])
+    def publish(self, request, queryset: QuerySet[GuideVersion]):
+        """Ask for confirmation (showing the number each draft will get), then publish each
+        selected draft through ``guide_version_publish``, oldest first."""
+        versions = list(queryset.select_related("guide").order_by("guide_id", "pk"))
+        if "post" not in request.POST:
+            lines, current = [], {}
+            for version in versions:
+                if version.status == PUBLISHED:
+                    lines.append(f"{version.guide}: v{version.number} is already published.")
+                    continue
+                if version.guide_id not in current:
+                    current[version.guide_id] = selectors.guide_current_version(
+                        guide=version.guide_id
+                    )
+                major, minor = services.next_number(current[version.guide_id], version.bump)
+                lines.append(
+                    f"{version.guide}: draft #{version.pk} ({version.get_bump_display()}) "
+                    f"→ v{major}.{minor}"
+                )
+                current[version.guide_id] = GuideVersion(major=major, minor=minor)
+            return confirmation_page(
+                self,
+                request,
+                action="publish",
+                title="Publish guide versions",
+                intro=(
+                    "Publishing is final: a published version cannot be changed. Labelers "
+                    "must acknowledge a new major version before working on its projects."
+                ),
+                lines=lines,
+                object_pks=[v.pk for v in versions],
+                submit_label="Publish",
+            )
+        for version in versions:
+            try:
+                published = services.guide_version_publish(actor=request.user, version=version)
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(
+                    request, f"{version.guide} #{version.pk}: {_error_text(exc)}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request, f"Published {version.guide} v{published.number}.", messages.SUCCESS
+                )
+        return None
+
+
+# -- acknowledgements ---------------------------------------------------------------------------
+
+
+@admin.register(GuideAcknowledgement)
+class GuideAcknowledgementAdmin(admin.ModelAdmin):
+    """Who acknowledged which version, and when: read-only (labelers acknowledge through the
+    API)."""
+
+    list_display = ("acknowledged_at", "labeler", "labeler_vendor", "guide", "version_number")
+    list_filter = (
+        "version__guide",
+        ("version", admin.RelatedOnlyFieldListFilter),
+        "labeler__vendor",
+        "labeler__kind",
+    )
+    search_fields = (
+        "labeler__public_code",
+        "labeler__user__username",
+        "version__guide__name",
+        "version__guide__slug",
+    )
+    list_select_related = ("labeler__user", "labeler__vendor", "version__guide")
+    date_hierarchy = "acknowledged_at"
+    fields = ("labeler", "version", "acknowledged_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("version__body", "version__label_definitions")
+
+    @admin.display(description="vendor", ordering="labeler__vendor__name")
+    def labeler_vendor(self, obj: GuideAcknowledgement) -> str:
+        return obj.labeler.vendor.name if obj.labeler.vendor_id else "internal"
+
+    @admin.display(description="guide", ordering="version__guide__name")
+    def guide(self, obj: GuideAcknowledgement) -> str:
+        return obj.version.guide.name
+
+    @admin.display(description="version", ordering="version__major")
+    def version_number(self, obj: GuideAcknowledgement) -> str:
+        return obj.version.number
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,1 +1,254 @@
-"""Admin: placeholder until this area is built."""
+"""The operations admin for quizzes and attempts.
+
+Quizzes are created and changed through ``quiz_create`` / ``quiz_update`` (their errors shown on
+the form's fields), and (de)activated by actions; they are never deleted. Attempts are
+read-only, with every question's result for staff; the one action ends attempts through
+``quiz_attempt_finish``. Qualification types and grants are workforce models: their admins are
+in ``workforce/admin.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+
+from config.errors import ApplicationError
+from qc.models import AttemptQuestion, Quiz, QuizAttempt
+from qc.services import quizzes as services
+from workforce.admin import (
+    ServiceErrorsFormMixin,
+    ServiceFormAdminMixin,
+    _adopt,
+    _error_text,
+)
+
+
+class QuizForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """The quiz's settings. Saving is the services' job: the input is neither copied onto the
+    instance nor model-validated here (``quiz_create`` / ``quiz_update`` validate everything and
+    report on the fields)."""
+
+    class Meta:
+        model = Quiz
+        fields = services.QUIZ_FIELDS
+
+    def _post_clean(self):
+        """See the class docstring."""
+
+
+@admin.register(Quiz)
+class QuizAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = QuizForm
+    list_display = (
+        "title",
+        "slug",
+        "kind",
+        "gold_set",
+        "num_questions",
+        "pass_mark",
+        "sequential",
+        "qualification_type",
+        "is_active",
+        "attempt_count",
+    )
+    list_filter = ("kind", "is_active", "sequential", "qualification_type")
+    search_fields = ("title", "slug", "description")
+    list_select_related = ("gold_set", "qualification_type")
+    # Gold sets and guides are short lists; qualification types are many (autocomplete).
+    autocomplete_fields = ("qualification_type",)
+    prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("created_at",)
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "description", "kind", "is_active")}),
+        ("Questions", {"fields": ("gold_set", "guide", "num_questions", "pass_mark")}),
+        (
+            "Rules",
+            {"fields": ("time_limit_seconds", "max_attempts", "retry_delay_seconds")},
+        ),
+        ("Qualification", {"fields": ("qualification_type", "validity_days")}),
+        (
+            "Sequential decision (qualification quizzes)",
+            {
+                "fields": ("sequential", "seq_p0", "seq_alpha", "seq_beta", "seq_min_questions"),
+                "classes": ("collapse",),
+                "description": "A truncated sequential probability ratio test: the attempt ends "
+                "as soon as accuracy >= the pass mark or <= p0 is decided with error rates "
+                "alpha and beta, after at least the minimum number of questions.",
+            },
+        ),
+        ("Record", {"fields": ("created_at",), "classes": ("collapse",)}),
+    )
+    actions = ("activate_quizzes", "deactivate_quizzes")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempt_count(self, obj: Quiz) -> int:
+        return obj.attempt_count
+
+    def has_delete_permission(self, request, obj=None):
+        # Attempts refer to their quiz: a quiz is deactivated, never deleted.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        if change:
+            data = {name: c[name] for name in form.changed_data if name in services.QUIZ_FIELDS}
+            if data:
+                self._call_service(services.quiz_update, actor=request.user, quiz=obj, data=data)
+            return
+        quiz = self._call_service(
+            services.quiz_create,
+            actor=request.user,
+            **{name: c[name] for name in services.QUIZ_FIELDS if name in c},
+        )
+        _adopt(obj, quiz)
+
+    def _set_active(self, request, queryset, active: bool) -> None:
+        done = 0
+        for quiz in queryset:
+            try:
+                services.quiz_update(actor=request.user, quiz=quiz, data={"is_active": active})
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(request, f"{quiz}: {_error_text(exc)}", messages.ERROR)
+            else:
+                done += 1
+        verb = "Activated" if active else "Deactivated"
+        self.message_user(request, f"{verb} {done} quiz(zes).", messages.SUCCESS)
+
+    @admin.action(description="Activate selected quizzes", permissions=["change"])
+    def activate_quizzes(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Deactivate selected quizzes", permissions=["change"])
+    def deactivate_quizzes(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+
+def _json(value) -> str:
+    return "—" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+class AttemptQuestionInline(admin.TabularInline):
+    """Every question of the attempt with the answer given and the accepted answers: staff
+    only (this admin is never shown to labelers)."""
+
+    model = AttemptQuestion
+    fields = ("position", "gold_item", "given", "is_correct", "answered_at", "accepted")
+    readonly_fields = fields
+    ordering = ("position",)
+    extra = 0
+    can_delete = False
+    verbose_name = "question"
+    verbose_name_plural = "questions and results"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("gold_item__gold_set")
+
+    @admin.display(description="answer")
+    def given(self, obj: AttemptQuestion) -> str:
+        return _json(obj.answer)
+
+    @admin.display(description="accepted answers")
+    def accepted(self, obj: AttemptQuestion) -> str:
+        return _json(obj.gold_item.accepted_answers)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(QuizAttempt)
+class QuizAttemptAdmin(admin.ModelAdmin):
+    """Attempts are the labelers' record: read-only. Ending one goes through the service."""
+
+    list_display = (
+        "id",
+        "quiz",
+        "labeler",
+        "number",
+        "status",
+        "end_reason",
+        "progress",
+        "score",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status", "end_reason", "quiz__kind", "quiz")
+    search_fields = (
+        "labeler__public_code",
+        "labeler__user__username",
+        "quiz__slug",
+        "quiz__title",
+    )
+    list_select_related = ("quiz", "labeler")
+    date_hierarchy = "started_at"
+    fields = (
+        "quiz",
+        "labeler",
+        "number",
+        "status",
+        "end_reason",
+        "started_at",
+        "deadline",
+        "finished_at",
+        "question_count",
+        "answered_count",
+        "correct_count",
+        "score",
+        "sequential_llr",
+        "qualification_link",
+    )
+    readonly_fields = fields
+    inlines = (AttemptQuestionInline,)
+    actions = ("end_attempts",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("quiz", "labeler", "qualification")
+
+    @admin.display(description="answered")
+    def progress(self, obj: QuizAttempt) -> str:
+        return f"{obj.correct_count}/{obj.answered_count} of {obj.question_count}"
+
+    @admin.display(description="qualification granted")
+    def qualification_link(self, obj: QuizAttempt) -> str:
+        if obj.qualification_id is None:
+            return "—"
+        url = reverse("admin:workforce_qualification_change", args=[obj.qualification_id])
+        return format_html('<a href="{}">{}</a>', url, obj.qualification)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_end_permission(self, request) -> bool:
+        return request.user.has_perm("qc.change_quizattempt")
+
+    @admin.action(description="End selected attempts now", permissions=["end"])
+    def end_attempts(self, request, queryset):
+        done = 0
+        for attempt in queryset.filter(status=QuizAttempt.Status.IN_PROGRESS):
+            try:
+                services.quiz_attempt_finish(actor=request.user, attempt=attempt)
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(request, f"{attempt}: {_error_text(exc)}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"Ended {done} attempt(s).", messages.SUCCESS)

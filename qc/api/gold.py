@@ -1,1 +1,339 @@
-urlpatterns: list = []
+"""Gold API v1, for operations managers only: a gold answer must never reach a labeler, so every
+route here is a 403 for anyone who is not ops (401 when not signed in).
+
+Routes (under /api/v1/):
+
+* ``GET, POST gold-sets/`` — list, create;
+* ``GET gold-sets/{id}/``;
+* ``GET, POST gold-sets/{id}/items/`` — list (filters: status, difficulty, stratum), create one;
+* ``POST gold-sets/{id}/import/`` — a multipart ``file`` or the raw body, ``?format=csv|jsonl``
+  (else taken from the file name or content type); all or nothing: 400 ``import_invalid`` with
+  ``fields.rows`` = ``[{"row", "field", "message"}, ...]``, 413 ``import_too_large``, or 201
+  ``{"created", "updated", "unchanged"}``;
+* ``GET gold-sets/{id}/export/?format=csv|jsonl`` — streamed (CSV by default).
+
+``?format=`` names the file format on the import and export routes; it is not DRF's renderer
+override there (errors are JSON either way).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, parsers, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import StrictSerializer
+from qc.models import AnswerType, GoldItem, GoldSet, Guide
+from qc.selectors import gold as selectors
+from qc.selectors.guides import guide_version_published_by_number
+from qc.services import gold as services
+from workforce.api import _validated
+from workforce.permissions import IsOps
+
+OPS_ONLY = (IsAuthenticated, IsOps)
+
+# -- output -------------------------------------------------------------------------------------
+
+
+class GoldSetOut(serializers.ModelSerializer):
+    guide = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    item_count = serializers.IntegerField(read_only=True)
+    active_count = serializers.IntegerField(read_only=True)
+    quarantined_count = serializers.IntegerField(read_only=True)
+    retired_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = GoldSet
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "guide",
+            "answer_type",
+            "classes",
+            "iou_threshold",
+            "description",
+            "item_count",
+            "active_count",
+            "quarantined_count",
+            "retired_count",
+            "created_at",
+        ]
+
+
+class GoldItemOut(serializers.ModelSerializer):
+    guide_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GoldItem
+        fields = [
+            "id",
+            "external_id",
+            "payload",
+            "accepted_answers",
+            "explanation",
+            "guide_version",
+            "difficulty",
+            "status",
+            "stratum",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_guide_version(self, obj: GoldItem) -> str | None:
+        return obj.guide_version.number if obj.guide_version_id else None
+
+
+class GoldImportResultOut(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+# -- input --------------------------------------------------------------------------------------
+
+
+class GoldSetIn(StrictSerializer):
+    slug = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    answer_type = serializers.ChoiceField(choices=AnswerType.choices)
+    # Not trimmed: the service rejects names with surrounding spaces rather than changing them.
+    classes = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=200),
+        max_length=services.MAX_CLASSES,
+    )
+    iou_threshold = serializers.DecimalField(max_digits=3, decimal_places=2, required=False)
+    guide = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Guide.objects.all(), required=False, allow_null=True
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class GoldItemIn(StrictSerializer):
+    external_id = serializers.CharField(max_length=128)
+    payload = serializers.JSONField(help_text='{"image_url": "...", "metadata": {...}}')
+    accepted_answers = serializers.JSONField(help_text="A non-empty list of answers.")
+    explanation = serializers.CharField(
+        required=False, allow_blank=True, max_length=services.MAX_EXPLANATION_CHARS
+    )
+    guide_version = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=20, help_text='e.g. "1.2"'
+    )
+    difficulty = serializers.ChoiceField(choices=GoldItem.Difficulty.choices, required=False)
+    status = serializers.ChoiceField(choices=GoldItem.Status.choices, required=False)
+
+
+class GoldImportFileIn(StrictSerializer):
+    file = serializers.FileField()
+
+
+class FileFormatQuery(serializers.Serializer):
+    format = serializers.ChoiceField(choices=services.IMPORT_FORMATS, required=False)
+
+
+# -- files: parsing and negotiation ---------------------------------------------------------------
+
+
+class RawFileParser(parsers.BaseParser):
+    """Any non-multipart body is the file itself, read up to the import limit (a larger body is
+    a 413 without reading the rest)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        if stream is None:
+            return b""
+        data = stream.read(services.GOLD_IMPORT_MAX_BYTES + 1)
+        if len(data) > services.GOLD_IMPORT_MAX_BYTES:
+            raise services.ImportTooLarge()
+        return data
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """``?format=`` is the file format on these routes, not a renderer choice: answer JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+_FORMAT_BY_EXTENSION = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_FORMAT_BY_MEDIA_TYPE = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/jsonlines": "jsonl",
+    "application/x-ndjson": "jsonl",
+    "application/ndjson": "jsonl",
+}
+
+
+def _file_format(request, file_name: str) -> str:
+    query = _validated(FileFormatQuery, request.query_params)
+    if "format" in query:
+        return query["format"]
+    lowered = file_name.lower()
+    for extension, file_format in _FORMAT_BY_EXTENSION.items():
+        if lowered.endswith(extension):
+            return file_format
+    media_type = (request.content_type or "").split(";")[0].strip().lower()
+    if media_type in _FORMAT_BY_MEDIA_TYPE:
+        return _FORMAT_BY_MEDIA_TYPE[media_type]
+    raise serializers.ValidationError(
+        {"format": ["Say ?format=csv or ?format=jsonl (or name the file .csv or .jsonl)."]}
+    )
+
+
+# -- views --------------------------------------------------------------------------------------
+
+
+class GoldSetListCreateApi(generics.ListAPIView):
+    permission_classes = OPS_ONLY
+    serializer_class = GoldSetOut
+    queryset = GoldSet.objects.none()  # for the schema
+
+    def get_queryset(self):
+        return selectors.gold_set_list_for(actor=self.request.user)
+
+    @extend_schema(request=GoldSetIn, responses={201: GoldSetOut})
+    def post(self, request):
+        data = _validated(GoldSetIn, request.data)
+        gold_set = services.gold_set_create(actor=request.user, **data)
+        gold_set = selectors.gold_set_get_for(actor=request.user, pk=gold_set.pk)
+        return Response(GoldSetOut(gold_set).data, status=status.HTTP_201_CREATED)
+
+
+class GoldSetDetailApi(generics.RetrieveAPIView):
+    permission_classes = OPS_ONLY
+    serializer_class = GoldSetOut
+    queryset = GoldSet.objects.none()  # for the schema
+
+    def get_object(self):
+        return selectors.gold_set_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+
+
+class GoldItemFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=GoldItem.Status.choices)
+    difficulty = django_filters.MultipleChoiceFilter(choices=GoldItem.Difficulty.choices)
+    stratum = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+
+    class Meta:
+        model = GoldItem
+        fields = ["status", "difficulty", "stratum", "external_id"]
+
+
+class GoldItemListCreateApi(generics.ListAPIView):
+    permission_classes = OPS_ONLY
+    serializer_class = GoldItemOut
+    filterset_class = GoldItemFilter
+    queryset = GoldItem.objects.none()  # for the schema
+
+    def get_queryset(self):
+        gold_set = selectors.gold_set_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+        return selectors.gold_item_list_for(actor=self.request.user, gold_set=gold_set)
+
+    @extend_schema(request=GoldItemIn, responses={201: GoldItemOut})
+    def post(self, request, pk: int):
+        gold_set = selectors.gold_set_get_for(actor=request.user, pk=pk)
+        data = _validated(GoldItemIn, request.data)
+        number = data.pop("guide_version", None)
+        version = None
+        if number:
+            version = (
+                guide_version_published_by_number(guide=gold_set.guide_id, number=number)
+                if gold_set.guide_id
+                else None
+            )
+            if version is None:
+                raise ValidationError(
+                    {"guide_version": [f"No published version {number!r} of the set's guide."]}
+                )
+        item = services.gold_item_create(
+            actor=request.user, gold_set=gold_set, guide_version=version, **data
+        )
+        item = selectors.gold_item_list_for(actor=request.user, gold_set=gold_set).get(pk=item.pk)
+        return Response(GoldItemOut(item).data, status=status.HTTP_201_CREATED)
+
+
+class GoldImportApi(APIView):
+    permission_classes = OPS_ONLY
+    parser_classes = (parsers.MultiPartParser, RawFileParser)
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = FileFormatNegotiation
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(services.IMPORT_FORMATS))],
+        request={
+            "multipart/form-data": GoldImportFileIn,
+            "text/csv": OpenApiTypes.STR,
+            "application/x-ndjson": OpenApiTypes.STR,
+        },
+        responses={
+            201: GoldImportResultOut,
+            400: OpenApiResponse(description="import_invalid: fields.rows lists row errors"),
+            413: OpenApiResponse(description="import_too_large"),
+        },
+    )
+    def post(self, request, pk: int):
+        gold_set = selectors.gold_set_get_for(actor=request.user, pk=pk)
+        if isinstance(request.data, bytes):
+            content, file_name = request.data, ""
+            if not content:
+                raise serializers.ValidationError({"file": ["The body is empty."]})
+        else:
+            upload = _validated(GoldImportFileIn, request.data)["file"]
+            if upload.size > services.GOLD_IMPORT_MAX_BYTES:
+                raise services.ImportTooLarge()
+            content, file_name = upload.read(), upload.name or ""
+        result = services.gold_import(
+            actor=request.user,
+            gold_set=gold_set,
+            data=content,
+            file_format=_file_format(request, file_name),
+            file_name=file_name,
+        )
+        return Response(GoldImportResultOut(result).data, status=status.HTTP_201_CREATED)
+
+
+class GoldExportApi(APIView):
+    permission_classes = OPS_ONLY
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = FileFormatNegotiation
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(services.IMPORT_FORMATS))],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+        },
+    )
+    def get(self, request, pk: int):
+        gold_set = selectors.gold_set_get_for(actor=request.user, pk=pk)
+        file_format = _validated(FileFormatQuery, request.query_params).get("format", "csv")
+        rows = services.gold_export(gold_set=gold_set, file_format=file_format)
+        content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"
+        response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{gold_set.slug}-gold.{file_format}"'
+        )
+        return response
+
+
+urlpatterns = [
+    path("gold-sets/", GoldSetListCreateApi.as_view(), name="gold-set-list"),
+    path("gold-sets/<id:pk>/", GoldSetDetailApi.as_view(), name="gold-set-detail"),
+    path("gold-sets/<id:pk>/items/", GoldItemListCreateApi.as_view(), name="gold-item-list"),
+    path("gold-sets/<id:pk>/import/", GoldImportApi.as_view(), name="gold-import"),
+    path("gold-sets/<id:pk>/export/", GoldExportApi.as_view(), name="gold-export"),
+]

@@ -20,6 +20,8 @@ from django.urls import reverse
 from import_export.formats import base_formats
 
 from tests.factories import SkillFactory, UserFactory, make_labeler
+from tests.qc.factories import qc_admin_samples
+from tests.qc.quiz_factories import quiz_admin_samples
 from workforce import roles, selectors, services
 from workforce.models import (
     Labeler,
@@ -63,11 +65,16 @@ def ops_client(client, ops_user):
 
 
 @pytest.fixture
-def sample_data(vendor_a, manager_a, vendor_labeler, internal_labeler):
-    """At least one row of every model that has an admin, for the change pages."""
+def sample_data(vendor_a, manager_a, vendor_labeler, internal_labeler, ops_user):
+    """At least one row of every model that has an admin, for the change pages (each app's
+    rows come from its own tests/<app>/factories.py)."""
     skill = SkillFactory(slug="bbox", name="Bounding boxes")
     services.labeler_update(actor=None, labeler=vendor_labeler, data={"skills": ["bbox"]})
-    return {"skill": skill}
+    return {
+        "skill": skill,
+        **qc_admin_samples(actor=ops_user, labeler=vendor_labeler),
+        **quiz_admin_samples(labeler=internal_labeler),
+    }
 
 
 # -- (1) smoke: every admin of ours renders for an operations manager --------------------------
