@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 from itertools import pairwise
 
 import pytest
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from guardian.models import UserObjectPermission
 
+from payments.management.commands import seed_demo
+from qc.models import (
+    AttemptQuestion,
+    GoldItem,
+    GoldItemStatusChange,
+    GoldSet,
+    Guide,
+    GuideAcknowledgement,
+    GuideVersion,
+    Quiz,
+    QuizAttempt,
+)
+from qc.selectors import quizzes as quiz_selectors
+from qc.selectors.guides import guide_ack_missing
+from qc.sequential import recommended_params
 from workforce import roles
-from workforce.management.commands import seed_demo
-from workforce.models import Labeler, LabelerStatusChange, Skill, User, Vendor, VendorMembership
+from workforce.models import (
+    Labeler,
+    LabelerStatusChange,
+    Qualification,
+    QualificationType,
+    Skill,
+    User,
+    Vendor,
+    VendorMembership,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +67,18 @@ def _snapshot() -> dict:
             "memberships": VendorMembership.objects.count(),
             "skills": Skill.objects.count(),
             "object_permissions": UserObjectPermission.objects.count(),
+            "guides": Guide.objects.count(),
+            "guide_versions": GuideVersion.objects.count(),
+            "acks": GuideAcknowledgement.objects.count(),
+            "gold_sets": GoldSet.objects.count(),
+            "gold_items": GoldItem.objects.count(),
+            "gold_status_changes": GoldItemStatusChange.objects.count(),
+            "qualification_types": QualificationType.objects.count(),
+            "quizzes": Quiz.objects.count(),
+            "attempts": QuizAttempt.objects.count(),
+            "attempt_questions": AttemptQuestion.objects.count(),
+            "answered_questions": AttemptQuestion.objects.filter(answered_at__isnull=False).count(),
+            "qualifications": Qualification.objects.count(),
         },
         "statuses": dict(Labeler.objects.values_list("user__username", "status")),
         "history": sorted(
@@ -49,6 +87,49 @@ def _snapshot() -> dict:
             )
         ),
         "groups": sorted(User.groups.through.objects.values_list("user__username", "group__name")),
+        "guide_versions": sorted(
+            GuideVersion.objects.values_list(
+                "guide__slug", "status", "bump", "major", "minor", "change_summary", "published_at"
+            ),
+            key=repr,
+        ),
+        "acks": sorted(
+            GuideAcknowledgement.objects.values_list(
+                "labeler__user__username", "version__major", "version__minor", "acknowledged_at"
+            )
+        ),
+        "gold_items": sorted(
+            GoldItem.objects.values_list(
+                "external_id", "status", "stratum", "difficulty", "updated_at"
+            )
+        ),
+        "attempts": sorted(
+            QuizAttempt.objects.values_list(
+                "quiz__slug",
+                "labeler__user__username",
+                "number",
+                "status",
+                "end_reason",
+                "answered_count",
+                "correct_count",
+                "score",
+                "finished_at",
+            )
+        ),
+        "qualifications": sorted(
+            Qualification.objects.values_list(
+                "labeler__user__username",
+                "qualification_type__slug",
+                "source",
+                "score",
+                "granted_at",
+                "expires_at",
+                "revoked_at",
+                "revoke_reason",
+                "superseded_at",
+            ),
+            key=repr,
+        ),
     }
 
 
@@ -62,8 +143,17 @@ def test_running_twice_yields_the_same_data():
     assert first["counts"]["labelers"] == len(seed_demo.LABELERS) >= 25
     assert first["counts"]["users"] == len(seed_demo.LABELERS) + 1 + len(seed_demo.VENDORS)
     assert first["counts"]["memberships"] == len(seed_demo.VENDORS)
-    assert "created 30 labelers" in first_output
+    assert first["counts"]["guide_versions"] == 3
+    assert first["counts"]["gold_items"] == len(seed_demo.GOLD_ITEMS) == 40
+    assert first["counts"]["quizzes"] == 2
+    assert first["counts"]["attempts"] == sum(
+        len(plans) for story in seed_demo.ATTEMPTS.values() for plans in story.values()
+    )
+    assert first["counts"]["attempt_questions"] > first["counts"]["attempts"] * 5
+    assert any(q[6] is not None for q in first["qualifications"])  # one revoked
+    assert "30 labelers" in first_output and "19 quiz attempts" in first_output
     assert "created nothing" in second_output
+    assert "Quality story" in second_output
 
 
 def test_ops_manager_is_staff_in_the_ops_group():
@@ -166,3 +256,214 @@ def test_refuses_without_debug_unless_forced(settings):
     with pytest.raises(CommandError, match="DJANGO_DEBUG=1"):
         call_command("seed_demo", stdout=StringIO())
     assert not User.objects.exists()
+
+
+# -- the quality story ---------------------------------------------------------------------------
+
+
+def _labeler(username: str) -> Labeler:
+    return Labeler.objects.select_related("user").get(user__username=username)
+
+
+def _quiz(slug: str) -> Quiz:
+    return Quiz.objects.get(slug=slug)
+
+
+def _blockers(username: str, quiz_slug: str) -> list[str]:
+    quiz = _quiz(quiz_slug)
+    availability = quiz_selectors.quiz_availability_for(labeler=_labeler(username), quizzes=[quiz])
+    return [b.code for b in availability[quiz.pk].blocked]
+
+
+def test_quality_story_names_only_active_demo_labelers():
+    active = {
+        spec.username for spec in seed_demo.LABELERS if spec.story and spec.story[-1][0] == S.ACTIVE
+    }
+    named = {
+        *seed_demo.GUIDE_ACKS_1_0_THEN_1_1,
+        *seed_demo.GUIDE_ACKS_1_0_ONLY,
+        *seed_demo.GUIDE_NOT_ACKNOWLEDGED,
+        *seed_demo.QUALIFICATION_REVOKED,
+        *seed_demo.QUALIFICATION_MANUAL,
+        *(u for story in seed_demo.ATTEMPTS.values() for u in story),
+    }
+    assert named <= active
+    # Everyone who takes a quiz has read the guide.
+    takers = {u for story in seed_demo.ATTEMPTS.values() for u in story}
+    assert not takers & set(seed_demo.GUIDE_NOT_ACKNOWLEDGED)
+
+
+def test_guide_versions_and_who_acknowledged_what(client_for):
+    _seed()
+    guide = Guide.objects.get(slug="pole-inspection")
+    versions = {(v.status, v.number, v.bump) for v in GuideVersion.objects.filter(guide=guide)}
+    assert versions == {
+        ("published", "1.0", "major"),
+        ("published", "1.1", "minor"),
+        ("draft", "draft", "major"),
+    }
+
+    def acked(username: str) -> set[str]:
+        return {
+            ack.version.number
+            for ack in GuideAcknowledgement.objects.filter(labeler__user__username=username)
+        }
+
+    for username in seed_demo.GUIDE_NOT_ACKNOWLEDGED:
+        assert acked(username) == set()
+        assert guide_ack_missing(labeler=_labeler(username), guide=guide).number == "1.1"
+    for username in seed_demo.GUIDE_ACKS_1_0_ONLY:
+        assert acked(username) == {"1.0"}
+        assert guide_ack_missing(labeler=_labeler(username), guide=guide) is None
+    for username in seed_demo.GUIDE_ACKS_1_0_THEN_1_1:
+        assert acked(username) == {"1.0", "1.1"}
+    active = Labeler.objects.filter(status=S.ACTIVE)
+    on_1_1 = GuideAcknowledgement.objects.filter(version__minor=1).values("labeler").distinct()
+    assert on_1_1.count() > active.count() / 2  # most active labelers read 1.1
+
+    # The printed hint: a labeler who read 1.0 is told what changed since.
+    response = client_for(User.objects.get(username="rui.martins")).get(
+        f"/api/v1/guides/{guide.pk}/"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["must_acknowledge"] is False
+    assert [v["number"] for v in body["changes_since_ack"]] == ["1.1"]
+
+
+def test_gold_set_is_deterministic_and_varied():
+    _seed()
+    gold_set = GoldSet.objects.get(slug="pole-gold")
+    assert gold_set.answer_type == "single_choice"
+    assert gold_set.classes == ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
+    items = list(gold_set.items.order_by("external_id"))
+    assert len(items) == 40
+    for n, item in enumerate(items, start=1):
+        assert item.external_id == f"POLE-{n:03d}"
+        assert item.payload["image_url"] == f"https://demo.labelforce.invalid/poles/{n:03d}.jpg"
+        assert (
+            item.payload["metadata"]
+            == seed_demo.gold_payload(n, item.payload["metadata"]["material"])["metadata"]
+        )
+        assert item.explanation
+        assert item.guide_version is not None
+    assert {i.difficulty for i in items} == set(GoldItem.Difficulty.values)
+    assert {i.stratum for i in items} == set(gold_set.classes)
+    assert sum(len(i.accepted_answers) == 2 for i in items) == 2
+
+    ops = User.objects.get(username="ops")
+    for external_id, status in (("POLE-017", "quarantined"), ("POLE-033", "retired")):
+        item = gold_set.items.get(external_id=external_id)
+        assert item.status == status
+        last = item.status_changes.first()
+        assert (last.to_status, last.actor) == (status, ops)
+        assert len(last.reason) > 20
+    assert gold_set.items.filter(status="active").count() == 38
+
+
+def test_quizzes_use_the_recommended_sequential_rule():
+    _seed()
+    rule = recommended_params(0.8, 20)
+    quiz = _quiz(seed_demo.QUALIFICATION_QUIZ)
+    assert quiz.kind == Quiz.Kind.QUALIFICATION and quiz.sequential
+    assert (quiz.pass_mark, quiz.seq_p0) == (Decimal("0.8"), Decimal(str(rule.p0)))
+    assert (quiz.seq_alpha, quiz.seq_beta) == (Decimal(str(rule.alpha)), Decimal(str(rule.beta)))
+    assert (quiz.num_questions, quiz.seq_min_questions) == (rule.n_max, rule.n_min)
+    assert (quiz.time_limit_seconds, quiz.max_attempts) == (1800, 3)
+    assert (quiz.retry_delay_seconds, quiz.validity_days) == (86400, 180)
+    assert quiz.qualification_type.slug == "pole-defects"
+    assert quiz.guide.slug == quiz.gold_set.guide.slug == "pole-inspection"
+    training = _quiz(seed_demo.TRAINING_QUIZ)
+    assert (training.kind, training.num_questions) == (Quiz.Kind.TRAINING, 10)
+    assert training.qualification_type is None
+
+    # Every answer is a class of the set; the simulated labelers got some right and some wrong.
+    answered = AttemptQuestion.objects.filter(answered_at__isnull=False)
+    assert set(answered.values_list("answer", flat=True)) <= set(quiz.gold_set.classes)
+    assert answered.filter(is_correct=True).exists() and answered.filter(is_correct=False).exists()
+    assert quiz.attempts.filter(end_reason=QuizAttempt.EndReason.SEQUENTIAL).exists()
+
+
+def test_each_labeler_stands_where_the_story_says():
+    _seed()
+    now = timezone.now()
+    quiz = _quiz(seed_demo.QUALIFICATION_QUIZ)
+    ops = User.objects.get(username="ops")
+
+    def valid_grant(username: str) -> Qualification | None:
+        return Qualification.objects.filter(
+            labeler__user__username=username,
+            qualification_type__slug="pole-defects",
+            revoked_at__isnull=True,
+            superseded_at__isnull=True,
+            expires_at__gt=now,
+        ).first()
+
+    # Passed (the senior labeler among them): a valid quiz grant, so the quiz is closed.
+    for username in ("senior", "ines.costa", "pedro.almeida", "deepa.krishnan", "rohan.mehta"):
+        grant = valid_grant(username)
+        assert grant is not None and grant.source == Qualification.Source.QUIZ
+        assert grant.expires_at - grant.granted_at == timedelta(days=180)
+        assert grant.score >= Decimal("0.8")
+        assert _blockers(username, seed_demo.QUALIFICATION_QUIZ)[0] == "already_qualified"
+    assert QuizAttempt.objects.filter(quiz=quiz, labeler__user__username="rohan.mehta").count() == 2
+
+    # Failed recently: waiting out the retry delay, attempts left.
+    for username in ("tiago.sousa", "sanjay.patel"):
+        assert valid_grant(username) is None
+        availability = quiz_selectors.quiz_availability_for(
+            labeler=_labeler(username), quizzes=[quiz]
+        )[quiz.pk]
+        assert [b.code for b in availability.blocked] == ["retry_delay"]
+        assert now < availability.next_attempt_at < now + timedelta(hours=24)
+        assert availability.attempts_left == 2
+
+    # Failed three times: no attempts left.
+    assert _blockers("catarina.lopes", seed_demo.QUALIFICATION_QUIZ) == ["attempts_exhausted"]
+    assert (
+        QuizAttempt.objects.filter(
+            quiz=quiz, labeler__user__username="catarina.lopes", status="failed"
+        ).count()
+        == 3
+    )
+
+    # Never read the guide: blocked on it, for both quizzes.
+    for username in seed_demo.GUIDE_NOT_ACKNOWLEDGED:
+        for slug in (seed_demo.TRAINING_QUIZ, seed_demo.QUALIFICATION_QUIZ):
+            assert _blockers(username, slug) == ["guide_not_acknowledged"]
+
+    # Passed, then revoked by ops with a reason: may requalify with fresh attempts.
+    revoked = Qualification.objects.get(labeler__user__username="priya.sharma")
+    assert revoked.source == Qualification.Source.QUIZ and revoked.revoked_by == ops
+    assert revoked.revoke_reason == seed_demo.QUALIFICATION_REVOKED["priya.sharma"]
+    assert valid_grant("priya.sharma") is None
+    assert _blockers("priya.sharma", seed_demo.QUALIFICATION_QUIZ) == []
+
+    # Granted by ops without a quiz.
+    manual = valid_grant("kavya.reddy")
+    assert manual.source == Qualification.Source.MANUAL and manual.granted_by == ops
+    assert manual.reason and not QuizAttempt.objects.filter(labeler=manual.labeler).exists()
+
+    # Trained but not qualified: the qualification quiz is open to them.
+    assert (
+        QuizAttempt.objects.get(
+            quiz__slug=seed_demo.TRAINING_QUIZ, labeler__user__username="labeler"
+        ).status
+        == "passed"
+    )
+    assert _blockers("labeler", seed_demo.QUALIFICATION_QUIZ) == []
+    assert QuizAttempt.objects.filter(quiz__slug=seed_demo.TRAINING_QUIZ).count() >= 3
+
+
+def test_the_quiz_list_tells_a_blocked_labeler_why(client_for):
+    _seed()
+    response = client_for(User.objects.get(username="joao.ferreira")).get("/api/v1/quizzes/")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert {row["slug"] for row in rows} == {
+        seed_demo.TRAINING_QUIZ,
+        seed_demo.QUALIFICATION_QUIZ,
+    }
+    for row in rows:
+        assert row["availability"]["available"] is False
+        assert row["availability"]["blocked"][0]["code"] == "guide_not_acknowledged"

@@ -7,17 +7,22 @@ are active; a few are still invited or onboarding; one vendor labeler was suspen
 rule, another for a policy breach; one left at their own request; one internal labeler was
 suspended and reactivated. One internal labeler is the senior labeler who resolves reviews.
 
-Idempotent: every object is looked up by its natural key (username, vendor slug, skill slug) and
-left alone when it exists, so a second run creates nothing and writes no history. Each step is a
+Idempotent: every object is looked up by its natural key (username, vendor slug, skill slug,
+guide and gold-set slugs, version number, gold external id, quiz slug, attempt number) and left
+alone when it exists, so a second run creates nothing and writes no history. Each step is a
 function taking the shared ``DemoSeed``; later parts of the demo (guides, quizzes, projects, pay)
 add a step to ``STEPS``.
 """
 
 from __future__ import annotations
 
+import json
+import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
@@ -25,9 +30,26 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
+from qc.models import (
+    AnswerType,
+    GoldItem,
+    GoldSet,
+    Guide,
+    GuideAcknowledgement,
+    GuideVersion,
+    Quiz,
+    QuizAttempt,
+)
+from qc.selectors import guides as guide_selectors
+from qc.selectors import quizzes as quiz_selectors
+from qc.sequential import recommended_params
+from qc.services import gold as gold_services
+from qc.services import guides as guide_services
+from qc.services import quizzes as quiz_services
 from workforce import roles, services
-from workforce.models import Labeler, User, Vendor
+from workforce.models import Labeler, Qualification, QualificationType, User, Vendor
 from workforce.roles_setup import ensure_role_groups
 
 DEMO_PASSWORD = "labelforce-demo"  # noqa: S105 — printed on purpose; refused unless DEBUG
@@ -226,6 +248,304 @@ LOGIN_TABLE = (
 )
 
 
+# -- the quality story, as data ------------------------------------------------------------------
+#
+# Utility-pole inspection from drone photos: one guide (1.0, then 1.1 clarifying rust against
+# stains, and a 2.0 drafted but not published), a gold set of forty photos, a training quiz and
+# a sequential qualification quiz that grants "pole-defects". Every labeler named below is
+# active (a test checks it).
+
+GUIDE_SLUG = "pole-inspection"
+GUIDE_NAME = "Utility pole inspection"
+GUIDE_FAMILY = "Utility-pole inspection"
+GUIDE_DESCRIPTION = "Classify the most serious defect of a utility pole in one drone photo."
+
+_GUIDE_BODY_1_0 = """\
+# Utility pole inspection
+
+Each task is one drone photo of one utility pole. Choose the **single** label for the most
+serious defect you can see; choose `ok` when there is none.
+
+## Severity, most serious first
+
+1. `missing-crossarm`: a crossarm (the horizontal beam carrying the insulators) is gone.
+2. `crack`: a crack or split in the pole itself, or spalled concrete.
+3. `woodpecker`: holes or cavities dug by birds (wooden poles only).
+4. `rust`: corrosion of steel: the pole, brackets, bolts, anchor plates.
+5. `ok`: nothing of the above.
+
+## Photos you cannot judge
+
+Blurred, too dark or of the wrong pole: answer what you can see and flag the task.
+"""
+
+_GUIDE_BODY_1_1 = (
+    _GUIDE_BODY_1_0
+    + """
+## Rust or stain? (new in 1.1)
+
+Rust is on **metal**: orange to dark brown, rough or flaking, often pitted, and it starts at a
+bolt, a seam or a bracket. A **stain** is a smooth discolouration of wood or concrete that
+follows the grain or the path of run-off water, with no texture of its own; tannin stains below
+the cap of a wooden pole are the usual case. A stain is `ok`. Orange lichen on concrete and the
+orange light of a low sun are `ok` too. Rust running down from a bolt is `rust`: the defect is
+the bolt.
+"""
+)
+
+_GUIDE_BODY_2_0 = """\
+# Utility pole inspection (2.0, draft)
+
+From 2.0 every defect is marked with a bounding box and its label, instead of choosing one label
+per photo; a photo without defects gets no box. The labels and their definitions are those of
+1.1; the severity order no longer applies.
+"""
+
+
+def _definitions(rust: str) -> list[dict[str, object]]:
+    return [
+        {"label": "ok", "definition": "No defect of the kinds below is visible."},
+        {
+            "label": "crack",
+            "definition": "A crack or split across or along the pole, or spalled concrete.",
+            "examples": ["https://demo.labelforce.invalid/poles/019.jpg"],
+        },
+        {
+            "label": "rust",
+            "definition": rust,
+            "examples": ["https://demo.labelforce.invalid/poles/027.jpg"],
+        },
+        {
+            "label": "woodpecker",
+            "definition": "Holes or cavities dug by birds in a wooden pole.",
+            "examples": ["https://demo.labelforce.invalid/poles/030.jpg"],
+        },
+        {
+            "label": "missing-crossarm",
+            "definition": "A crossarm, or one of two, is missing or lies on the ground.",
+            "examples": ["https://demo.labelforce.invalid/poles/005.jpg"],
+        },
+    ]
+
+
+class DemoGuideVersion(NamedTuple):
+    number: str  # what publishing it must yield; the draft's intended number otherwise
+    bump: str
+    body: str
+    label_definitions: list[dict[str, object]]
+    change_summary: str  # also how a draft of it is found again
+    publish: bool
+
+
+GV = GuideVersion.Bump
+GUIDE_VERSIONS = (
+    DemoGuideVersion(
+        "1.0",
+        GV.MAJOR,
+        _GUIDE_BODY_1_0,
+        _definitions("Corrosion of steel: the pole, brackets, bolts or anchor plates."),
+        "First edition.",
+        publish=True,
+    ),
+    DemoGuideVersion(
+        "1.1",
+        GV.MINOR,
+        _GUIDE_BODY_1_1,
+        _definitions(
+            "Corrosion of metal: rough, flaking, orange to dark brown, starting at a bolt, seam "
+            "or bracket. A smooth discolouration following the grain or run-off is a stain: ok."
+        ),
+        "Clarified rust against stains, lichen and low sunlight (new section).",
+        publish=True,
+    ),
+    DemoGuideVersion(
+        "2.0",
+        GV.MAJOR,
+        _GUIDE_BODY_2_0,
+        _definitions("As in 1.1."),
+        "Every defect is boxed instead of one label per photo. Everyone must acknowledge again.",
+        publish=False,
+    ),
+)
+
+# Who read what. Active labelers not named here and not in GUIDE_NOT_ACKNOWLEDGED read 1.1 only.
+GUIDE_ACKS_1_0_THEN_1_1 = (
+    "senior",
+    "labeler",
+    "ines.costa",
+    "pedro.almeida",
+    "tiago.sousa",
+    "arjun.nair",
+    "rohan.mehta",
+    "sanjay.patel",
+    "priya.sharma",
+)
+GUIDE_ACKS_1_0_ONLY = ("rui.martins", "deepa.krishnan", "meera.joshi")  # same major: fine
+GUIDE_NOT_ACKNOWLEDGED = ("joao.ferreira", "vikram.singh")  # quizzes blocked on the guide
+
+GOLD_SLUG = "pole-gold"
+GOLD_NAME = "Pole defects (gold)"
+GOLD_CLASSES = ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
+GOLD_IMAGE_URL = "https://demo.labelforce.invalid/poles/{n:03d}.jpg"
+_REGIONS = ("Alentejo", "Beira Interior", "Kerala", "Gujarat")
+_VIEWS = ("north", "east", "south", "west")
+
+E, M, H = GoldItem.Difficulty.EASY, GoldItem.Difficulty.MEDIUM, GoldItem.Difficulty.HARD
+
+# (accepted answers, difficulty, pole material, guide version it was written for, explanation);
+# item n is POLE-{n:03d}. Two items accept two answers.
+GOLD_ITEMS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
+    (("ok",), E, "concrete", "1.0", "Sound concrete pole; crossarm and insulators intact."),
+    (("crack",), M, "concrete", "1.0", "Vertical hairline crack from the base up, ~40 cm."),
+    (("rust",), E, "steel", "1.0", "Orange, flaking corrosion on the crossarm bracket."),
+    (("woodpecker",), E, "wood", "1.0", "Two round cavities (~5 cm) below the crossarm."),
+    (("missing-crossarm",), E, "wood", "1.0", "Bolt holes but no crossarm; wires on a clamp."),
+    (("ok",), M, "wood", "1.1", "Dark streaks follow the grain from the cap: a stain, not rust."),
+    (("crack",), H, "wood", "1.0", "A crack across the grain at the ground line (not a check)."),
+    (("rust",), M, "steel", "1.0", "Rust around the base-plate bolts; blistered paint."),
+    (("woodpecker",), M, "wood", "1.0", "One fresh cavity, pale wood chips at the foot."),
+    (("ok",), E, "steel", "1.0", "Galvanised steel in good order; grey zinc patina is normal."),
+    (("missing-crossarm",), M, "concrete", "1.0", "North crossarm gone; only a pin remains."),
+    (("crack",), M, "concrete", "1.0", "Spalling at the top exposes the reinforcement."),
+    (
+        ("crack", "rust"),
+        H,
+        "concrete",
+        "1.1",
+        "Rust bleeds out of a crack: the reinforcement corrodes inside. The crack is the more "
+        "serious defect; rust is accepted too.",
+    ),
+    (("ok",), H, "concrete", "1.1", "Orange lichen on concrete: organic, no metal there."),
+    (
+        ("rust",),
+        H,
+        "wood",
+        "1.1",
+        "The crossarm through-bolt is rusting; the streak below is run-off.",
+    ),
+    (("woodpecker",), H, "wood", "1.0", "Shallow, partly healed holes: any cavity counts."),
+    (("rust",), H, "wood", "1.1", "Brown patch under the transformer bracket: rust run-off."),
+    (("ok",), E, "wood", "1.0", "A new treated wooden pole without defects."),
+    (("crack",), E, "wood", "1.0", "The pole top is split, clearly visible."),
+    (("missing-crossarm",), E, "steel", "1.0", "Both crossarm brackets of the steel pole empty."),
+    (("ok",), M, "concrete", "1.0", "A bird's nest on the crossarm is not a defect here."),
+    (("rust",), M, "steel", "1.0", "Rust along the welded seam halfway up."),
+    (("woodpecker",), M, "wood", "1.0", "A row of three small holes under the cap."),
+    (("crack",), H, "concrete", "1.0", "Fine ring crack at the ground line, half in the grass."),
+    (
+        ("missing-crossarm", "crack"),
+        H,
+        "wood",
+        "1.0",
+        "The crossarm snapped off at the bolt and the stub is cracked: the missing crossarm is "
+        "more serious; crack is accepted too.",
+    ),
+    (("ok",), H, "steel", "1.1", "Low sun makes the steel look orange; no corrosion texture."),
+    (("rust",), E, "steel", "1.0", "Heavy rust; the paint is gone on one side."),
+    (("ok",), E, "concrete", "1.0", "Intact pole; the dark lines are conductor shadows."),
+    (("crack",), M, "wood", "1.0", "Diagonal crack from a vehicle impact near the base."),
+    (("woodpecker",), E, "wood", "1.0", "A large excavated cavity; the pole is hollow."),
+    (("missing-crossarm",), M, "wood", "1.0", "The crossarm lies at the foot of the pole."),
+    (("rust",), M, "wood", "1.1", "Rusted guy-wire anchor plate: hardware counts."),
+    (("ok",), M, "wood", "1.0", "Treated wooden pole without defects."),
+    (("crack",), E, "concrete", "1.0", "Wide crack with displacement at mid height."),
+    (("ok",), M, "steel", "1.0", "Graffiti on the pole: cosmetic only."),
+    (("rust",), H, "concrete", "1.0", "Rust on the crossarm bracket; the concrete is sound."),
+    (("woodpecker",), M, "wood", "1.0", "A new hole beside a cavity plugged by an old repair."),
+    (("crack",), M, "wood", "1.0", "Longitudinal split widened by a bolt."),
+    (("ok",), M, "wood", "1.1", "Smooth tannin stain below the cap, along the grain: ok."),
+    (("missing-crossarm",), H, "concrete", "1.0", "One of two crossarms missing."),
+)
+# (external id, status, reason): the items ops took out of circulation, after the import.
+GOLD_STATUS_CHANGES = (
+    (
+        "POLE-017",
+        GoldItem.Status.QUARANTINED,
+        "Two senior labelers disagree: rust run-off or a tannin stain (guide 1.1)? Held out of "
+        "quizzes until the gold answer is settled.",
+    ),
+    (
+        "POLE-033",
+        GoldItem.Status.RETIRED,
+        "Duplicate of POLE-018: the same pole photographed on another flight.",
+    ),
+)
+
+
+def gold_external_id(n: int) -> str:
+    return f"POLE-{n:03d}"
+
+
+def gold_payload(n: int, material: str) -> dict[str, object]:
+    """The photo of item n and what the drone recorded with it: deterministic in n."""
+    flight = (n - 1) // 8
+    return {
+        "image_url": GOLD_IMAGE_URL.format(n=n),
+        "metadata": {
+            "pole_id": f"PL-{4100 + n}",
+            "material": material,
+            "region": _REGIONS[n % len(_REGIONS)],
+            "flight": f"F-2024-{flight + 1:02d}",
+            "captured_at": f"2024-06-{3 * flight + 3:02d}T{8 + n % 9:02d}:{7 * n % 60:02d}:00Z",
+            "altitude_m": 6 + n % 5,
+            "view": _VIEWS[n % len(_VIEWS)],
+        },
+    }
+
+
+QUALIFICATION_TYPE = ("pole-defects", "Pole defect classification")
+TRAINING_QUIZ = "pole-defects-training"
+QUALIFICATION_QUIZ = "pole-defects-qualification"
+QUALIFICATION_PASS_MARK = 0.8
+QUALIFICATION_FIXED_EQUIVALENT = 20  # the fixed-length test the sequential one replaces
+
+
+class DemoAttempt(NamedTuple):
+    """One attempt: started ``hours_ago`` before seeding, answered by a labeler right with
+    probability ``accuracy`` (simulated with a generator seeded by labeler, quiz and attempt
+    number), and meant to end ``passed`` — seeding stops if it does not."""
+
+    hours_ago: float
+    accuracy: float
+    passed: bool
+
+
+def _tries(*attempts: tuple[float, float, bool]) -> tuple[DemoAttempt, ...]:
+    return tuple(DemoAttempt(*a) for a in attempts)
+
+
+# Quiz slug → labeler → their attempts, oldest first.
+ATTEMPTS: dict[str, dict[str, tuple[DemoAttempt, ...]]] = {
+    TRAINING_QUIZ: {
+        "labeler": _tries((50, 0.9, True)),
+        "ines.costa": _tries((100, 0.9, True)),
+        "tiago.sousa": _tries((30, 0.5, False)),
+        "sanjay.patel": _tries((28, 0.9, True)),
+        "catarina.lopes": _tries((240, 0.35, False)),
+        "beatriz.rocha": _tries((5, 0.9, True)),
+    },
+    QUALIFICATION_QUIZ: {
+        "senior": _tries((150, 0.97, True)),
+        "ines.costa": _tries((72, 0.95, True)),
+        "pedro.almeida": _tries((48, 0.95, True)),
+        "arjun.nair": _tries((96, 0.95, True)),
+        "deepa.krishnan": _tries((20, 0.95, True)),  # read 1.0 only: a minor version is enough
+        "rohan.mehta": _tries((144, 0.55, False), (48, 0.95, True)),
+        "priya.sharma": _tries((480, 0.95, True)),  # revoked below
+        "tiago.sousa": _tries((3, 0.5, False)),  # in the 24 h cooldown
+        "sanjay.patel": _tries((5, 0.55, False)),  # in the 24 h cooldown
+        "catarina.lopes": _tries((216, 0.5, False), (144, 0.55, False), (72, 0.6, False)),
+    },
+}
+QUALIFICATION_REVOKED = {
+    "priya.sharma": "Gold accuracy on live pole tasks fell to 68% over the last 40 control tasks "
+    "(project rule: 80%). Re-read guide 1.1 on rust and stains, then requalify.",
+}
+QUALIFICATION_MANUAL = {
+    "kavya.reddy": "Passed the equivalent pole-defect test in Kestrel's pilot with the utility "
+    "(92%, results checked by operations).",
+}
+
 # -- the steps -----------------------------------------------------------------------------------
 
 
@@ -236,6 +556,10 @@ class DemoSeed:
     ops: User | None = None
     vendors: dict[str, Vendor] = field(default_factory=dict)
     managers: dict[str, User] = field(default_factory=dict)
+    guide: Guide | None = None
+    gold_set: GoldSet | None = None
+    qualification_type: QualificationType | None = None
+    quizzes: dict[str, Quiz] = field(default_factory=dict)
     created: Counter[str] = field(default_factory=Counter)
     existing: Counter[str] = field(default_factory=Counter)
     _password_hash: str = ""
@@ -341,8 +665,364 @@ def _create_labeler(seed: DemoSeed, spec: DemoLabeler) -> Labeler:
     return labeler
 
 
+# -- the quality steps ---------------------------------------------------------------------------
+#
+# Publishing, importing and every quiz entry point run their own durable transaction, so these
+# steps never open an outer one: each service call commits on its own, and each step finds what
+# an earlier (possibly interrupted) run left by its natural key and carries on from there.
+
+
+def _story_labelers(usernames: Iterable[str]) -> dict[str, Labeler]:
+    """The named demo labelers, by username; CommandError if one is missing (the people step
+    creates them all)."""
+    wanted = set(usernames)
+    found = {
+        labeler.user.username: labeler
+        for labeler in Labeler.objects.select_related("user").filter(user__username__in=wanted)
+    }
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise CommandError(f"The demo labelers {', '.join(missing)} are missing.")
+    return found
+
+
+def _ensure_guide_version(seed: DemoSeed, spec: DemoGuideVersion) -> GuideVersion:
+    """The version ``spec`` describes: found published by number, or as a draft by its change
+    summary, or written now; published when the story says so."""
+    guide = seed.guide
+    version = None
+    if spec.publish:
+        version = guide_selectors.guide_version_published_by_number(guide=guide, number=spec.number)
+    if version is None:
+        # A draft of an earlier run (or, for the unpublished one, the version ops published
+        # from it meanwhile) is found again by its change summary.
+        version = (
+            GuideVersion.objects.filter(guide=guide, change_summary=spec.change_summary)
+            .order_by("pk")
+            .first()
+        )
+    if version is None:
+        version = guide_services.guide_version_create(
+            actor=seed.ops,
+            guide=guide,
+            body=spec.body,
+            bump=spec.bump,
+            label_definitions=spec.label_definitions,
+            change_summary=spec.change_summary,
+        )
+        seed.created["guide versions"] += 1
+    else:
+        seed.existing["guide versions"] += 1
+    if not spec.publish or version.status == GuideVersion.Status.PUBLISHED:
+        return version
+    version = guide_services.guide_version_publish(actor=seed.ops, version=version)
+    if version.number != spec.number:
+        raise CommandError(
+            f"Publishing the {spec.number} draft of {guide.slug} gave {version.number}: the guide "
+            "has versions the demo does not know."
+        )
+    return version
+
+
+def _acknowledge(seed: DemoSeed, labelers: list[Labeler], number: str) -> None:
+    """Each labeler acknowledges the guide's current version, if that is still ``number`` (a
+    later run after someone published more must not acknowledge the newer one for them)."""
+    current = guide_selectors.guide_current_version(guide=seed.guide)
+    if current is None or current.number != number:
+        if current is not None:  # moved on: this part was done before
+            seed.existing["guide acknowledgements"] += GuideAcknowledgement.objects.filter(
+                version=guide_selectors.guide_version_published_by_number(
+                    guide=seed.guide, number=number
+                ),
+                labeler__in=labelers,
+            ).count()
+        return
+    done = set(
+        GuideAcknowledgement.objects.filter(version=current, labeler__in=labelers).values_list(
+            "labeler_id", flat=True
+        )
+    )
+    for labeler in labelers:
+        if labeler.pk in done:
+            seed.existing["guide acknowledgements"] += 1
+            continue
+        guide_services.guide_acknowledge(actor=labeler.user, labeler=labeler, guide=seed.guide)
+        seed.created["guide acknowledgements"] += 1
+
+
+def _seed_guides(seed: DemoSeed) -> None:
+    """The pole guide: 1.0 (read by the early labelers), 1.1 (read by most active labelers), a
+    2.0 draft. Two active labelers read nothing; three stopped at 1.0."""
+    guide = Guide.objects.filter(slug=GUIDE_SLUG).first()
+    if guide is None:
+        guide = guide_services.guide_create(
+            actor=seed.ops,
+            slug=GUIDE_SLUG,
+            name=GUIDE_NAME,
+            project_family=GUIDE_FAMILY,
+            description=GUIDE_DESCRIPTION,
+        )
+        seed.created["guides"] += 1
+    else:
+        seed.existing["guides"] += 1
+    seed.guide = guide
+
+    active = list(
+        Labeler.objects.select_related("user")
+        .filter(status=S.ACTIVE, user__username__in=[spec.username for spec in LABELERS])
+        .order_by("user__username")
+    )
+    early = set(GUIDE_ACKS_1_0_THEN_1_1) | set(GUIDE_ACKS_1_0_ONLY)
+    skip_1_1 = set(GUIDE_ACKS_1_0_ONLY) | set(GUIDE_NOT_ACKNOWLEDGED)
+    v1_0, v1_1, v2_0 = GUIDE_VERSIONS
+    _ensure_guide_version(seed, v1_0)
+    _acknowledge(seed, [lab for lab in active if lab.user.username in early], v1_0.number)
+    _ensure_guide_version(seed, v1_1)
+    _acknowledge(seed, [lab for lab in active if lab.user.username not in skip_1_1], v1_1.number)
+    _ensure_guide_version(seed, v2_0)
+
+
+def _seed_gold(seed: DemoSeed) -> None:
+    """The gold set, its forty items (one import of the ones not there yet), and the two items
+    ops took out of circulation."""
+    gold_set = GoldSet.objects.filter(slug=GOLD_SLUG).first()
+    if gold_set is None:
+        gold_set = gold_services.gold_set_create(
+            actor=seed.ops,
+            slug=GOLD_SLUG,
+            name=GOLD_NAME,
+            answer_type=AnswerType.SINGLE_CHOICE,
+            classes=GOLD_CLASSES,
+            guide=seed.guide,
+            description="Drone photos of poles with the defect the guide calls for, and why.",
+        )
+        seed.created["gold sets"] += 1
+    else:
+        seed.existing["gold sets"] += 1
+    seed.gold_set = gold_set
+
+    there = set(GoldItem.objects.filter(gold_set=gold_set).values_list("external_id", flat=True))
+    rows = []
+    for n, (answers, difficulty, material, version, explanation) in enumerate(GOLD_ITEMS, 1):
+        if gold_external_id(n) in there:
+            continue
+        payload = gold_payload(n, material)
+        rows.append(
+            {
+                "external_id": gold_external_id(n),
+                "image_url": payload["image_url"],
+                "metadata": payload["metadata"],
+                "accepted_answers": list(answers),
+                "explanation": explanation,
+                "difficulty": difficulty,
+                "guide_version": version,
+            }
+        )
+    if len(rows) < len(GOLD_ITEMS):
+        seed.existing["gold items"] += len(GOLD_ITEMS) - len(rows)
+    if rows:
+        result = gold_services.gold_import(
+            actor=seed.ops,
+            gold_set=gold_set,
+            data="".join(json.dumps(row) + "\n" for row in rows),
+            file_format="jsonl",
+            file_name="pole-gold-demo.jsonl",
+        )
+        seed.created["gold items"] += result.created
+
+    for external_id, status, reason in GOLD_STATUS_CHANGES:
+        item = GoldItem.objects.get(gold_set=gold_set, external_id=external_id)
+        # Moved once by the demo: left wherever it is now (ops may have restored it).
+        if item.status_changes.filter(to_status=status).exists():
+            seed.existing["gold status changes"] += 1
+            continue
+        gold_services.gold_item_set_status(actor=seed.ops, item=item, status=status, reason=reason)
+        seed.created["gold status changes"] += 1
+
+
+def _seed_quizzes(seed: DemoSeed) -> None:
+    """The qualification type, a training quiz and the sequential qualification quiz that
+    grants it (qc.sequential.recommended_params for the fixed test of 20 questions at 0.8)."""
+    slug, name = QUALIFICATION_TYPE
+    qtype = QualificationType.objects.filter(slug=slug).first()
+    if qtype is None:
+        qtype = services.qualification_type_create(
+            actor=seed.ops,
+            slug=slug,
+            name=name,
+            description="Classifies pole defects from drone photos (pole-inspection guide).",
+        )
+        seed.created["qualification types"] += 1
+    else:
+        seed.existing["qualification types"] += 1
+    seed.qualification_type = qtype
+
+    rule = recommended_params(QUALIFICATION_PASS_MARK, QUALIFICATION_FIXED_EQUIVALENT)
+    specs = {
+        TRAINING_QUIZ: {
+            "title": "Pole defects: training",
+            "description": "Ten photos, with the right answer and why after each one. Take it "
+            "as often as you like.",
+            "kind": Quiz.Kind.TRAINING,
+            "num_questions": 10,
+            "pass_mark": Decimal("0.7"),
+        },
+        QUALIFICATION_QUIZ: {
+            "title": "Pole defects: qualification",
+            "description": f"Up to {rule.n_max} photos; the test stops as soon as the result is "
+            "clear. Pass at 80% to hold Pole defect classification for 180 days. Three "
+            "attempts, a day apart; 30 minutes each.",
+            "kind": Quiz.Kind.QUALIFICATION,
+            "num_questions": rule.n_max,
+            "pass_mark": Decimal(str(QUALIFICATION_PASS_MARK)),
+            "time_limit_seconds": 30 * 60,
+            "max_attempts": 3,
+            "retry_delay_seconds": 24 * 60 * 60,
+            "qualification_type": qtype,
+            "validity_days": 180,
+            "sequential": True,
+            "seq_p0": Decimal(str(rule.p0)),
+            "seq_alpha": Decimal(str(rule.alpha)),
+            "seq_beta": Decimal(str(rule.beta)),
+            "seq_min_questions": rule.n_min,
+        },
+    }
+    for quiz_slug, fields in specs.items():
+        quiz = Quiz.objects.filter(slug=quiz_slug).first()
+        if quiz is None:
+            quiz = quiz_services.quiz_create(
+                actor=seed.ops, slug=quiz_slug, gold_set=seed.gold_set, guide=seed.guide, **fields
+            )
+            seed.created["quizzes"] += 1
+        else:
+            seed.existing["quizzes"] += 1
+        seed.quizzes[quiz_slug] = quiz
+
+
+def _simulated_answer(
+    right: random.Random, wrong: random.Random, accuracy: float, accepted: list, classes: list
+) -> str:
+    """Right (the first accepted answer) with probability ``accuracy``, else another class.
+    Whether an answer is right comes from ``right`` alone, so an attempt's outcome depends on
+    its seed only, not on which photos were drawn."""
+    if right.random() < accuracy:
+        return accepted[0]
+    return wrong.choice([c for c in classes if c not in accepted])
+
+
+def _take_attempt(
+    seed: DemoSeed, quiz: Quiz, labeler: Labeler, number: int, plan: DemoAttempt, now: datetime
+) -> QuizAttempt:
+    """Attempt ``number`` of ``plan``: started (or, left open by an interrupted run, resumed)
+    at its time, answered question by question 40 s apart until it ends."""
+    seed_text = f"{labeler.user.username}/{quiz.slug}/{number}"
+    started = now - timedelta(hours=plan.hours_ago)
+    attempt = (
+        QuizAttempt.objects.select_related("quiz__gold_set")
+        .filter(quiz=quiz, labeler=labeler, number=number)
+        .first()
+    )
+    if attempt is None:
+        attempt, _ = quiz_services.quiz_attempt_start(
+            actor=labeler.user,
+            quiz=quiz,
+            labeler=labeler,
+            now=started,
+            rng=random.Random(f"{seed_text}/draw"),
+        )
+        seed.created["quiz attempts"] += 1
+    right = random.Random(f"{seed_text}/right")
+    wrong = random.Random(f"{seed_text}/wrong")
+    classes = list(quiz.gold_set.classes)
+    for question in quiz_selectors.attempt_questions_for_staff(attempt=attempt):
+        # Drawn for every question, answered or not, so a resumed attempt answers the same.
+        answer = _simulated_answer(
+            right, wrong, plan.accuracy, question.gold_item.accepted_answers, classes
+        )
+        if question.answered_at is not None:
+            continue
+        if attempt.status != QuizAttempt.Status.IN_PROGRESS:
+            break
+        attempt = quiz_services.quiz_attempt_answer(
+            actor=labeler.user,
+            attempt=attempt,
+            question_id=question.pk,
+            answer=answer,
+            now=started + timedelta(seconds=40 * question.position),
+        ).attempt
+    attempt = QuizAttempt.objects.get(pk=attempt.pk)
+    expected = QuizAttempt.Status.PASSED if plan.passed else QuizAttempt.Status.FAILED
+    if attempt.status != expected:
+        raise CommandError(
+            f"Demo story broken: {labeler.user.username}'s attempt {number} at {quiz.slug} "
+            f"ended {attempt.status}, not {expected} ({attempt.correct_count}/"
+            f"{attempt.answered_count} correct). Change the accuracy in ATTEMPTS."
+        )
+    return attempt
+
+
+def _seed_attempts(seed: DemoSeed) -> None:
+    """The labelers' attempts (backdated, so retry delays and expiries read true), the
+    revocation and the manual grant. A labeler's attempts already there are left alone: a
+    quiz's story runs only from the first attempt number not taken yet."""
+    now = timezone.now()
+    named = {u for story in ATTEMPTS.values() for u in story}
+    labelers = _story_labelers(named | set(QUALIFICATION_REVOKED) | set(QUALIFICATION_MANUAL))
+    for quiz_slug, story in ATTEMPTS.items():
+        quiz = seed.quizzes[quiz_slug]
+        for username, plans in story.items():
+            labeler = labelers[username]
+            ended = set(
+                QuizAttempt.objects.filter(quiz=quiz, labeler=labeler)
+                .exclude(status=QuizAttempt.Status.IN_PROGRESS)
+                .values_list("number", flat=True)
+            )
+            for number, plan in enumerate(plans, start=1):
+                if number in ended:
+                    seed.existing["quiz attempts"] += 1
+                    continue
+                _take_attempt(seed, quiz, labeler, number, plan, now)
+
+    qtype = seed.qualification_type
+    for username, reason in QUALIFICATION_REVOKED.items():
+        grants = Qualification.objects.filter(labeler=labelers[username], qualification_type=qtype)
+        if grants.filter(revoked_at__isnull=False).exists():
+            seed.existing["qualification revocations"] += 1
+            continue
+        live = grants.filter(revoked_at__isnull=True, superseded_at__isnull=True).first()
+        if live is None:
+            raise CommandError(f"Demo story broken: {username} holds no {qtype.slug} to revoke.")
+        services.qualification_revoke(actor=seed.ops, qualification=live, reason=reason)
+        seed.created["qualification revocations"] += 1
+
+    for username, reason in QUALIFICATION_MANUAL.items():
+        labeler = labelers[username]
+        if Qualification.objects.filter(
+            labeler=labeler, qualification_type=qtype, source=Qualification.Source.MANUAL
+        ).exists():
+            seed.existing["manual qualification grants"] += 1
+            continue
+        services.qualification_grant(
+            actor=seed.ops,
+            labeler=labeler,
+            qualification_type=qtype,
+            source=Qualification.Source.MANUAL,
+            valid_days=seed.quizzes[QUALIFICATION_QUIZ].validity_days,
+            reason=reason,
+        )
+        seed.created["manual qualification grants"] += 1
+
+
 # Run in order; each step is idempotent on its own.
-STEPS: tuple[Callable[[DemoSeed], None], ...] = (_seed_roles, _seed_skills, _seed_people)
+STEPS: tuple[Callable[[DemoSeed], None], ...] = (
+    _seed_roles,
+    _seed_skills,
+    _seed_people,
+    _seed_guides,
+    _seed_gold,
+    _seed_quizzes,
+    _seed_attempts,
+)
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -351,7 +1031,8 @@ STEPS: tuple[Callable[[DemoSeed], None], ...] = (_seed_roles, _seed_skills, _see
 class Command(BaseCommand):
     help = (
         "Create (or complete) the demo operation: an operations manager, two vendors with their "
-        f"managers and about thirty labelers, all with the password {DEMO_PASSWORD!r}. "
+        f"managers and about thirty labelers, all with the password {DEMO_PASSWORD!r}; a "
+        "labeling guide, a gold set, quizzes, attempts and qualifications. "
         "Idempotent. Refuses to run unless DEBUG is on or --force is given."
     )
 
@@ -410,3 +1091,49 @@ class Command(BaseCommand):
             f"-d username=northwind_manager -d password={DEMO_PASSWORD}"
         )
         write(f'  curl -s -H "Authorization: Token <token>" {base}/api/v1/labelers/')
+        self._report_quality(seed, base)
+
+    def _report_quality(self, seed: DemoSeed, base: str) -> None:
+        """The quality story in a few lines: who stands where, and what to call to see it."""
+        write = self.stdout.write
+        qualification = ATTEMPTS[QUALIFICATION_QUIZ]
+        passed = [u for u, plans in qualification.items() if plans[-1].passed]
+        failed = [u for u, plans in qualification.items() if not plans[-1].passed]
+        max_attempts = seed.quizzes[QUALIFICATION_QUIZ].max_attempts
+        exhausted = [u for u in failed if len(qualification[u]) >= max_attempts]
+        cooldown = [u for u in failed if u not in exhausted]
+        holders = [u for u in passed if u not in QUALIFICATION_REVOKED]
+        guide_id = seed.guide.pk
+        quiz_id = seed.quizzes[QUALIFICATION_QUIZ].pk
+        lines = (
+            f"Guide {GUIDE_NAME!r} (id {guide_id}): 1.0 and 1.1 published, 2.0 drafted; "
+            f"gold set {GOLD_SLUG} ({len(GOLD_ITEMS)} photos, one quarantined, one retired).",
+            f"Quizzes: {TRAINING_QUIZ} (training) and {QUALIFICATION_QUIZ} (id {quiz_id}, "
+            f"sequential, grants {QUALIFICATION_TYPE[0]} for 180 days).",
+            f"Qualified by the quiz: {', '.join(holders)}; granted by ops: "
+            f"{', '.join(QUALIFICATION_MANUAL)}; revoked by ops: "
+            f"{', '.join(QUALIFICATION_REVOKED)}.",
+            f"Failed, waiting out the 24 h retry delay: {', '.join(cooldown)}; out of attempts: "
+            f"{', '.join(exhausted)}.",
+            f"Read only guide 1.0 (fine, same major): {', '.join(GUIDE_ACKS_1_0_ONLY)}; read "
+            f"nothing, so their quizzes are blocked: {', '.join(GUIDE_NOT_ACKNOWLEDGED)}.",
+            f"Took the training quiz: {', '.join(ATTEMPTS[TRAINING_QUIZ])}.",
+        )
+        write("")
+        write("Quality story (utility-pole inspection):")
+        for line in lines:
+            write(f"  {line}")
+        write("Try, as a labeler (same password):")
+        write(
+            f"  GET {base}/api/v1/quizzes/ as {GUIDE_NOT_ACKNOWLEDGED[0]} "
+            "(blocked: guide_not_acknowledged), "
+            f"{cooldown[0]} (retry_delay) or {exhausted[0]} (attempts_exhausted)"
+        )
+        write(
+            f"  GET {base}/api/v1/guides/{guide_id}/ as {GUIDE_ACKS_1_0_ONLY[0]} "
+            "(what changed since 1.0), or as ops (every version, the 2.0 draft too)"
+        )
+        write(
+            f"  POST {base}/api/v1/quizzes/{quiz_id}/attempts/ as labeler "
+            "(trained, not yet qualified): take the qualification quiz yourself"
+        )
