@@ -121,6 +121,10 @@ class Task(models.Model):
         REVIEW = "review", "In review"
         RESOLVED = "resolved", "Resolved"
 
+    class DecidedBy(models.TextChoices):
+        CONSENSUS = "consensus", "Consensus"
+        REVIEW = "review", "Review"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     batch = models.ForeignKey(
         Batch, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
@@ -139,6 +143,14 @@ class Task(models.Model):
     target = models.PositiveSmallIntegerField()
     submitted = models.PositiveSmallIntegerField(default=0)
     is_open = models.BooleanField(default=True)
+    # The accepted label: set by the consensus service (decided_by consensus) or by a review's
+    # resolution (decided_by review, final — consensus never overwrites it).
+    final_answer = models.JSONField(null=True, blank=True)
+    decided_by = models.CharField(max_length=16, choices=DecidedBy.choices, blank=True)
+    agreement = models.FloatField(
+        null=True, blank=True, help_text="Share of the labelers' answers equal to the final one."
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -150,6 +162,23 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=Q(is_open=False) | Q(submitted__lt=F("target"), gold_item__isnull=True),
                 name="assignments_task_open_means_slots",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by="", final_answer__isnull=True, decided_at__isnull=True)
+                | Q(
+                    decided_by__in=["consensus", "review"],
+                    final_answer__isnull=False,
+                    decided_at__isnull=False,
+                ),
+                name="assignments_task_decision_complete",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="resolved") | ~Q(decided_by=""),
+                name="assignments_task_resolved_has_answer",
+            ),
+            models.CheckConstraint(
+                condition=Q(agreement__isnull=True) | Q(agreement__gte=0, agreement__lte=1),
+                name="assignments_task_agreement_range",
             ),
         ]
         indexes = [
@@ -168,6 +197,12 @@ class Task(models.Model):
                 name="assignments_task_controls",
             ),
             models.Index(fields=["project", "state"], name="assignments_task_state"),
+            # The export walks a project's decided tasks in id order.
+            models.Index(
+                fields=["project", "id"],
+                condition=~Q(decided_by=""),
+                name="assignments_task_decided",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -200,6 +235,14 @@ class Assignment(models.Model):
             models.UniqueConstraint(
                 fields=["task", "labeler"], name="assignments_assignment_one_per_labeler"
             ),
+            # One lease at a time per labeler and project: a retried or concurrent next-task
+            # call gets the same lease back instead of burning a second task. Also the index of
+            # the gate's live-lease lookup.
+            models.UniqueConstraint(
+                fields=["labeler", "project"],
+                condition=Q(status="leased"),
+                name="assignments_assignment_one_live_lease",
+            ),
             models.CheckConstraint(
                 condition=Q(status="submitted", answer__isnull=False, submitted_at__isnull=False)
                 | (~Q(status="submitted") & Q(submitted_at__isnull=True)),
@@ -219,3 +262,124 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"assignment {self.pk}"
+
+
+class Review(models.Model):
+    """Work for a senior labeler on one task: a disagreement consensus could not settle, an
+    audit sample of a labeler's accepted work, or a labeler's flag (a question about the guide).
+
+    Claimed like an assignment (``open`` → ``leased`` until ``expires_at``; a lapsed lease can be
+    claimed by another reviewer) and resolved once, with the final answer and a note. The
+    services in ``assignments.services.review`` are the only writers.
+    """
+
+    class Kind(models.TextChoices):
+        DISAGREEMENT = "disagreement", "Disagreement"
+        AUDIT = "audit", "Audit sample"
+        FLAG = "flag", "Flagged as ambiguous"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        LEASED = "leased", "Leased"
+        RESOLVED = "resolved", "Resolved"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reviews")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    reviewer = models.ForeignKey(
+        Labeler, on_delete=models.PROTECT, null=True, blank=True, related_name="reviews"
+    )
+    leased_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    answer = models.JSONField(null=True, blank=True, help_text="The reviewer's final answer.")
+    note = models.TextField(blank=True)
+    question = models.TextField(blank=True, help_text="Flags: the labeler's question.")
+    # Flags: the flagged assignment; audits: the sampled labeler's submission.
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    audit_week = models.DateField(null=True, blank=True, help_text="Audits: the sampled week.")
+    # A flag on a control task: answered by operations (the gold item may be at fault), never
+    # served to senior labelers, who are labelers too and must not learn which tasks are gold.
+    for_ops = models.BooleanField(default=False)
+    decided_task = models.BooleanField(
+        default=False, help_text="This resolution set the task's final answer."
+    )
+    gold_item = models.ForeignKey(
+        GoldItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=Q(kind="disagreement", status__in=["open", "leased"]),
+                name="assignments_review_one_live_disagreement",
+            ),
+            models.UniqueConstraint(
+                fields=["assignment"],
+                condition=Q(kind="flag"),
+                name="assignments_review_one_flag_per_assignment",
+            ),
+            models.UniqueConstraint(
+                fields=["task"],
+                condition=Q(kind="audit"),
+                name="assignments_review_one_audit_per_task",
+            ),
+            models.UniqueConstraint(
+                fields=["reviewer", "project"],
+                condition=Q(status="leased"),
+                name="assignments_review_one_lease_per_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="disagreement") | Q(assignment__isnull=False),
+                name="assignments_review_assignment_for_flag_audit",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="flag") | ~Q(question=""),
+                name="assignments_review_flag_has_question",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="audit", audit_week__isnull=False)
+                | (~Q(kind="audit") & Q(audit_week__isnull=True)),
+                name="assignments_review_audit_week",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", reviewer__isnull=True, resolved_at__isnull=True)
+                | Q(
+                    status="leased",
+                    reviewer__isnull=False,
+                    leased_at__isnull=False,
+                    expires_at__gt=F("leased_at"),
+                    resolved_at__isnull=True,
+                )
+                | Q(
+                    status="resolved",
+                    reviewer__isnull=False,
+                    answer__isnull=False,
+                    resolved_at__isnull=False,
+                ),
+                name="assignments_review_status_fields",
+            ),
+        ]
+        indexes = [
+            # The claim queues: only unresolved reviews for seniors, oldest first (all projects;
+            # one project). Their predicate is the claim's filter.
+            models.Index(
+                fields=["id"],
+                condition=Q(status__in=["open", "leased"], for_ops=False),
+                name="assignments_review_queue",
+            ),
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(status__in=["open", "leased"], for_ops=False),
+                name="assignments_review_queue_proj",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} review {self.pk}"

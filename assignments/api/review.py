@@ -1,1 +1,254 @@
-urlpatterns: list = []
+"""Review API v1: the senior labelers' review queue, labelers' flags, and the export of accepted
+labels. Views parse input, call one service or selector and render output.
+
+Routes (under /api/v1/):
+
+* ``POST reviews/next/`` (``?project=id`` optional) — senior labelers: 201 with a new lease,
+  200 with the caller's live lease handed back, 204 when nothing is left. The body has the
+  review, the task's payload and schema, the labelers' answers by public code (disagreement and
+  audit reviews) or the flag's question.
+* ``POST reviews/{id}/resolve/`` ``{"answer", "note", "promote_to_gold"?: gold set slug}`` —
+  the reviewer of the lease; 409 ``already_resolved`` for a different second resolution.
+* ``GET reviews/`` — operations managers: all; senior labelers: their own; others 403.
+* ``POST assignments/{id}/flag/`` ``{"question"}`` — the labeler's own assignment (404
+  otherwise): 201 new, 200 the same flag again.
+* ``GET projects/{id}/export/?format=csv|jsonl`` — operations managers; streamed (CSV by
+  default). ``?format=`` is the file format here, not DRF's renderer override.
+"""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from assignments.models import Review
+from assignments.selectors import claim as claim_selectors
+from assignments.selectors import review as selectors
+from assignments.services import review as services
+from config.api import StrictSerializer, labeler_of, parse_input
+from workforce.permissions import IsOps
+
+BIGINT_MAX = 2**63 - 1
+
+# -- input -------------------------------------------------------------------------------------
+
+
+class ReviewNextQuery(StrictSerializer):
+    project = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX, required=False)
+
+
+class ResolveIn(StrictSerializer):
+    answer = serializers.JSONField()
+    note = serializers.CharField(max_length=services.MAX_NOTE_CHARS)
+    promote_to_gold = serializers.SlugField(max_length=64, required=False)
+
+
+class FlagIn(StrictSerializer):
+    question = serializers.CharField(max_length=services.MAX_QUESTION_CHARS)
+
+
+class ExportQuery(StrictSerializer):
+    format = serializers.ChoiceField(choices=selectors.EXPORT_FORMATS, required=False)
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+class LabelerAnswerOut(serializers.Serializer):
+    labeler = serializers.CharField(help_text="The labeler's public code.")
+    answer = serializers.JSONField()
+
+
+class ReviewForReviewerOut(serializers.Serializer):
+    """A leased review as its reviewer works on it."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    project = serializers.IntegerField()
+    task = serializers.IntegerField()
+    lease_expires_at = serializers.DateTimeField()
+    payload = serializers.JSONField()
+    answer_type = serializers.CharField()
+    classes = serializers.ListField(child=serializers.CharField())
+    answers = LabelerAnswerOut(many=True)
+    question = serializers.CharField()
+
+
+class ReviewOut(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="public_code", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "project",
+            "task",
+            "assignment",
+            "question",
+            "audit_week",
+            "reviewer",
+            "leased_at",
+            "expires_at",
+            "resolved_at",
+            "answer",
+            "note",
+            "decided_task",
+            "gold_item",
+            "created_at",
+        ]
+
+
+class ResolutionOut(ReviewOut):
+    task_final_answer = serializers.JSONField(source="task.final_answer", read_only=True)
+    task_decided_by = serializers.CharField(source="task.decided_by", read_only=True)
+
+    class Meta(ReviewOut.Meta):
+        fields = [*ReviewOut.Meta.fields, "task_final_answer", "task_decided_by"]
+
+
+class FlagOut(serializers.Serializer):
+    """What the labeler sees of their flag: the same for real and control tasks (no status:
+    flags on control tasks are answered by operations, not in the senior queue)."""
+
+    id = serializers.IntegerField(source="pk")
+    assignment = serializers.IntegerField(source="assignment_id")
+    question = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+def review_for_reviewer(claim: services.ReviewClaim) -> dict:
+    review = claim.review
+    project = review.project
+    return {
+        "id": review.pk,
+        "kind": review.kind,
+        "status": review.status,
+        "project": project.pk,
+        "task": review.task_id,
+        "lease_expires_at": review.expires_at,
+        "payload": review.task.payload,
+        "answer_type": project.answer_type,
+        "classes": project.classes,
+        "answers": claim.answers,
+        "question": review.question,
+    }
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+class ReviewNextApi(APIView):
+    """Lease the next review (senior labelers): 201 new, 200 handed back, 204 none left."""
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("project", int, required=False)],
+        responses={
+            200: ReviewForReviewerOut,
+            201: ReviewForReviewerOut,
+            204: OpenApiResponse(description="No review left for you."),
+        },
+    )
+    def post(self, request):
+        labeler = labeler_of(request)
+        query = parse_input(ReviewNextQuery, request.query_params)
+        claim = services.review_claim_next(reviewer=labeler, project_id=query.get("project"))
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(
+            ReviewForReviewerOut(review_for_reviewer(claim)).data,
+            status=status.HTTP_201_CREATED if claim.created else status.HTTP_200_OK,
+        )
+
+
+class ReviewResolveApi(APIView):
+    @extend_schema(request=ResolveIn, responses=ResolutionOut)
+    def post(self, request, pk: int):
+        labeler = labeler_of(request)
+        data = parse_input(ResolveIn, request.data)
+        result = services.review_resolve(
+            reviewer=labeler,
+            review_id=pk,
+            answer=data["answer"],
+            note=data["note"],
+            promote_to_gold=data.get("promote_to_gold"),
+        )
+        return Response(ResolutionOut(result.review).data)
+
+
+class ReviewListApi(generics.ListAPIView):
+    """Every review (operations managers) or the caller's own (senior labelers)."""
+
+    serializer_class = ReviewOut
+    filterset_fields = ["status", "kind", "project"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
+            return Review.objects.none()
+        return selectors.review_list_for(actor=self.request.user)
+
+
+class AssignmentFlagApi(APIView):
+    @extend_schema(request=FlagIn, responses={200: FlagOut, 201: FlagOut})
+    def post(self, request, pk: int):
+        labeler = labeler_of(request)
+        data = parse_input(FlagIn, request.data)
+        flag = services.assignment_flag(
+            labeler=labeler, assignment_id=pk, question=data["question"]
+        )
+        return Response(
+            FlagOut(flag.review).data,
+            status=status.HTTP_201_CREATED if flag.created else status.HTTP_200_OK,
+        )
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """``?format=`` is the file format on the export, not a renderer choice: errors are JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+class ProjectExportApi(APIView):
+    permission_classes = (IsAuthenticated, IsOps)
+    renderer_classes = (JSONRenderer,)
+    content_negotiation_class = FileFormatNegotiation
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(selectors.EXPORT_FORMATS))],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+        },
+    )
+    def get(self, request, pk: int):
+        project = claim_selectors.project_get_for(actor=request.user, pk=pk)
+        file_format = parse_input(ExportQuery, request.query_params).get("format", "csv")
+        rows = selectors.project_export(project=project, file_format=file_format)
+        content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"
+        response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{project.slug}-labels.{file_format}"'
+        )
+        return response
+
+
+urlpatterns = [
+    path("reviews/", ReviewListApi.as_view(), name="review-list"),
+    path("reviews/next/", ReviewNextApi.as_view(), name="review-next"),
+    path("reviews/<id:pk>/resolve/", ReviewResolveApi.as_view(), name="review-resolve"),
+    path("assignments/<id:pk>/flag/", AssignmentFlagApi.as_view(), name="assignment-flag"),
+    path("projects/<id:pk>/export/", ProjectExportApi.as_view(), name="project-export"),
+]

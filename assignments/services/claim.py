@@ -21,6 +21,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from assignments import tasks as work_tasks
 from assignments.models import Assignment, Project, Task
 from assignments.selectors import claim as selectors
 from config.errors import Conflict, Forbidden, NotFound
@@ -58,12 +59,19 @@ def assignment_claim_next(
     """
     now = now or timezone.now()
     rng = rng or _rng
-    try:
-        return _claim(labeler=labeler, project_id=project_id, now=now, rng=rng)
-    except IntegrityError:
-        # The same labeler's concurrent call leased first (one live lease per labeler and
-        # project is a constraint): this call hands that lease back.
-        return _claim(labeler=labeler, project_id=project_id, now=now, rng=rng)
+    for attempt in range(CLAIM_TRIES):
+        try:
+            return _claim(labeler=labeler, project_id=project_id, now=now, rng=rng)
+        except IntegrityError:
+            # The same labeler's concurrent call leased first (one live lease per labeler and
+            # project is a constraint): the next try hands that lease back. Bounded: each try
+            # is the same few set-based statements.
+            if attempt == CLAIM_TRIES - 1:
+                raise Conflict(
+                    "Another request of yours is taking a task right now; try again.",
+                    code="concurrent_claim",
+                ) from None
+    raise AssertionError("unreachable")
 
 
 def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Random) -> Claim | None:
@@ -266,6 +274,11 @@ def assignment_submit(
         completed = False
         if not assignment.is_control:
             completed = _count_submission(assignment=assignment, late=late, now=now)
+        if completed:
+            # Consensus runs after commit, in a Celery task that reloads the task: no SQL here,
+            # and a broker failure cannot undo the submission (consensus_sweep catches up).
+            task_id = assignment.task_id
+            transaction.on_commit(lambda: work_tasks.task_consensus.delay(task_id), robust=True)
         lease_seconds = project.lease_seconds
         active = int(min((now - assignment.leased_at).total_seconds(), lease_seconds))
         Assignment.objects.filter(pk=assignment.pk).update(

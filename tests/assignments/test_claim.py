@@ -232,3 +232,32 @@ def test_fifty_threads_never_over_assign_or_repeat_or_lose_a_submit():
     for task in Task.objects.filter(project=project):
         assert task.submitted == per_task[task.pk]
         assert live_or_submitted(task.pk, timezone.now()) <= task.target
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_labeler_calling_from_ten_threads_gets_one_lease():
+    project = make_project(tasks=20, overlap=2, slug="same-labeler")
+    labeler = make_labeler()
+    got: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(10)
+
+    def work():
+        try:
+            start.wait()
+            claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+            got.append(claim.assignment.pk)
+        except BaseException as exc:  # reported to the main thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(set(got)) == 1
+    assert Assignment.objects.filter(labeler=labeler).count() == 1

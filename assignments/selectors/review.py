@@ -1,0 +1,137 @@
+"""Reads of the review flow and the export of accepted labels.
+
+Labelers appear here only by their public code (``L-7KQ4XM``): never a username, an e-mail, a
+vendor or a vendor's own id for the person.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, QuerySet
+from django.db.models.fields.json import KT
+
+from assignments.models import Assignment, Project, Review, Task
+from config.errors import Forbidden
+from workforce.models import User
+from workforce.selectors import is_ops
+
+EXPORT_FORMATS = ("csv", "jsonl")
+EXPORT_CHUNK = 2000
+EXPORT_COLUMNS = (
+    "task_id",
+    "task_external_id",
+    "image_url",
+    "final_answer",
+    "decided_by",
+    "agreement",
+    "labelers",
+    "answers",
+)
+
+
+def review_list_for(*, actor: User) -> QuerySet[Review]:
+    """Operations managers see every review (flags on control tasks included: those are theirs
+    to answer, since the gold item may be wrong); a senior labeler sees the reviews they claimed
+    or resolved; anyone else is Forbidden."""
+    qs = Review.objects.select_related("reviewer").order_by("-id")
+    if is_ops(actor):
+        return qs
+    labeler = getattr(actor, "labeler", None) if actor.is_authenticated else None
+    if labeler is not None and labeler.is_senior:
+        return qs.filter(reviewer_id=labeler.pk)
+    raise Forbidden("Only operations managers and senior labelers see reviews.")
+
+
+def review_answers(*, review: Review) -> list[dict[str, Any]]:
+    """What the task's labelers answered, by public code, in submission order — for
+    disagreement and audit reviews; a flag shows the question instead (an empty list)."""
+    if review.kind == Review.Kind.FLAG:
+        return []
+    rows = (
+        Assignment.objects.filter(
+            task_id=review.task_id, status=Assignment.Status.SUBMITTED, is_control=False
+        )
+        .order_by("submitted_at", "id")
+        .values_list("labeler__public_code", "answer")
+    )
+    return [{"labeler": code, "answer": answer} for code, answer in rows]
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _export_tasks(project: Project) -> QuerySet[Task]:
+    """Real tasks of the project with a final answer, in id order (the partial index
+    ``assignments_task_decided``), with their submitted labels prefetched per chunk."""
+    labels = (
+        Assignment.objects.filter(status=Assignment.Status.SUBMITTED, is_control=False)
+        .select_related("labeler")
+        .only("id", "task_id", "answer", "submitted_at", "labeler__id", "labeler__public_code")
+        .order_by("submitted_at", "id")
+    )
+    return (
+        Task.objects.filter(project_id=project.pk, gold_item__isnull=True)
+        .exclude(decided_by="")
+        .annotate(image_url=KT("payload__image_url"))
+        .only("id", "external_id", "final_answer", "decided_by", "agreement")
+        .prefetch_related(Prefetch("assignments", queryset=labels, to_attr="labels"))
+        .order_by("id")
+    )
+
+
+def _export_row(task: Task) -> dict[str, Any]:
+    return {
+        "task_id": task.pk,
+        "task_external_id": task.external_id,
+        "image_url": task.image_url or "",
+        "final_answer": task.final_answer,
+        "decided_by": task.decided_by,
+        "agreement": task.agreement,
+        "labelers": [a.labeler.public_code for a in task.labels],
+        "answers": [{"labeler": a.labeler.public_code, "answer": a.answer} for a in task.labels],
+    }
+
+
+def project_export(*, project: Project, file_format: str) -> Iterator[str]:
+    """The project's accepted labels as CSV or JSONL text, one chunk per row (CSV: header
+    first) — a generator for a streaming response. Columns: ``task_id``, ``task_external_id``,
+    ``image_url`` (from the payload), ``final_answer``, ``decided_by`` (consensus or review),
+    ``agreement``, ``labelers`` (public codes) and ``answers`` (``[{"labeler": code,
+    "answer": …}]``); in CSV the answers and lists are JSON in their cells. Control tasks are
+    never exported. Reads ``EXPORT_CHUNK`` tasks per query (plus one for their labels).
+    Raises ValidationError for an unknown format (before yielding anything)."""
+    if file_format not in EXPORT_FORMATS:
+        raise ValidationError({"format": [f"Must be one of {', '.join(EXPORT_FORMATS)}."]})
+    tasks = _export_tasks(project)
+
+    def jsonl() -> Iterator[str]:
+        for task in tasks.iterator(chunk_size=EXPORT_CHUNK):
+            yield json.dumps(_export_row(task), ensure_ascii=False) + "\n"
+
+    def csv_rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def flush() -> str:
+            text = buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            return text
+
+        writer.writerow(EXPORT_COLUMNS)
+        yield flush()
+        for task in tasks.iterator(chunk_size=EXPORT_CHUNK):
+            row = _export_row(task)
+            for name in ("final_answer", "labelers", "answers"):
+                row[name] = json.dumps(row[name], ensure_ascii=False)
+            row["agreement"] = "" if row["agreement"] is None else row["agreement"]
+            writer.writerow([row[c] for c in EXPORT_COLUMNS])
+            yield flush()
+
+    return jsonl() if file_format == "jsonl" else csv_rows()

@@ -1,0 +1,561 @@
+"""Writes of the review flow: consensus after a task's last submission, the review queue of
+senior labelers (claim, resolve), labelers' flags, and weekly audit sampling.
+
+How a task gets its final answer
+--------------------------------
+* ``task_consensus_run`` — after the submission that fills a task's last slot commits, a Celery
+  task (``assignments.task_consensus``) calls it with the task id. Majority rule in
+  ``qc.consensus``: decided → the task is ``resolved`` with ``decided_by = consensus``; not
+  decided and ``target < project.max_overlap`` → one more slot (``target + 1``, back in the claim
+  queue at once); otherwise → state ``review`` and a disagreement ``Review``.
+* ``review_resolve`` — a senior labeler's resolution is final: ``decided_by = review``, and no
+  later consensus run overwrites it. If the task already had a final answer *from a review* (two
+  reviews on one task, e.g. a flag and an audit), the first resolution stays the task's answer;
+  the later one is recorded on its review (``decided_task = False``).
+
+A review-decided task that still waits for planned labels (a flag resolved while the task was
+``open``) keeps collecting them — they are scored against the review's answer — and becomes
+``resolved`` when its last label arrives (the consensus run does that instead of voting).
+
+Claiming reviews follows the next-task pattern (docs/next-task.md): one short durable
+transaction, the caller's live lease handed back, one ``SELECT … FOR NO KEY UPDATE SKIP LOCKED
+LIMIT 1`` over the partial index of unresolved reviews, then a guarded ``UPDATE``. A reviewer
+never gets a review of a task they have an assignment on (any status), and reviews of control
+tasks never reach senior labelers: they are labelers too, and a control task must stay
+indistinguishable to every labeler (flags on control tasks carry ``for_ops`` and are for
+operations; see ``review_list_for``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from assignments.models import Assignment, Project, Review, Task
+from assignments.selectors import review as selectors
+from config.errors import Conflict, Forbidden, NotFound
+from qc.answers import AnswerError, validate_answer
+from qc.consensus import agreement_with, consensus
+from qc.models import GoldSet
+from workforce.models import Labeler
+
+# Reviews take longer than labels; a lapsed review lease goes back to the queue.
+REVIEW_LEASE_SECONDS = 1800
+MAX_QUESTION_CHARS = 2000
+MAX_NOTE_CHARS = 5000
+# A claim that loses the one-lease-per-reviewer race is tried again (then it hands back the
+# lease the other call took); each try is the same short transaction.
+CLAIM_TRIES = 3
+
+_rng = random.SystemRandom()
+
+S = Task.State
+RS = Review.Status
+
+
+# -- consensus ---------------------------------------------------------------------------------
+
+
+class ConsensusAction:
+    NONE = "none"  # nothing to do: not complete, already decided, in review, control, missing
+    DECIDED = "decided"
+    SLOT_ADDED = "slot_added"
+    REVIEW = "review"
+    CLOSED = "closed"  # a review-decided task got its last planned label: now resolved
+
+
+def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
+    """Decide a complete task from its labelers' answers; returns a ``ConsensusAction``.
+
+    Runs only on a real task in state ``complete`` with no final answer (anything else is a
+    no-op, so running it twice, or concurrently, does nothing more: the task row's lock
+    serializes runs and every write is an ``UPDATE … WHERE state = 'complete'``). Decided → final
+    answer, agreement, ``decided_by = consensus``, state ``resolved``. Not decided → one more slot
+    while ``target < project.max_overlap`` (the task is open again, and the labelers who already
+    labeled it cannot claim it), else state ``review`` and one disagreement review (a partial
+    unique constraint backs "one live disagreement review per task"). One durable transaction;
+    locks the task row.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        task = (
+            Task.objects.select_related("project")
+            .select_for_update(of=("self",), no_key=True)
+            .filter(pk=task_id)
+            .first()
+        )
+        if task is None or task.gold_item_id is not None:
+            return ConsensusAction.NONE
+        if task.decided_by == Task.DecidedBy.REVIEW:
+            closed = Task.objects.filter(
+                pk=task.pk, decided_by=Task.DecidedBy.REVIEW, state=S.COMPLETE
+            ).update(state=S.RESOLVED)
+            return ConsensusAction.CLOSED if closed else ConsensusAction.NONE
+        if task.decided_by or task.state != S.COMPLETE or task.submitted < task.target:
+            return ConsensusAction.NONE
+        project = task.project
+        answers = list(
+            Assignment.objects.filter(
+                task_id=task.pk, status=Assignment.Status.SUBMITTED, is_control=False
+            )
+            .order_by("submitted_at", "id")
+            .values_list("answer", flat=True)
+        )
+        result = consensus(project.answer_type, answers, float(project.iou_threshold))
+        pending = Task.objects.filter(pk=task.pk, state=S.COMPLETE, decided_by="")
+        if result.decided:
+            pending.update(
+                final_answer=result.answer,
+                decided_by=Task.DecidedBy.CONSENSUS,
+                agreement=result.agreement,
+                decided_at=now,
+                state=S.RESOLVED,
+            )
+            return ConsensusAction.DECIDED
+        if task.target < project.max_overlap:
+            pending.filter(target=task.target, submitted=task.target).update(
+                target=F("target") + 1, is_open=True, state=S.OPEN, agreement=result.agreement
+            )
+            return ConsensusAction.SLOT_ADDED
+        if pending.update(state=S.REVIEW, agreement=result.agreement):
+            live = Review.objects.filter(
+                task_id=task.pk,
+                kind=Review.Kind.DISAGREEMENT,
+                status__in=[RS.OPEN, RS.LEASED],
+            )
+            if not live.exists():
+                Review.objects.create(task=task, project=project, kind=Review.Kind.DISAGREEMENT)
+        return ConsensusAction.REVIEW
+
+
+def consensus_sweep(*, limit_per_project: int = 1000) -> int:
+    """Run consensus on complete tasks that have none yet — those whose after-commit message
+    was lost (a broker outage while submitting). Idempotent; walks the ``(project, state)``
+    index once per project. Returns how many tasks it ran on."""
+    done = 0
+    for project_id in Project.objects.values_list("id", flat=True):
+        ids = list(
+            Task.objects.filter(
+                project_id=project_id, state=S.COMPLETE, decided_by="", gold_item__isnull=True
+            )
+            .order_by("id")
+            .values_list("id", flat=True)[:limit_per_project]
+        )
+        for task_id in ids:
+            task_consensus_run(task_id=task_id)
+        done += len(ids)
+    return done
+
+
+# -- the review queue --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewClaim:
+    review: Review
+    answers: list[dict[str, Any]]  # [{"labeler": public code, "answer": ...}] (not for flags)
+    created: bool  # False when the reviewer's live lease was handed back
+
+
+def _check_reviewer(reviewer: Labeler) -> None:
+    """Senior and active, read afresh (the object may be older than a status change)."""
+    standing = Labeler.objects.filter(pk=reviewer.pk).values_list("status", "seniority").first()
+    if standing is None or standing[1] != Labeler.Seniority.SENIOR:
+        raise Forbidden("Only senior labelers review.", code="not_a_reviewer")
+    if standing[0] != Labeler.Status.ACTIVE:
+        raise Forbidden(
+            f"Your labeler account is {standing[0]}; only active labelers review.",
+            code="labeler_inactive",
+        )
+
+
+def review_claim_next(
+    *, reviewer: Labeler, project_id: int | None = None, now: datetime | None = None
+) -> ReviewClaim | None:
+    """Lease the reviewer the oldest unresolved review they may take, or hand back their live
+    lease (in ``project_id`` when given, else any).
+
+    Raises Forbidden (``not_a_reviewer``, ``labeler_inactive``) unless the reviewer is an active
+    senior labeler; NotFound for an unknown ``project_id``. Returns None when nothing is left.
+    Never hands out a review of a task the reviewer has an assignment on, nor of a control task.
+    A lapsed lease (``expires_at <= now``) is claimable by anyone; the reviewer's own lapsed
+    leases go back to the queue first. One durable transaction; locks one review row
+    (skip-locked). One lease per reviewer and project is a constraint: a concurrent second call
+    of the same reviewer fails on it and, retried (at most ``CLAIM_TRIES`` times in all), gets
+    the first call's lease back.
+    """
+    now = now or timezone.now()
+    for _ in range(CLAIM_TRIES - 1):
+        try:
+            return _claim_review(reviewer=reviewer, project_id=project_id, now=now)
+        except IntegrityError:
+            continue
+    return _claim_review(reviewer=reviewer, project_id=project_id, now=now)
+
+
+def _claim_review(
+    *, reviewer: Labeler, project_id: int | None, now: datetime
+) -> ReviewClaim | None:
+    with transaction.atomic(durable=True):
+        _check_reviewer(reviewer)
+        if project_id is not None and not Project.objects.filter(pk=project_id).exists():
+            raise NotFound()
+        mine = Review.objects.filter(reviewer_id=reviewer.pk, status=RS.LEASED)
+        if project_id is not None:
+            mine = mine.filter(project_id=project_id)
+        live = mine.filter(expires_at__gt=now).order_by("id").values_list("id", flat=True).first()
+        if live is not None:
+            return _claim_result(live, created=False)
+        # A lapsed lease of this reviewer still holds the one-lease row: back to the queue.
+        mine.filter(expires_at__lte=now).update(
+            status=RS.OPEN, reviewer=None, leased_at=None, expires_at=None
+        )
+        claimable = Q(status=RS.OPEN) | Q(status=RS.LEASED, expires_at__lte=now)
+        queue = Review.objects.filter(claimable, status__in=[RS.OPEN, RS.LEASED], for_ops=False)
+        if project_id is not None:
+            queue = queue.filter(project_id=project_id)
+        own_work = Assignment.objects.filter(task_id=OuterRef("task_id"), labeler_id=reviewer.pk)
+        row = (
+            queue.exclude(Exists(own_work))
+            .order_by("id")
+            .select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .values_list("id", flat=True)[:1]
+        )
+        review_id = next(iter(row), None)
+        if review_id is None:
+            return None
+        taken = Review.objects.filter(claimable, pk=review_id).update(
+            status=RS.LEASED,
+            reviewer_id=reviewer.pk,
+            leased_at=now,
+            expires_at=now + timedelta(seconds=REVIEW_LEASE_SECONDS),
+        )
+        if not taken:  # cannot happen under the row lock; guarded all the same
+            return None
+        return _claim_result(review_id, created=True)
+
+
+def _claim_result(review_id: int, *, created: bool) -> ReviewClaim:
+    review = Review.objects.select_related("task", "project").get(pk=review_id)
+    return ReviewClaim(review, selectors.review_answers(review=review), created)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    review: Review
+    created: bool  # False when the same resolution was already recorded (an idempotent retry)
+
+
+def review_resolve(
+    *,
+    reviewer: Labeler,
+    review_id: int,
+    answer: object,
+    note: str,
+    promote_to_gold: str | None = None,
+    now: datetime | None = None,
+) -> Resolution:
+    """Resolve the reviewer's leased review with the final answer and a note.
+
+    The answer is validated against the project's schema (ValidationError, field ``answer``);
+    the note is required (field ``note``). A review that is not the caller's — never claimed by
+    them, or since handed to someone else after their lease lapsed — is NotFound. A lapsed lease
+    that nobody else took may still be resolved. A resolution is final: the same answer again is
+    an idempotent retry (``created=False``), a different one is a Conflict
+    (``already_resolved``).
+
+    The task gets ``final_answer``, ``decided_by = review``, ``agreement`` (share of its labelers'
+    answers that are the same as the final one), ``decided_at`` and state ``resolved`` (see the
+    module docstring for a task still collecting labels, and for a second review on a task
+    already decided by review, which leaves the task as it is).
+
+    ``promote_to_gold`` (a gold set slug): also create a gold item in that set from the task's
+    payload with the final answer as its accepted answer and the note as its explanation,
+    through ``qc.services.gold.gold_item_create``; ValidationError (field ``promote_to_gold``)
+    for an unknown set, a set of another answer type, or an item the set refuses. A retry with
+    ``promote_to_gold`` on a resolved review promotes it if it was not promoted yet.
+
+    One durable transaction (all or nothing, promotion included); locks the review row, then the
+    task row.
+    """
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": ["A note is required: say why this is the answer."]})
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValidationError({"note": [f"At most {MAX_NOTE_CHARS} characters."]})
+    with transaction.atomic(durable=True):
+        _check_reviewer(reviewer)
+        review = (
+            Review.objects.select_related("project")
+            .select_for_update(of=("self",), no_key=True)
+            .filter(pk=review_id, reviewer_id=reviewer.pk)
+            .first()
+        )
+        if review is None:
+            raise NotFound()
+        project = review.project
+        try:
+            canonical = validate_answer(project.answer_type, project.classes, answer)
+        except AnswerError as exc:
+            raise ValidationError({"answer": exc.messages}) from None
+        task = (
+            Task.objects.select_for_update(of=("self",), no_key=True)
+            .filter(pk=review.task_id)
+            .first()
+        )
+        if review.status == RS.RESOLVED:
+            if review.answer != canonical:
+                raise Conflict(
+                    "This review is resolved with a different answer; a resolution is final.",
+                    code="already_resolved",
+                )
+            if promote_to_gold and review.gold_item_id is None:
+                _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
+            return Resolution(review, created=False)
+
+        decides = task.gold_item_id is None and task.decided_by != Task.DecidedBy.REVIEW
+        if decides:
+            _decide_by_review(task=task, project=project, answer=canonical, now=now)
+        Review.objects.filter(pk=review.pk, status=RS.LEASED, reviewer_id=reviewer.pk).update(
+            status=RS.RESOLVED, answer=canonical, note=note, resolved_at=now, decided_task=decides
+        )
+        review.status = RS.RESOLVED
+        review.answer = canonical
+        review.note = note
+        review.resolved_at = now
+        review.decided_task = decides
+        review.task = task
+        if promote_to_gold:
+            _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
+    return Resolution(review, created=True)
+
+
+def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetime) -> None:
+    answers = list(
+        Assignment.objects.filter(
+            task_id=task.pk, status=Assignment.Status.SUBMITTED, is_control=False
+        ).values_list("answer", flat=True)
+    )
+    agreement = agreement_with(project.answer_type, answers, answer, float(project.iou_threshold))
+    # A task still collecting its planned labels keeps its state; the consensus run marks it
+    # resolved when the last one arrives (it never overwrites a review's answer).
+    state = task.state if task.state == S.OPEN else S.RESOLVED
+    Task.objects.filter(pk=task.pk).update(
+        final_answer=answer,
+        decided_by=Task.DecidedBy.REVIEW,
+        agreement=agreement,
+        decided_at=now,
+        state=state,
+    )
+    task.final_answer = answer
+    task.decided_by = Task.DecidedBy.REVIEW
+    task.agreement = agreement
+    task.decided_at = now
+    task.state = state
+
+
+def _promote(*, review: Review, task: Task, reviewer: Labeler, slug: str) -> None:
+    # qc owns gold items and their creation rules (payload, accepted answers, history row).
+    from qc.services.gold import gold_item_create
+
+    def refuse(message: str) -> ValidationError:
+        return ValidationError({"promote_to_gold": [message]})
+
+    gold_set = GoldSet.objects.filter(slug=slug).first()
+    if gold_set is None:
+        raise refuse("No gold set with this slug.")
+    if gold_set.answer_type != review.project.answer_type:
+        raise refuse("That gold set has another answer type than this project.")
+    if task.gold_item_id is not None or task.final_answer != review.answer:
+        raise refuse("Only the resolution that decided the task can promote it to gold.")
+    payload = task.payload if isinstance(task.payload, dict) else {}
+    metadata = dict(payload.get("metadata") or {})
+    # Gold payloads hold image_url and metadata only; anything else of the task's payload is kept
+    # in the metadata so nothing the labeler saw is lost.
+    metadata.update({k: v for k, v in payload.items() if k not in ("image_url", "metadata")})
+    external_id = f"{review.project.slug}/{task.external_id or f'task-{task.pk}'}"
+    try:
+        item = gold_item_create(
+            actor=reviewer.user,
+            gold_set=gold_set,
+            external_id=external_id,
+            payload={"image_url": payload.get("image_url"), "metadata": metadata},
+            accepted_answers=[review.answer],
+            explanation=review.note,
+        )
+    except ValidationError as exc:
+        messages = (
+            [f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]
+            if hasattr(exc, "error_dict")
+            else exc.messages
+        )
+        raise ValidationError({"promote_to_gold": messages}) from None
+    Review.objects.filter(pk=review.pk).update(gold_item=item)
+    review.gold_item = item
+
+
+# -- flags -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flag:
+    review: Review
+    created: bool  # False when the same flag was already raised (an idempotent retry)
+
+
+def assignment_flag(
+    *, labeler: Labeler, assignment_id: int, question: str, now: datetime | None = None
+) -> Flag:
+    """The labeler flags their own assignment as ambiguous, with a question for the guide's
+    authors: a review of kind ``flag``, once per assignment (a constraint). The same question
+    again returns the flag (``created=False``); a different one is a Conflict
+    (``already_flagged``). Someone else's assignment is NotFound. Works alike on real and control
+    tasks, whatever the assignment's status. ValidationError (field ``question``) for a blank or
+    overlong question. One durable transaction."""
+    question = (question or "").strip()
+    if not question:
+        raise ValidationError({"question": ["Ask your question about this task."]})
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValidationError({"question": [f"At most {MAX_QUESTION_CHARS} characters."]})
+    try:
+        return _flag(labeler=labeler, assignment_id=assignment_id, question=question)
+    except IntegrityError:
+        # The same labeler's concurrent call flagged first: compare with that flag.
+        return _flag(labeler=labeler, assignment_id=assignment_id, question=question)
+
+
+def _flag(*, labeler: Labeler, assignment_id: int, question: str) -> Flag:
+    with transaction.atomic(durable=True):
+        assignment = (
+            Assignment.objects.filter(pk=assignment_id, labeler_id=labeler.pk)
+            .values("id", "task_id", "project_id", "is_control")
+            .first()
+        )
+        if assignment is None:
+            raise NotFound()
+        existing = Review.objects.filter(kind=Review.Kind.FLAG, assignment_id=assignment_id).first()
+        if existing is not None:
+            if existing.question == question:
+                return Flag(existing, created=False)
+            raise Conflict("You already flagged this assignment.", code="already_flagged")
+        review = Review.objects.create(
+            task_id=assignment["task_id"],
+            project_id=assignment["project_id"],
+            kind=Review.Kind.FLAG,
+            assignment_id=assignment_id,
+            question=question,
+            for_ops=assignment["is_control"],
+        )
+    return Flag(review, created=True)
+
+
+# -- audit sampling ----------------------------------------------------------------------------
+
+
+def _week_bounds(week_start: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(week_start, time.min))
+    end = timezone.make_aware(datetime.combine(week_start + timedelta(days=7), time.min))
+    return start, end
+
+
+def audit_sample_week(
+    *, project_id: int, week_start: date, rng: random.Random | None = None
+) -> int:
+    """Send ``project.audit_percent`` % of each labeler's accepted work of one week to review.
+
+    A labeler's accepted work that week: their submissions on real tasks of the project whose
+    final answer was decided by consensus in ``[week_start, week_start + 7 days)`` (local time).
+    For each labeler not yet sampled for that week, ``ceil(percent * count / 100)`` of those
+    tasks are picked at random (fewer if not enough remain) into reviews of kind ``audit``,
+    skipping tasks already under audit (one audit per task is a constraint: a task two sampled
+    labelers share is audited once, attributed to the first one drawn).
+
+    Idempotent per (project, labeler, week): a labeler with an audit of that week is skipped,
+    so a second run adds nothing. Concurrent runs for one project serialize on the project row
+    (``FOR NO KEY UPDATE``, which does not block claims or submissions). Returns how many
+    reviews it created. One durable transaction.
+    """
+    rng = rng or _rng
+    with transaction.atomic(durable=True):
+        project = (
+            Project.objects.select_for_update(no_key=True)
+            .filter(pk=project_id)
+            .only("id", "audit_percent")
+            .first()
+        )
+        if project is None:
+            raise NotFound()
+        percent = project.audit_percent
+        if percent <= 0:
+            return 0
+        start, end = _week_bounds(week_start)
+        rows = (
+            Assignment.objects.filter(
+                project_id=project.pk,
+                status=Assignment.Status.SUBMITTED,
+                is_control=False,
+                task__decided_by=Task.DecidedBy.CONSENSUS,
+                task__decided_at__gte=start,
+                task__decided_at__lt=end,
+            )
+            .annotate(
+                audited=Exists(
+                    Review.objects.filter(task_id=OuterRef("task_id"), kind=Review.Kind.AUDIT)
+                )
+            )
+            .order_by("labeler_id", "id")
+            .values_list("labeler_id", "id", "task_id", "audited")
+        )
+        work: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
+        for labeler_id, assignment_id, task_id, audited in rows:
+            work[labeler_id].append((assignment_id, task_id, audited))
+        sampled = set(
+            Review.objects.filter(
+                project_id=project.pk, kind=Review.Kind.AUDIT, audit_week=week_start
+            ).values_list("assignment__labeler_id", flat=True)
+        )
+        taken: set[int] = set()
+        new: list[Review] = []
+        for labeler_id in sorted(work):
+            if labeler_id in sampled:
+                continue
+            items = work[labeler_id]
+            want = math.ceil(percent * len(items) / 100)
+            pool = [(a, t) for a, t, audited in items if not audited and t not in taken]
+            for assignment_id, task_id in rng.sample(pool, min(want, len(pool))):
+                taken.add(task_id)
+                new.append(
+                    Review(
+                        task_id=task_id,
+                        project_id=project.pk,
+                        kind=Review.Kind.AUDIT,
+                        assignment_id=assignment_id,
+                        audit_week=week_start,
+                    )
+                )
+        Review.objects.bulk_create(new)
+    return len(new)
+
+
+def last_week_start(today: date | None = None) -> date:
+    """The Monday of the week before ``today`` (local date)."""
+    today = today or timezone.localdate()
+    return today - timedelta(days=today.weekday() + 7)
+
+
+def audit_sample_all(*, week_start: date | None = None) -> int:
+    """``audit_sample_week`` for every project with an audit percent, for ``week_start``
+    (default: last week). One transaction per project. Returns the reviews created."""
+    week_start = week_start or last_week_start()
+    ids = Project.objects.filter(audit_percent__gt=0).order_by("id").values_list("id", flat=True)
+    return sum(audit_sample_week(project_id=pk, week_start=week_start) for pk in ids)
