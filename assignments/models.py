@@ -159,6 +159,12 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=Q(submitted__lte=F("target")), name="assignments_task_not_overfilled"
             ),
+            # An external id names one task of a project; bulk updates look tasks up by it.
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=~Q(external_id=""),
+                name="assignments_task_external_id_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(is_open=False) | Q(submitted__lt=F("target"), gold_item__isnull=True),
                 name="assignments_task_open_means_slots",

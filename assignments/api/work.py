@@ -14,6 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
+from assignments.api.imports import (
+    ProjectIn,
+    ProjectOpsOut,
+    ProjectPatchIn,
+    project_ops_out,
+    require_ops,
+)
 from assignments.models import Assignment, Project
 from config.api import StrictSerializer, labeler_of, parse_input
 
@@ -77,17 +84,37 @@ def task_for_labeler(assignment: Assignment, project: Project) -> dict:
 
 
 class ProjectListApi(generics.ListAPIView):
+    """GET: the projects the caller may see. POST: create a project, in draft (ops only)."""
+
     serializer_class = ProjectOut
 
     def get_queryset(self):
         return selectors.project_list_for(actor=self.request.user)
 
+    @extend_schema(request=ProjectIn, responses={201: ProjectOpsOut})
+    def post(self, request):
+        require_ops(request)
+        data = parse_input(ProjectIn, request.data)
+        project = services.project_create(actor=request.user, **data)
+        return Response(project_ops_out(project), status=status.HTTP_201_CREATED)
+
 
 class ProjectDetailApi(generics.RetrieveAPIView):
+    """GET: one project. PATCH: change its fields (ops only; the status changes through
+    POST projects/{id}/activate|pause|resume|finish/)."""
+
     serializer_class = ProjectOut
 
     def get_object(self):
         return selectors.project_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+
+    @extend_schema(request=ProjectPatchIn, responses=ProjectOpsOut)
+    def patch(self, request, pk: int):
+        require_ops(request)
+        project = selectors.project_get_for(actor=request.user, pk=pk)
+        data = parse_input(ProjectPatchIn, request.data, partial=True)
+        project = services.project_update(actor=request.user, project=project, data=data)
+        return Response(project_ops_out(project))
 
 
 class NextTaskApi(APIView):

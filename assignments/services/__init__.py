@@ -21,3 +21,32 @@ __all__ = [
     "leases_expire",
     "project_sync_control_tasks",
 ]
+
+# -- projects and bulk imports (assignments/services/projects.py, imports.py) --
+from assignments.services.imports import (
+    ImportInvalid,
+    ImportResult,
+    ImportTooLarge,
+    UpdateResult,
+    task_set_priority,
+    tasks_bulk_update,
+    tasks_import,
+)
+from assignments.services.projects import (
+    project_create,
+    project_set_status,
+    project_update,
+)
+
+__all__ += [
+    "ImportInvalid",
+    "ImportResult",
+    "ImportTooLarge",
+    "UpdateResult",
+    "project_create",
+    "project_set_status",
+    "project_update",
+    "task_set_priority",
+    "tasks_bulk_update",
+    "tasks_import",
+]

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from import_export.formats import base_formats
 
+from tests.assignments.test_admin_assignments import assignments_admin_samples
 from tests.factories import SkillFactory, UserFactory, make_labeler
 from tests.qc.factories import qc_admin_samples
 from tests.qc.quiz_factories import quiz_admin_samples
@@ -74,6 +75,7 @@ def sample_data(vendor_a, manager_a, vendor_labeler, internal_labeler, ops_user)
         "skill": skill,
         **qc_admin_samples(actor=ops_user, labeler=vendor_labeler),
         **quiz_admin_samples(labeler=internal_labeler),
+        **assignments_admin_samples(actor=ops_user, labeler=vendor_labeler),
     }
 
 

@@ -1,0 +1,614 @@
+"""The operations admin for work: projects (with their progress, the status actions and the
+task import), batches, tasks and assignments.
+
+Thin like the rest of the admin: progress columns are correlated counts in the page's own query
+(``assignments.selectors.progress``), never counters; creating and changing a project, its
+status, a task's priority and an import all go through the services; tasks are read-only but
+for their priority, batches and assignments entirely.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from assignments import selectors, services
+from assignments.models import Assignment, Batch, Project, Task
+from assignments.services.imports import (
+    IMPORT_COLUMNS,
+    TASK_IMPORT_MAX_BYTES,
+    TASK_IMPORT_MAX_ROWS,
+    upload_file,
+)
+from config.errors import ApplicationError
+from qc.admin.guides import confirmation_page
+from workforce.admin import (
+    ServiceErrorsFormMixin,
+    ServiceFormAdminMixin,
+    _adopt,
+    _error_text,
+)
+
+S = Project.Status
+
+# -- progress columns ------------------------------------------------------------------------------
+
+
+class ProgressColumnsMixin:
+    """Columns for the ``progress_*`` annotations of the progress selectors."""
+
+    @admin.display(description="tasks", ordering="progress_total")
+    def progress_total(self, obj) -> int:
+        return obj.progress_total
+
+    @admin.display(description="open", ordering="progress_open")
+    def progress_open(self, obj) -> int:
+        return obj.progress_open
+
+    @admin.display(description="leased", ordering="progress_leased")
+    def progress_leased(self, obj) -> int:
+        return obj.progress_leased
+
+    @admin.display(description="done", ordering="progress_done")
+    def progress_done(self, obj) -> int:
+        return obj.progress_done
+
+    @admin.display(description="in review", ordering="progress_review")
+    def progress_review(self, obj) -> int:
+        return obj.progress_review
+
+
+PROGRESS_COLUMNS = (
+    "progress_total",
+    "progress_open",
+    "progress_leased",
+    "progress_done",
+    "progress_review",
+)
+
+
+# -- projects --------------------------------------------------------------------------------------
+
+
+class ProjectForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """Saved by ``project_create`` / ``project_update``, which validate everything: no model
+    validation or copying onto the instance here."""
+
+    class Meta:
+        model = Project
+        fields = (
+            "slug",
+            "name",
+            "objective",
+            "answer_type",
+            "classes",
+            "iou_threshold",
+            "overlap",
+            "max_overlap",
+            "control_ratio",
+            "control_gold_set",
+            "lease_seconds",
+            "required_qualifications",
+            "guide",
+            "require_guide_ack",
+            "priority",
+            "audit_percent",
+        )
+
+    def _post_clean(self):
+        """See the class docstring."""
+
+
+class TaskImportForm(forms.Form):
+    file = forms.FileField(help_text="A .csv or .jsonl file.")
+    format = forms.ChoiceField(
+        choices=(("", "From the file name"), ("csv", "CSV"), ("jsonl", "JSONL")),
+        required=False,
+    )
+    source = forms.CharField(max_length=200, required=False, help_text="Where the items came from.")
+    note = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea({"rows": 2}))
+    priority = forms.IntegerField(
+        initial=0,
+        min_value=-(2**31) + 1,
+        max_value=2**31 - 1,
+        help_text="The priority of rows that give none.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None:
+            return cleaned
+        if upload.size > TASK_IMPORT_MAX_BYTES:
+            raise ValidationError(services.ImportTooLarge.default_detail)
+        if not cleaned.get("format"):
+            name = (upload.name or "").lower()
+            if name.endswith(".csv"):
+                cleaned["format"] = "csv"
+            elif name.endswith((".jsonl", ".ndjson")):
+                cleaned["format"] = "jsonl"
+            else:
+                self.add_error("format", "Choose the format: the file name does not say.")
+        return cleaned
+
+
+@admin.register(Project)
+class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    form = ProjectForm
+    list_display = (
+        "name",
+        "slug",
+        "status",
+        "answer_type",
+        "overlap",
+        "priority",
+        *PROGRESS_COLUMNS,
+    )
+    list_filter = ("status", "answer_type")
+    search_fields = ("name", "slug")
+    autocomplete_fields = ("control_gold_set", "guide", "required_qualifications")
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ("activate", "pause", "resume", "finish", "release_stale_leases")
+    # Fixed once the project has been activated (project_update refuses them then).
+    schema_fields = ("answer_type", "classes", "overlap")
+    record_fields = ("status", "progress", "files", "created_by", "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        # Progress counts are sub-selects of the page's query: one query whatever the rows.
+        return selectors.project_progress_annotate(super().get_queryset(request))
+
+    # -- columns and read-only fields --------------------------------------------------------------
+
+    @admin.display(description="progress")
+    def progress(self, obj: Project) -> str:
+        batches = reverse("admin:assignments_batch_changelist") + f"?project__id__exact={obj.pk}"
+        tasks = reverse("admin:assignments_task_changelist") + f"?project__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{} tasks</a>: {} open, {} leased now, {} done, {} in review — '
+            '<a href="{}">batches</a>',
+            tasks,
+            obj.progress_total,
+            obj.progress_open,
+            obj.progress_leased,
+            obj.progress_done,
+            obj.progress_review,
+            batches,
+        )
+
+    @admin.display(description="tasks")
+    def files(self, obj: Project) -> str:
+        if obj.status == S.DONE:
+            return "The project is done: it takes no more tasks."
+        return format_html(
+            '<a href="{}">Import tasks…</a>',
+            reverse("admin:assignments_project_import", args=[obj.pk]),
+        )
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ProjectForm.Meta.fields
+        return (*ProjectForm.Meta.fields, *self.record_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        fixed = ("slug",) if obj.status == S.DRAFT else ("slug", *self.schema_fields)
+        return (*fixed, *self.record_fields)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else self.prepopulated_fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status == S.DONE:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Projects are finished, not deleted: tasks, answers and pay refer to them.
+        return False
+
+    # -- saving through the services ---------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        qualifications = [q.slug for q in c.get("required_qualifications") or ()]
+        if change:
+            data = {
+                name: (qualifications if name == "required_qualifications" else c[name])
+                for name in form.changed_data
+                if name in services.projects.EDITABLE_FIELDS
+            }
+            if data:
+                self._call_service(
+                    services.project_update, actor=request.user, project=obj, data=data
+                )
+            return
+        project = self._call_service(
+            services.project_create,
+            actor=request.user,
+            slug=c["slug"],
+            name=c["name"],
+            objective=c.get("objective", ""),
+            answer_type=c["answer_type"],
+            classes=c.get("classes"),
+            iou_threshold=c.get("iou_threshold") if c.get("iou_threshold") is not None else "0.5",
+            overlap=c.get("overlap") if c.get("overlap") is not None else 2,
+            max_overlap=c.get("max_overlap"),
+            control_ratio=c.get("control_ratio") if c.get("control_ratio") is not None else 0,
+            control_gold_set=c.get("control_gold_set"),
+            lease_seconds=c.get("lease_seconds") if c.get("lease_seconds") is not None else 900,
+            required_qualifications=qualifications,
+            guide=c.get("guide"),
+            require_guide_ack=c.get("require_guide_ack", True),
+            priority=c.get("priority") or 0,
+            audit_percent=c.get("audit_percent") if c.get("audit_percent") is not None else 0,
+        )
+        _adopt(obj, project)
+
+    def save_related(self, request, form, formsets, change):
+        # No form.save_m2m(): the service has set the required qualifications.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    # -- status actions ----------------------------------------------------------------------------
+
+    def _set_status(self, request, queryset, *, status: str, past: str, from_statuses=None):
+        done = 0
+        for project in queryset.order_by("pk"):
+            try:
+                services.project_set_status(
+                    actor=request.user,
+                    project=project,
+                    status=status,
+                    from_statuses=from_statuses,
+                )
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(request, f"{project}: {_error_text(exc)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{past} {done} project(s).", messages.SUCCESS)
+
+    @admin.action(description="Activate selected projects", permissions=["change"])
+    def activate(self, request, queryset):
+        self._set_status(request, queryset, status=S.ACTIVE, past="Activated")
+
+    @admin.action(description="Pause selected projects", permissions=["change"])
+    def pause(self, request, queryset):
+        self._set_status(request, queryset, status=S.PAUSED, past="Paused")
+
+    @admin.action(description="Resume selected projects", permissions=["change"])
+    def resume(self, request, queryset):
+        self._set_status(
+            request, queryset, status=S.ACTIVE, past="Resumed", from_statuses={S.PAUSED}
+        )
+
+    @admin.action(description="Finish selected projects (final)", permissions=["change"])
+    def finish(self, request, queryset):
+        if request.POST.get("post") == "yes":
+            self._set_status(request, queryset, status=S.DONE, past="Finished")
+            return None
+        projects = list(queryset.order_by("pk"))
+        return confirmation_page(
+            self,
+            request,
+            action="finish",
+            title="Finish projects",
+            intro="A finished project hands out no more work and takes no more tasks; this "
+            "cannot be undone. Finish these projects?",
+            lines=[
+                f"{p} ({p.status}): {p.progress_open} of {p.progress_total} tasks still open"
+                for p in projects
+            ],
+            object_pks=[p.pk for p in projects],
+            submit_label="Finish",
+        )
+
+    @admin.action(description="Release stale leases (all projects)", permissions=["change"])
+    def release_stale_leases(self, request, queryset):
+        expired = services.leases_expire()
+        self.message_user(
+            request,
+            f"Marked {expired} lapsed lease(s) as expired, in all projects. Their slots were "
+            "already free: an expired lease is not counted when work is handed out.",
+            messages.SUCCESS,
+        )
+
+    # -- the task import ---------------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="{}_{}_import".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request, object_id):
+        """Upload a CSV or JSONL file → ``tasks_import`` (a new batch). On any invalid row the
+        first problems are listed and nothing is written; on success, back to the project with
+        the count and the time it took."""
+        project = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not (
+            self.has_change_permission(request, project)
+            and request.user.has_perm("assignments.add_task")
+            and request.user.has_perm("assignments.add_batch")
+        ):
+            raise PermissionDenied
+        form = TaskImportForm(request.POST or None, request.FILES or None)
+        row_errors, error_detail = [], ""
+        if request.method == "POST" and form.is_valid():
+            c = form.cleaned_data
+            upload = c["file"]
+            try:
+                result = services.tasks_import(
+                    actor=request.user,
+                    project=project,
+                    data=upload_file(upload),
+                    file_format=c["format"],
+                    source=c.get("source", ""),
+                    note=c.get("note", ""),
+                    priority=c["priority"],
+                )
+            except services.ImportInvalid as exc:
+                row_errors, error_detail = exc.fields.get("rows", []), exc.detail
+            except (ApplicationError, ValidationError) as exc:
+                form.add_error(None, _error_text(exc))
+            else:
+                rate = result.created / result.seconds if result.seconds else 0
+                self.message_user(
+                    request,
+                    f"Imported {result.created} task(s) from {upload.name} as batch "
+                    f"{result.batch.pk} in {result.seconds:.1f} s ({rate:,.0f} rows/s).",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:assignments_project_change", args=[project.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import tasks into {project}",
+            "opts": self.opts,
+            "project": project,
+            "form": form,
+            "row_errors": row_errors,
+            "error_detail": error_detail,
+            "columns": IMPORT_COLUMNS,
+            "max_rows": TASK_IMPORT_MAX_ROWS,
+            "max_mb": TASK_IMPORT_MAX_BYTES // (1024 * 1024),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/assignments/project/import.html", context)
+
+
+# -- batches ---------------------------------------------------------------------------------------
+
+
+@admin.register(Batch)
+class BatchAdmin(ProgressColumnsMixin, admin.ModelAdmin):
+    """Batches are made by imports; read-only here."""
+
+    list_display = (
+        "id",
+        "project",
+        "source",
+        "priority",
+        "created_by",
+        "created_at",
+        *PROGRESS_COLUMNS,
+    )
+    list_filter = ("project",)
+    search_fields = ("source", "note", "project__name", "project__slug")
+    list_select_related = ("project", "created_by")
+    date_hierarchy = "created_at"
+    fields = ("project", "source", "note", "priority", "created_by", "created_at", "progress")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return selectors.batch_progress_annotate(super().get_queryset(request))
+
+    @admin.display(description="progress")
+    def progress(self, obj: Batch) -> str:
+        tasks = reverse("admin:assignments_task_changelist") + f"?batch={obj.pk}"
+        return format_html(
+            '<a href="{}">{} tasks</a>: {} open, {} leased now, {} done, {} in review',
+            tasks,
+            obj.progress_total,
+            obj.progress_open,
+            obj.progress_leased,
+            obj.progress_done,
+            obj.progress_review,
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a batch would delete its tasks and the answers to them.
+        return False
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+
+
+class BatchFilter(admin.SimpleListFilter):
+    """The batches of the project filtered on (else the latest ones): listing every batch of
+    every project would be a long list and a query per batch name."""
+
+    title = "batch"
+    parameter_name = "batch"
+    limit = 30
+
+    def lookups(self, request, model_admin):
+        batches = Batch.objects.order_by("-id")
+        project = request.GET.get("project__id__exact")
+        if project and project.isdigit():
+            batches = batches.filter(project_id=int(project))
+        return [
+            (str(b.pk), f"#{b.pk} {b.source or ''}".strip())
+            for b in batches.only("id", "source")[: self.limit]
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(batch_id=int(value))
+        return queryset
+
+
+class ControlFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return (("real", "Real tasks"), ("control", "Control tasks (gold)"))
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "real":
+                return queryset.filter(gold_item__isnull=True)
+            case "control":
+                return queryset.filter(gold_item__isnull=False)
+        return queryset
+
+
+class TaskForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """Only the priority is editable; ``task_set_priority`` writes it alone, so the counters
+    the claim and submit services keep are never saved from this (possibly stale) copy."""
+
+    class Meta:
+        model = Task
+        fields = ("priority",)
+
+    def _post_clean(self):
+        """See the class docstring."""
+
+
+@admin.register(Task)
+class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = TaskForm
+    list_display = (
+        "id",
+        "project",
+        "batch_id",
+        "external_id",
+        "state",
+        "is_open",
+        "slots",
+        "priority",
+        "complexity",
+        "is_control",
+        "created_at",
+    )
+    list_filter = ("project", BatchFilter, "state", "is_open", "complexity", ControlFilter)
+    search_fields = ("=external_id",)
+    list_select_related = ("project",)
+    raw_id_fields = ("project", "batch", "gold_item")
+    show_full_result_count = False  # a count of millions of rows on every page is not needed
+    list_per_page = 100
+    fields = (
+        "project",
+        "batch",
+        "gold_item",
+        "external_id",
+        "payload",
+        "source",
+        "complexity",
+        "priority",
+        "prelabel",
+        "prelabel_confidence",
+        "state",
+        "target",
+        "submitted",
+        "is_open",
+        "created_at",
+    )
+    readonly_fields = tuple(f for f in fields if f != "priority")
+
+    @admin.display(description="submitted / target")
+    def slots(self, obj: Task) -> str:
+        return f"{obj.submitted} / {obj.target}" if obj.gold_item_id is None else "control"
+
+    @admin.display(description="control", boolean=True)
+    def is_control(self, obj: Task) -> bool:
+        return obj.gold_item_id is not None
+
+    def has_add_permission(self, request):
+        return False  # tasks come from imports
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting a task would delete its answers
+
+    def save_model(self, request, obj, form, change):
+        if "priority" in form.changed_data:
+            self._call_service(
+                services.task_set_priority,
+                actor=request.user,
+                task=obj,
+                priority=form.cleaned_data["priority"],
+            )
+
+    def save_related(self, request, form, formsets, change):
+        pass  # no relations are edited here
+
+
+# -- assignments -----------------------------------------------------------------------------------
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    """Leases and submissions: a record of work, read-only."""
+
+    list_display = (
+        "id",
+        "project",
+        "task_id",
+        "labeler",
+        "status",
+        "is_control",
+        "leased_at",
+        "expires_at",
+        "submitted_at",
+    )
+    list_filter = ("status", "project", "is_control")
+    search_fields = ("labeler__public_code", "labeler__user__username", "=task__external_id")
+    list_select_related = ("project", "labeler")
+    show_full_result_count = False
+    list_per_page = 100
+    fields = (
+        "project",
+        "task",
+        "labeler",
+        "is_control",
+        "status",
+        "leased_at",
+        "expires_at",
+        "submitted_at",
+        "answer",
+        "active_seconds",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("project", "labeler", "task")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,457 @@
+"""Writes of projects: create, update, and the status workflow.
+
+Every function is one transaction. Bad input is a ``ValidationError`` naming the fields (400); a
+status change the workflow does not allow is ``InvalidTransition`` (409); changing a finished
+project is a ``Conflict`` (409, ``project_done``).
+
+Status workflow::
+
+    draft ──► active ◄──► paused
+      │         │           │
+      └─────────┴───────────┴──► done   (final)
+
+Activating (from draft or paused) makes the control tasks of the project's control gold set
+(``project_sync_control_tasks``, idempotent), so an active project with a control ratio always
+has its gold items to serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from assignments.models import Project
+from assignments.services.claim import project_sync_control_tasks
+from config.errors import Conflict, InvalidTransition, NotFound
+from qc.models import AnswerType, GoldSet, Guide
+from workforce.models import QualificationType, User
+
+logger = logging.getLogger(__name__)
+
+MAX_CLASSES = 1_000
+MAX_CLASS_CHARS = 100
+MAX_OVERLAP = 100
+MIN_LEASE_SECONDS = 30
+MAX_LEASE_SECONDS = 7 * 24 * 3600
+MAX_CONTROL_RATIO = Decimal("0.5")
+NAME_MAX = Project._meta.get_field("name").max_length
+SLUG_MAX = Project._meta.get_field("slug").max_length
+SMALLINT_MAX = 32_767
+INT_MAX = 2**31 - 1
+
+# Fields project_update takes. The schema and the overlap shape the tasks and answers already
+# made, so they change only while the project is a draft; the slug never changes (URLs and
+# exports name it).
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "objective",
+        "answer_type",
+        "classes",
+        "iou_threshold",
+        "overlap",
+        "max_overlap",
+        "control_ratio",
+        "control_gold_set",
+        "lease_seconds",
+        "required_qualifications",
+        "guide",
+        "require_guide_ack",
+        "priority",
+        "audit_percent",
+    }
+)
+DRAFT_ONLY_FIELDS = frozenset({"answer_type", "classes", "overlap"})
+
+S = Project.Status
+# to-status → the statuses it may be reached from
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.ACTIVE: frozenset({S.DRAFT, S.PAUSED}),
+    S.PAUSED: frozenset({S.ACTIVE}),
+    S.DONE: frozenset({S.DRAFT, S.ACTIVE, S.PAUSED}),
+}
+
+_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+\Z")
+
+
+# -- cleaners: raw value → clean value, or ValueError with the message for the field ---------------
+
+
+def _clean_text(value: Any, *, max_length: int, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValueError("Expected text.")
+    value = value.strip()
+    if required and not value:
+        raise ValueError("This field is required.")
+    if len(value) > max_length:
+        raise ValueError(f"At most {max_length} characters.")
+    return value
+
+
+def _clean_slug(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("This field is required.")
+    if len(value) > SLUG_MAX:
+        raise ValueError(f"At most {SLUG_MAX} characters.")
+    if not _SLUG_RE.match(value):
+        raise ValueError("Use letters, digits, hyphens and underscores only.")
+    return value
+
+
+def _clean_answer_type(value: Any) -> str:
+    if value not in AnswerType.values:
+        raise ValueError(f"Must be one of {', '.join(AnswerType.values)}.")
+    return value
+
+
+def clean_classes(value: Any) -> list[str]:
+    """A non-empty list of distinct, non-blank labels of at most ``MAX_CLASS_CHARS``
+    characters, without surrounding spaces; order is kept (it is the order labelers see)."""
+    if not isinstance(value, list) or not value:
+        raise ValueError("Expected a non-empty list of class names.")
+    if len(value) > MAX_CLASSES:
+        raise ValueError(f"At most {MAX_CLASSES} classes.")
+    seen: set[str] = set()
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("Each class must be a non-empty string.")
+        if name != name.strip():
+            raise ValueError(f"Class {name[:40]!r} has leading or trailing spaces.")
+        if len(name) > MAX_CLASS_CHARS:
+            raise ValueError(f"A class name has at most {MAX_CLASS_CHARS} characters.")
+        if name in seen:
+            raise ValueError(f"Class {name!r} is listed twice.")
+        seen.add(name)
+    return list(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("Expected a number.")
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValueError("Expected a number.") from None
+    if not number.is_finite():
+        raise ValueError("Expected a number.")
+    return number
+
+
+def _clean_iou(value: Any) -> Decimal:
+    number = _decimal(value)
+    if not (0 < number <= 1):
+        raise ValueError("Must be greater than 0 and at most 1.")
+    if number != number.quantize(Decimal("0.01")):
+        raise ValueError("At most two decimal places.")
+    return number.quantize(Decimal("0.01"))
+
+
+def _clean_int(value: Any, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("Expected a whole number.")
+    if not low <= value <= high:
+        raise ValueError(f"Must be between {low} and {high}.")
+    return value
+
+
+def _clean_control_ratio(value: Any) -> Decimal:
+    number = _decimal(value)
+    if not (0 <= number <= MAX_CONTROL_RATIO):
+        raise ValueError("Must be between 0 and 0.5 (a share of tasks, not a percentage).")
+    if number != number.quantize(Decimal("0.001")):
+        raise ValueError("At most three decimal places.")
+    return number.quantize(Decimal("0.001"))
+
+
+def _clean_audit_percent(value: Any) -> Decimal:
+    number = _decimal(value)
+    if not (0 <= number <= 100):
+        raise ValueError("Must be between 0 and 100.")
+    if number != number.quantize(Decimal("0.01")):
+        raise ValueError("At most two decimal places.")
+    return number.quantize(Decimal("0.01"))
+
+
+def _clean_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("Expected true or false.")
+    return value
+
+
+def _clean_instance(value: Any, model: type) -> Any:
+    if value is not None and not isinstance(value, model):
+        raise ValueError(f"Expected a {model._meta.verbose_name} or nothing.")
+    return value
+
+
+def _resolve_qualifications(value: Any) -> list[QualificationType]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError("Expected a list of qualification type slugs.")
+    slugs = list(dict.fromkeys(value))
+    if not all(isinstance(s, str) for s in slugs):
+        raise ValueError("Expected a list of qualification type slugs.")
+    found = {q.slug: q for q in QualificationType.objects.filter(slug__in=slugs)}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise ValueError(f"Unknown qualification types: {', '.join(m[:64] for m in missing[:10])}.")
+    return [found[s] for s in slugs]
+
+
+_CLEANERS = {
+    "name": lambda v: _clean_text(v, max_length=NAME_MAX, required=True),
+    "objective": lambda v: _clean_text(v, max_length=20_000, required=False),
+    "answer_type": _clean_answer_type,
+    "classes": clean_classes,
+    "iou_threshold": _clean_iou,
+    "overlap": lambda v: _clean_int(v, low=1, high=MAX_OVERLAP),
+    "max_overlap": lambda v: _clean_int(v, low=1, high=MAX_OVERLAP),
+    "control_ratio": _clean_control_ratio,
+    "control_gold_set": lambda v: _clean_instance(v, GoldSet),
+    "lease_seconds": lambda v: _clean_int(v, low=MIN_LEASE_SECONDS, high=MAX_LEASE_SECONDS),
+    "required_qualifications": _resolve_qualifications,
+    "guide": lambda v: _clean_instance(v, Guide),
+    "require_guide_ack": _clean_bool,
+    "priority": lambda v: _clean_int(v, low=-INT_MAX, high=INT_MAX),
+    "audit_percent": _clean_audit_percent,
+}
+
+
+def _clean(values: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            cleaned[name] = _CLEANERS[name](value)
+        except ValueError as exc:
+            errors.setdefault(name, []).append(str(exc))
+    return cleaned
+
+
+def _check_together(state: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """Rules between fields, on the project as it will be (``state`` has every field). Skipped
+    for a field that is already in error."""
+    together_ok = "overlap" not in errors and "max_overlap" not in errors
+    if together_ok and state["max_overlap"] < state["overlap"]:
+        errors.setdefault("max_overlap", []).append(
+            "Must be at least the overlap (labelers per task)."
+        )
+    if "control_ratio" in errors or "control_gold_set" in errors:
+        return
+    gold_set: GoldSet | None = state["control_gold_set"]
+    if state["control_ratio"] > 0 and gold_set is None:
+        errors.setdefault("control_gold_set", []).append(
+            "A control ratio above 0 needs a gold set to draw control tasks from."
+        )
+    if gold_set is not None and "answer_type" not in errors and "classes" not in errors:
+        if gold_set.answer_type != state["answer_type"]:
+            errors.setdefault("control_gold_set", []).append(
+                f"The gold set's answer type ({gold_set.answer_type}) is not the project's "
+                f"({state['answer_type']})."
+            )
+        elif set(gold_set.classes) != set(state["classes"]):
+            errors.setdefault("control_gold_set", []).append(
+                "The gold set's classes are not the project's classes."
+            )
+
+
+def _raise_if(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+# -- create and update -----------------------------------------------------------------------------
+
+
+def project_create(
+    *,
+    actor: User | None,
+    slug: str,
+    name: str,
+    answer_type: str,
+    classes: list[str],
+    objective: str = "",
+    iou_threshold: Decimal | str | float = Decimal("0.5"),
+    overlap: int = 2,
+    max_overlap: int | None = None,
+    control_ratio: Decimal | str | float = Decimal(0),
+    control_gold_set: GoldSet | None = None,
+    lease_seconds: int = 900,
+    required_qualifications: Iterable[str] = (),
+    guide: Guide | None = None,
+    require_guide_ack: bool = True,
+    priority: int = 0,
+    audit_percent: Decimal | str | float = Decimal(0),
+) -> Project:
+    """Create a project, in draft.
+
+    Rules: ``classes`` a non-empty list of distinct labels (each at most 100 characters);
+    ``answer_type`` one of the answer types; ``overlap`` (k) at least 1; ``max_overlap`` at least
+    k (default k + 1); ``control_ratio`` 0 to 0.5 and, above 0, a ``control_gold_set`` whose answer
+    type and classes are the project's; ``lease_seconds`` at least 30;
+    ``required_qualifications`` are qualification type slugs that exist. Raises ValidationError
+    naming each bad field (a taken slug included). Nothing is written on error.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        slug = _clean_slug(slug)
+    except ValueError as exc:
+        errors["slug"] = [str(exc)]
+    values = _clean(
+        {
+            "name": name,
+            "objective": objective,
+            "answer_type": answer_type,
+            "classes": classes,
+            "iou_threshold": iou_threshold,
+            "overlap": overlap,
+            "max_overlap": max_overlap if max_overlap is not None else _default_max(overlap),
+            "control_ratio": control_ratio,
+            "control_gold_set": control_gold_set,
+            "lease_seconds": lease_seconds,
+            "required_qualifications": required_qualifications,
+            "guide": guide,
+            "require_guide_ack": require_guide_ack,
+            "priority": priority,
+            "audit_percent": audit_percent,
+        },
+        errors,
+    )
+    if "slug" not in errors and Project.objects.filter(slug=slug).exists():
+        errors["slug"] = ["A project with this slug exists."]
+    if not errors:
+        _check_together(values, errors)
+    _raise_if(errors)
+    qualifications = values.pop("required_qualifications")
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(slug=slug, status=S.DRAFT, created_by=actor, **values)
+            project.required_qualifications.set(qualifications)
+    except IntegrityError:
+        # A concurrent create took the slug between the check and the insert.
+        raise ValidationError({"slug": ["A project with this slug exists."]}) from None
+    return project
+
+
+def _default_max(overlap: Any) -> Any:
+    return overlap + 1 if isinstance(overlap, int) and not isinstance(overlap, bool) else overlap
+
+
+def _state_of(project: Project) -> dict[str, Any]:
+    return {
+        "answer_type": project.answer_type,
+        "classes": project.classes,
+        "overlap": project.overlap,
+        "max_overlap": project.max_overlap,
+        "control_ratio": project.control_ratio,
+        "control_gold_set": project.control_gold_set,
+    }
+
+
+def project_update(*, actor: User | None, project: Project, data: dict[str, Any]) -> Project:
+    """Change the fields in ``data`` (any of ``EDITABLE_FIELDS``; others are a ValidationError).
+
+    The same rules as ``project_create``, checked on the project as it will be. ``answer_type``,
+    ``classes`` and ``overlap`` change only while the project is a draft (tasks, pre-labels and
+    answers were made under them); a done project does not change at all (Conflict,
+    ``project_done``). Holds the project's row lock (``FOR NO KEY UPDATE``: claims, which only
+    reference the row, are not blocked). When an active project gets a control gold set, its
+    control tasks are made. Returns the project as saved.
+    """
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(data) - EDITABLE_FIELDS)
+    for name in unknown:
+        errors[name] = ["This field cannot be changed."]
+    with transaction.atomic():
+        current = (
+            Project.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("control_gold_set")
+            .filter(pk=project.pk)
+            .first()
+        )
+        if current is None:
+            raise NotFound()
+        if current.status == S.DONE:
+            raise Conflict("The project is done; it cannot be changed.", code="project_done")
+        if current.status != S.DRAFT:
+            for name in sorted(DRAFT_ONLY_FIELDS & set(data)):
+                if data[name] != getattr(current, name):
+                    errors.setdefault(name, []).append(
+                        "Fixed once the project has been activated (tasks and answers were "
+                        "made under it)."
+                    )
+        values = _clean({k: v for k, v in data.items() if k in EDITABLE_FIELDS}, errors)
+        if not errors:
+            _check_together({**_state_of(current), **values}, errors)
+        _raise_if(errors)
+        qualifications = values.pop("required_qualifications", None)
+        for name, value in values.items():
+            setattr(current, name, value)
+        if values:
+            current.save(update_fields=[*values, "updated_at"])
+        if qualifications is not None:
+            current.required_qualifications.set(qualifications)
+        if current.status == S.ACTIVE and "control_gold_set" in values:
+            project_sync_control_tasks(actor=actor, project=current)
+    return current
+
+
+# -- status ----------------------------------------------------------------------------------------
+
+
+def project_set_status(
+    *,
+    actor: User | None,
+    project: Project,
+    status: str,
+    from_statuses: Iterable[str] | None = None,
+) -> Project:
+    """Move the project to ``status`` along the workflow (module docstring); with
+    ``from_statuses``, only from one of those (resume: only from paused).
+
+    A guarded ``UPDATE … WHERE status = <current>``: two concurrent changes cannot both apply.
+    Raises ValidationError for an unknown status and InvalidTransition (409) for a move the
+    workflow does not allow (the same status included) or when the status changed meanwhile.
+    Becoming active makes the control tasks of the control gold set (idempotent). Returns the
+    project with its new status.
+    """
+    if status not in TRANSITIONS:
+        allowed = ", ".join(TRANSITIONS)
+        raise ValidationError({"status": [f"Must be one of {allowed}."]})
+    with transaction.atomic():
+        row = (
+            Project.objects.filter(pk=project.pk)
+            .values_list("status", "control_gold_set_id")
+            .first()
+        )
+        if row is None:
+            raise NotFound()
+        current, project.control_gold_set_id = row
+        if current == status:
+            raise InvalidTransition(f"The project is already {status}.")
+        allowed = TRANSITIONS[status]
+        if from_statuses is not None:
+            allowed = allowed & frozenset(from_statuses)
+        if current not in allowed:
+            raise InvalidTransition(f"A {current} project cannot become {status} this way.")
+        now = timezone.now()
+        changed = Project.objects.filter(pk=project.pk, status=current).update(
+            status=status, updated_at=now
+        )
+        if not changed:
+            raise InvalidTransition("The project's status changed meanwhile; reload and retry.")
+        project.status = status
+        project.updated_at = now
+        if status == S.ACTIVE and project.control_gold_set_id is not None:
+            project_sync_control_tasks(actor=actor, project=project)
+    logger.info(
+        "project %s: %s -> %s by %s", project.pk, current, status, getattr(actor, "pk", None)
+    )
+    return project

@@ -1,0 +1,273 @@
+"""Role-by-endpoint matrix for the ops routes of assignments/api/imports.py: task import and bulk
+update, batches, progress and the project status commands (see tests/workforce/
+test_permissions_matrix.py for the conventions). Every route here is ops only: 403 for any other
+signed-in role — before the project is looked up, so a missing project is a 404 for ops only —
+and 401 for anonymous callers.
+
+The create (``POST projects/``) and update (``PATCH projects/{id}/``) rows join the matrix as
+soon as those methods are served by assignments/api/work.py."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.urls import resolve
+
+from assignments.models import Project, Task
+from tests.assignments.test_claim import make_project
+from tests.workforce.test_permissions_matrix import ERROR_KEYS, ROLES, V1, Row
+
+pytestmark = pytest.mark.django_db
+
+PROJECT = V1 + "projects/<id:pk>/"
+OPS_ONLY = (200, 403, 403, 403, 403, 401)
+OPS_ONLY_CREATED = (201, 403, 403, 403, 403, 401)
+OPS_ONLY_MISSING = (404, 403, 403, 403, 403, 401)
+OPS_ONLY_INVALID = (400, 403, 403, 403, 403, 401)
+OPS_ONLY_CONFLICT = (409, 403, 403, 403, 403, 401)
+
+NEW_TASK = {"external_id": "new-1", "image_url": "https://img.example.test/new.jpg"}
+
+# ops, manager A, manager B, internal labeler, vendor labeler (of A), anonymous
+_ROWS: list[Row] = [
+    Row("batches", "GET", PROJECT + "batches/", "/api/v1/projects/{project}/batches/", OPS_ONLY),
+    Row(
+        "batches of a missing project",
+        "GET",
+        PROJECT + "batches/",
+        "/api/v1/projects/{missing}/batches/",
+        OPS_ONLY_MISSING,
+    ),
+    Row(
+        "import a batch",
+        "POST",
+        PROJECT + "batches/",
+        "/api/v1/projects/{project}/batches/?format=jsonl",
+        OPS_ONLY_CREATED,
+        NEW_TASK,
+    ),
+    Row(
+        "import a batch, invalid row",
+        "POST",
+        PROJECT + "batches/",
+        "/api/v1/projects/{project}/batches/?format=jsonl",
+        OPS_ONLY_INVALID,
+        {"image_url": "ftp://files.example.test/x.jpg"},
+    ),
+    Row(
+        "import into a missing project",
+        "POST",
+        PROJECT + "batches/",
+        "/api/v1/projects/{missing}/batches/?format=jsonl",
+        OPS_ONLY_MISSING,
+        NEW_TASK,
+    ),
+    Row(
+        "import into a done project",
+        "POST",
+        PROJECT + "batches/",
+        "/api/v1/projects/{done}/batches/?format=jsonl",
+        OPS_ONLY_CONFLICT,
+        NEW_TASK,
+    ),
+    Row(
+        "bulk update",
+        "POST",
+        PROJECT + "tasks/bulk-update/",
+        "/api/v1/projects/{project}/tasks/bulk-update/?format=jsonl",
+        OPS_ONLY,
+        {"external_id": "t-0", "priority": 5},
+    ),
+    Row(
+        "bulk update, unknown task",
+        "POST",
+        PROJECT + "tasks/bulk-update/",
+        "/api/v1/projects/{project}/tasks/bulk-update/?format=jsonl",
+        OPS_ONLY_INVALID,
+        {"external_id": "no-such-task", "priority": 5},
+    ),
+    Row(
+        "bulk update, missing project",
+        "POST",
+        PROJECT + "tasks/bulk-update/",
+        "/api/v1/projects/{missing}/tasks/bulk-update/?format=jsonl",
+        OPS_ONLY_MISSING,
+        {"external_id": "t-0", "priority": 5},
+    ),
+    Row("progress", "GET", PROJECT + "progress/", "/api/v1/projects/{project}/progress/", OPS_ONLY),
+    Row(
+        "progress, missing project",
+        "GET",
+        PROJECT + "progress/",
+        "/api/v1/projects/{missing}/progress/",
+        OPS_ONLY_MISSING,
+    ),
+    Row(
+        "activate draft",
+        "POST",
+        PROJECT + "activate/",
+        "/api/v1/projects/{draft}/activate/",
+        OPS_ONLY,
+    ),
+    Row(
+        "activate missing project",
+        "POST",
+        PROJECT + "activate/",
+        "/api/v1/projects/{missing}/activate/",
+        OPS_ONLY_MISSING,
+    ),
+    Row("pause active", "POST", PROJECT + "pause/", "/api/v1/projects/{project}/pause/", OPS_ONLY),
+    Row(
+        "pause draft",
+        "POST",
+        PROJECT + "pause/",
+        "/api/v1/projects/{draft}/pause/",
+        OPS_ONLY_CONFLICT,
+    ),
+    Row(
+        "resume paused", "POST", PROJECT + "resume/", "/api/v1/projects/{paused}/resume/", OPS_ONLY
+    ),
+    Row(
+        "resume active",
+        "POST",
+        PROJECT + "resume/",
+        "/api/v1/projects/{project}/resume/",
+        OPS_ONLY_CONFLICT,
+    ),
+    Row(
+        "finish active", "POST", PROJECT + "finish/", "/api/v1/projects/{project}/finish/", OPS_ONLY
+    ),
+    Row(
+        "finish done",
+        "POST",
+        PROJECT + "finish/",
+        "/api/v1/projects/{done}/finish/",
+        OPS_ONLY_CONFLICT,
+    ),
+]
+
+
+def served(path: str, method: str) -> bool:
+    """Whether the view at ``path`` has ``method`` (resolving loads the URLconf first, which
+    registers the ``id`` converter the API modules need)."""
+    return hasattr(resolve(path).func.view_class, method.lower())
+
+
+# Create and update: rows for the methods work.py serves (see the module docstring).
+if served("/api/v1/projects/", "post"):
+    _ROWS += [
+        Row(
+            "create project",
+            "POST",
+            V1 + "projects/",
+            "/api/v1/projects/",
+            OPS_ONLY_CREATED,
+            {"slug": "new", "name": "New", "answer_type": "single_choice", "classes": ["a", "b"]},
+        ),
+        Row(
+            "create project, invalid",
+            "POST",
+            V1 + "projects/",
+            "/api/v1/projects/",
+            OPS_ONLY_INVALID,
+            {"slug": "new", "name": "New", "answer_type": "single_choice", "classes": []},
+        ),
+    ]
+if served("/api/v1/projects/1/", "patch"):
+    _ROWS += [
+        Row(
+            "edit draft project",
+            "PATCH",
+            PROJECT,
+            "/api/v1/projects/{draft}/",
+            OPS_ONLY,
+            {"name": "Renamed", "classes": ["ok", "crack"]},
+        ),
+        Row(
+            "edit active project's schema",
+            "PATCH",
+            PROJECT,
+            "/api/v1/projects/{project}/",
+            OPS_ONLY_INVALID,
+            {"classes": ["ok", "crack"]},
+        ),
+        Row(
+            "edit done project",
+            "PATCH",
+            PROJECT,
+            "/api/v1/projects/{done}/",
+            OPS_ONLY_CONFLICT,
+            {"name": "Renamed"},
+        ),
+        Row(
+            "edit missing project",
+            "PATCH",
+            PROJECT,
+            "/api/v1/projects/{missing}/",
+            OPS_ONLY_MISSING,
+            {"name": "Renamed"},
+        ),
+    ]
+
+MATRIX: tuple[Row, ...] = tuple(_ROWS)
+
+CELLS = [
+    pytest.param(row, role, status, id=f"{row.name} | {role}")
+    for row in MATRIX
+    for role, status in zip(ROLES, row.expected, strict=True)
+]
+
+
+@pytest.fixture
+def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
+    project = make_project(tasks=3, overlap=2)
+    Task.objects.filter(pk=Task.objects.filter(project=project).order_by("id")[0].pk).update(
+        external_id="t-0"
+    )
+    users = {
+        "ops": ops_user,
+        "manager_a": manager_a,
+        "manager_b": manager_b,
+        "internal_labeler": internal_labeler.user,
+        "vendor_labeler": vendor_labeler.user,
+        "anonymous": None,
+    }
+    ids = {
+        "project": project.pk,
+        "draft": make_project(tasks=1, slug="draft", status=Project.Status.DRAFT).pk,
+        "paused": make_project(tasks=1, slug="paused", status=Project.Status.PAUSED).pk,
+        "done": make_project(tasks=1, slug="done", status=Project.Status.DONE).pk,
+        "missing": 987654321,
+    }
+    return SimpleNamespace(users=users, ids=ids)
+
+
+@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
+def test_matrix(client_for, world, row, role, expected):
+    client = client_for(world.users[role])
+    path = row.path.format(**world.ids)
+    if row.method == "GET":
+        response = client.get(path)
+    else:
+        response = getattr(client, row.method.lower())(path, row.body, format="json")
+    assert response.status_code == expected, response.content[:500]
+    if expected >= 400:
+        assert set(response.json()) == ERROR_KEYS
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
+def test_matrix_rows_resolve_to_their_route(world, row):
+    path = row.path.format(**world.ids).split("?")[0]
+    assert resolve(path).route == row.route
+
+
+def test_nothing_is_written_for_a_refused_role(client_for, world):
+    before = Task.objects.count()
+    for role in ("manager_a", "internal_labeler", "vendor_labeler", "anonymous"):
+        client_for(world.users[role]).post(
+            f"/api/v1/projects/{world.ids['project']}/batches/?format=jsonl",
+            NEW_TASK,
+            format="json",
+        )
+    assert Task.objects.count() == before
