@@ -73,9 +73,9 @@ t = Task._meta.db_table
 with connection.cursor() as cur:
     cur.execute(
         f"INSERT INTO {t} (project_id, payload, external_id, source, complexity, priority, "
-        "target, submitted, is_open, state, created_at) "
+        "target, submitted, is_open, state, decided_by, created_at) "
         "SELECT %s, jsonb_build_object('image_url', 'https://img.example.test/' || g || '.jpg'), "
-        "'t' || g, 'bench', '', (g %% 100)::float, 2, 0, true, 'open', now() "
+        "'t' || g, 'bench', '', (g %% 100)::float, 2, 0, true, 'open', '', now() "
         "FROM generate_series(1, %s) g",
         [project.pk, n_tasks],
     )
