@@ -186,6 +186,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LabelerStatusEnum": "workforce.models.Labeler.Status",
         "VendorStatusEnum": "workforce.models.Vendor.Status",
+        "LabelerKindEnum": "workforce.models.Labeler.Kind",
+        "GuideVersionStatusEnum": "qc.models.GuideVersion.Status",
+        "GoldItemStatusEnum": "qc.models.GoldItem.Status",
+        "QuizKindEnum": "qc.models.Quiz.Kind",
+        "QuizAttemptStatusEnum": "qc.models.QuizAttempt.Status",
+        "ProjectStatusEnum": "assignments.models.Project.Status",
+        "TaskStateEnum": "assignments.models.Task.State",
+        "AssignmentStatusEnum": "assignments.models.Assignment.Status",
+        "ReviewKindEnum": "assignments.models.Review.Kind",
+        "ReviewStatusEnum": "assignments.models.Review.Status",
     },
 }
 
