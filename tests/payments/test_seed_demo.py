@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
+from assignments.models import Assignment, Project, Review, Task
 from payments.management.commands import seed_demo
 from qc.models import (
     AttemptQuestion,
@@ -60,6 +61,11 @@ def _snapshot() -> dict:
     """Everything the demo writes, in a form two runs can be compared by."""
     return {
         "counts": {
+            "projects": Project.objects.count(),
+            "tasks": Task.objects.count(),
+            "assignments": Assignment.objects.count(),
+            "submitted": Assignment.objects.filter(status="submitted").count(),
+            "reviews": Review.objects.count(),
             "users": User.objects.count(),
             "vendors": Vendor.objects.count(),
             "labelers": Labeler.objects.count(),
@@ -153,6 +159,13 @@ def test_running_twice_yields_the_same_data():
     assert any(q[6] is not None for q in first["qualifications"])  # one revoked
     assert "30 labelers" in first_output and "19 quiz attempts" in first_output
     assert "created nothing" in second_output
+    # The project is half done: half of its 60 x 2 real slots were labeled through the services.
+    real_submitted = Assignment.objects.filter(
+        project__slug=seed_demo.DEMO_PROJECT, is_control=False, status="submitted"
+    ).count()
+    assert real_submitted == seed_demo.DEMO_PROJECT_SUBMISSIONS
+    assert first["counts"]["tasks"] > seed_demo.DEMO_PROJECT_TASKS  # plus control tasks
+    assert Task.objects.filter(gold_item__isnull=True, is_open=True).exists()
     assert "Quality story" in second_output
 
 

@@ -1013,6 +1013,115 @@ def _seed_attempts(seed: DemoSeed) -> None:
         seed.created["manual qualification grants"] += 1
 
 
+# -- a project half done -----------------------------------------------------------------------
+
+DEMO_PROJECT = "poles-north"
+DEMO_PROJECT_TASKS = 60
+DEMO_PROJECT_SUBMISSIONS = 60  # half of 60 tasks x overlap 2
+DEMO_LABELER_ACCURACY = 0.85
+
+
+def _demo_task_rows() -> str:
+    classes = ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
+    rows = []
+    for n in range(1, DEMO_PROJECT_TASKS + 1):
+        rows.append(
+            json.dumps(
+                {
+                    "external_id": f"NORTH-{n:04d}",
+                    "image_url": f"https://demo.labelforce.invalid/north/{n:04d}.jpg",
+                    "metadata": {"pole_id": f"N-{7000 + n}", "flight": f"F{1 + n // 20}"},
+                    "priority": float((n * 37) % 10),
+                    "prelabel": classes[(n * 7) % len(classes)],
+                    "prelabel_confidence": round(0.5 + ((n * 13) % 50) / 100, 2),
+                }
+            )
+        )
+    return "\n".join(rows)
+
+
+def _seed_project(seed: DemoSeed) -> None:
+    """A project half done: 60 pole photos at overlap 2 with control tasks from the gold set,
+    about half of the slots labeled by the qualified labelers through the real claim and submit
+    services (so consensus, extra slots and reviews happen as in production)."""
+    from assignments import services as work_services
+    from assignments.models import Assignment, Project
+    from assignments.services import imports as import_services
+    from assignments.services import projects as project_services
+    from config.errors import ApplicationError
+
+    project = Project.objects.filter(slug=DEMO_PROJECT).first()
+    if project is None:
+        project = project_services.project_create(
+            actor=seed.ops,
+            slug=DEMO_PROJECT,
+            name="Pole inspection, northern region",
+            objective="Classify the main defect on each pole photo from the spring flights.",
+            answer_type="single_choice",
+            classes=list(seed.gold_set.classes),
+            overlap=2,
+            max_overlap=3,
+            control_ratio=Decimal("0.10"),
+            control_gold_set=seed.gold_set,
+            required_qualifications=[seed.qualification_type.slug],
+            guide=seed.guide,
+            priority=10,
+        )
+        import_services.tasks_import(
+            actor=seed.ops,
+            project=project,
+            data=_demo_task_rows(),
+            file_format="jsonl",
+            source="drone flights F1-F4",
+            note="Spring survey, northern feeder lines",
+        )
+        project = project_services.project_set_status(
+            actor=seed.ops, project=project, status=Project.Status.ACTIVE
+        )
+        seed.created["projects"] += 1
+    else:
+        seed.existing["projects"] += 1
+
+    done = Assignment.objects.filter(
+        project=project, status=Assignment.Status.SUBMITTED, is_control=False
+    ).count()
+    if done >= DEMO_PROJECT_SUBMISSIONS:
+        return
+    workers = list(
+        Labeler.objects.select_related("user").filter(status=Labeler.Status.ACTIVE).order_by("id")
+    )
+    rng = random.Random(20261127)
+    truth = {n: seed.gold_set.classes[(n * 3) % len(seed.gold_set.classes)] for n in range(1, 61)}
+    progressed = True
+    while done < DEMO_PROJECT_SUBMISSIONS and progressed:
+        progressed = False
+        for labeler in workers:
+            if done >= DEMO_PROJECT_SUBMISSIONS:
+                break
+            try:
+                claim = work_services.assignment_claim_next(
+                    labeler=labeler, project_id=project.pk, rng=rng
+                )
+            except ApplicationError:
+                continue  # not qualified, or the guide is not acknowledged: the gate says no
+            if claim is None:
+                continue
+            image = str(claim.assignment.task.payload.get("image_url", ""))
+            if "/north/" in image:
+                right = truth[int(image.rsplit("/", 1)[1].split(".")[0])]
+            else:
+                right = rng.choice(seed.gold_set.classes)
+            wrong = [c for c in seed.gold_set.classes if c != right]
+            answer = right if rng.random() < DEMO_LABELER_ACCURACY else rng.choice(wrong)
+            work_services.assignment_submit(
+                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
+            )
+            if not claim.assignment.is_control:
+                done += 1
+            seed.created["submissions"] += 1
+            progressed = True
+
+
 # Run in order; each step is idempotent on its own.
 STEPS: tuple[Callable[[DemoSeed], None], ...] = (
     _seed_roles,
@@ -1022,6 +1131,7 @@ STEPS: tuple[Callable[[DemoSeed], None], ...] = (
     _seed_gold,
     _seed_quizzes,
     _seed_attempts,
+    _seed_project,
 )
 
 
