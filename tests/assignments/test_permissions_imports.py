@@ -4,8 +4,8 @@ test_permissions_matrix.py for the conventions). Every route here is ops only: 4
 signed-in role — before the project is looked up, so a missing project is a 404 for ops only —
 and 401 for anonymous callers.
 
-The create (``POST projects/``) and update (``PATCH projects/{id}/``) rows join the matrix as
-soon as those methods are served by assignments/api/work.py."""
+Project create (``POST projects/``) and update (``PATCH projects/{id}/``) are served by
+assignments/api/work.py and have their rows here."""
 
 from __future__ import annotations
 
@@ -148,67 +148,59 @@ _ROWS: list[Row] = [
 ]
 
 
-def served(path: str, method: str) -> bool:
-    """Whether the view at ``path`` has ``method`` (resolving loads the URLconf first, which
-    registers the ``id`` converter the API modules need)."""
-    return hasattr(resolve(path).func.view_class, method.lower())
-
-
-# Create and update: rows for the methods work.py serves (see the module docstring).
-if served("/api/v1/projects/", "post"):
-    _ROWS += [
-        Row(
-            "create project",
-            "POST",
-            V1 + "projects/",
-            "/api/v1/projects/",
-            OPS_ONLY_CREATED,
-            {"slug": "new", "name": "New", "answer_type": "single_choice", "classes": ["a", "b"]},
-        ),
-        Row(
-            "create project, invalid",
-            "POST",
-            V1 + "projects/",
-            "/api/v1/projects/",
-            OPS_ONLY_INVALID,
-            {"slug": "new", "name": "New", "answer_type": "single_choice", "classes": []},
-        ),
-    ]
-if served("/api/v1/projects/1/", "patch"):
-    _ROWS += [
-        Row(
-            "edit draft project",
-            "PATCH",
-            PROJECT,
-            "/api/v1/projects/{draft}/",
-            OPS_ONLY,
-            {"name": "Renamed", "classes": ["ok", "crack"]},
-        ),
-        Row(
-            "edit active project's schema",
-            "PATCH",
-            PROJECT,
-            "/api/v1/projects/{project}/",
-            OPS_ONLY_INVALID,
-            {"classes": ["ok", "crack"]},
-        ),
-        Row(
-            "edit done project",
-            "PATCH",
-            PROJECT,
-            "/api/v1/projects/{done}/",
-            OPS_ONLY_CONFLICT,
-            {"name": "Renamed"},
-        ),
-        Row(
-            "edit missing project",
-            "PATCH",
-            PROJECT,
-            "/api/v1/projects/{missing}/",
-            OPS_ONLY_MISSING,
-            {"name": "Renamed"},
-        ),
-    ]
+# Create and update (ops only).
+_ROWS += [
+    Row(
+        "create project",
+        "POST",
+        V1 + "projects/",
+        "/api/v1/projects/",
+        OPS_ONLY_CREATED,
+        {"slug": "new", "name": "New", "answer_type": "single_choice", "classes": ["a", "b"]},
+    ),
+    Row(
+        "create project, invalid",
+        "POST",
+        V1 + "projects/",
+        "/api/v1/projects/",
+        OPS_ONLY_INVALID,
+        {"slug": "new", "name": "New", "answer_type": "single_choice", "classes": []},
+    ),
+]
+_ROWS += [
+    Row(
+        "edit draft project",
+        "PATCH",
+        PROJECT,
+        "/api/v1/projects/{draft}/",
+        OPS_ONLY,
+        {"name": "Renamed", "classes": ["ok", "crack"]},
+    ),
+    Row(
+        "edit active project's schema",
+        "PATCH",
+        PROJECT,
+        "/api/v1/projects/{project}/",
+        OPS_ONLY_INVALID,
+        {"classes": ["ok", "crack"]},
+    ),
+    Row(
+        "edit done project",
+        "PATCH",
+        PROJECT,
+        "/api/v1/projects/{done}/",
+        OPS_ONLY_CONFLICT,
+        {"name": "Renamed"},
+    ),
+    Row(
+        "edit missing project",
+        "PATCH",
+        PROJECT,
+        "/api/v1/projects/{missing}/",
+        OPS_ONLY_MISSING,
+        {"name": "Renamed"},
+    ),
+]
 
 MATRIX: tuple[Row, ...] = tuple(_ROWS)
 

@@ -15,7 +15,6 @@ from assignments.models import Project, Task
 from config.errors import Conflict, InvalidTransition
 from qc.models import GoldItem, GoldSet
 from tests.assignments.test_claim import make_project
-from tests.assignments.test_permissions_imports import served
 from tests.conftest import requires_postgres
 from workforce.models import QualificationType
 
@@ -313,12 +312,9 @@ def test_status_commands_over_http(client_for, ops_user):
     assert set(response.json()) == {"detail", "code", "fields"}
 
 
-# -- create and update over HTTP (served once work.py has POST and PATCH) --------------------------
+# -- create and update over HTTP --------------------------
 
 
-@pytest.mark.skipif(
-    not served("/api/v1/projects/", "post"), reason="POST /projects/ not routed yet"
-)
 def test_create_over_http(client_for, ops_user):
     QualificationType.objects.create(slug="q1", name="Q1")
     gs = gold_set(slug="pole-gold")
@@ -356,9 +352,6 @@ def test_create_over_http(client_for, ops_user):
     assert set(response.json()["fields"]) == {"slug", "overlap"}
 
 
-@pytest.mark.skipif(
-    not served("/api/v1/projects/1/", "patch"), reason="PATCH /projects/{id}/ not routed yet"
-)
 def test_update_over_http(client_for, ops_user):
     project = create()
     api = client_for(ops_user)
