@@ -10,6 +10,11 @@ from qc.models import AnswerType, GoldItem, GoldSet, Guide
 from workforce.models import Labeler, QualificationType
 
 
+class ConsensusMethod(models.TextChoices):
+    MAJORITY = "majority", "Majority vote"
+    WEIGHTED = "weighted", "Weighted by estimated accuracy"
+
+
 class Project(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -53,6 +58,35 @@ class Project(models.Model):
         default=0,
         help_text="Percent of each labeler's accepted work per week sent to audit review.",
     )
+    show_prelabels = models.BooleanField(
+        default=False,
+        help_text="Show labelers each task's model pre-label and its confidence. Control tasks "
+        "then carry decoy pre-labels copied from real tasks, never from the gold answer.",
+    )
+    consensus_method = models.CharField(
+        max_length=16,
+        choices=ConsensusMethod.choices,
+        default=ConsensusMethod.MAJORITY,
+        help_text="Majority vote, or votes weighted by each labeler's estimated accuracy.",
+    )
+    confidence_threshold = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0,
+        help_text="Weighted consensus below this posterior confidence is a disagreement "
+        "(an extra slot, or review past the maximum overlap). 0 accepts any decided label.",
+    )
+    adaptive_control = models.BooleanField(
+        default=False,
+        help_text="Each labeler's control rate follows the width of their accuracy interval: "
+        "the project's ratio while it is wide, down to the floor once it is narrow.",
+    )
+    control_floor = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=0.02,
+        help_text="The lowest control rate adaptive control goes down to.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -80,10 +114,40 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(lease_seconds__gte=30), name="assignments_project_lease_min"
             ),
+            models.CheckConstraint(
+                condition=Q(confidence_threshold__gte=0, confidence_threshold__lte=1),
+                name="assignments_project_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(control_floor__gte=0, control_floor__lte=F("control_ratio"))
+                | Q(adaptive_control=False, control_floor__gte=0, control_floor__lte=0.5),
+                name="assignments_project_control_floor_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProjectStatusChange(models.Model):
+    """One row per status transition of a project, written by ``project_set_status`` in the same
+    transaction as the change. Append-only: nothing updates or deletes these rows."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=Project.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Project.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["project", "-at"], name="assignments_psc_project_at")]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.from_status} → {self.to_status}"
 
 
 class Batch(models.Model):
@@ -149,6 +213,11 @@ class Task(models.Model):
     decided_by = models.CharField(max_length=16, choices=DecidedBy.choices, blank=True)
     agreement = models.FloatField(
         null=True, blank=True, help_text="Share of the labelers' answers equal to the final one."
+    )
+    confidence = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Posterior probability of the final label (weighted consensus); null otherwise.",
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -283,6 +352,7 @@ class Review(models.Model):
         DISAGREEMENT = "disagreement", "Disagreement"
         AUDIT = "audit", "Audit sample"
         FLAG = "flag", "Flagged as ambiguous"
+        GOLD = "gold", "Gold item under review"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -147,6 +147,22 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic jobs. The database scheduler of django-celery-beat copies these entries into its
+# tables at start-up (editable in the admin afterwards).
+CELERY_BEAT_SCHEDULE = {
+    "quality-refit": {
+        "task": "assignments.quality_refit",
+        "schedule": env.float("QUALITY_REFIT_SECONDS", default=3600.0),
+    },
+    "quality-rules-sweep": {
+        "task": "assignments.quality_rules_sweep",
+        "schedule": env.float("QUALITY_RULES_SWEEP_SECONDS", default=3600.0),
+    },
+    "gold-reviews-open": {
+        "task": "assignments.gold_reviews_open",
+        "schedule": env.float("GOLD_REVIEWS_SECONDS", default=60.0),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -196,6 +212,10 @@ SPECTACULAR_SETTINGS = {
         "AssignmentStatusEnum": "assignments.models.Assignment.Status",
         "ReviewKindEnum": "assignments.models.Review.Kind",
         "ReviewStatusEnum": "assignments.models.Review.Status",
+        "ConsensusMethodEnum": "assignments.models.ConsensusMethod",
+        "QualityRuleActionEnum": "qc.models.QualityRule.Action",
+        "RuleActionStatusEnum": "qc.models.RuleAction.Status",
+        "GoldCheckContestEnum": "qc.models.GoldCheck.Contest",
     },
 }
 

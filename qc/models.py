@@ -368,3 +368,294 @@ class AttemptQuestion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempt} Q{self.position}"
+
+
+# -- quality facts and scores ------------------------------------------------------------------
+# qc keeps its own facts about work and never reaches up into ``assignments``: a project and a
+# task are referenced by their plain ids (``project_id``, ``task_id``, ``assignment_id``), handed
+# down by the caller, so the layering ``workforce ← qc ← assignments`` holds.
+
+
+class GoldCheck(models.Model):
+    """One answer on a control task graded against gold at submission.
+
+    ``counted`` is false while the gold item is quarantined (the check stops counting in every
+    score); correcting the gold item re-grades its checks. A labeler may contest the verdict
+    once, with a note, after submitting.
+    """
+
+    class Contest(models.TextChoices):
+        NONE = "", "Not contested"
+        OPEN = "open", "Contested"
+        UPHELD = "upheld", "Verdict upheld"
+        OVERTURNED = "overturned", "Verdict overturned"
+
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="gold_checks")
+    gold_item = models.ForeignKey(GoldItem, on_delete=models.PROTECT, related_name="checks")
+    project_id = models.BigIntegerField(help_text="The project the control task belongs to.")
+    assignment_id = models.BigIntegerField(unique=True)
+    answer = models.JSONField()
+    correct = models.BooleanField()
+    expected_class = models.CharField(
+        max_length=200, blank=True, help_text="The gold class (choice answers), for confusion."
+    )
+    answer_class = models.CharField(max_length=200, blank=True)
+    counted = models.BooleanField(default=True)
+    checked_at = models.DateTimeField()
+    contest = models.CharField(max_length=12, choices=Contest.choices, blank=True, default="")
+    contest_note = models.TextField(blank=True)
+    contested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["labeler", "project_id", "-checked_at"], name="qc_goldcheck_labeler"
+            ),
+            models.Index(fields=["project_id", "-checked_at"], name="qc_goldcheck_project"),
+            models.Index(fields=["gold_item", "counted"], name="qc_goldcheck_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} on {self.gold_item}: {'right' if self.correct else 'wrong'}"
+
+
+class LabelOutcome(models.Model):
+    """A labeler's answer on a real task, recorded when the task is decided (by consensus or by
+    review), with how it compares to the final label and to the other labelers' answers.
+
+    ``peers`` is how many other labelers answered the task and ``peers_agreeing`` how many of
+    them gave the same answer, so pairwise agreement over any set of outcomes is
+    ``sum(peers_agreeing) / sum(peers)``. A review's resolution replaces the consensus verdict
+    (one row per assignment, updated in place).
+    """
+
+    project_id = models.BigIntegerField()
+    task_id = models.BigIntegerField()
+    assignment_id = models.BigIntegerField(unique=True)
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="label_outcomes")
+    answer = models.JSONField()
+    answer_class = models.CharField(max_length=200, blank=True)
+    final_class = models.CharField(max_length=200, blank=True)
+    agrees_final = models.BooleanField()
+    peers = models.PositiveSmallIntegerField()
+    peers_agreeing = models.PositiveSmallIntegerField()
+    decided_by = models.CharField(max_length=16)
+    submitted_at = models.DateTimeField()
+    decided_at = models.DateTimeField()
+    active_seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["labeler", "project_id", "-submitted_at"], name="qc_outcome_labeler"
+            ),
+            models.Index(fields=["project_id", "task_id"], name="qc_outcome_task"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(peers_agreeing__lte=F("peers")), name="qc_outcome_peers_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} on task {self.task_id}"
+
+
+class ModelFit(models.Model):
+    """The latest Dawid-Skene fit of a project's overlapping answers: which model was used and
+    how well it converged. Refitting replaces the row."""
+
+    project_id = models.BigIntegerField(unique=True)
+    method = models.CharField(max_length=16, help_text="one_coin or full")
+    classes = models.JSONField(default=list)
+    n_items = models.PositiveIntegerField()
+    n_labels = models.PositiveIntegerField()
+    n_gold = models.PositiveIntegerField(default=0, help_text="Items anchored on gold.")
+    iterations = models.PositiveIntegerField()
+    log_likelihood = models.FloatField(null=True, blank=True)
+    priors = models.JSONField(default=list)
+    fitted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"project {self.project_id}: {self.method}"
+
+
+class LabelerEstimate(models.Model):
+    """A labeler's accuracy on a project estimated without gold (Dawid-Skene), with the
+    confusion matrix (rows: true class, columns: answered class) and the items it rests on."""
+
+    project_id = models.BigIntegerField()
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="estimates")
+    method = models.CharField(max_length=16)
+    accuracy = models.FloatField()
+    n_items = models.PositiveIntegerField()
+    confusion = models.JSONField(default=list)
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_id", "labeler"], name="qc_labelerestimate_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(accuracy__gte=0, accuracy__lte=1), name="qc_labelerestimate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} on project {self.project_id}: {self.accuracy:.3f}"
+
+
+class ControlRate(models.Model):
+    """A labeler's own control-task rate on a project when the project adapts it: dense while
+    their gold-accuracy interval is wide, down to the floor once it is narrow, up again on
+    drift; a quality rule may lower it too. Read by the claim in its one gate query."""
+
+    project_id = models.BigIntegerField()
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="control_rates")
+    rate = models.FloatField()
+    checks = models.PositiveIntegerField(default=0)
+    correct = models.PositiveIntegerField(default=0)
+    recent = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Recent gold accuracy: an exponentially weighted average of the last checks "
+        "(qc.services.control).",
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project_id", "labeler"], name="qc_controlrate_unique"),
+            models.CheckConstraint(
+                condition=Q(rate__gte=0, rate__lte=1), name="qc_controlrate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} on project {self.project_id}: {self.rate:.3f}"
+
+
+class QualityRule(models.Model):
+    """A rule on a project: when the chosen bound of a labeler's interval for the metric, over
+    their last ``window`` observations (at least ``min_n``), is below/above the threshold, the
+    action fires — once per breach (see ``RuleAction``)."""
+
+    class Metric(models.TextChoices):
+        GOLD_ACCURACY = "gold_accuracy", "Gold accuracy (control tasks)"
+        FINAL_AGREEMENT = "final_agreement", "Agreement with the final label"
+
+    class Bound(models.TextChoices):
+        LOWER = "lower", "Lower bound"
+        UPPER = "upper", "Upper bound"
+        RATE = "rate", "Observed rate"
+
+    class Comparison(models.TextChoices):
+        BELOW = "below", "is below"
+        ABOVE = "above", "is above"
+
+    class Action(models.TextChoices):
+        WARN = "warn", "Warn"
+        PAUSE_ON_PROJECT = "pause_on_project", "Pause on this project"
+        REVOKE_QUALIFICATION = "revoke_qualification", "Revoke qualification"
+        SUSPEND = "suspend", "Suspend the labeler"
+        LOWER_CONTROL_RATE = "lower_control_rate", "Lower the control-task rate"
+
+    project_id = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    metric = models.CharField(max_length=24, choices=Metric.choices, default=Metric.GOLD_ACCURACY)
+    window = models.PositiveIntegerField(default=50, help_text="The last N observations.")
+    min_n = models.PositiveIntegerField(
+        default=10, help_text="The rule is not evaluated on fewer observations."
+    )
+    bound = models.CharField(max_length=8, choices=Bound.choices, default=Bound.UPPER)
+    comparison = models.CharField(
+        max_length=8, choices=Comparison.choices, default=Comparison.BELOW
+    )
+    threshold = models.DecimalField(max_digits=4, decimal_places=3)
+    action = models.CharField(max_length=24, choices=Action.choices)
+    qualification_type = models.ForeignKey(
+        QualificationType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The qualification revoked (revoke action).",
+    )
+    control_rate = models.FloatField(
+        null=True, blank=True, help_text="The rate set by the lower-control-rate action."
+    )
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "name"]
+        indexes = [models.Index(fields=["project_id", "is_active"], name="qc_rule_project")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0, threshold__lte=1), name="qc_rule_threshold_range"
+            ),
+            models.CheckConstraint(condition=Q(window__gte=1), name="qc_rule_window_min"),
+            models.CheckConstraint(
+                condition=~Q(action="revoke_qualification") | Q(qualification_type__isnull=False),
+                name="qc_rule_revoke_needs_type",
+            ),
+            models.CheckConstraint(
+                condition=~Q(action="lower_control_rate")
+                | Q(control_rate__gte=0, control_rate__lte=0.5),
+                name="qc_rule_control_rate_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleAction(models.Model):
+    """One firing of a rule on a labeler: the breach, its inputs and the interval at that moment.
+
+    ``open`` while the breach lasts (a partial unique constraint: one open firing per rule and
+    labeler, so a rule never fires twice for the same breach); ``cleared`` once the labeler is
+    back within the rule (the next breach fires again); ``reversed`` when ops undid the action.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLEARED = "cleared", "Cleared"
+        REVERSED = "reversed", "Reversed by ops"
+
+    rule = models.ForeignKey(QualityRule, on_delete=models.PROTECT, related_name="firings")
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="rule_actions")
+    project_id = models.BigIntegerField()
+    action = models.CharField(max_length=24, choices=QualityRule.Action.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    inputs = models.JSONField(help_text="n, successes, rate, lower, upper, window, threshold.")
+    fired_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reverse_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        indexes = [
+            models.Index(fields=["labeler", "project_id", "status"], name="qc_ruleaction_labeler"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "labeler"],
+                condition=Q(status="open"),
+                name="qc_ruleaction_one_open_breach",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.labeler} ({self.status})"

@@ -1,0 +1,145 @@
+"""Writes of quality facts: gold checks (a control answer graded against gold at submission) and
+label outcomes (each labeler's answer on a decided task, compared with the final label and with
+the other labelers). ``assignments`` calls these with plain values; qc never reaches up.
+
+Both writes are one set-based statement and idempotent on the assignment id, so a retried
+submission or a consensus run twice records nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE, grade
+from qc.consensus import same
+from qc.models import GoldCheck, GoldItem, LabelOutcome
+
+
+def answer_class(answer_type: str, answer: Any) -> str:
+    """The class an answer counts under in per-class scores and confusion matrices: the label of
+    a single choice, the sorted labels joined by ``|`` of a multiple choice (``"(none)"`` when
+    empty), and ``""`` for boxes (boxes are scored by IoU-matched F1, not by class)."""
+    if answer is None:
+        return ""
+    if answer_type == SINGLE_CHOICE:
+        return str(answer)
+    if answer_type == MULTIPLE_CHOICE:
+        return "|".join(sorted(str(x) for x in answer)) or "(none)"
+    return ""
+
+
+def gold_check_record(
+    *,
+    labeler_id: int,
+    gold_item: GoldItem,
+    project_id: int,
+    assignment_id: int,
+    answer_type: str,
+    answer: Any,
+    iou_threshold: float,
+    now: datetime,
+) -> bool:
+    """Grade a control answer against the gold item's accepted answers and record the check
+    (one INSERT; a second call for the same assignment records nothing). Returns whether the
+    answer is right. A quarantined gold item's check is recorded but not counted."""
+    correct = grade(answer_type, answer, gold_item.accepted_answers, iou_threshold)
+    accepted = gold_item.accepted_answers or [None]
+    GoldCheck.objects.bulk_create(
+        [
+            GoldCheck(
+                labeler_id=labeler_id,
+                gold_item_id=gold_item.pk,
+                project_id=project_id,
+                assignment_id=assignment_id,
+                answer=answer,
+                correct=correct,
+                expected_class=answer_class(answer_type, accepted[0]),
+                answer_class=answer_class(answer_type, answer),
+                counted=gold_item.status == GoldItem.Status.ACTIVE,
+                checked_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return correct
+
+
+@dataclass(frozen=True)
+class LabeledAnswer:
+    """One submission of a decided task, as ``assignments`` hands it down."""
+
+    assignment_id: int
+    labeler_id: int
+    answer: Any
+    submitted_at: datetime
+    active_seconds: int
+
+
+def label_outcomes_record(
+    *,
+    project_id: int,
+    task_id: int,
+    answer_type: str,
+    iou_threshold: float,
+    final_answer: Any,
+    decided_by: str,
+    answers: Sequence[LabeledAnswer],
+    now: datetime,
+) -> int:
+    """Record (or, after a review overrides consensus, update in place) one outcome per answer
+    of a decided task: whether it is the same as the final answer, and how many of the other
+    answers are the same as it. One upsert; returns the rows written."""
+    if not answers:
+        return 0
+    final_cls = answer_class(answer_type, final_answer)
+    rows = []
+    for i, a in enumerate(answers):
+        agreeing = sum(
+            1
+            for j, b in enumerate(answers)
+            if j != i and same(answer_type, a.answer, b.answer, iou_threshold)
+        )
+        rows.append(
+            LabelOutcome(
+                project_id=project_id,
+                task_id=task_id,
+                assignment_id=a.assignment_id,
+                labeler_id=a.labeler_id,
+                answer=a.answer,
+                answer_class=answer_class(answer_type, a.answer),
+                final_class=final_cls,
+                agrees_final=same(answer_type, a.answer, final_answer, iou_threshold),
+                peers=len(answers) - 1,
+                peers_agreeing=agreeing,
+                decided_by=decided_by,
+                submitted_at=a.submitted_at,
+                decided_at=now,
+                active_seconds=max(int(a.active_seconds or 0), 0),
+            )
+        )
+    LabelOutcome.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["assignment_id"],
+        update_fields=[
+            "final_class",
+            "agrees_final",
+            "peers",
+            "peers_agreeing",
+            "decided_by",
+            "decided_at",
+        ],
+    )
+    return len(rows)
+
+
+__all__ = [
+    "BOXES",
+    "LabeledAnswer",
+    "answer_class",
+    "gold_check_record",
+    "label_outcomes_record",
+]
