@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import platform
 import signal
@@ -34,7 +35,10 @@ PY = sys.executable
 BEGIN, END = "<!-- next-task-load:begin -->", "<!-- next-task-load:end -->"
 
 
-def env_for(db_url: str) -> dict[str, str]:
+def env_for(db_url: str, broker: str) -> dict[str, str]:
+    """The served app's environment. With a broker, consensus runs in a Celery worker as in
+    production (started beside gunicorn on this machine); with ``eager`` it runs inside the
+    submit request after commit, as in the demo."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=db_url,
@@ -46,6 +50,8 @@ def env_for(db_url: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
     )
     env.pop("CELERY_BROKER_URL", None)
+    if broker != "eager":
+        env["CELERY_BROKER_URL"] = broker
     return env
 
 
@@ -158,20 +164,38 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
         stats.empty += empty
 
 
+def _client_process(port, token, project, deadline, floor, out) -> None:
+    stats = Stats()
+    client_loop(port, token, project, deadline, stats, threading.Lock(), floor)
+    out.put(stats)
+
+
 def run_load(port, tokens, project, concurrency, seconds, floor=False) -> Stats:
-    stats, lock = Stats(), threading.Lock()
+    """Each simulated labeler is its own process (one HTTP connection, one loop), so the load
+    generator is not throttled by one interpreter's lock; they all stop at the same deadline."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
     deadline = time.monotonic() + seconds
-    threads = [
-        threading.Thread(
-            target=client_loop,
-            args=(port, tokens[i % len(tokens)], project, deadline, stats, lock, floor),
+    procs = [
+        ctx.Process(
+            target=_client_process,
+            args=(port, tokens[i % len(tokens)], project, deadline, floor, out),
         )
         for i in range(concurrency)
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for proc in procs:
+        proc.start()
+    stats = Stats()
+    for _ in procs:
+        part = out.get()
+        stats.next_ms += part.next_ms
+        stats.submit_ms += part.submit_ms
+        stats.floor_ms += part.floor_ms
+        stats.submitted_ids += part.submitted_ids
+        stats.errors += part.errors
+        stats.empty += part.empty
+    for proc in procs:
+        proc.join()
     return stats
 
 
@@ -200,6 +224,37 @@ with connection.cursor() as cur:
 print(json.dumps({"over_assigned": over, "labeler_twice": twice, "lost_submits": lost,
                   "counter_over_target": counter}))
 """
+
+
+def celery_worker(env) -> subprocess.Popen | None:
+    """A Celery worker (one process) for the deferred consensus work, or None when eager."""
+    if not env.get("CELERY_BROKER_URL"):
+        return None
+    subprocess.run(
+        [str(Path(PY).parent / "celery"), "-A", "config", "purge", "-f"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return subprocess.Popen(
+        [
+            str(Path(PY).parent / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-c",
+            "1",
+            "-l",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def serve(env, port, workers, threads) -> subprocess.Popen:
@@ -245,6 +300,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--broker",
+        default="redis://127.0.0.1:6379/14",
+        help="Celery broker for the deferred consensus work, or 'eager' to run it in-request.",
+    )
     args = ap.parse_args()
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
     rows = []
@@ -252,7 +312,7 @@ def main() -> None:
         db = "labelforce_bench_load"
         psql(base, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         psql(base, f"CREATE DATABASE {db}")
-        env = env_for(f"{base}/{db}")
+        env = env_for(f"{base}/{db}", args.broker)
         subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         t0 = time.perf_counter()
         out = subprocess.run(
@@ -266,6 +326,7 @@ def main() -> None:
         seeded = json.loads(out.strip().splitlines()[-1])
         print(f"N={n}: seeded in {time.perf_counter() - t0:.1f}s", flush=True)
         proc = serve(env, args.port, args.workers, args.threads)
+        worker = celery_worker(env)
         try:
             for c in args.concurrency:
                 floor = run_load(
@@ -317,8 +378,10 @@ def main() -> None:
                 )
                 rows.append(row)
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            for p in (proc, worker):
+                if p is not None:
+                    os.killpg(p.pid, signal.SIGTERM)
+                    p.wait(timeout=60)
         psql(base, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     if not args.no_write:
         write(rows, args)
@@ -336,6 +399,7 @@ def write(rows, args) -> None:
                 ("seconds", args.seconds),
                 ("workers", args.workers),
                 ("threads", args.threads),
+                ("broker", args.broker),
             )
         )
         + "`"
@@ -348,7 +412,13 @@ def write(rows, args) -> None:
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores; PostgreSQL, gunicorn ({args.workers} workers x {args.threads} "
-        "threads) and the load generator share the machine. Overlap k = 2, "
+        "threads), "
+        + (
+            "a Celery worker (1 process, consensus after each completed task) "
+            if args.broker != "eager"
+            else "consensus in-request (eager Celery) "
+        )
+        + "and the load generator (one process per client) share the machine. Overlap k = 2, "
         f"{args.labelers} labelers, each client loops next-task then submit for "
         f"{args.seconds:g} s. Floor: GET /api/v1/auth/whoami/ (token auth: one query) for half "
         "that time at the same concurrency; a floor cycle is two such requests.",

@@ -3,7 +3,9 @@ assignments. Views parse input, call one service or selector and render output.
 
 What a labeler receives for a task is the same shape whether the task is real or a control
 (gold) task: the assignment id (ids of both come from one sequence, in claim order), the
-payload, the schema and the lease — never a task id, a gold item id or a flag.
+payload, the schema and the lease — never a task id, a gold item id or a flag. When the project
+shows pre-labels, every task also carries ``prelabel`` and ``prelabel_confidence`` (null when
+it has none); a control task's are a decoy copied from a real task (docs/next-task.md).
 """
 
 from __future__ import annotations
@@ -59,6 +61,24 @@ class TaskForLabelerOut(serializers.Serializer):
     payload = serializers.JSONField()
     answer_type = serializers.CharField()
     classes = serializers.ListField(child=serializers.CharField())
+    prelabel = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="Only when the project shows pre-labels: the model's suggested answer, or null.",
+    )
+    prelabel_confidence = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Only when the project shows pre-labels: the pre-label's confidence, or null.",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if "prelabel" not in instance:
+            # The project does not show pre-labels: the keys are absent for every task alike.
+            data.pop("prelabel", None)
+            data.pop("prelabel_confidence", None)
+        return data
 
 
 class AssignmentOut(serializers.ModelSerializer):
@@ -67,20 +87,46 @@ class AssignmentOut(serializers.ModelSerializer):
         fields = ["id", "project", "status", "leased_at", "expires_at", "submitted_at", "answer"]
 
 
+_datetime = serializers.DateTimeField()
+
+
+def assignment_out(assignment: Assignment) -> dict:
+    """``AssignmentOut`` rendered directly: the submit response is on every label's path, and
+    building a model serializer per call cost more than the rest of the response."""
+    return {
+        "id": assignment.pk,
+        "project": assignment.project_id,
+        "status": assignment.status,
+        "leased_at": _datetime.to_representation(assignment.leased_at),
+        "expires_at": _datetime.to_representation(assignment.expires_at),
+        "submitted_at": _datetime.to_representation(assignment.submitted_at)
+        if assignment.submitted_at
+        else None,
+        "answer": assignment.answer,
+    }
+
+
 class SubmitIn(StrictSerializer):
     answer = serializers.JSONField()
 
 
 def task_for_labeler(assignment: Assignment, project: Project) -> dict:
-    return {
+    """The task as its labeler sees it (pre-labels only when the project shows them)."""
+    body = {
         "assignment": assignment.pk,
         "project": project.pk,
         "status": assignment.status,
-        "lease_expires_at": assignment.expires_at,
+        "lease_expires_at": _datetime.to_representation(assignment.expires_at),
         "payload": assignment.task.payload,
         "answer_type": project.answer_type,
         "classes": project.classes,
     }
+    if project.show_prelabels:
+        # Both claim paths (a new lease, a lease handed back) load the task's pre-label with
+        # the task, alike for real and control tasks: no lookup that could differ in timing.
+        body["prelabel"] = assignment.task.prelabel
+        body["prelabel_confidence"] = assignment.task.prelabel_confidence
+    return body
 
 
 class ProjectListApi(generics.ListAPIView):
@@ -135,8 +181,9 @@ class NextTaskApi(APIView):
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         project = claim.project
+        # task_for_labeler renders TaskForLabelerOut's shape itself (the schema names it).
         return Response(
-            TaskForLabelerOut(task_for_labeler(claim.assignment, project)).data,
+            task_for_labeler(claim.assignment, project),
             status=status.HTTP_201_CREATED if claim.created else status.HTTP_200_OK,
         )
 
@@ -149,7 +196,7 @@ class AssignmentSubmitApi(APIView):
         result = services.assignment_submit(
             labeler=labeler, assignment_id=pk, answer=data["answer"]
         )
-        return Response(AssignmentOut(result.assignment).data)
+        return Response(assignment_out(result.assignment))
 
 
 class AssignmentReleaseApi(APIView):

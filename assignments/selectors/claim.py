@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from assignments.models import Assignment, Project
 from config.errors import NotFound
-from qc.models import GuideAcknowledgement, GuideVersion
+from qc.models import ControlRate, GuideAcknowledgement, GuideVersion, RuleAction
 from workforce.models import Labeler, Qualification, QualificationType, User
 from workforce.selectors import is_ops, managed_vendor_ids
 
@@ -24,67 +26,84 @@ class Gate:
     guide_ack_missing: bool
     live_assignment_id: int | None
     has_stale_lease: bool  # a lease of this labeler in the project ran out without submission
+    paused_by_rule: bool = False  # an open quality-rule firing pauses them on this project
+    control_rate: float = 0.0  # this labeler's share of control tasks on this project
+
+
+@cache
+def _gate_sql() -> str:
+    """The gate as one fixed statement. Written out rather than built with the ORM on every
+    call: this runs before every task a labeler gets, and composing the equivalent queryset
+    cost more CPU than PostgreSQL spends executing it. Table names come from model metadata."""
+    project_columns = ", ".join(f"p.{f.column}" for f in Project._meta.concrete_fields)
+    t = {
+        "project": Project._meta.db_table,
+        "labeler": Labeler._meta.db_table,
+        "qtype": QualificationType._meta.db_table,
+        "required": Project.required_qualifications.through._meta.db_table,
+        "grant": Qualification._meta.db_table,
+        "version": GuideVersion._meta.db_table,
+        "ack": GuideAcknowledgement._meta.db_table,
+        "assignment": Assignment._meta.db_table,
+        "firing": RuleAction._meta.db_table,
+        "rate": ControlRate._meta.db_table,
+    }
+    return f"""
+        SELECT {project_columns},
+          (SELECT l.status FROM {t["labeler"]} l WHERE l.id = %(labeler)s) AS _labeler_status,
+          (SELECT qt.name FROM {t["qtype"]} qt
+             JOIN {t["required"]} r ON r.qualificationtype_id = qt.id
+            WHERE r.project_id = p.id
+              AND NOT EXISTS (
+                  SELECT 1 FROM {t["grant"]} q
+                   WHERE q.labeler_id = %(labeler)s AND q.qualification_type_id = qt.id
+                     AND q.revoked_at IS NULL AND q.superseded_at IS NULL
+                     AND (q.expires_at IS NULL OR q.expires_at > %(now)s))
+            ORDER BY qt.name LIMIT 1) AS _missing,
+          EXISTS (SELECT 1 FROM {t["version"]} v
+                   WHERE v.guide_id = p.guide_id AND v.status = 'published') AS _published,
+          EXISTS (SELECT 1 FROM {t["ack"]} k JOIN {t["version"]} kv ON kv.id = k.version_id
+                   WHERE k.labeler_id = %(labeler)s AND kv.guide_id = p.guide_id
+                     AND kv.major = (SELECT cv.major FROM {t["version"]} cv
+                                      WHERE cv.guide_id = p.guide_id AND cv.status = 'published'
+                                      ORDER BY cv.major DESC LIMIT 1)) AS _acknowledged,
+          (SELECT a.id FROM {t["assignment"]} a
+            WHERE a.labeler_id = %(labeler)s AND a.project_id = p.id AND a.status = 'leased'
+              AND a.expires_at > %(now)s LIMIT 1) AS _live,
+          EXISTS (SELECT 1 FROM {t["assignment"]} a
+                   WHERE a.labeler_id = %(labeler)s AND a.project_id = p.id
+                     AND a.status = 'leased' AND a.expires_at <= %(now)s) AS _stale,
+          EXISTS (SELECT 1 FROM {t["firing"]} f
+                   WHERE f.labeler_id = %(labeler)s AND f.project_id = p.id
+                     AND f.status = 'open' AND f.action = 'pause_on_project') AS _paused,
+          (SELECT cr.rate FROM {t["rate"]} cr
+            WHERE cr.labeler_id = %(labeler)s AND cr.project_id = p.id
+              AND (p.adaptive_control OR cr.reason LIKE 'rule:%%')) AS _control_rate
+        FROM {t["project"]} p
+        WHERE p.id = %(project)s
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
 
 
 def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
     """One query: the project with the labeler's standing on it. Raises NotFound for an unknown
-    project."""
-    valid_grant = Qualification.objects.filter(
-        labeler_id=labeler.pk,
-        qualification_type_id=OuterRef("pk"),
-        revoked_at__isnull=True,
-        superseded_at__isnull=True,
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    missing_type = (
-        QualificationType.objects.filter(projects=OuterRef("pk"))
-        .exclude(Exists(valid_grant))
-        .order_by("name")
-        .values("name")[:1]
-    )
-    published = GuideVersion.objects.filter(
-        guide_id=OuterRef("guide_id"), status=GuideVersion.Status.PUBLISHED
-    )
-    # Nested one level deeper (inside the acknowledgement subquery), so it refers outward twice.
-    current_major = (
-        GuideVersion.objects.filter(
-            guide_id=OuterRef(OuterRef("guide_id")), status=GuideVersion.Status.PUBLISHED
-        )
-        .order_by("-major")
-        .values("major")[:1]
-    )
-    acknowledged = GuideAcknowledgement.objects.filter(
-        labeler_id=labeler.pk,
-        version__guide_id=OuterRef("guide_id"),
-        version__major=Subquery(current_major),
-    )
-    live_lease = Assignment.objects.filter(
-        labeler_id=labeler.pk,
-        project_id=OuterRef("pk"),
-        status=Assignment.Status.LEASED,
-        expires_at__gt=now,
-    ).values("pk")[:1]
-    stale_lease = Assignment.objects.filter(
-        labeler_id=labeler.pk,
-        project_id=OuterRef("pk"),
-        status=Assignment.Status.LEASED,
-        expires_at__lte=now,
-    )
-    labeler_status = Labeler.objects.filter(pk=labeler.pk).values("status")[:1]
-    row = (
-        Project.objects.filter(pk=project_id)
-        .annotate(
-            _labeler_status=Subquery(labeler_status),
-            _missing=Subquery(missing_type),
-            _published=Exists(published),
-            _acknowledged=Exists(acknowledged),
-            _live=Subquery(live_lease),
-            _stale=Exists(stale_lease),
-        )
-        .first()
-    )
+    project.
+
+    ``control_rate`` is the project's ``control_ratio``, unless the labeler has a rate of their
+    own on the project (``qc.ControlRate``) that applies: the project adapts its rate, or a
+    quality rule set it (its reason starts with ``rule:``). A project without control tasks
+    (ratio 0) serves none whatever the row says."""
+    params = {
+        "labeler": labeler.pk,
+        "project": project_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    row = next(iter(Project.objects.raw(_gate_sql(), params)), None)
     if row is None:
         raise NotFound()
     needs_ack = bool(row.guide_id and row.require_guide_ack and row._published)
+    rate = float(row.control_ratio)
+    if row._control_rate is not None and rate > 0:
+        rate = float(row._control_rate)
     return Gate(
         project=row,
         labeler_status=row._labeler_status,
@@ -92,6 +111,8 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
         guide_ack_missing=needs_ack and not row._acknowledged,
         live_assignment_id=row._live,
         has_stale_lease=row._stale,
+        paused_by_rule=row._paused,
+        control_rate=rate,
     )
 
 

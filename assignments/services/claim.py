@@ -11,14 +11,15 @@ never over-assigned.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from assignments import tasks as work_tasks
@@ -27,6 +28,8 @@ from assignments.selectors import claim as selectors
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, validate_answer
 from qc.models import GoldItem
+from qc.services.control import control_rate_update
+from qc.services.scoring import gold_check_record
 from workforce.models import Labeler, User
 
 # A claim whose re-count finds the task full (it filled between the SELECT's snapshot and the
@@ -90,7 +93,7 @@ def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Rand
                 status=Assignment.Status.LEASED,
                 expires_at__lte=now,
             ).update(status=Assignment.Status.EXPIRED)
-        want_control = project.control_ratio > 0 and rng.random() < float(project.control_ratio)
+        want_control = gate.control_rate > 0 and rng.random() < gate.control_rate
         assignment = None
         if want_control:
             assignment = _claim_control(project=project, labeler=labeler, now=now)
@@ -128,44 +131,69 @@ def _check_gate(gate: selectors.Gate) -> None:
             "Read and acknowledge the current version of the project's guide first.",
             code="guide_not_acknowledged",
         )
+    if gate.paused_by_rule:
+        raise Forbidden(
+            "A quality rule paused your work on this project; your vendor manager or the "
+            "operations team can tell you more.",
+            code="paused_on_project",
+        )
 
 
 def _not_done_by(labeler: Labeler):
     return ~Exists(Assignment.objects.filter(task_id=OuterRef("pk"), labeler_id=labeler.pk))
 
 
-def _used_slots(now: datetime):
-    """Live leases plus submissions of the outer task, as a correlated count (an index probe on
-    ``assignments_task_slots``)."""
-    used = (
-        Assignment.objects.filter(task_id=OuterRef("pk"))
-        .filter(
-            Q(status=Assignment.Status.SUBMITTED)
-            | Q(status=Assignment.Status.LEASED, expires_at__gt=now)
-        )
-        .order_by()
-        .values("task_id")
-        .annotate(n=Count("pk"))
-        .values("n")
+def _lock_clause(clause: str) -> str:
+    """The row-lock clause where the database has row locks. SQLite (the demo) has none: it
+    serializes writers with its database lock, as the ORM's select_for_update does there."""
+    return clause if connection.features.has_select_for_update else ""
+
+
+@cache
+def _claim_sql() -> str:
+    """Step 3 of docs/next-task.md as one fixed statement (written out once, not composed per
+    call: it runs before every task handed out). Its WHERE is the open-queue index predicate
+    plus two index probes per candidate row."""
+    t, a = Task._meta.db_table, Assignment._meta.db_table
+    return f"""
+        SELECT t.id, t.payload, t.prelabel, t.prelabel_confidence FROM {t} t
+         WHERE t.is_open AND t.project_id = %(project)s
+           AND NOT EXISTS (SELECT 1 FROM {a} d WHERE d.task_id = t.id
+                                                 AND d.labeler_id = %(labeler)s)
+           AND (SELECT COUNT(*) FROM {a} u
+                 WHERE u.task_id = t.id
+                   AND (u.status = 'submitted'
+                        OR (u.status = 'leased' AND u.expires_at > %(now)s))) < t.target
+         ORDER BY t.priority DESC, t.id
+         LIMIT 1
+         {_lock_clause("FOR NO KEY UPDATE OF t SKIP LOCKED")}
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+
+
+def _task_from_row(row) -> Task:
+    # Raw cursors hand JSON back as text (Django decodes it in the ORM's converters).
+    payload, prelabel = row[1], row[2]
+    return Task(
+        pk=row[0],
+        payload=json.loads(payload) if isinstance(payload, str) else payload,
+        prelabel=json.loads(prelabel) if isinstance(prelabel, str) else prelabel,
+        prelabel_confidence=row[3],
     )
-    return Coalesce(Subquery(used), 0)
 
 
 def _lock_next_open_task(*, project: Project, labeler: Labeler, now: datetime) -> Task | None:
     """Lock the highest-priority open task this labeler has not touched and whose slots are not
     all taken by live leases (as of this statement's snapshot; the lease insert re-counts);
     skip rows other claims hold. Walks the partial index ``assignments_task_open_queue``."""
-    row = (
-        Task.objects.filter(project_id=project.pk, is_open=True)
-        .filter(_not_done_by(labeler))
-        .alias(used=_used_slots(now))
-        .filter(used__lt=F("target"))
-        .order_by("-priority", "id")
-        .select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .values_list("id", "payload")[:1]
-    )
-    found = next(iter(row), None)
-    return Task(pk=found[0], payload=found[1]) if found else None
+    params = {
+        "project": project.pk,
+        "labeler": labeler.pk,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(), params)
+        row = cursor.fetchone()
+    return _task_from_row(row) if row else None
 
 
 def _lease_if_slot(
@@ -218,12 +246,12 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
         Task.objects.filter(project_id=project.pk, gold_item__isnull=False)
         .filter(_not_done_by(labeler))
         .order_by("?")
-        .values_list("id", "payload")
+        .values_list("id", "payload", "prelabel", "prelabel_confidence")
         .first()
     )
     if found is None:
         return None
-    task = Task(pk=found[0], payload=found[1])
+    task = Task(pk=found[0], payload=found[1], prelabel=found[2], prelabel_confidence=found[3])
     return _lease_if_slot(task=task, project=project, labeler=labeler, now=now, is_control=True)
 
 
@@ -248,14 +276,7 @@ def assignment_submit(
     """
     now = now or timezone.now()
     with transaction.atomic(durable=True):
-        assignment = (
-            Assignment.objects.select_related("project")
-            .select_for_update(of=("self",), no_key=True)
-            .filter(pk=assignment_id, labeler_id=labeler.pk)
-            .first()
-        )
-        if assignment is None:
-            raise NotFound()
+        assignment, gold_item = _lock_assignment(labeler=labeler, assignment_id=assignment_id)
         project = assignment.project
         try:
             canonical = validate_answer(project.answer_type, project.classes, answer)
@@ -271,39 +292,139 @@ def assignment_submit(
         if assignment.status == Assignment.Status.RELEASED:
             raise Conflict("This assignment was released; it cannot be submitted.", code="released")
         late = assignment.expires_at <= now
+        active = max(
+            int(min((now - assignment.leased_at).total_seconds(), project.lease_seconds)), 0
+        )
         completed = False
         if not assignment.is_control:
-            completed = _count_submission(assignment=assignment, late=late, now=now)
+            completed = _store_submission(
+                assignment=assignment, answer=canonical, active=active, late=late, now=now
+            )
+        else:
+            _store_submission(
+                assignment=assignment, answer=canonical, active=active, late=False, now=now
+            )
+            if gold_item is not None:
+                # A control answer is graded against gold at once, in this transaction, so a
+                # score never misses a check and the verdict exists before anything reads it.
+                correct = gold_check_record(
+                    labeler_id=labeler.pk,
+                    gold_item=gold_item,
+                    project_id=project.pk,
+                    assignment_id=assignment.pk,
+                    answer_type=project.answer_type,
+                    answer=canonical,
+                    iou_threshold=float(project.iou_threshold),
+                    now=now,
+                )
+                if gold_item.status == GoldItem.Status.ACTIVE:
+                    # The labeler's control rate follows their interval (qc.services.control).
+                    control_rate_update(
+                        labeler_id=labeler.pk,
+                        project_id=project.pk,
+                        correct=correct,
+                        ratio=float(project.control_ratio),
+                        floor=float(project.control_floor),
+                        now=now,
+                    )
+                # Quality rules read the new check after commit (a Celery task; the hourly
+                # sweep catches a lost message).
+                labeler_id, project_id = labeler.pk, project.pk
+                transaction.on_commit(
+                    lambda: work_tasks.labeler_rules_evaluate.delay(labeler_id, project_id),
+                    robust=True,
+                )
         if completed:
             # Consensus runs after commit, in a Celery task that reloads the task: no SQL here,
             # and a broker failure cannot undo the submission (consensus_sweep catches up).
             task_id = assignment.task_id
             transaction.on_commit(lambda: work_tasks.task_consensus.delay(task_id), robust=True)
-        lease_seconds = project.lease_seconds
-        active = int(min((now - assignment.leased_at).total_seconds(), lease_seconds))
-        Assignment.objects.filter(pk=assignment.pk).update(
-            status=Assignment.Status.SUBMITTED,
-            answer=canonical,
-            submitted_at=now,
-            active_seconds=max(active, 0),
-        )
         assignment.status = Assignment.Status.SUBMITTED
         assignment.answer = canonical
         assignment.submitted_at = now
-        assignment.active_seconds = max(active, 0)
+        assignment.active_seconds = active
     return Submission(assignment, created=True, task_completed=completed)
 
 
-def _count_submission(*, assignment: Assignment, late: bool, now: datetime) -> bool:
-    """Count the submission on its task; returns whether it filled the last slot.
+def _model_from_row(model, fields, values):
+    """An instance of ``model`` from raw column values, converted as the ORM converts them (JSON
+    arrives as text from a raw cursor; SQLite returns datetimes as text)."""
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        col = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+            value = convert(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+@cache
+def _submit_lock_sql() -> tuple[str, list, list, list]:
+    """The submit's first statement, written out once: the caller's assignment locked, with its
+    project and, for a control task, its gold item (the ORM composed this per call at a CPU cost
+    larger than the query's)."""
+    a_fields = list(Assignment._meta.concrete_fields)
+    p_fields = list(Project._meta.concrete_fields)
+    g_fields = list(GoldItem._meta.concrete_fields)
+    cols = ", ".join(
+        [f"a.{f.column}" for f in a_fields]
+        + [f"p.{f.column}" for f in p_fields]
+        + [f"g.{f.column}" for f in g_fields]
+    )
+    sql = f"""
+        SELECT {cols}
+          FROM {Assignment._meta.db_table} a
+          JOIN {Project._meta.db_table} p ON p.id = a.project_id
+          JOIN {Task._meta.db_table} t ON t.id = a.task_id
+          LEFT JOIN {GoldItem._meta.db_table} g ON g.id = t.gold_item_id
+         WHERE a.id = %s AND a.labeler_id = %s
+         {_lock_clause("FOR NO KEY UPDATE OF a")}
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+    return sql, a_fields, p_fields, g_fields
+
+
+def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> tuple[Assignment, GoldItem | None]:
+    """Lock the labeler's assignment (NotFound when it is not theirs) and load its project and,
+    for a control task, its gold item, in one statement."""
+    sql, a_fields, p_fields, g_fields = _submit_lock_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [assignment_id, labeler.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound()
+    na, np_ = len(a_fields), len(p_fields)
+    assignment = _model_from_row(Assignment, a_fields, row[:na])
+    assignment.project = _model_from_row(Project, p_fields, row[na : na + np_])
+    gold_values = row[na + np_ :]
+    gold_item = None if gold_values[0] is None else _model_from_row(GoldItem, g_fields, gold_values)
+    return assignment, gold_item
+
+
+def _store_submission(
+    *, assignment: Assignment, answer: object, active: int, late: bool, now: datetime
+) -> bool:
+    """Store the answer and, on a real task, count the submission on the task — one statement;
+    returns whether it filled the task's last slot.
 
     On time, the lease held a slot, so the count can only reach the target. Late, the slot may
-    have gone to someone else: the guarded UPDATE takes it only if live leases plus submissions,
-    other than this one, leave room — evaluated while the UPDATE holds the task row's lock.
+    have gone to someone else: the guarded task UPDATE takes it only if live leases plus
+    submissions, other than this one, leave room — evaluated while it holds the task row's
+    lock — and the assignment is written only if the task UPDATE found its row (Conflict
+    ``slot_taken`` otherwise, and the transaction rolls back).
     """
     t = Task._meta.db_table
     a = Assignment._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
+    answer_value = Assignment._meta.get_field("answer").get_db_prep_value(answer, connection)
+    store = [answer_value, adapt(now), active, assignment.pk]
+    store_sql = f"""UPDATE {a} SET status = 'submitted', answer = %s, submitted_at = %s,
+                                   active_seconds = %s
+                     WHERE id = %s"""  # noqa: S608
+    if assignment.is_control:
+        # A control task has no slots to count (docs/next-task.md).
+        with connection.cursor() as cursor:
+            cursor.execute(store_sql, store)
+        return False
     room = ""
     params: list = []
     if late:
@@ -311,17 +432,29 @@ def _count_submission(*, assignment: Assignment, late: bool, now: datetime) -> b
                    AND (x.status = 'submitted' OR (x.status = 'leased' AND x.expires_at > %s)))
                    < {t}.target"""  # noqa: S608
         params = [assignment.pk, adapt(now)]
+    count_sql = f"""UPDATE {t} SET submitted = submitted + 1,
+                                   is_open = (submitted + 1 < target),
+                                   state = CASE WHEN submitted + 1 >= target THEN 'complete'
+                                                ELSE state END
+                     WHERE id = %s AND submitted < target {room}
+                 RETURNING submitted >= target AS filled"""  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {t} SET submitted = submitted + 1,
-                               is_open = (submitted + 1 < target),
-                               state = CASE WHEN submitted + 1 >= target THEN 'complete'
-                                            ELSE state END
-                WHERE id = %s AND submitted < target {room}
-                RETURNING submitted >= target""",  # noqa: S608
-            [assignment.task_id, *params],
-        )
-        row = cursor.fetchone()
+        if connection.vendor == "postgresql":
+            # One round trip: the count and the store in one statement; the store happens
+            # only if the count found room.
+            cursor.execute(
+                f"""WITH counted AS ({count_sql})
+                    {store_sql} AND EXISTS (SELECT 1 FROM counted)
+                    RETURNING (SELECT filled FROM counted)""",  # noqa: S608
+                [assignment.task_id, *params, *store],
+            )
+            row = cursor.fetchone()
+        else:
+            # SQLite has no data-modifying CTE: two statements, serialized by its write lock.
+            cursor.execute(count_sql, [assignment.task_id, *params])
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute(store_sql, store)
     if row is None:
         raise Conflict(
             "Your lease expired and the slot was given to another labeler.", code="slot_taken"
@@ -363,7 +496,13 @@ def leases_expire(*, now: datetime | None = None) -> int:
 def project_sync_control_tasks(*, actor: User | None, project: Project) -> int:
     """Make one control task for each active gold item of the project's control gold set that
     has none yet (idempotent). Control tasks carry the gold item's payload exactly as a real
-    task carries its own, never the answer. Returns how many were created."""
+    task carries its own, never the answer, and a decoy pre-label: the (pre-label, confidence)
+    of a real task of the project chosen at random, or none as often as real tasks have none
+    (``control_decoy_prelabels``; docs/next-task.md, "Pre-labels"). Returns how many were
+    created."""
+    # Imported here, not at the top: this module is the claim path's, kept to its own imports.
+    from assignments.selectors.tasks import control_decoy_prelabels
+
     if project.control_gold_set_id is None:
         return 0
     with transaction.atomic():
@@ -372,17 +511,24 @@ def project_sync_control_tasks(*, actor: User | None, project: Project) -> int:
                 "gold_item_id", flat=True
             )
         )
-        items = GoldItem.objects.filter(
-            gold_set_id=project.control_gold_set_id, status=GoldItem.Status.ACTIVE
-        ).exclude(pk__in=have)
+        items = list(
+            GoldItem.objects.filter(
+                gold_set_id=project.control_gold_set_id, status=GoldItem.Status.ACTIVE
+            )
+            .exclude(pk__in=have)
+            .only("pk", "payload")
+        )
+        decoys = control_decoy_prelabels(project_id=project.pk, n=len(items), rng=_rng)
         created = Task.objects.bulk_create(
             Task(
                 project=project,
                 gold_item=item,
                 payload=item.payload,
+                prelabel=prelabel,
+                prelabel_confidence=confidence,
                 target=0,
                 is_open=False,
             )
-            for item in items
+            for item, (prelabel, confidence) in zip(items, decoys, strict=True)
         )
     return len(created)

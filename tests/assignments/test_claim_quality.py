@@ -1,0 +1,154 @@
+"""What quality control decides reaches the claim: a control answer is graded into a gold check
+at submit, a quality rule that pauses a labeler on a project stops their next-task (403
+``paused_on_project``) until ops reverse it, and a labeler's own control rate (adaptive control,
+or a rule that lowered it) replaces the project's ratio."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from assignments import services
+from assignments.models import Project
+from assignments.selectors.claim import project_gate
+from config.errors import Forbidden
+from qc.models import ControlRate, GoldCheck, GoldItem, GoldSet, RuleAction
+from qc.services import rules as rule_services
+from tests.assignments.test_claim import make_project
+from tests.factories import make_labeler
+
+pytestmark = pytest.mark.django_db
+
+
+class AlwaysControl(random.Random):
+    """Draws 0.0, so every claim asks for a control task while the labeler's rate is > 0."""
+
+    def random(self) -> float:
+        return 0.0
+
+
+def with_gold(project: Project, *, n: int = 8, ratio: str = "0.5") -> GoldSet:
+    gold_set = GoldSet.objects.create(
+        slug="poles-gold", name="Poles gold", answer_type="single_choice", classes=project.classes
+    )
+    GoldItem.objects.bulk_create(
+        GoldItem(
+            gold_set=gold_set,
+            external_id=f"g{i}",
+            payload={"image_url": f"https://img.example.test/g{i}.jpg"},
+            accepted_answers=["ok"],
+            stratum="ok",
+        )
+        for i in range(n)
+    )
+    project.control_gold_set = gold_set
+    project.control_ratio = ratio
+    project.save()
+    services.project_sync_control_tasks(actor=None, project=project)
+    return gold_set
+
+
+def answer_controls(labeler, project, answers, capture):
+    """Claim a control task and submit each answer; after-commit work (rules) runs."""
+    for answer in answers:
+        with capture(execute=True):
+            claim = services.assignment_claim_next(
+                labeler=labeler, project_id=project.pk, rng=AlwaysControl()
+            )
+            assert claim.assignment.is_control
+            services.assignment_submit(
+                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
+            )
+
+
+def test_control_answers_are_graded_at_submit(django_capture_on_commit_callbacks):
+    project = make_project()
+    with_gold(project)
+    labeler = make_labeler()
+    answer_controls(labeler, project, ["ok", "rust"], django_capture_on_commit_callbacks)
+    checks = list(GoldCheck.objects.filter(labeler=labeler).order_by("checked_at", "id"))
+    assert [(c.answer, c.correct, c.expected_class, c.counted) for c in checks] == [
+        ("ok", True, "ok", True),
+        ("rust", False, "ok", True),
+    ]
+    assert {c.project_id for c in checks} == {project.pk}
+
+
+def test_a_rule_pauses_the_labeler_on_the_project_until_ops_reverse_it(
+    django_capture_on_commit_callbacks, ops_user
+):
+    project = make_project()
+    with_gold(project)
+    rule_services.rule_create(
+        actor=ops_user,
+        project_id=project.pk,
+        name="Gold below 80%",
+        action="pause_on_project",
+        threshold="0.8",
+        window=50,
+        min_n=3,
+        bound="upper",
+        comparison="below",
+    )
+    labeler, other = make_labeler(), make_labeler()
+    answer_controls(labeler, project, ["rust", "rust"], django_capture_on_commit_callbacks)
+    assert not RuleAction.objects.exists()  # n = 2 < min_n: nothing fires yet
+    answer_controls(labeler, project, ["rust"], django_capture_on_commit_callbacks)
+    firing = RuleAction.objects.get()
+    assert (firing.labeler_id, firing.action, firing.status) == (
+        labeler.pk,
+        "pause_on_project",
+        "open",
+    )
+
+    with pytest.raises(Forbidden) as refused:
+        services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+    assert refused.value.code == "paused_on_project"
+    # Another labeler of the same project is not affected.
+    assert services.assignment_claim_next(labeler=other, project_id=project.pk) is not None
+
+    rule_services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="Gold fixed")
+    assert services.assignment_claim_next(labeler=labeler, project_id=project.pk) is not None
+
+
+def test_adaptive_control_rate_is_what_the_claim_uses(django_capture_on_commit_callbacks):
+    project = make_project(tasks=30)
+    with_gold(project, n=30)
+    project.adaptive_control = True
+    project.control_floor = "0.02"
+    project.save()
+    labeler = make_labeler()
+    answer_controls(labeler, project, ["ok"] * 12, django_capture_on_commit_callbacks)
+    row = ControlRate.objects.get(labeler=labeler, project_id=project.pk)
+    assert row.checks == 12 and row.correct == 12
+    gate = project_gate(labeler=labeler, project_id=project.pk, now=row.updated_at)
+    assert gate.control_rate == pytest.approx(row.rate)
+    assert 0.02 <= gate.control_rate <= 0.5
+
+    # Without adaptive control the project's ratio applies again, whatever the row says.
+    project.adaptive_control = False
+    project.save()
+    gate = project_gate(labeler=labeler, project_id=project.pk, now=row.updated_at)
+    assert gate.control_rate == pytest.approx(0.5)
+
+
+def test_a_rule_lowered_rate_applies_without_adaptive_control(ops_user):
+    project = make_project()
+    with_gold(project)
+    labeler = make_labeler()
+    ControlRate.objects.create(
+        labeler=labeler,
+        project_id=project.pk,
+        rate=0.05,
+        reason="rule:Gold above 95% firing:1",
+        updated_at=project.created_at,
+    )
+    gate = project_gate(labeler=labeler, project_id=project.pk, now=project.created_at)
+    assert gate.control_rate == pytest.approx(0.05)
+    # A project without control tasks serves none, whatever a rule wrote.
+    project.control_ratio = 0
+    project.control_gold_set = None
+    project.save()
+    gate = project_gate(labeler=labeler, project_id=project.pk, now=project.created_at)
+    assert gate.control_rate == 0.0
