@@ -1,10 +1,10 @@
-"""The operations admin for work: projects (with their progress, the status actions and the
-task import), batches, tasks and assignments.
+"""The operations admin for work: projects (with their progress, status history, the status
+actions and the task import), batches, tasks, assignments and reviews.
 
 Thin like the rest of the admin: progress columns are correlated counts in the page's own query
 (``assignments.selectors.progress``), never counters; creating and changing a project, its
 status, a task's priority and an import all go through the services; tasks are read-only but
-for their priority, batches and assignments entirely.
+for their priority, batches, assignments, reviews and status history entirely.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from assignments import selectors, services
-from assignments.models import Assignment, Batch, Project, Task
+from assignments.admin_quality import QualityDashboardsMixin
+from assignments.models import Assignment, Batch, Project, ProjectStatusChange, Review, Task
 from assignments.services.imports import (
     IMPORT_COLUMNS,
     TASK_IMPORT_MAX_BYTES,
@@ -99,6 +100,7 @@ class ProjectForm(ServiceErrorsFormMixin, forms.ModelForm):
             "require_guide_ack",
             "priority",
             "audit_percent",
+            "show_prelabels",
         )
 
     def _post_clean(self):
@@ -138,8 +140,34 @@ class TaskImportForm(forms.Form):
         return cleaned
 
 
+class ProjectStatusChangeInline(admin.TabularInline):
+    """The project's status history: written by the status services, read-only here."""
+
+    model = ProjectStatusChange
+    fields = ("at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    ordering = ("-at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Project)
-class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class ProjectAdmin(
+    QualityDashboardsMixin, ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+):
     form = ProjectForm
     list_display = (
         "name",
@@ -149,15 +177,25 @@ class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
         "overlap",
         "priority",
         *PROGRESS_COLUMNS,
+        "quality_link",
     )
     list_filter = ("status", "answer_type")
     search_fields = ("name", "slug")
     autocomplete_fields = ("control_gold_set", "guide", "required_qualifications")
     prepopulated_fields = {"slug": ("name",)}
     actions = ("activate", "pause", "resume", "finish", "release_stale_leases")
+    inlines = (ProjectStatusChangeInline,)
     # Fixed once the project has been activated (project_update refuses them then).
     schema_fields = ("answer_type", "classes", "overlap")
-    record_fields = ("status", "progress", "files", "created_by", "created_at", "updated_at")
+    record_fields = (
+        "status",
+        "progress",
+        "files",
+        "quality_link",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
 
     def get_queryset(self, request):
         # Progress counts are sub-selects of the page's query: one query whatever the rows.
@@ -200,6 +238,10 @@ class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
             return ()
         fixed = ("slug",) if obj.status == S.DRAFT else ("slug", *self.schema_fields)
         return (*fixed, *self.record_fields)
+
+    def get_inlines(self, request, obj=None):
+        # A project being added has no history yet.
+        return () if obj is None else self.inlines
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else self.prepopulated_fields
@@ -248,6 +290,7 @@ class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
             require_guide_ack=c.get("require_guide_ack", True),
             priority=c.get("priority") or 0,
             audit_percent=c.get("audit_percent") if c.get("audit_percent") is not None else 0,
+            show_prelabels=c.get("show_prelabels", False),
         )
         _adopt(obj, project)
 
@@ -310,13 +353,14 @@ class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
             submit_label="Finish",
         )
 
-    @admin.action(description="Release stale leases (all projects)", permissions=["change"])
+    @admin.action(description="Release stale leases of selected projects", permissions=["change"])
     def release_stale_leases(self, request, queryset):
-        expired = services.leases_expire()
+        projects = list(queryset.order_by().values_list("pk", flat=True))
+        expired = services.project_leases_expire(projects=projects)
         self.message_user(
             request,
-            f"Marked {expired} lapsed lease(s) as expired, in all projects. Their slots were "
-            "already free: an expired lease is not counted when work is handed out.",
+            f"Marked {expired} lapsed lease(s) as expired, in {len(projects)} project(s). Their "
+            "slots were already free: an expired lease is not counted when work is handed out.",
             messages.SUCCESS,
         )
 
@@ -330,6 +374,7 @@ class ProjectAdmin(ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
                 self.admin_site.admin_view(self.import_view),
                 name="{}_{}_import".format(*info),
             ),
+            *self.quality_urls(),
             *super().get_urls(),
         ]
 
@@ -603,6 +648,65 @@ class AssignmentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("project", "labeler", "task")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# -- reviews ---------------------------------------------------------------------------------------
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """The review queue as a record: written by the review services (claim, resolve, flags,
+    audits), read-only here."""
+
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "task_id",
+        "project",
+        "reviewer",
+        "for_ops",
+        "created_at",
+        "resolved_at",
+    )
+    list_filter = ("kind", "status", "project", "for_ops")
+    search_fields = ("=task__external_id", "reviewer__public_code", "question", "note")
+    list_select_related = ("project", "reviewer")
+    show_full_result_count = False
+    list_per_page = 100
+    date_hierarchy = "created_at"
+    fields = (
+        "kind",
+        "status",
+        "project",
+        "task",
+        "assignment",
+        "reviewer",
+        "for_ops",
+        "question",
+        "audit_week",
+        "leased_at",
+        "expires_at",
+        "resolved_at",
+        "answer",
+        "note",
+        "decided_task",
+        "gold_item",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("project", "reviewer", "task")
 
     def has_add_permission(self, request):
         return False

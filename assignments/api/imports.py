@@ -14,7 +14,9 @@ Routes (under /api/v1/):
   same file handling; 200 ``{"updated", "seconds"}``;
 * ``GET projects/{id}/progress/`` — open, leased, done, in-review counts;
 * ``POST projects/{id}/activate/``, ``pause/``, ``resume/``, ``finish/`` — the status workflow
-  (409 ``invalid_transition`` when it does not allow the move).
+  (409 ``invalid_transition`` when it does not allow the move), with an optional JSON body
+  ``{"reason": "…"}`` recorded in the project's status history;
+* ``GET projects/{id}/status-changes/`` — that history, newest first.
 
 Bodies of the two file routes are read up to ``TASK_IMPORT_MAX_BYTES`` (200 MB), not the global
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``: a multipart file goes to a temporary file (Django applies that
@@ -45,7 +47,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
-from assignments.models import Batch, Project
+from assignments.models import Batch, Project, ProjectStatusChange
 from assignments.services.imports import IMPORT_FORMATS, TASK_IMPORT_MAX_BYTES, upload_file
 from config.api import StrictSerializer, parse_input
 from config.errors import Forbidden
@@ -94,6 +96,7 @@ class ProjectOpsOut(serializers.ModelSerializer):
             "require_guide_ack",
             "priority",
             "audit_percent",
+            "show_prelabels",
             "created_at",
             "updated_at",
         ]
@@ -130,6 +133,10 @@ class ProjectPatchIn(StrictSerializer):
     require_guide_ack = serializers.BooleanField(required=False)
     priority = serializers.IntegerField(required=False)
     audit_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    show_prelabels = serializers.BooleanField(
+        required=False,
+        help_text="Show labelers the tasks' pre-labels (control tasks get decoys).",
+    )
 
 
 class ProjectIn(ProjectPatchIn):
@@ -155,19 +162,43 @@ def project_ops_out(project: Project) -> dict[str, Any]:
 # -- status commands -------------------------------------------------------------------------------
 
 
+class ProjectStatusChangeIn(StrictSerializer):
+    """An optional reason for the status change; the body may be empty."""
+
+    reason = serializers.CharField(
+        allow_blank=True,
+        max_length=2_000,
+        required=False,
+        default="",
+        help_text="Why; kept in the project's status history.",
+    )
+
+
+class ProjectStatusChangeOut(serializers.ModelSerializer):
+    """One status transition of a project: from, to, who, why, when."""
+
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ProjectStatusChange
+        fields = ["id", "from_status", "to_status", "actor", "reason", "at"]
+
+
 class _ProjectStatusApi(APIView):
     permission_classes = OPS_ONLY
     to_status: str = ""
     from_statuses: frozenset[str] | None = None
 
-    @extend_schema(request=None, responses=ProjectOpsOut)
+    @extend_schema(request=ProjectStatusChangeIn, responses=ProjectOpsOut)
     def post(self, request, pk: int):
         project = selectors.project_get_for(actor=request.user, pk=pk)
+        data = parse_input(ProjectStatusChangeIn, request.data)
         project = services.project_set_status(
             actor=request.user,
             project=project,
             status=self.to_status,
             from_statuses=self.from_statuses,
+            reason=data["reason"],
         )
         return Response(project_ops_out(project))
 
@@ -195,6 +226,18 @@ class ProjectFinishApi(_ProjectStatusApi):
     """Any status → done (final)."""
 
     to_status = Project.Status.DONE
+
+
+class ProjectStatusChangeListApi(generics.ListAPIView):
+    """The project's status history, newest first (ops only)."""
+
+    permission_classes = OPS_ONLY
+    serializer_class = ProjectStatusChangeOut
+    queryset = ProjectStatusChange.objects.none()  # for the schema
+
+    def get_queryset(self):
+        project = selectors.project_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+        return selectors.project_status_changes(project=project)
 
 
 class ProgressOut(serializers.Serializer):
@@ -439,4 +482,9 @@ urlpatterns = [
     path("projects/<id:pk>/pause/", ProjectPauseApi.as_view(), name="project-pause"),
     path("projects/<id:pk>/resume/", ProjectResumeApi.as_view(), name="project-resume"),
     path("projects/<id:pk>/finish/", ProjectFinishApi.as_view(), name="project-finish"),
+    path(
+        "projects/<id:pk>/status-changes/",
+        ProjectStatusChangeListApi.as_view(),
+        name="project-status-changes",
+    ),
 ]

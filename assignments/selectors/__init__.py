@@ -20,11 +20,21 @@ from assignments.selectors.progress import (
     project_progress_annotate,
 )
 
+# -- tasks and project records (assignments/selectors/tasks.py) --
+from assignments.selectors.tasks import (
+    control_decoy_prelabels,
+    project_status_changes,
+    real_prelabel_sample,
+)
+
 __all__ += [
     "Progress",
     "batch_list_with_progress",
     "batch_progress_annotate",
+    "control_decoy_prelabels",
     "project_list_with_progress",
     "project_progress",
     "project_progress_annotate",
+    "project_status_changes",
+    "real_prelabel_sample",
 ]

@@ -34,6 +34,8 @@ from assignments.services.imports import (
 )
 from assignments.services.projects import (
     project_create,
+    project_leases_expire,
+    project_refresh_control_prelabels,
     project_set_status,
     project_update,
 )
@@ -44,6 +46,8 @@ __all__ += [
     "ImportTooLarge",
     "UpdateResult",
     "project_create",
+    "project_leases_expire",
+    "project_refresh_control_prelabels",
     "project_set_status",
     "project_update",
     "task_set_priority",

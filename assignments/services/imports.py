@@ -34,6 +34,7 @@ from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
 from assignments.models import Batch, Project, Task
+from assignments.services.projects import project_refresh_control_prelabels
 from config.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from qc.answers import AnswerError, validate_answer
 from qc.services.gold import MAX_IMAGE_URL_CHARS, MAX_METADATA_BYTES, clean_image_url
@@ -668,7 +669,9 @@ def tasks_import(
     Raises ValidationError for bad batch fields or format, Conflict (``project_done``) for a
     finished project, ImportTooLarge beyond ``max_rows`` rows, ImportInvalid for any bad row or
     an external id the file repeats or the project already has — then nothing is written.
-    Writes the batch and its tasks in one durable transaction under the project's row lock.
+    Writes the batch and its tasks in one durable transaction under the project's row lock;
+    when the project shows pre-labels to labelers, the control tasks' decoy pre-labels are
+    redrawn in it (``project_refresh_control_prelabels``).
     """
     started = time.perf_counter()
     errors: dict[str, list[str]] = {}
@@ -714,12 +717,12 @@ def tasks_import(
         locked = (
             Project.objects.select_for_update(no_key=True)
             .filter(pk=project.pk)
-            .values_list("status", "overlap")
+            .values_list("status", "overlap", "show_prelabels")
             .first()
         )
         if locked is None:
             raise NotFound()
-        status, overlap = locked
+        status, overlap, show_prelabels = locked
         _check_not_done(status)
         ctx.errors.merge_sorted(_taken_external_ids(project.pk, ctx.first_row_of))
         ctx.errors.raise_if_any("imported")
@@ -735,6 +738,9 @@ def tasks_import(
             _copy_tasks(project.pk, batch.pk, overlap, now, ctx.rows)
         else:
             _bulk_create_tasks(project.pk, batch.pk, overlap, ctx.rows)
+        if show_prelabels:
+            # The control tasks' decoys follow the real tasks' pre-labels (docs/next-task.md).
+            project_refresh_control_prelabels(actor=actor, project=project)
     batch.project = project
     return ImportResult(
         batch=batch, created=len(ctx.rows), seconds=round(time.perf_counter() - started, 3)
@@ -996,7 +1002,8 @@ def tasks_bulk_update(
     Raises ImportInvalid for a bad row, a task named twice, or a task the project does not have
     (unknown ids are reported once the rest of the file is valid); ImportTooLarge beyond
     ``max_rows``; Conflict for a done project. One durable transaction under the project's row
-    lock; on PostgreSQL a COPY into a temporary table and one ``UPDATE … FROM``.
+    lock; on PostgreSQL a COPY into a temporary table and one ``UPDATE … FROM``. When the project
+    shows pre-labels to labelers, the control tasks' decoys are redrawn in the same transaction.
     """
     started = time.perf_counter()
     _check_not_done(project.status)
@@ -1023,14 +1030,16 @@ def tasks_bulk_update(
         locked = (
             Project.objects.select_for_update(no_key=True)
             .filter(pk=project.pk)
-            .values_list("status", flat=True)
+            .values_list("status", "show_prelabels")
             .first()
         )
         if locked is None:
             raise NotFound()
-        _check_not_done(locked)
+        _check_not_done(locked[0])
         write = _copy_update if ctx.copy else _bulk_update
         updated = write(project.pk, ctx)
+        if locked[1]:
+            project_refresh_control_prelabels(actor=actor, project=project)
     return UpdateResult(updated=updated, seconds=round(time.perf_counter() - started, 3))
 
 

@@ -12,14 +12,20 @@ Status workflow::
 
 Activating (from draft or paused) makes the control tasks of the project's control gold set
 (``project_sync_control_tasks``, idempotent), so an active project with a control ratio always
-has its gold items to serve.
+has its gold items to serve. Every status change writes a ``ProjectStatusChange`` row (from, to,
+actor, reason) in its own transaction.
+
+Showing pre-labels to labelers (``show_prelabels``) redraws the control tasks' decoy pre-labels
+(``project_refresh_control_prelabels``; docs/next-task.md, "Pre-labels").
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,7 +33,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from assignments.models import Project
+from assignments.models import Assignment, Project, ProjectStatusChange, Task
+from assignments.selectors.tasks import control_decoy_prelabels
 from assignments.services.claim import project_sync_control_tasks
 from config.errors import Conflict, InvalidTransition, NotFound
 from qc.models import AnswerType, GoldSet, Guide
@@ -45,6 +52,9 @@ NAME_MAX = Project._meta.get_field("name").max_length
 SLUG_MAX = Project._meta.get_field("slug").max_length
 SMALLINT_MAX = 32_767
 INT_MAX = 2**31 - 1
+REASON_MAX = 2_000
+
+_rng = random.SystemRandom()
 
 # Fields project_update takes. The schema and the overlap shape the tasks and answers already
 # made, so they change only while the project is a draft; the slug never changes (URLs and
@@ -66,6 +76,7 @@ EDITABLE_FIELDS = frozenset(
         "require_guide_ack",
         "priority",
         "audit_percent",
+        "show_prelabels",
     }
 )
 DRAFT_ONLY_FIELDS = frozenset({"answer_type", "classes", "overlap"})
@@ -222,6 +233,7 @@ _CLEANERS = {
     "require_guide_ack": _clean_bool,
     "priority": lambda v: _clean_int(v, low=-INT_MAX, high=INT_MAX),
     "audit_percent": _clean_audit_percent,
+    "show_prelabels": _clean_bool,
 }
 
 
@@ -289,6 +301,7 @@ def project_create(
     require_guide_ack: bool = True,
     priority: int = 0,
     audit_percent: Decimal | str | float = Decimal(0),
+    show_prelabels: bool = False,
 ) -> Project:
     """Create a project, in draft.
 
@@ -321,6 +334,7 @@ def project_create(
             "require_guide_ack": require_guide_ack,
             "priority": priority,
             "audit_percent": audit_percent,
+            "show_prelabels": show_prelabels,
         },
         errors,
     )
@@ -363,7 +377,8 @@ def project_update(*, actor: User | None, project: Project, data: dict[str, Any]
     answers were made under them); a done project does not change at all (Conflict,
     ``project_done``). Holds the project's row lock (``FOR NO KEY UPDATE``: claims, which only
     reference the row, are not blocked). When an active project gets a control gold set, its
-    control tasks are made. Returns the project as saved.
+    control tasks are made; when ``show_prelabels`` is switched on, the control tasks' decoy
+    pre-labels are redrawn (``project_refresh_control_prelabels``). Returns the project as saved.
     """
     errors: dict[str, list[str]] = {}
     unknown = sorted(set(data) - EDITABLE_FIELDS)
@@ -392,6 +407,7 @@ def project_update(*, actor: User | None, project: Project, data: dict[str, Any]
             _check_together({**_state_of(current), **values}, errors)
         _raise_if(errors)
         qualifications = values.pop("required_qualifications", None)
+        was_showing = current.show_prelabels
         for name, value in values.items():
             setattr(current, name, value)
         if values:
@@ -400,7 +416,42 @@ def project_update(*, actor: User | None, project: Project, data: dict[str, Any]
             current.required_qualifications.set(qualifications)
         if current.status == S.ACTIVE and "control_gold_set" in values:
             project_sync_control_tasks(actor=actor, project=current)
+        if current.show_prelabels and not was_showing:
+            project_refresh_control_prelabels(actor=actor, project=current)
     return current
+
+
+def project_refresh_control_prelabels(
+    *, actor: User | None, project: Project, rng: random.Random | None = None
+) -> int:
+    """Give every control task of the project a fresh decoy pre-label: the (pre-label,
+    confidence) of a real task of the project chosen at random — none as often as real tasks
+    have none — never anything derived from the gold answer (``control_decoy_prelabels``).
+
+    Called when pre-labels are switched on for labelers and after task imports and pre-label
+    updates of a project that shows them, so the decoys follow the real tasks' pre-labels.
+    One transaction; writes only the control tasks' two pre-label columns (no row of a real
+    task is touched or locked). Returns how many control tasks were updated."""
+    with transaction.atomic():
+        controls = list(
+            Task.objects.filter(project_id=project.pk, gold_item__isnull=False)
+            .order_by("pk")
+            .only("pk")
+        )
+        if not controls:
+            return 0
+        decoys = control_decoy_prelabels(project_id=project.pk, n=len(controls), rng=rng or _rng)
+        for task, (prelabel, confidence) in zip(controls, decoys, strict=True):
+            task.prelabel = prelabel
+            task.prelabel_confidence = confidence
+        Task.objects.bulk_update(controls, ["prelabel", "prelabel_confidence"], batch_size=500)
+    logger.info(
+        "project %s: %d control pre-labels redrawn by %s",
+        project.pk,
+        len(controls),
+        getattr(actor, "pk", None),
+    )
+    return len(controls)
 
 
 # -- status ----------------------------------------------------------------------------------------
@@ -412,19 +463,27 @@ def project_set_status(
     project: Project,
     status: str,
     from_statuses: Iterable[str] | None = None,
+    reason: str = "",
 ) -> Project:
     """Move the project to ``status`` along the workflow (module docstring); with
     ``from_statuses``, only from one of those (resume: only from paused).
 
     A guarded ``UPDATE … WHERE status = <current>``: two concurrent changes cannot both apply.
-    Raises ValidationError for an unknown status and InvalidTransition (409) for a move the
-    workflow does not allow (the same status included) or when the status changed meanwhile.
-    Becoming active makes the control tasks of the control gold set (idempotent). Returns the
-    project with its new status.
+    Raises ValidationError for an unknown status or a ``reason`` over 2,000 characters, and
+    InvalidTransition (409) for a move the workflow does not allow (the same status included) or
+    when the status changed meanwhile. Writes one ``ProjectStatusChange`` (from, to, ``actor``,
+    ``reason``) in the same transaction; a refused move writes none. Becoming active makes the
+    control tasks of the control gold set (idempotent). Returns the project with its new status.
     """
+    errors: dict[str, list[str]] = {}
     if status not in TRANSITIONS:
         allowed = ", ".join(TRANSITIONS)
-        raise ValidationError({"status": [f"Must be one of {allowed}."]})
+        errors["status"] = [f"Must be one of {allowed}."]
+    try:
+        reason = _clean_text(reason, max_length=REASON_MAX, required=False)
+    except ValueError as exc:
+        errors["reason"] = [str(exc)]
+    _raise_if(errors)
     with transaction.atomic():
         row = (
             Project.objects.filter(pk=project.pk)
@@ -447,6 +506,14 @@ def project_set_status(
         )
         if not changed:
             raise InvalidTransition("The project's status changed meanwhile; reload and retry.")
+        ProjectStatusChange.objects.create(
+            project_id=project.pk,
+            from_status=current,
+            to_status=status,
+            actor=actor,
+            reason=reason,
+            at=now,
+        )
         project.status = status
         project.updated_at = now
         if status == S.ACTIVE and project.control_gold_set_id is not None:
@@ -455,3 +522,20 @@ def project_set_status(
         "project %s: %s -> %s by %s", project.pk, current, status, getattr(actor, "pk", None)
     )
     return project
+
+
+# -- leases ----------------------------------------------------------------------------------------
+
+
+def project_leases_expire(*, projects: Iterable[Project | int], now: datetime | None = None) -> int:
+    """Mark the lapsed leases of the given projects (instances or ids) as expired; leases of
+    other projects are left alone. Tidying only, like ``leases_expire``: an expired lease frees
+    its slot at claim time whether or not this ran. One set-based ``UPDATE``; idempotent.
+    Returns the rows changed."""
+    ids = [p if isinstance(p, int) else p.pk for p in projects]
+    if not ids:
+        return 0
+    now = now or timezone.now()
+    return Assignment.objects.filter(
+        project_id__in=ids, status=Assignment.Status.LEASED, expires_at__lte=now
+    ).update(status=Assignment.Status.EXPIRED)

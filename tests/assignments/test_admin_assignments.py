@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assignments import services
-from assignments.models import Assignment, Batch, Project, Task
+from assignments.models import Assignment, Batch, Project, ProjectStatusChange, Review, Task
+from assignments.services.review import assignment_flag
 from tests.assignments.test_claim import make_project
 from tests.assignments.test_import import do_import, jsonl, task_row
 from tests.factories import make_labeler
@@ -26,15 +27,20 @@ from workforce.models import Labeler, QualificationType, User
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Project, Batch, Task, Assignment)
+MODELS = (Project, Batch, Task, Assignment, Review)
 S = Project.Status
 
 
 def assignments_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any]:
-    """At least one row of every assignments model with an admin (for the admin smoke test in
-    tests/workforce/test_admin.py): a project with an imported batch and a lease of
-    ``labeler`` (who must be active)."""
+    """At least one row of every assignments model with an admin or an admin inline (for the
+    admin smoke test in tests/workforce/test_admin.py): a project paused and resumed (its
+    status history), with an imported batch, a lease of ``labeler`` (who must be active) and
+    that labeler's flag on it (a review)."""
     project = make_project(tasks=0, slug="sample-project")
+    services.project_set_status(actor=actor, project=project, status=S.PAUSED, reason="sample")
+    services.project_set_status(
+        actor=actor, project=project, status=S.ACTIVE, from_statuses={S.PAUSED}
+    )
     result = services.tasks_import(
         actor=actor,
         project=project,
@@ -43,11 +49,16 @@ def assignments_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any
         source="sample",
     )
     claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+    flag = assignment_flag(
+        labeler=labeler, assignment_id=claim.assignment.pk, question="Is a stain a crack?"
+    )
     return {
         "project": project,
+        "status_change": ProjectStatusChange.objects.filter(project=project).first(),
         "batch": result.batch,
         "task": claim.assignment.task,
         "assignment": claim.assignment,
+        "review": flag.review,
     }
 
 
@@ -87,6 +98,50 @@ def test_pages_render_for_ops_manager(model, ops_client, ops_user, samples):
     assert ops_client.get(_url(model, "change", obj.pk)).status_code == 200
     add = ops_client.get(_url(model, "add"))
     assert add.status_code == (200 if model is Project else 403)
+
+
+def test_project_page_shows_its_status_history_read_only(ops_client, samples):
+    response = ops_client.get(_url(Project, "change", samples["project"].pk))
+    (formset,) = response.context["inline_admin_formsets"]
+    assert formset.opts.model is ProjectStatusChange
+    assert not (formset.has_add_permission or formset.has_change_permission)
+    assert not formset.has_delete_permission
+    text = response.content.decode()
+    assert "sample" in text and "Paused" in text
+    # A project being added has no history inline.
+    assert not ops_client.get(_url(Project, "add")).context["inline_admin_formsets"]
+
+
+def test_review_list_costs_the_same_whatever_the_rows(ops_client, samples, vendor_labeler):
+    url = _url(Review, "changelist")
+    ops_client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        response = ops_client.get(url)
+    assert len(response.context["cl"].result_list) == 1
+    project = samples["project"]
+    for _ in range(4):
+        labeler = make_labeler()
+        claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+        assignment_flag(labeler=labeler, assignment_id=claim.assignment.pk, question="Why?")
+    for params in ({}, {"kind__exact": "flag", "status__exact": "open"}, {"q": "why"}):
+        with CaptureQueriesContext(connection) as many:
+            response = ops_client.get(url, params)
+        assert response.status_code == 200
+        assert len(response.context["cl"].result_list) >= 4, params
+    with CaptureQueriesContext(connection) as many:
+        response = ops_client.get(url)
+    assert len(response.context["cl"].result_list) == 5
+    assert len(few) == len(many), [q["sql"] for q in many.captured_queries]
+
+
+def test_reviews_are_read_only(ops_client, samples):
+    review = samples["review"]
+    page = ops_client.get(_url(Review, "change", review.pk))
+    assert page.status_code == 200 and not page.context["has_change_permission"]
+    response = ops_client.post(_url(Review, "change", review.pk), {"note": "x", "status": "open"})
+    assert response.status_code == 403
+    assert ops_client.post(_url(Review, "delete", review.pk), {"post": "yes"}).status_code == 403
+    assert Review.objects.get(pk=review.pk).note == ""
 
 
 def test_task_filters_render(ops_client, samples):
@@ -192,16 +247,27 @@ def test_finish_asks_first(ops_client):
     assert page.status_code == 200 and not page.context["has_change_permission"]
 
 
-def test_release_stale_leases(ops_client, samples):
+def test_release_stale_leases_of_the_selected_projects_only(ops_client, samples):
     project = samples["project"]
+    other = make_project(tasks=2, slug="other")
+    other_claim = services.assignment_claim_next(labeler=make_labeler(), project_id=other.pk)
     old = timezone.now() - timedelta(hours=2)
-    Assignment.objects.filter(pk=samples["assignment"].pk).update(
+    Assignment.objects.filter(pk__in=[samples["assignment"].pk, other_claim.assignment.pk]).update(
         leased_at=old, expires_at=old + timedelta(minutes=5)
     )
     response = _act(ops_client, "release_stale_leases", [project])
     assert response.status_code == 302
     assert any("Marked 1 lapsed lease(s) as expired" in m for m in _messages(response))
     assert Assignment.objects.get(pk=samples["assignment"].pk).status == "expired"
+    assert Assignment.objects.get(pk=other_claim.assignment.pk).status == "leased"
+
+
+def test_status_actions_record_history_with_the_admin_user(ops_client, ops_user):
+    project = make_project(tasks=1, slug="h")
+    _act(ops_client, "pause", [project])
+    _act(ops_client, "pause", [project])  # refused: already paused, no row
+    (change,) = ProjectStatusChange.objects.filter(project=project)
+    assert (change.from_status, change.to_status, change.actor) == (S.ACTIVE, S.PAUSED, ops_user)
 
 
 # -- add and change through the services -----------------------------------------------------------

@@ -104,6 +104,28 @@ _ROWS: list[Row] = [
         OPS_ONLY_MISSING,
     ),
     Row(
+        "status history",
+        "GET",
+        PROJECT + "status-changes/",
+        "/api/v1/projects/{project}/status-changes/",
+        OPS_ONLY,
+    ),
+    Row(
+        "status history, missing project",
+        "GET",
+        PROJECT + "status-changes/",
+        "/api/v1/projects/{missing}/status-changes/",
+        OPS_ONLY_MISSING,
+    ),
+    Row(
+        "pause with an overlong reason",
+        "POST",
+        PROJECT + "pause/",
+        "/api/v1/projects/{project}/pause/",
+        OPS_ONLY_INVALID,
+        {"reason": "x" * 2001},
+    ),
+    Row(
         "activate draft",
         "POST",
         PROJECT + "activate/",

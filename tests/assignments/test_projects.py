@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from assignments import services
-from assignments.models import Project, Task
+from assignments.models import Project, ProjectStatusChange, Task
 from config.errors import Conflict, InvalidTransition
 from qc.models import GoldItem, GoldSet
 from tests.assignments.test_claim import make_project
@@ -364,3 +364,140 @@ def test_update_over_http(client_for, ops_user):
     services.project_set_status(actor=None, project=project, status=S.ACTIVE)
     response = api.patch(url, {"overlap": 4, "max_overlap": 5}, format="json")
     assert response.status_code == 400 and set(response.json()["fields"]) == {"overlap"}
+
+
+# -- status history --------------------------------------------------------------------------------
+
+
+def history(project) -> list[tuple]:
+    return list(
+        ProjectStatusChange.objects.filter(project=project)
+        .order_by("id")
+        .values_list("from_status", "to_status", "actor", "reason")
+    )
+
+
+def test_each_transition_writes_one_history_row_with_actor_and_reason(ops_user):
+    project = create()
+    moves = [
+        (S.ACTIVE, None, "go"),
+        (S.PAUSED, None, "  gold set under review "),
+        (S.ACTIVE, {S.PAUSED}, ""),
+        (S.DONE, None, "delivered"),
+    ]
+    for status, from_statuses, reason in moves:
+        services.project_set_status(
+            actor=ops_user,
+            project=project,
+            status=status,
+            from_statuses=from_statuses,
+            reason=reason,
+        )
+    assert history(project) == [
+        (S.DRAFT, S.ACTIVE, ops_user.pk, "go"),
+        (S.ACTIVE, S.PAUSED, ops_user.pk, "gold set under review"),
+        (S.PAUSED, S.ACTIVE, ops_user.pk, ""),
+        (S.ACTIVE, S.DONE, ops_user.pk, "delivered"),
+    ]
+    changes = ProjectStatusChange.objects.filter(project=project).order_by("id")
+    assert all(c.at is not None for c in changes)
+    assert changes.last().at == Project.objects.get(pk=project.pk).updated_at
+
+
+@pytest.mark.parametrize(
+    ("start", "to", "from_statuses"),
+    [
+        (S.DRAFT, S.PAUSED, None),
+        (S.DRAFT, S.ACTIVE, {S.PAUSED}),  # resume a draft
+        (S.ACTIVE, S.ACTIVE, None),
+        (S.DONE, S.ACTIVE, None),
+    ],
+)
+def test_an_illegal_transition_writes_no_history(start, to, from_statuses):
+    project = make_project(tasks=0, status=start)
+    with pytest.raises(InvalidTransition):
+        services.project_set_status(
+            actor=None, project=project, status=to, from_statuses=from_statuses, reason="x"
+        )
+    assert history(project) == []
+    assert Project.objects.get(pk=project.pk).status == start
+
+
+def test_bad_status_or_reason_is_a_field_error_and_writes_nothing():
+    project = create()
+    with pytest.raises(ValidationError) as exc:
+        services.project_set_status(actor=None, project=project, status="archived", reason=7)
+    assert set(exc.value.message_dict) == {"status", "reason"}
+    with pytest.raises(ValidationError) as exc:
+        services.project_set_status(actor=None, project=project, status=S.ACTIVE, reason="x" * 2001)
+    assert set(exc.value.message_dict) == {"reason"}
+    assert history(project) == [] and Project.objects.get(pk=project.pk).status == S.DRAFT
+
+
+def test_status_commands_take_a_reason_and_list_the_history_over_http(client_for, ops_user):
+    project = create()
+    api = client_for(ops_user)
+    base = f"/api/v1/projects/{project.pk}/"
+    response = api.post(base + "activate/", {"reason": "kick-off"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "active"
+    assert api.post(base + "pause/").status_code == 200  # no body: no reason
+    response = api.post(base + "resume/", {"reason": "x" * 2001}, format="json")
+    assert response.status_code == 400 and set(response.json()["fields"]) == {"reason"}
+    response = api.post(base + "resume/", {"reason": "ok", "status": "done"}, format="json")
+    assert response.status_code == 400 and set(response.json()["fields"]) == {"status"}
+    assert Project.objects.get(pk=project.pk).status == S.PAUSED
+    rows = api.get(base + "status-changes/").json()["results"]
+    assert [(r["from_status"], r["to_status"], r["actor"], r["reason"]) for r in rows] == [
+        ("active", "paused", ops_user.username, ""),
+        ("draft", "active", ops_user.username, "kick-off"),
+    ]
+
+
+def test_status_history_is_ops_only_over_http(client_for, vendor_labeler, manager_a):
+    project = make_project(tasks=0)
+    for user in (vendor_labeler.user, manager_a):
+        response = client_for(user).get(f"/api/v1/projects/{project.pk}/status-changes/")
+        assert response.status_code == 403
+
+
+# -- pre-labels for labelers -----------------------------------------------------------------------
+
+
+def test_show_prelabels_is_a_project_setting(client_for, ops_user):
+    project = create()
+    assert project.show_prelabels is False
+    assert create(slug="shown", show_prelabels=True).show_prelabels is True
+    with pytest.raises(ValidationError) as exc:
+        create(slug="bad", show_prelabels="yes")
+    assert set(exc.value.message_dict) == {"show_prelabels"}
+    api = client_for(ops_user)
+    url = f"/api/v1/projects/{project.pk}/"
+    response = api.patch(url, {"show_prelabels": True}, format="json")
+    assert response.status_code == 200 and response.json()["show_prelabels"] is True
+    response = api.patch(url, {"show_prelabels": "maybe"}, format="json")
+    assert response.status_code == 400 and set(response.json()["fields"]) == {"show_prelabels"}
+
+
+# -- stale leases of some projects -----------------------------------------------------------------
+
+
+def test_project_leases_expire_touches_only_the_given_projects():
+    from django.utils import timezone
+
+    from assignments.models import Assignment
+    from tests.factories import make_labeler
+
+    mine, other = make_project(tasks=2, slug="mine"), make_project(tasks=2, slug="other")
+    labeler = make_labeler()
+    leases = {
+        p.slug: services.assignment_claim_next(labeler=labeler, project_id=p.pk).assignment
+        for p in (mine, other)
+    }
+    later = timezone.now() + timezone.timedelta(hours=1)
+    assert services.project_leases_expire(projects=[mine], now=later) == 1
+    assert Assignment.objects.get(pk=leases["mine"].pk).status == "expired"
+    assert Assignment.objects.get(pk=leases["other"].pk).status == "leased"
+    assert services.project_leases_expire(projects=[mine.pk], now=later) == 0  # idempotent
+    assert services.project_leases_expire(projects=[], now=later) == 0
+    # A lease still live is never touched.
+    assert services.project_leases_expire(projects=[other]) == 0
