@@ -1,11 +1,14 @@
 """Celery tasks of the work flow. Each reloads what it needs and calls one service."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from assignments import services
+from assignments.services import quality as quality_services
 from assignments.services import review as review_services
+from qc.services import rules as rules_services
 
 
 @shared_task(name="assignments.leases_expire", ignore_result=True)
@@ -35,3 +38,38 @@ def audit_sample_weekly(week_start: str | None = None) -> int:
     celery beat once a week, e.g. Mondays 03:00 (task ``assignments.audit_sample_weekly``)."""
     start = date.fromisoformat(week_start) if week_start else None
     return review_services.audit_sample_all(week_start=start)
+
+
+@shared_task(name="assignments.quality_refit", ignore_result=True)
+def quality_refit() -> int:
+    """Refit Dawid-Skene for every active project (estimates for scorecards and weighted
+    consensus). Scheduled by ``CELERY_BEAT_SCHEDULE`` (hourly by default,
+    ``QUALITY_REFIT_SECONDS``). Idempotent. Returns how many projects were fitted."""
+    return sum(1 for refit in quality_services.projects_refit() if not refit.skipped)
+
+
+@shared_task(name="assignments.labeler_rules_evaluate", ignore_result=True)
+def labeler_rules_evaluate(labeler_id: int, project_id: int) -> int:
+    """Evaluate the project's quality rules for one labeler (send it with
+    ``transaction.on_commit`` after a control submission or a consensus outcome). Returns the
+    firings made; safe to run twice and concurrently (a breach fires once)."""
+    return len(rules_services.rules_evaluate(labeler_id=labeler_id, project_id=project_id))
+
+
+@shared_task(name="assignments.quality_rules_sweep", ignore_result=True)
+def quality_rules_sweep(hours: int = 24) -> int:
+    """Safety net for lost after-commit messages: evaluate the rules for every labeler with
+    facts on a ruled project in the last ``hours`` (or an open firing). Scheduled by
+    ``CELERY_BEAT_SCHEDULE`` (hourly by default, ``QUALITY_RULES_SWEEP_SECONDS``). Returns the
+    firings made."""
+    since = timezone.now() - timedelta(hours=hours)
+    return rules_services.rules_sweep(since=since)
+
+
+@shared_task(name="assignments.gold_reviews_open", ignore_result=True)
+def gold_reviews_open() -> int:
+    """Open a gold review for each control task of a quarantined gold item (and withdraw open
+    ones whose item was settled meanwhile). Scheduled by ``CELERY_BEAT_SCHEDULE`` every minute
+    by default (``GOLD_REVIEWS_SECONDS``): the delay between a quarantine and its review.
+    Idempotent. Returns the reviews opened."""
+    return review_services.gold_reviews_open()

@@ -1,4 +1,5 @@
-"""Consensus over the answers of one task: majority voting. Pure; no ORM.
+"""Consensus over the answers of one task: majority voting, and (``weighted_posterior``) votes
+weighted by each labeler's estimated confusion matrix. Pure; no ORM.
 
 Answers are canonical (see ``qc.answers``). Two answers are *the same* when:
 
@@ -32,6 +33,7 @@ tie it is the highest support over n; with no answers it is 0.0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,3 +101,82 @@ def agreement_with(
         return None
     hits = sum(1 for a in answers if same(answer_type, a, reference, iou_threshold))
     return hits / len(answers)
+
+
+# -- weighted consensus ------------------------------------------------------------------------
+# Votes weighted by each labeler's estimated confusion (Dawid-Skene): the posterior of each class
+# given the task's answers. See docs/quality.md ("Weighted consensus").
+
+DEFAULT_ONE_COIN = 0.7  # the accuracy of a labeler when nothing at all is estimated
+_FLOOR = 1e-6  # no probability in a labeler's model is taken below this (nor above 1 - it)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    label: str | None  # the argmax class; None on a tie for the top posterior or no votes
+    confidence: float  # the top posterior (0.0 with no votes)
+    posteriors: dict[str, float]  # class -> posterior, summing to 1
+
+
+def one_coin_matrix(accuracy: float, k: int) -> list[list[float]]:
+    """The confusion matrix of a labeler right with probability ``accuracy`` whatever the class,
+    whose errors are spread evenly over the other k - 1 classes."""
+    if k == 1:
+        return [[1.0]]
+    off = (1.0 - accuracy) / (k - 1)
+    return [[accuracy if i == j else off for j in range(k)] for i in range(k)]
+
+
+def weighted_posterior(
+    votes: Sequence[str],
+    models: Sequence[Sequence[Sequence[float]] | float | None],
+    *,
+    classes: Sequence[str],
+    priors: Sequence[float] | None = None,
+    default_accuracy: float = DEFAULT_ONE_COIN,
+) -> Posterior:
+    """Posterior over ``classes`` of one task's true class given its answers, under the
+    Dawid-Skene model: P(c | votes) ~ prior_c * prod_w pi_w[c, vote_w].
+
+    ``votes[i]`` is the class the i-th labeler answered; ``models[i]`` is that labeler's
+    confusion matrix (rows: true class, columns: answered class, in the order of ``classes``),
+    or a float — a one-coin accuracy — or None for ``default_accuracy`` as a one-coin.
+    ``priors`` default to uniform. Probabilities are kept within [1e-6, 1 - 1e-6] so that no
+    single vote can rule a class out. The label is the argmax; a tie for the top posterior
+    (within 1e-12) has no label, like a majority tie. Raises ValueError on a vote outside
+    ``classes``, misaligned inputs or a matrix of the wrong shape.
+    """
+    k = len(classes)
+    index = {name: i for i, name in enumerate(classes)}
+    if len(votes) != len(models):
+        raise ValueError("votes and models must be aligned.")
+    if priors is None:
+        priors = [1.0 / k] * k
+    if len(priors) != k:
+        raise ValueError("priors must have one entry per class.")
+    if not votes:
+        prior = {c: float(p) for c, p in zip(classes, priors, strict=True)}
+        return Posterior(label=None, confidence=0.0, posteriors=prior)
+    log_post = [math.log(max(float(p), _FLOOR)) for p in priors]
+    for vote, model in zip(votes, models, strict=True):
+        if vote not in index:
+            raise ValueError(f"{vote!r} is not one of the classes.")
+        if model is None or isinstance(model, int | float):
+            accuracy = default_accuracy if model is None else float(model)
+            matrix = one_coin_matrix(accuracy, k)
+        else:
+            matrix = model
+            if len(matrix) != k or any(len(row) != k for row in matrix):
+                raise ValueError(f"A confusion matrix must be {k} x {k}.")
+        column = index[vote]
+        for c in range(k):
+            p = min(max(float(matrix[c][column]), _FLOOR), 1.0 - _FLOOR)
+            log_post[c] += math.log(p)
+    top = max(log_post)
+    weights = [math.exp(v - top) for v in log_post]
+    total = sum(weights)
+    post = [w / total for w in weights]
+    best = max(post)
+    leaders = [i for i, p in enumerate(post) if best - p <= 1e-12]
+    label = classes[leaders[0]] if len(leaders) == 1 else None
+    return Posterior(label=label, confidence=best, posteriors=dict(zip(classes, post, strict=True)))

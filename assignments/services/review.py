@@ -4,8 +4,10 @@ senior labelers (claim, resolve), labelers' flags, and weekly audit sampling.
 How a task gets its final answer
 --------------------------------
 * ``task_consensus_run`` — after the submission that fills a task's last slot commits, a Celery
-  task (``assignments.task_consensus``) calls it with the task id. Majority rule in
-  ``qc.consensus``: decided → the task is ``resolved`` with ``decided_by = consensus``; not
+  task (``assignments.task_consensus``) calls it with the task id. The project's method decides
+  (``assignments.services.quality.task_decision``: majority in ``qc.consensus``, or the
+  weighted posterior with ``Task.confidence`` below the confidence threshold counting as a
+  disagreement): decided → the task is ``resolved`` with ``decided_by = consensus``; not
   decided and ``target < project.max_overlap`` → one more slot (``target + 1``, back in the claim
   queue at once); otherwise → state ``review`` and a disagreement ``Review``.
 * ``review_resolve`` — a senior labeler's resolution is final: ``decided_by = review``, and no
@@ -33,19 +35,23 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from assignments import tasks as work_tasks
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
+from assignments.services.quality import task_decision
 from config.errors import Conflict, Forbidden, NotFound
-from qc.answers import AnswerError, validate_answer
-from qc.consensus import agreement_with, consensus
-from qc.models import GoldSet
+from qc.answers import AnswerError, grade, validate_answer
+from qc.consensus import agreement_with
+from qc.models import GoldItem, GoldSet, QualityRule
+from qc.services.scoring import LabeledAnswer, label_outcomes_record
 from workforce.models import Labeler
 
 # Reviews take longer than labels; a lapsed review lease goes back to the queue.
@@ -99,34 +105,51 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
             closed = Task.objects.filter(
                 pk=task.pk, decided_by=Task.DecidedBy.REVIEW, state=S.COMPLETE
             ).update(state=S.RESOLVED)
+            if closed:
+                _record_outcomes(
+                    task=task,
+                    project=task.project,
+                    final_answer=task.final_answer,
+                    decided_by=Task.DecidedBy.REVIEW,
+                    now=now,
+                )
             return ConsensusAction.CLOSED if closed else ConsensusAction.NONE
         if task.decided_by or task.state != S.COMPLETE or task.submitted < task.target:
             return ConsensusAction.NONE
         project = task.project
-        answers = list(
-            Assignment.objects.filter(
-                task_id=task.pk, status=Assignment.Status.SUBMITTED, is_control=False
-            )
-            .order_by("submitted_at", "id")
-            .values_list("answer", flat=True)
-        )
-        result = consensus(project.answer_type, answers, float(project.iou_threshold))
+        submissions = _submissions(task.pk)
+        # Majority vote, or the posterior weighted by estimated confusion (docs/quality.md).
+        result = task_decision(project=project, submissions=submissions)
         pending = Task.objects.filter(pk=task.pk, state=S.COMPLETE, decided_by="")
         if result.decided:
-            pending.update(
+            decided = pending.update(
                 final_answer=result.answer,
                 decided_by=Task.DecidedBy.CONSENSUS,
                 agreement=result.agreement,
+                confidence=result.confidence,
                 decided_at=now,
                 state=S.RESOLVED,
             )
+            if decided:
+                _record_outcomes(
+                    task=task,
+                    project=project,
+                    final_answer=result.answer,
+                    decided_by=Task.DecidedBy.CONSENSUS,
+                    now=now,
+                    submissions=submissions,
+                )
             return ConsensusAction.DECIDED
         if task.target < project.max_overlap:
             pending.filter(target=task.target, submitted=task.target).update(
-                target=F("target") + 1, is_open=True, state=S.OPEN, agreement=result.agreement
+                target=F("target") + 1,
+                is_open=True,
+                state=S.OPEN,
+                agreement=result.agreement,
+                confidence=result.confidence,
             )
             return ConsensusAction.SLOT_ADDED
-        if pending.update(state=S.REVIEW, agreement=result.agreement):
+        if pending.update(state=S.REVIEW, agreement=result.agreement, confidence=result.confidence):
             live = Review.objects.filter(
                 task_id=task.pk,
                 kind=Review.Kind.DISAGREEMENT,
@@ -166,9 +189,15 @@ class ReviewClaim:
     created: bool  # False when the reviewer's live lease was handed back
 
 
-def _check_reviewer(reviewer: Labeler) -> None:
-    """Senior and active, read afresh (the object may be older than a status change)."""
-    standing = Labeler.objects.filter(pk=reviewer.pk).values_list("status", "seniority").first()
+def _check_reviewer(reviewer: Labeler) -> bool:
+    """Senior and active, read afresh (the object may be older than a status change). Returns
+    whether the reviewer is also an operations manager (an active staff user): only they take
+    gold reviews (``for_ops``)."""
+    standing = (
+        Labeler.objects.filter(pk=reviewer.pk)
+        .values_list("status", "seniority", "user__is_staff", "user__is_active")
+        .first()
+    )
     if standing is None or standing[1] != Labeler.Seniority.SENIOR:
         raise Forbidden("Only senior labelers review.", code="not_a_reviewer")
     if standing[0] != Labeler.Status.ACTIVE:
@@ -176,6 +205,7 @@ def _check_reviewer(reviewer: Labeler) -> None:
             f"Your labeler account is {standing[0]}; only active labelers review.",
             code="labeler_inactive",
         )
+    return bool(standing[2] and standing[3])
 
 
 def review_claim_next(
@@ -206,7 +236,7 @@ def _claim_review(
     *, reviewer: Labeler, project_id: int | None, now: datetime
 ) -> ReviewClaim | None:
     with transaction.atomic(durable=True):
-        _check_reviewer(reviewer)
+        ops = _check_reviewer(reviewer)
         if project_id is not None and not Project.objects.filter(pk=project_id).exists():
             raise NotFound()
         mine = Review.objects.filter(reviewer_id=reviewer.pk, status=RS.LEASED)
@@ -220,7 +250,12 @@ def _claim_review(
             status=RS.OPEN, reviewer=None, leased_at=None, expires_at=None
         )
         claimable = Q(status=RS.OPEN) | Q(status=RS.LEASED, expires_at__lte=now)
-        queue = Review.objects.filter(claimable, status__in=[RS.OPEN, RS.LEASED], for_ops=False)
+        # Gold reviews (``for_ops``) come from this queue too, for ops managers with a senior
+        # labeler profile only; everyone else's queue is the partial index's predicate.
+        visible = Q(for_ops=False)
+        if ops:
+            visible |= Q(for_ops=True, kind=Review.Kind.GOLD)
+        queue = Review.objects.filter(claimable, visible, status__in=[RS.OPEN, RS.LEASED])
         if project_id is not None:
             queue = queue.filter(project_id=project_id)
         own_work = Assignment.objects.filter(task_id=OuterRef("task_id"), labeler_id=reviewer.pk)
@@ -323,6 +358,8 @@ def review_resolve(
                 _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
             return Resolution(review, created=False)
 
+        if review.kind == Review.Kind.GOLD:
+            _settle_gold(task=task, project=project, answer=canonical, reviewer=reviewer, note=note)
         decides = task.gold_item_id is None and task.decided_by != Task.DecidedBy.REVIEW
         if decides:
             _decide_by_review(task=task, project=project, answer=canonical, now=now)
@@ -340,12 +377,55 @@ def review_resolve(
     return Resolution(review, created=True)
 
 
-def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetime) -> None:
-    answers = list(
+def _submissions(task_id: int) -> list[LabeledAnswer]:
+    """The task's submitted real answers in submission order, as qc's outcome records want
+    them."""
+    rows = (
         Assignment.objects.filter(
-            task_id=task.pk, status=Assignment.Status.SUBMITTED, is_control=False
-        ).values_list("answer", flat=True)
+            task_id=task_id, status=Assignment.Status.SUBMITTED, is_control=False
+        )
+        .order_by("submitted_at", "id")
+        .values_list("id", "labeler_id", "answer", "submitted_at", "active_seconds")
     )
+    return [LabeledAnswer(*row) for row in rows]
+
+
+def _record_outcomes(
+    *,
+    task: Task,
+    project: Project,
+    final_answer: Any,
+    decided_by: str,
+    now: datetime,
+    submissions: list[LabeledAnswer] | None = None,
+) -> None:
+    """Hand the decided task's answers to qc, which records how each compares with the final
+    label and with the others (scores and agreement are computed from these facts)."""
+    answers = submissions if submissions is not None else _submissions(task.pk)
+    label_outcomes_record(
+        project_id=project.pk,
+        task_id=task.pk,
+        answer_type=project.answer_type,
+        iou_threshold=float(project.iou_threshold),
+        final_answer=final_answer,
+        decided_by=decided_by,
+        answers=answers,
+        now=now,
+    )
+    if QualityRule.objects.filter(
+        project_id=project.pk, is_active=True, metric=QualityRule.Metric.FINAL_AGREEMENT
+    ).exists():
+        # Rules on agreement with the final label read these outcomes after commit.
+        for labeler_id in {a.labeler_id for a in answers}:
+            transaction.on_commit(
+                partial(work_tasks.labeler_rules_evaluate.delay, labeler_id, project.pk),
+                robust=True,
+            )
+
+
+def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetime) -> None:
+    submissions = _submissions(task.pk)
+    answers = [s.answer for s in submissions]
     agreement = agreement_with(project.answer_type, answers, answer, float(project.iou_threshold))
     # A task still collecting its planned labels keeps its state; the consensus run marks it
     # resolved when the last one arrives (it never overwrites a review's answer).
@@ -362,6 +442,15 @@ def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetim
     task.agreement = agreement
     task.decided_at = now
     task.state = state
+    if submissions:
+        _record_outcomes(
+            task=task,
+            project=project,
+            final_answer=answer,
+            decided_by=Task.DecidedBy.REVIEW,
+            now=now,
+            submissions=submissions,
+        )
 
 
 def _promote(*, review: Review, task: Task, reviewer: Labeler, slug: str) -> None:
@@ -402,6 +491,87 @@ def _promote(*, review: Review, task: Task, reviewer: Labeler, slug: str) -> Non
         raise ValidationError({"promote_to_gold": messages}) from None
     Review.objects.filter(pk=review.pk).update(gold_item=item)
     review.gold_item = item
+
+
+# -- gold reviews ----------------------------------------------------------------------------
+#
+# A quarantined gold item (its answer is in doubt) goes to review: one review of kind ``gold``
+# per control task serving it. Gold reviews are ``for_ops``: senior labelers label too, and a
+# control task must stay indistinguishable to every labeler, so only operations managers with
+# a senior labeler profile take them (see ``_claim_review``). qc cannot call up into this app,
+# so the reviews are opened by a beat job rather than by the quarantine itself.
+
+# Any fixed key: concurrent ``gold_reviews_open`` runs take turns (PostgreSQL advisory lock).
+GOLD_REVIEWS_LOCK = 0x601D_4E71
+
+
+def gold_reviews_open() -> int:
+    """Open one gold review (kind ``gold``, ``for_ops``) for each control task whose gold item is
+    quarantined, that has a submitted answer (the review's ``assignment``: the latest one) and
+    no live (open or leased) gold review; and withdraw — delete — open, never-claimed gold
+    reviews whose item is no longer quarantined (ops settled it in the admin meanwhile; the
+    item's status history keeps the record). Set-based: one SELECT of the candidates, one bulk
+    INSERT, one DELETE. Idempotent; concurrent runs serialize on a transaction-level advisory
+    lock on PostgreSQL (SQLite serializes writers anyway). Run every minute by the beat task
+    ``assignments.gold_reviews_open``, so a quarantine reaches the queue within about a minute.
+    Returns how many reviews it opened."""
+    with transaction.atomic(durable=True):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GOLD_REVIEWS_LOCK])
+        quarantined = GoldItem.Status.QUARANTINED
+        live = Review.objects.filter(
+            task_id=OuterRef("pk"), kind=Review.Kind.GOLD, status__in=[RS.OPEN, RS.LEASED]
+        )
+        latest = (
+            Assignment.objects.filter(task_id=OuterRef("pk"), status=Assignment.Status.SUBMITTED)
+            .order_by("-submitted_at", "-id")
+            .values("id")[:1]
+        )
+        rows = (
+            Task.objects.filter(gold_item__status=quarantined)
+            .exclude(Exists(live))
+            .annotate(subject=Subquery(latest))
+            .filter(subject__isnull=False)
+            .order_by("id")
+            .values_list("id", "project_id", "subject")
+        )
+        new = [
+            Review(
+                task_id=task_id,
+                project_id=project_id,
+                kind=Review.Kind.GOLD,
+                assignment_id=assignment_id,
+                for_ops=True,
+            )
+            for task_id, project_id, assignment_id in rows
+        ]
+        Review.objects.bulk_create(new)
+        Review.objects.filter(kind=Review.Kind.GOLD, status=RS.OPEN).exclude(
+            task__gold_item__status=quarantined
+        ).delete()
+    return len(new)
+
+
+def _settle_gold(
+    *, task: Task, project: Project, answer: Any, reviewer: Labeler, note: str
+) -> None:
+    """A gold review's resolution decides its quarantined gold item (qc owns the change): the
+    gold's own answer → reinstated unchanged (open contests upheld); another answer → corrected
+    to it (every check re-graded, contests resolved by whether their verdict changed). An item
+    no longer quarantined — settled meanwhile in the admin or by another gold review of the
+    same item — is left alone; the resolution is recorded all the same."""
+    from qc.services.gold_health import gold_item_correct, gold_item_reinstate
+
+    item = GoldItem.objects.select_related("gold_set").filter(pk=task.gold_item_id).first()
+    if item is None or item.status != GoldItem.Status.QUARANTINED:
+        return
+    reason = f"Gold review of task {task.pk}: {note}"
+    actor = reviewer.user
+    if grade(project.answer_type, answer, item.accepted_answers, float(project.iou_threshold)):
+        gold_item_reinstate(actor=actor, item=item, reason=reason)
+    else:
+        gold_item_correct(actor=actor, item=item, accepted_answers=[answer], reason=reason)
 
 
 # -- flags -------------------------------------------------------------------------------------

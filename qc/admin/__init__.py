@@ -1,3 +1,3 @@
 """qc admin, one module per area; importing them registers their ModelAdmins."""
 
-from qc.admin import gold, guides, quizzes  # noqa: F401
+from qc.admin import gold, guides, quizzes, rules  # noqa: F401

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -20,9 +22,11 @@ from django.utils.html import format_html
 
 from config.errors import ApplicationError
 from qc.admin.guides import confirmation_page
-from qc.models import GoldItem, GoldItemStatusChange, GoldSet
+from qc.models import GoldCheck, GoldItem, GoldItemStatusChange, GoldSet
 from qc.selectors import gold as selectors
+from qc.selectors.gold_health import gold_items_flagged_ids
 from qc.services import gold as services
+from qc.services import gold_health as health_services
 from workforce.admin import (
     ServiceErrorsFormMixin,
     ServiceFormAdminMixin,
@@ -340,6 +344,35 @@ class StatusReasonForm(TransitionReasonForm):
         self.fields["reason"].help_text = "Recorded in each selected item's status history."
 
 
+class CorrectAnswerForm(forms.Form):
+    accepted_answers = forms.JSONField(
+        help_text='The right answers, as JSON: e.g. ["rust"] for single choice.'
+    )
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Recorded in the item's status history.",
+    )
+
+
+class GoldHealthFilter(admin.SimpleListFilter):
+    """Items strong labelers miss unusually often or with open contests
+    (``qc.selectors.gold_health``), and items with any open contest."""
+
+    title = "gold health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return (("flagged", "Flagged"), ("contested", "With open contests"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "flagged":
+            return queryset.filter(pk__in=gold_items_flagged_ids())
+        if self.value() == "contested":
+            return queryset.filter(open_contests__gt=0)
+        return queryset
+
+
 class GoldItemStatusChangeInline(admin.TabularInline):
     model = GoldItemStatusChange
     fields = ("created_at", "from_status", "to_status", "actor", "reason")
@@ -373,14 +406,17 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         "difficulty",
         "stratum",
         "guide_version_number",
+        "check_count",
+        "miss_count",
+        "open_contests",
         "updated_at",
     )
-    list_filter = ("gold_set", "status", "difficulty", "stratum")
+    list_filter = ("gold_set", "status", GoldHealthFilter, "difficulty", "stratum")
     search_fields = ("external_id", "explanation", "gold_set__slug", "gold_set__name")
     list_select_related = ("gold_set", "guide_version")
     autocomplete_fields = ("gold_set", "guide_version")
     inlines = (GoldItemStatusChangeInline,)
-    actions = ("quarantine", "retire", "reactivate")
+    actions = ("quarantine", "reinstate", "correct_answer", "retire", "reactivate")
     change_fields = (
         "gold_set",
         "external_id",
@@ -396,11 +432,38 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
+        # Check counts as correlated subqueries: one query per page, no join fan-out.
+        def count(**filters):
+            return Subquery(
+                GoldCheck.objects.filter(gold_item_id=OuterRef("pk"), **filters)
+                .order_by()
+                .values("gold_item_id")
+                .annotate(n=Count("id"))
+                .values("n")[:1]
+            )
+
         return (
             super()
             .get_queryset(request)
             .defer("guide_version__body", "guide_version__label_definitions")
+            .annotate(
+                checks_n=Coalesce(count(), 0),
+                misses_n=Coalesce(count(correct=False), 0),
+                open_contests=Coalesce(count(contest=GoldCheck.Contest.OPEN), 0),
+            )
         )
+
+    @admin.display(description="checks", ordering="checks_n")
+    def check_count(self, obj: GoldItem) -> int:
+        return obj.checks_n
+
+    @admin.display(description="misses", ordering="misses_n")
+    def miss_count(self, obj: GoldItem) -> int:
+        return obj.misses_n
+
+    @admin.display(description="open contests", ordering="open_contests")
+    def open_contests(self, obj: GoldItem) -> int:
+        return obj.open_contests
 
     def get_fields(self, request, obj=None):
         return GoldItemForm.Meta.fields if obj is None else self.change_fields
@@ -446,21 +509,29 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     # -- status actions --
 
-    def _set_status(self, request, queryset, *, action: str, status: str, verb: str, past: str):
-        """Ask for a reason (required), then call ``gold_item_set_status`` for each selected
-        item — one transaction each — and report successes and failures."""
+    def _set_status(
+        self, request, queryset, *, action: str, status: str, verb: str, past: str, call=None
+    ):
+        """Ask for a reason (required), then call ``gold_item_set_status`` (or ``call``) for
+        each selected item — one transaction each — and report successes and failures."""
         form = StatusReasonForm(request.POST if "post" in request.POST else None)
         items = list(queryset.select_related("gold_set").order_by("pk"))
         if form.is_valid():
             done = 0
             for item in items:
                 try:
-                    services.gold_item_set_status(
-                        actor=request.user,
-                        item=item,
-                        status=status,
-                        reason=form.cleaned_data["reason"],
-                    )
+                    reason = form.cleaned_data["reason"]
+                    if call is not None:
+                        call(actor=request.user, item=item, reason=reason)
+                    elif status == GS.ACTIVE and item.status == GS.QUARANTINED:
+                        # Out of quarantine unchanged: its checks count again.
+                        health_services.gold_item_reinstate(
+                            actor=request.user, item=item, reason=reason
+                        )
+                    else:
+                        services.gold_item_set_status(
+                            actor=request.user, item=item, status=status, reason=reason
+                        )
                 except (ApplicationError, ValidationError) as exc:
                     self.message_user(
                         request, f"Could not {verb} {item}: {_error_text(exc)}", messages.ERROR
@@ -484,6 +555,7 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Quarantine selected items (answer in doubt)", permissions=["change"])
     def quarantine(self, request, queryset):
+        """Quarantine: not served, its checks stop counting, a gold review opens (beat job)."""
         return self._set_status(
             request,
             queryset,
@@ -491,6 +563,66 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             status=GS.QUARANTINED,
             verb="quarantine",
             past="Quarantined",
+            call=health_services.gold_item_quarantine,
+        )
+
+    @admin.action(description="Reinstate selected items (answer was right)", permissions=["change"])
+    def reinstate(self, request, queryset):
+        return self._set_status(
+            request,
+            queryset,
+            action="reinstate",
+            status=GS.ACTIVE,
+            verb="reinstate",
+            past="Reinstated",
+            call=health_services.gold_item_reinstate,
+        )
+
+    @admin.action(
+        description="Correct the answer of one item (re-grades its checks)", permissions=["change"]
+    )
+    def correct_answer(self, request, queryset):
+        """Ask for the new accepted answers and a reason, then ``gold_item_correct``: every
+        check of the item is re-graded and counted, its open contests resolved."""
+        items = list(queryset.select_related("gold_set").order_by("pk")[:2])
+        if len(items) != 1:
+            self.message_user(request, "Select exactly one item to correct.", messages.ERROR)
+            return None
+        item = items[0]
+        form = CorrectAnswerForm(
+            request.POST if "post" in request.POST else None,
+            initial={"accepted_answers": item.accepted_answers},
+        )
+        if form.is_valid():
+            try:
+                result = health_services.gold_item_correct(
+                    actor=request.user,
+                    item=item,
+                    accepted_answers=form.cleaned_data["accepted_answers"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(
+                    request, f"Could not correct {item}: {_error_text(exc)}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"Corrected {item}: {result.changed} of {result.regraded} verdicts changed; "
+                    f"contests {result.upheld} upheld, {result.overturned} overturned.",
+                    messages.SUCCESS,
+                )
+            return None
+        return confirmation_page(
+            self,
+            request,
+            action="correct_answer",
+            title="Correct a gold item's answer",
+            intro="Every check of this item is re-graded against the new answers:",
+            lines=[f"{item} (now {item.accepted_answers!r})"],
+            object_pks=[item.pk],
+            submit_label="Correct",
+            form=form,
         )
 
     @admin.action(description="Retire selected items", permissions=["change"])

@@ -23,6 +23,7 @@ from tests.assignments.test_admin_assignments import assignments_admin_samples
 from tests.factories import SkillFactory, UserFactory, make_labeler
 from tests.qc.factories import qc_admin_samples
 from tests.qc.quiz_factories import quiz_admin_samples
+from tests.qc.test_rules_admin import rules_admin_samples
 from workforce import roles, selectors, services
 from workforce.models import (
     Labeler,
@@ -76,6 +77,7 @@ def sample_data(vendor_a, manager_a, vendor_labeler, internal_labeler, ops_user)
         **qc_admin_samples(actor=ops_user, labeler=vendor_labeler),
         **quiz_admin_samples(labeler=internal_labeler),
         **assignments_admin_samples(actor=ops_user, labeler=vendor_labeler),
+        **rules_admin_samples(actor=ops_user, labeler=internal_labeler),
     }
 
 

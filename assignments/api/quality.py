@@ -1,0 +1,227 @@
+"""Quality: API v1 — a labeler's scorecard (qc's scores plus throughput from the work records)
+and a project's quality page.
+
+Who sees what (docs/quality.md):
+
+* ``GET /labelers/{id}/scorecard/`` — ops: any labeler; a vendor manager: their vendors'
+  labelers; a labeler: their own card only (the same restricted view as ``/me/scorecard/``);
+  any other labeler is a 404.
+* ``GET /me/scorecard/`` — the calling labeler's own card (403 ``not_a_labeler`` for others).
+  The own view leaves out gold checks and outcomes of the current day (``as_of``).
+* ``GET /projects/{id}/quality/`` — ops: everything; a vendor manager: the whole project's
+  aggregates, but only their own labelers in the per-labeler table, and other labelers shown
+  as null in the pairs; labelers: 403 (they see the project, not its quality page).
+
+All take ``?project=`` (the scorecards) to narrow to one project the caller may see (404
+otherwise).
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from assignments.selectors import project_get_for
+from assignments.selectors import quality as selectors
+from config.api import labeler_of
+from config.errors import Forbidden
+from qc.api.scores import (
+    PROJECT_PARAMETER,
+    AgreementRateOut,
+    ScoreRateOut,
+    ScoresOut,
+    project_filter,
+)
+from workforce.selectors import is_ops, labeler_can_manage, labeler_get_for, managed_vendor_ids
+
+# -- output ------------------------------------------------------------------------------------
+
+
+class ThroughputWindowOut(serializers.Serializer):
+    submissions = serializers.IntegerField()
+    per_day = serializers.FloatField()
+    active_seconds = serializers.IntegerField()
+
+
+class ThroughputWindowsOut(serializers.Serializer):
+    last_7_days = ThroughputWindowOut()
+    last_30_days = ThroughputWindowOut()
+    all_time = ThroughputWindowOut()
+
+
+class DailyOut(serializers.Serializer):
+    day = serializers.DateField()
+    submissions = serializers.IntegerField()
+    active_seconds = serializers.IntegerField()
+
+
+class ThroughputOut(serializers.Serializer):
+    windows = ThroughputWindowsOut()
+    timed_submissions = serializers.IntegerField()
+    median_seconds_per_label = serializers.FloatField(allow_null=True)
+    daily = DailyOut(many=True)
+
+
+class ScorecardLabelerOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    public_code = serializers.CharField()
+
+
+class ScorecardOut(serializers.Serializer):
+    labeler = ScorecardLabelerOut()
+    project = serializers.IntegerField(allow_null=True)
+    as_of = serializers.DateTimeField(help_text="Facts recorded before this time are counted.")
+    scores = ScoresOut()
+    throughput = ThroughputOut()
+
+
+class HistogramBinOut(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+    tasks = serializers.IntegerField()
+
+
+class HistogramOut(serializers.Serializer):
+    bins = HistogramBinOut(many=True)
+    missing = serializers.IntegerField(help_text="Tasks without a value.")
+
+
+class DecisionsOut(serializers.Serializer):
+    consensus = serializers.IntegerField()
+    review = serializers.IntegerField()
+    undecided = serializers.IntegerField()
+
+
+class PairOut(serializers.Serializer):
+    labeler_a = serializers.IntegerField(allow_null=True, help_text="null: not your labeler.")
+    labeler_b = serializers.IntegerField(allow_null=True)
+    n = serializers.IntegerField(help_text="Tasks the two share.")
+    cohen_kappa = serializers.FloatField(allow_null=True)
+    box_f1 = serializers.FloatField(allow_null=True)
+
+
+class CoefficientsOut(serializers.Serializer):
+    tasks = serializers.IntegerField()
+    fleiss_kappa = serializers.FloatField(allow_null=True)
+    fleiss_tasks = serializers.IntegerField()
+    krippendorff_alpha = serializers.FloatField(allow_null=True)
+    note = serializers.CharField()
+
+
+class BatchLabelOut(serializers.Serializer):
+    class_name = serializers.CharField()
+    tasks = serializers.IntegerField()
+
+
+class BatchDriftOut(serializers.Serializer):
+    batch = serializers.IntegerField()
+    tasks = serializers.IntegerField()
+    labels = BatchLabelOut(many=True)
+    chi_square = serializers.FloatField(allow_null=True)
+    dof = serializers.IntegerField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    drift = serializers.BooleanField()
+
+
+class DriftOut(serializers.Serializer):
+    batches = BatchDriftOut(many=True)
+    note = serializers.CharField()
+
+
+class LabelerEstimateBriefOut(serializers.Serializer):
+    accuracy = serializers.FloatField()
+    method = serializers.CharField()
+    n_items = serializers.IntegerField()
+
+
+class ProjectLabelerOut(serializers.Serializer):
+    labeler = serializers.IntegerField()
+    public_code = serializers.CharField()
+    gold_last_30_days = ScoreRateOut()
+    gold_all_time = ScoreRateOut()
+    pairwise = AgreementRateOut()
+    with_final = AgreementRateOut()
+    estimate = LabelerEstimateBriefOut(allow_null=True)
+
+
+class ProjectQualityOut(serializers.Serializer):
+    project = serializers.IntegerField()
+    consensus_method = serializers.CharField()
+    confidence_threshold = serializers.FloatField()
+    decisions = DecisionsOut()
+    agreement = HistogramOut()
+    confidence = HistogramOut()
+    pairs = PairOut(many=True)
+    coefficients = CoefficientsOut()
+    drift = DriftOut()
+    labelers = ProjectLabelerOut(many=True)
+    computed_at = serializers.DateTimeField()
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+def _project_id(request) -> int | None:
+    project_id = project_filter(request)
+    if project_id is not None:
+        project_get_for(actor=request.user, pk=project_id)  # 404 unless the caller sees it
+    return project_id
+
+
+class LabelerScorecardApi(APIView):
+    """GET: a labeler's scorecard (ops: any; vendor managers: their labelers; a labeler: their
+    own, as ``/me/scorecard/`` shows it)."""
+
+    @extend_schema(parameters=[PROJECT_PARAMETER], responses=ScorecardOut)
+    def get(self, request, pk: int):
+        labeler = labeler_get_for(actor=request.user, pk=pk)
+        # A manager who is also this labeler sees their own card as a labeler does.
+        own_view = labeler.user_id == request.user.pk or not labeler_can_manage(
+            actor=request.user, labeler=labeler
+        )
+        card = selectors.labeler_scorecard(
+            labeler=labeler, project_id=_project_id(request), own_view=own_view
+        )
+        return Response(ScorecardOut(card).data)
+
+
+class MeScorecardApi(APIView):
+    """GET: the calling labeler's own scorecard."""
+
+    @extend_schema(parameters=[PROJECT_PARAMETER], responses=ScorecardOut)
+    def get(self, request):
+        labeler = labeler_of(request)
+        card = selectors.labeler_scorecard(
+            labeler=labeler, project_id=_project_id(request), own_view=True
+        )
+        return Response(ScorecardOut(card).data)
+
+
+class ProjectQualityApi(APIView):
+    """GET: a project's quality page (ops; vendor managers without other vendors' labelers)."""
+
+    @extend_schema(responses=ProjectQualityOut)
+    def get(self, request, pk: int):
+        project = project_get_for(actor=request.user, pk=pk)
+        if is_ops(request.user):
+            vendor_ids = None
+        else:
+            vendor_ids = managed_vendor_ids(request.user)
+            if not vendor_ids:
+                raise Forbidden("Only operations and vendor managers see a project's quality.")
+        data = selectors.project_quality(project=project, vendor_ids=vendor_ids)
+        return Response(ProjectQualityOut(data).data)
+
+
+urlpatterns = [
+    path(
+        "labelers/<id:pk>/scorecard/",
+        LabelerScorecardApi.as_view(),
+        name="labeler-scorecard",
+    ),
+    path("me/scorecard/", MeScorecardApi.as_view(), name="me-scorecard"),
+    path("projects/<id:pk>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+]

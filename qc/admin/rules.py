@@ -1,0 +1,226 @@
+"""The operations admin for quality rules and what they did.
+
+Rules are added and changed through ``qc.services.rules`` (``rule_create``, ``rule_update``,
+which validate field by field); the "deactivate" action calls ``rule_deactivate``. The project
+is a plain id here: qc sits below ``assignments`` and cannot check it (the API,
+``POST /api/v1/quality-rules/``, does). Rule actions (firings) are read-only; the "reverse"
+action asks for a reason on the qc admins' confirmation page and calls
+``rule_action_reverse`` for each selected firing.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+
+from config.errors import ApplicationError
+from qc.admin.guides import confirmation_page
+from qc.models import QualityRule, RuleAction
+from qc.services import rules as services
+from workforce.admin import (
+    ServiceErrorsFormMixin,
+    ServiceFormAdminMixin,
+    TransitionReasonForm,
+    _adopt,
+    _error_text,
+)
+from workforce.selectors import is_ops
+
+RULE_FIELDS = (
+    "project_id",
+    "name",
+    "metric",
+    "window",
+    "min_n",
+    "bound",
+    "comparison",
+    "threshold",
+    "action",
+    "qualification_type",
+    "control_rate",
+    "is_active",
+)
+
+
+class QualityRuleForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """Saved by ``rule_create`` / ``rule_update``, which validate: no model validation or
+    copying onto the instance here."""
+
+    class Meta:
+        model = QualityRule
+        fields = RULE_FIELDS
+        help_texts = {"project_id": "The project's id (see the projects list)."}
+
+    def _post_clean(self):
+        """See the class docstring."""
+
+
+class ReverseReasonForm(TransitionReasonForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "Recorded on each selected rule action."
+
+
+@admin.register(QualityRule)
+class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = QualityRuleForm
+    list_display = (
+        "name",
+        "project_id",
+        "metric",
+        "condition",
+        "window",
+        "min_n",
+        "action",
+        "is_active",
+        "open_firings",
+    )
+    list_filter = ("is_active", "metric", "action", "project_id")
+    search_fields = ("name",)
+    list_select_related = ("qualification_type",)
+    autocomplete_fields = ("qualification_type",)
+    actions = ("deactivate",)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_open=Count("firings", filter=Q(firings__status=RuleAction.Status.OPEN)))
+        )
+
+    def get_fields(self, request, obj=None):
+        return RULE_FIELDS if obj is None else (*RULE_FIELDS, "created_by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("project_id", "created_by", "created_at")
+
+    @admin.display(description="fires when")
+    def condition(self, obj: QualityRule) -> str:
+        return f"{obj.get_bound_display().lower()} {obj.comparison} {obj.threshold}"
+
+    @admin.display(description="open firings", ordering="_open")
+    def open_firings(self, obj: QualityRule) -> int:
+        return obj._open
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # firings refer to it; turn it off instead
+
+    def save_model(self, request, obj, form, change):
+        c = form.cleaned_data
+        if change:
+            data = {n: c[n] for n in form.changed_data if n in services.RULE_EDITABLE_FIELDS}
+            if data:
+                self._call_service(services.rule_update, actor=request.user, rule=obj, data=data)
+            return
+        rule = self._call_service(
+            services.rule_create,
+            actor=request.user,
+            project_id=c.get("project_id"),
+            name=c.get("name") or "",
+            metric=c.get("metric"),
+            window=c.get("window"),
+            min_n=c.get("min_n"),
+            bound=c.get("bound"),
+            comparison=c.get("comparison"),
+            threshold=c.get("threshold"),
+            action=c.get("action"),
+            qualification_type=c.get("qualification_type"),
+            control_rate=c.get("control_rate"),
+            is_active=bool(c.get("is_active")),
+        )
+        _adopt(obj, rule)
+
+    @admin.action(description="Deactivate selected rules", permissions=["change"])
+    def deactivate(self, request, queryset):
+        done = 0
+        for rule in queryset.order_by("pk"):
+            services.rule_deactivate(actor=request.user, rule=rule)
+            done += 1
+        self.message_user(request, f"Deactivated {done} rule(s).", messages.SUCCESS)
+
+
+@admin.register(RuleAction)
+class RuleActionAdmin(admin.ModelAdmin):
+    """What the rules did: read-only; ops reverse a firing with a reason."""
+
+    list_display = ("fired_at", "labeler", "rule", "action", "status", "inputs_summary")
+    list_filter = ("status", "action", "project_id", "rule")
+    search_fields = ("labeler__user__username", "labeler__external_id", "rule__name")
+    list_select_related = ("rule", "labeler__user", "reversed_by")
+    date_hierarchy = "fired_at"
+    fields = (
+        "rule",
+        "labeler",
+        "project_id",
+        "action",
+        "status",
+        "inputs_summary",
+        "inputs",
+        "fired_at",
+        "cleared_at",
+        "reversed_at",
+        "reversed_by",
+        "reverse_reason",
+    )
+    readonly_fields = fields
+    actions = ("reverse",)
+
+    @admin.display(description="interval")
+    def inputs_summary(self, obj: RuleAction) -> str:
+        i = obj.inputs or {}
+        try:
+            return (
+                f"{i['successes']}/{i['n']} = {i['rate']:.3f}, Wilson 95% "
+                f"[{i['lower']:.3f}, {i['upper']:.3f}]; {i['bound']} {i['comparison']} "
+                f"{i['threshold']}"
+            )
+        except (KeyError, TypeError, ValueError):
+            return "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_reverse_permission(self, request) -> bool:
+        return is_ops(request.user) and request.user.has_perm("qc.change_ruleaction")
+
+    @admin.action(description="Reverse selected rule actions", permissions=["reverse"])
+    def reverse(self, request, queryset):
+        """Ask for a reason (required), then call ``rule_action_reverse`` for each selected
+        firing — one transaction each — and report successes and failures."""
+        form = ReverseReasonForm(request.POST if "post" in request.POST else None)
+        firings = list(queryset.select_related("rule", "labeler__user").order_by("pk"))
+        if form.is_valid():
+            done = 0
+            for firing in firings:
+                try:
+                    services.rule_action_reverse(
+                        actor=request.user, action_id=firing.pk, reason=form.cleaned_data["reason"]
+                    )
+                except (ApplicationError, ValidationError) as exc:
+                    self.message_user(
+                        request, f"Could not reverse {firing}: {_error_text(exc)}", messages.ERROR
+                    )
+                else:
+                    done += 1
+            if done:
+                self.message_user(request, f"Reversed {done} rule action(s).", messages.SUCCESS)
+            return None
+        return confirmation_page(
+            self,
+            request,
+            action="reverse",
+            title="Reverse rule actions",
+            intro=f"You are about to undo {len(firings)} rule action(s):",
+            lines=[f"{f} — {f.get_action_display().lower()}" for f in firings],
+            object_pks=[f.pk for f in firings],
+            submit_label="Reverse",
+            form=form,
+        )

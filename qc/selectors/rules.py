@@ -1,0 +1,100 @@
+"""Reads of quality rules and their firings, scoped to the caller.
+
+Rules are an operations setting: ops read them, nobody else (the API refuses others earlier).
+Firings (``RuleAction``) are visible to ops, to the labeler's vendor manager and to the labeler
+themself; what a non-ops caller reads of a firing's inputs is the interval and the rule's terms
+(``public_inputs``), never anything of a gold answer (inputs hold none anyway).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from config.errors import NotFound
+from qc.models import QualityRule, RuleAction
+from workforce.models import User
+from workforce.selectors import is_ops, managed_vendor_ids
+
+#: The keys of ``RuleAction.inputs`` anyone who may see the firing may read (the interval and
+#: the rule's terms); the rest (control-rate bookkeeping, reversal notes) is for ops.
+PUBLIC_INPUT_KEYS = (
+    "metric",
+    "n",
+    "successes",
+    "rate",
+    "lower",
+    "upper",
+    "window",
+    "min_n",
+    "threshold",
+    "bound",
+    "comparison",
+    "value",
+)
+
+
+def quality_rule_list_for(*, actor: User) -> QuerySet[QualityRule]:
+    """Every rule for ops (with its qualification type joined); none for anyone else."""
+    if not is_ops(actor):
+        return QualityRule.objects.none()
+    return QualityRule.objects.select_related("qualification_type", "created_by").order_by(
+        "project_id", "name", "id"
+    )
+
+
+def quality_rule_get_for(*, actor: User, pk: int) -> QualityRule:
+    try:
+        return quality_rule_list_for(actor=actor).get(pk=pk)
+    except QualityRule.DoesNotExist:
+        raise NotFound() from None
+
+
+def rule_actions_for(*, actor: User) -> QuerySet[RuleAction]:
+    """Firings the caller may read: all for ops; those on their vendors' labelers for a vendor
+    manager; their own for a labeler (a caller may be both). Rule, labeler and reverser are
+    joined, so a page costs a constant number of queries."""
+    qs = RuleAction.objects.select_related("rule", "labeler__user", "reversed_by")
+    if is_ops(actor):
+        return qs
+    if not actor.is_authenticated:
+        return qs.none()
+    return qs.filter(
+        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk)
+    )
+
+
+def rule_action_get_for(*, actor: User, pk: int) -> RuleAction:
+    try:
+        return rule_actions_for(actor=actor).get(pk=pk)
+    except RuleAction.DoesNotExist:
+        raise NotFound() from None
+
+
+def public_inputs(inputs: dict[str, Any] | None) -> dict[str, Any]:
+    """The part of a firing's inputs anyone who sees the firing may read: n, successes, the
+    rate and its Wilson 95% interval, and the rule's terms."""
+    inputs = inputs or {}
+    return {key: inputs[key] for key in PUBLIC_INPUT_KEYS if key in inputs}
+
+
+def open_pauses() -> QuerySet[RuleAction]:
+    """Open ``pause_on_project`` firings. Exists-able, e.g.
+    ``Exists(open_pauses().filter(labeler_id=OuterRef("labeler_id"), project_id=OuterRef("pk")))``;
+    served by the index ``qc_ruleaction_labeler`` (labeler, project_id, status)."""
+    return RuleAction.objects.filter(
+        status=RuleAction.Status.OPEN, action=QualityRule.Action.PAUSE_ON_PROJECT
+    )
+
+
+def labeler_paused_on_project(labeler_id: int, project_id: int) -> bool:
+    """Whether an open quality-rule firing pauses the labeler on the project. One query."""
+    return open_pauses().filter(labeler_id=labeler_id, project_id=project_id).exists()
+
+
+def paused_annotation(*, labeler_ref: str = "labeler_id", project_ref: str = "project_id"):
+    """``Exists(...)`` of an open pause for the outer row's labeler and project columns."""
+    return Exists(
+        open_pauses().filter(labeler_id=OuterRef(labeler_ref), project_id=OuterRef(project_ref))
+    )

@@ -1,0 +1,471 @@
+"""Reads of labeler scores, computed set-based from qc's own facts with SQL aggregates.
+
+The facts (see ``qc.models``): ``GoldCheck`` (a control answer graded at submission; only
+``counted`` checks score — a quarantined gold item's checks do not), ``AttemptQuestion`` (quiz
+answers graded against gold), ``LabelOutcome`` (each answer on a decided real task, compared
+with the final label and with the other answers) and ``LabelerEstimate`` (the Dawid-Skene
+accuracy of the latest refit). No function here loops over fact rows in Python: every figure is
+a ``COUNT``/``SUM`` in the database, grouped at most by class or week, and the pure maths
+(``qc.stats.wilson``) is applied to the few aggregate rows that come back.
+
+Every rate comes as ``{n, correct, rate, low, high}`` (``agreeing`` instead of ``correct`` for
+agreement): the count it rests on and its Wilson 95% interval; ``rate`` is None when n is 0.
+
+What a scorecard holds is counts, rates and class names — never an answer of another labeler,
+never a gold item, its id or its accepted answers. For the labeler's own view, callers pass
+``before`` (the start of the current day): checks and outcomes recorded since then are left
+out, so the numbers move once a day and a labeler cannot tell a control task from a real one by
+watching their gold count change after a submission (docs/quality.md). Quiz answers count only
+once their attempt has ended, so a running qualification quiz gives no per-question feedback.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncWeek
+from django.utils import timezone
+
+from qc.models import AttemptQuestion, GoldCheck, LabelerEstimate, LabelOutcome
+from qc.stats import wilson
+from workforce.models import Vendor
+
+# The windows every windowed figure is given over: key -> days back from now (None: all time).
+WINDOWS: tuple[tuple[str, int | None], ...] = (
+    ("last_7_days", 7),
+    ("last_30_days", 30),
+    ("all_time", None),
+)
+WEEKS = 12  # the weekly gold-accuracy series for charts covers this many weeks
+
+
+def start_of_day(now: datetime) -> datetime:
+    """Where a labeler's own view of their quality facts stops: the start of their current day
+    (local time). Facts recorded since are left out, so a labeler cannot watch a gold count
+    move after a submit and tell a control task from a real one (DESIGN.md, invariant 4)."""
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def rate(successes: int, n: int, *, key: str = "correct") -> dict[str, Any]:
+    """``{n, <key>, rate, low, high}`` with the Wilson 95% interval."""
+    interval = wilson(int(successes), int(n))
+    return {
+        "n": int(n),
+        key: int(successes),
+        "rate": interval.rate,
+        "low": interval.low,
+        "high": interval.high,
+    }
+
+
+def _since(now: datetime, days: int | None) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def _window_q(field: str, since: datetime | None) -> Q:
+    return Q(**{f"{field}__gte": since}) if since is not None else Q(pk__isnull=False)
+
+
+# -- scopes ------------------------------------------------------------------------------------
+
+
+def _gold_checks(
+    *, labeler_id: int | None, project_id: int | None, before: datetime | None
+) -> QuerySet[GoldCheck]:
+    qs = GoldCheck.objects.filter(counted=True)
+    if labeler_id is not None:
+        qs = qs.filter(labeler_id=labeler_id)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    if before is not None:
+        qs = qs.filter(checked_at__lt=before)
+    return qs
+
+
+def _outcomes(
+    *, labeler_id: int | None, project_id: int | None, before: datetime | None
+) -> QuerySet[LabelOutcome]:
+    qs = LabelOutcome.objects.all()
+    if labeler_id is not None:
+        qs = qs.filter(labeler_id=labeler_id)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    if before is not None:
+        qs = qs.filter(decided_at__lt=before)
+    return qs
+
+
+# -- the pieces of a scorecard -----------------------------------------------------------------
+
+
+def gold_accuracy(
+    *,
+    labeler_id: int,
+    project_id: int | None = None,
+    now: datetime | None = None,
+    before: datetime | None = None,
+) -> dict[str, Any]:
+    """Gold accuracy from control tasks per window, and how many checks were contested.
+    One query."""
+    now = now or timezone.now()
+    aggregates: dict[str, Any] = {"contested": Count("pk", filter=~Q(contest=""))}
+    for key, days in WINDOWS:
+        window = _window_q("checked_at", _since(now, days))
+        aggregates[f"{key}_n"] = Count("pk", filter=window)
+        aggregates[f"{key}_c"] = Count("pk", filter=window & Q(correct=True))
+    row = _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before).aggregate(
+        **aggregates
+    )
+    return {
+        "windows": {key: rate(row[f"{key}_c"], row[f"{key}_n"]) for key, _ in WINDOWS},
+        "contested": row["contested"],
+    }
+
+
+def quiz_accuracy(*, labeler_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """Gold accuracy from quiz questions (training and qualification) per window, counting only
+    the questions of ended attempts (a running attempt gives no per-question signal). Quizzes
+    are not tied to a project, so this figure is the same with or without a project filter.
+    One query."""
+    now = now or timezone.now()
+    qs = AttemptQuestion.objects.filter(
+        attempt__labeler_id=labeler_id,
+        attempt__finished_at__isnull=False,
+        is_correct__isnull=False,
+    )
+    aggregates = {}
+    for key, days in WINDOWS:
+        window = _window_q("answered_at", _since(now, days))
+        aggregates[f"{key}_n"] = Count("pk", filter=window)
+        aggregates[f"{key}_c"] = Count("pk", filter=window & Q(is_correct=True))
+    row = qs.aggregate(**aggregates)
+    return {key: rate(row[f"{key}_c"], row[f"{key}_n"]) for key, _ in WINDOWS}
+
+
+def _matrix(cells: Iterable[tuple[str, str, int]]) -> dict[str, Any]:
+    """``{classes, counts}`` from (row class, column class, count) triples: ``counts[i][j]`` is
+    how often row class i met column class j. Classes are those that occur, sorted."""
+    cells = list(cells)
+    classes = sorted({r for r, _, _ in cells} | {c for _, c, _ in cells})
+    index = {c: i for i, c in enumerate(classes)}
+    counts = [[0] * len(classes) for _ in classes]
+    for r, c, n in cells:
+        counts[index[r]][index[c]] += int(n)
+    return {"classes": classes, "counts": counts}
+
+
+def gold_by_class(
+    *, labeler_id: int, project_id: int | None = None, before: datetime | None = None
+) -> dict[str, Any]:
+    """All-time accuracy per gold class and the confusion matrix against gold (rows: the gold
+    class, columns: the class answered). Choice answers only (boxes have no class). One query
+    grouped by (gold class, answered class)."""
+    rows = list(
+        _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before)
+        .exclude(expected_class="")
+        .values("expected_class", "answer_class")
+        .annotate(n=Count("pk"), correct=Count("pk", filter=Q(correct=True)))
+        .order_by()
+    )
+    per_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        per_class[row["expected_class"]][0] += row["correct"]
+        per_class[row["expected_class"]][1] += row["n"]
+    return {
+        "per_class": [
+            {"class_name": name, **rate(c, n)} for name, (c, n) in sorted(per_class.items())
+        ],
+        "confusion": _matrix((r["expected_class"], r["answer_class"], r["n"]) for r in rows),
+    }
+
+
+def confusion_vs_final(
+    *, labeler_id: int, project_id: int | None = None, before: datetime | None = None
+) -> dict[str, Any]:
+    """Confusion matrix against the final labels (rows: the final class, columns: the class
+    answered) over decided real tasks. One query."""
+    rows = (
+        _outcomes(labeler_id=labeler_id, project_id=project_id, before=before)
+        .exclude(final_class="")
+        .values_list("final_class", "answer_class")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return _matrix(rows)
+
+
+def agreement(
+    *,
+    labeler_id: int,
+    project_id: int | None = None,
+    now: datetime | None = None,
+    before: datetime | None = None,
+) -> dict[str, Any]:
+    """Per window (by submission time): pairwise agreement with peers,
+    ``sum(peers_agreeing) / sum(peers)`` with n = sum(peers) — the pairs of answers compared —
+    and agreement with the final label over the n decided answers. One query.
+
+    The pairs of one task share that task, so the Wilson interval of the pairwise rate is
+    somewhat too narrow when overlap is above 2; it is still the honest order of magnitude."""
+    now = now or timezone.now()
+    aggregates = {}
+    for key, days in WINDOWS:
+        window = _window_q("submitted_at", _since(now, days))
+        aggregates[f"{key}_pairs"] = Coalesce(Sum("peers", filter=window), 0)
+        aggregates[f"{key}_agreeing"] = Coalesce(Sum("peers_agreeing", filter=window), 0)
+        aggregates[f"{key}_n"] = Count("pk", filter=window)
+        aggregates[f"{key}_final"] = Count("pk", filter=window & Q(agrees_final=True))
+    row = _outcomes(labeler_id=labeler_id, project_id=project_id, before=before).aggregate(
+        **aggregates
+    )
+    return {
+        "pairwise": {
+            key: rate(row[f"{key}_agreeing"], row[f"{key}_pairs"], key="agreeing")
+            for key, _ in WINDOWS
+        },
+        "with_final": {
+            key: rate(row[f"{key}_final"], row[f"{key}_n"], key="agreeing") for key, _ in WINDOWS
+        },
+    }
+
+
+def estimates(*, labeler_id: int, project_id: int | None = None) -> list[dict[str, Any]]:
+    """The labeler's Dawid-Skene estimates (one per project fitted), newest projects first.
+    One query."""
+    qs = LabelerEstimate.objects.filter(labeler_id=labeler_id)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    return list(
+        qs.order_by("-project_id").values(
+            "project_id", "accuracy", "method", "n_items", "fitted_at"
+        )
+    )
+
+
+def gold_weekly(
+    *,
+    labeler_id: int,
+    project_id: int | None = None,
+    now: datetime | None = None,
+    before: datetime | None = None,
+    weeks: int = WEEKS,
+) -> list[dict[str, Any]]:
+    """Gold accuracy per calendar week (weeks start on Monday, local time) over the last
+    ``weeks`` weeks, each with its Wilson band, for charts. Weeks without checks are left out.
+    One query."""
+    now = now or timezone.now()
+    rows = (
+        _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before)
+        .filter(checked_at__gte=now - timedelta(weeks=weeks))
+        .annotate(week=TruncWeek("checked_at"))
+        .values("week")
+        .annotate(n=Count("pk"), correct=Count("pk", filter=Q(correct=True)))
+        .order_by("week")
+    )
+    return [{"week": row["week"].date(), **rate(row["correct"], row["n"])} for row in rows]
+
+
+def labeler_scores(
+    *,
+    labeler_id: int,
+    project_id: int | None = None,
+    now: datetime | None = None,
+    before: datetime | None = None,
+) -> dict[str, Any]:
+    """Everything qc knows about one labeler's quality, optionally on one project: gold accuracy
+    (control tasks and quizzes) per window, per class and its confusion matrix, confusion
+    against final labels, pairwise and final agreement per window, the Dawid-Skene estimates,
+    the weekly gold series and the contested checks. Counts, rates and class names only.
+
+    ``before`` leaves out checks and outcomes recorded at or after it (pass the start of the day
+    for the labeler's own view). Seven queries, whatever the number of facts."""
+    now = now or timezone.now()
+    gold = gold_accuracy(labeler_id=labeler_id, project_id=project_id, now=now, before=before)
+    by_class = gold_by_class(labeler_id=labeler_id, project_id=project_id, before=before)
+    return {
+        "gold_accuracy": gold["windows"],
+        "contested_checks": gold["contested"],
+        "quiz_accuracy": quiz_accuracy(labeler_id=labeler_id, now=now),
+        "per_class": by_class["per_class"],
+        "confusion_vs_gold": by_class["confusion"],
+        "confusion_vs_final": confusion_vs_final(
+            labeler_id=labeler_id, project_id=project_id, before=before
+        ),
+        "agreement": agreement(
+            labeler_id=labeler_id, project_id=project_id, now=now, before=before
+        ),
+        "estimates": estimates(labeler_id=labeler_id, project_id=project_id),
+        "gold_weekly": gold_weekly(
+            labeler_id=labeler_id, project_id=project_id, now=now, before=before
+        ),
+    }
+
+
+# -- many labelers at once ---------------------------------------------------------------------
+
+
+def labeler_score_table(
+    *,
+    project_id: int,
+    labeler_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+) -> dict[int, dict[str, Any]]:
+    """Per labeler of a project (or of ``labeler_ids``): gold accuracy over the last 30 days and
+    all time, pairwise agreement and agreement with the final label (all time), and the
+    Dawid-Skene accuracy. Three grouped queries, whatever the number of labelers."""
+    now = now or timezone.now()
+    since = now - timedelta(days=30)
+    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None)
+    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None)
+    fits = LabelerEstimate.objects.filter(project_id=project_id)
+    if labeler_ids is not None:
+        ids = list(labeler_ids)
+        gold, outcomes, fits = (
+            gold.filter(labeler_id__in=ids),
+            outcomes.filter(labeler_id__in=ids),
+            fits.filter(labeler_id__in=ids),
+        )
+    table: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {
+            "gold_last_30_days": rate(0, 0),
+            "gold_all_time": rate(0, 0),
+            "pairwise": rate(0, 0, key="agreeing"),
+            "with_final": rate(0, 0, key="agreeing"),
+            "estimate": None,
+        }
+    )
+    for row in (
+        gold.values("labeler_id")
+        .annotate(
+            n=Count("pk"),
+            c=Count("pk", filter=Q(correct=True)),
+            n30=Count("pk", filter=Q(checked_at__gte=since)),
+            c30=Count("pk", filter=Q(checked_at__gte=since, correct=True)),
+        )
+        .order_by()
+    ):
+        entry = table[row["labeler_id"]]
+        entry["gold_all_time"] = rate(row["c"], row["n"])
+        entry["gold_last_30_days"] = rate(row["c30"], row["n30"])
+    for row in (
+        outcomes.values("labeler_id")
+        .annotate(
+            pairs=Coalesce(Sum("peers"), 0),
+            agreeing=Coalesce(Sum("peers_agreeing"), 0),
+            n=Count("pk"),
+            final=Count("pk", filter=Q(agrees_final=True)),
+        )
+        .order_by()
+    ):
+        entry = table[row["labeler_id"]]
+        entry["pairwise"] = rate(row["agreeing"], row["pairs"], key="agreeing")
+        entry["with_final"] = rate(row["final"], row["n"], key="agreeing")
+    for row in fits.values("labeler_id", "accuracy", "method", "n_items"):
+        table[row["labeler_id"]]["estimate"] = {
+            "accuracy": row["accuracy"],
+            "method": row["method"],
+            "n_items": row["n_items"],
+        }
+    return dict(table)
+
+
+INTERNAL = "internal"
+
+
+def vendor_comparison(
+    *,
+    vendor_ids: Iterable[int] | None = None,
+    project_id: int | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Quality per vendor (and one row for internal labelers when ``vendor_ids`` is None — ops'
+    view): how many labelers have gold checks and decided answers, gold accuracy over the last
+    30 days and all time, pairwise and final agreement (all time), the mean Dawid-Skene accuracy
+    over the vendor's estimated labelers with how many there are. Pooled over the vendor's
+    answers: a vendor's gold rate is its checks' rate, so prolific labelers weigh more. Four
+    grouped queries."""
+    now = now or timezone.now()
+    since = now - timedelta(days=30)
+    scoped = vendor_ids is not None
+    ids = list(vendor_ids) if scoped else None
+    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None)
+    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None)
+    fits = LabelerEstimate.objects.all()
+    if project_id is not None:
+        fits = fits.filter(project_id=project_id)
+    if scoped:
+        gold = gold.filter(labeler__vendor_id__in=ids)
+        outcomes = outcomes.filter(labeler__vendor_id__in=ids)
+        fits = fits.filter(labeler__vendor_id__in=ids)
+    vendor = F("labeler__vendor_id")
+    rows: dict[int | None, dict[str, Any]] = {}
+
+    def entry(vendor_id: int | None) -> dict[str, Any]:
+        if vendor_id not in rows:
+            rows[vendor_id] = {
+                "vendor_id": vendor_id,
+                "labelers_checked": 0,
+                "labelers_decided": 0,
+                "gold_last_30_days": rate(0, 0),
+                "gold_all_time": rate(0, 0),
+                "pairwise": rate(0, 0, key="agreeing"),
+                "with_final": rate(0, 0, key="agreeing"),
+                "estimated_labelers": 0,
+                "mean_estimated_accuracy": None,
+            }
+        return rows[vendor_id]
+
+    for row in (
+        gold.annotate(vendor=vendor)
+        .values("vendor")
+        .annotate(
+            labelers=Count("labeler_id", distinct=True),
+            n=Count("pk"),
+            c=Count("pk", filter=Q(correct=True)),
+            n30=Count("pk", filter=Q(checked_at__gte=since)),
+            c30=Count("pk", filter=Q(checked_at__gte=since, correct=True)),
+        )
+        .order_by()
+    ):
+        e = entry(row["vendor"])
+        e["labelers_checked"] = row["labelers"]
+        e["gold_all_time"] = rate(row["c"], row["n"])
+        e["gold_last_30_days"] = rate(row["c30"], row["n30"])
+    for row in (
+        outcomes.annotate(vendor=vendor)
+        .values("vendor")
+        .annotate(
+            labelers=Count("labeler_id", distinct=True),
+            pairs=Coalesce(Sum("peers"), 0),
+            agreeing=Coalesce(Sum("peers_agreeing"), 0),
+            n=Count("pk"),
+            final=Count("pk", filter=Q(agrees_final=True)),
+        )
+        .order_by()
+    ):
+        e = entry(row["vendor"])
+        e["labelers_decided"] = row["labelers"]
+        e["pairwise"] = rate(row["agreeing"], row["pairs"], key="agreeing")
+        e["with_final"] = rate(row["final"], row["n"], key="agreeing")
+    for row in (
+        fits.annotate(vendor=vendor)
+        .values("vendor")
+        .annotate(labelers=Count("labeler_id", distinct=True), mean=Avg("accuracy"))
+        .order_by()
+    ):
+        e = entry(row["vendor"])
+        e["estimated_labelers"] = row["labelers"]
+        e["mean_estimated_accuracy"] = row["mean"]
+    names = dict(
+        Vendor.objects.filter(pk__in=[v for v in rows if v is not None]).values_list("pk", "name")
+    )
+    out = []
+    for vendor_id, e in rows.items():
+        e["vendor_name"] = names.get(vendor_id, INTERNAL) if vendor_id is not None else INTERNAL
+        out.append(e)
+    out.sort(key=lambda e: (e["vendor_id"] is None, e["vendor_name"]))
+    return out

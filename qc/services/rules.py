@@ -1,0 +1,691 @@
+"""Writes of quality rules: defining them, evaluating them for a labeler, and reversing what they
+did. See docs/quality.md ("Rules") for the semantics in prose.
+
+A rule watches one metric of a labeler on one project over their last ``window`` observations —
+``gold_accuracy`` (counted gold checks, newest ``checked_at`` first) or ``final_agreement``
+(``LabelOutcome.agrees_final``, newest ``decided_at`` first) — takes the Wilson 95% interval of
+it and compares one of its figures (the lower bound, the upper bound or the observed rate) with
+a threshold. Fewer than ``min_n`` observations: the rule says nothing.
+
+Once per breach. A breach with no open firing for (rule, labeler) inserts a ``RuleAction`` with
+``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index
+``qc_ruleaction_one_open_breach``; only the evaluation whose insert returned a row performs the
+action, in the same transaction, so racing evaluations fire once. When the labeler is back
+within the rule, an open ``warn`` or ``lower_control_rate`` firing is ``cleared`` (the next
+breach fires again). ``pause_on_project``, ``revoke_qualification`` and ``suspend`` stay open
+until ops reverse them: a paused labeler gets no work on the project and cannot recover alone.
+A reversed firing does not start a new breach either: the rule fires again for that labeler
+only after they have been back within it once (the evaluation then stamps the reversed firing's
+``cleared_at``).
+
+Automatic actions have no actor (``actor=None``); the reason text names the rule and the
+interval. workforce has no system user.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from config.errors import Conflict, NotFound
+from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleAction
+from qc.stats import wilson
+from workforce import services as workforce_services
+from workforce.models import Labeler, Qualification, QualificationType, User
+
+A = QualityRule.Action
+M = QualityRule.Metric
+ST = RuleAction.Status
+
+#: Actions whose firing clears by itself when the labeler is back within the rule.
+SELF_CLEARING = frozenset({A.WARN, A.LOWER_CONTROL_RATE})
+RULE_EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "metric",
+        "window",
+        "min_n",
+        "bound",
+        "comparison",
+        "threshold",
+        "action",
+        "qualification_type",
+        "control_rate",
+        "is_active",
+    }
+)
+NAME_MAX = QualityRule._meta.get_field("name").max_length
+REASON_MAX = ControlRate._meta.get_field("reason").max_length
+MAX_REVERSE_REASON = 2000
+
+_METRIC_TEXT = {
+    M.GOLD_ACCURACY: ("gold accuracy", "control tasks"),
+    M.FINAL_AGREEMENT: ("agreement with the final label", "decided tasks"),
+}
+_BOUND_TEXT = {"lower": "lower bound", "upper": "upper bound", "rate": "observed rate"}
+
+
+# -- defining rules -----------------------------------------------------------------------------
+
+
+def _clean_rule(values: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Validate a rule's full set of values (create, or the merge of an update), field by
+    field; returns them normalised (threshold a Decimal, unused action settings None)."""
+    out = dict(values)
+    name = (values.get("name") or "").strip()
+    if not name:
+        errors["name"] = ["A name is required."]
+    elif len(name) > NAME_MAX:
+        errors["name"] = [f"At most {NAME_MAX} characters."]
+    out["name"] = name
+    for field, choices in (
+        ("metric", QualityRule.Metric),
+        ("bound", QualityRule.Bound),
+        ("comparison", QualityRule.Comparison),
+        ("action", QualityRule.Action),
+    ):
+        if values.get(field) not in choices.values:
+            errors[field] = [f"Choose one of: {', '.join(choices.values)}."]
+
+    window, min_n = values.get("window"), values.get("min_n")
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        errors["window"] = ["The window is a whole number of observations, at least 1."]
+    if not isinstance(min_n, int) or isinstance(min_n, bool) or min_n < 1:
+        errors["min_n"] = ["The minimum is a whole number of observations, at least 1."]
+    elif "window" not in errors and min_n > window:
+        errors["min_n"] = ["The minimum number of observations cannot exceed the window."]
+
+    try:
+        threshold = Decimal(str(values.get("threshold")))
+        if not threshold.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors["threshold"] = ["A number between 0 and 1."]
+    else:
+        if not (0 <= threshold <= 1):
+            errors["threshold"] = ["The threshold lies between 0 and 1."]
+        elif threshold.as_tuple().exponent < -3:
+            errors["threshold"] = ["At most 3 decimal places."]
+        out["threshold"] = threshold
+
+    action = values.get("action")
+    qtype = values.get("qualification_type")
+    if action == A.REVOKE_QUALIFICATION:
+        if qtype is None:
+            errors["qualification_type"] = ["The revoke action needs a qualification type."]
+        elif not isinstance(qtype, QualificationType):
+            errors["qualification_type"] = ["Unknown qualification type."]
+    else:
+        out["qualification_type"] = None
+    rate = values.get("control_rate")
+    if action == A.LOWER_CONTROL_RATE:
+        if rate is None or isinstance(rate, bool) or not isinstance(rate, int | float | Decimal):
+            errors["control_rate"] = ["The lower-control-rate action needs a rate."]
+        elif not (0 <= float(rate) <= 0.5):
+            errors["control_rate"] = ["The control rate lies between 0 and 0.5."]
+        else:
+            out["control_rate"] = float(rate)
+    else:
+        out["control_rate"] = None
+    return out
+
+
+def rule_create(
+    *,
+    actor: User | None,
+    project_id: int,
+    name: str,
+    action: str,
+    threshold: Decimal | float | str,
+    metric: str = M.GOLD_ACCURACY,
+    window: int = 50,
+    min_n: int = 10,
+    bound: str = QualityRule.Bound.UPPER,
+    comparison: str = QualityRule.Comparison.BELOW,
+    qualification_type: QualificationType | None = None,
+    control_rate: float | None = None,
+    is_active: bool = True,
+    project_exists: Callable[[int], bool] | None = None,
+) -> QualityRule:
+    """Define a rule on a project. qc cannot see projects (it sits below ``assignments``), so
+    the caller that can passes ``project_exists``; without it only the id's form is checked.
+
+    Raises ValidationError with a message per field: threshold in [0, 1] (3 decimals), window ≥
+    1, 1 ≤ min_n ≤ window, a qualification type for the revoke action, a control rate in
+    [0, 0.5] for the lower-control-rate action; settings the chosen action does not use are
+    stored empty. One INSERT."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(project_id, int) or isinstance(project_id, bool) or project_id < 1:
+        errors["project"] = ["A project id."]
+    elif project_exists is not None and not project_exists(project_id):
+        errors["project"] = ["Unknown project."]
+    values = _clean_rule(
+        {
+            "name": name,
+            "metric": metric,
+            "window": window,
+            "min_n": min_n,
+            "bound": bound,
+            "comparison": comparison,
+            "threshold": threshold,
+            "action": action,
+            "qualification_type": qualification_type,
+            "control_rate": control_rate,
+        },
+        errors,
+    )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        return QualityRule.objects.create(
+            project_id=project_id, is_active=bool(is_active), created_by=actor, **values
+        )
+
+
+def rule_update(*, actor: User | None, rule: QualityRule, data: dict[str, Any]) -> QualityRule:
+    """Change a rule's settings (``RULE_EDITABLE_FIELDS``; the project never changes). The
+    merged values are validated as in ``rule_create``. Turning a rule off is
+    ``rule_deactivate``'s job and is done through it. Firings already made keep their own
+    action and inputs. Raises ValidationError."""
+    unknown = sorted(set(data) - RULE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    with transaction.atomic():
+        rule = QualityRule.objects.select_for_update().get(pk=rule.pk)
+        current = {name: getattr(rule, name) for name in RULE_EDITABLE_FIELDS}
+        merged = {**current, **data}
+        errors: dict[str, list[str]] = {}
+        values = _clean_rule(merged, errors)
+        if errors:
+            raise ValidationError(errors)
+        active = bool(values.pop("is_active"))
+        deactivate = rule.is_active and not active
+        values["is_active"] = rule.is_active if deactivate else active
+        for name, value in values.items():
+            setattr(rule, name, value)
+        rule.save()
+        if deactivate:
+            rule = rule_deactivate(actor=actor, rule=rule)
+    return rule
+
+
+def rule_deactivate(*, actor: User | None, rule: QualityRule) -> QualityRule:
+    """Turn a rule off: it is no longer evaluated. Its open ``warn`` and ``lower_control_rate``
+    firings are cleared (a lowered control rate is put back, see ``_control_rate_restore``);
+    pauses, revocations and suspensions stay until ops reverse them. Idempotent."""
+    now = timezone.now()
+    with transaction.atomic():
+        QualityRule.objects.filter(pk=rule.pk).update(is_active=False)
+        _clear(
+            RuleAction.objects.select_for_update().filter(
+                rule_id=rule.pk, status=ST.OPEN, action__in=SELF_CLEARING
+            ),
+            now=now,
+        )
+    rule.refresh_from_db()
+    return rule
+
+
+# -- evaluating ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    table: str
+    flag: str  # the boolean column counted as a success
+    order: str  # the column the window runs back along
+    extra: str  # further conditions
+
+
+def _source(metric: str) -> _Source:
+    if metric == M.GOLD_ACCURACY:
+        return _Source(GoldCheck._meta.db_table, "correct", "checked_at", "AND counted")
+    return _Source(LabelOutcome._meta.db_table, "agrees_final", "decided_at", "")
+
+
+def window_counts(
+    *, metric: str, labeler_id: int, project_id: int, windows: Iterable[int]
+) -> dict[int, tuple[int, int]]:
+    """``{window: (n, successes)}`` over the labeler's last ``window`` observations of the
+    metric on the project, for every window asked, in one query: the newest ``max(windows)``
+    rows are numbered newest first and each window sums the rows numbered within it."""
+    windows = sorted({int(w) for w in windows})
+    if not windows:
+        return {}
+    src = _source(metric)
+    q = connection.ops.quote_name
+    sums = ", ".join(
+        f"SUM(CASE WHEN rn <= {w} THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN rn <= {w} AND ok THEN 1 ELSE 0 END)"
+        for w in windows
+    )
+    sql = f"""
+        SELECT {sums} FROM (
+            SELECT {q(src.flag)} AS ok,
+                   ROW_NUMBER() OVER (ORDER BY {q(src.order)} DESC, id DESC) AS rn
+              FROM {q(src.table)}
+             WHERE labeler_id = %s AND project_id = %s {src.extra}
+             ORDER BY {q(src.order)} DESC, id DESC
+             LIMIT %s
+        ) recent
+    """  # noqa: S608 (identifiers come from model metadata, windows are ints; values are params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [labeler_id, project_id, windows[-1]])
+        row = cursor.fetchone()
+    return {w: (int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i, w in enumerate(windows)}
+
+
+def rule_inputs(rule: QualityRule, n: int, successes: int) -> tuple[dict[str, Any], bool]:
+    """The figures a rule is decided on — n, successes, the Wilson 95% interval, the compared
+    value — and whether they breach it. Pure; no query."""
+    interval = wilson(successes, n)
+    value = {"lower": interval.low, "upper": interval.high, "rate": interval.rate}[rule.bound]
+    threshold = float(rule.threshold)
+    if value is None:  # n == 0: nothing observed
+        breach = False
+    elif rule.comparison == QualityRule.Comparison.BELOW:
+        breach = value < threshold
+    else:
+        breach = value > threshold
+    inputs = {
+        "metric": rule.metric,
+        "n": n,
+        "successes": successes,
+        "rate": interval.rate,
+        "lower": interval.low,
+        "upper": interval.high,
+        "window": rule.window,
+        "min_n": rule.min_n,
+        "threshold": str(rule.threshold),
+        "bound": rule.bound,
+        "comparison": rule.comparison,
+        "value": value,
+    }
+    return inputs, breach
+
+
+def _reason(rule: QualityRule, inputs: dict[str, Any]) -> str:
+    what, unit = _METRIC_TEXT[rule.metric]
+    rate = inputs["rate"]
+    return (
+        f"Quality rule #{rule.pk} {rule.name!r}: {what} over the last {inputs['n']} {unit} "
+        f"{inputs['successes']}/{inputs['n']} = {rate:.3f}, Wilson 95% interval "
+        f"[{inputs['lower']:.3f}, {inputs['upper']:.3f}]; the {_BOUND_TEXT[rule.bound]} is "
+        f"{rule.comparison} {rule.threshold}."
+    )
+
+
+def rules_evaluate(
+    *, labeler_id: int, project_id: int, now: datetime | None = None
+) -> list[RuleAction]:
+    """Evaluate every active rule of the project for the labeler; returns the firings made.
+
+    Queries: the rules (1), the labeler's open or not-yet-cleared reversed firings of them (1),
+    and one aggregate per metric in use covering every window at once (≤ 2) — whatever the
+    number of rules. Then, only when something changes, one transaction: new firings in one
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (a racing evaluation's insert returns nothing,
+    so the action is performed once), each returned firing's action (workforce services, the
+    control-rate upsert), and the clearings. Safe to run twice and concurrently.
+    """
+    now = now or timezone.now()
+    rules = list(QualityRule.objects.filter(project_id=project_id, is_active=True))
+    if not rules:
+        return []
+    pending = {
+        f.rule_id: f
+        for f in RuleAction.objects.filter(
+            Q(status=ST.OPEN) | Q(status=ST.REVERSED, cleared_at__isnull=True),
+            labeler_id=labeler_id,
+            rule_id__in=[r.pk for r in rules],
+        ).order_by("fired_at", "id")  # the newest wins the dict
+    }
+    windows: dict[str, set[int]] = {}
+    for rule in rules:
+        windows.setdefault(rule.metric, set()).add(rule.window)
+    counts = {
+        metric: window_counts(
+            metric=metric, labeler_id=labeler_id, project_id=project_id, windows=ws
+        )
+        for metric, ws in sorted(windows.items())
+    }
+
+    to_fire: list[tuple[QualityRule, dict[str, Any]]] = []
+    to_clear: list[int] = []
+    breach_over: list[int] = []
+    for rule in rules:
+        n, successes = counts[rule.metric][rule.window]
+        if n < rule.min_n:
+            continue  # too little to say anything: no firing, no clearing
+        inputs, breach = rule_inputs(rule, n, successes)
+        firing = pending.get(rule.pk)
+        if breach:
+            if firing is None:
+                to_fire.append((rule, inputs))
+        elif firing is not None:
+            if firing.status == ST.REVERSED:
+                breach_over.append(firing.pk)
+            elif firing.action in SELF_CLEARING:
+                to_clear.append(firing.pk)
+    if not (to_fire or to_clear or breach_over):
+        return []
+
+    with transaction.atomic():
+        fired = _insert_firings(labeler_id, project_id, to_fire, now)
+        if fired:
+            labeler = Labeler.objects.get(pk=labeler_id)
+            by_rule = {rule.pk: (rule, inputs) for rule, inputs in to_fire}
+            for firing_id, rule_id in fired:
+                rule, inputs = by_rule[rule_id]
+                _perform(firing_id, rule, labeler, inputs, now)
+        if to_clear:
+            _clear(RuleAction.objects.select_for_update().filter(pk__in=to_clear), now=now)
+        if breach_over:
+            RuleAction.objects.filter(pk__in=breach_over, cleared_at__isnull=True).update(
+                cleared_at=now
+            )
+    if not fired:
+        return []
+    return list(
+        RuleAction.objects.filter(pk__in=[pk for pk, _ in fired])
+        .select_related("rule")
+        .order_by("id")
+    )
+
+
+def _insert_firings(
+    labeler_id: int,
+    project_id: int,
+    to_fire: list[tuple[QualityRule, dict[str, Any]]],
+    now: datetime,
+) -> list[tuple[int, int]]:
+    """Insert the firings, skipping any (rule, labeler) that has an open one by now (the partial
+    unique index); returns ``[(firing id, rule id)]`` of the rows this call inserted."""
+    if not to_fire:
+        return []
+    opts = RuleAction._meta
+    f = opts.get_field
+    q = connection.ops.quote_name
+    columns = (
+        "rule_id",
+        "labeler_id",
+        "project_id",
+        "action",
+        "status",
+        "inputs",
+        "fired_at",
+        "reverse_reason",
+    )
+    params: list[Any] = []
+    for rule, inputs in to_fire:
+        params += [
+            rule.pk,
+            labeler_id,
+            project_id,
+            rule.action,
+            ST.OPEN,
+            f("inputs").get_db_prep_save(inputs, connection),
+            f("fired_at").get_db_prep_save(now, connection),
+            "",
+        ]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"INSERT INTO {q(opts.db_table)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(to_fire))} "
+        f"ON CONFLICT DO NOTHING RETURNING id, rule_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted((int(a), int(b)) for a, b in cursor.fetchall())
+
+
+def _perform(
+    firing_id: int, rule: QualityRule, labeler: Labeler, inputs: dict[str, Any], now: datetime
+) -> None:
+    """Carry out a new firing's action (inside the evaluation's transaction) and note in its
+    inputs what was done or skipped."""
+    reason = _reason(rule, inputs)
+    notes: dict[str, Any] = {}
+    if rule.action == A.REVOKE_QUALIFICATION:
+        grant = Qualification.objects.filter(
+            labeler_id=labeler.pk,
+            qualification_type_id=rule.qualification_type_id,
+            revoked_at__isnull=True,
+            superseded_at__isnull=True,
+        ).first()
+        notes["qualification_type_id"] = rule.qualification_type_id
+        if grant is None:
+            notes["skipped"] = "The labeler held no live grant of the qualification."
+        else:
+            try:
+                workforce_services.qualification_revoke(
+                    actor=None, qualification=grant, reason=reason
+                )
+            except Conflict as exc:
+                notes["skipped"] = exc.detail
+            else:
+                notes["revoked_qualification_id"] = grant.pk
+    elif rule.action == A.SUSPEND:
+        if labeler.status != Labeler.Status.ACTIVE:
+            notes["skipped"] = f"The labeler was {labeler.status}, not active."
+        else:
+            try:
+                workforce_services.labeler_suspend(actor=None, labeler=labeler, reason=reason)
+            except Conflict as exc:
+                notes["skipped"] = exc.detail
+            else:
+                notes["suspended"] = True
+    elif rule.action == A.LOWER_CONTROL_RATE:
+        current = (
+            ControlRate.objects.select_for_update()
+            .filter(project_id=rule.project_id, labeler_id=labeler.pk)
+            .first()
+        )
+        notes["control_rate_previous"] = (
+            None if current is None else {"rate": current.rate, "reason": current.reason}
+        )
+        tag = _control_rate_tag(rule.pk, firing_id)
+        text = f"{tag} {rule.name}"[:REASON_MAX]
+        if current is None:
+            ControlRate.objects.create(
+                project_id=rule.project_id,
+                labeler_id=labeler.pk,
+                rate=rule.control_rate,
+                reason=text,
+                updated_at=now,
+            )
+        else:
+            ControlRate.objects.filter(pk=current.pk).update(
+                rate=rule.control_rate, reason=text, updated_at=now
+            )
+        notes["control_rate"] = rule.control_rate
+    # warn and pause_on_project: the firing is the action (the claim gate reads open pauses).
+    if notes:
+        RuleAction.objects.filter(pk=firing_id).update(inputs={**inputs, **notes})
+
+
+def _control_rate_tag(rule_id: int, firing_id: int) -> str:
+    """The start of a rule-set ``ControlRate.reason``: the claim gate applies a labeler's own
+    rate on a non-adaptive project only when the reason starts with ``rule:``."""
+    return f"rule:{rule_id} firing:{firing_id}"
+
+
+def _control_rate_restore(firing: RuleAction, now: datetime) -> str:
+    """Undo a lower-control-rate firing: if the labeler's ``ControlRate`` row is still the one
+    this firing wrote, put back what was there before (delete the row when there was none);
+    a row someone rewrote since is left alone. Returns what was done."""
+    row = (
+        ControlRate.objects.select_for_update()
+        .filter(project_id=firing.project_id, labeler_id=firing.labeler_id)
+        .first()
+    )
+    if row is None or not row.reason.startswith(_control_rate_tag(firing.rule_id, firing.pk)):
+        return "left: the control rate was changed since"
+    previous = (firing.inputs or {}).get("control_rate_previous")
+    if previous is None:
+        row.delete()
+        return "removed"
+    ControlRate.objects.filter(pk=row.pk).update(
+        rate=previous["rate"], reason=previous["reason"], updated_at=now
+    )
+    return "restored"
+
+
+def _clear(firings, *, now: datetime) -> int:
+    """Mark open self-clearing firings cleared (guarded on ``status = open``) and put lowered
+    control rates back. ``firings`` is a queryset that locks them."""
+    cleared = 0
+    for firing in firings:
+        if firing.status != ST.OPEN or firing.action not in SELF_CLEARING:
+            continue
+        if firing.action == A.LOWER_CONTROL_RATE:
+            outcome = _control_rate_restore(firing, now)
+            RuleAction.objects.filter(pk=firing.pk).update(
+                inputs={**firing.inputs, "control_rate_on_clear": outcome}
+            )
+        cleared += RuleAction.objects.filter(pk=firing.pk, status=ST.OPEN).update(
+            status=ST.CLEARED, cleared_at=now
+        )
+    return cleared
+
+
+def rules_sweep(*, since: datetime | None = None, now: datetime | None = None) -> int:
+    """Evaluate the rules for every (labeler, project) that has facts since ``since`` (the last
+    day by default) or an open firing, on projects with active rules. The pairs are chosen in
+    one set-based query; each pair is then its own ``rules_evaluate``. Returns the firings
+    made. The safety net for evaluations whose after-commit message was lost."""
+    now = now or timezone.now()
+    since = since or now - timedelta(days=1)
+    ruled = QualityRule.objects.filter(is_active=True).values("project_id")
+    # Each part drops its model's default ordering: SQLite refuses ORDER BY inside a UNION.
+    pairs = (
+        GoldCheck.objects.filter(checked_at__gte=since, project_id__in=ruled)
+        .order_by()
+        .values_list("labeler_id", "project_id")
+        .union(
+            LabelOutcome.objects.filter(decided_at__gte=since, project_id__in=ruled)
+            .order_by()
+            .values_list("labeler_id", "project_id"),
+            RuleAction.objects.filter(status=ST.OPEN, project_id__in=ruled)
+            .order_by()
+            .values_list("labeler_id", "project_id"),
+        )
+        .order_by("labeler_id", "project_id")
+    )
+    fired = 0
+    for labeler_id, project_id in list(pairs):
+        fired += len(rules_evaluate(labeler_id=labeler_id, project_id=project_id, now=now))
+    return fired
+
+
+# -- reversing ----------------------------------------------------------------------------------
+
+
+def rule_action_reverse(
+    *, actor: User | None, action_id: int, reason: str, now: datetime | None = None
+) -> RuleAction:
+    """Undo an open firing (ops only: the caller checks who may). Locks the firing; status
+    ``reversed`` with who, when and why. What is undone:
+
+    * ``pause_on_project`` — the pause is lifted (the claim gate reads open pauses only);
+    * ``revoke_qualification`` — the grant revoked by the firing is given back as a new manual
+      grant (``qualification_grant``, same score, expiring when the old one would have, rounded
+      up to a whole day), unless the labeler requalified meanwhile or it would have expired;
+    * ``suspend`` — ``labeler_reactivate``, if the firing suspended them and they still are;
+    * ``lower_control_rate`` — the labeler's control rate is put back (``_control_rate_restore``);
+    * ``warn`` — nothing to undo.
+
+    What was done is noted under ``inputs["reversal"]``; the workforce services write their own
+    history rows (status change, grant). The rule fires again for the labeler only after they
+    have been back within it once. Raises ValidationError (blank reason), NotFound, Conflict
+    (``already_reversed``; ``already_cleared`` when the firing has cleared by itself).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["A reason is required."]})
+    if len(reason) > MAX_REVERSE_REASON:
+        raise ValidationError({"reason": [f"At most {MAX_REVERSE_REASON} characters."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        firing = (
+            RuleAction.objects.select_for_update(of=("self",))
+            .select_related("rule")
+            .filter(pk=action_id)
+            .first()
+        )
+        if firing is None:
+            raise NotFound()
+        if firing.status == ST.REVERSED:
+            raise Conflict("This rule action was already reversed.", code="already_reversed")
+        if firing.status == ST.CLEARED:
+            raise Conflict(
+                "This rule action cleared by itself; there is nothing to reverse.",
+                code="already_cleared",
+            )
+        text = f"Reversal of rule action #{firing.pk} ({firing.rule.name}): {reason}"
+        notes = _undo(firing, actor=actor, text=text, now=now)
+        firing.status = ST.REVERSED
+        firing.reversed_at = now
+        firing.reversed_by = actor
+        firing.reverse_reason = reason
+        firing.inputs = {**firing.inputs, "reversal": notes}
+        firing.save(
+            update_fields=["status", "reversed_at", "reversed_by", "reverse_reason", "inputs"]
+        )
+    return firing
+
+
+def _undo(firing: RuleAction, *, actor: User | None, text: str, now: datetime) -> dict[str, Any]:
+    inputs = firing.inputs or {}
+    if firing.action == A.PAUSE_ON_PROJECT:
+        return {"done": "pause lifted"}
+    if firing.action == A.LOWER_CONTROL_RATE:
+        return {"done": f"control rate {_control_rate_restore(firing, now)}"}
+    if firing.action == A.SUSPEND:
+        labeler = Labeler.objects.get(pk=firing.labeler_id)
+        if not inputs.get("suspended"):
+            return {"done": "nothing: the firing did not suspend the labeler"}
+        if labeler.status != Labeler.Status.SUSPENDED:
+            return {"done": f"nothing: the labeler is {labeler.status} now"}
+        workforce_services.labeler_reactivate(actor=actor, labeler=labeler, reason=text)
+        return {"done": "reactivated"}
+    if firing.action == A.REVOKE_QUALIFICATION:
+        grant_id = inputs.get("revoked_qualification_id")
+        if grant_id is None:
+            return {"done": "nothing: the firing revoked no grant"}
+        old = Qualification.objects.select_related("qualification_type", "labeler").get(pk=grant_id)
+        live = Qualification.objects.filter(
+            labeler_id=old.labeler_id,
+            qualification_type_id=old.qualification_type_id,
+            revoked_at__isnull=True,
+            superseded_at__isnull=True,
+        ).exists()
+        if live:
+            return {"done": "nothing: the labeler holds a live grant again"}
+        valid_days = None
+        if old.expires_at is not None:
+            left = (old.expires_at - now).total_seconds()
+            if left <= 0:
+                return {"done": "nothing: the revoked grant would have expired by now"}
+            valid_days = max(1, math.ceil(left / 86400))
+        grant = workforce_services.qualification_grant(
+            actor=actor,
+            labeler=old.labeler,
+            qualification_type=old.qualification_type,
+            source=Qualification.Source.MANUAL,
+            score=old.score,
+            valid_days=valid_days,
+            source_ref=f"rule-action:{firing.pk}",
+            reason=text,
+            now=now,
+        )
+        return {"done": "granted again", "qualification_id": grant.pk}
+    return {"done": "nothing to undo (a warning)"}
