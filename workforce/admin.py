@@ -20,7 +20,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
@@ -495,6 +495,7 @@ class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
         "seniority",
         "skill_list",
         "created_at",
+        "scorecard",
     )
     list_filter = ("vendor", "kind", "status", "seniority", "skills")
     search_fields = (
@@ -512,11 +513,15 @@ class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
         "user_link",
         "status",
         "status_changed_at",
+        "scorecard",
         "created_at",
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("public_code", "user_link", "status", "status_changed_at")}),
+        (
+            None,
+            {"fields": ("public_code", "user_link", "status", "status_changed_at", "scorecard")},
+        ),
         ("Person", {"fields": ("email", "first_name", "last_name")}),
         (
             "Work",
@@ -582,6 +587,16 @@ class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
     def user_link(self, obj: Labeler) -> str:
         url = reverse("admin:workforce_user_change", args=[obj.user_id])
         return format_html('<a href="{}">{}</a>', url, obj.user.username)
+
+    @admin.display(description="quality")
+    def scorecard(self, obj: Labeler) -> str:
+        # The scorecard is an admin view of the assignments app (it reads work records and
+        # scores); workforce names its URL and never imports it.
+        try:
+            url = reverse("admin:assignments_quality_scorecard", args=[obj.pk])
+        except NoReverseMatch:
+            return "—"
+        return format_html('<a href="{}">Scorecard</a>', url)
 
     # -- forms --
 

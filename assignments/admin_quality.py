@@ -1,0 +1,552 @@
+"""The quality dashboards of the operations admin: a labeler's scorecard, a project's quality
+page and the vendor comparison (issue 5, docs/quality.md).
+
+They are admin views of ``ProjectAdmin`` (``QualityDashboardsMixin.quality_urls`` is added to
+its ``get_urls``): ``assignments`` is the lowest app that sees both the work records and qc's
+scores, so the pages live here rather than under the labeler or vendor admin of ``workforce``,
+which links to the scorecard by URL name only. URL names (namespace ``admin``):
+
+* ``assignments_quality_scorecard`` — ``project/quality/labelers/<labeler id>/``, with
+  ``?project=<id>`` and ``?window=last_7_days|last_30_days|all_time``;
+* ``assignments_project_quality`` — ``project/<project id>/quality/``;
+* ``assignments_quality_vendors`` — ``project/quality/vendors/``, with ``?project=<id>``.
+
+Operations managers only (active staff with the model's view permission): anyone else gets the
+admin's usual refusal (the login page, or 403 for staff without the permission). The views parse
+the filters, call the selectors (``assignments.selectors.quality``, ``qc.selectors.scores``,
+``qc.selectors.rules``) and render; the charts are inline SVG from ``qc.charts``. Every rate is
+shown with its n and its Wilson 95% interval; each page costs a constant number of queries,
+whatever the number of labelers, batches or facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
+
+from assignments.models import Assignment, Batch, Project
+from assignments.selectors import quality
+from qc import charts
+from qc.charts import DASH, percent
+from qc.selectors import scores
+from qc.selectors.rules import public_inputs, rule_actions_for
+from workforce.models import Labeler
+from workforce.selectors import is_ops
+
+TEMPLATES = "admin/assignments/quality/"
+WINDOW_CHOICES = (
+    ("last_7_days", "Last 7 days"),
+    ("last_30_days", "Last 30 days"),
+    ("all_time", "All time"),
+)
+DEFAULT_WINDOW = "all_time"
+MAX_FIRINGS = 50  # the scorecard lists the latest rule actions, newest first
+THROUGHPUT_DAYS = 30  # the vendor comparison's labels per day are over the last 30 days
+METHOD_NAMES = {"one_coin": "one-coin", "full": "full confusion matrices"}
+
+
+# -- formatting ----------------------------------------------------------------------------------
+
+
+def rate_text(r: dict[str, Any] | None) -> str:
+    """A rate of the selectors (``{n, rate, low, high, …}``) as "80.0% (n = 10, 95% CI
+    49.0% to 94.3%)" (with an en dash); "no data (n = 0)" when there are no observations."""
+    if not r or not r.get("n") or r.get("rate") is None:
+        return "no data (n = 0)"
+    return (
+        f"{percent(r['rate'])} (n = {r['n']}, 95% CI {percent(r['low'])}{DASH}{percent(r['high'])})"
+    )
+
+
+def estimate_text(e: dict[str, Any] | None) -> str:
+    """A Dawid-Skene estimate as "87.0% (one-coin, n = 120 items)". A model estimate: it has
+    no Wilson interval, so none is made up."""
+    if not e:
+        return "not fitted yet"
+    method = METHOD_NAMES.get(e["method"], e["method"])
+    return f"{percent(e['accuracy'])} ({method}, n = {e['n_items']} items)"
+
+
+def coefficient_text(value: float | None, n: int, unit: str) -> str:
+    if value is None:
+        return f"not defined (n = {n} {unit})"
+    return f"{value:.3f} (n = {n} {unit})"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "no timed labels"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {rest % 60:02d} s"
+
+
+def _svg(markup: str) -> SafeString:
+    # qc.charts escapes every piece of text it draws: its output is safe markup.
+    return mark_safe(markup)  # noqa: S308
+
+
+def _confusion_chart(matrix: dict[str, Any], *, title: str, row_name: str) -> SafeString:
+    return _svg(
+        charts.heatmap(
+            matrix["classes"],
+            matrix["counts"],
+            title=title,
+            row_name=row_name,
+            column_name="answered",
+        )
+    )
+
+
+def _url(name: str, *args: Any, query: dict[str, Any] | None = None) -> str | None:
+    try:
+        url = reverse(f"admin:{name}", args=args)
+    except NoReverseMatch:
+        return None
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+class ScorecardFilter(forms.Form):
+    project = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    window = forms.ChoiceField(choices=WINDOW_CHOICES, required=False)
+
+    def __init__(self, *args, projects: list[Project], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "All projects")] + [
+            (str(p.pk), p.name) for p in projects
+        ]
+
+
+class VendorFilter(forms.Form):
+    project = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, projects: list[Project], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "All projects")] + [
+            (str(p.pk), p.name) for p in projects
+        ]
+
+
+def _cleaned(form: forms.Form, name: str, default: Any = None) -> Any:
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data.get(name) or default
+    return default
+
+
+# -- a read the selectors do not have yet ------------------------------------------------------
+
+
+def _vendor_throughput(*, project_id: int | None, now) -> dict[int | None, dict[str, Any]]:
+    """Per vendor (None: internal labelers): how many labelers submitted, how many labels (real
+    and control) all time and over the last 30 days, and their active seconds. One grouped
+    query. TODO(issue 5): belongs in ``assignments.selectors.quality`` beside
+    ``labeler_throughput``; kept private here until it moves."""
+    qs = Assignment.objects.filter(status=Assignment.Status.SUBMITTED)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    since = now - timedelta(days=THROUGHPUT_DAYS)
+    rows = (
+        qs.values("labeler__vendor_id", "labeler__vendor__name")
+        .annotate(
+            labelers=Count("labeler_id", distinct=True),
+            labels=Count("pk"),
+            recent=Count("pk", filter=Q(submitted_at__gte=since)),
+            active_seconds=Coalesce(Sum("active_seconds"), 0),
+        )
+        .order_by()
+    )
+    return {
+        row["labeler__vendor_id"]: {
+            "vendor_name": row["labeler__vendor__name"],
+            "labelers": row["labelers"],
+            "labels": row["labels"],
+            "per_day": row["recent"] / THROUGHPUT_DAYS,
+            "active_seconds": row["active_seconds"],
+        }
+        for row in rows
+    }
+
+
+# -- the views -----------------------------------------------------------------------------------
+
+
+class QualityDashboardsMixin:
+    """Mixed into ``ProjectAdmin``: the three dashboards as admin views, plus the links to them
+    (a "quality" column and change-page field, a vendor-comparison button on the changelist)."""
+
+    change_list_template = TEMPLATES + "project_change_list.html"
+
+    def quality_urls(self) -> list:
+        """Put these before the ModelAdmin's own URLs (its ``<path:object_id>/`` catches all)."""
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "quality/labelers/<int:labeler_id>/",
+                wrap(self.labeler_scorecard_view),
+                name="assignments_quality_scorecard",
+            ),
+            path(
+                "quality/vendors/",
+                wrap(self.vendor_comparison_view),
+                name="assignments_quality_vendors",
+            ),
+            path(
+                "<int:object_id>/quality/",
+                wrap(self.project_quality_view),
+                name="assignments_project_quality",
+            ),
+        ]
+
+    # -- links ---------------------------------------------------------------------------------
+
+    @admin.display(description="quality")
+    def quality_link(self, obj: Project) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">Quality</a> · <a href="{}">vendors</a>',
+            reverse("admin:assignments_project_quality", args=[obj.pk]),
+            reverse("admin:assignments_quality_vendors") + f"?project={obj.pk}",
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _require_ops(self, request, *perms: str) -> None:
+        """Operations managers with the given model permissions; anyone else is refused."""
+        if not (is_ops(request.user) and all(request.user.has_perm(p) for p in perms)):
+            raise PermissionDenied
+
+    def _render(self, request, template: str, context: dict[str, Any]) -> TemplateResponse:
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            TEMPLATES + template,
+            {**self.admin_site.each_context(request), "opts": self.opts, **context},
+        )
+
+    # -- the labeler scorecard -----------------------------------------------------------------
+
+    def labeler_scorecard_view(self, request, labeler_id: int):
+        """One labeler's scorecard, optionally on one of their projects, for a window."""
+        self._require_ops(request, "workforce.view_labeler")
+        labeler = get_object_or_404(Labeler.objects.select_related("user", "vendor"), pk=labeler_id)
+        worked_on = Assignment.objects.filter(labeler_id=labeler.pk).values("project_id")
+        projects = list(
+            Project.objects.filter(pk__in=worked_on).only("id", "name").order_by("name")
+        )
+        names = {p.pk: p.name for p in projects}
+        form = ScorecardFilter(request.GET or None, projects=projects)
+        project_id = _cleaned(form, "project")
+        window = _cleaned(form, "window", DEFAULT_WINDOW)
+        now = timezone.now()
+        card = quality.labeler_scorecard(labeler=labeler, project_id=project_id, now=now)
+        s, t = card["scores"], card["throughput"]
+        firings = rule_actions_for(actor=request.user).filter(labeler_id=labeler.pk)
+        if project_id is not None:
+            firings = firings.filter(project_id=project_id)
+        firings = list(firings.order_by("-fired_at", "-id")[:MAX_FIRINGS])
+        weekly = [
+            charts.RatePoint(
+                label=f"{w['week']:%d %b}", rate=w["rate"], low=w["low"], high=w["high"], n=w["n"]
+            )
+            for w in s["gold_weekly"]
+        ]
+        window_name = dict(WINDOW_CHOICES)[window]
+        throughput = t["windows"][window]
+        context = {
+            "title": f"Scorecard of {labeler.public_code}",
+            "labeler": labeler,
+            "labeler_url": _url("workforce_labeler_change", labeler.pk),
+            "form": form,
+            "project_name": names.get(project_id) if project_id else None,
+            "window_name": window_name,
+            "headline": [
+                ("Gold accuracy, control tasks", rate_text(s["gold_accuracy"][window])),
+                ("Gold accuracy, quizzes", rate_text(s["quiz_accuracy"][window])),
+                ("Agreement with peers (pairs)", rate_text(s["agreement"]["pairwise"][window])),
+                ("Agreement with the final label", rate_text(s["agreement"]["with_final"][window])),
+            ],
+            "contested": s["contested_checks"],
+            "weekly_chart": _svg(
+                charts.rate_band_chart(
+                    weekly, title=f"Weekly gold accuracy of {labeler.public_code}"
+                )
+            ),
+            "weekly": [(p.label, rate_text(asdict(p))) for p in weekly],
+            "per_class": [(c["class_name"], rate_text(c)) for c in s["per_class"]],
+            "confusion_gold": _confusion_chart(
+                s["confusion_vs_gold"], title="Confusion against gold", row_name="gold"
+            ),
+            "confusion_final": _confusion_chart(
+                s["confusion_vs_final"], title="Confusion against final labels", row_name="final"
+            ),
+            "estimates": [
+                {
+                    "project": names.get(e["project_id"], f"project {e['project_id']}"),
+                    "text": estimate_text(e),
+                    "fitted_at": e["fitted_at"],
+                }
+                for e in s["estimates"]
+            ],
+            "throughput": [
+                ("Labels submitted", str(throughput["submissions"])),
+                ("Labels per day", f"{throughput['per_day']:.1f}"),
+                ("Active time", duration_text(throughput["active_seconds"])),
+                (
+                    "Median time per label (all time)",
+                    f"{duration_text(t['median_seconds_per_label'])} "
+                    f"(n = {t['timed_submissions']} timed labels)",
+                ),
+            ],
+            "daily_chart": _svg(
+                charts.bar_chart(
+                    [(f"{d['day']:%d %b}", d["submissions"]) for d in t["daily"]],
+                    title="Labels per day, last 30 days",
+                    value_name="labels",
+                )
+            ),
+            "firings": [self._firing_row(f, labeler, names) for f in firings],
+            "max_firings": MAX_FIRINGS,
+            "firings_url": _url("qc_ruleaction_changelist", query={"q": labeler.user.username}),
+        }
+        return self._render(request, "scorecard.html", context)
+
+    @staticmethod
+    def _firing_row(firing, labeler: Labeler, names: dict[int, str]) -> dict[str, Any]:
+        i = public_inputs(firing.inputs)
+        if {"n", "rate", "lower", "upper"} <= i.keys():
+            interval = rate_text(
+                {"n": i["n"], "rate": i["rate"], "low": i["lower"], "high": i["upper"]}
+            )
+            if i.get("bound") and i.get("threshold") is not None:
+                interval += f"; {i['bound']} {i.get('comparison', '')} {i['threshold']}"
+        else:
+            interval = "—"
+        reverse_url = None
+        if firing.status == firing.Status.OPEN:
+            reverse_url = _url(
+                "qc_ruleaction_changelist",
+                query={
+                    "status__exact": firing.Status.OPEN,
+                    "rule__id__exact": firing.rule_id,
+                    "q": labeler.user.username,
+                },
+            )
+        return {
+            "rule": firing.rule.name,
+            "project": names.get(firing.project_id, f"project {firing.project_id}"),
+            "action": firing.get_action_display(),
+            "status": firing.get_status_display(),
+            "interval": interval,
+            "fired_at": firing.fired_at,
+            "url": _url("qc_ruleaction_change", firing.pk),
+            "reverse_url": reverse_url,
+        }
+
+    # -- the project quality page --------------------------------------------------------------
+
+    def project_quality_view(self, request, object_id: int):
+        """Agreement, consensus confidence, decisions, label drift per batch and the project's
+        labelers ranked."""
+        self._require_ops(request, "assignments.view_project", "workforce.view_labeler")
+        project = get_object_or_404(Project, pk=object_id)
+        data = quality.project_quality(project=project)
+        codes = {row["labeler"]: row["public_code"] for row in data["labelers"]}
+        missing = {
+            pk
+            for pair in data["pairs"]
+            for pk in (pair["labeler_a"], pair["labeler_b"])
+            if pk is not None and pk not in codes
+        }
+        if missing:
+            codes.update(Labeler.objects.filter(pk__in=missing).values_list("pk", "public_code"))
+        drift = data["drift"]["batches"]
+        sources = dict(
+            Batch.objects.filter(pk__in=[b["batch"] for b in drift]).values_list("pk", "source")
+        )
+        classes = sorted({label["class_name"] for b in drift for label in b["labels"]})
+        coefficients = data["coefficients"]
+        is_boxes = project.answer_type == "boxes"
+
+        def scorecard(pk: int) -> str | None:
+            return _url("assignments_quality_scorecard", pk, query={"project": project.pk})
+
+        ranked = sorted(
+            data["labelers"],
+            key=lambda r: (
+                -(r["gold_all_time"]["low"] if r["gold_all_time"]["n"] else -1.0),
+                -(r["estimate"]["accuracy"] if r["estimate"] else -1.0),
+                r["public_code"],
+            ),
+        )
+        context = {
+            "title": f"Quality of {project.name}",
+            "project": project,
+            "consensus_method": project.get_consensus_method_display(),
+            "confidence_threshold": data["confidence_threshold"],
+            "decisions": data["decisions"],
+            "decided": data["decisions"]["consensus"] + data["decisions"]["review"],
+            "is_boxes": is_boxes,
+            "pairs": [
+                {
+                    "a": codes.get(p["labeler_a"], "—"),
+                    "b": codes.get(p["labeler_b"], "—"),
+                    "a_url": scorecard(p["labeler_a"]),
+                    "b_url": scorecard(p["labeler_b"]),
+                    "value": coefficient_text(
+                        p["box_f1"] if is_boxes else p["cohen_kappa"], p["n"], "shared tasks"
+                    ),
+                }
+                for p in data["pairs"]
+            ],
+            "fleiss": coefficient_text(
+                coefficients["fleiss_kappa"], coefficients["fleiss_tasks"], "tasks"
+            ),
+            "alpha": coefficient_text(
+                coefficients["krippendorff_alpha"], coefficients["tasks"], "tasks"
+            ),
+            "coefficients_note": coefficients["note"],
+            "confidence_chart": _svg(
+                charts.bar_chart(
+                    [(f"{b['low']:.1f}", b["tasks"]) for b in data["confidence"]["bins"]],
+                    title="Consensus confidence (weighted posterior), tasks per bin",
+                )
+            ),
+            "confidence_missing": data["confidence"]["missing"],
+            "agreement_chart": _svg(
+                charts.bar_chart(
+                    [(f"{b['low']:.1f}", b["tasks"]) for b in data["agreement"]["bins"]],
+                    title="Agreement among a task's answers, tasks per bin",
+                )
+            ),
+            "agreement_missing": data["agreement"]["missing"],
+            "classes": classes,
+            "batches": [
+                {
+                    "id": b["batch"],
+                    "source": sources.get(b["batch"], ""),
+                    "tasks": b["tasks"],
+                    "counts": [
+                        next((x["tasks"] for x in b["labels"] if x["class_name"] == c), 0)
+                        for c in classes
+                    ],
+                    "chi_square": b["chi_square"],
+                    "dof": b["dof"],
+                    "p_value": b["p_value"],
+                    "drift": b["drift"],
+                }
+                for b in drift
+            ],
+            "drift_flagged": sum(1 for b in drift if b["drift"]),
+            "drift_note": data["drift"]["note"],
+            "drift_chart": _svg(
+                charts.stacked_bar_chart(
+                    [
+                        (
+                            f"batch {b['batch']}",
+                            [(x["class_name"], x["tasks"]) for x in b["labels"]],
+                        )
+                        for b in drift
+                    ],
+                    classes=classes,
+                    title="Final labels per batch (share of each class)",
+                )
+            ),
+            "labelers": [
+                {
+                    "code": r["public_code"] or f"#{r['labeler']}",
+                    "url": scorecard(r["labeler"]),
+                    "gold_30": rate_text(r["gold_last_30_days"]),
+                    "gold_all": rate_text(r["gold_all_time"]),
+                    "estimate": estimate_text(r["estimate"]),
+                    "pairwise": rate_text(r["pairwise"]),
+                    "with_final": rate_text(r["with_final"]),
+                }
+                for r in ranked
+            ],
+            "computed_at": data["computed_at"],
+            "vendors_url": reverse("admin:assignments_quality_vendors") + f"?project={project.pk}",
+        }
+        return self._render(request, "project.html", context)
+
+    # -- the vendor comparison -----------------------------------------------------------------
+
+    def vendor_comparison_view(self, request):
+        """Quality and throughput per vendor (and the internal labelers), all projects or one."""
+        self._require_ops(request, "workforce.view_vendor")
+        projects = list(Project.objects.only("id", "name").order_by("name"))
+        form = VendorFilter(request.GET or None, projects=projects)
+        project_id = _cleaned(form, "project")
+        now = timezone.now()
+        rows = scores.vendor_comparison(project_id=project_id, now=now)
+        work = _vendor_throughput(project_id=project_id, now=now)
+        by_vendor = {row["vendor_id"]: row for row in rows}
+        for vendor_id, w in work.items():
+            if vendor_id not in by_vendor:  # labels submitted, nothing graded or decided yet
+                empty = scores.rate(0, 0)
+                by_vendor[vendor_id] = {
+                    "vendor_id": vendor_id,
+                    "vendor_name": w["vendor_name"] or scores.INTERNAL,
+                    "labelers_checked": 0,
+                    "labelers_decided": 0,
+                    "gold_last_30_days": empty,
+                    "gold_all_time": empty,
+                    "pairwise": scores.rate(0, 0, key="agreeing"),
+                    "with_final": scores.rate(0, 0, key="agreeing"),
+                    "estimated_labelers": 0,
+                    "mean_estimated_accuracy": None,
+                }
+        vendors = []
+        for vendor_id, row in sorted(
+            by_vendor.items(), key=lambda kv: (kv[0] is None, kv[1]["vendor_name"])
+        ):
+            w = work.get(vendor_id, {})
+            mean = row["mean_estimated_accuracy"]
+            vendors.append(
+                {
+                    "name": row["vendor_name"] if vendor_id is not None else "Internal labelers",
+                    "url": _url("workforce_vendor_change", vendor_id) if vendor_id else None,
+                    "labelers": w.get("labelers", 0),
+                    "labelers_checked": row["labelers_checked"],
+                    "labels": w.get("labels", 0),
+                    "gold_30": rate_text(row["gold_last_30_days"]),
+                    "gold_all": rate_text(row["gold_all_time"]),
+                    "with_final": rate_text(row["with_final"]),
+                    "pairwise": rate_text(row["pairwise"]),
+                    "estimate": (
+                        f"{percent(mean)} (mean of n = {row['estimated_labelers']} labelers)"
+                        if mean is not None
+                        else "not fitted yet"
+                    ),
+                    "per_day": f"{w.get('per_day', 0.0):.1f}",
+                    "active": duration_text(w.get("active_seconds", 0)),
+                }
+            )
+        context = {
+            "title": "Vendor comparison",
+            "form": form,
+            "project_name": next((p.name for p in projects if p.pk == project_id), None),
+            "vendors": vendors,
+            "throughput_days": THROUGHPUT_DAYS,
+        }
+        return self._render(request, "vendors.html", context)
