@@ -1016,21 +1016,21 @@ def _seed_attempts(seed: DemoSeed) -> None:
 # -- a project half done -----------------------------------------------------------------------
 
 DEMO_PROJECT = "poles-north"
-DEMO_PROJECT_TASKS = 60
-DEMO_PROJECT_SUBMISSIONS = 60  # half of 60 tasks x overlap 2
-DEMO_LABELER_ACCURACY = 0.85
+DEMO_PROJECT_TASKS = 120
+DEMO_PROJECT_SUBMISSIONS = 120  # half of 120 tasks x overlap 2
+DEMO_LABELER_ACCURACY = 0.85  # the crowd's mean; each labeler has their own (below)
 
 
-def _demo_task_rows() -> str:
+def _demo_task_rows(first: int, last: int) -> str:
     classes = ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
     rows = []
-    for n in range(1, DEMO_PROJECT_TASKS + 1):
+    for n in range(first, last + 1):
         rows.append(
             json.dumps(
                 {
                     "external_id": f"NORTH-{n:04d}",
                     "image_url": f"https://demo.labelforce.invalid/north/{n:04d}.jpg",
-                    "metadata": {"pole_id": f"N-{7000 + n}", "flight": f"F{1 + n // 20}"},
+                    "metadata": {"pole_id": f"N-{7000 + n}", "flight": f"F{1 + n // 30}"},
                     "priority": float((n * 37) % 10),
                     "prelabel": classes[(n * 7) % len(classes)],
                     "prelabel_confidence": round(0.5 + ((n * 13) % 50) / 100, 2),
@@ -1040,12 +1040,20 @@ def _demo_task_rows() -> str:
     return "\n".join(rows)
 
 
+def _demo_truth(n: int, classes: list[str]) -> str:
+    """The true class of demo photo ``n``. The second batch (coastal flights) has far more rust,
+    so the project quality page's drift test has something to find."""
+    if n > DEMO_PROJECT_TASKS // 2 and n % 3 != 0:
+        return "rust" if "rust" in classes else classes[0]
+    return classes[(n * 3) % len(classes)]
+
+
 def _seed_project(seed: DemoSeed) -> None:
     """A project half done: 60 pole photos at overlap 2 with control tasks from the gold set,
     about half of the slots labeled by the qualified labelers through the real claim and submit
     services (so consensus, extra slots and reviews happen as in production)."""
     from assignments import services as work_services
-    from assignments.models import Assignment, Project
+    from assignments.models import Assignment, Project, Task
     from assignments.services import imports as import_services
     from assignments.services import projects as project_services
     from config.errors import ApplicationError
@@ -1061,19 +1069,28 @@ def _seed_project(seed: DemoSeed) -> None:
             classes=list(seed.gold_set.classes),
             overlap=2,
             max_overlap=3,
-            control_ratio=Decimal("0.10"),
+            control_ratio=Decimal("0.25"),
             control_gold_set=seed.gold_set,
             required_qualifications=[seed.qualification_type.slug],
             guide=seed.guide,
             priority=10,
         )
+        half = DEMO_PROJECT_TASKS // 2
         import_services.tasks_import(
             actor=seed.ops,
             project=project,
-            data=_demo_task_rows(),
+            data=_demo_task_rows(1, half),
             file_format="jsonl",
-            source="drone flights F1-F4",
+            source="drone flights F1-F2",
             note="Spring survey, northern feeder lines",
+        )
+        import_services.tasks_import(
+            actor=seed.ops,
+            project=project,
+            data=_demo_task_rows(half + 1, DEMO_PROJECT_TASKS),
+            file_format="jsonl",
+            source="drone flights F3-F4",
+            note="Spring survey, coastal feeder lines",
         )
         project = project_services.project_set_status(
             actor=seed.ops, project=project, status=Project.Status.ACTIVE
@@ -1091,35 +1108,128 @@ def _seed_project(seed: DemoSeed) -> None:
         Labeler.objects.select_related("user").filter(status=Labeler.Status.ACTIVE).order_by("id")
     )
     rng = random.Random(20261127)
-    truth = {n: seed.gold_set.classes[(n * 3) % len(seed.gold_set.classes)] for n in range(1, 61)}
+    classes = list(seed.gold_set.classes)
+    gold_answers = dict(
+        Task.objects.filter(project=project, gold_item__isnull=False).values_list(
+            "pk", "gold_item__accepted_answers"
+        )
+    )
+    # The work is spread over the last four weeks (the services take the time as an argument),
+    # so scores have a history; each label takes the labeler 20 to 90 seconds.
+    clock = timezone.now() - timedelta(days=28)
+    step = timedelta(days=27) / (DEMO_PROJECT_SUBMISSIONS * 1.4)
     progressed = True
     while done < DEMO_PROJECT_SUBMISSIONS and progressed:
         progressed = False
         for labeler in workers:
             if done >= DEMO_PROJECT_SUBMISSIONS:
                 break
+            clock += step
             try:
                 claim = work_services.assignment_claim_next(
-                    labeler=labeler, project_id=project.pk, rng=rng
+                    labeler=labeler, project_id=project.pk, rng=rng, now=clock
                 )
             except ApplicationError:
-                continue  # not qualified, or the guide is not acknowledged: the gate says no
+                continue  # not qualified, paused, or the guide is not acknowledged
             if claim is None:
                 continue
-            image = str(claim.assignment.task.payload.get("image_url", ""))
-            if "/north/" in image:
-                right = truth[int(image.rsplit("/", 1)[1].split(".")[0])]
+            task_id = claim.assignment.task_id
+            if task_id in gold_answers:
+                right = gold_answers[task_id][0]
             else:
-                right = rng.choice(seed.gold_set.classes)
-            wrong = [c for c in seed.gold_set.classes if c != right]
-            answer = right if rng.random() < DEMO_LABELER_ACCURACY else rng.choice(wrong)
+                image = str(claim.assignment.task.payload.get("image_url", ""))
+                right = _demo_truth(int(image.rsplit("/", 1)[1].split(".")[0]), classes)
+            wrong = [c for c in classes if c != right]
+            answer = right if rng.random() < _accuracy_of(labeler) else rng.choice(wrong)
             work_services.assignment_submit(
-                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
+                labeler=labeler,
+                assignment_id=claim.assignment.pk,
+                answer=answer,
+                now=clock + timedelta(seconds=rng.randint(20, 90)),
             )
             if not claim.assignment.is_control:
                 done += 1
             seed.created["submissions"] += 1
             progressed = True
+
+
+# Each labeler's own accuracy on the demo project, so scores differ as they would: most near the
+# crowd's mean, one careless labeler (the quality rule catches them), one excellent.
+DEMO_ACCURACY = {"rohan.mehta": 0.45, "kavya.reddy": 0.97}
+
+
+def _accuracy_of(labeler: Labeler) -> float:
+    name = labeler.user.username
+    if name in DEMO_ACCURACY:
+        return DEMO_ACCURACY[name]
+    spread = (sum(map(ord, name)) % 21 - 10) / 100  # -0.10 .. +0.10, stable per name
+    return DEMO_LABELER_ACCURACY + spread
+
+
+DEMO_RULES = (
+    {
+        "name": "Gold accuracy clearly under 70%: pause on this project",
+        "action": "pause_on_project",
+        "threshold": "0.7",
+        "bound": "upper",
+        "comparison": "below",
+        "window": 50,
+        "min_n": 5,
+    },
+    {
+        "name": "Gold accuracy clearly under 90%: warn",
+        "action": "warn",
+        "threshold": "0.9",
+        "bound": "upper",
+        "comparison": "below",
+        "window": 50,
+        "min_n": 8,
+    },
+)
+
+
+def _seed_quality(seed: DemoSeed) -> None:
+    """Quality on the half-done project: its rules (evaluated for every labeler, so a careless
+    labeler is paused and others warned), a Dawid-Skene refit (estimates without gold), and one
+    contested gold verdict — all through the services."""
+    from assignments.models import Project
+    from assignments.services import quality as quality_services
+    from config.errors import ApplicationError
+    from qc.models import GoldCheck, LabelerEstimate, QualityRule
+    from qc.services import gold_health, rules
+
+    project = Project.objects.get(slug=DEMO_PROJECT)
+    for spec in DEMO_RULES:
+        if QualityRule.objects.filter(project_id=project.pk, name=spec["name"]).exists():
+            seed.existing["quality rules"] += 1
+            continue
+        rules.rule_create(actor=seed.ops, project_id=project.pk, **spec)
+        seed.created["quality rules"] += 1
+    fired = rules.rules_sweep(since=timezone.now() - timedelta(days=30))
+    if fired:
+        seed.created["rule firings"] += fired
+    if not LabelerEstimate.objects.filter(project_id=project.pk).exists():
+        quality_services.project_refit(project_id=project.pk)
+        seed.created["labeler estimates"] += LabelerEstimate.objects.filter(
+            project_id=project.pk
+        ).count()
+    wrong = (
+        GoldCheck.objects.select_related("labeler")
+        .filter(project_id=project.pk, correct=False)
+        .order_by("id")
+        .first()
+    )
+    if wrong is not None and not wrong.contest:
+        try:
+            gold_health.gold_check_contest(
+                labeler=wrong.labeler,
+                check_id=wrong.pk,
+                note="The crack is on the crossarm bracket, not the pole; the guide says "
+                "bracket damage counts as ok.",
+            )
+            seed.created["contested gold checks"] += 1
+        except ApplicationError:
+            pass  # contested already (a rerun): nothing to do
 
 
 # Run in order; each step is idempotent on its own.
@@ -1132,6 +1242,7 @@ STEPS: tuple[Callable[[DemoSeed], None], ...] = (
     _seed_quizzes,
     _seed_attempts,
     _seed_project,
+    _seed_quality,
 )
 
 
