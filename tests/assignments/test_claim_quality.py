@@ -152,3 +152,17 @@ def test_a_rule_lowered_rate_applies_without_adaptive_control(ops_user):
     project.save()
     gate = project_gate(labeler=labeler, project_id=project.pk, now=project.created_at)
     assert gate.control_rate == 0.0
+
+
+def test_a_control_submit_stays_within_its_statement_budget(assert_max_statements):
+    """Lock, store, gold check, control-rate state: four statements, whatever the project."""
+    project = make_project()
+    with_gold(project)
+    labeler = make_labeler()
+    claim = services.assignment_claim_next(
+        labeler=labeler, project_id=project.pk, rng=AlwaysControl()
+    )
+    assert claim.assignment.is_control
+    with assert_max_statements(4):
+        services.assignment_submit(labeler=labeler, assignment_id=claim.assignment.pk, answer="ok")
+    assert GoldCheck.objects.filter(labeler=labeler).count() == 1
