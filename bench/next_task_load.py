@@ -103,6 +103,7 @@ class Stats:
     submitted_ids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     empty: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process group
 
 
 def pct(values: list[float], q: float) -> float:
@@ -170,7 +171,59 @@ def _client_process(port, token, project, deadline, floor, out) -> None:
     out.put(stats)
 
 
-def run_load(port, tokens, project, concurrency, seconds, floor=False) -> Stats:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BENCH_DB = "labelforce_bench_load"
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(command, parent pid, CPU seconds used) of a process, from /proc; None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+SHARED_PG = ("walwriter", "checkpointer", "background writer")
+
+
+def _serves_bench(pid: int, database: str) -> bool:
+    """Whether a postgres process works for the benchmark: a backend (or autovacuum worker) of
+    its database, or one of the server-wide writers every write goes through. Backends of other
+    databases on the same server are left out."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return f" {database} " in f"{title} " or any(name in title for name in SHARED_PG)
+
+
+def cpu_by_group(roots: dict[str, int], database: str = "") -> dict[str, float]:
+    """CPU seconds used so far by each served process tree (``roots``: group → root pid) and by
+    PostgreSQL for ``database`` (see ``_serves_bench``). Linux only; empty elsewhere."""
+    if not Path("/proc/self/stat").exists():
+        return {}
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            got = _stat(int(entry.name))
+            if got:
+                stats[int(entry.name)] = got
+    used = dict.fromkeys(roots, 0.0) | {"db": 0.0}
+    for pid, (comm, ppid, seconds) in stats.items():
+        if comm.startswith("postgres"):
+            if _serves_bench(pid, database):
+                used["db"] += seconds
+            continue
+        for group, root in roots.items():
+            if pid == root or ppid == root:
+                used[group] += seconds
+    return used
+
+
+def run_load(port, tokens, project, concurrency, seconds, floor=False, roots=None) -> Stats:
     """Each simulated labeler is its own process (one HTTP connection, one loop), so the load
     generator is not throttled by one interpreter's lock; they all stop at the same deadline."""
     ctx = multiprocessing.get_context("fork")
@@ -183,6 +236,8 @@ def run_load(port, tokens, project, concurrency, seconds, floor=False) -> Stats:
         )
         for i in range(concurrency)
     ]
+    before = cpu_by_group(roots or {}, BENCH_DB)
+    clients_before = os.times()
     for proc in procs:
         proc.start()
     stats = Stats()
@@ -196,6 +251,12 @@ def run_load(port, tokens, project, concurrency, seconds, floor=False) -> Stats:
         stats.empty += part.empty
     for proc in procs:
         proc.join()
+    after = cpu_by_group(roots or {}, BENCH_DB)
+    clients_after = os.times()
+    stats.cpu = {group: after[group] - before.get(group, 0.0) for group in after}
+    stats.cpu["clients"] = (clients_after.children_user + clients_after.children_system) - (
+        clients_before.children_user + clients_before.children_system
+    )
     return stats
 
 
@@ -309,7 +370,7 @@ def main() -> None:
     base = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
     rows = []
     for n in args.tasks:
-        db = "labelforce_bench_load"
+        db = BENCH_DB
         psql(base, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         psql(base, f"CREATE DATABASE {db}")
         env = env_for(f"{base}/{db}", args.broker)
@@ -329,10 +390,19 @@ def main() -> None:
         worker = celery_worker(env)
         try:
             for c in args.concurrency:
+                roots = {"app": proc.pid} | ({"worker": worker.pid} if worker else {})
                 floor = run_load(
-                    args.port, seeded["tokens"], seeded["project"], c, args.seconds / 2, floor=True
+                    args.port,
+                    seeded["tokens"],
+                    seeded["project"],
+                    c,
+                    args.seconds / 2,
+                    floor=True,
+                    roots=roots,
                 )
-                stats = run_load(args.port, seeded["tokens"], seeded["project"], c, args.seconds)
+                stats = run_load(
+                    args.port, seeded["tokens"], seeded["project"], c, args.seconds, roots=roots
+                )
                 ids_file = ROOT / "bench" / ".submitted.json"
                 ids_file.write_text(json.dumps(stats.submitted_ids))
                 check = json.loads(
@@ -365,6 +435,15 @@ def main() -> None:
                     "floor_cycle_s": floor_rps / 2,
                     "errors": len(stats.errors),
                     "empty": stats.empty,
+                    # CPU milliseconds per label (per floor cycle: two whoami requests), by process
+                    "cpu_label": {
+                        k: round(1000 * v / max(len(stats.submitted_ids), 1), 2)
+                        for k, v in stats.cpu.items()
+                    },
+                    "cpu_floor": {
+                        k: round(2000 * v / max(len(floor.floor_ms), 1), 2)
+                        for k, v in floor.cpu.items()
+                    },
                     **check,
                 }
                 if stats.errors:
@@ -434,6 +513,28 @@ def write(rows, args) -> None:
             f"{r['submit_p99']:.1f} | {r['labels_s']:.0f} | {r['floor_cycle_s']:.0f} | "
             f"{r['labels_s'] / r['floor_cycle_s']:.2f} | {r['over_assigned']} / "
             f"{r['labeler_twice']} / {r['lost_submits']} | {r['errors']} |"
+        )
+    lines += [
+        "",
+        "Where the CPU goes (milliseconds of CPU per label, and per floor cycle of two whoami "
+        "requests, read from /proc for the process trees: app = gunicorn, db = PostgreSQL, "
+        "worker = Celery, clients = the load generator):",
+        "",
+        "| N tasks | C | per label: app / db / worker / clients | per floor cycle: app / db / "
+        "clients | server CPU (app + db + worker) label ÷ floor cycle |",
+        "|---:|---:|---|---|---:|",
+    ]
+    for r in rows:
+        lab, flo = r.get("cpu_label", {}), r.get("cpu_floor", {})
+        if not lab or not flo:
+            continue
+        server_label = lab.get("app", 0) + lab.get("db", 0) + lab.get("worker", 0)
+        server_floor = flo.get("app", 0) + flo.get("db", 0) + flo.get("worker", 0)
+        lines.append(
+            f"| {r['N']:,} | {r['C']} | {lab.get('app', 0):.1f} / {lab.get('db', 0):.1f} / "
+            f"{lab.get('worker', 0):.1f} / {lab.get('clients', 0):.1f} | "
+            f"{flo.get('app', 0):.1f} / {flo.get('db', 0):.1f} / {flo.get('clients', 0):.1f} | "
+            f"{server_label / max(server_floor, 1e-9):.2f} |"
         )
     by = {(r["N"], r["C"]): r for r in rows}
     lo, hi = min(args.tasks), max(args.tasks)

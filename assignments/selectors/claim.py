@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from assignments.models import Assignment, Project
 from config.errors import NotFound
+from config.rawsql import RowReader
 from qc.models import ControlRate, GuideAcknowledgement, GuideVersion, RuleAction
 from workforce.models import Labeler, Qualification, QualificationType, User
 from workforce.selectors import is_ops, managed_vendor_ids
@@ -31,11 +32,16 @@ class Gate:
 
 
 @cache
+def _project_reader() -> RowReader:
+    return RowReader(Project)
+
+
+@cache
 def _gate_sql() -> str:
     """The gate as one fixed statement. Written out rather than built with the ORM on every
     call: this runs before every task a labeler gets, and composing the equivalent queryset
     cost more CPU than PostgreSQL spends executing it. Table names come from model metadata."""
-    project_columns = ", ".join(f"p.{f.column}" for f in Project._meta.concrete_fields)
+    project_columns = _project_reader().columns("p")
     t = {
         "project": Project._meta.db_table,
         "labeler": Labeler._meta.db_table,
@@ -97,21 +103,26 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
         "project": project_id,
         "now": connection.ops.adapt_datetimefield_value(now),
     }
-    row = next(iter(Project.objects.raw(_gate_sql(), params)), None)
+    with connection.cursor() as cursor:
+        cursor.execute(_gate_sql(), params)
+        row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    needs_ack = bool(row.guide_id and row.require_guide_ack and row._published)
-    rate = float(row.control_ratio)
-    if row._control_rate is not None and rate > 0:
-        rate = float(row._control_rate)
+    reader = _project_reader()
+    project = reader.read(row[: len(reader)])
+    status, missing, published, acknowledged, live, stale, paused, own_rate = row[len(reader) :]
+    needs_ack = bool(project.guide_id and project.require_guide_ack and published)
+    rate = float(project.control_ratio)
+    if own_rate is not None and rate > 0:
+        rate = float(own_rate)
     return Gate(
-        project=row,
-        labeler_status=row._labeler_status,
-        missing_qualification=row._missing,
-        guide_ack_missing=needs_ack and not row._acknowledged,
-        live_assignment_id=row._live,
-        has_stale_lease=row._stale,
-        paused_by_rule=row._paused,
+        project=project,
+        labeler_status=status,
+        missing_qualification=missing,
+        guide_ack_missing=needs_ack and not acknowledged,
+        live_assignment_id=live,
+        has_stale_lease=bool(stale),
+        paused_by_rule=bool(paused),
         control_rate=rate,
     )
 

@@ -26,6 +26,7 @@ from assignments import tasks as work_tasks
 from assignments.models import Assignment, Project, Task
 from assignments.selectors import claim as selectors
 from config.errors import Conflict, Forbidden, NotFound
+from config.rawsql import RowReader
 from qc.answers import AnswerError, validate_answer
 from qc.models import GoldItem
 from qc.services.control import control_rate_update
@@ -346,33 +347,14 @@ def assignment_submit(
     return Submission(assignment, created=True, task_completed=completed)
 
 
-def _model_from_row(model, fields, values):
-    """An instance of ``model`` from raw column values, converted as the ORM converts them (JSON
-    arrives as text from a raw cursor; SQLite returns datetimes as text)."""
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        col = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
-            value = convert(value, col, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
-
-
 @cache
-def _submit_lock_sql() -> tuple[str, list, list, list]:
+def _submit_lock_sql() -> tuple[str, RowReader, RowReader, RowReader]:
     """The submit's first statement, written out once: the caller's assignment locked, with its
     project and, for a control task, its gold item (the ORM composed this per call at a CPU cost
     larger than the query's)."""
-    a_fields = list(Assignment._meta.concrete_fields)
-    p_fields = list(Project._meta.concrete_fields)
-    g_fields = list(GoldItem._meta.concrete_fields)
-    cols = ", ".join(
-        [f"a.{f.column}" for f in a_fields]
-        + [f"p.{f.column}" for f in p_fields]
-        + [f"g.{f.column}" for f in g_fields]
-    )
+    a, p, g = RowReader(Assignment), RowReader(Project), RowReader(GoldItem)
     sql = f"""
-        SELECT {cols}
+        SELECT {a.columns("a")}, {p.columns("p")}, {g.columns("g")}
           FROM {Assignment._meta.db_table} a
           JOIN {Project._meta.db_table} p ON p.id = a.project_id
           JOIN {Task._meta.db_table} t ON t.id = a.task_id
@@ -380,23 +362,22 @@ def _submit_lock_sql() -> tuple[str, list, list, list]:
          WHERE a.id = %s AND a.labeler_id = %s
          {_lock_clause("FOR NO KEY UPDATE OF a")}
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)
-    return sql, a_fields, p_fields, g_fields
+    return sql, a, p, g
 
 
 def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> tuple[Assignment, GoldItem | None]:
     """Lock the labeler's assignment (NotFound when it is not theirs) and load its project and,
     for a control task, its gold item, in one statement."""
-    sql, a_fields, p_fields, g_fields = _submit_lock_sql()
+    sql, a, p, g = _submit_lock_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [assignment_id, labeler.pk])
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    na, np_ = len(a_fields), len(p_fields)
-    assignment = _model_from_row(Assignment, a_fields, row[:na])
-    assignment.project = _model_from_row(Project, p_fields, row[na : na + np_])
-    gold_values = row[na + np_ :]
-    gold_item = None if gold_values[0] is None else _model_from_row(GoldItem, g_fields, gold_values)
+    assignment = a.read(row[: len(a)])
+    assignment.project = p.read(row[len(a) : len(a) + len(p)])
+    gold_values = row[len(a) + len(p) :]
+    gold_item = None if gold_values[0] is None else g.read(gold_values)
     return assignment, gold_item
 
 

@@ -95,6 +95,7 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
     with transaction.atomic(durable=True):
         task = (
             Task.objects.select_related("project")
+            .annotate(_agreement_rules=_agreement_rules())
             .select_for_update(of=("self",), no_key=True)
             .filter(pk=task_id)
             .first()
@@ -390,6 +391,18 @@ def _submissions(task_id: int) -> list[LabeledAnswer]:
     return [LabeledAnswer(*row) for row in rows]
 
 
+def _agreement_rules() -> Exists:
+    """Whether the task's project has active rules on agreement with the final label (read with
+    the task, so consensus spends no statement on it)."""
+    return Exists(
+        QualityRule.objects.filter(
+            project_id=OuterRef("project_id"),
+            is_active=True,
+            metric=QualityRule.Metric.FINAL_AGREEMENT,
+        )
+    )
+
+
 def _record_outcomes(
     *,
     task: Task,
@@ -412,9 +425,12 @@ def _record_outcomes(
         answers=answers,
         now=now,
     )
-    if QualityRule.objects.filter(
-        project_id=project.pk, is_active=True, metric=QualityRule.Metric.FINAL_AGREEMENT
-    ).exists():
+    ruled = getattr(task, "_agreement_rules", None)
+    if ruled is None:
+        ruled = QualityRule.objects.filter(
+            project_id=project.pk, is_active=True, metric=QualityRule.Metric.FINAL_AGREEMENT
+        ).exists()
+    if ruled:
         # Rules on agreement with the final label read these outcomes after commit.
         for labeler_id in {a.labeler_id for a in answers}:
             transaction.on_commit(
