@@ -12,9 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -27,14 +25,16 @@ from assignments.services.imports import (
     TASK_IMPORT_MAX_ROWS,
     upload_file,
 )
-from config.errors import ApplicationError
-from qc.admin.guides import confirmation_page
-from workforce.admin import (
-    ServiceErrorsFormMixin,
+from config.admin import (
+    ConfirmationActionsMixin,
+    FileImportForm,
+    FileImportMixin,
     ServiceFormAdminMixin,
-    _adopt,
-    _error_text,
+    ServiceModelForm,
+    adopt,
+    error_text,
 )
+from config.errors import ApplicationError
 
 S = Project.Status
 
@@ -77,7 +77,7 @@ PROGRESS_COLUMNS = (
 # -- projects --------------------------------------------------------------------------------------
 
 
-class ProjectForm(ServiceErrorsFormMixin, forms.ModelForm):
+class ProjectForm(ServiceModelForm):
     """Saved by ``project_create`` / ``project_update``, which validate everything: no model
     validation or copying onto the instance here."""
 
@@ -103,16 +103,11 @@ class ProjectForm(ServiceErrorsFormMixin, forms.ModelForm):
             "show_prelabels",
         )
 
-    def _post_clean(self):
-        """See the class docstring."""
 
+class TaskImportForm(FileImportForm):
+    max_bytes = TASK_IMPORT_MAX_BYTES
+    too_large = services.ImportTooLarge.default_detail
 
-class TaskImportForm(forms.Form):
-    file = forms.FileField(help_text="A .csv or .jsonl file.")
-    format = forms.ChoiceField(
-        choices=(("", "From the file name"), ("csv", "CSV"), ("jsonl", "JSONL")),
-        required=False,
-    )
     source = forms.CharField(max_length=200, required=False, help_text="Where the items came from.")
     note = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea({"rows": 2}))
     priority = forms.IntegerField(
@@ -121,23 +116,6 @@ class TaskImportForm(forms.Form):
         max_value=2**31 - 1,
         help_text="The priority of rows that give none.",
     )
-
-    def clean(self):
-        cleaned = super().clean()
-        upload = cleaned.get("file")
-        if upload is None:
-            return cleaned
-        if upload.size > TASK_IMPORT_MAX_BYTES:
-            raise ValidationError(services.ImportTooLarge.default_detail)
-        if not cleaned.get("format"):
-            name = (upload.name or "").lower()
-            if name.endswith(".csv"):
-                cleaned["format"] = "csv"
-            elif name.endswith((".jsonl", ".ndjson")):
-                cleaned["format"] = "jsonl"
-            else:
-                self.add_error("format", "Choose the format: the file name does not say.")
-        return cleaned
 
 
 class ProjectStatusChangeInline(admin.TabularInline):
@@ -166,7 +144,12 @@ class ProjectStatusChangeInline(admin.TabularInline):
 
 @admin.register(Project)
 class ProjectAdmin(
-    QualityDashboardsMixin, ProgressColumnsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+    QualityDashboardsMixin,
+    ProgressColumnsMixin,
+    ConfirmationActionsMixin,
+    FileImportMixin,
+    ServiceFormAdminMixin,
+    admin.ModelAdmin,
 ):
     form = ProjectForm
     list_display = (
@@ -292,7 +275,7 @@ class ProjectAdmin(
             audit_percent=c.get("audit_percent") if c.get("audit_percent") is not None else 0,
             show_prelabels=c.get("show_prelabels", False),
         )
-        _adopt(obj, project)
+        adopt(obj, project)
 
     def save_related(self, request, form, formsets, change):
         # No form.save_m2m(): the service has set the required qualifications.
@@ -312,7 +295,7 @@ class ProjectAdmin(
                     from_statuses=from_statuses,
                 )
             except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{project}: {_error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{project}: {error_text(exc)}", messages.ERROR)
             else:
                 done += 1
         if done:
@@ -338,8 +321,7 @@ class ProjectAdmin(
             self._set_status(request, queryset, status=S.DONE, past="Finished")
             return None
         projects = list(queryset.order_by("pk"))
-        return confirmation_page(
-            self,
+        return self.confirmation_page(
             request,
             action="finish",
             title="Finish projects",
@@ -389,50 +371,39 @@ class ProjectAdmin(
             and request.user.has_perm("assignments.add_batch")
         ):
             raise PermissionDenied
-        form = TaskImportForm(request.POST or None, request.FILES or None)
-        row_errors, error_detail = [], ""
-        if request.method == "POST" and form.is_valid():
-            c = form.cleaned_data
+
+        def run(c: dict) -> str:
             upload = c["file"]
-            try:
-                result = services.tasks_import(
-                    actor=request.user,
-                    project=project,
-                    data=upload_file(upload),
-                    file_format=c["format"],
-                    source=c.get("source", ""),
-                    note=c.get("note", ""),
-                    priority=c["priority"],
-                )
-            except services.ImportInvalid as exc:
-                row_errors, error_detail = exc.fields.get("rows", []), exc.detail
-            except (ApplicationError, ValidationError) as exc:
-                form.add_error(None, _error_text(exc))
-            else:
-                rate = result.created / result.seconds if result.seconds else 0
-                self.message_user(
-                    request,
-                    f"Imported {result.created} task(s) from {upload.name} as batch "
-                    f"{result.batch.pk} in {result.seconds:.1f} s ({rate:,.0f} rows/s).",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(
-                    reverse("admin:assignments_project_change", args=[project.pk])
-                )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Import tasks into {project}",
-            "opts": self.opts,
-            "project": project,
-            "form": form,
-            "row_errors": row_errors,
-            "error_detail": error_detail,
-            "columns": IMPORT_COLUMNS,
-            "max_rows": TASK_IMPORT_MAX_ROWS,
-            "max_mb": TASK_IMPORT_MAX_BYTES // (1024 * 1024),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/assignments/project/import.html", context)
+            result = services.tasks_import(
+                actor=request.user,
+                project=project,
+                data=upload_file(upload),
+                file_format=c["format"],
+                source=c.get("source", ""),
+                note=c.get("note", ""),
+                priority=c["priority"],
+            )
+            rate = result.created / result.seconds if result.seconds else 0
+            return (
+                f"Imported {result.created} task(s) from {upload.name} as batch "
+                f"{result.batch.pk} in {result.seconds:.1f} s ({rate:,.0f} rows/s)."
+            )
+
+        return self.file_import_page(
+            request,
+            obj=project,
+            form_class=TaskImportForm,
+            run=run,
+            invalid=services.ImportInvalid,
+            template="admin/assignments/project/import.html",
+            title=f"Import tasks into {project}",
+            context={
+                "project": project,
+                "columns": IMPORT_COLUMNS,
+                "max_rows": TASK_IMPORT_MAX_ROWS,
+                "max_mb": TASK_IMPORT_MAX_BYTES // (1024 * 1024),
+            },
+        )
 
 
 # -- batches ---------------------------------------------------------------------------------------
@@ -529,16 +500,13 @@ class ControlFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TaskForm(ServiceErrorsFormMixin, forms.ModelForm):
+class TaskForm(ServiceModelForm):
     """Only the priority is editable; ``task_set_priority`` writes it alone, so the counters
     the claim and submit services keep are never saved from this (possibly stale) copy."""
 
     class Meta:
         model = Task
         fields = ("priority",)
-
-    def _post_clean(self):
-        """See the class docstring."""
 
 
 @admin.register(Task)

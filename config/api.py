@@ -245,11 +245,20 @@ def parse_input(serializer_class, data, *, partial: bool = False) -> dict:
     return dict(serializer.validated_data)
 
 
-def labeler_of(request):
-    """The caller's labeler profile, or a 403 when the caller is not a labeler."""
+def labeler_or_none(user):
+    """``user``'s labeler profile, or None (anonymous callers, ops and vendor managers usually
+    have none). At most one query, cached on ``user``."""
+    if user is None or not user.is_authenticated:
+        return None
+    return getattr(user, "labeler", None)
+
+
+def labeler_of(request, *, detail: str = "Only labelers can do this."):
+    """The caller's labeler profile, or a 403 ``not_a_labeler`` (with ``detail``) when the
+    caller is not a labeler."""
     from config.errors import Forbidden
 
-    labeler = getattr(request.user, "labeler", None) if request.user.is_authenticated else None
+    labeler = labeler_or_none(request.user)
     if labeler is None:
-        raise Forbidden("Only labelers can do this.", code="not_a_labeler")
+        raise Forbidden(detail, code="not_a_labeler")
     return labeler

@@ -14,18 +14,26 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
+from django.template.defaultfilters import pluralize
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 
+from config.admin import (
+    ConfirmationActionsMixin,
+    ReasonForm,
+    ServiceErrorsFormMixin,
+    ServiceFormAdminMixin,
+    ServiceModelForm,
+    adopt,
+    error_text,
+)
 from config.errors import ApplicationError
 from workforce import selectors, services
 from workforce.models import (
@@ -40,102 +48,12 @@ from workforce.models import (
 )
 from workforce.resources import LabelerResource
 
-# -- service-backed forms -------------------------------------------------------------------------
-
-
-class _ServiceRejected(Exception):
-    """A service refused a form's input; carries its ValidationError back to the view."""
-
-    def __init__(self, error: ValidationError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def _as_validation_error(exc: ValidationError | ApplicationError) -> ValidationError:
-    if isinstance(exc, ApplicationError):
-        return ValidationError(exc.fields or {NON_FIELD_ERRORS: [exc.detail]})
-    return exc
-
-
-def _error_text(exc: ValidationError | ApplicationError) -> str:
-    if isinstance(exc, ApplicationError):
-        return exc.detail
-    error = _as_validation_error(exc)
-    if hasattr(error, "error_dict"):
-        return "; ".join(
-            " ".join(messages_) if field == NON_FIELD_ERRORS else f"{field}: {' '.join(messages_)}"
-            for field, messages_ in error.message_dict.items()
-        )
-    return " ".join(error.messages)
-
-
-def _adopt(obj, saved) -> None:
-    """Make the admin's unsaved ``obj`` the row a service created, so the admin's log entry,
-    message and redirect point at it."""
-    obj.pk = saved.pk
-    obj.refresh_from_db()
-    obj._state.adding = False
-
-
-class ServiceErrorsFormMixin:
-    """A form that can show a service's ValidationError as its own errors (set on a second pass
-    by ServiceFormAdminMixin)."""
-
-    service_error: ValidationError | None = None
-
-    def clean(self):
-        cleaned = super().clean()
-        error = self.service_error
-        if error is not None:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.error_dict.items():
-                    if field in self.fields:
-                        self.add_error(field, errors)
-                    elif field == NON_FIELD_ERRORS:
-                        self.add_error(None, errors)
-                    else:
-                        self.add_error(None, [f"{field}: {m}" for e in errors for m in e.messages])
-            else:
-                self.add_error(None, error)
-        return cleaned
-
-
-class ServiceFormAdminMixin:
-    """ModelAdmin mixin for forms whose save calls a service.
-
-    ``save_model`` calls the service through ``_call_service``. If the service raises
-    ValidationError (or an ApplicationError), the exception leaves the admin's own
-    ``transaction.atomic`` around the change form — so anything written in that request is
-    rolled back — and the view is run once more with the error attached to the form, which
-    therefore fails validation and is re-displayed with the service's messages.
-    """
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _ServiceRejected as rejected:
-            request._labelforce_service_error = rejected.error
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        error = getattr(request, "_labelforce_service_error", None)
-        if error is not None:
-            form = type(form.__name__, (form,), {"service_error": error})
-        return form
-
-    def _call_service(self, service, **kwargs):
-        try:
-            return service(**kwargs)
-        except (ValidationError, ApplicationError) as exc:
-            raise _ServiceRejected(_as_validation_error(exc)) from exc
-
 
 def _text_input() -> forms.TextInput:
     return forms.TextInput(attrs={"class": "vTextField"})
 
 
-class _LabelerFormBase(ServiceErrorsFormMixin, forms.ModelForm):
+class _LabelerFormBase(ServiceModelForm):
     """Fields of a labeler and of its login. Saving is the service's job: the input is neither
     copied onto the instance nor model-validated here, so an unsaved value can never reach the
     database around the service (which validates everything itself)."""
@@ -163,9 +81,6 @@ class _LabelerFormBase(ServiceErrorsFormMixin, forms.ModelForm):
 
     def clean_languages(self) -> list[str]:
         return [p.strip() for p in self.cleaned_data["languages"].split(",") if p.strip()]
-
-    def _post_clean(self):
-        """See the class docstring: the service validates, writes and reports."""
 
 
 class LabelerAddForm(_LabelerFormBase):
@@ -322,7 +237,7 @@ class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             country=c.get("country", ""),
             default_currency=c["default_currency"],
         )
-        _adopt(obj, vendor)
+        adopt(obj, vendor)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not VendorMembership:
@@ -343,7 +258,7 @@ class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             try:
                 services.vendor_set_status(actor=request.user, vendor=vendor, status=status)
             except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{vendor}: {_error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{vendor}: {error_text(exc)}", messages.ERROR)
             else:
                 done += 1
         if done:
@@ -378,7 +293,7 @@ class VendorMembershipAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         membership = self._call_service(
             services.vendor_manager_add, actor=request.user, vendor=obj.vendor, user=obj.user
         )
-        _adopt(obj, membership)
+        adopt(obj, membership)
 
     def delete_model(self, request, obj):
         services.vendor_manager_remove(actor=request.user, vendor=obj.vendor, user=obj.user)
@@ -450,12 +365,8 @@ class UserAdmin(DjangoUserAdmin):
 # -- labelers -----------------------------------------------------------------------------------
 
 
-class TransitionReasonForm(forms.Form):
-    reason = forms.CharField(
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="Recorded in each selected labeler's status history.",
-    )
+class TransitionReasonForm(ReasonForm):
+    reason_help = "Recorded in each selected labeler's status history."
 
 
 class LabelerStatusChangeInline(admin.TabularInline):
@@ -482,7 +393,7 @@ class LabelerStatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Labeler)
-class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
+class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExportModelAdmin):
     form = LabelerChangeForm
     add_form = LabelerAddForm
     list_display = (
@@ -558,7 +469,6 @@ class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
     )
     inlines = (LabelerStatusChangeInline,)
     actions = ("activate", "suspend", "reactivate", "offboard")
-    transition_template = "admin/workforce/labeler/transition_confirmation.html"
 
     # django-import-export
     resource_classes = (LabelerResource,)
@@ -632,7 +542,7 @@ class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
             reason="Added in the admin.",
             **form.service_kwargs(),
         )
-        _adopt(obj, labeler)
+        adopt(obj, labeler)
 
     def save_related(self, request, form, formsets, change):
         # No form.save_m2m(): the service has set the skills.
@@ -644,38 +554,24 @@ class LabelerAdmin(ServiceFormAdminMixin, ImportExportModelAdmin):
     def _transition(self, request, queryset, *, action: str, service, verb: str, past: str):
         """Ask for a reason (required) on an intermediate page, then call ``service`` for each
         selected labeler — one transaction each — and report successes and failures."""
-        form = TransitionReasonForm(request.POST if "post" in request.POST else None)
         labelers = list(queryset.select_related("user").order_by("pk"))
-        if form.is_valid():
-            done = 0
-            for labeler in labelers:
-                try:
-                    service(actor=request.user, labeler=labeler, reason=form.cleaned_data["reason"])
-                except (ApplicationError, ValidationError) as exc:
-                    self.message_user(
-                        request,
-                        f"Could not {verb} {labeler.public_code} ({labeler.user.username}): "
-                        f"{_error_text(exc)}",
-                        messages.ERROR,
-                    )
-                else:
-                    done += 1
-            if done:
-                self.message_user(request, f"{past} {done} labeler(s).", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{verb.capitalize()} labelers",
-            "verb": verb,
-            "opts": self.opts,
-            "labelers": labelers,
-            "form": form,
-            "action": action,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.transition_template, context)
+        return self.reason_action(
+            request,
+            labelers,
+            action=action,
+            form_class=TransitionReasonForm,
+            apply=lambda labeler, c: service(
+                actor=request.user, labeler=labeler, reason=c["reason"]
+            ),
+            verb=verb,
+            success=lambda n: f"{past} {n} labeler(s).",
+            title=f"{verb.capitalize()} labelers",
+            intro=f"You are about to {verb} {len(labelers)} labeler{pluralize(len(labelers))}:",
+            line=lambda lab: (
+                f"{lab.public_code} — {lab.user.username} ({lab.get_status_display().lower()})"
+            ),
+            describe=lambda lab: f"{lab.public_code} ({lab.user.username})",
+        )
 
     @admin.action(description="Activate selected labelers", permissions=["change"])
     def activate(self, request, queryset):
@@ -824,7 +720,7 @@ class QualificationTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             name=c["name"],
             description=c.get("description", ""),
         )
-        _adopt(obj, qtype)
+        adopt(obj, qtype)
 
 
 class QualificationStateFilter(admin.SimpleListFilter):
@@ -854,7 +750,7 @@ class QualificationStateFilter(admin.SimpleListFilter):
         return queryset
 
 
-class QualificationGrantForm(ServiceErrorsFormMixin, forms.ModelForm):
+class QualificationGrantForm(ServiceModelForm):
     """A manual grant: ``qualification_grant(source="manual")`` validates and writes it."""
 
     valid_days = forms.IntegerField(
@@ -866,16 +762,15 @@ class QualificationGrantForm(ServiceErrorsFormMixin, forms.ModelForm):
         model = Qualification
         fields = ("labeler", "qualification_type")
 
-    def _post_clean(self):
-        """The service validates, writes and reports."""
+
+class QualificationActionForm(ReasonForm):
+    reason_help = "Recorded with each selected qualification."
 
 
-class QualificationActionForm(forms.Form):
-    reason = forms.CharField(
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="Recorded with each selected qualification.",
-    )
+def _qualification_line(q: Qualification) -> str:
+    granted = formats.localize(timezone.template_localtime(q.granted_at))
+    revoked = ", revoked" if q.revoked_at else ""
+    return f"{q.labeler} — {q.qualification_type} (granted {granted}{revoked})"
 
 
 class QualificationRenewForm(QualificationActionForm):
@@ -885,7 +780,7 @@ class QualificationRenewForm(QualificationActionForm):
 
 
 @admin.register(Qualification)
-class QualificationAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class QualificationAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     """Grants of qualifications: read-only rows. Adding one is a manual grant
     (``qualification_grant``); the actions revoke (``qualification_revoke``) or grant again
     (``qualification_grant``), each with a reason."""
@@ -929,7 +824,6 @@ class QualificationAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ("revoke", "renew")
-    action_template = "admin/workforce/qualification/action_confirmation.html"
 
     def get_queryset(self, request):
         return (
@@ -982,42 +876,25 @@ class QualificationAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             valid_days=c.get("valid_days"),
             reason=c["reason"],
         )
-        _adopt(obj, qualification)
+        adopt(obj, qualification)
 
     def _with_reason(self, request, queryset, *, action, form_class, verb, apply):
-        form = form_class(request.POST if "post" in request.POST else None)
-        rows = list(queryset.select_related("labeler", "qualification_type").order_by("pk"))
-        if form.is_valid():
-            done = 0
-            for qualification in rows:
-                try:
-                    apply(qualification, form.cleaned_data)
-                except (ApplicationError, ValidationError) as exc:
-                    self.message_user(
-                        request,
-                        f"Could not {verb} {qualification}: {_error_text(exc)}",
-                        messages.ERROR,
-                    )
-                else:
-                    done += 1
-            if done:
-                self.message_user(
-                    request, f"{verb.capitalize()}: {done} qualification(s).", messages.SUCCESS
-                )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{verb.capitalize()} qualifications",
-            "verb": verb,
-            "opts": self.opts,
-            "rows": rows,
-            "form": form,
-            "action": action,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.action_template, context)
+        qualifications = list(
+            queryset.select_related("labeler", "qualification_type").order_by("pk")
+        )
+        n = len(qualifications)
+        return self.reason_action(
+            request,
+            qualifications,
+            action=action,
+            form_class=form_class,
+            apply=apply,
+            verb=verb,
+            success=lambda n: f"{verb.capitalize()}: {n} qualification(s).",
+            title=f"{verb.capitalize()} qualifications",
+            intro=f"You are about to {verb} {n} qualification{pluralize(n)}:",
+            line=_qualification_line,
+        )
 
     @admin.action(description="Revoke selected qualifications", permissions=["revoke"])
     def revoke(self, request, queryset):

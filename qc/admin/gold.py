@@ -14,43 +14,36 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from config.admin import (
+    ConfirmationActionsMixin,
+    FileImportForm,
+    FileImportMixin,
+    ReasonForm,
+    ServiceFormAdminMixin,
+    ServiceModelForm,
+    adopt,
+    error_text,
+)
 from config.errors import ApplicationError
-from qc.admin.guides import confirmation_page
 from qc.models import GoldCheck, GoldItem, GoldItemStatusChange, GoldSet
 from qc.selectors import gold as selectors
 from qc.selectors.gold_health import gold_items_flagged_ids
 from qc.services import gold as services
 from qc.services import gold_health as health_services
-from workforce.admin import (
-    ServiceErrorsFormMixin,
-    ServiceFormAdminMixin,
-    TransitionReasonForm,
-    _adopt,
-    _error_text,
-)
 
 INLINE_ITEMS = 25
 GS = GoldItem.Status
 
 
-class _ServiceModelForm(ServiceErrorsFormMixin, forms.ModelForm):
-    """Saved by a service, which validates: no model validation or copying onto the instance
-    here."""
-
-    def _post_clean(self):
-        """See the class docstring."""
-
-
 # -- gold sets ----------------------------------------------------------------------------------
 
 
-class GoldSetForm(_ServiceModelForm):
+class GoldSetForm(ServiceModelForm):
     class Meta:
         model = GoldSet
         fields = (
@@ -97,33 +90,13 @@ class GoldItemInline(admin.TabularInline):
         return False
 
 
-class GoldImportForm(forms.Form):
-    file = forms.FileField(help_text="A .csv or .jsonl file.")
-    format = forms.ChoiceField(
-        choices=(("", "From the file name"), ("csv", "CSV"), ("jsonl", "JSONL")),
-        required=False,
-    )
-
-    def clean(self):
-        cleaned = super().clean()
-        upload = cleaned.get("file")
-        if upload is None:
-            return cleaned
-        if upload.size > services.GOLD_IMPORT_MAX_BYTES:
-            raise ValidationError(services.ImportTooLarge.default_detail)
-        if not cleaned.get("format"):
-            name = (upload.name or "").lower()
-            if name.endswith(".csv"):
-                cleaned["format"] = "csv"
-            elif name.endswith((".jsonl", ".ndjson")):
-                cleaned["format"] = "jsonl"
-            else:
-                self.add_error("format", "Choose the format: the file name does not say.")
-        return cleaned
+class GoldImportForm(FileImportForm):
+    max_bytes = services.GOLD_IMPORT_MAX_BYTES
+    too_large = services.ImportTooLarge.default_detail
 
 
 @admin.register(GoldSet)
-class GoldSetAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = GoldSetForm
     list_display = (
         "name",
@@ -226,7 +199,7 @@ class GoldSetAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             guide=c.get("guide"),
             description=c.get("description", ""),
         )
-        _adopt(obj, gold_set)
+        adopt(obj, gold_set)
 
     # -- import / export views --
 
@@ -259,45 +232,37 @@ class GoldSetAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             and request.user.has_perm("qc.change_golditem")
         ):
             raise PermissionDenied
-        form = GoldImportForm(request.POST or None, request.FILES or None)
-        row_errors, error_detail = [], ""
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                result = services.gold_import(
-                    actor=request.user,
-                    gold_set=gold_set,
-                    data=upload.read(),
-                    file_format=form.cleaned_data["format"],
-                    file_name=upload.name or "",
-                )
-            except services.ImportInvalid as exc:
-                row_errors, error_detail = exc.fields.get("rows", []), exc.detail
-            except (ApplicationError, ValidationError) as exc:
-                form.add_error(None, _error_text(exc))
-            else:
-                self.message_user(
-                    request,
-                    f"Imported {upload.name}: {result.created} created, {result.updated} "
-                    f"updated, {result.unchanged} unchanged.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:qc_goldset_change", args=[gold_set.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Import gold into {gold_set}",
-            "opts": self.opts,
-            "gold_set": gold_set,
-            "form": form,
-            "row_errors": row_errors,
-            "error_detail": error_detail,
-            "columns": services.COLUMNS,
-            "required": services.REQUIRED_COLUMNS,
-            "max_rows": services.GOLD_IMPORT_MAX_ROWS,
-            "max_mb": services.GOLD_IMPORT_MAX_BYTES // (1024 * 1024),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/qc/goldset/import.html", context)
+
+        def run(c: dict) -> str:
+            upload = c["file"]
+            result = services.gold_import(
+                actor=request.user,
+                gold_set=gold_set,
+                data=upload.read(),
+                file_format=c["format"],
+                file_name=upload.name or "",
+            )
+            return (
+                f"Imported {upload.name}: {result.created} created, {result.updated} "
+                f"updated, {result.unchanged} unchanged."
+            )
+
+        return self.file_import_page(
+            request,
+            obj=gold_set,
+            form_class=GoldImportForm,
+            run=run,
+            invalid=services.ImportInvalid,
+            template="admin/qc/goldset/import.html",
+            title=f"Import gold into {gold_set}",
+            context={
+                "gold_set": gold_set,
+                "columns": services.COLUMNS,
+                "required": services.REQUIRED_COLUMNS,
+                "max_rows": services.GOLD_IMPORT_MAX_ROWS,
+                "max_mb": services.GOLD_IMPORT_MAX_BYTES // (1024 * 1024),
+            },
+        )
 
     def export_view(self, request, object_id):
         """The set's items as CSV or JSONL (``?format=``), streamed."""
@@ -319,7 +284,7 @@ class GoldSetAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 # -- gold items ---------------------------------------------------------------------------------
 
 
-class GoldItemForm(_ServiceModelForm):
+class GoldItemForm(ServiceModelForm):
     class Meta:
         model = GoldItem
         fields = (
@@ -338,20 +303,16 @@ class GoldItemForm(_ServiceModelForm):
         }
 
 
-class StatusReasonForm(TransitionReasonForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].help_text = "Recorded in each selected item's status history."
+class StatusReasonForm(ReasonForm):
+    reason_help = "Recorded in each selected item's status history."
 
 
-class CorrectAnswerForm(forms.Form):
+class CorrectAnswerForm(ReasonForm):
+    reason_help = "Recorded in the item's status history."
+    field_order = ("accepted_answers", "reason")
+
     accepted_answers = forms.JSONField(
         help_text='The right answers, as JSON: e.g. ["rust"] for single choice.'
-    )
-    reason = forms.CharField(
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="Recorded in the item's status history.",
     )
 
 
@@ -397,7 +358,7 @@ class GoldItemStatusChangeInline(admin.TabularInline):
 
 
 @admin.register(GoldItem)
-class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = GoldItemForm
     list_display = (
         "external_id",
@@ -505,7 +466,7 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             difficulty=c.get("difficulty") or GoldItem.Difficulty.MEDIUM,
             status=c.get("status") or GS.ACTIVE,
         )
-        _adopt(obj, item)
+        adopt(obj, item)
 
     # -- status actions --
 
@@ -514,43 +475,32 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     ):
         """Ask for a reason (required), then call ``gold_item_set_status`` (or ``call``) for
         each selected item — one transaction each — and report successes and failures."""
-        form = StatusReasonForm(request.POST if "post" in request.POST else None)
         items = list(queryset.select_related("gold_set").order_by("pk"))
-        if form.is_valid():
-            done = 0
-            for item in items:
-                try:
-                    reason = form.cleaned_data["reason"]
-                    if call is not None:
-                        call(actor=request.user, item=item, reason=reason)
-                    elif status == GS.ACTIVE and item.status == GS.QUARANTINED:
-                        # Out of quarantine unchanged: its checks count again.
-                        health_services.gold_item_reinstate(
-                            actor=request.user, item=item, reason=reason
-                        )
-                    else:
-                        services.gold_item_set_status(
-                            actor=request.user, item=item, status=status, reason=reason
-                        )
-                except (ApplicationError, ValidationError) as exc:
-                    self.message_user(
-                        request, f"Could not {verb} {item}: {_error_text(exc)}", messages.ERROR
-                    )
-                else:
-                    done += 1
-            if done:
-                self.message_user(request, f"{past} {done} gold item(s).", messages.SUCCESS)
-            return None
-        return confirmation_page(
-            self,
+
+        def apply(item: GoldItem, c: dict) -> None:
+            if call is not None:
+                call(actor=request.user, item=item, reason=c["reason"])
+            elif status == GS.ACTIVE and item.status == GS.QUARANTINED:
+                # Out of quarantine unchanged: its checks count again.
+                health_services.gold_item_reinstate(
+                    actor=request.user, item=item, reason=c["reason"]
+                )
+            else:
+                services.gold_item_set_status(
+                    actor=request.user, item=item, status=status, reason=c["reason"]
+                )
+
+        return self.reason_action(
             request,
+            items,
             action=action,
+            form_class=StatusReasonForm,
+            apply=apply,
+            verb=verb,
+            success=lambda n: f"{past} {n} gold item(s).",
             title=f"{verb.capitalize()} gold items",
             intro=f"You are about to {verb} {len(items)} gold item(s):",
-            lines=[f"{item} ({item.get_status_display().lower()})" for item in items],
-            object_pks=[item.pk for item in items],
-            submit_label=verb.capitalize(),
-            form=form,
+            line=lambda item: f"{item} ({item.get_status_display().lower()})",
         )
 
     @admin.action(description="Quarantine selected items (answer in doubt)", permissions=["change"])
@@ -603,7 +553,7 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                 )
             except (ApplicationError, ValidationError) as exc:
                 self.message_user(
-                    request, f"Could not correct {item}: {_error_text(exc)}", messages.ERROR
+                    request, f"Could not correct {item}: {error_text(exc)}", messages.ERROR
                 )
             else:
                 self.message_user(
@@ -613,8 +563,7 @@ class GoldItemAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                     messages.SUCCESS,
                 )
             return None
-        return confirmation_page(
-            self,
+        return self.confirmation_page(
             request,
             action="correct_answer",
             title="Correct a gold item's answer",

@@ -11,75 +11,35 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.template.response import TemplateResponse
 
+from config.admin import (
+    ConfirmationActionsMixin,
+    ServiceFormAdminMixin,
+    ServiceModelForm,
+    adopt,
+    error_text,
+)
 from config.errors import ApplicationError
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors import guides as selectors
 from qc.services import guides as services
-from workforce.admin import (
-    ServiceErrorsFormMixin,
-    ServiceFormAdminMixin,
-    _adopt,
-    _error_text,
-)
 
-CONFIRMATION_TEMPLATE = "admin/qc/action_confirmation.html"
 PUBLISHED = GuideVersion.Status.PUBLISHED
 DRAFT = GuideVersion.Status.DRAFT
-
-
-def confirmation_page(
-    model_admin: admin.ModelAdmin,
-    request,
-    *,
-    action: str,
-    title: str,
-    intro: str,
-    lines: list[str],
-    object_pks: list[int],
-    submit_label: str,
-    form: forms.Form | None = None,
-) -> TemplateResponse:
-    """The intermediate page of an admin action (shared by the qc admins)."""
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "intro": intro,
-        "lines": lines,
-        "object_pks": object_pks,
-        "form": form,
-        "action": action,
-        "submit_label": submit_label,
-        "opts": model_admin.opts,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "media": model_admin.media,
-    }
-    request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, CONFIRMATION_TEMPLATE, context)
 
 
 # -- forms --------------------------------------------------------------------------------------
 
 
-class _ServiceModelForm(ServiceErrorsFormMixin, forms.ModelForm):
-    """A ModelForm whose save is a service's job: the input is neither copied onto the instance
-    nor model-validated here (the service validates everything and reports per field)."""
-
-    def _post_clean(self):
-        """See the class docstring."""
-
-
-class GuideForm(_ServiceModelForm):
+class GuideForm(ServiceModelForm):
     class Meta:
         model = Guide
         fields = ("slug", "name", "project_family", "description")
 
 
-class GuideVersionForm(_ServiceModelForm):
+class GuideVersionForm(ServiceModelForm):
     class Meta:
         model = GuideVersion
         fields = ("guide", "bump", "body", "label_definitions", "change_summary")
@@ -208,7 +168,7 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             project_family=c.get("project_family", ""),
             description=c.get("description", ""),
         )
-        _adopt(obj, guide)
+        adopt(obj, guide)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not GuideVersion:
@@ -241,7 +201,7 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(GuideVersion)
-class GuideVersionAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     """Drafts are written and edited here or inline on their guide, and published with the
     "publish" action. A published version opens read-only."""
 
@@ -337,7 +297,7 @@ class GuideVersionAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             label_definitions=c.get("label_definitions") or [],
             change_summary=c.get("change_summary", ""),
         )
-        _adopt(obj, version)
+        adopt(obj, version)
 
     def delete_model(self, request, obj):
         services.guide_version_discard(actor=request.user, version=obj)
@@ -363,8 +323,7 @@ class GuideVersionAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                     f"→ v{major}.{minor}"
                 )
                 current[version.guide_id] = GuideVersion(major=major, minor=minor)
-            return confirmation_page(
-                self,
+            return self.confirmation_page(
                 request,
                 action="publish",
                 title="Publish guide versions",
@@ -381,7 +340,7 @@ class GuideVersionAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                 published = services.guide_version_publish(actor=request.user, version=version)
             except (ApplicationError, ValidationError) as exc:
                 self.message_user(
-                    request, f"{version.guide} #{version.pk}: {_error_text(exc)}", messages.ERROR
+                    request, f"{version.guide} #{version.pk}: {error_text(exc)}", messages.ERROR
                 )
             else:
                 self.message_user(

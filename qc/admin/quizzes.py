@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from config.admin import ServiceFormAdminMixin, ServiceModelForm, adopt, error_text
 from config.errors import ApplicationError
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.services import quizzes as services
-from workforce.admin import (
-    ServiceErrorsFormMixin,
-    ServiceFormAdminMixin,
-    _adopt,
-    _error_text,
-)
 
 
-class QuizForm(ServiceErrorsFormMixin, forms.ModelForm):
+class QuizForm(ServiceModelForm):
     """The quiz's settings. Saving is the services' job: the input is neither copied onto the
     instance nor model-validated here (``quiz_create`` / ``quiz_update`` validate everything and
     report on the fields)."""
@@ -37,9 +31,6 @@ class QuizForm(ServiceErrorsFormMixin, forms.ModelForm):
     class Meta:
         model = Quiz
         fields = services.QUIZ_FIELDS
-
-    def _post_clean(self):
-        """See the class docstring."""
 
 
 @admin.register(Quiz)
@@ -109,7 +100,7 @@ class QuizAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             actor=request.user,
             **{name: c[name] for name in services.QUIZ_FIELDS if name in c},
         )
-        _adopt(obj, quiz)
+        adopt(obj, quiz)
 
     def _set_active(self, request, queryset, active: bool) -> None:
         done = 0
@@ -117,7 +108,7 @@ class QuizAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             try:
                 services.quiz_update(actor=request.user, quiz=quiz, data={"is_active": active})
             except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{quiz}: {_error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{quiz}: {error_text(exc)}", messages.ERROR)
             else:
                 done += 1
         verb = "Activated" if active else "Deactivated"
@@ -248,7 +239,7 @@ class QuizAttemptAdmin(admin.ModelAdmin):
             try:
                 services.quiz_attempt_finish(actor=request.user, attempt=attempt)
             except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{attempt}: {_error_text(exc)}", messages.ERROR)
+                self.message_user(request, f"{attempt}: {error_text(exc)}", messages.ERROR)
             else:
                 done += 1
         self.message_user(request, f"Ended {done} attempt(s).", messages.SUCCESS)

@@ -4,28 +4,24 @@ Rules are added and changed through ``qc.services.rules`` (``rule_create``, ``ru
 which validate field by field); the "deactivate" action calls ``rule_deactivate``. The project
 is a plain id here: qc sits below ``assignments`` and cannot check it (the API,
 ``POST /api/v1/quality-rules/``, does). Rule actions (firings) are read-only; the "reverse"
-action asks for a reason on the qc admins' confirmation page and calls
+action asks for a reason on the shared confirmation page and calls
 ``rule_action_reverse`` for each selected firing.
 """
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
-from config.errors import ApplicationError
-from qc.admin.guides import confirmation_page
+from config.admin import (
+    ConfirmationActionsMixin,
+    ReasonForm,
+    ServiceFormAdminMixin,
+    ServiceModelForm,
+    adopt,
+)
 from qc.models import QualityRule, RuleAction
 from qc.services import rules as services
-from workforce.admin import (
-    ServiceErrorsFormMixin,
-    ServiceFormAdminMixin,
-    TransitionReasonForm,
-    _adopt,
-    _error_text,
-)
 from workforce.selectors import is_ops
 
 RULE_FIELDS = (
@@ -44,7 +40,7 @@ RULE_FIELDS = (
 )
 
 
-class QualityRuleForm(ServiceErrorsFormMixin, forms.ModelForm):
+class QualityRuleForm(ServiceModelForm):
     """Saved by ``rule_create`` / ``rule_update``, which validate: no model validation or
     copying onto the instance here."""
 
@@ -53,14 +49,9 @@ class QualityRuleForm(ServiceErrorsFormMixin, forms.ModelForm):
         fields = RULE_FIELDS
         help_texts = {"project_id": "The project's id (see the projects list)."}
 
-    def _post_clean(self):
-        """See the class docstring."""
 
-
-class ReverseReasonForm(TransitionReasonForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].help_text = "Recorded on each selected rule action."
+class ReverseReasonForm(ReasonForm):
+    reason_help = "Recorded on each selected rule action."
 
 
 @admin.register(QualityRule)
@@ -130,7 +121,7 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             control_rate=c.get("control_rate"),
             is_active=bool(c.get("is_active")),
         )
-        _adopt(obj, rule)
+        adopt(obj, rule)
 
     @admin.action(description="Deactivate selected rules", permissions=["change"])
     def deactivate(self, request, queryset):
@@ -142,7 +133,7 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RuleAction)
-class RuleActionAdmin(admin.ModelAdmin):
+class RuleActionAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
     """What the rules did: read-only; ops reverse a firing with a reason."""
 
     list_display = ("fired_at", "labeler", "rule", "action", "status", "inputs_summary")
@@ -195,32 +186,18 @@ class RuleActionAdmin(admin.ModelAdmin):
     def reverse(self, request, queryset):
         """Ask for a reason (required), then call ``rule_action_reverse`` for each selected
         firing — one transaction each — and report successes and failures."""
-        form = ReverseReasonForm(request.POST if "post" in request.POST else None)
         firings = list(queryset.select_related("rule", "labeler__user").order_by("pk"))
-        if form.is_valid():
-            done = 0
-            for firing in firings:
-                try:
-                    services.rule_action_reverse(
-                        actor=request.user, action_id=firing.pk, reason=form.cleaned_data["reason"]
-                    )
-                except (ApplicationError, ValidationError) as exc:
-                    self.message_user(
-                        request, f"Could not reverse {firing}: {_error_text(exc)}", messages.ERROR
-                    )
-                else:
-                    done += 1
-            if done:
-                self.message_user(request, f"Reversed {done} rule action(s).", messages.SUCCESS)
-            return None
-        return confirmation_page(
-            self,
+        return self.reason_action(
             request,
+            firings,
             action="reverse",
+            form_class=ReverseReasonForm,
+            apply=lambda firing, c: services.rule_action_reverse(
+                actor=request.user, action_id=firing.pk, reason=c["reason"]
+            ),
+            verb="reverse",
+            success=lambda n: f"Reversed {n} rule action(s).",
             title="Reverse rule actions",
             intro=f"You are about to undo {len(firings)} rule action(s):",
-            lines=[f"{f} — {f.get_action_display().lower()}" for f in firings],
-            object_pks=[f.pk for f in firings],
-            submit_label="Reverse",
-            form=form,
+            line=lambda f: f"{f} — {f.get_action_display().lower()}",
         )

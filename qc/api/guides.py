@@ -28,7 +28,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer
+from config.api import StrictSerializer, labeler_of, labeler_or_none
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors import guides as selectors
 from qc.services import guides as services
@@ -44,7 +44,7 @@ class IsLabeler(BasePermission):
     message = "Only labelers acknowledge guides."
 
     def has_permission(self, request, view) -> bool:
-        return selectors.labeler_of(request.user) is not None
+        return labeler_or_none(request.user) is not None
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ class GuideAcknowledgeApi(APIView):
         _validated(AcknowledgeIn, request.data)
         guide = selectors.guide_get_for(actor=request.user, pk=pk)
         ack = services.guide_acknowledge(
-            actor=request.user, labeler=selectors.labeler_of(request.user), guide=guide
+            actor=request.user, labeler=labeler_of(request), guide=guide
         )
         return Response(AckOut(ack).data)
 

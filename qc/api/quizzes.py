@@ -32,7 +32,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer
+from config.api import StrictSerializer, labeler_of, labeler_or_none
 from config.errors import Forbidden, NotFound
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.selectors import quizzes as selectors
@@ -342,16 +342,13 @@ class QualificationGrantIn(StrictSerializer):
 def _caller_labeler(request) -> Labeler:
     """The caller's labeler profile; routes that only a labeler can call are a 403 for anyone
     else, whatever the id in the URL (so the answer confirms nothing)."""
-    labeler = selectors.labeler_of(request.user)
-    if labeler is None:
-        raise Forbidden(
-            "Only labelers take quizzes: this login has no labeler profile.", code="not_a_labeler"
-        )
-    return labeler
+    return labeler_of(
+        request, detail="Only labelers take quizzes: this login has no labeler profile."
+    )
 
 
 def _availability(request, quizzes) -> dict[int, selectors.Availability]:
-    labeler = selectors.labeler_of(request.user)
+    labeler = labeler_or_none(request.user)
     if labeler is None:
         return {}
     return selectors.quiz_availability_for(labeler=labeler, quizzes=list(quizzes))

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
+from config.api import labeler_or_none
 from config.errors import NotFound
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from workforce.models import Labeler, User
@@ -52,13 +53,6 @@ def guide_ack_missing(*, labeler: Labeler, guide: Guide | int) -> GuideVersion |
 
 
 # -- guides for a caller ------------------------------------------------------------------------
-
-
-def labeler_of(user: User) -> Labeler | None:
-    """The caller's labeler profile, or None (ops and vendor managers usually have none)."""
-    if not user or not user.is_authenticated:
-        return None
-    return getattr(user, "labeler", None)
 
 
 def _published_exists() -> Exists:
@@ -175,7 +169,7 @@ def guide_states_for(*, actor: User, guides: Iterable[Guide | int]) -> dict[int,
     ):
         published[version.guide_id].append(version)
 
-    labeler = labeler_of(actor)
+    labeler = labeler_or_none(actor)
     acks: dict[int, list[GuideAcknowledgement]] = defaultdict(list)
     if labeler is not None:
         for ack in (

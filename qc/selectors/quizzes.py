@@ -334,13 +334,6 @@ def quiz_availability_for(
 # -- quizzes ------------------------------------------------------------------------------------
 
 
-def labeler_of(user: User) -> Labeler | None:
-    """The caller's labeler profile, or None. One query."""
-    if not user.is_authenticated:
-        return None
-    return Labeler.objects.filter(user_id=user.pk).first()
-
-
 def quiz_list_for(*, actor: User) -> QuerySet[Quiz]:
     """Every quiz for operations; the active ones for everyone else (labelers take them, vendor
     managers see what their labelers can take)."""

@@ -11,7 +11,7 @@ import pytest
 from assignments import services
 from assignments.models import Project
 from tests.assignments.test_claim import make_project
-from tests.workforce.test_permissions_matrix import ERROR_KEYS, ROLES, V1, Row
+from tests.permissions import V1, Row, matrix_test, role_users
 
 pytestmark = pytest.mark.django_db
 
@@ -74,26 +74,13 @@ MATRIX: tuple[Row, ...] = (
     ),
 )
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 @pytest.fixture
 def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
     project = make_project(tasks=5, overlap=2)
     draft = make_project(tasks=1, slug="draft-project", status=Project.Status.DRAFT)
     claim = services.assignment_claim_next(labeler=vendor_labeler, project_id=project.pk)
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "project": project.pk,
         "draft": draft.pk,
@@ -103,17 +90,7 @@ def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
     return SimpleNamespace(users=users, ids=ids)
 
 
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    client = client_for(world.users[role])
-    path = row.path.format(**world.ids)
-    if row.method == "GET":
-        response = client.get(path)
-    else:
-        response = client.post(path, row.body, format="json")
-    assert response.status_code == expected, response.content[:500]
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
+test_matrix = matrix_test(MATRIX)
 
 
 @pytest.mark.parametrize(

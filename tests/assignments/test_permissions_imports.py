@@ -12,11 +12,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from django.urls import resolve
 
 from assignments.models import Project, Task
 from tests.assignments.test_claim import make_project
-from tests.workforce.test_permissions_matrix import ERROR_KEYS, ROLES, V1, Row
+from tests.permissions import V1, Row, matrix_test, role_users, route_test
 
 pytestmark = pytest.mark.django_db
 
@@ -226,12 +225,6 @@ _ROWS += [
 
 MATRIX: tuple[Row, ...] = tuple(_ROWS)
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 @pytest.fixture
 def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
@@ -239,14 +232,7 @@ def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
     Task.objects.filter(pk=Task.objects.filter(project=project).order_by("id")[0].pk).update(
         external_id="t-0"
     )
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "project": project.pk,
         "draft": make_project(tasks=1, slug="draft", status=Project.Status.DRAFT).pk,
@@ -257,23 +243,8 @@ def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
     return SimpleNamespace(users=users, ids=ids)
 
 
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    client = client_for(world.users[role])
-    path = row.path.format(**world.ids)
-    if row.method == "GET":
-        response = client.get(path)
-    else:
-        response = getattr(client, row.method.lower())(path, row.body, format="json")
-    assert response.status_code == expected, response.content[:500]
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
-
-
-@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
-def test_matrix_rows_resolve_to_their_route(world, row):
-    path = row.path.format(**world.ids).split("?")[0]
-    assert resolve(path).route == row.route
+test_matrix = matrix_test(MATRIX)
+test_matrix_rows_resolve_to_their_route = route_test(MATRIX)
 
 
 def test_nothing_is_written_for_a_refused_role(client_for, world):

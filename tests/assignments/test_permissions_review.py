@@ -12,14 +12,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from django.urls import resolve
 
 from assignments import services as work_services
 from assignments.models import Review, Task
 from assignments.services import review as services
 from tests.assignments.test_claim import make_project
 from tests.factories import make_labeler
-from tests.workforce.test_permissions_matrix import ERROR_KEYS, ROLES, V1, Row
+from tests.permissions import V1, Row, matrix_test, role_users, route_test
 from workforce import services as workforce_services
 
 pytestmark = pytest.mark.django_db
@@ -145,12 +144,6 @@ MATRIX: tuple[Row, ...] = (
     ),
 )
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 def _disagreement(project) -> Review:
     """A review on the first task of ``project`` without a live review (set-up shortcut: the
@@ -177,14 +170,7 @@ def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
     )
     assert services.review_claim_next(reviewer=other_senior, project_id=project.pk).review == other
     claim = work_services.assignment_claim_next(labeler=vendor_labeler, project_id=project.pk)
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "project": project.pk,
         "project_q": project_q.pk,
@@ -197,22 +183,5 @@ def world(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler):
     return SimpleNamespace(users=users, ids=ids)
 
 
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    client = client_for(world.users[role])
-    path = row.path.format(**world.ids)
-    if row.method == "GET":
-        response = client.get(path)
-    else:
-        response = client.post(path, row.body, format="json")
-    assert response.status_code == expected, (
-        b"".join(response.streaming_content)[:500] if response.streaming else response.content[:500]
-    )
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
-
-
-@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
-def test_matrix_rows_resolve_to_their_route(world, row):
-    path = row.path.format(**world.ids).split("?")[0]
-    assert resolve(path).route == row.route
+test_matrix = matrix_test(MATRIX)
+test_matrix_rows_resolve_to_their_route = route_test(MATRIX)

@@ -274,7 +274,7 @@ def test_quarantine_asks_for_a_reason_then_records_it(ops_client, ops_user):
     items = [make_gold_item(gold_set) for _ in range(2)]
     response = _act(ops_client, "quarantine", items)
     assert response.status_code == 200
-    assert "admin/qc/action_confirmation.html" in [t.name for t in response.templates]
+    assert "admin/reason_confirmation.html" in [t.name for t in response.templates]
     assert str(items[0]) in response.content.decode()
     assert GoldItem.objects.filter(status=GS.QUARANTINED).count() == 0
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import pytest
-from django.urls import resolve
 
 from qc.models import AnswerType, GuideVersion
+from tests.permissions import V1, Row, content, matrix_test, role_users, route_test
 from tests.qc.factories import (
     GuideFactory,
     acknowledge,
@@ -28,11 +27,9 @@ from tests.qc.factories import (
     make_gold_set,
     publish_version,
 )
-from tests.workforce.test_permissions_matrix import ERROR_KEYS, ROLES, Row
 
 pytestmark = pytest.mark.django_db
 
-V1 = "api/v1/"
 GUIDE = V1 + "guides/<id:pk>/"
 GOLD_SET = V1 + "gold-sets/<id:pk>/"
 CANARY = "zq-canary-7f3a91"
@@ -213,12 +210,6 @@ MATRIX: tuple[Row, ...] = (
     ),
 )
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 @pytest.fixture
 def world(
@@ -254,14 +245,7 @@ def world(
         explanation=f"Box the {CANARY}.",
     )
 
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "guide": guide.pk,
         "old_version": old.pk,
@@ -275,31 +259,8 @@ def world(
     return SimpleNamespace(users=users, ids=ids)
 
 
-def _request(client, row: Row, ids: dict):
-    path = row.path.format(**ids)
-    if row.method == "GET":
-        return client.get(path)
-    return getattr(client, row.method.lower())(path, row.body, format="json")
-
-
-def _content(response) -> bytes:
-    if response.streaming:
-        return b"".join(response.streaming_content)
-    return response.content
-
-
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    response = _request(client_for(world.users[role]), row, world.ids)
-    assert response.status_code == expected, _content(response)[:500]
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
-
-
-@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
-def test_matrix_rows_resolve_to_their_route(world, row):
-    path = urlsplit(row.path.format(**world.ids)).path
-    assert resolve(path).route == row.route
+test_matrix = matrix_test(MATRIX)
+test_matrix_rows_resolve_to_their_route = route_test(MATRIX)
 
 
 # -- the gold canary ------------------------------------------------------------------------------
@@ -334,7 +295,7 @@ def test_gold_canary_reaches_no_labeler_or_vendor_manager(client_for, world, rol
     client = client_for(world.users[role])
     for method, path, body in _everything_a_role_can_ask(world):
         response = client.get(path) if method == "GET" else client.post(path, body, format="json")
-        assert CANARY.encode() not in _content(response), (method, path, response.status_code)
+        assert CANARY.encode() not in content(response), (method, path, response.status_code)
 
 
 def test_the_canary_is_there_for_ops(client_for, world):
@@ -343,7 +304,7 @@ def test_the_canary_is_there_for_ops(client_for, world):
     for pk in world.ids["gold_sets"]:
         assert CANARY.encode() in client.get(f"/api/v1/gold-sets/{pk}/items/").content
         export = client.get(f"/api/v1/gold-sets/{pk}/export/?format=csv")
-        assert CANARY.encode() in _content(export)
+        assert CANARY.encode() in content(export)
     items = client.get(f"/api/v1/gold-sets/{world.ids['gold_set']}/items/").json()["results"]
     assert any(CANARY in json.dumps(i["accepted_answers"]) for i in items)
     assert any(CANARY in i["explanation"] for i in items)

@@ -14,18 +14,15 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.urls import resolve
 from django.utils import timezone
 
 from assignments.models import Project
 from qc.models import GoldCheck, GoldItem, GoldSet
 from tests.assignments.test_claim import make_project
-from tests.workforce.test_permissions_matrix import ROLES, Row
+from tests.permissions import V1, Row, matrix_test, role_users, route_test
 
 pytestmark = pytest.mark.django_db
 
-ERROR_KEYS = {"detail", "code", "fields"}
-V1 = "api/v1/"
 SCORECARD = V1 + "labelers/<id:pk>/scorecard/"
 QUALITY = V1 + "projects/<id:pk>/quality/"
 RULE_ACTION = V1 + "rule-actions/<id:pk>/"
@@ -346,12 +343,6 @@ MATRIX: tuple[Row, ...] = (
     ),
 )
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 def _check(labeler, item, project, *, correct: bool, days_ago: int = 3) -> GoldCheck:
     at = timezone.now() - timedelta(days=days_ago)
@@ -398,14 +389,7 @@ def world(
             ("b", vendor_b_labeler),
         )
     }
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "project": project.pk,
         "draft_project": draft.pk,
@@ -423,33 +407,8 @@ def world(
     return SimpleNamespace(users=users, ids=ids, project=project, item=item)
 
 
-def _fill(body: dict | None, ids: dict) -> dict | None:
-    if body is None:
-        return None
-    return {
-        key: ids[value[1:-1]] if isinstance(value, str) and value.startswith("{") else value
-        for key, value in body.items()
-    }
-
-
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    client = client_for(world.users[role])
-    path = row.path.format(**world.ids)
-    if row.method == "GET":
-        response = client.get(path)
-    else:
-        response = getattr(client, row.method.lower())(
-            path, _fill(row.body, world.ids), format="json"
-        )
-    assert response.status_code == expected, response.content[:500]
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
-
-
-@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
-def test_matrix_rows_resolve_to_their_route(world, row):
-    assert resolve(row.path.format(**world.ids).split("?")[0]).route == row.route
+test_matrix = matrix_test(MATRIX)
+test_matrix_rows_resolve_to_their_route = route_test(MATRIX)
 
 
 # -- what each role sees ------------------------------------------------------------------------

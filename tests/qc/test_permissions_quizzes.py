@@ -12,18 +12,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from django.urls import resolve
 
 from qc.models import Quiz
 from qc.services import quizzes as quiz_services
+from tests.permissions import V1, Row, matrix_test, role_users, route_test
 from tests.qc.quiz_factories import make_qualification_type, make_quiz
-from tests.workforce.test_permissions_matrix import ROLES, Row
 from workforce import services as workforce_services
 
 pytestmark = pytest.mark.django_db
 
-ERROR_KEYS = {"detail", "code", "fields"}
-V1 = "api/v1/"
 QUIZ = V1 + "quizzes/<id:pk>/"
 ATTEMPT = V1 + "quiz-attempts/<id:pk>/"
 REVOKE = V1 + "qualifications/<id:pk>/revoke/"
@@ -213,12 +210,6 @@ MATRIX: tuple[Row, ...] = (
     ),
 )
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 @pytest.fixture
 def world(
@@ -249,14 +240,7 @@ def world(
             actor=None, labeler=labeler, qualification_type=qtype, source="manual", reason="x"
         )
 
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "quiz": quiz.pk,
         "inactive_quiz": inactive.pk,
@@ -274,34 +258,8 @@ def world(
     return SimpleNamespace(users=users, ids=ids)
 
 
-def _fill(body: dict | None, ids: dict) -> dict | None:
-    if body is None:
-        return None
-    return {
-        key: ids[value[1:-1]] if isinstance(value, str) and value.startswith("{") else value
-        for key, value in body.items()
-    }
-
-
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    client = client_for(world.users[role])
-    path = row.path.format(**world.ids)
-    if row.method == "GET":
-        response = client.get(path)
-    else:
-        response = getattr(client, row.method.lower())(
-            path, _fill(row.body, world.ids), format="json"
-        )
-
-    assert response.status_code == expected, response.content[:500]
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
-
-
-@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
-def test_matrix_rows_resolve_to_their_route(world, row):
-    assert resolve(row.path.format(**world.ids)).route == row.route
+test_matrix = matrix_test(MATRIX)
+test_matrix_rows_resolve_to_their_route = route_test(MATRIX)
 
 
 # -- what each role sees in the lists ---------------------------------------------------------

@@ -211,9 +211,7 @@ def test_revoke_action_asks_for_a_reason_then_revokes(ops_client, ops_user, vend
     url = _url(Qualification, "changelist")
     response = ops_client.post(url, {"action": "revoke", "_selected_action": [grant.pk]})
     assert response.status_code == 200
-    assert "admin/workforce/qualification/action_confirmation.html" in [
-        t.name for t in response.templates
-    ]
+    assert "admin/reason_confirmation.html" in [t.name for t in response.templates]
     grant.refresh_from_db()
     assert grant.revoked_at is None
 

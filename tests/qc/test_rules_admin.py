@@ -1,5 +1,5 @@
 """The admin of quality rules (added and changed through the services, errors on the form) and
-of rule actions (read-only; "reverse" asks for a reason on the qc confirmation page)."""
+of rule actions (read-only; "reverse" asks for a reason on the shared confirmation page)."""
 
 from __future__ import annotations
 

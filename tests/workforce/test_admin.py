@@ -168,9 +168,7 @@ def test_suspend_asks_for_a_reason_then_suspends_and_records_actor(
 ):
     response = _act(ops_client, "suspend", [vendor_labeler])
     assert response.status_code == 200
-    assert "admin/workforce/labeler/transition_confirmation.html" in [
-        t.name for t in response.templates
-    ]
+    assert "admin/reason_confirmation.html" in [t.name for t in response.templates]
     assert vendor_labeler.public_code in response.content.decode()
     vendor_labeler.refresh_from_db()
     assert vendor_labeler.status == S.ACTIVE

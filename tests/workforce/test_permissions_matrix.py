@@ -9,35 +9,27 @@ endpoints. ``test_every_api_v1_route_is_in_the_matrix`` fails when a route or me
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import get_resolver
 
 from tests.factories import make_labeler
+from tests.permissions import (
+    V1,
+    Row,
+    all_matrix_rows,
+    matrix_test,
+    methods,
+    role_users,
+    route_test,
+    routes,
+)
 from workforce.models import Labeler
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "pw-Labelforce-1"
-ROLES = ("ops", "manager_a", "manager_b", "internal_labeler", "vendor_labeler", "anonymous")
-ERROR_KEYS = {"detail", "code", "fields"}
-
-
-@dataclass(frozen=True)
-class Row:
-    name: str
-    method: str
-    route: str  # the URL pattern as config.urls spells it
-    path: str  # formatted with the ids of the world below
-    expected: tuple[int, int, int, int, int, int]  # in the order of ROLES
-    body: dict | None = field(default=None)
-
-
-V1 = "api/v1/"
 LABELER = V1 + "labelers/<id:pk>/"
 
 # ops, manager A, manager B, internal labeler, vendor labeler (of A), anonymous
@@ -248,12 +240,6 @@ MATRIX: tuple[Row, ...] = (
     Row("health", "GET", "healthz", "/healthz", (200, 200, 200, 200, 200, 200)),
 )
 
-CELLS = [
-    pytest.param(row, role, status, id=f"{row.name} | {role}")
-    for row in MATRIX
-    for role, status in zip(ROLES, row.expected, strict=True)
-]
-
 
 @pytest.fixture
 def world(
@@ -266,14 +252,7 @@ def world(
     vendor_labeler,
     vendor_b_labeler,
 ):
-    users = {
-        "ops": ops_user,
-        "manager_a": manager_a,
-        "manager_b": manager_b,
-        "internal_labeler": internal_labeler.user,
-        "vendor_labeler": vendor_labeler.user,
-        "anonymous": None,
-    }
+    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
     ids = {
         "vendor_a": vendor_a.pk,
         "vendor_b": vendor_b.pk,
@@ -287,63 +266,17 @@ def world(
     return SimpleNamespace(users=users, ids=ids)
 
 
-@pytest.mark.parametrize(("row", "role", "expected"), CELLS)
-def test_matrix(client_for, world, row, role, expected):
-    client = client_for(world.users[role])
-    path = row.path.format(**world.ids)
-    if row.method == "GET":
-        response = client.get(path)
-    else:
-        response = getattr(client, row.method.lower())(path, row.body, format="json")
-
-    assert response.status_code == expected, response.content[:500]
-    if expected >= 400:
-        assert set(response.json()) == ERROR_KEYS
-
-
-@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
-def test_matrix_rows_resolve_to_their_route(world, row):
-    assert resolve(row.path.format(**world.ids)).route == row.route
-
-
-def _routes(patterns, prefix: str = ""):
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _routes(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route, pattern.callback
-
-
-def _methods(callback) -> set[str]:
-    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-    if view is None:  # a function view: every method reaches it
-        return {"GET"}
-    return {
-        m.upper()
-        for m in view.http_method_names
-        if hasattr(view, m) and m not in ("options", "head")
-    }
-
-
-def _all_matrix_rows() -> list[Row]:
-    """Rows of every permission matrix in the suite: each app's routes live in a
-    ``tests/<app>/test_permissions*.py`` module that defines ``MATRIX``."""
-    rows: list[Row] = []
-    root = Path(__file__).resolve().parents[1]
-    for module_path in sorted(root.glob("*/test_permissions*.py")):
-        name = ".".join(module_path.relative_to(root.parent).with_suffix("").parts)
-        rows.extend(importlib.import_module(name).MATRIX)
-    return rows
+test_matrix = matrix_test(MATRIX)
+test_matrix_rows_resolve_to_their_route = route_test(MATRIX)
 
 
 def test_every_api_v1_route_is_in_the_matrix():
-    covered = {(row.route, row.method) for row in _all_matrix_rows()}
+    covered = {(row.route, row.method) for row in all_matrix_rows()}
     served = {
         (route, method)
-        for route, callback in _routes(get_resolver().url_patterns)
+        for route, callback in routes(get_resolver().url_patterns)
         if route.startswith(V1)
-        for method in _methods(callback)
+        for method in methods(callback)
     }
     assert served, "no API v1 routes found: the walk over the resolver is broken"
     missing = sorted(served - covered)
