@@ -101,7 +101,21 @@ class ProjectForm(ServiceModelForm):
             "priority",
             "audit_percent",
             "show_prelabels",
+            "consensus_method",
+            "confidence_threshold",
+            "adaptive_control",
+            "control_floor",
         )
+
+    # Quality settings left empty take the service's defaults (majority vote, no threshold,
+    # a 2% floor), as the other defaulted settings do.
+    OPTIONAL = ("consensus_method", "confidence_threshold", "control_floor")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.OPTIONAL:
+            if name in self.fields:  # absent where the page shows the project read-only
+                self.fields[name].required = False
 
 
 class TaskImportForm(FileImportForm):
@@ -274,6 +288,12 @@ class ProjectAdmin(
             priority=c.get("priority") or 0,
             audit_percent=c.get("audit_percent") if c.get("audit_percent") is not None else 0,
             show_prelabels=c.get("show_prelabels", False),
+            consensus_method=c.get("consensus_method") or "majority",
+            confidence_threshold=c.get("confidence_threshold")
+            if c.get("confidence_threshold") is not None
+            else 0,
+            adaptive_control=c.get("adaptive_control", False),
+            control_floor=c.get("control_floor") if c.get("control_floor") is not None else "0.02",
         )
         adopt(obj, project)
 

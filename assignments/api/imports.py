@@ -47,7 +47,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
-from assignments.models import Batch, Project, ProjectStatusChange
+from assignments.models import Batch, ConsensusMethod, Project, ProjectStatusChange
 from assignments.services.imports import IMPORT_FORMATS, TASK_IMPORT_MAX_BYTES, upload_file
 from config.api import StrictSerializer, parse_input
 from config.errors import Forbidden
@@ -97,6 +97,10 @@ class ProjectOpsOut(serializers.ModelSerializer):
             "priority",
             "audit_percent",
             "show_prelabels",
+            "consensus_method",
+            "confidence_threshold",
+            "adaptive_control",
+            "control_floor",
             "created_at",
             "updated_at",
         ]
@@ -136,6 +140,22 @@ class ProjectPatchIn(StrictSerializer):
     show_prelabels = serializers.BooleanField(
         required=False,
         help_text="Show labelers the tasks' pre-labels (control tasks get decoys).",
+    )
+    consensus_method = serializers.ChoiceField(choices=ConsensusMethod.choices, required=False)
+    confidence_threshold = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        required=False,
+        help_text="Weighted consensus below this posterior is a disagreement; 0 to 1.",
+    )
+    adaptive_control = serializers.BooleanField(
+        required=False, help_text="Each labeler's control rate follows their interval width."
+    )
+    control_floor = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        required=False,
+        help_text="The lowest adaptive control rate, 0 to the control ratio.",
     )
 
 

@@ -33,7 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from assignments.models import Assignment, Project, ProjectStatusChange, Task
+from assignments.models import Assignment, ConsensusMethod, Project, ProjectStatusChange, Task
 from assignments.selectors.tasks import control_decoy_prelabels
 from assignments.services.claim import project_sync_control_tasks
 from config.errors import Conflict, InvalidTransition, NotFound
@@ -77,6 +77,10 @@ EDITABLE_FIELDS = frozenset(
         "priority",
         "audit_percent",
         "show_prelabels",
+        "consensus_method",
+        "confidence_threshold",
+        "adaptive_control",
+        "control_floor",
     }
 )
 DRAFT_ONLY_FIELDS = frozenset({"answer_type", "classes", "overlap"})
@@ -192,6 +196,21 @@ def _clean_audit_percent(value: Any) -> Decimal:
     return number.quantize(Decimal("0.01"))
 
 
+def _clean_share(value: Any) -> Decimal:
+    number = _decimal(value)
+    if not (0 <= number <= 1):
+        raise ValueError("Must be between 0 and 1.")
+    if number != number.quantize(Decimal("0.001")):
+        raise ValueError("At most three decimal places.")
+    return number.quantize(Decimal("0.001"))
+
+
+def _clean_consensus_method(value: Any) -> str:
+    if value not in ConsensusMethod.values:
+        raise ValueError(f"One of: {', '.join(ConsensusMethod.values)}.")
+    return value
+
+
 def _clean_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("Expected true or false.")
@@ -234,6 +253,10 @@ _CLEANERS = {
     "priority": lambda v: _clean_int(v, low=-INT_MAX, high=INT_MAX),
     "audit_percent": _clean_audit_percent,
     "show_prelabels": _clean_bool,
+    "consensus_method": _clean_consensus_method,
+    "confidence_threshold": _clean_share,
+    "adaptive_control": _clean_bool,
+    "control_floor": _clean_control_ratio,
 }
 
 
@@ -257,6 +280,15 @@ def _check_together(state: dict[str, Any], errors: dict[str, list[str]]) -> None
         )
     if "control_ratio" in errors or "control_gold_set" in errors:
         return
+    if (
+        "control_floor" not in errors
+        and state["adaptive_control"]
+        and state["control_floor"] > state["control_ratio"]
+    ):
+        errors.setdefault("control_floor", []).append(
+            "Adaptive control goes down to the floor from the control ratio: the floor must "
+            "not be above the ratio."
+        )
     gold_set: GoldSet | None = state["control_gold_set"]
     if state["control_ratio"] > 0 and gold_set is None:
         errors.setdefault("control_gold_set", []).append(
@@ -302,6 +334,10 @@ def project_create(
     priority: int = 0,
     audit_percent: Decimal | str | float = Decimal(0),
     show_prelabels: bool = False,
+    consensus_method: str = ConsensusMethod.MAJORITY,
+    confidence_threshold: Decimal | str | float = Decimal(0),
+    adaptive_control: bool = False,
+    control_floor: Decimal | str | float = Decimal("0.02"),
 ) -> Project:
     """Create a project, in draft.
 
@@ -309,7 +345,11 @@ def project_create(
     ``answer_type`` one of the answer types; ``overlap`` (k) at least 1; ``max_overlap`` at least
     k (default k + 1); ``control_ratio`` 0 to 0.5 and, above 0, a ``control_gold_set`` whose answer
     type and classes are the project's; ``lease_seconds`` at least 30;
-    ``required_qualifications`` are qualification type slugs that exist. Raises ValidationError
+    ``required_qualifications`` are qualification type slugs that exist; ``consensus_method``
+    majority or weighted (by Dawid-Skene estimates, docs/quality.md) with a
+    ``confidence_threshold`` in [0, 1]; ``adaptive_control`` lets each labeler's control rate go
+    from ``control_ratio`` down to ``control_floor`` (0 to the ratio;
+    docs/adaptive-control.md). Raises ValidationError
     naming each bad field (a taken slug included). Nothing is written on error.
     """
     errors: dict[str, list[str]] = {}
@@ -335,6 +375,10 @@ def project_create(
             "priority": priority,
             "audit_percent": audit_percent,
             "show_prelabels": show_prelabels,
+            "consensus_method": consensus_method,
+            "confidence_threshold": confidence_threshold,
+            "adaptive_control": adaptive_control,
+            "control_floor": control_floor,
         },
         errors,
     )
@@ -366,6 +410,8 @@ def _state_of(project: Project) -> dict[str, Any]:
         "max_overlap": project.max_overlap,
         "control_ratio": project.control_ratio,
         "control_gold_set": project.control_gold_set,
+        "adaptive_control": project.adaptive_control,
+        "control_floor": project.control_floor,
     }
 
 
