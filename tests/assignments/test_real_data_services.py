@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from assignments.models import Assignment, Project, Task
 from bench import real_data_services as bench
 from qc.models import LabelerEstimate, ModelFit
 from tests.conftest import requires_postgres
+from tests.datasets import datasets_dir
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+DATASETS = datasets_dir("gal_toy", "temp")
 
 pytestmark = [
     requires_postgres,  # the target UPDATE joins on unnest(text[], int[])

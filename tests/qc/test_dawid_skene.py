@@ -4,15 +4,15 @@ confusion matrices, gold anchoring, edge cases and determinism. No database."""
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qc.dawid_skene import NO_LABEL, dawid_skene, full_share, majority_vote, vote_counts
 from qc.stats import spearman
+from tests.datasets import datasets_dir
 
-GAL_TOY = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "gal_toy"
+GAL_TOY = datasets_dir("gal_toy") / "gal_toy"
 
 
 def gal_toy():
