@@ -1358,3 +1358,32 @@ class Command(BaseCommand):
             f"  POST {base}/api/v1/quizzes/{quiz_id}/attempts/ as labeler "
             "(trained, not yet qualified): take the qualification quiz yourself"
         )
+        self._report_project(base)
+
+    def _report_project(self, base: str) -> None:
+        """Where the half-done project's quality shows: the admin pages and the API."""
+        from assignments.models import Project
+        from qc.models import RuleAction
+
+        project = Project.objects.filter(slug=DEMO_PROJECT).first()
+        if project is None:
+            return
+        write = self.stdout.write
+        paused = sorted(
+            RuleAction.objects.filter(
+                project_id=project.pk, action="pause_on_project", status="open"
+            ).values_list("labeler__user__username", flat=True)
+        )
+        write("")
+        write(f"Project {project.name!r} (id {project.pk}), half done over four weeks:")
+        write(f"  quality page: {base}/admin/assignments/project/{project.pk}/quality/ (as ops)")
+        write(f"  vendor comparison: {base}/admin/assignments/project/quality/vendors/")
+        if paused:
+            write(
+                f"  paused by a quality rule: {', '.join(paused)} (next-task answers 403 "
+                "paused_on_project; reverse it in the admin's rule actions)"
+            )
+        write(
+            f"  GET {base}/api/v1/projects/{project.pk}/quality/ as ops or a vendor manager; "
+            f"GET {base}/api/v1/me/scorecard/ as a labeler"
+        )
