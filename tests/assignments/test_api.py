@@ -103,13 +103,27 @@ def shape(value):
     return type(value).__name__
 
 
+LABELERS, CALLS = 12, 4
+
+
 def serve_both_kinds(project) -> dict[bool, list[dict]]:
-    """12 labelers, 4 next-task calls over HTTP (each submitted); the bodies by is_control."""
+    """12 labelers, 4 next-task calls over HTTP (each submitted); the bodies by is_control.
+
+    The project needs at least ``LABELERS * CALLS`` real slots: each call draws control with
+    the project's ratio, and a call that draws real when no real slot is left is rightly a 204
+    (controls are never served in place of real work: a project serving only controls would
+    give them away)."""
+    real_slots = sum(
+        Task.objects.filter(project=project, gold_item__isnull=True).values_list(
+            "target", flat=True
+        )
+    )
+    assert real_slots >= LABELERS * CALLS, "too few real slots: a 204 would be right"
     shapes: dict[bool, list[dict]] = {True: [], False: []}
-    for _ in range(12):
+    for _ in range(LABELERS):
         labeler = make_labeler()
         client = token_client(labeler)
-        for _ in range(4):
+        for _ in range(CALLS):
             response = client.post(f"/api/v1/projects/{project.pk}/next-task/")
             assert response.status_code == 201
             body = response.json()
@@ -124,7 +138,7 @@ def serve_both_kinds(project) -> dict[bool, list[dict]]:
 
 
 def test_control_and_real_tasks_look_the_same():
-    project = make_project(tasks=30, overlap=1)
+    project = make_project(tasks=LABELERS * CALLS, overlap=1)
     with_controls(project, n=15)
     shapes = serve_both_kinds(project)
     assert all("prelabel" not in b for kind in shapes.values() for b in kind)
@@ -182,7 +196,7 @@ def pairs(project, *, control: bool) -> list[tuple]:
 
 
 def test_control_and_real_tasks_look_the_same_with_prelabels_shown():
-    project = make_project(tasks=30, overlap=1, show_prelabels=True)
+    project = make_project(tasks=LABELERS * CALLS, overlap=1, show_prelabels=True)
     give_prelabels(project)
     with_controls(project, n=15)  # synced after the real pre-labels exist: decoys copied
     shapes = serve_both_kinds(project)
