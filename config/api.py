@@ -1,6 +1,6 @@
 """API wiring shared by every app: the one exception handler, pagination, strict input
-serializers, JSON 400/404/500 pages, the URL converter for ids, and the health check. The
-size-limited body parsers live in ``config.parsers``."""
+serializers, JSON 400/404/500 pages and the URL converter for ids. The size-limited body parsers
+live in ``config.parsers``; the health routes in ``health.api``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import base64
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection, models
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+from django.db import models
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,6 +65,22 @@ def error_body(detail: str, code: str, fields: dict | None = None) -> dict[str, 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every error in the one shape ``{"detail", "code", "fields"}``."""
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        # The database is down, restarting, or timed out: retryable, not a bug (a 503 with
+        # Retry-After, code database_unavailable; health.api renders the same outside DRF).
+        from health.api import (
+            DATABASE_UNAVAILABLE,
+            DATABASE_UNAVAILABLE_DETAIL,
+            RETRY_AFTER_SECONDS,
+        )
+
+        logger.warning("database unavailable: %s", exc)
+        set_rollback()
+        return Response(
+            error_body(DATABASE_UNAVAILABLE_DETAIL, DATABASE_UNAVAILABLE),
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(error_body(exc.detail, exc.code, exc.fields), status=exc.status)
@@ -204,38 +221,6 @@ def json_server_error(request):
     from django.views.defaults import server_error
 
     return server_error(request)
-
-
-def healthz(request) -> JsonResponse:
-    """Report the database and the broker; 200 when both answer, else 503."""
-    checks: dict[str, dict[str, Any]] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        checks["database"] = {"ok": True, "vendor": connection.vendor}
-    except Exception as exc:  # a health check reports any failure rather than raising it
-        logger.warning("health check: database unreachable: %s", exc)
-        checks["database"] = {"ok": False, "error": exc.__class__.__name__}
-
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        checks["broker"] = {"ok": True, "mode": "eager (tasks run in-process)"}
-    else:
-        from config.celery import app
-
-        try:
-            with app.connection_for_write() as conn:
-                conn.ensure_connection(max_retries=1, timeout=2)
-            checks["broker"] = {"ok": True, "mode": "broker", "transport": conn.transport_cls}
-        except Exception as exc:  # reported, not raised
-            logger.warning("health check: broker unreachable: %s", exc)
-            checks["broker"] = {"ok": False, "mode": "broker", "error": exc.__class__.__name__}
-
-    healthy = all(c["ok"] for c in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
-        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
 
 
 def parse_input(serializer_class, data, *, partial: bool = False) -> dict:

@@ -46,10 +46,13 @@ INSTALLED_APPS = [
     "qc",
     "assignments",
     "payments",
+    "health",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A view that finds the database down answers 503 with Retry-After, not 500.
+    "health.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -10,8 +10,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import IdConverter, healthz
+from config.api import IdConverter
 from config.parsers import PARSER_CLASSES
+from health import api as health_api
 
 register_converter(IdConverter, "id")
 
@@ -65,9 +66,10 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
         name="api-docs",
     ),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", health_api.liveness, name="healthz"),
+    path("healthz/ready", health_api.readiness, name="healthz-ready"),
 ]
 
 handler400 = "config.api.json_bad_request"
 handler404 = "config.api.json_not_found"
-handler500 = "config.api.json_server_error"
+handler500 = "health.api.server_error"  # a database that went away is a 503
