@@ -161,7 +161,8 @@ def _vendor_throughput(*, project_id: int | None, now) -> dict[int | None, dict[
     and control) all time and over the last 30 days, and their active seconds. One grouped
     query. TODO(issue 5): belongs in ``assignments.selectors.quality`` beside
     ``labeler_throughput``; kept private here until it moves."""
-    qs = Assignment.objects.filter(status=Assignment.Status.SUBMITTED)
+    # Up to now: a submission stamped later is never counted.
+    qs = Assignment.objects.filter(status=Assignment.Status.SUBMITTED, submitted_at__lte=now)
     if project_id is not None:
         qs = qs.filter(project_id=project_id)
     since = now - timedelta(days=THROUGHPUT_DAYS)

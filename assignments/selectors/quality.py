@@ -67,7 +67,8 @@ def labeler_throughput(
     Three queries (four when the number of timed submissions is even: the median is then the
     mean of the two middle values, fetched by offset)."""
     now = now or timezone.now()
-    qs = _submitted(project_id, labeler_id)
+    # Every window ends at now: a submission stamped later is never counted.
+    qs = _submitted(project_id, labeler_id).filter(submitted_at__lte=now)
     aggregates: dict[str, Any] = {
         "first": Min("submitted_at"),
         "timed": Count("pk", filter=Q(active_seconds__isnull=False)),

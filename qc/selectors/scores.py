@@ -8,6 +8,10 @@ accuracy of the latest refit). No function here loops over fact rows in Python: 
 a ``COUNT``/``SUM`` in the database, grouped at most by class or week, and the pure maths
 (``qc.stats.wilson``) is applied to the few aggregate rows that come back.
 
+Every window ends at ``now`` (the caller's, or the present): a fact stamped after it is never
+counted, in any window, series or table (a clock that ran ahead or a backdated import cannot
+inflate a score). A window of d days is the facts with ``now - d days <= time <= now``.
+
 Every rate comes as ``{n, correct, rate, low, high}`` (``agreeing`` instead of ``correct`` for
 agreement): the count it rests on and its Wilson 95% interval; ``rate`` is None when n is 0.
 
@@ -15,7 +19,8 @@ What a scorecard holds is counts, rates and class names — never an answer of a
 never a gold item, its id or its accepted answers. For the labeler's own view, callers pass
 ``before`` (the start of the current day): checks and outcomes recorded since then are left
 out, so the numbers move once a day and a labeler cannot tell a control task from a real one by
-watching their gold count change after a submission (docs/quality.md). Quiz answers count only
+watching their gold count change after a submission, and so tell a control task from a real
+one (docs/quality.md, "The labeler's own view"). Quiz answers count only
 once their attempt has ended, so a running qualification quiz gives no per-question feedback.
 """
 
@@ -46,7 +51,8 @@ WEEKS = 12  # the weekly gold-accuracy series for charts covers this many weeks
 def start_of_day(now: datetime) -> datetime:
     """Where a labeler's own view of their quality facts stops: the start of their current day
     (local time). Facts recorded since are left out, so a labeler cannot watch a gold count
-    move after a submit and tell a control task from a real one (DESIGN.md, invariant 4)."""
+    move after a submit and tell a control task from a real one: control tasks must stay
+    indistinguishable from real ones in everything a labeler sees."""
     return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -74,9 +80,9 @@ def _window_q(field: str, since: datetime | None) -> Q:
 
 
 def _gold_checks(
-    *, labeler_id: int | None, project_id: int | None, before: datetime | None
+    *, labeler_id: int | None, project_id: int | None, before: datetime | None, now: datetime
 ) -> QuerySet[GoldCheck]:
-    qs = GoldCheck.objects.filter(counted=True)
+    qs = GoldCheck.objects.filter(counted=True, checked_at__lte=now)
     if labeler_id is not None:
         qs = qs.filter(labeler_id=labeler_id)
     if project_id is not None:
@@ -87,9 +93,10 @@ def _gold_checks(
 
 
 def _outcomes(
-    *, labeler_id: int | None, project_id: int | None, before: datetime | None
+    *, labeler_id: int | None, project_id: int | None, before: datetime | None, now: datetime
 ) -> QuerySet[LabelOutcome]:
-    qs = LabelOutcome.objects.all()
+    # Windows go by submission time, the own view's cut-off by decision time: both end at now.
+    qs = LabelOutcome.objects.filter(submitted_at__lte=now, decided_at__lte=now)
     if labeler_id is not None:
         qs = qs.filter(labeler_id=labeler_id)
     if project_id is not None:
@@ -117,9 +124,9 @@ def gold_accuracy(
         window = _window_q("checked_at", _since(now, days))
         aggregates[f"{key}_n"] = Count("pk", filter=window)
         aggregates[f"{key}_c"] = Count("pk", filter=window & Q(correct=True))
-    row = _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before).aggregate(
-        **aggregates
-    )
+    row = _gold_checks(
+        labeler_id=labeler_id, project_id=project_id, before=before, now=now
+    ).aggregate(**aggregates)
     return {
         "windows": {key: rate(row[f"{key}_c"], row[f"{key}_n"]) for key, _ in WINDOWS},
         "contested": row["contested"],
@@ -134,8 +141,9 @@ def quiz_accuracy(*, labeler_id: int, now: datetime | None = None) -> dict[str, 
     now = now or timezone.now()
     qs = AttemptQuestion.objects.filter(
         attempt__labeler_id=labeler_id,
-        attempt__finished_at__isnull=False,
+        attempt__finished_at__lte=now,
         is_correct__isnull=False,
+        answered_at__lte=now,
     )
     aggregates = {}
     for key, days in WINDOWS:
@@ -159,13 +167,18 @@ def _matrix(cells: Iterable[tuple[str, str, int]]) -> dict[str, Any]:
 
 
 def gold_by_class(
-    *, labeler_id: int, project_id: int | None = None, before: datetime | None = None
+    *,
+    labeler_id: int,
+    project_id: int | None = None,
+    now: datetime | None = None,
+    before: datetime | None = None,
 ) -> dict[str, Any]:
     """All-time accuracy per gold class and the confusion matrix against gold (rows: the gold
     class, columns: the class answered). Choice answers only (boxes have no class). One query
     grouped by (gold class, answered class)."""
+    now = now or timezone.now()
     rows = list(
-        _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before)
+        _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before, now=now)
         .exclude(expected_class="")
         .values("expected_class", "answer_class")
         .annotate(n=Count("pk"), correct=Count("pk", filter=Q(correct=True)))
@@ -184,12 +197,17 @@ def gold_by_class(
 
 
 def confusion_vs_final(
-    *, labeler_id: int, project_id: int | None = None, before: datetime | None = None
+    *,
+    labeler_id: int,
+    project_id: int | None = None,
+    now: datetime | None = None,
+    before: datetime | None = None,
 ) -> dict[str, Any]:
     """Confusion matrix against the final labels (rows: the final class, columns: the class
     answered) over decided real tasks. One query."""
+    now = now or timezone.now()
     rows = (
-        _outcomes(labeler_id=labeler_id, project_id=project_id, before=before)
+        _outcomes(labeler_id=labeler_id, project_id=project_id, before=before, now=now)
         .exclude(final_class="")
         .values_list("final_class", "answer_class")
         .annotate(n=Count("pk"))
@@ -219,7 +237,7 @@ def agreement(
         aggregates[f"{key}_agreeing"] = Coalesce(Sum("peers_agreeing", filter=window), 0)
         aggregates[f"{key}_n"] = Count("pk", filter=window)
         aggregates[f"{key}_final"] = Count("pk", filter=window & Q(agrees_final=True))
-    row = _outcomes(labeler_id=labeler_id, project_id=project_id, before=before).aggregate(
+    row = _outcomes(labeler_id=labeler_id, project_id=project_id, before=before, now=now).aggregate(
         **aggregates
     )
     return {
@@ -259,7 +277,7 @@ def gold_weekly(
     One query."""
     now = now or timezone.now()
     rows = (
-        _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before)
+        _gold_checks(labeler_id=labeler_id, project_id=project_id, before=before, now=now)
         .filter(checked_at__gte=now - timedelta(weeks=weeks))
         .annotate(week=TruncWeek("checked_at"))
         .values("week")
@@ -285,7 +303,7 @@ def labeler_scores(
     for the labeler's own view). Seven queries, whatever the number of facts."""
     now = now or timezone.now()
     gold = gold_accuracy(labeler_id=labeler_id, project_id=project_id, now=now, before=before)
-    by_class = gold_by_class(labeler_id=labeler_id, project_id=project_id, before=before)
+    by_class = gold_by_class(labeler_id=labeler_id, project_id=project_id, now=now, before=before)
     return {
         "gold_accuracy": gold["windows"],
         "contested_checks": gold["contested"],
@@ -293,7 +311,7 @@ def labeler_scores(
         "per_class": by_class["per_class"],
         "confusion_vs_gold": by_class["confusion"],
         "confusion_vs_final": confusion_vs_final(
-            labeler_id=labeler_id, project_id=project_id, before=before
+            labeler_id=labeler_id, project_id=project_id, now=now, before=before
         ),
         "agreement": agreement(
             labeler_id=labeler_id, project_id=project_id, now=now, before=before
@@ -319,8 +337,8 @@ def labeler_score_table(
     Dawid-Skene accuracy. Three grouped queries, whatever the number of labelers."""
     now = now or timezone.now()
     since = now - timedelta(days=30)
-    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None)
-    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None)
+    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None, now=now)
+    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None, now=now)
     fits = LabelerEstimate.objects.filter(project_id=project_id)
     if labeler_ids is not None:
         ids = list(labeler_ids)
@@ -392,8 +410,8 @@ def vendor_comparison(
     since = now - timedelta(days=30)
     scoped = vendor_ids is not None
     ids = list(vendor_ids) if scoped else None
-    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None)
-    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None)
+    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None, now=now)
+    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None, now=now)
     fits = LabelerEstimate.objects.all()
     if project_id is not None:
         fits = fits.filter(project_id=project_id)

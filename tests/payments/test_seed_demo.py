@@ -480,3 +480,68 @@ def test_the_quiz_list_tells_a_blocked_labeler_why(client_for):
     for row in rows:
         assert row["availability"]["available"] is False
         assert row["availability"]["blocked"][0]["code"] == "guide_not_acknowledged"
+
+
+# -- when the demo's work happened -----------------------------------------------------------
+
+# Fields that hold a deadline or a validity end, not something that happened: they may lie
+# after now by design (a qualification granted by the demo is valid for 180 days).
+DEADLINES = {("workforce", "qualification", "expires_at")}
+DEMO_SPAN = timedelta(days=28)
+
+
+def _timestamps() -> list[tuple[str, object]]:
+    """Every date-time value the demo wrote, as ("app.model.field", value)."""
+    from django.apps import apps
+    from django.db import models
+
+    found = []
+    for model in apps.get_models():
+        if model._meta.app_label not in {"workforce", "qc", "assignments", "payments"}:
+            continue
+        for f in model._meta.concrete_fields:
+            if not isinstance(f, models.DateTimeField):
+                continue
+            if (model._meta.app_label, model._meta.model_name, f.name) in DEADLINES:
+                continue
+            name = f"{model._meta.label}.{f.name}"
+            found += [
+                (name, value)
+                for value in model.objects.exclude(**{f"{f.name}__isnull": True}).values_list(
+                    f.name, flat=True
+                )
+            ]
+    return found
+
+
+def test_all_demo_work_lies_in_the_four_weeks_before_now():
+    from qc.models import GoldCheck, RuleAction
+
+    _seed()
+    now = timezone.now()
+    stamps = _timestamps()
+    names = {name for name, _ in stamps}
+    # The facts the scores and rules read are among them (consensus, and so LabelOutcome, runs
+    # after commit: not inside this test's transaction).
+    assert {
+        "assignments.Assignment.submitted_at",
+        "assignments.Assignment.leased_at",
+        "qc.GoldCheck.checked_at",
+        "qc.QuizAttempt.started_at",
+        "qc.AttemptQuestion.answered_at",
+        "qc.RuleAction.fired_at",
+    } <= names
+    future = sorted({name for name, value in stamps if value > now})
+    assert future == []
+    too_old = sorted({name for name, value in stamps if value < now - DEMO_SPAN})
+    assert too_old == []
+    # The work is spread over the weeks, not bunched at the end.
+    submitted = sorted(
+        Assignment.objects.filter(submitted_at__isnull=False).values_list("submitted_at", flat=True)
+    )
+    assert len(submitted) > seed_demo.DEMO_PROJECT_SUBMISSIONS
+    assert submitted[0] < now - timedelta(days=21)
+    assert submitted[len(submitted) // 2] < now - timedelta(days=7)
+    assert submitted[-1] > now - timedelta(days=3)
+    assert GoldCheck.objects.filter(checked_at__lt=now - timedelta(days=14)).exists()
+    assert RuleAction.objects.exists()

@@ -1019,6 +1019,7 @@ DEMO_PROJECT = "poles-north"
 DEMO_PROJECT_TASKS = 120
 DEMO_PROJECT_SUBMISSIONS = 120  # half of 120 tasks x overlap 2
 DEMO_LABELER_ACCURACY = 0.85  # the crowd's mean; each labeler has their own (below)
+DEMO_WORK_SPAN = timedelta(days=27)  # the project's labels: within the four weeks before now
 
 
 def _demo_task_rows(first: int, last: int) -> str:
@@ -1114,17 +1115,31 @@ def _seed_project(seed: DemoSeed) -> None:
             "pk", "gold_item__accepted_answers"
         )
     )
-    # The work is spread over the last four weeks (the services take the time as an argument),
-    # so scores have a history; each label takes the labeler 20 to 90 seconds.
-    clock = timezone.now() - timedelta(days=28)
-    step = timedelta(days=27) / (DEMO_PROJECT_SUBMISSIONS * 1.4)
+    # The work is spread over the four weeks before now (the services take the time as an
+    # argument), so scores have a history; each label takes the labeler 20 to 90 seconds. The
+    # clock moves only when a label is made: most active labelers are not qualified for the
+    # project, and moving it on their refused claims once put most of the work in the future.
+    # The last lease expires before now, so no timestamp of the demo lies after it. A resumed
+    # run carries on after the labels already there.
+    now = timezone.now()
+    end = now - timedelta(seconds=project.lease_seconds) - timedelta(minutes=5)
+    last = (
+        Assignment.objects.filter(project=project, submitted_at__isnull=False)
+        .order_by("-submitted_at")
+        .values_list("submitted_at", flat=True)
+        .first()
+    )
+    clock = now - DEMO_WORK_SPAN if last is None else max(now - DEMO_WORK_SPAN, last)
+    # Control tasks come on top of the real ones: about control_ratio of the claims, more
+    # while a labeler's adaptive rate is raised; the margin keeps the labels off the end.
+    expected = (DEMO_PROJECT_SUBMISSIONS - done) / (1 - float(project.control_ratio)) * 1.2
+    step = (end - clock) / max(expected, 1)
     progressed = True
     while done < DEMO_PROJECT_SUBMISSIONS and progressed:
         progressed = False
         for labeler in workers:
             if done >= DEMO_PROJECT_SUBMISSIONS:
                 break
-            clock += step
             try:
                 claim = work_services.assignment_claim_next(
                     labeler=labeler, project_id=project.pk, rng=rng, now=clock
@@ -1151,6 +1166,7 @@ def _seed_project(seed: DemoSeed) -> None:
                 done += 1
             seed.created["submissions"] += 1
             progressed = True
+            clock = min(clock + step, end)
 
 
 # Each labeler's own accuracy on the demo project, so scores differ as they would: most near the
