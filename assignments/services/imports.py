@@ -13,6 +13,12 @@ so imports and updates of one project serialize while claims, which only referen
 on) and writes with ``COPY`` (psycopg 3) — straight into the task table for an import, into a
 temporary table followed by one ``UPDATE … FROM`` for an update. On SQLite (the demo) the same
 rows go through ``bulk_create`` / ``bulk_update``.
+
+After the write commits, both ANALYZE the task table on PostgreSQL (``_refresh_statistics``):
+autovacuum re-analyzes a table only after 10% of it changed, so 5,000 tasks imported into a
+table of 80,000 would leave the planner believing the new project has no open tasks, and the
+claim would then read and sort every open task of the project instead of walking the open-queue
+index from the top (7.8 ms instead of 0.17 ms per claim; BENCHMARKS.md, the import drill).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import re
 import time
@@ -29,7 +36,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
@@ -39,6 +46,8 @@ from config.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from qc.answers import AnswerError, validate_answer
 from qc.services.gold import MAX_IMAGE_URL_CHARS, MAX_METADATA_BYTES, clean_image_url
 from workforce.models import User
+
+logger = logging.getLogger(__name__)
 
 TASK_IMPORT_MAX_ROWS = 1_000_000
 # What the HTTP routes read at most (the raw body or the uploaded file); a 100,000-row JSONL
@@ -276,9 +285,9 @@ def _records(
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _NUL_ESCAPE_RE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-# A common shape of http(s) URL that Django's URLValidator (used by qc's clean_image_url)
-# certainly accepts: checked here first because the validator is the slowest step of a row.
-# Anything else goes to clean_image_url, which decides.
+# A common shape of http(s) URL that qc's clean_image_url certainly accepts: checked here first
+# because the full check is the slowest step of a row. Anything else (single-label hosts such
+# as ``minio``, ports, IP addresses) goes to clean_image_url, which decides.
 _PLAIN_URL_RE = re.compile(
     r"https?://((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
     r"(?:[/?#]\S*)?\Z"
@@ -741,10 +750,34 @@ def tasks_import(
         if show_prelabels:
             # The control tasks' decoys follow the real tasks' pre-labels (docs/next-task.md).
             project_refresh_control_prelabels(actor=actor, project=project)
+    _refresh_statistics()
     batch.project = project
     return ImportResult(
         batch=batch, created=len(ctx.rows), seconds=round(time.perf_counter() - started, 3)
     )
+
+
+# How long the ANALYZE after a bulk write waits for its lock (a VACUUM or another ANALYZE of the
+# task table holds it) before giving up; the write has committed either way.
+ANALYZE_LOCK_TIMEOUT = "2s"
+
+
+def _refresh_statistics() -> None:
+    """ANALYZE the task table after a bulk write has committed (PostgreSQL only), so that the
+    planner knows the project's new open tasks before the first claim. Outside the write's
+    transaction: the sample must see the committed rows, and the write's locks are released
+    first. ANALYZE reads a fixed-size sample (30,000 rows at the default statistics target),
+    so its cost does not grow with the table; it blocks neither reads nor writes. A failure
+    (a lock wait over ``ANALYZE_LOCK_TIMEOUT``, a lost connection) is logged, not raised: the
+    tasks are in, and autovacuum analyzes the table later."""
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_TIMEOUT}'")
+            cursor.execute(f"ANALYZE {Task._meta.db_table}")
+    except DatabaseError as exc:
+        logger.warning("ANALYZE of the task table after a bulk write failed: %s", exc)
 
 
 # The columns each row fills, in the order of its COPY line.
@@ -1040,6 +1073,7 @@ def tasks_bulk_update(
         updated = write(project.pk, ctx)
         if locked[1]:
             project_refresh_control_prelabels(actor=actor, project=project)
+    _refresh_statistics()
     return UpdateResult(updated=updated, seconds=round(time.perf_counter() - started, 3))
 
 
