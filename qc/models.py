@@ -414,10 +414,44 @@ class GoldCheck(models.Model):
             ),
             models.Index(fields=["project_id", "-checked_at"], name="qc_goldcheck_project"),
             models.Index(fields=["gold_item", "counted"], name="qc_goldcheck_item"),
+            # The control claim's probe "has this labeler a check on this gold item (in any
+            # project)?" (assignments.services.claim._claim_control).
+            models.Index(fields=["labeler", "gold_item"], name="qc_goldcheck_labeler_item"),
         ]
 
     def __str__(self) -> str:
         return f"{self.labeler} on {self.gold_item}: {'right' if self.correct else 'wrong'}"
+
+
+class GoldExposure(models.Model):
+    """A labeler has met a gold item outside a control task of their own — shown it with its
+    answer (training feedback, a quiz), written its answer (a review promoted to gold), or
+    labeled the real task it was made from. Such an item is never served to that labeler as a
+    control task (``assignments.services.claim._claim_control`` probes this table): they would
+    know its answer, or recognise it and so know the task is a control. Written with
+    ``INSERT … ON CONFLICT DO NOTHING`` (``qc.services.exposures.gold_exposures_record``); the
+    first exposure is the one kept."""
+
+    class Reason(models.TextChoices):
+        QUIZ_TRAINING = "quiz_training", "Training quiz question (feedback shows the answer)"
+        QUIZ_QUALIFICATION = "quiz_qualification", "Qualification quiz question"
+        AUTHORED = "authored", "Wrote the gold answer (a review promoted to gold)"
+        LABELED_SOURCE = "labeled_source", "Labeled the real task the item was made from"
+
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="gold_exposures")
+    gold_item = models.ForeignKey(GoldItem, on_delete=models.CASCADE, related_name="exposures")
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            # Also the index of the claim's probe (labeler, gold item).
+            models.UniqueConstraint(fields=["labeler", "gold_item"], name="qc_goldexposure_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} met {self.gold_item} ({self.reason})"
 
 
 class LabelOutcome(models.Model):
@@ -638,6 +672,10 @@ class RuleAction(models.Model):
     inputs = models.JSONField(help_text="n, successes, rate, lower, upper, window, threshold.")
     fired_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
+    as_of = models.DateTimeField(
+        help_text="The facts the firing was decided on were all recorded before this moment "
+        "(the start of the day the periodic evaluation ran: docs/quality.md, Rules)."
+    )
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -239,20 +239,63 @@ def _lease_if_slot(
     )
 
 
+@cache
+def _control_sql() -> str:
+    """``_claim_control``'s one statement, written out once (as ``_claim_sql``)."""
+    # Imported here: qc's exposure and check tables are read by this statement only.
+    from qc.models import GoldCheck, GoldExposure
+
+    t, a = Task._meta.db_table, Assignment._meta.db_table
+    g, e, c = GoldItem._meta.db_table, GoldExposure._meta.db_table, GoldCheck._meta.db_table
+    eligible = f"""t.project_id = %(project)s AND t.gold_item_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM {g} g WHERE g.id = t.gold_item_id AND g.status = 'active')
+           AND NOT EXISTS (SELECT 1 FROM {t} s JOIN {a} d ON d.task_id = s.id
+                            WHERE s.gold_item_id = t.gold_item_id AND d.labeler_id = %(labeler)s)
+           AND NOT EXISTS (SELECT 1 FROM {e} e WHERE e.labeler_id = %(labeler)s
+                                                 AND e.gold_item_id = t.gold_item_id)
+           AND NOT EXISTS (SELECT 1 FROM {c} c WHERE c.labeler_id = %(labeler)s
+                                                 AND c.gold_item_id = t.gold_item_id)"""  # noqa: S608
+    columns = "t.id, t.payload, t.prelabel, t.prelabel_confidence"
+    return f"""
+        WITH bounds AS (
+            SELECT MIN(gold_item_id) AS lo, MAX(gold_item_id) AS hi FROM {t}
+             WHERE project_id = %(project)s AND gold_item_id IS NOT NULL
+        ), pivot AS (SELECT lo + CAST(%(u)s * (hi - lo) AS BIGINT) AS at FROM bounds)
+        SELECT * FROM (SELECT {columns} FROM {t} t, pivot
+                        WHERE {eligible} AND t.gold_item_id >= pivot.at
+                        ORDER BY t.gold_item_id, t.id LIMIT 1) after_pivot
+        UNION ALL
+        SELECT * FROM (SELECT {columns} FROM {t} t, pivot
+                        WHERE {eligible} AND t.gold_item_id < pivot.at
+                        ORDER BY t.gold_item_id, t.id LIMIT 1) before_pivot
+        LIMIT 1
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+
+
 def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assignment | None:
-    """Lease a random control task (a gold item served as a task) the labeler has not seen.
-    Control tasks have no slot limit, so no lock is needed; the unique (task, labeler)
-    constraint keeps one labeler from seeing a gold item twice."""
-    found = (
-        Task.objects.filter(project_id=project.pk, gold_item__isnull=False)
-        .filter(_not_done_by(labeler))
-        .order_by("?")
-        .values_list("id", "payload", "prelabel", "prelabel_confidence")
-        .first()
-    )
-    if found is None:
+    """Lease a random control task (a gold item served as a task) that the labeler has never
+    met: not served to them in any project (a lease of any status on a control task of the same
+    gold item), no gold check of theirs on it in any project (one gold set may be the control
+    set of two projects), no exposure of it (``qc.GoldExposure``: a quiz showed it, they wrote
+    its answer, they labeled the task it came from), and the item is active (a quarantined or
+    retired item is not served). None when no such task is left.
+
+    One statement (then the lease's INSERT): a random pivot between the project's lowest and
+    highest gold item id, and the first eligible control task at or after it in gold item order
+    (wrapping round to the start), walked along ``assignments_task_controls (project,
+    gold_item)``; each candidate costs index probes only — the tasks of its gold item
+    (``gold_item_id`` index) then ``assignments_assignment_one_per_labeler``,
+    ``qc_goldexposure_once`` and ``qc_goldcheck_labeler_item`` — so the cost follows the
+    candidates skipped, not the size of the set or of the labeler's history. Control tasks have
+    no slot limit, so no lock is needed; the unique (task, labeler) constraint backs "never the
+    same control task twice"."""
+    params = {"project": project.pk, "labeler": labeler.pk, "u": _rng.random()}
+    with connection.cursor() as cursor:
+        cursor.execute(_control_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    task = Task(pk=found[0], payload=found[1], prelabel=found[2], prelabel_confidence=found[3])
+    task = _task_from_row(row)
     return _lease_if_slot(task=task, project=project, labeler=labeler, now=now, is_control=True)
 
 

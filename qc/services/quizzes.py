@@ -17,7 +17,9 @@ attempts nobody comes back to.
 What a labeler learns. A training answer returns the feedback of the question just answered
 (after its answer is written); a qualification answer returns nothing about correctness, and a
 qualification attempt reveals only its score and pass/fail once it has ended. The errors raised
-here never carry gold data.
+here never carry gold data. Every question an attempt draws is recorded as a gold exposure of
+the labeler when it is drawn (``qc.services.exposures``), so that item is never served to them
+as a control task.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from django.utils import timezone
 
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qc.answers import AnswerError, grade, validate_answer
-from qc.models import AttemptQuestion, GoldItem, GoldSet, Guide, Quiz, QuizAttempt
+from qc.models import AttemptQuestion, GoldExposure, GoldItem, GoldSet, Guide, Quiz, QuizAttempt
 from qc.sampling import draw_stratified
 from qc.selectors import quizzes as quiz_selectors
 from qc.selectors.guides import guide_ack_missing
 from qc.sequential import SprtParams, Verdict, decide, fixed_passes, llr
+from qc.services.exposures import gold_exposures_record
 from workforce.models import Labeler, Qualification, QualificationType, User
 from workforce.selectors import is_ops
 from workforce.services import qualification_grant
@@ -371,6 +374,20 @@ def _create_attempt(
     AttemptQuestion.objects.bulk_create(
         AttemptQuestion(attempt=attempt, position=i, gold_item_id=pk)
         for i, pk in enumerate(chosen, start=1)
+    )
+    # Every question drawn is an exposure, recorded with the draw: a training quiz shows each
+    # answer in its feedback, and an item met in any quiz would be recognised if it came back
+    # as a control task — which real tasks never do (docs/quality.md, "Secrecy of control
+    # tasks"). Drawn, not answered: the questions are fixed now and may all be shown.
+    gold_exposures_record(
+        labeler_ids=[labeler.pk],
+        gold_item_ids=chosen,
+        reason=(
+            GoldExposure.Reason.QUIZ_TRAINING
+            if quiz.kind == Quiz.Kind.TRAINING
+            else GoldExposure.Reason.QUIZ_QUALIFICATION
+        ),
+        now=now,
     )
     return attempt
 
