@@ -35,7 +35,6 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -43,14 +42,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from assignments import tasks as work_tasks
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
 from assignments.services.quality import task_decision
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus import agreement_with
-from qc.models import GoldItem, GoldSet, QualityRule
+from qc.models import GoldItem, GoldSet
 from qc.services.scoring import LabeledAnswer, label_outcomes_record
 from workforce.models import Labeler
 
@@ -95,7 +93,6 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
     with transaction.atomic(durable=True):
         task = (
             Task.objects.select_related("project")
-            .annotate(_agreement_rules=_agreement_rules())
             .select_for_update(of=("self",), no_key=True)
             .filter(pk=task_id)
             .first()
@@ -391,18 +388,6 @@ def _submissions(task_id: int) -> list[LabeledAnswer]:
     return [LabeledAnswer(*row) for row in rows]
 
 
-def _agreement_rules() -> Exists:
-    """Whether the task's project has active rules on agreement with the final label (read with
-    the task, so consensus spends no statement on it)."""
-    return Exists(
-        QualityRule.objects.filter(
-            project_id=OuterRef("project_id"),
-            is_active=True,
-            metric=QualityRule.Metric.FINAL_AGREEMENT,
-        )
-    )
-
-
 def _record_outcomes(
     *,
     task: Task,
@@ -425,18 +410,8 @@ def _record_outcomes(
         answers=answers,
         now=now,
     )
-    ruled = getattr(task, "_agreement_rules", None)
-    if ruled is None:
-        ruled = QualityRule.objects.filter(
-            project_id=project.pk, is_active=True, metric=QualityRule.Metric.FINAL_AGREEMENT
-        ).exists()
-    if ruled:
-        # Rules on agreement with the final label read these outcomes after commit.
-        for labeler_id in {a.labeler_id for a in answers}:
-            transaction.on_commit(
-                partial(work_tasks.labeler_rules_evaluate.delay, labeler_id, project.pk),
-                robust=True,
-            )
+    # Quality rules read these outcomes in their periodic sweep, from the next day on
+    # (qc.services.rules): never right after a decision.
 
 
 def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetime) -> None:

@@ -10,9 +10,9 @@ Routes (under /api/v1/):
 * ``POST me/gold-checks/{id}/contest/`` ``{"note"}`` — contest the verdict of one's own check,
   once: 200 with the check; 404 for anyone else's; 409 ``already_contested``.
 * ``GET gold-checks/`` (``?labeler=``, ``project``, ``contest``) — ops: every check, with the
-  gold answers; vendor managers: their labelers' checks *without* the gold answers or
-  explanation (a manager could pass them on to labelers who have not met the item yet); anyone
-  else 403.
+  gold answers; vendor managers: their labelers' checks recorded before the start of the
+  current day (UTC, as the labelers' own list), *without* the gold answers or explanation (a
+  manager could pass them on to labelers who have not met the item yet); anyone else 403.
 * ``GET gold-sets/{id}/health/`` (``?flagged=true``) — ops: per item, checks and misses (with
   the Wilson interval of accuracy on the item), strong labelers' checks and misses, the
   expected miss rate, the binomial tail p-value, open contests, and the flags.

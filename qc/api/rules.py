@@ -11,7 +11,10 @@ Routes (under /api/v1/):
   they can see but may not reverse (a vendor manager's labeler's, a labeler's own) a 403.
 
 Every firing shows the interval it was decided on: n, successes, rate, the Wilson 95% bounds and
-the rule's terms. Ops also read the bookkeeping of what the action did (``details``).
+the rule's terms, and ``as_of``: those figures count the facts recorded before that moment (the
+start of the day the periodic evaluation ran). Labelers and vendor managers see only firings
+with ``as_of`` at or before the start of the current day (UTC); reversals by ops show at once.
+Ops also read the bookkeeping of what the action did (``details``).
 
 The rules themselves (``quality-rules/``) are served by ``assignments.api.rules``, which can
 check that a project exists.
@@ -72,6 +75,7 @@ class RuleActionOut(serializers.ModelSerializer):
             "inputs",
             "details",
             "fired_at",
+            "as_of",
             "cleared_at",
             "reversed_at",
             "reversed_by",

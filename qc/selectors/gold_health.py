@@ -19,9 +19,10 @@ The item's own counts take every check of it (counted or not: a quarantined item
 judged); strength takes counted checks only.
 
 Gold checks (labelers, vendor managers, ops): ``gold_check_list_for`` scopes them. A labeler
-sees their own checks only — after submission, with the gold item's accepted answers and
-explanation (their answer is locked). A vendor manager sees their labelers' checks without the
-gold answers (a manager could otherwise pass them on). Ops see every check.
+sees their own checks only — from before the start of the current day, with the gold item's
+accepted answers and explanation (their answer is locked). A vendor manager sees their
+labelers' checks from before the start of the current day too, without the gold answers (a
+manager could otherwise pass them on). Ops see every check, today's included.
 """
 
 from __future__ import annotations
@@ -223,13 +224,18 @@ def gold_check_get_for_labeler(*, labeler: Labeler, pk: int) -> GoldCheck:
         raise NotFound() from None
 
 
-def gold_check_list_for(*, actor: User) -> QuerySet[GoldCheck]:
-    """Every check for ops; a vendor manager's labelers' checks; nothing for anyone else (the
-    API refuses them earlier). The labeler is joined (public code)."""
+def gold_check_list_for(*, actor: User, now: datetime | None = None) -> QuerySet[GoldCheck]:
+    """Every check for ops; a vendor manager's labelers' checks recorded before the start of the
+    current day (``start_of_day``, the labeler's own cut-off: a check of today with its answer
+    and verdict would tell the manager — and through them the labeler — which task just
+    submitted was a control task, and a correct verdict its gold answer); nothing for anyone
+    else (the API refuses them earlier). The labeler is joined (public code)."""
     qs = GoldCheck.objects.select_related("labeler", "gold_item")
     if is_ops(actor):
         return qs
     vendors = managed_vendor_ids(actor)
     if not vendors:
         return GoldCheck.objects.none()
-    return qs.filter(labeler__vendor_id__in=vendors)
+    return qs.filter(
+        labeler__vendor_id__in=vendors, checked_at__lt=start_of_day(now or timezone.now())
+    )

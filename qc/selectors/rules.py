@@ -3,17 +3,23 @@
 Rules are an operations setting: ops read them, nobody else (the API refuses others earlier).
 Firings (``RuleAction``) are visible to ops, to the labeler's vendor manager and to the labeler
 themself; what a non-ops caller reads of a firing's inputs is the interval and the rule's terms
-(``public_inputs``), never anything of a gold answer (inputs hold none anyway).
+(``public_inputs``), never anything of a gold answer (inputs hold none anyway). A labeler and a
+vendor manager see a firing only when it was decided on facts recorded before the start of the
+current day (``as_of``; the periodic evaluation's firings always are), the cut-off of the
+labeler's own scorecard (docs/quality.md, "Secrecy of control tasks").
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from config.errors import NotFound
 from qc.models import QualityRule, RuleAction
+from qc.selectors.scores import start_of_day
 from workforce.models import User
 from workforce.selectors import is_ops, managed_vendor_ids
 
@@ -51,9 +57,12 @@ def quality_rule_get_for(*, actor: User, pk: int) -> QualityRule:
         raise NotFound() from None
 
 
-def rule_actions_for(*, actor: User) -> QuerySet[RuleAction]:
-    """Firings the caller may read: all for ops; those on their vendors' labelers for a vendor
-    manager; their own for a labeler (a caller may be both). Rule, labeler and reverser are
+def rule_actions_for(*, actor: User, now: datetime | None = None) -> QuerySet[RuleAction]:
+    """Firings the caller may read: all for ops; for a vendor manager those on their vendors'
+    labelers, for a labeler their own (a caller may be both) — in both cases only firings
+    decided on facts recorded before the start of the current day (``as_of <=
+    start_of_day(now)``), so that no firing made from today's facts (by an evaluation outside
+    the periodic sweep) can point at a submission of today. Rule, labeler and reverser are
     joined, so a page costs a constant number of queries."""
     qs = RuleAction.objects.select_related("rule", "labeler__user", "reversed_by")
     if is_ops(actor):
@@ -61,7 +70,8 @@ def rule_actions_for(*, actor: User) -> QuerySet[RuleAction]:
     if not actor.is_authenticated:
         return qs.none()
     return qs.filter(
-        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk)
+        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk),
+        as_of__lte=start_of_day(now or timezone.now()),
     )
 
 

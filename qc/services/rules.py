@@ -18,6 +18,15 @@ A reversed firing does not start a new breach either: the rule fires again for t
 only after they have been back within it once (the evaluation then stamps the reversed firing's
 ``cleared_at``).
 
+When. Rules are decided on the facts recorded before the start of the current day (UTC) —
+the cut-off of the labeler's own scorecard, ``qc.selectors.scores.start_of_day`` — and only by
+the periodic sweep (``rules_sweep``, the beat job ``assignments.quality_rules_sweep``), never
+after a submission. A pause, a warning, a clearing or a lowered control rate therefore rests on
+whole past days and happens at a time no single submission explains: a labeler cannot tell from
+a rule's effect which of their tasks was a control task. Each firing stores that cut-off
+(``RuleAction.as_of``). Ops's own acts (reversing a firing, changing or turning off a rule) take
+effect at once. See docs/quality.md, "Rules" and "Secrecy of control tasks".
+
 Automatic actions have no actor (``actor=None``); the reason text names the rule and the
 interval. workforce has no system user.
 """
@@ -38,6 +47,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, NotFound
 from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleAction
+from qc.selectors.scores import start_of_day
 from qc.stats import wilson
 from workforce import services as workforce_services
 from workforce.models import Labeler, Qualification, QualificationType, User
@@ -253,16 +263,26 @@ def _source(metric: str) -> _Source:
 
 
 def window_counts(
-    *, metric: str, labeler_id: int, project_id: int, windows: Iterable[int]
+    *,
+    metric: str,
+    labeler_id: int,
+    project_id: int,
+    windows: Iterable[int],
+    before: datetime | None = None,
 ) -> dict[int, tuple[int, int]]:
     """``{window: (n, successes)}`` over the labeler's last ``window`` observations of the
-    metric on the project, for every window asked, in one query: the newest ``max(windows)``
-    rows are numbered newest first and each window sums the rows numbered within it."""
+    metric on the project — recorded before ``before`` when given — for every window asked, in
+    one query: the newest ``max(windows)`` rows are numbered newest first and each window sums
+    the rows numbered within it."""
     windows = sorted({int(w) for w in windows})
     if not windows:
         return {}
     src = _source(metric)
     q = connection.ops.quote_name
+    cutoff, params = "", [labeler_id, project_id]
+    if before is not None:
+        cutoff = f"AND {q(src.order)} < %s"
+        params.append(connection.ops.adapt_datetimefield_value(before))
     sums = ", ".join(
         f"SUM(CASE WHEN rn <= {w} THEN 1 ELSE 0 END), "
         f"SUM(CASE WHEN rn <= {w} AND ok THEN 1 ELSE 0 END)"
@@ -273,13 +293,13 @@ def window_counts(
             SELECT {q(src.flag)} AS ok,
                    ROW_NUMBER() OVER (ORDER BY {q(src.order)} DESC, id DESC) AS rn
               FROM {q(src.table)}
-             WHERE labeler_id = %s AND project_id = %s {src.extra}
+             WHERE labeler_id = %s AND project_id = %s {src.extra} {cutoff}
              ORDER BY {q(src.order)} DESC, id DESC
              LIMIT %s
         ) recent
     """  # noqa: S608 (identifiers come from model metadata, windows are ints; values are params)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [labeler_id, project_id, windows[-1]])
+        cursor.execute(sql, [*params, windows[-1]])
         row = cursor.fetchone()
     return {w: (int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i, w in enumerate(windows)}
 
@@ -325,9 +345,16 @@ def _reason(rule: QualityRule, inputs: dict[str, Any]) -> str:
 
 
 def rules_evaluate(
-    *, labeler_id: int, project_id: int, now: datetime | None = None
+    *,
+    labeler_id: int,
+    project_id: int,
+    now: datetime | None = None,
+    before: datetime | None = None,
 ) -> list[RuleAction]:
-    """Evaluate every active rule of the project for the labeler; returns the firings made.
+    """Evaluate every active rule of the project for the labeler, on the facts recorded before
+    ``before`` (default: the start of ``now``'s day, ``start_of_day``); returns the firings
+    made, each with ``as_of = before``. Evaluated twice with the same cut-off, it decides the
+    same: the second run fires and clears nothing.
 
     Queries: the rules (1), the labeler's open or not-yet-cleared reversed firings of them (1),
     and one aggregate per metric in use covering every window at once (≤ 2) — whatever the
@@ -337,6 +364,7 @@ def rules_evaluate(
     control-rate upsert), and the clearings. Safe to run twice and concurrently.
     """
     now = now or timezone.now()
+    before = before or start_of_day(now)
     rules = list(QualityRule.objects.filter(project_id=project_id, is_active=True))
     if not rules:
         return []
@@ -353,7 +381,7 @@ def rules_evaluate(
         windows.setdefault(rule.metric, set()).add(rule.window)
     counts = {
         metric: window_counts(
-            metric=metric, labeler_id=labeler_id, project_id=project_id, windows=ws
+            metric=metric, labeler_id=labeler_id, project_id=project_id, windows=ws, before=before
         )
         for metric, ws in sorted(windows.items())
     }
@@ -379,7 +407,7 @@ def rules_evaluate(
         return []
 
     with transaction.atomic():
-        fired = _insert_firings(labeler_id, project_id, to_fire, now)
+        fired = _insert_firings(labeler_id, project_id, to_fire, now, before)
         if fired:
             labeler = Labeler.objects.get(pk=labeler_id)
             by_rule = {rule.pk: (rule, inputs) for rule, inputs in to_fire}
@@ -406,6 +434,7 @@ def _insert_firings(
     project_id: int,
     to_fire: list[tuple[QualityRule, dict[str, Any]]],
     now: datetime,
+    as_of: datetime,
 ) -> list[tuple[int, int]]:
     """Insert the firings, skipping any (rule, labeler) that has an open one by now (the partial
     unique index); returns ``[(firing id, rule id)]`` of the rows this call inserted."""
@@ -422,6 +451,7 @@ def _insert_firings(
         "status",
         "inputs",
         "fired_at",
+        "as_of",
         "reverse_reason",
     )
     params: list[Any] = []
@@ -434,6 +464,7 @@ def _insert_firings(
             ST.OPEN,
             f("inputs").get_db_prep_save(inputs, connection),
             f("fired_at").get_db_prep_save(now, connection),
+            f("as_of").get_db_prep_save(as_of, connection),
             "",
         ]
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -558,23 +589,38 @@ def _clear(firings, *, now: datetime) -> int:
 
 
 def rules_sweep(*, since: datetime | None = None, now: datetime | None = None) -> int:
-    """Evaluate the rules for every (labeler, project) that has facts since ``since`` (the last
-    day by default) or an open firing, on projects with active rules. The pairs are chosen in
-    one set-based query; each pair is then its own ``rules_evaluate``. Returns the firings
-    made. The safety net for evaluations whose after-commit message was lost."""
+    """The periodic evaluation of quality rules (the beat job ``assignments.quality_rules_sweep``,
+    hourly by default): ``rules_evaluate`` with the cut-off ``start_of_day(now)`` for every
+    (labeler, project) on a project with active rules that has facts recorded between ``since``
+    and the cut-off, or a firing still pending (open, or reversed and not yet recovered from).
+    ``since`` is at the latest the start of the previous day (a missed run loses nothing of
+    yesterday; older facts are still evaluated whenever the labeler has newer ones); a wider
+    ``since`` takes more pairs.
+
+    Idempotent: facts before the cut-off do not change within a day (except by ops's own acts:
+    a quarantine, a correction, a rule changed), so the day's first run decides and the other
+    runs of the day find nothing new to fire or clear. The pairs are chosen in one set-based
+    query; each pair is then its own ``rules_evaluate``. Returns the firings made."""
     now = now or timezone.now()
-    since = since or now - timedelta(days=1)
+    before = start_of_day(now)
+    earliest = before - timedelta(days=1)
+    since = min(since, earliest) if since is not None else earliest
     ruled = QualityRule.objects.filter(is_active=True).values("project_id")
     # Each part drops its model's default ordering: SQLite refuses ORDER BY inside a UNION.
     pairs = (
-        GoldCheck.objects.filter(checked_at__gte=since, project_id__in=ruled)
+        GoldCheck.objects.filter(checked_at__gte=since, checked_at__lt=before, project_id__in=ruled)
         .order_by()
         .values_list("labeler_id", "project_id")
         .union(
-            LabelOutcome.objects.filter(decided_at__gte=since, project_id__in=ruled)
+            LabelOutcome.objects.filter(
+                decided_at__gte=since, decided_at__lt=before, project_id__in=ruled
+            )
             .order_by()
             .values_list("labeler_id", "project_id"),
-            RuleAction.objects.filter(status=ST.OPEN, project_id__in=ruled)
+            RuleAction.objects.filter(
+                Q(status=ST.OPEN) | Q(status=ST.REVERSED, cleared_at__isnull=True),
+                project_id__in=ruled,
+            )
             .order_by()
             .values_list("labeler_id", "project_id"),
         )
@@ -582,7 +628,9 @@ def rules_sweep(*, since: datetime | None = None, now: datetime | None = None) -
     )
     fired = 0
     for labeler_id, project_id in list(pairs):
-        fired += len(rules_evaluate(labeler_id=labeler_id, project_id=project_id, now=now))
+        fired += len(
+            rules_evaluate(labeler_id=labeler_id, project_id=project_id, now=now, before=before)
+        )
     return fired
 
 

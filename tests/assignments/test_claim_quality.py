@@ -6,8 +6,10 @@ or a rule that lowered it) replaces the project's ratio."""
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
+from django.db.models import F
 
 from assignments import services
 from assignments.models import Project
@@ -92,9 +94,12 @@ def test_a_rule_pauses_the_labeler_on_the_project_until_ops_reverse_it(
         comparison="below",
     )
     labeler, other = make_labeler(), make_labeler()
-    answer_controls(labeler, project, ["rust", "rust"], django_capture_on_commit_callbacks)
-    assert not RuleAction.objects.exists()  # n = 2 < min_n: nothing fires yet
-    answer_controls(labeler, project, ["rust"], django_capture_on_commit_callbacks)
+    answer_controls(labeler, project, ["rust"] * 3, django_capture_on_commit_callbacks)
+    # Rules read the facts of past days, in the periodic sweep: nothing fires on today's.
+    rule_services.rules_sweep()
+    assert not RuleAction.objects.exists()
+    GoldCheck.objects.filter(labeler=labeler).update(checked_at=F("checked_at") - timedelta(days=1))
+    rule_services.rules_sweep()
     firing = RuleAction.objects.get()
     assert (firing.labeler_id, firing.action, firing.status) == (
         labeler.pk,

@@ -24,6 +24,7 @@ from assignments.tasks import labeler_rules_evaluate, quality_rules_sweep
 from config.errors import Conflict, NotFound
 from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleAction
 from qc.selectors import rules as selectors
+from qc.selectors.scores import start_of_day
 from qc.services import rules as services
 from qc.services.scoring import gold_check_record
 from qc.stats import wilson
@@ -43,11 +44,13 @@ OTHER_PROJECT = 7002
 
 _assignment_ids = itertools.count(900_000)
 _clock = itertools.count(1)
-_BASE = timezone.now() - timedelta(hours=6)
+# Rules are decided on the facts recorded before the start of the day (qc.services.rules):
+# these tests record their facts yesterday.
+_BASE = start_of_day(timezone.now()) - timedelta(days=1)
 
 
 def _tick():
-    """Strictly increasing fact times, so "the last N" is unambiguous."""
+    """Strictly increasing fact times (yesterday), so "the last N" is unambiguous."""
     return _BASE + timedelta(seconds=next(_clock))
 
 

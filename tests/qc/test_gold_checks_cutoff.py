@@ -1,0 +1,54 @@
+"""Vendor managers see their labelers' gold checks from before the start of the current day
+only (issue 9, point 4): a check of today, with the labeler's answer and its verdict, would
+tell which task just submitted was a control task (and a correct verdict, its gold answer).
+Ops see today's checks too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from qc.models import GoldCheck, GoldItem, GoldSet
+from qc.selectors.scores import start_of_day
+
+pytestmark = pytest.mark.django_db
+
+
+def test_managers_see_no_check_of_today_and_ops_see_all(
+    client_for, manager_a, ops_user, vendor_labeler
+):
+    gold_set = GoldSet.objects.create(
+        slug="cutoff-gold", name="Gold", answer_type="single_choice", classes=["crack", "rust"]
+    )
+    item = GoldItem.objects.create(
+        gold_set=gold_set,
+        external_id="g1",
+        payload={"image_url": "https://img.example.test/g1.jpg"},
+        accepted_answers=["crack"],
+    )
+    now = timezone.now()
+    at = {
+        "yesterday": start_of_day(now) - timedelta(seconds=1),
+        "today": start_of_day(now),
+        "now": now,
+    }
+    ids = {}
+    for n, (name, checked_at) in enumerate(at.items()):
+        ids[name] = GoldCheck.objects.create(
+            labeler=vendor_labeler,
+            gold_item=item,
+            project_id=1,
+            assignment_id=81_000 + n,
+            answer="crack",
+            correct=True,
+            expected_class="crack",
+            answer_class="crack",
+            checked_at=checked_at,
+        ).pk
+
+    managers = client_for(manager_a).get("/api/v1/gold-checks/").json()["results"]
+    assert [r["id"] for r in managers] == [ids["yesterday"]]
+    ops = client_for(ops_user).get("/api/v1/gold-checks/?page_size=100").json()["results"]
+    assert {r["id"] for r in ops} == set(ids.values())
