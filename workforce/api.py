@@ -7,13 +7,14 @@ the caller may not set is a 400 naming it, so mass assignment fails loudly.
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer
+from config.api import StrictSerializer, labeler_or_none
 from config.errors import Forbidden
 from workforce import selectors, services
 from workforce.models import Labeler, LabelerStatusChange, Skill, Vendor
@@ -193,8 +194,27 @@ class LabelerFilter(django_filters.FilterSet):
     skill = django_filters.ModelChoiceFilter(
         field_name="skills", to_field_name="slug", queryset=Skill.objects.all()
     )
-    vendor = django_filters.CharFilter(field_name="vendor__slug")
+    vendor = django_filters.CharFilter(
+        method="filter_vendor",
+        max_length=64,
+        help_text="The vendor's id or slug; a vendor the caller cannot see is a 400.",
+    )
     external_id = django_filters.CharFilter()
+
+    def filter_vendor(self, queryset, name, value):
+        """``?vendor=`` by id (``1``) or slug (``acme``), among the vendors the caller sees
+        (their own vendor, for a labeler). An unknown one is a 400 naming the field, never an
+        empty list that reads like "no labelers"."""
+        user = self.request.user
+        lookup = {"pk": int(value)} if value.isdigit() and len(value) <= 18 else {"slug": value}
+        vendors = Vendor.objects.filter(**lookup)
+        if not selectors.is_ops(user):
+            own = getattr(labeler_or_none(user), "vendor_id", None)
+            vendors = vendors.filter(Q(pk__in=selectors.managed_vendor_ids(user)) | Q(pk=own))
+        vendor = vendors.values_list("pk", flat=True).first()
+        if vendor is None:
+            raise serializers.ValidationError({"vendor": ["Unknown vendor: give its id or slug."]})
+        return queryset.filter(vendor_id=vendor)
 
     class Meta:
         model = Labeler

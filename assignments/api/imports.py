@@ -69,10 +69,15 @@ def require_ops(request) -> None:
 
 
 class ProjectOpsOut(serializers.ModelSerializer):
+    """The project as operations managers see it: every setting, quality ones included. The
+    labeler view (``assignments.api.work.ProjectOut``) is a subset of it with the same types:
+    ``guide`` is the guide's id (what ``/guides/{id}/`` takes), qualifications and the control
+    gold set are slugs."""
+
     required_qualifications = serializers.SlugRelatedField(
         slug_field="slug", many=True, read_only=True
     )
-    guide = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    guide = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     control_gold_set = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -106,6 +111,21 @@ class ProjectOpsOut(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class GuideRefField(serializers.PrimaryKeyRelatedField):
+    """A guide by id (as projects show it) or by slug."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not data.isdigit():
+            try:
+                return self.get_queryset().get(slug=data)
+            except Guide.DoesNotExist:
+                self.fail("does_not_exist", pk_value=data)
+        if isinstance(data, bool):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class ProjectPatchIn(StrictSerializer):
     """Every field optional; the service checks the rules between them."""
 
@@ -131,8 +151,11 @@ class ProjectPatchIn(StrictSerializer):
     required_qualifications = serializers.ListField(
         child=serializers.SlugField(max_length=64), max_length=100, required=False
     )
-    guide = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Guide.objects.all(), allow_null=True, required=False
+    guide = GuideRefField(
+        queryset=Guide.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The guide's id (its slug is still accepted).",
     )
     require_guide_ack = serializers.BooleanField(required=False)
     priority = serializers.IntegerField(required=False)

@@ -11,6 +11,8 @@ Who sees what (docs/quality.md):
 * ``GET /projects/{id}/quality/`` — ops: everything; a vendor manager: the whole project's
   aggregates, but only their own labelers in the per-labeler table, and other labelers shown
   as null in the pairs; labelers: 403 (they see the project, not its quality page).
+* ``GET /vendor-comparison/`` — qc's vendor comparison, routed here so that ``?project=`` is
+  checked like the scorecards' (qc may not import projects).
 
 All take ``?project=`` (the scorecards) to narrow to one project the caller may see (404
 otherwise).
@@ -28,6 +30,7 @@ from assignments.selectors import project_get_for
 from assignments.selectors import quality as selectors
 from config.api import labeler_of
 from config.errors import Forbidden
+from qc.api import scores as scores_api
 from qc.api.scores import (
     PROJECT_PARAMETER,
     AgreementRateOut,
@@ -171,6 +174,13 @@ def _project_id(request) -> int | None:
     return project_id
 
 
+class VendorComparisonApi(scores_api.VendorComparisonApi):
+    """qc's vendor comparison, with ``?project=`` checked like the scorecards' (404)."""
+
+    def project_id(self, request) -> int | None:
+        return _project_id(request)
+
+
 class LabelerScorecardApi(APIView):
     """GET: a labeler's scorecard (ops: any; vendor managers: their labelers; a labeler: their
     own, as ``/me/scorecard/`` shows it)."""
@@ -224,4 +234,5 @@ urlpatterns = [
     ),
     path("me/scorecard/", MeScorecardApi.as_view(), name="me-scorecard"),
     path("projects/<id:pk>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
+    path("vendor-comparison/", VendorComparisonApi.as_view(), name="vendor-comparison"),
 ]

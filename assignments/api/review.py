@@ -10,8 +10,8 @@ Routes (under /api/v1/):
 * ``POST reviews/{id}/resolve/`` ``{"answer", "note", "promote_to_gold"?: gold set slug}`` —
   the reviewer of the lease; 409 ``already_resolved`` for a different second resolution.
 * ``GET reviews/`` — operations managers: all; senior labelers: their own; others 403.
-* ``POST assignments/{id}/flag/`` ``{"question"}`` — the labeler's own assignment (404
-  otherwise): 201 new, 200 the same flag again.
+* ``POST assignments/{id}/flag/`` ``{"note"}`` (``question``: its deprecated old name) — the
+  labeler's own assignment (404 otherwise): 201 new, 200 the same flag again.
 * ``GET projects/{id}/export/?format=csv|jsonl`` — operations managers; streamed (CSV by
   default). ``?format=`` is the file format here, not DRF's renderer override.
 """
@@ -21,7 +21,12 @@ from __future__ import annotations
 from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
@@ -46,13 +51,41 @@ class ReviewNextQuery(StrictSerializer):
 
 
 class ResolveIn(StrictSerializer):
+    """``note`` is the reviewer's comment (``reason`` names why a status changes, elsewhere)."""
+
     answer = serializers.JSONField()
     note = serializers.CharField(max_length=services.MAX_NOTE_CHARS)
     promote_to_gold = serializers.SlugField(max_length=64, required=False)
 
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "reason" in data:
+            raise serializers.ValidationError(
+                {"reason": ["Not accepted here: the reviewer's comment is `note`."]}
+            )
+        return super().to_internal_value(data)
 
+
+@extend_schema_serializer(deprecate_fields=["question"])
 class FlagIn(StrictSerializer):
-    question = serializers.CharField(max_length=services.MAX_QUESTION_CHARS)
+    """The labeler's ``note`` (what is unclear). ``question`` is its old name, accepted for one
+    release (deprecated, docs/api.md); giving both is a 400."""
+
+    note = serializers.CharField(max_length=services.MAX_QUESTION_CHARS, required=False)
+    question = serializers.CharField(
+        max_length=services.MAX_QUESTION_CHARS,
+        required=False,
+        help_text="Deprecated: use note.",
+    )
+
+    def validate(self, attrs):
+        if "note" in attrs and "question" in attrs:
+            raise serializers.ValidationError(
+                {"question": ["Give note only (question is its deprecated name)."]}
+            )
+        text = attrs.get("note", attrs.get("question"))
+        if text is None:
+            raise serializers.ValidationError({"note": ["This field is required."]})
+        return {"note": text}
 
 
 class ExportQuery(StrictSerializer):
@@ -67,6 +100,7 @@ class LabelerAnswerOut(serializers.Serializer):
     answer = serializers.JSONField()
 
 
+@extend_schema_serializer(deprecate_fields=["lease_expires_at"])
 class ReviewForReviewerOut(serializers.Serializer):
     """A leased review as its reviewer works on it."""
 
@@ -75,7 +109,8 @@ class ReviewForReviewerOut(serializers.Serializer):
     status = serializers.CharField()
     project = serializers.IntegerField()
     task = serializers.IntegerField()
-    lease_expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="When the lease lapses.")
+    lease_expires_at = serializers.DateTimeField(help_text="Deprecated: use expires_at.")
     payload = serializers.JSONField()
     answer_type = serializers.CharField()
     classes = serializers.ListField(child=serializers.CharField())
@@ -117,13 +152,16 @@ class ResolutionOut(ReviewOut):
         fields = [*ReviewOut.Meta.fields, "task_final_answer", "task_decided_by"]
 
 
+@extend_schema_serializer(deprecate_fields=["question"])
 class FlagOut(serializers.Serializer):
     """What the labeler sees of their flag: the same for real and control tasks (no status:
-    flags on control tasks are answered by operations, not in the senior queue)."""
+    flags on control tasks are answered by operations, not in the senior queue). ``question``
+    repeats ``note`` under its old name (deprecated)."""
 
     id = serializers.IntegerField(source="pk")
     assignment = serializers.IntegerField(source="assignment_id")
-    question = serializers.CharField()
+    note = serializers.CharField(source="question")
+    question = serializers.CharField(help_text="Deprecated: use note.")
     created_at = serializers.DateTimeField()
 
 
@@ -136,7 +174,8 @@ def review_for_reviewer(claim: services.ReviewClaim) -> dict:
         "status": review.status,
         "project": project.pk,
         "task": review.task_id,
-        "lease_expires_at": review.expires_at,
+        "expires_at": review.expires_at,
+        "lease_expires_at": review.expires_at,  # deprecated alias of expires_at
         "payload": review.task.payload,
         "answer_type": project.answer_type,
         "classes": project.classes,
@@ -204,9 +243,7 @@ class AssignmentFlagApi(APIView):
     def post(self, request, pk: int):
         labeler = labeler_of(request)
         data = parse_input(FlagIn, request.data)
-        flag = services.assignment_flag(
-            labeler=labeler, assignment_id=pk, question=data["question"]
-        )
+        flag = services.assignment_flag(labeler=labeler, assignment_id=pk, question=data["note"])
         return Response(
             FlagOut(flag.review).data,
             status=status.HTTP_201_CREATED if flag.created else status.HTTP_200_OK,

@@ -10,7 +10,12 @@ it has none); a control task's are a decoy copied from a real task (docs/next-ta
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,13 +30,15 @@ from assignments.api.imports import (
 )
 from assignments.models import Assignment, Project
 from config.api import StrictSerializer, labeler_of, parse_input
+from config.errors import NotFound
+from workforce.selectors import is_ops
 
 
 class ProjectOut(serializers.ModelSerializer):
     required_qualifications = serializers.SlugRelatedField(
         slug_field="slug", many=True, read_only=True
     )
-    guide = serializers.PrimaryKeyRelatedField(read_only=True)
+    guide = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Project
@@ -51,13 +58,18 @@ class ProjectOut(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_serializer(deprecate_fields=["assignment", "lease_expires_at"])
 class TaskForLabelerOut(serializers.Serializer):
-    """The one shape of a leased task, real or control."""
+    """The one shape of a leased task, real or control. ``id``, ``project``, ``status`` and
+    ``expires_at`` are named as in the assignment list; ``assignment`` and
+    ``lease_expires_at`` are the same values under their old names, deprecated (docs/api.md)."""
 
-    assignment = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The assignment's id.")
     project = serializers.IntegerField()
     status = serializers.CharField()
-    lease_expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="When the lease lapses.")
+    assignment = serializers.IntegerField(help_text="Deprecated: use id.")
+    lease_expires_at = serializers.DateTimeField(help_text="Deprecated: use expires_at.")
     payload = serializers.JSONField()
     answer_type = serializers.CharField()
     classes = serializers.ListField(child=serializers.CharField())
@@ -112,11 +124,14 @@ class SubmitIn(StrictSerializer):
 
 def task_for_labeler(assignment: Assignment, project: Project) -> dict:
     """The task as its labeler sees it (pre-labels only when the project shows them)."""
+    expires_at = _datetime.to_representation(assignment.expires_at)
     body = {
-        "assignment": assignment.pk,
+        "id": assignment.pk,
         "project": project.pk,
         "status": assignment.status,
-        "lease_expires_at": _datetime.to_representation(assignment.expires_at),
+        "expires_at": expires_at,
+        "assignment": assignment.pk,  # deprecated alias of id
+        "lease_expires_at": expires_at,  # deprecated alias of expires_at
         "payload": assignment.task.payload,
         "answer_type": project.answer_type,
         "classes": project.classes,
@@ -129,13 +144,39 @@ def task_for_labeler(assignment: Assignment, project: Project) -> dict:
     return body
 
 
-class ProjectListApi(generics.ListAPIView):
-    """GET: the projects the caller may see. POST: create a project, in draft (ops only)."""
+class _ProjectByRoleMixin:
+    """One representation per role: operations managers get ``ProjectOpsOut`` (every setting)
+    in every reply — list, detail, create, update; labelers and vendor managers get
+    ``ProjectOut``. Both render ``guide`` as an id."""
 
-    serializer_class = ProjectOut
+    def get_serializer_class(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ProjectOut
+        return ProjectOpsOut if is_ops(self.request.user) else ProjectOut
 
     def get_queryset(self):
-        return selectors.project_list_for(actor=self.request.user)
+        qs = selectors.project_list_for(actor=self.request.user)
+        if is_ops(self.request.user):
+            qs = qs.select_related("control_gold_set")
+        return qs
+
+
+def _project_by_role(*, many: bool = False) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name="ProjectByRole",
+        serializers=[ProjectOpsOut, ProjectOut],
+        resource_type_field_name=None,
+        many=many,
+    )
+
+
+class ProjectListApi(_ProjectByRoleMixin, generics.ListAPIView):
+    """GET: the projects the caller may see (ops: ``ProjectOpsOut``; others: ``ProjectOut``).
+    POST: create a project, in draft (ops only)."""
+
+    @extend_schema(responses=_project_by_role(many=True))
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=ProjectIn, responses={201: ProjectOpsOut})
     def post(self, request):
@@ -145,14 +186,20 @@ class ProjectListApi(generics.ListAPIView):
         return Response(project_ops_out(project), status=status.HTTP_201_CREATED)
 
 
-class ProjectDetailApi(generics.RetrieveAPIView):
-    """GET: one project. PATCH: change its fields (ops only; the status changes through
-    POST projects/{id}/activate|pause|resume|finish/)."""
-
-    serializer_class = ProjectOut
+class ProjectDetailApi(_ProjectByRoleMixin, generics.RetrieveAPIView):
+    """GET: one project (ops: ``ProjectOpsOut``; others: ``ProjectOut``). PATCH: change its
+    fields (ops only; the status changes through POST
+    projects/{id}/activate|pause|resume|finish/)."""
 
     def get_object(self):
-        return selectors.project_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+        try:
+            return self.get_queryset().get(pk=self.kwargs["pk"])
+        except Project.DoesNotExist:
+            raise NotFound() from None
+
+    @extend_schema(responses=_project_by_role())
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=ProjectPatchIn, responses=ProjectOpsOut)
     def patch(self, request, pk: int):

@@ -98,12 +98,22 @@ def _export_row(task: Task) -> dict[str, Any]:
     }
 
 
+def csv_answer(answer: Any) -> str:
+    """An answer as a CSV cell: a single-choice answer (a string) as it is — ``woodpecker``,
+    not ``"woodpecker"``; a structured answer (the list of a multiple choice, boxes) as JSON."""
+    if isinstance(answer, str):
+        return answer
+    return json.dumps(answer, ensure_ascii=False)
+
+
 def project_export(*, project: Project, file_format: str) -> Iterator[str]:
     """The project's accepted labels as CSV or JSONL text, one chunk per row (CSV: header
     first) — a generator for a streaming response. Columns: ``task_id``, ``task_external_id``,
     ``image_url`` (from the payload), ``final_answer``, ``decided_by`` (consensus or review),
     ``agreement``, ``labelers`` (public codes) and ``answers`` (``[{"labeler": code,
-    "answer": …}]``); in CSV the answers and lists are JSON in their cells. Control tasks are
+    "answer": …}]``). In CSV a single-choice ``final_answer`` is the plain class name and a
+    structured one (multiple choice, boxes) is JSON (``csv_answer``); ``labelers`` and
+    ``answers`` are JSON in their cells. Control tasks are
     never exported. Reads ``EXPORT_CHUNK`` tasks per query (plus one for their labels).
     Raises ValidationError for an unknown format (before yielding anything)."""
     if file_format not in EXPORT_FORMATS:
@@ -128,7 +138,8 @@ def project_export(*, project: Project, file_format: str) -> Iterator[str]:
         yield flush()
         for task in tasks.iterator(chunk_size=EXPORT_CHUNK):
             row = _export_row(task)
-            for name in ("final_answer", "labelers", "answers"):
+            row["final_answer"] = csv_answer(row["final_answer"])
+            for name in ("labelers", "answers"):
                 row[name] = json.dumps(row[name], ensure_ascii=False)
             row["agreement"] = "" if row["agreement"] is None else row["agreement"]
             writer.writerow([row[c] for c in EXPORT_COLUMNS])

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -98,7 +99,37 @@ _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 # A relative path: URL path characters only (anything else must be percent-encoded).
 _RELATIVE_PATH_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/\-]+", re.ASCII)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_url_validator = URLValidator(schemes=["http", "https"])
+_HOST_LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z", re.ASCII)
+_URL_SPACE_RE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _http_host_ok(host: str) -> bool:
+    """An IP address or a DNS name of one or more labels. Single labels are hosts too
+    (``minio``, ``x``: names on a private network), which Django's URLValidator refuses."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.split(".")
+    return 0 < len(ascii_host) <= 253 and all(_HOST_LABEL_RE.match(x) for x in labels)
+
+
+def is_http_url(value: str) -> bool:
+    """``value`` is an absolute http(s) URL with a host (any host name, IP or port 0-65535),
+    and without spaces or control characters."""
+    if _URL_SPACE_RE.search(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and _http_host_ok(parts.hostname or "")
 
 
 def clean_image_url(value: Any) -> str:
@@ -109,12 +140,8 @@ def clean_image_url(value: Any) -> str:
     if len(value) > MAX_IMAGE_URL_CHARS:
         raise ValueError(f"At most {MAX_IMAGE_URL_CHARS} characters.")
     if _SCHEME_RE.match(value):
-        try:
-            _url_validator(value)
-        except ValidationError:
-            raise ValueError(
-                "Must be an http or https URL, or a relative path without a scheme."
-            ) from None
+        if not is_http_url(value):
+            raise ValueError("Must be an http or https URL, or a relative path without a scheme.")
         return value
     if value.startswith("//") or "\\" in value:
         raise ValueError("A relative path may not start with // or contain backslashes.")

@@ -60,10 +60,12 @@ def test_next_submit_loop_and_204_at_the_end():
     assert again.status_code == 200 and again.json() == first.json()
     body = first.json()
     assert set(body) == {
-        "assignment",
+        "id",
         "project",
         "status",
-        "lease_expires_at",
+        "expires_at",
+        "assignment",  # deprecated alias of id
+        "lease_expires_at",  # deprecated alias of expires_at
         "payload",
         "answer_type",
         "classes",

@@ -582,7 +582,8 @@ class TestApi:
             "status",
             "project",
             "task",
-            "lease_expires_at",
+            "expires_at",
+            "lease_expires_at",  # deprecated alias of expires_at
             "payload",
             "answer_type",
             "classes",
@@ -629,7 +630,8 @@ class TestApi:
         url = f"/api/v1/assignments/{assignment}/flag/"
         first = client.post(url, {"question": "Chip or crack?"}, format="json")
         assert first.status_code == 201
-        assert set(first.json()) == {"id", "assignment", "question", "created_at"}
+        # question: the deprecated alias of note
+        assert set(first.json()) == {"id", "assignment", "note", "question", "created_at"}
         assert client.post(url, {"question": "Chip or crack?"}, format="json").status_code == 200
         assert client.post(url, {"question": ""}, format="json").status_code == 400
         other = token_client(make_labeler())
@@ -723,7 +725,7 @@ class TestExport:
             "answers",
         }
         by = {r["decided_by"]: r for r in rows}
-        assert json.loads(by["consensus"]["final_answer"]) == "crack"
+        assert by["consensus"]["final_answer"] == "crack"  # plain, not JSON-quoted
         assert by["consensus"]["agreement"] == "1.0"
         assert len(json.loads(by["review"]["answers"])) == 3
         assert len(json.loads(by["review"]["labelers"])) == 3
