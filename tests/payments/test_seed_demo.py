@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -150,7 +151,8 @@ def test_running_twice_yields_the_same_data():
     assert first["counts"]["users"] == len(seed_demo.LABELERS) + 1 + len(seed_demo.VENDORS)
     assert first["counts"]["memberships"] == len(seed_demo.VENDORS)
     assert first["counts"]["guide_versions"] == 3
-    assert first["counts"]["gold_items"] == len(seed_demo.GOLD_ITEMS) == 40
+    # The quizzes' forty items and the project's forty control items.
+    assert first["counts"]["gold_items"] == 2 * len(seed_demo.GOLD_ITEMS) == 80
     assert first["counts"]["quizzes"] == 2
     assert first["counts"]["attempts"] == sum(
         len(plans) for story in seed_demo.ATTEMPTS.values() for plans in story.values()
@@ -514,6 +516,9 @@ def _timestamps() -> list[tuple[str, object]]:
     return found
 
 
+# Committed transactions, as in `make demo`: grading, consensus and rule evaluation run after
+# each submit commits, so their facts are there to check.
+@pytest.mark.django_db(transaction=True)
 def test_all_demo_work_lies_in_the_four_weeks_before_now():
     from qc.models import GoldCheck, RuleAction
 
@@ -521,12 +526,13 @@ def test_all_demo_work_lies_in_the_four_weeks_before_now():
     now = timezone.now()
     stamps = _timestamps()
     names = {name for name, _ in stamps}
-    # The facts the scores and rules read are among them (consensus, and so LabelOutcome, runs
-    # after commit: not inside this test's transaction).
+    # The facts the scores and rules read are among them.
     assert {
         "assignments.Assignment.submitted_at",
         "assignments.Assignment.leased_at",
+        "assignments.Task.decided_at",
         "qc.GoldCheck.checked_at",
+        "qc.LabelOutcome.submitted_at",
         "qc.QuizAttempt.started_at",
         "qc.AttemptQuestion.answered_at",
         "qc.RuleAction.fired_at",
@@ -545,3 +551,51 @@ def test_all_demo_work_lies_in_the_four_weeks_before_now():
     assert submitted[-1] > now - timedelta(days=3)
     assert GoldCheck.objects.filter(checked_at__lt=now - timedelta(days=14)).exists()
     assert RuleAction.objects.exists()
+
+
+# -- control tasks that stay secret ------------------------------------------------------------
+
+
+def _shape(value: object, path: str = "") -> set[tuple[str, str]]:
+    """(key path, JSON type or, for a URL, its pattern with every digit a #) of every value."""
+    if isinstance(value, dict):
+        found = {(path, "object")}
+        for key, inner in value.items():
+            found |= _shape(inner, f"{path}.{key}" if path else key)
+        return found
+    if isinstance(value, list):
+        return {(path, "array")}.union(*(_shape(v, f"{path}[]") for v in value))
+    if isinstance(value, str) and "://" in value:
+        return {(path, re.sub(r"\d", "#", value))}
+    return {(path, type(value).__name__)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_tasks_look_like_the_real_tasks_and_no_quiz_teaches_them():
+    _seed()
+    project = Project.objects.select_related("control_gold_set").get(slug=seed_demo.DEMO_PROJECT)
+    control_set = project.control_gold_set
+    tasks = list(Task.objects.filter(project=project))
+    real = [t.payload for t in tasks if t.gold_item_id is None]
+    control = [t.payload for t in tasks if t.gold_item_id is not None]
+    assert len(real) == seed_demo.DEMO_PROJECT_TASKS and len(control) >= 30
+    assert {t.gold_item.gold_set_id for t in tasks if t.gold_item_id} == {control_set.pk}
+
+    real_shapes = {frozenset(_shape(p)) for p in real}
+    control_shapes = {frozenset(_shape(p)) for p in control}
+    assert len(real_shapes) == 1  # every real task has the same keys, types and URL pattern
+    assert control_shapes == real_shapes
+    # The same photos are never both: a control photo is not a real task's.
+    urls = [p["image_url"] for p in real + control]
+    assert len(set(urls)) == len(urls)
+    # Nor do control photos sit apart by number: the survey's numbers are interleaved.
+    real_numbers = [int(re.sub(r"\D", "", p["image_url"])) for p in real]
+    control_numbers = [int(re.sub(r"\D", "", p["image_url"])) for p in control]
+    assert min(control_numbers) < max(real_numbers) and min(real_numbers) < max(control_numbers)
+
+    # The control set is used by no quiz: none shows its items, with or without feedback.
+    assert not Quiz.objects.filter(gold_set=control_set).exists()
+    training = Quiz.objects.get(slug=seed_demo.TRAINING_QUIZ)
+    assert training.kind == Quiz.Kind.TRAINING and training.gold_set_id != control_set.pk
+    # No labeler was shown a control item in a quiz.
+    assert not AttemptQuestion.objects.filter(gold_item__gold_set=control_set).exists()

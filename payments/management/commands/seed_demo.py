@@ -383,8 +383,10 @@ GUIDE_ACKS_1_0_THEN_1_1 = (
 GUIDE_ACKS_1_0_ONLY = ("rui.martins", "deepa.krishnan", "meera.joshi")  # same major: fine
 GUIDE_NOT_ACKNOWLEDGED = ("joao.ferreira", "vikram.singh")  # quizzes blocked on the guide
 
+# The quiz set: what the training and qualification quizzes draw from. Training shows each
+# answer and why, so no project uses this set for control tasks (see CONTROL_SLUG below).
 GOLD_SLUG = "pole-gold"
-GOLD_NAME = "Pole defects (gold)"
+GOLD_NAME = "Pole defects (quiz gold)"
 GOLD_CLASSES = ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
 GOLD_IMAGE_URL = "https://demo.labelforce.invalid/poles/{n:03d}.jpg"
 _REGIONS = ("Alentejo", "Beira Interior", "Kerala", "Gujarat")
@@ -493,6 +495,50 @@ def gold_payload(n: int, material: str) -> dict[str, object]:
     }
 
 
+# The control set of the demo project: forty photos of the project's own survey (the northern
+# flights) with the same forty cases as the quiz set, answered by senior labelers. A control task
+# carries its gold item's payload as it is, so these payloads are made exactly as the project's
+# real tasks are (``north_payload``: same host and path, a four-digit photo number, the same two
+# metadata keys of the same types), and their photo numbers are drawn from the survey's,
+# interleaved with the real tasks'. No quiz uses this set: a labeler never sees a control item,
+# let alone its answer, before it is served to them as a task.
+CONTROL_SLUG = "pole-control"
+CONTROL_NAME = "Pole defects (control tasks, northern survey)"
+SURVEY_PHOTOS = 160  # the northern survey: 120 photos to label and 40 control photos
+CONTROL_PHOTOS = tuple(
+    sorted(random.Random("north-survey/control").sample(range(1, SURVEY_PHOTOS + 1), 40))
+)
+TASK_PHOTOS = tuple(p for p in range(1, SURVEY_PHOTOS + 1) if p not in CONTROL_PHOTOS)
+
+
+def north_external_id(photo: int) -> str:
+    return f"NORTH-{photo:04d}"
+
+
+def north_payload(photo: int) -> dict[str, object]:
+    """Photo ``photo`` of the northern survey as a task shows it: real and control alike."""
+    return {
+        "image_url": f"https://demo.labelforce.invalid/north/{photo:04d}.jpg",
+        "metadata": {"pole_id": f"N-{7000 + photo}", "flight": f"F{1 + (photo - 1) // 40}"},
+    }
+
+
+def _gold_rows(items: Iterable[tuple[str, dict[str, object], tuple]]) -> list[dict[str, object]]:
+    """Import rows for (external id, payload, GOLD_ITEMS entry) triples."""
+    return [
+        {
+            "external_id": external_id,
+            "image_url": payload["image_url"],
+            "metadata": payload["metadata"],
+            "accepted_answers": list(answers),
+            "explanation": explanation,
+            "difficulty": difficulty,
+            "guide_version": version,
+        }
+        for external_id, payload, (answers, difficulty, _material, version, explanation) in items
+    ]
+
+
 QUALIFICATION_TYPE = ("pole-defects", "Pole defect classification")
 TRAINING_QUIZ = "pole-defects-training"
 QUALIFICATION_QUIZ = "pole-defects-qualification"
@@ -557,7 +603,8 @@ class DemoSeed:
     vendors: dict[str, Vendor] = field(default_factory=dict)
     managers: dict[str, User] = field(default_factory=dict)
     guide: Guide | None = None
-    gold_set: GoldSet | None = None
+    gold_set: GoldSet | None = None  # the quizzes'
+    control_set: GoldSet | None = None  # the demo project's control tasks
     qualification_type: QualificationType | None = None
     quizzes: dict[str, Quiz] = field(default_factory=dict)
     created: Counter[str] = field(default_factory=Counter)
@@ -782,53 +829,65 @@ def _seed_guides(seed: DemoSeed) -> None:
     _ensure_guide_version(seed, v2_0)
 
 
-def _seed_gold(seed: DemoSeed) -> None:
-    """The gold set, its forty items (one import of the ones not there yet), and the two items
-    ops took out of circulation."""
-    gold_set = GoldSet.objects.filter(slug=GOLD_SLUG).first()
+def _ensure_gold_set(
+    seed: DemoSeed, *, slug: str, name: str, description: str, rows: list[dict[str, object]]
+) -> GoldSet:
+    """The gold set ``slug`` with the items of ``rows`` (one import of those not there yet)."""
+    gold_set = GoldSet.objects.filter(slug=slug).first()
     if gold_set is None:
         gold_set = gold_services.gold_set_create(
             actor=seed.ops,
-            slug=GOLD_SLUG,
-            name=GOLD_NAME,
+            slug=slug,
+            name=name,
             answer_type=AnswerType.SINGLE_CHOICE,
             classes=GOLD_CLASSES,
             guide=seed.guide,
-            description="Drone photos of poles with the defect the guide calls for, and why.",
+            description=description,
         )
         seed.created["gold sets"] += 1
     else:
         seed.existing["gold sets"] += 1
-    seed.gold_set = gold_set
-
     there = set(GoldItem.objects.filter(gold_set=gold_set).values_list("external_id", flat=True))
-    rows = []
-    for n, (answers, difficulty, material, version, explanation) in enumerate(GOLD_ITEMS, 1):
-        if gold_external_id(n) in there:
-            continue
-        payload = gold_payload(n, material)
-        rows.append(
-            {
-                "external_id": gold_external_id(n),
-                "image_url": payload["image_url"],
-                "metadata": payload["metadata"],
-                "accepted_answers": list(answers),
-                "explanation": explanation,
-                "difficulty": difficulty,
-                "guide_version": version,
-            }
-        )
-    if len(rows) < len(GOLD_ITEMS):
-        seed.existing["gold items"] += len(GOLD_ITEMS) - len(rows)
-    if rows:
+    missing = [row for row in rows if row["external_id"] not in there]
+    seed.existing["gold items"] += len(rows) - len(missing)
+    if missing:
         result = gold_services.gold_import(
             actor=seed.ops,
             gold_set=gold_set,
-            data="".join(json.dumps(row) + "\n" for row in rows),
+            data="".join(json.dumps(row) + "\n" for row in missing),
             file_format="jsonl",
-            file_name="pole-gold-demo.jsonl",
+            file_name=f"{slug}-demo.jsonl",
         )
         seed.created["gold items"] += result.created
+    return gold_set
+
+
+def _seed_gold(seed: DemoSeed) -> None:
+    """The two gold sets — the quizzes' forty items and the project's forty control items —
+    and the two quiz items ops took out of circulation."""
+    seed.gold_set = gold_set = _ensure_gold_set(
+        seed,
+        slug=GOLD_SLUG,
+        name=GOLD_NAME,
+        description="Drone photos of poles with the defect the guide calls for, and why: the "
+        "training and qualification quizzes draw from these. Not for control tasks: training "
+        "shows the answers.",
+        rows=_gold_rows(
+            (gold_external_id(n), gold_payload(n, item[2]), item)
+            for n, item in enumerate(GOLD_ITEMS, 1)
+        ),
+    )
+    seed.control_set = _ensure_gold_set(
+        seed,
+        slug=CONTROL_SLUG,
+        name=CONTROL_NAME,
+        description="Photos of the northern survey with known answers, served as control tasks "
+        "of the northern project; shaped exactly like its tasks. No quiz uses them.",
+        rows=_gold_rows(
+            (north_external_id(photo), north_payload(photo), item)
+            for photo, item in zip(CONTROL_PHOTOS, GOLD_ITEMS, strict=True)
+        ),
+    )
 
     for external_id, status, reason in GOLD_STATUS_CHANGES:
         item = GoldItem.objects.get(gold_set=gold_set, external_id=external_id)
@@ -1016,22 +1075,24 @@ def _seed_attempts(seed: DemoSeed) -> None:
 # -- a project half done -----------------------------------------------------------------------
 
 DEMO_PROJECT = "poles-north"
-DEMO_PROJECT_TASKS = 120
+DEMO_PROJECT_TASKS = len(TASK_PHOTOS)  # 120
 DEMO_PROJECT_SUBMISSIONS = 120  # half of 120 tasks x overlap 2
 DEMO_LABELER_ACCURACY = 0.85  # the crowd's mean; each labeler has their own (below)
 DEMO_WORK_SPAN = timedelta(days=27)  # the project's labels: within the four weeks before now
 
 
 def _demo_task_rows(first: int, last: int) -> str:
+    """Import rows for real tasks ``first`` to ``last`` (1-based): task n is survey photo
+    ``TASK_PHOTOS[n - 1]``."""
     classes = ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
     rows = []
     for n in range(first, last + 1):
+        photo = TASK_PHOTOS[n - 1]
         rows.append(
             json.dumps(
                 {
-                    "external_id": f"NORTH-{n:04d}",
-                    "image_url": f"https://demo.labelforce.invalid/north/{n:04d}.jpg",
-                    "metadata": {"pole_id": f"N-{7000 + n}", "flight": f"F{1 + n // 30}"},
+                    "external_id": north_external_id(photo),
+                    **north_payload(photo),
                     "priority": float((n * 37) % 10),
                     "prelabel": classes[(n * 7) % len(classes)],
                     "prelabel_confidence": round(0.5 + ((n * 13) % 50) / 100, 2),
@@ -1042,17 +1103,18 @@ def _demo_task_rows(first: int, last: int) -> str:
 
 
 def _demo_truth(n: int, classes: list[str]) -> str:
-    """The true class of demo photo ``n``. The second batch (coastal flights) has far more rust,
-    so the project quality page's drift test has something to find."""
+    """The true class of real task ``n`` (1-based). The second batch (coastal flights) has far
+    more rust, so the project quality page's drift test has something to find."""
     if n > DEMO_PROJECT_TASKS // 2 and n % 3 != 0:
         return "rust" if "rust" in classes else classes[0]
     return classes[(n * 3) % len(classes)]
 
 
 def _seed_project(seed: DemoSeed) -> None:
-    """A project half done: 60 pole photos at overlap 2 with control tasks from the gold set,
-    about half of the slots labeled by the qualified labelers through the real claim and submit
-    services (so consensus, extra slots and reviews happen as in production)."""
+    """A project half done: 120 pole photos in two batches at overlap 2, with control tasks
+    from its own control set (``CONTROL_SLUG``); about half of the slots labeled by the
+    qualified labelers through the real claim and submit services (so consensus, extra slots
+    and reviews happen as in production)."""
     from assignments import services as work_services
     from assignments.models import Assignment, Project, Task
     from assignments.services import imports as import_services
@@ -1071,7 +1133,7 @@ def _seed_project(seed: DemoSeed) -> None:
             overlap=2,
             max_overlap=3,
             control_ratio=Decimal("0.25"),
-            control_gold_set=seed.gold_set,
+            control_gold_set=seed.control_set,
             required_qualifications=[seed.qualification_type.slug],
             guide=seed.guide,
             priority=10,
@@ -1153,7 +1215,8 @@ def _seed_project(seed: DemoSeed) -> None:
                 right = gold_answers[task_id][0]
             else:
                 image = str(claim.assignment.task.payload.get("image_url", ""))
-                right = _demo_truth(int(image.rsplit("/", 1)[1].split(".")[0]), classes)
+                photo = int(image.rsplit("/", 1)[1].split(".")[0])
+                right = _demo_truth(TASK_PHOTOS.index(photo) + 1, classes)
             wrong = [c for c in classes if c != right]
             answer = right if rng.random() < _accuracy_of(labeler) else rng.choice(wrong)
             work_services.assignment_submit(
@@ -1344,7 +1407,8 @@ class Command(BaseCommand):
         quiz_id = seed.quizzes[QUALIFICATION_QUIZ].pk
         lines = (
             f"Guide {GUIDE_NAME!r} (id {guide_id}): 1.0 and 1.1 published, 2.0 drafted; "
-            f"gold set {GOLD_SLUG} ({len(GOLD_ITEMS)} photos, one quarantined, one retired).",
+            f"gold sets {GOLD_SLUG} (the quizzes': {len(GOLD_ITEMS)} photos, one quarantined, "
+            f"one retired) and {CONTROL_SLUG} (the project's control tasks, used by no quiz).",
             f"Quizzes: {TRAINING_QUIZ} (training) and {QUALIFICATION_QUIZ} (id {quiz_id}, "
             f"sequential, grants {QUALIFICATION_TYPE[0]} for 180 days).",
             f"Qualified by the quiz: {', '.join(holders)}; granted by ops: "
