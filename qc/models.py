@@ -425,8 +425,9 @@ class GoldCheck(models.Model):
 
 class GoldExposure(models.Model):
     """A labeler has met a gold item outside a control task of their own — shown it with its
-    answer (training feedback, a quiz), written its answer (a review promoted to gold), or
-    labeled the real task it was made from. Such an item is never served to that labeler as a
+    answer (training feedback, a quiz), written its answer (a review promoted to gold, a gold
+    review), labeled the real task it was made from, or reviewed a flag on a control task of
+    it. Such an item is never served to that labeler as a
     control task (``assignments.services.claim._claim_control`` probes this table): they would
     know its answer, or recognise it and so know the task is a control. Written with
     ``INSERT … ON CONFLICT DO NOTHING`` (``qc.services.exposures.gold_exposures_record``); the
@@ -437,6 +438,7 @@ class GoldExposure(models.Model):
         QUIZ_QUALIFICATION = "quiz_qualification", "Qualification quiz question"
         AUTHORED = "authored", "Wrote the gold answer (a review promoted to gold)"
         LABELED_SOURCE = "labeled_source", "Labeled the real task the item was made from"
+        REVIEWED = "reviewed", "Reviewed a flag on a control task of the item"
 
     labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="gold_exposures")
     gold_item = models.ForeignKey(GoldItem, on_delete=models.CASCADE, related_name="exposures")

@@ -154,8 +154,8 @@ class ResolutionOut(ReviewOut):
 
 @extend_schema_serializer(deprecate_fields=["question"])
 class FlagOut(serializers.Serializer):
-    """What the labeler sees of their flag: the same for real and control tasks (no status:
-    flags on control tasks are answered by operations, not in the senior queue). ``question``
+    """What the labeler sees of their flag: the same for real and control tasks (both go to the
+    senior queue; no status, so no resolution tells them apart either). ``question``
     repeats ``note`` under its old name (deprecated)."""
 
     id = serializers.IntegerField(source="pk")

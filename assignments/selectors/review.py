@@ -36,9 +36,10 @@ EXPORT_COLUMNS = (
 
 
 def review_list_for(*, actor: User) -> QuerySet[Review]:
-    """Operations managers see every review (flags on control tasks included: those are theirs
-    to answer, since the gold item may be wrong); a senior labeler sees the reviews they claimed
-    or resolved; anyone else is Forbidden."""
+    """Operations managers see every review (and, through the task, which flags were on
+    control tasks: a senior's resolution of one is recorded, never applied — theirs to act on
+    if the gold item may be wrong); a senior labeler sees the reviews they claimed or resolved,
+    flags on control tasks looking like any other; anyone else is Forbidden."""
     qs = Review.objects.select_related("reviewer").order_by("-id")
     if is_ops(actor):
         return qs

@@ -22,10 +22,19 @@ A review-decided task that still waits for planned labels (a flag resolved while
 Claiming reviews follows the next-task pattern (docs/next-task.md): one short durable
 transaction, the caller's live lease handed back, one ``SELECT … FOR NO KEY UPDATE SKIP LOCKED
 LIMIT 1`` over the partial index of unresolved reviews, then a guarded ``UPDATE``. A reviewer
-never gets a review of a task they have an assignment on (any status), and reviews of control
-tasks never reach senior labelers: they are labelers too, and a control task must stay
-indistinguishable to every labeler (flags on control tasks carry ``for_ops`` and are for
-operations; see ``review_list_for``).
+never gets a review of a task they have an assignment on (any status).
+
+Flags on control tasks. A senior labeler is a labeler too, so a flag on a control task reaches
+the senior queue exactly like a flag on a real task — same kind, same fields, the task's payload
+and the labeler's question, never the gold answer — and is resolved the same way; were it kept
+from seniors (as it once was, for operations), a senior could tell control tasks apart by which
+flags never come. The resolution is recorded on the review (answer, note, ``decided_task`` as
+for a real task it decides) and the reviewer sees the reply of a real flag, but nothing is
+applied: the control task keeps no final answer and the gold item is untouched. Operations read
+these resolutions in the review list (they see which task is a control task) and quarantine or
+correct the item if the senior was right. The senior is recorded as exposed to the gold item
+(``qc.GoldExposure``), so it is never served to them as a control task afterwards. Gold reviews
+(a quarantined item's answer) stay ``for_ops``: they ask for the gold answer itself.
 """
 
 from __future__ import annotations
@@ -48,7 +57,8 @@ from assignments.services.quality import task_decision
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus import agreement_with
-from qc.models import GoldItem, GoldSet
+from qc.models import GoldExposure, GoldItem, GoldSet
+from qc.services.exposures import gold_exposures_record
 from qc.services.scoring import LabeledAnswer, label_outcomes_record
 from workforce.models import Labeler
 
@@ -214,7 +224,9 @@ def review_claim_next(
 
     Raises Forbidden (``not_a_reviewer``, ``labeler_inactive``) unless the reviewer is an active
     senior labeler; NotFound for an unknown ``project_id``. Returns None when nothing is left.
-    Never hands out a review of a task the reviewer has an assignment on, nor of a control task.
+    Never hands out a review of a task the reviewer has an assignment on. A flag on a control
+    task is handed out like any flag (module docstring); leasing one records the reviewer's
+    exposure to its gold item.
     A lapsed lease (``expires_at <= now``) is claimable by anyone; the reviewer's own lapsed
     leases go back to the queue first. One durable transaction; locks one review row
     (skip-locked). One lease per reviewer and project is a constraint: a concurrent second call
@@ -274,7 +286,16 @@ def _claim_review(
         )
         if not taken:  # cannot happen under the row lock; guarded all the same
             return None
-        return _claim_result(review_id, created=True)
+        claim = _claim_result(review_id, created=True)
+        if claim.review.task.gold_item_id is not None:
+            # The senior now knows this control task's payload: never serve it to them as one.
+            gold_exposures_record(
+                labeler_ids=[reviewer.pk],
+                gold_item_ids=[claim.review.task.gold_item_id],
+                reason=GoldExposure.Reason.REVIEWED,
+                now=now,
+            )
+        return claim
 
 
 def _claim_result(review_id: int, *, created: bool) -> ReviewClaim:
@@ -309,7 +330,11 @@ def review_resolve(
     The task gets ``final_answer``, ``decided_by = review``, ``agreement`` (share of its labelers'
     answers that are the same as the final one), ``decided_at`` and state ``resolved`` (see the
     module docstring for a task still collecting labels, and for a second review on a task
-    already decided by review, which leaves the task as it is).
+    already decided by review, which leaves the task as it is). A flag on a control task is
+    resolved alike as far as its reviewer can tell, but neither the task nor the gold item
+    changes (module docstring): the returned review's ``task`` is then an unsaved copy showing
+    the reviewer's answer as the task's, and ``promote_to_gold`` points the review at the task's
+    own gold item instead of making one.
 
     ``promote_to_gold`` (a gold set slug): also create a gold item in that set from the task's
     payload with the final answer as its accepted answer and the note as its explanation,
@@ -346,6 +371,7 @@ def review_resolve(
             .filter(pk=review.task_id)
             .first()
         )
+        control_flag = review.kind == Review.Kind.FLAG and task.gold_item_id is not None
         if review.status == RS.RESOLVED:
             if review.answer != canonical:
                 raise Conflict(
@@ -354,6 +380,7 @@ def review_resolve(
                 )
             if promote_to_gold and review.gold_item_id is None:
                 _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
+            review.task = _as_reviewer_sees(task, review) if control_flag else task
             return Resolution(review, created=False)
 
         if review.kind == Review.Kind.GOLD:
@@ -361,18 +388,40 @@ def review_resolve(
         decides = task.gold_item_id is None and task.decided_by != Task.DecidedBy.REVIEW
         if decides:
             _decide_by_review(task=task, project=project, answer=canonical, now=now)
+        # A control task's flag is recorded as a real flag's would be, and applied to nothing
+        # (module docstring).
+        shown_decided = decides or control_flag
         Review.objects.filter(pk=review.pk, status=RS.LEASED, reviewer_id=reviewer.pk).update(
-            status=RS.RESOLVED, answer=canonical, note=note, resolved_at=now, decided_task=decides
+            status=RS.RESOLVED,
+            answer=canonical,
+            note=note,
+            resolved_at=now,
+            decided_task=shown_decided,
         )
         review.status = RS.RESOLVED
         review.answer = canonical
         review.note = note
         review.resolved_at = now
-        review.decided_task = decides
-        review.task = task
+        review.decided_task = shown_decided
+        review.task = _as_reviewer_sees(task, review) if control_flag else task
         if promote_to_gold:
             _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
     return Resolution(review, created=True)
+
+
+def _as_reviewer_sees(task: Task, review: Review) -> Task:
+    """A control task as the reviewer of a flag on it is shown it: decided by their review, as
+    a real task would be. An unsaved copy: the task itself keeps no final answer."""
+    return Task(
+        pk=task.pk,
+        project_id=task.project_id,
+        payload=task.payload,
+        target=task.target,
+        final_answer=review.answer,
+        decided_by=Task.DecidedBy.REVIEW,
+        decided_at=review.resolved_at,
+        state=S.RESOLVED,
+    )
 
 
 def _submissions(task_id: int) -> list[LabeledAnswer]:
@@ -456,6 +505,13 @@ def _promote(*, review: Review, task: Task, reviewer: Labeler, slug: str) -> Non
         raise refuse("No gold set with this slug.")
     if gold_set.answer_type != review.project.answer_type:
         raise refuse("That gold set has another answer type than this project.")
+    if review.kind == Review.Kind.FLAG and task.gold_item_id is not None:
+        # A control task is gold already: the review points at its item, as a promoted real
+        # task's review points at its new one; no item is made, none changes (the senior sees
+        # gold ids nowhere else, and gold never takes a senior's answer unreviewed).
+        Review.objects.filter(pk=review.pk).update(gold_item_id=task.gold_item_id)
+        review.gold_item_id = task.gold_item_id
+        return
     if task.gold_item_id is not None or task.final_answer != review.answer:
         raise refuse("Only the resolution that decided the task can promote it to gold.")
     payload = task.payload if isinstance(task.payload, dict) else {}
@@ -482,6 +538,17 @@ def _promote(*, review: Review, task: Task, reviewer: Labeler, slug: str) -> Non
         raise ValidationError({"promote_to_gold": messages}) from None
     Review.objects.filter(pk=review.pk).update(gold_item=item)
     review.gold_item = item
+    # The reviewer wrote the item's answer and the task's labelers have seen its payload (and
+    # may remember their answer): serving it to any of them as a control task would give it
+    # away — a real task never comes back to a labeler.
+    gold_exposures_record(
+        labeler_ids=[reviewer.pk], gold_item_ids=[item.pk], reason=GoldExposure.Reason.AUTHORED
+    )
+    gold_exposures_record(
+        labeler_ids=Assignment.objects.filter(task_id=task.pk).values_list("labeler_id", flat=True),
+        gold_item_ids=[item.pk],
+        reason=GoldExposure.Reason.LABELED_SOURCE,
+    )
 
 
 # -- gold reviews ----------------------------------------------------------------------------
@@ -559,6 +626,10 @@ def _settle_gold(
         return
     reason = f"Gold review of task {task.pk}: {note}"
     actor = reviewer.user
+    # The reviewer decides the item's answer: never serve it to them as a control task.
+    gold_exposures_record(
+        labeler_ids=[reviewer.pk], gold_item_ids=[item.pk], reason=GoldExposure.Reason.AUTHORED
+    )
     if grade(project.answer_type, answer, item.accepted_answers, float(project.iou_threshold)):
         gold_item_reinstate(actor=actor, item=item, reason=reason)
     else:
@@ -581,8 +652,9 @@ def assignment_flag(
     authors: a review of kind ``flag``, once per assignment (a constraint). The same question
     again returns the flag (``created=False``); a different one is a Conflict
     (``already_flagged``). Someone else's assignment is NotFound. Works alike on real and control
-    tasks, whatever the assignment's status. ValidationError (field ``question``) for a blank or
-    overlong question. One durable transaction."""
+    tasks, whatever the assignment's status: both go to the senior queue (module docstring).
+    ValidationError (field ``question``) for a blank or overlong question. One durable
+    transaction."""
     question = (question or "").strip()
     if not question:
         raise ValidationError({"question": ["Ask your question about this task."]})
@@ -615,7 +687,6 @@ def _flag(*, labeler: Labeler, assignment_id: int, question: str) -> Flag:
             kind=Review.Kind.FLAG,
             assignment_id=assignment_id,
             question=question,
-            for_ops=assignment["is_control"],
         )
     return Flag(review, created=True)
 

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             name='GoldExposure',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(choices=[('quiz_training', 'Training quiz question (feedback shows the answer)'), ('quiz_qualification', 'Qualification quiz question'), ('authored', 'Wrote the gold answer (a review promoted to gold)'), ('labeled_source', 'Labeled the real task the item was made from')], max_length=24)),
+                ('reason', models.CharField(choices=[('quiz_training', 'Training quiz question (feedback shows the answer)'), ('quiz_qualification', 'Qualification quiz question'), ('authored', 'Wrote the gold answer (a review promoted to gold)'), ('labeled_source', 'Labeled the real task the item was made from'), ('reviewed', 'Reviewed a flag on a control task of the item')], max_length=24)),
                 ('at', models.DateTimeField()),
             ],
             options={

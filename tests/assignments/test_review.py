@@ -483,7 +483,9 @@ class TestFlags:
         task.refresh_from_db()
         assert (task.final_answer, task.decided_by) == ("rust", "review")
 
-    def test_flags_on_control_tasks_never_reach_seniors(self, client_for, ops_user):
+    def test_flags_on_control_tasks_reach_seniors_too(self, client_for, ops_user):
+        """Like flags on real tasks (tests/assignments/test_control_flags.py: the two look the
+        same to a senior; the resolution is not applied)."""
         project = make_project(tasks=0, overlap=2)
         with_controls(project, n=1)
         labeler = make_labeler()
@@ -495,8 +497,8 @@ class TestFlags:
             labeler=labeler, assignment_id=claim.assignment.pk, question="Which label?"
         )
         assert flag.created
-        assert services.review_claim_next(reviewer=seniors(1)[0]) is None
-        # Operations see it: the gold item may be what is ambiguous.
+        assert services.review_claim_next(reviewer=seniors(1)[0]).review.pk == flag.review.pk
+        # Operations see it too.
         listed = client_for(ops_user).get("/api/v1/reviews/?kind=flag").json()["results"]
         assert [r["id"] for r in listed] == [flag.review.pk]
 
