@@ -14,11 +14,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from assignments import selectors, services
 from assignments.admin_quality import QualityDashboardsMixin
 from assignments.models import Assignment, Batch, Project, ProjectStatusChange, Review, Task
+from assignments.selectors import control_set as control_selectors
+from assignments.services import control_set as control_services
 from assignments.services.imports import (
     IMPORT_COLUMNS,
     TASK_IMPORT_MAX_BYTES,
@@ -29,6 +31,7 @@ from config.admin import (
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
+    ReasonForm,
     ServiceFormAdminMixin,
     ServiceModelForm,
     adopt,
@@ -132,6 +135,14 @@ class TaskImportForm(FileImportForm):
     )
 
 
+class ControlOverrideForm(ReasonForm):
+    reason_help = (
+        "Why serving these control tasks as they are is acceptable. Kept on the project with "
+        "your name and the time; a change of the control gold set, or a new difference, "
+        "withdraws it."
+    )
+
+
 class ProjectStatusChangeInline(admin.TabularInline):
     """The project's status history: written by the status services, read-only here."""
 
@@ -180,13 +191,23 @@ class ProjectAdmin(
     search_fields = ("name", "slug")
     autocomplete_fields = ("control_gold_set", "guide", "required_qualifications")
     prepopulated_fields = {"slug": ("name",)}
-    actions = ("activate", "pause", "resume", "finish", "release_stale_leases")
+    actions = (
+        "activate",
+        "pause",
+        "resume",
+        "finish",
+        "release_stale_leases",
+        "recheck_control_tasks",
+        "override_control_check",
+        "withdraw_control_override",
+    )
     inlines = (ProjectStatusChangeInline,)
     # Fixed once the project has been activated (project_update refuses them then).
     schema_fields = ("answer_type", "classes", "overlap")
     record_fields = (
         "status",
         "progress",
+        "control_tasks",
         "files",
         "quality_link",
         "created_by",
@@ -215,6 +236,70 @@ class ProjectAdmin(
             obj.progress_review,
             batches,
         )
+
+    @admin.display(description="control tasks look like real ones?")
+    def control_tasks(self, obj: Project) -> str:
+        """The control set check run for this page (docs/next-task.md, "Control tasks that look
+        like real ones"), the override and the warnings: read-only; the actions change them."""
+        state = self._control_state(obj)
+        parts = [
+            format_html("<p><strong>Warning:</strong> {}</p>", w["message"]) for w in state.warnings
+        ]
+        report = state.report
+        if report is None:
+            parts.append(format_html("<p>{}</p>", "No control gold set."))
+        else:
+            parts.append(format_html("<p>{}</p>", report.summary()))
+            if report.differences:
+                rows = format_html_join(
+                    "",
+                    "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td>"
+                    "<td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    (
+                        (
+                            d.kind.replace("_", " "),
+                            d.path,
+                            d.control or "—",
+                            ", ".join(d.real) or "—",
+                            d.items,
+                            ", ".join(d.examples),
+                        )
+                        for d in report.differences
+                    ),
+                )
+                parts.append(
+                    format_html(
+                        "<table><thead><tr><th>difference</th><th>key</th><th>control items "
+                        "have</th><th>real tasks have</th><th>items</th><th>e.g.</th></tr>"
+                        "</thead><tbody>{}</tbody></table>",
+                        rows,
+                    )
+                )
+        if obj.control_override_at is not None:
+            by = obj.control_override_by
+            parts.append(
+                format_html(
+                    "<p>Overridden by {} on {}: “{}”</p>",
+                    by.username if by is not None else "(deleted user)",
+                    obj.control_override_at,
+                    obj.control_override_reason,
+                )
+            )
+        return format_html_join("", "{}", ((p,) for p in parts))
+
+    def _control_state(self, obj: Project) -> control_selectors.ControlState:
+        # Run once per page: the panel and the messages at the top show the same check.
+        cached = getattr(obj, "_control_state", None)
+        if cached is None:
+            cached = obj._control_state = control_selectors.project_control_state(project=obj)
+        return cached
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and request.method == "GET" and "/change/" in request.path:
+            for warning in self._control_state(obj).warnings:
+                self.message_user(request, warning["message"], messages.WARNING)
+        return obj
 
     @admin.display(description="tasks")
     def files(self, obj: Project) -> str:
@@ -366,6 +451,58 @@ class ProjectAdmin(
             messages.SUCCESS,
         )
 
+    # -- the control set check ---------------------------------------------------------------------
+
+    @admin.action(description="Check control tasks against real tasks", permissions=["change"])
+    def recheck_control_tasks(self, request, queryset):
+        for project in queryset.order_by("pk"):
+            check = control_services.project_control_check(actor=request.user, project=project)
+            if check.report is None:
+                self.message_user(request, f"{project}: no control gold set.", messages.INFO)
+                continue
+            level = messages.SUCCESS if check.report.ok or check.overridden else messages.WARNING
+            note = " The override was withdrawn: new differences." if check.override_dropped else ""
+            self.message_user(request, f"{project}: {check.report.summary()}{note}", level)
+
+    @admin.action(
+        description="Override the control check of selected projects (with a reason)",
+        permissions=["change"],
+    )
+    def override_control_check(self, request, queryset):
+        return self.reason_action(
+            request,
+            queryset.order_by("pk"),
+            action="override_control_check",
+            form_class=ControlOverrideForm,
+            apply=lambda project, c: control_services.project_control_override(
+                actor=request.user, project=project, reason=c["reason"]
+            ),
+            verb="override the control check of",
+            success=lambda n: f"Overrode the control check of {n} project(s).",
+            title="Serve control tasks that differ from the real ones",
+            intro="Labelers may be able to tell these control tasks apart from real ones (the "
+            "differences are on each project's page). Accept the differences found now?",
+            line=self._control_line,
+        )
+
+    @staticmethod
+    def _control_line(project: Project) -> str:
+        report = control_selectors.stored_report(project)
+        return f"{project}: {report.summary() if report is not None else 'not checked yet'}"
+
+    @admin.action(description="Withdraw the control override", permissions=["change"])
+    def withdraw_control_override(self, request, queryset):
+        done = 0
+        for project in queryset.order_by("pk"):
+            try:
+                control_services.project_control_override_clear(actor=request.user, project=project)
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(request, f"{project}: {error_text(exc)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Withdrew the override of {done} project(s).")
+
     # -- the task import ---------------------------------------------------------------------------
 
     def get_urls(self):
@@ -404,6 +541,15 @@ class ProjectAdmin(
                 priority=c["priority"],
             )
             rate = result.created / result.seconds if result.seconds else 0
+            # The new tasks may change what real tasks look like: check the controls again.
+            check = control_services.project_control_check(actor=request.user, project=project)
+            if check.report is not None and not (check.report.ok or check.overridden):
+                self.message_user(
+                    request,
+                    f"Control tasks: {check.report.summary()}"
+                    + (" The override was withdrawn." if check.override_dropped else ""),
+                    messages.WARNING,
+                )
             return (
                 f"Imported {result.created} task(s) from {upload.name} as batch "
                 f"{result.batch.pk} in {result.seconds:.1f} s ({rate:,.0f} rows/s)."

@@ -87,6 +87,24 @@ class Project(models.Model):
         default=0.02,
         help_text="The lowest control rate adaptive control goes down to.",
     )
+    # The control set check (docs/next-task.md, "Control tasks that look like real ones"): the
+    # last comparison of the control payloads with the real tasks' (``qc.payload_shape``), and
+    # ops's override of its differences — who, when, why, and which differences it accepts
+    # (``{"gold_set": id, "signatures": [...]}``). Written by
+    # ``assignments.services.control_set`` only.
+    control_check = models.JSONField(null=True, blank=True, editable=False)
+    control_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    control_override_reason = models.TextField(blank=True, editable=False)
+    control_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    control_override_at = models.DateTimeField(null=True, blank=True, editable=False)
+    control_override_accepts = models.JSONField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -122,6 +140,19 @@ class Project(models.Model):
                 condition=Q(control_floor__gte=0, control_floor__lte=F("control_ratio"))
                 | Q(adaptive_control=False, control_floor__gte=0, control_floor__lte=0.5),
                 name="assignments_project_control_floor_range",
+            ),
+            # An override is whole (a reason, when, and what it accepts) or absent.
+            models.CheckConstraint(
+                condition=Q(
+                    control_override_reason="",
+                    control_override_at__isnull=True,
+                    control_override_accepts__isnull=True,
+                )
+                | (
+                    ~Q(control_override_reason="")
+                    & Q(control_override_at__isnull=False, control_override_accepts__isnull=False)
+                ),
+                name="assignments_project_control_override_whole",
             ),
         ]
 

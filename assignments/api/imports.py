@@ -8,11 +8,18 @@ Routes (under /api/v1/):
 * ``POST projects/{id}/batches/`` — import a file of tasks as a new batch: a multipart ``file``
   (plus form fields ``source``, ``note``, ``priority``) or the raw body (the batch fields then
   as query parameters); ``?format=csv|jsonl``, else taken from the file name or content type.
-  201 ``{"batch", "created", "seconds"}``; 400 ``import_invalid`` with ``fields.rows``; 413
+  201 ``{"batch", "created", "seconds", "control_check"}`` (the control tasks checked again
+  against the real ones, new tasks included); 400 ``import_invalid`` with ``fields.rows``; 413
   ``import_too_large``; 409 ``project_done``;
 * ``POST projects/{id}/tasks/bulk-update/`` — priorities and pre-labels of existing tasks, the
   same file handling; 200 ``{"updated", "seconds"}``;
 * ``GET projects/{id}/progress/`` — open, leased, done, in-review counts;
+* ``GET, POST projects/{id}/control-check/`` — the control set check (do the control tasks look
+  like the real ones: keys, value types, URL shapes), its override and warnings; POST checks
+  again now. ``POST, DELETE projects/{id}/control-check/override/`` — accept the differences
+  found, with a ``reason`` (kept with who and when), or withdraw that. Activation refuses a
+  project whose control tasks differ without an override: 409 ``control_tasks_differ`` with the
+  differences in ``fields`` (docs/next-task.md, "Control tasks that look like real ones");
 * ``POST projects/{id}/activate/``, ``pause/``, ``resume/``, ``finish/`` — the status workflow
   (409 ``invalid_transition`` when it does not allow the move), with an optional JSON body
   ``{"reason": "…"}`` recorded in the project's status history;
@@ -32,6 +39,7 @@ import tempfile
 from typing import IO, Any
 
 from django.urls import path
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -48,9 +56,12 @@ from rest_framework.views import APIView
 
 from assignments import selectors, services
 from assignments.models import Batch, ConsensusMethod, Project, ProjectStatusChange
+from assignments.selectors import control_set as control_selectors
+from assignments.services import control_set as control_services
 from assignments.services.imports import IMPORT_FORMATS, TASK_IMPORT_MAX_BYTES, upload_file
 from config.api import StrictSerializer, parse_input
 from config.errors import Forbidden
+from qc.control_sets import SHAPES_DIFFER, SHOWS_ANSWERS
 from qc.models import AnswerType, GoldSet, Guide
 from workforce.permissions import IsOps
 from workforce.selectors import is_ops
@@ -68,6 +79,84 @@ def require_ops(request) -> None:
 # -- projects: input and output for ops ------------------------------------------------------------
 
 
+class ShapeDifferenceOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["missing_key", "extra_key", "type", "url_shape"])
+    path = serializers.CharField(help_text="The key path, e.g. metadata.camera or tags[].")
+    control = serializers.CharField(help_text="The control items' type or URL shape there.")
+    real = serializers.ListField(
+        child=serializers.CharField(), help_text="What real tasks have there."
+    )
+    items = serializers.IntegerField(help_text="Control items that differ this way.")
+    examples = serializers.ListField(
+        child=serializers.CharField(), help_text="External ids of a few of them."
+    )
+
+
+class ControlCheckOut(serializers.Serializer):
+    """The last comparison of the control payloads with the real tasks' (docs/next-task.md,
+    "Control tasks that look like real ones")."""
+
+    ok = serializers.BooleanField(help_text="No difference found.")
+    compared = serializers.BooleanField(help_text="False while there is no real task.")
+    summary = serializers.CharField()
+    real_sampled = serializers.IntegerField()
+    controls_checked = serializers.IntegerField()
+    controls_differing = serializers.IntegerField()
+    differences = ShapeDifferenceOut(many=True)
+    more = serializers.IntegerField(help_text="Differences not listed.")
+    checked_at = serializers.DateTimeField()
+    overridden = serializers.BooleanField(help_text="An override accepts every difference.")
+
+
+class ControlOverrideOut(serializers.Serializer):
+    reason = serializers.CharField()
+    by = serializers.CharField(allow_null=True, help_text="The username of who overrode.")
+    at = serializers.DateTimeField()
+
+
+class WarningOut(serializers.Serializer):
+    code = serializers.ChoiceField(choices=[SHOWS_ANSWERS, SHAPES_DIFFER])
+    message = serializers.CharField()
+
+
+_datetime = serializers.DateTimeField()
+
+
+def control_check_out(project: Project) -> dict[str, Any] | None:
+    """``ControlCheckOut`` of the check stored on the project (None: no control gold set or
+    not checked yet)."""
+    report = control_selectors.stored_report(project)
+    if report is None:
+        return None
+    return {
+        **report.to_dict(),
+        "checked_at": _datetime.to_representation(project.control_checked_at),
+        "overridden": control_selectors.override_covers(project, report),
+    }
+
+
+def control_override_out(project: Project) -> dict[str, Any] | None:
+    if project.control_override_at is None:
+        return None
+    by = project.control_override_by
+    return {
+        "reason": project.control_override_reason,
+        "by": by.username if by is not None else None,
+        "at": _datetime.to_representation(project.control_override_at),
+    }
+
+
+class ProjectOpsListOut(serializers.ListSerializer):
+    """A page of projects for ops: the warnings of the whole page in one query."""
+
+    def to_representation(self, data):
+        projects = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["control_warnings"] = control_selectors.project_control_warnings_many(
+            projects
+        )
+        return super().to_representation(projects)
+
+
 class ProjectOpsOut(serializers.ModelSerializer):
     """The project as operations managers see it: every setting, quality ones included. The
     labeler view (``assignments.api.work.ProjectOut``) is a subset of it with the same types:
@@ -79,9 +168,35 @@ class ProjectOpsOut(serializers.ModelSerializer):
     )
     guide = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     control_gold_set = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    control_check = serializers.SerializerMethodField(
+        help_text="The last control set check: do the control tasks look like the real ones."
+    )
+    control_override = serializers.SerializerMethodField(
+        help_text="Ops's override of the check's differences (reason, who, when), or null."
+    )
+    warnings = serializers.SerializerMethodField(
+        help_text="About the control tasks: a control set a quiz shows answers of, control "
+        "tasks that differ from real ones."
+    )
+
+    @extend_schema_field(ControlCheckOut(allow_null=True))
+    def get_control_check(self, obj: Project) -> dict[str, Any] | None:
+        return control_check_out(obj)
+
+    @extend_schema_field(ControlOverrideOut(allow_null=True))
+    def get_control_override(self, obj: Project) -> dict[str, Any] | None:
+        return control_override_out(obj)
+
+    @extend_schema_field(WarningOut(many=True))
+    def get_warnings(self, obj: Project) -> list[dict[str, str]]:
+        page = self.context.get("control_warnings")
+        if page is not None and obj.pk in page:
+            return page[obj.pk]
+        return control_selectors.project_control_warnings(obj)
 
     class Meta:
         model = Project
+        list_serializer_class = ProjectOpsListOut
         fields = [
             "id",
             "slug",
@@ -106,6 +221,9 @@ class ProjectOpsOut(serializers.ModelSerializer):
             "confidence_threshold",
             "adaptive_control",
             "control_floor",
+            "control_check",
+            "control_override",
+            "warnings",
             "created_at",
             "updated_at",
         ]
@@ -195,7 +313,7 @@ class ProjectIn(ProjectPatchIn):
 def project_ops_out(project: Project) -> dict[str, Any]:
     """The project as ops see it, reloaded with its relations."""
     project = (
-        Project.objects.select_related("guide", "control_gold_set")
+        Project.objects.select_related("guide", "control_gold_set", "control_override_by")
         .prefetch_related("required_qualifications")
         .get(pk=project.pk)
     )
@@ -232,7 +350,16 @@ class _ProjectStatusApi(APIView):
     to_status: str = ""
     from_statuses: frozenset[str] | None = None
 
-    @extend_schema(request=ProjectStatusChangeIn, responses=ProjectOpsOut)
+    @extend_schema(
+        request=ProjectStatusChangeIn,
+        responses={
+            200: ProjectOpsOut,
+            409: OpenApiResponse(
+                description="invalid_transition; control_tasks_differ (activation with control "
+                "tasks that differ from the real ones): fields lists the differences by kind"
+            ),
+        },
+    )
     def post(self, request, pk: int):
         project = selectors.project_get_for(actor=request.user, pk=pk)
         data = parse_input(ProjectStatusChangeIn, request.data)
@@ -281,6 +408,86 @@ class ProjectStatusChangeListApi(generics.ListAPIView):
     def get_queryset(self):
         project = selectors.project_get_for(actor=self.request.user, pk=self.kwargs["pk"])
         return selectors.project_status_changes(project=project)
+
+
+# -- the control set check ---------------------------------------------------------------------
+
+
+class ControlCheckStateOut(serializers.Serializer):
+    control_check = ControlCheckOut(allow_null=True)
+    control_override = ControlOverrideOut(allow_null=True)
+    warnings = WarningOut(many=True)
+
+
+def _control_state(project: Project, *, now: bool = False) -> dict[str, Any]:
+    """The check as stored on the project, or (``now``) run now without storing it."""
+    project = Project.objects.select_related("control_override_by").get(pk=project.pk)
+    if not now:
+        check = control_check_out(project)
+        warnings = control_selectors.project_control_warnings(project)
+    else:
+        state = control_selectors.project_control_state(project=project)
+        check = None
+        if state.report is not None:
+            check = {
+                **state.report.to_dict(),
+                "checked_at": _datetime.to_representation(timezone.now()),
+                "overridden": state.overridden,
+            }
+        warnings = state.warnings
+    return {
+        "control_check": check,
+        "control_override": control_override_out(project),
+        "warnings": warnings,
+    }
+
+
+class ProjectControlCheckApi(APIView):
+    """GET: the control set check run now (a read: not stored), the override and the
+    warnings. POST: check again and store it (an override that no longer accepts every
+    difference is withdrawn); the project representation shows the stored check."""
+
+    permission_classes = OPS_ONLY
+
+    @extend_schema(responses=ControlCheckStateOut)
+    def get(self, request, pk: int):
+        project = selectors.project_get_for(actor=request.user, pk=pk)
+        return Response(ControlCheckStateOut(_control_state(project, now=True)).data)
+
+    @extend_schema(request=None, responses=ControlCheckStateOut)
+    def post(self, request, pk: int):
+        project = selectors.project_get_for(actor=request.user, pk=pk)
+        control_services.project_control_check(actor=request.user, project=project)
+        return Response(ControlCheckStateOut(_control_state(project)).data)
+
+
+class ControlOverrideIn(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=2_000, help_text="Why serving these control tasks as they are is acceptable."
+    )
+
+
+class ProjectControlOverrideApi(APIView):
+    """POST ``{"reason"}``: accept the differences the check finds now, for the current control
+    gold set (409 ``nothing_to_override`` / ``no_control_set`` / ``project_done``). DELETE:
+    withdraw the override."""
+
+    permission_classes = OPS_ONLY
+
+    @extend_schema(request=ControlOverrideIn, responses=ControlCheckStateOut)
+    def post(self, request, pk: int):
+        project = selectors.project_get_for(actor=request.user, pk=pk)
+        data = parse_input(ControlOverrideIn, request.data)
+        control_services.project_control_override(
+            actor=request.user, project=project, reason=data["reason"]
+        )
+        return Response(ControlCheckStateOut(_control_state(project)).data)
+
+    @extend_schema(request=None, responses=ControlCheckStateOut)
+    def delete(self, request, pk: int):
+        project = selectors.project_get_for(actor=request.user, pk=pk)
+        control_services.project_control_override_clear(actor=request.user, project=project)
+        return Response(ControlCheckStateOut(_control_state(project)).data)
 
 
 class ProgressOut(serializers.Serializer):
@@ -449,6 +656,11 @@ class ImportResultOut(serializers.Serializer):
     batch = BatchOut()
     created = serializers.IntegerField()
     seconds = serializers.FloatField()
+    control_check = ControlCheckOut(
+        allow_null=True,
+        help_text="The project's control tasks checked again against its real tasks, new ones "
+        "included (null without a control gold set).",
+    )
 
 
 class UpdateResultOut(serializers.Serializer):
@@ -489,7 +701,14 @@ class BatchListImportApi(generics.ListAPIView, _FileApi):
             file_format=_file_format(request, name),
             **fields,
         )
-        body = {"batch": result.batch, "created": result.created, "seconds": result.seconds}
+        # The new tasks may change what real tasks look like: check the control tasks again.
+        control_services.project_control_check(actor=request.user, project=project)
+        body = {
+            "batch": result.batch,
+            "created": result.created,
+            "seconds": result.seconds,
+            "control_check": control_check_out(project),
+        }
         return Response(ImportResultOut(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -521,6 +740,16 @@ urlpatterns = [
         name="project-task-bulk-update",
     ),
     path("projects/<id:pk>/progress/", ProjectProgressApi.as_view(), name="project-progress"),
+    path(
+        "projects/<id:pk>/control-check/",
+        ProjectControlCheckApi.as_view(),
+        name="project-control-check",
+    ),
+    path(
+        "projects/<id:pk>/control-check/override/",
+        ProjectControlOverrideApi.as_view(),
+        name="project-control-override",
+    ),
     path("projects/<id:pk>/activate/", ProjectActivateApi.as_view(), name="project-activate"),
     path("projects/<id:pk>/pause/", ProjectPauseApi.as_view(), name="project-pause"),
     path("projects/<id:pk>/resume/", ProjectResumeApi.as_view(), name="project-resume"),

@@ -17,6 +17,13 @@ actor, reason) in its own transaction.
 
 Showing pre-labels to labelers (``show_prelabels``) redraws the control tasks' decoy pre-labels
 (``project_refresh_control_prelabels``; docs/next-task.md, "Pre-labels").
+
+Control tasks must look like real ones (docs/next-task.md, "Control tasks that look like real
+ones"): attaching a control gold set stores a control check (``project_control_check``);
+activating a project that serves control tasks, or giving an active project control tasks, is
+refused (409 ``control_tasks_differ``, the differences in ``fields``) while their payloads
+differ from the real tasks' and no override accepts it; changing the control gold set
+withdraws the override.
 """
 
 from __future__ import annotations
@@ -34,8 +41,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assignments.models import Assignment, ConsensusMethod, Project, ProjectStatusChange, Task
+from assignments.selectors.control_set import control_set_report, controls_on
 from assignments.selectors.tasks import control_decoy_prelabels
 from assignments.services.claim import project_sync_control_tasks
+from assignments.services.control_set import (
+    OVERRIDE_CLEARED,
+    project_control_check,
+    project_control_gate,
+)
 from config.errors import Conflict, InvalidTransition, NotFound
 from qc.models import AnswerType, GoldSet, Guide
 from workforce.models import QualificationType, User
@@ -395,6 +408,8 @@ def project_create(
     except IntegrityError:
         # A concurrent create took the slug between the check and the insert.
         raise ValidationError({"slug": ["A project with this slug exists."]}) from None
+    if project.control_gold_set_id is not None:
+        project_control_check(actor=actor, project=project)
     return project
 
 
@@ -424,7 +439,11 @@ def project_update(*, actor: User | None, project: Project, data: dict[str, Any]
     ``project_done``). Holds the project's row lock (``FOR NO KEY UPDATE``: claims, which only
     reference the row, are not blocked). When an active project gets a control gold set, its
     control tasks are made; when ``show_prelabels`` is switched on, the control tasks' decoy
-    pre-labels are redrawn (``project_refresh_control_prelabels``). Returns the project as saved.
+    pre-labels are redrawn (``project_refresh_control_prelabels``). A change of the control gold
+    set withdraws the control override; a change of the set or of whether the project serves
+    control tasks stores a new control check, and for an active project that will serve
+    control tasks is refused like activation (Conflict ``control_tasks_differ``,
+    ``project_control_gate``). Returns the project as saved.
     """
     errors: dict[str, list[str]] = {}
     unknown = sorted(set(data) - EDITABLE_FIELDS)
@@ -454,14 +473,28 @@ def project_update(*, actor: User | None, project: Project, data: dict[str, Any]
         _raise_if(errors)
         qualifications = values.pop("required_qualifications", None)
         was_showing = current.show_prelabels
+        controls_before = (current.control_gold_set_id, controls_on(current))
         for name, value in values.items():
             setattr(current, name, value)
+        set_changed = current.control_gold_set_id != controls_before[0]
+        if set_changed and current.control_override_at is not None:
+            # An override accepts the differences of one gold set, not of the next.
+            for name, value in OVERRIDE_CLEARED.items():
+                setattr(current, name, value)
+            values.update({name: getattr(current, name) for name in OVERRIDE_CLEARED})
         if values:
             current.save(update_fields=[*values, "updated_at"])
         if qualifications is not None:
             current.required_qualifications.set(qualifications)
+        controls_changed = set_changed or controls_on(current) != controls_before[1]
+        if current.status == S.ACTIVE and controls_changed:
+            # Control tasks about to be served to an active project: the same gate as
+            # activation (raising rolls the whole update back).
+            project_control_gate(project=current, report=control_set_report(project=current))
         if current.status == S.ACTIVE and "control_gold_set" in values:
             project_sync_control_tasks(actor=actor, project=current)
+        if controls_changed and current.control_gold_set_id is not None:
+            project_control_check(actor=actor, project=current)
         if current.show_prelabels and not was_showing:
             project_refresh_control_prelabels(actor=actor, project=current)
     return current
@@ -519,7 +552,11 @@ def project_set_status(
     InvalidTransition (409) for a move the workflow does not allow (the same status included) or
     when the status changed meanwhile. Writes one ``ProjectStatusChange`` (from, to, ``actor``,
     ``reason``) in the same transaction; a refused move writes none. Becoming active makes the
-    control tasks of the control gold set (idempotent). Returns the project with its new status.
+    control tasks of the control gold set (idempotent). Becoming active with control tasks
+    first runs the control check (stored, even when the move is then refused) and is refused
+    with Conflict (409, ``control_tasks_differ``, the differences in ``fields``) while the
+    control payloads differ from the real tasks' and no override accepts the differences.
+    Returns the project with its new status.
     """
     errors: dict[str, list[str]] = {}
     if status not in TRANSITIONS:
@@ -530,15 +567,22 @@ def project_set_status(
     except ValueError as exc:
         errors["reason"] = [str(exc)]
     _raise_if(errors)
+    check = None
+    if status == S.ACTIVE:
+        # Compared outside the transaction, and stored whatever the outcome, so the admin and
+        # the API show why an activation was refused.
+        check = project_control_check(actor=actor, project=project)
     with transaction.atomic():
         row = (
             Project.objects.filter(pk=project.pk)
-            .values_list("status", "control_gold_set_id")
+            .values_list(
+                "status", "control_gold_set_id", "control_ratio", "control_override_accepts"
+            )
             .first()
         )
         if row is None:
             raise NotFound()
-        current, project.control_gold_set_id = row
+        current, project.control_gold_set_id, ratio, accepts = row
         if current == status:
             raise InvalidTransition(f"The project is already {status}.")
         allowed = TRANSITIONS[status]
@@ -546,6 +590,18 @@ def project_set_status(
             allowed = allowed & frozenset(from_statuses)
         if current not in allowed:
             raise InvalidTransition(f"A {current} project cannot become {status} this way.")
+        if check is not None:
+            gated = Project(
+                pk=project.pk,
+                control_gold_set_id=project.control_gold_set_id,
+                control_ratio=ratio,
+                control_override_accepts=accepts,
+            )
+            if check.report is not None and gated.control_gold_set_id != check.gold_set_id:
+                raise InvalidTransition(
+                    "The project's control gold set changed meanwhile; reload and retry."
+                )
+            project_control_gate(project=gated, report=check.report)
         now = timezone.now()
         changed = Project.objects.filter(pk=project.pk, status=current).update(
             status=status, updated_at=now

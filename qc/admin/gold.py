@@ -17,7 +17,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from config.admin import (
     ConfirmationActionsMixin,
@@ -30,6 +30,7 @@ from config.admin import (
     error_text,
 )
 from config.errors import ApplicationError
+from qc.control_sets import SHOWS_ANSWERS, control_recheck, control_uses
 from qc.models import GoldCheck, GoldItem, GoldItemStatusChange, GoldSet
 from qc.selectors import gold as selectors
 from qc.selectors.gold_health import gold_items_flagged_ids
@@ -122,13 +123,33 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return GoldSetForm.Meta.fields
-        return (*GoldSetForm.Meta.fields, "items_summary", "files", "created_at")
+        return (*GoldSetForm.Meta.fields, "items_summary", "control_use", "files", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
         # What the items' answers were validated against does not change.
-        return ("slug", "guide", "answer_type", "items_summary", "files", "created_at")
+        return (
+            "slug",
+            "guide",
+            "answer_type",
+            "items_summary",
+            "control_use",
+            "files",
+            "created_at",
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and object_id and str(object_id).isdigit():
+            # A set that a quiz teaches (answers shown) and projects also draw control tasks
+            # from: say so at the top of the page, not only in its panel.
+            for use in control_uses(gold_set_id=int(object_id)):
+                for warning in use.warnings:
+                    if warning["code"] == SHOWS_ANSWERS:
+                        self.message_user(
+                            request, f"{use.project_name}: {warning['message']}", messages.WARNING
+                        )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else self.prepopulated_fields
@@ -162,6 +183,32 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
             obj.retired_count,
             url,
             obj.item_count,
+        )
+
+    @admin.display(description="control set of")
+    def control_use(self, obj: GoldSet) -> str:
+        """The projects drawing control tasks from this set, how their control tasks compare
+        with their real tasks, and the warnings about them (docs/next-task.md, "Control tasks
+        that look like real ones")."""
+        uses = control_uses(gold_set_id=obj.pk)
+        if not uses:
+            return "No project draws control tasks from this set."
+        return format_html_join(
+            "",
+            '<p><a href="{}">{}</a>: {}{}</p>',
+            (
+                (
+                    use.admin_url,
+                    use.project_name,
+                    use.summary,
+                    format_html_join(
+                        "",
+                        "<br><strong>Warning:</strong> {}",
+                        ((w["message"],) for w in use.warnings),
+                    ),
+                )
+                for use in uses
+            ),
         )
 
     @admin.display(description="import / export")
@@ -242,6 +289,16 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
                 file_format=c["format"],
                 file_name=upload.name or "",
             )
+            # The projects drawing control tasks from this set are checked again against
+            # their real tasks; differences are reported here, and refuse their activation.
+            for use in control_recheck(actor=request.user, gold_set_id=gold_set.pk):
+                if not use.ok:
+                    self.message_user(
+                        request,
+                        f"{use.project_name}: {use.summary} Activation with control tasks is "
+                        "refused until they match or an override gives a reason.",
+                        messages.WARNING,
+                    )
             return (
                 f"Imported {upload.name}: {result.created} created, {result.updated} "
                 f"updated, {result.unchanged} unchanged."

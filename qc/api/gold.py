@@ -9,7 +9,8 @@ Routes (under /api/v1/):
 * ``POST gold-sets/{id}/import/`` — a multipart ``file`` or the raw body, ``?format=csv|jsonl``
   (else taken from the file name or content type); all or nothing: 400 ``import_invalid`` with
   ``fields.rows`` = ``[{"row", "field", "message"}, ...]``, 413 ``import_too_large``, or 201
-  ``{"created", "updated", "unchanged"}``;
+  ``{"created", "updated", "unchanged", "control_checks"}`` — ``control_checks`` lists each
+  project using the set as its control set, checked again against its real tasks;
 * ``GET gold-sets/{id}/export/?format=csv|jsonl`` — streamed (CSV by default).
 
 ``?format=`` names the file format on the import and export routes; it is not DRF's renderer
@@ -32,6 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import StrictSerializer
+from qc.control_sets import control_recheck
 from qc.models import AnswerType, GoldItem, GoldSet, Guide
 from qc.selectors import gold as selectors
 from qc.selectors.guides import guide_version_published_by_number
@@ -93,10 +95,32 @@ class GoldItemOut(serializers.ModelSerializer):
         return obj.guide_version.number if obj.guide_version_id else None
 
 
+class ControlUseOut(serializers.Serializer):
+    """A project that draws control tasks from the set, with its control check after the
+    import (docs/next-task.md, "Control tasks that look like real ones")."""
+
+    project = serializers.IntegerField(source="project_id")
+    slug = serializers.CharField(source="project_slug")
+    name = serializers.CharField(source="project_name")
+    ok = serializers.BooleanField(
+        help_text="No difference from the project's real tasks, or an override accepts them."
+    )
+    summary = serializers.CharField()
+    check = serializers.JSONField(
+        allow_null=True, help_text="Keys, types and URL shapes that differ, item counts."
+    )
+    warnings = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
 class GoldImportResultOut(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
+    control_checks = ControlUseOut(
+        many=True,
+        help_text="Each project using this set as its control set, checked again against its "
+        "real tasks after the import.",
+    )
 
 
 # -- input --------------------------------------------------------------------------------------
@@ -303,7 +327,14 @@ class GoldImportApi(APIView):
             file_format=_file_format(request, file_name),
             file_name=file_name,
         )
-        return Response(GoldImportResultOut(result).data, status=status.HTTP_201_CREATED)
+        uses = control_recheck(actor=request.user, gold_set_id=gold_set.pk)
+        body = {
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "control_checks": uses,
+        }
+        return Response(GoldImportResultOut(body).data, status=status.HTTP_201_CREATED)
 
 
 class GoldExportApi(APIView):

@@ -175,7 +175,7 @@ def test_import_multipart_csv(ops, gold_set):
     upload = SimpleUploadedFile("gold.csv", _csv_text(30).encode(), content_type="text/csv")
     response = ops.post(f"/api/v1/gold-sets/{gold_set.pk}/import/", {"file": upload})
     assert response.status_code == 201, response.json()
-    assert response.json() == {"created": 30, "updated": 0, "unchanged": 0}
+    assert response.json() == {"created": 30, "updated": 0, "unchanged": 0, "control_checks": []}
     assert GoldItem.objects.filter(gold_set=gold_set).count() == 30
 
 
@@ -186,7 +186,7 @@ def test_import_raw_body_with_format_parameter(ops, gold_set):
     assert response.json()["created"] == 5
     # The same file again: nothing new, nothing changed.
     response = ops.generic("POST", url, _csv_text(5), content_type="application/octet-stream")
-    assert response.json() == {"created": 0, "updated": 0, "unchanged": 5}
+    assert response.json() == {"created": 0, "updated": 0, "unchanged": 5, "control_checks": []}
 
 
 def test_import_raw_jsonl_by_content_type(ops, gold_set):
@@ -280,7 +280,7 @@ def test_export_streams_and_round_trips(ops, gold_set, file_format, content_type
         content,
         content_type=content_type,
     )
-    assert back.json() == {"created": 0, "updated": 0, "unchanged": 3}
+    assert back.json() == {"created": 0, "updated": 0, "unchanged": 3, "control_checks": []}
 
 
 def test_export_defaults_to_csv_and_rejects_unknown_formats(ops, gold_set):
@@ -303,4 +303,4 @@ def test_boxes_set_round_trip_through_the_api(ops):
         ops.get(f"/api/v1/gold-sets/{gold_set.pk}/export/?format=jsonl").streaming_content
     )
     back = ops.generic("POST", f"/api/v1/gold-sets/{gold_set.pk}/import/?format=jsonl", content)
-    assert back.json() == {"created": 0, "updated": 0, "unchanged": 1}
+    assert back.json() == {"created": 0, "updated": 0, "unchanged": 1, "control_checks": []}
