@@ -7,7 +7,8 @@ scores, so the pages live here rather than under the labeler or vendor admin of 
 which links to the scorecard by URL name only. URL names (namespace ``admin``):
 
 * ``assignments_quality_scorecard`` — ``project/quality/labelers/<labeler id>/``, with
-  ``?project=<id>`` and ``?window=last_7_days|last_30_days|all_time``;
+  ``?project=<id>`` and ``?window=last_7_days|last_30_days|all_time`` (``all_time`` when
+  absent; the form's selected options are always the project and window shown);
 * ``assignments_project_quality`` — ``project/<project id>/quality/``;
 * ``assignments_quality_vendors`` — ``project/quality/vendors/``, with ``?project=<id>``.
 
@@ -256,9 +257,12 @@ class QualityDashboardsMixin:
             Project.objects.filter(pk__in=worked_on).only("id", "name").order_by("name")
         )
         names = {p.pk: p.name for p in projects}
-        form = ScorecardFilter(request.GET or None, projects=projects)
-        project_id = _cleaned(form, "project")
-        window = _cleaned(form, "window", DEFAULT_WINDOW)
+        asked = ScorecardFilter(request.GET or None, projects=projects)
+        project_id = _cleaned(asked, "project")
+        window = _cleaned(asked, "window", DEFAULT_WINDOW)
+        # The form shows what the page shows — the default window, or all projects and all
+        # time after bad input — so pressing Show never changes the figures.
+        form = ScorecardFilter({"project": project_id or "", "window": window}, projects=projects)
         now = timezone.now()
         card = quality.labeler_scorecard(labeler=labeler, project_id=project_id, now=now)
         s, t = card["scores"], card["throughput"]
@@ -279,6 +283,7 @@ class QualityDashboardsMixin:
             "labeler": labeler,
             "labeler_url": _url("workforce_labeler_change", labeler.pk),
             "form": form,
+            "filter_errors": asked.errors if asked.is_bound else {},
             "project_name": names.get(project_id) if project_id else None,
             "window_name": window_name,
             "headline": [
