@@ -15,6 +15,7 @@ from django.utils import timezone
 from guardian.models import UserObjectPermission
 
 from assignments.models import Assignment, Project, Review, Task
+from assignments.selectors.control_set import project_control_state
 from payments.management.commands import seed_demo
 from qc.models import (
     AttemptQuestion,
@@ -599,3 +600,11 @@ def test_control_tasks_look_like_the_real_tasks_and_no_quiz_teaches_them():
     assert training.kind == Quiz.Kind.TRAINING and training.gold_set_id != control_set.pk
     # No labeler was shown a control item in a quiz.
     assert not AttemptQuestion.objects.filter(gold_item__gold_set=control_set).exists()
+
+    # The project's own control set check agrees (docs/next-task.md, "Control tasks that look
+    # like real ones"): compared with the real tasks, nothing differs and nothing is warned of;
+    # activation needed no override.
+    state = project_control_state(project=project)
+    assert state.report.compared and state.report.ok, state.report.summary()
+    assert state.report.controls_checked == len(control) and state.warnings == []
+    assert project.control_check["ok"] and project.control_override_at is None
