@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import TestCase
 
 from assignments import services
 from assignments.models import Assignment, Task
@@ -35,7 +36,11 @@ def _served_gold(claim) -> int | None:
 
 
 def _submit(labeler, claim, answer="ok"):
-    services.assignment_submit(labeler=labeler, assignment_id=claim.assignment.pk, answer=answer)
+    """Submit, and run the after-commit work (grading a control answer) as production does."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.assignment_submit(
+            labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
+        )
 
 
 def test_items_a_training_quiz_showed_with_their_answer_are_never_served_as_control():
