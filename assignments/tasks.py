@@ -58,8 +58,10 @@ def labeler_rules_evaluate(labeler_id: int, project_id: int) -> int:
 
 @shared_task(name="assignments.quality_rules_sweep", ignore_result=True)
 def quality_rules_sweep(hours: int = 24) -> int:
-    """Safety net for lost after-commit messages: evaluate the rules for every labeler with
-    facts on a ruled project in the last ``hours`` (or an open firing). Scheduled by
+    """The evaluation of quality rules (``rules_sweep``): for every labeler with facts on a
+    ruled project since the start of the previous day — or since ``hours`` ago, when that is
+    earlier — or a pending firing, on the facts recorded before the start of the current day.
+    Nothing else evaluates rules (docs/quality.md, "Rules"). Idempotent. Scheduled by
     ``CELERY_BEAT_SCHEDULE`` (hourly by default, ``QUALITY_RULES_SWEEP_SECONDS``). Returns the
     firings made."""
     since = timezone.now() - timedelta(hours=hours)
