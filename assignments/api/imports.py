@@ -474,7 +474,14 @@ class ProjectControlOverrideApi(APIView):
 
     permission_classes = OPS_ONLY
 
-    @extend_schema(request=ControlOverrideIn, responses=ControlCheckStateOut)
+    @extend_schema(
+        request=ControlOverrideIn,
+        responses={
+            200: ControlCheckStateOut,
+            400: OpenApiResponse(description="invalid: fields.reason"),
+            409: OpenApiResponse(description="nothing_to_override, no_control_set or project_done"),
+        },
+    )
     def post(self, request, pk: int):
         project = selectors.project_get_for(actor=request.user, pk=pk)
         data = parse_input(ControlOverrideIn, request.data)
@@ -483,7 +490,13 @@ class ProjectControlOverrideApi(APIView):
         )
         return Response(ControlCheckStateOut(_control_state(project)).data)
 
-    @extend_schema(request=None, responses=ControlCheckStateOut)
+    @extend_schema(
+        request=None,
+        responses={
+            200: ControlCheckStateOut,
+            409: OpenApiResponse(description="project_done"),
+        },
+    )
     def delete(self, request, pk: int):
         project = selectors.project_get_for(actor=request.user, pk=pk)
         control_services.project_control_override_clear(actor=request.user, project=project)
