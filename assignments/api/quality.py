@@ -3,9 +3,9 @@ and a project's quality page.
 
 Who sees what (docs/quality.md):
 
-* ``GET /labelers/{id}/scorecard/`` — ops: any labeler; a vendor manager: their vendors'
-  labelers; a labeler: their own card only (the same restricted view as ``/me/scorecard/``);
-  any other labeler is a 404.
+* ``GET /labelers/{id}/scorecard/`` — ops: any labeler, up to now; a vendor manager: their
+  vendors' labelers, and a labeler: their own card only, both as of the start of the day (the
+  view of ``/me/scorecard/``); any other labeler is a 404.
 * ``GET /me/scorecard/`` — the calling labeler's own card (403 ``not_a_labeler`` for others).
   The own view leaves out gold checks and outcomes of the current day (``as_of``).
 * ``GET /projects/{id}/quality/`` — ops: everything; a vendor manager: the whole project's
@@ -38,7 +38,7 @@ from qc.api.scores import (
     ScoresOut,
     project_filter,
 )
-from workforce.selectors import is_ops, labeler_can_manage, labeler_get_for, managed_vendor_ids
+from workforce.selectors import is_ops, labeler_get_for, managed_vendor_ids
 
 # -- output ------------------------------------------------------------------------------------
 
@@ -188,12 +188,10 @@ class LabelerScorecardApi(APIView):
     @extend_schema(parameters=[PROJECT_PARAMETER], responses=ScorecardOut)
     def get(self, request, pk: int):
         labeler = labeler_get_for(actor=request.user, pk=pk)
-        # A manager who is also this labeler sees their own card as a labeler does.
-        own_view = labeler.user_id == request.user.pk or not labeler_can_manage(
-            actor=request.user, labeler=labeler
-        )
+        # Only ops see today's facts; a vendor manager sees the card as their labeler does, or
+        # could pass on which of today's answers were control and how they were graded.
         card = selectors.labeler_scorecard(
-            labeler=labeler, project_id=_project_id(request), own_view=own_view
+            labeler=labeler, project_id=_project_id(request), own_view=not is_ops(request.user)
         )
         return Response(ScorecardOut(card).data)
 

@@ -127,10 +127,11 @@ def labeler_scorecard(
     throughput, optionally on one project. Counts, rates and class names only: never another
     labeler's answer, never a gold answer.
 
-    ``own_view`` is the labeler looking at their own card: gold checks and outcomes recorded
-    since the start of today are left out (``as_of`` says from when), so a labeler cannot match
-    a change of their gold count to the submission that caused it and tell control tasks from
-    real ones. Scoping (who may see whose card) is the caller's job. Ten queries at most."""
+    ``own_view`` is the card as anyone but ops sees it — the labeler themselves or their vendor
+    manager: gold checks and outcomes recorded since the start of today are left out (``as_of``
+    says from when), so nobody outside operations can match a change of a gold count to the
+    submission that caused it and tell control tasks from real ones. Scoping (who may see whose
+    card) is the caller's job. Ten queries at most."""
     now = now or timezone.now()
     before = start_of_day(now) if own_view else None
     return {
@@ -327,8 +328,9 @@ def project_quality(
     * ``labelers`` — per labeler: gold accuracy, agreement, Dawid-Skene estimate.
 
     ``vendor_ids`` None is ops' view. A vendor manager passes their vendors: ``labelers`` then
-    lists only their labelers, and in ``pairs`` a labeler of another vendor (or internal) is
-    shown as null — the aggregates stay whole. Twelve queries at most, whatever the size.
+    lists only their labelers, counting facts recorded before the start of the day, and in
+    ``pairs`` a labeler of another vendor (or internal) is shown as null — the aggregates stay
+    whole. Twelve queries at most, whatever the size.
     """
     now = now or timezone.now()
     real = Task.objects.filter(project_id=project.pk, gold_item__isnull=True)
@@ -346,7 +348,13 @@ def project_quality(
             for side in ("labeler_a", "labeler_b"):
                 if entry[side] not in visible:
                     entry[side] = None
-    table = scores.labeler_score_table(project_id=project.pk, labeler_ids=visible, now=now)
+    # A vendor manager's table stops at the start of the day, like their labelers' own cards:
+    # today's gold figures would tell them which of today's answers were control, and how
+    # they were graded (docs/quality.md, "Secrecy of control tasks").
+    before = None if vendor_ids is None else scores.start_of_day(now)
+    table = scores.labeler_score_table(
+        project_id=project.pk, labeler_ids=visible, before=before, now=now
+    )
     codes = dict(Labeler.objects.filter(pk__in=list(table)).values_list("pk", "public_code"))
     return {
         "project": project.pk,

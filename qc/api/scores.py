@@ -8,6 +8,7 @@ only (docs/quality.md).
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -137,13 +138,18 @@ class VendorComparisonApi(APIView):
     )
     def get(self, request):
         project_id = self.project_id(request)
+        before = None
         if is_ops(request.user):
             vendor_ids = None
         else:
             vendor_ids = managed_vendor_ids(request.user)
             if not vendor_ids:
                 return Response([])
-        rows = selectors.vendor_comparison(vendor_ids=vendor_ids, project_id=project_id)
+            # A manager's figures stop at the start of the day, like their labelers' cards.
+            before = selectors.start_of_day(timezone.now())
+        rows = selectors.vendor_comparison(
+            vendor_ids=vendor_ids, project_id=project_id, before=before
+        )
         return Response(VendorComparisonOut(rows, many=True).data)
 
 

@@ -330,15 +330,18 @@ def labeler_score_table(
     *,
     project_id: int,
     labeler_ids: Iterable[int] | None = None,
+    before: datetime | None = None,
     now: datetime | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Per labeler of a project (or of ``labeler_ids``): gold accuracy over the last 30 days and
     all time, pairwise agreement and agreement with the final label (all time), and the
-    Dawid-Skene accuracy. Three grouped queries, whatever the number of labelers."""
+    Dawid-Skene accuracy. ``before`` leaves out facts recorded from then on (the start of the
+    day for everyone but ops, docs/quality.md "Secrecy of control tasks"). Three grouped
+    queries, whatever the number of labelers."""
     now = now or timezone.now()
     since = now - timedelta(days=30)
-    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None, now=now)
-    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None, now=now)
+    gold = _gold_checks(labeler_id=None, project_id=project_id, before=before, now=now)
+    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=before, now=now)
     fits = LabelerEstimate.objects.filter(project_id=project_id)
     if labeler_ids is not None:
         ids = list(labeler_ids)
@@ -398,20 +401,22 @@ def vendor_comparison(
     *,
     vendor_ids: Iterable[int] | None = None,
     project_id: int | None = None,
+    before: datetime | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Quality per vendor (and one row for internal labelers when ``vendor_ids`` is None — ops'
     view): how many labelers have gold checks and decided answers, gold accuracy over the last
     30 days and all time, pairwise and final agreement (all time), the mean Dawid-Skene accuracy
     over the vendor's estimated labelers with how many there are. Pooled over the vendor's
-    answers: a vendor's gold rate is its checks' rate, so prolific labelers weigh more. Four
+    answers: a vendor's gold rate is its checks' rate, so prolific labelers weigh more.
+    ``before`` leaves out facts recorded from then on, as in ``labeler_score_table``. Four
     grouped queries."""
     now = now or timezone.now()
     since = now - timedelta(days=30)
     scoped = vendor_ids is not None
     ids = list(vendor_ids) if scoped else None
-    gold = _gold_checks(labeler_id=None, project_id=project_id, before=None, now=now)
-    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=None, now=now)
+    gold = _gold_checks(labeler_id=None, project_id=project_id, before=before, now=now)
+    outcomes = _outcomes(labeler_id=None, project_id=project_id, before=before, now=now)
     fits = LabelerEstimate.objects.all()
     if project_id is not None:
         fits = fits.filter(project_id=project_id)

@@ -315,3 +315,33 @@ def test_scorecard_api_query_count_is_constant(label, ops_user, django_assert_ma
         response = client.get(f"/api/v1/labelers/{me.pk}/scorecard/?project={project.pk}")
     assert response.status_code == 200
     assert response.json()["scores"]["agreement"]["with_final"]["all_time"]["n"] == 3
+
+
+def test_a_vendor_manager_sees_gold_figures_as_of_the_start_of_the_day(
+    vendor_a, manager_a, ops_user, client_for
+):
+    """Today's gold checks would tell a manager which of today's answers were control and how
+    they were graded: the scorecard, the project's per-labeler table and the vendor comparison
+    count them for ops only."""
+    project = make_project(tasks=1, overlap=1)
+    labeler = make_labeler(vendor=vendor_a)
+    item = gold_item()
+    gold_check(labeler, item, project, "crack", days=3.0)
+    gold_check(labeler, item, project, "rust")
+    GoldCheck.objects.filter(answer="rust").update(checked_at=timezone.now())  # today, wrong
+
+    def figures(user):
+        client = client_for(user)
+        card = client.get(f"/api/v1/labelers/{labeler.pk}/scorecard/").json()
+        page = client.get(f"/api/v1/projects/{project.pk}/quality/").json()
+        (row,) = [r for r in page["labelers"] if r["labeler"] == labeler.pk]
+        vendors = client.get("/api/v1/vendor-comparison/").json()
+        (vendor,) = [v for v in vendors if v["vendor_id"] == vendor_a.pk]
+        return (
+            card["scores"]["gold_accuracy"]["all_time"]["n"],
+            row["gold_all_time"]["n"],
+            vendor["gold_all_time"]["n"],
+        )
+
+    assert figures(manager_a) == (1, 1, 1)
+    assert figures(ops_user) == (2, 2, 2)
