@@ -56,6 +56,8 @@ def env_for(db_url: str, broker: str) -> dict[str, str]:
         DB_CONN_MAX_AGE="600",
         LOG_LEVEL="ERROR",
         DJANGO_SETTINGS_MODULE="config.settings",
+        # The code of the tree this script lives in (a worktree of a given commit, say).
+        PYTHONPATH=str(ROOT),
     )
     env.pop("CELERY_BROKER_URL", None)
     if broker != "eager":
@@ -724,10 +726,10 @@ def write(rows, args) -> None:
     write_section(BEGIN, END, lines)
 
 
-def write_section(begin: str, end: str, lines: list[str]) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (between ``begin`` and ``end``), or
+def write_section(begin: str, end: str, lines: list[str], path: Path | None = None) -> None:
+    """Replace one benchmark's section of BENCHMARKS.md (between ``begin`` and ``end``), or
     append it; the other sections are left alone."""
-    path = ROOT / "BENCHMARKS.md"
+    path = path or ROOT / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     block = "\n".join(lines)
     if begin in text:

@@ -71,7 +71,8 @@ def database_check() -> dict[str, Any]:
 @cache
 def _transport_loaded(url: str) -> str:
     """Import the broker's transport once (the first import of the Redis client alone takes a
-    few hundred milliseconds; it must not count against a probe's deadline)."""
+    few hundred milliseconds; it must not count against a probe's deadline). Called when the
+    app starts (``health.apps``) and again, for nothing, before each probe."""
     from kombu import Connection
 
     return Connection(url).transport.driver_name
@@ -225,17 +226,33 @@ def _backlog(waiting: int, oldest: datetime | None, now: datetime, setting: str)
     }
 
 
-def _bounded(check, now: datetime) -> dict[str, Any]:
-    """Run one database check under the statement timeout; a failure is reported."""
+def _database_checks(now: datetime) -> dict[str, dict[str, Any]]:
+    """The checks that read the database, in one transaction under the statement timeout (one
+    round trip each, plus two). A check that fails is reported with its error; the ones after
+    it, in an aborted transaction, as skipped."""
+    checks: dict[str, dict[str, Any]] = {}
+    todo = [
+        ("workers", workers_check),
+        ("consensus", consensus_backlog),
+        ("control_grading", control_grading_backlog),
+    ]
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
-            return check(now)
-    except DatabaseError as exc:
-        logger.warning("health: %s failed: %s", check.__name__, exc)
-        return {"ok": False, "error": exc.__class__.__name__}
+            for name, check in todo:
+                try:
+                    checks[name] = check(now)
+                except DatabaseError as exc:
+                    logger.warning("health: %s failed: %s", name, exc)
+                    checks[name] = {"ok": False, "error": exc.__class__.__name__}
+                    raise
+    except DatabaseError:
+        pass
+    for name, _ in todo:
+        checks.setdefault(name, {"ok": False, "error": "skipped"})
+    return checks
 
 
 def readiness(now: datetime | None = None) -> tuple[bool, dict[str, dict[str, Any]]]:
@@ -245,13 +262,10 @@ def readiness(now: datetime | None = None) -> tuple[bool, dict[str, dict[str, An
     now = now or timezone.now()
     probe = broker_probe_start()
     checks: dict[str, dict[str, Any]] = {"database": database_check()}
-    for name, check in (
-        ("workers", workers_check),
-        ("consensus", consensus_backlog),
-        ("control_grading", control_grading_backlog),
-    ):
-        checks[name] = (
-            _bounded(check, now) if checks["database"]["ok"] else {"ok": False, "error": "skipped"}
-        )
+    if checks["database"]["ok"]:
+        checks.update(_database_checks(now))
+    else:
+        skipped = {"ok": False, "error": "skipped"}
+        checks.update(workers=skipped, consensus=skipped, control_grading=skipped)
     checks["broker"] = broker_check(probe)
     return all(c["ok"] for c in checks.values()), checks
