@@ -262,7 +262,14 @@ class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{past} {done} vendor(s).", messages.SUCCESS)
+            # Said here because an operations manager would assume otherwise.
+            note = (
+                " Their labelers can still log in and get work: vendor status does not gate "
+                "work yet."
+                if status == Vendor.Status.SUSPENDED
+                else ""
+            )
+            self.message_user(request, f"{past} {done} vendor(s).{note}", messages.SUCCESS)
 
     @admin.action(description="Suspend selected vendors", permissions=["change"])
     def suspend_vendors(self, request, queryset):
@@ -451,7 +458,15 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     add_fieldsets = (
-        ("Login", {"fields": ("username", "email", "first_name", "last_name")}),
+        (
+            "Login",
+            {
+                "fields": ("username", "email", "first_name", "last_name"),
+                "description": "The labeler is invited with no password and cannot log in: "
+                "LabelForce sends no invitation and has no password reset yet (both come with "
+                "the labeler pages). Set a password on their user page and hand it over.",
+            },
+        ),
         (
             "Work",
             {
@@ -543,6 +558,13 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
             **form.service_kwargs(),
         )
         adopt(obj, labeler)
+        self.message_user(
+            request,
+            f"{labeler.user.username} cannot log in yet: no password is set, and LabelForce "
+            "sends no invitation or password reset yet. Set a password on their user page and "
+            "hand it over.",
+            messages.WARNING,
+        )
 
     def save_related(self, request, form, formsets, change):
         # No form.save_m2m(): the service has set the skills.

@@ -75,6 +75,33 @@ class LabelerOut(serializers.ModelSerializer):
         ]
 
 
+# What an invited labeler's login can do today, said plainly wherever one is created (the API's
+# 201 answer, its documentation, the admin's add page).
+INVITED_LOGIN_NOTE = (
+    "The labeler is invited with no usable password: LabelForce sends no invitation and has no "
+    "password reset yet (both come with the labeler pages), so they cannot log in until an "
+    "operations manager sets a password on their user in the admin and hands it to them."
+)
+
+
+class LabelerCreatedOut(LabelerOut):
+    """The labeler just created, with whether their login works and why not."""
+
+    can_log_in = serializers.SerializerMethodField(
+        help_text="False for an invited labeler: no password is set and none can be set by them."
+    )
+    login_note = serializers.SerializerMethodField(help_text="Why the labeler cannot log in yet.")
+
+    class Meta(LabelerOut.Meta):
+        fields = [*LabelerOut.Meta.fields, "can_log_in", "login_note"]
+
+    def get_can_log_in(self, obj: Labeler) -> bool:
+        return obj.user.is_active and obj.user.has_usable_password()
+
+    def get_login_note(self, obj: Labeler) -> str:
+        return "" if self.get_can_log_in(obj) else INVITED_LOGIN_NOTE
+
+
 class StatusChangeOut(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
@@ -222,7 +249,8 @@ class LabelerFilter(django_filters.FilterSet):
 
 
 class LabelerListCreateApi(generics.ListAPIView):
-    """GET lists the labelers the caller may see; POST creates one in status *invited*."""
+    """GET lists the labelers the caller may see; POST creates one in status *invited*, who
+    cannot log in yet (``INVITED_LOGIN_NOTE``)."""
 
     serializer_class = LabelerOut
     filterset_class = LabelerFilter
@@ -235,7 +263,12 @@ class LabelerListCreateApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.labeler_list_for(actor=self.request.user)
 
-    @extend_schema(request=LabelerCreateStaffIn, responses={201: LabelerOut})
+    @extend_schema(
+        request=LabelerCreateStaffIn,
+        responses={201: LabelerCreatedOut},
+        description="Create a labeler in status invited. " + INVITED_LOGIN_NOTE + " The answer "
+        "says so: `can_log_in` is false and `login_note` explains why.",
+    )
     def post(self, request):
         actor = request.user
         if selectors.is_ops(actor):
@@ -261,7 +294,7 @@ class LabelerListCreateApi(generics.ListAPIView):
             actor=actor, kind=kind, timezone_name=timezone_name, **data
         )
         labeler = selectors.labeler_get_for(actor=actor, pk=labeler.pk)
-        return Response(LabelerOut(labeler).data, status=status.HTTP_201_CREATED)
+        return Response(LabelerCreatedOut(labeler).data, status=status.HTTP_201_CREATED)
 
 
 class LabelerDetailApi(APIView):

@@ -199,8 +199,12 @@ def vendor_create(
 
 
 def vendor_set_status(*, actor: User | None, vendor: Vendor, status: str) -> Vendor:
-    """Suspend or reactivate a vendor. Its labelers keep their own status; gating of work reads
-    both. Raises InvalidTransition when the vendor is already in that status."""
+    """Suspend or reactivate a vendor. Its labelers keep their own status, and nothing that hands
+    out work reads the vendor's status yet: the next-task gate reads the labeler's status only,
+    so the active labelers of a suspended vendor still log in, get tasks and submit. What a
+    suspended vendor does refuse today is new labelers (``labeler_create``) and labelers moved
+    to it (``labeler_update``). Enforcing vendor status on work is planned, not built. Raises
+    InvalidTransition when the vendor is already in that status."""
     if status not in Vendor.Status.values:
         raise ValidationError({"status": [f"Must be one of {', '.join(Vendor.Status.values)}."]})
     with transaction.atomic():
@@ -260,7 +264,12 @@ def labeler_create(
 
     Raises ValidationError (field-level) for a taken username, a kind/vendor mismatch, an
     external id already used within the vendor, an unknown skill, language or time zone, or a
-    suspended vendor. Without ``password`` the login has no usable password until one is set.
+    suspended vendor.
+
+    Without ``password`` (the API and the admin never pass one) the user gets an unusable
+    password and cannot log in: LabelForce sends no invitation and has no password reset yet
+    (both come with the labeler pages), so until then an operations manager must set a password
+    on the user's admin page and hand it over.
     """
     _check_kind_vendor(kind, vendor)
     _check_vendor_active(vendor)

@@ -7,8 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -551,7 +553,26 @@ def test_all_demo_work_lies_in_the_four_weeks_before_now():
     assert submitted[len(submitted) // 2] < now - timedelta(days=7)
     assert submitted[-1] > now - timedelta(days=3)
     assert GoldCheck.objects.filter(checked_at__lt=now - timedelta(days=14)).exists()
-    assert RuleAction.objects.exists()
+    # The README names who a rule paused: the rule fired through the services.
+    assert RuleAction.objects.filter(
+        action="pause_on_project", labeler__user__username="rohan.mehta", rule__isnull=False
+    ).exists()
+
+
+def test_suspensions_and_the_revocation_are_by_hand_and_cite_no_rule():
+    _seed()
+    suspensions = LabelerStatusChange.objects.filter(to_status=S.SUSPENDED)
+    assert suspensions.count() == 3  # two still suspended, one reactivated
+    for change in suspensions:
+        assert change.actor is not None
+        assert "rule" not in change.reason.lower(), change.reason
+    revoked = Qualification.objects.filter(revoked_at__isnull=False)
+    assert revoked.count() == len(seed_demo.QUALIFICATION_REVOKED)
+    for grant in revoked:
+        assert grant.revoked_by is not None
+        assert "rule" not in grant.revoke_reason.lower(), grant.revoke_reason
+    readme = " ".join((Path(settings.BASE_DIR) / "README.md").read_text().split())
+    assert "suspended by hand" in readme and "by a quality rule" not in readme
 
 
 # -- control tasks that stay secret ------------------------------------------------------------

@@ -1,11 +1,14 @@
 """``manage.py seed_demo``: a small, deterministic demo operation, written through the services.
 
 The story: LabelForce's operations manager (``ops``) runs an in-house labeling team and works
-with two vendors, Northwind Annotation (Portugal, invoices in EUR) and Kestrel Data Services
-(India, invoices in INR). Each vendor has a manager who onboards their own people. Most labelers
-are active; a few are still invited or onboarding; one vendor labeler was suspended by a quality
-rule, another for a policy breach; one left at their own request; one internal labeler was
-suspended and reactivated. One internal labeler is the senior labeler who resolves reviews.
+with two vendors, Northwind Annotation (Portugal, default currency EUR) and Kestrel Data
+Services (India, INR). Each vendor has a manager who onboards their own people. Most labelers
+are active; a few are still invited or onboarding; two vendor labelers were suspended by hand by
+their manager (one after the vendor's own spot checks, one for a policy breach); one left at
+their own request; one internal labeler was suspended and reactivated. One internal labeler is
+the senior labeler who resolves reviews. On the demo project, quality rules evaluated through
+the services pause and warn the most careless labeler; the suspensions and the revocation are
+by hand, and their reasons cite no rule.
 
 Idempotent: every object is looked up by its natural key (username, vendor slug, skill slug,
 guide and gold-set slugs, version number, gold external id, quiz slug, attempt number) and left
@@ -121,8 +124,8 @@ STORIES: dict[str, tuple[Step, ...]] = {
         *ACTIVE_STORY,
         (
             S.SUSPENDED,
-            "Gold accuracy 64% over the last 50 control tasks (project rule: under 80%). "
-            "Requalify before returning.",
+            "Suspended by hand: Northwind's own spot check of 50 of his bounding-box tasks found "
+            "32 right (64%; Northwind expects 80%). Retrain and requalify before returning.",
         ),
     ),
     "ana.ribeiro": (ONBOARD,),
@@ -584,8 +587,9 @@ ATTEMPTS: dict[str, dict[str, tuple[DemoAttempt, ...]]] = {
     },
 }
 QUALIFICATION_REVOKED = {
-    "priya.sharma": "Gold accuracy on live pole tasks fell to 68% over the last 40 control tasks "
-    "(project rule: 80%). Re-read guide 1.1 on rust and stains, then requalify.",
+    "priya.sharma": "Revoked by hand: Kestrel's pilot with the utility found her rust and stain "
+    "calls wrong on 13 of 40 re-checked photos. Re-read guide 1.1 on rust and stains, then "
+    "requalify.",
 }
 QUALIFICATION_MANUAL = {
     "kavya.reddy": "Passed the equivalent pole-defect test in Kestrel's pilot with the utility "
@@ -1233,7 +1237,7 @@ def _seed_project(seed: DemoSeed) -> None:
 
 
 # Each labeler's own accuracy on the demo project, so scores differ as they would: most near the
-# crowd's mean, one careless labeler (the quality rule catches them), one excellent.
+# crowd's mean, one careless labeler (the pause rule below catches them), one excellent.
 DEMO_ACCURACY = {"rohan.mehta": 0.45, "kavya.reddy": 0.97}
 
 
