@@ -241,33 +241,40 @@ def _lease_if_slot(
 
 @cache
 def _control_sql() -> str:
-    """``_claim_control``'s one statement, written out once (as ``_claim_sql``)."""
+    """``_claim_control``'s one statement, written out once (as ``_claim_sql``). Each exclusion
+    is a correlated ``(SELECT … LIMIT 1) IS NULL`` rather than ``NOT EXISTS``: a ``NOT
+    EXISTS`` lets the planner turn it into an anti-join, or a hashed sub-plan, that reads all of
+    the labeler's exposures and checks (or every labeler's rows of the items); this way each
+    exclusion is one index probe per candidate. The candidates are the project's control tasks
+    on one side of the pivot (``assignments_task_controls``); the first that passes is taken."""
     # Imported here: qc's exposure and check tables are read by this statement only.
     from qc.models import GoldCheck, GoldExposure
 
     t, a = Task._meta.db_table, Assignment._meta.db_table
     g, e, c = GoldItem._meta.db_table, GoldExposure._meta.db_table, GoldCheck._meta.db_table
     eligible = f"""t.project_id = %(project)s AND t.gold_item_id IS NOT NULL
-           AND EXISTS (SELECT 1 FROM {g} g WHERE g.id = t.gold_item_id AND g.status = 'active')
-           AND NOT EXISTS (SELECT 1 FROM {t} s JOIN {a} d ON d.task_id = s.id
-                            WHERE s.gold_item_id = t.gold_item_id AND d.labeler_id = %(labeler)s)
-           AND NOT EXISTS (SELECT 1 FROM {e} e WHERE e.labeler_id = %(labeler)s
-                                                 AND e.gold_item_id = t.gold_item_id)
-           AND NOT EXISTS (SELECT 1 FROM {c} c WHERE c.labeler_id = %(labeler)s
-                                                 AND c.gold_item_id = t.gold_item_id)"""  # noqa: S608
+           AND (SELECT g.status FROM {g} g WHERE g.id = t.gold_item_id) = 'active'
+           AND (SELECT 1 FROM {t} s JOIN {a} d ON d.task_id = s.id
+                 WHERE s.gold_item_id = t.gold_item_id AND d.labeler_id = %(labeler)s
+                 LIMIT 1) IS NULL
+           AND (SELECT 1 FROM {e} e WHERE e.labeler_id = %(labeler)s
+                                      AND e.gold_item_id = t.gold_item_id LIMIT 1) IS NULL
+           AND (SELECT 1 FROM {c} c WHERE c.labeler_id = %(labeler)s
+                                      AND c.gold_item_id = t.gold_item_id LIMIT 1) IS NULL"""  # noqa: S608
     columns = "t.id, t.payload, t.prelabel, t.prelabel_confidence"
     return f"""
-        WITH bounds AS (
-            SELECT MIN(gold_item_id) AS lo, MAX(gold_item_id) AS hi FROM {t}
-             WHERE project_id = %(project)s AND gold_item_id IS NOT NULL
-        ), pivot AS (SELECT lo + CAST(%(u)s * (hi - lo) AS BIGINT) AS at FROM bounds)
-        SELECT * FROM (SELECT {columns} FROM {t} t, pivot
-                        WHERE {eligible} AND t.gold_item_id >= pivot.at
-                        ORDER BY t.gold_item_id, t.id LIMIT 1) after_pivot
+        WITH pivot AS (
+            SELECT lo + CAST(%(u)s * (hi - lo) AS BIGINT) AS at
+              FROM (SELECT MIN(gold_item_id) AS lo, MAX(gold_item_id) AS hi FROM {t}
+                     WHERE project_id = %(project)s AND gold_item_id IS NOT NULL) bounds
+        )
+        SELECT * FROM (SELECT {columns} FROM {t} t
+                        WHERE {eligible} AND t.gold_item_id >= (SELECT at FROM pivot)
+                        ORDER BY t.gold_item_id LIMIT 1) after_pivot
         UNION ALL
-        SELECT * FROM (SELECT {columns} FROM {t} t, pivot
-                        WHERE {eligible} AND t.gold_item_id < pivot.at
-                        ORDER BY t.gold_item_id, t.id LIMIT 1) before_pivot
+        SELECT * FROM (SELECT {columns} FROM {t} t
+                        WHERE {eligible} AND t.gold_item_id < (SELECT at FROM pivot)
+                        ORDER BY t.gold_item_id LIMIT 1) before_pivot
         LIMIT 1
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)
 
@@ -282,13 +289,12 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
 
     One statement (then the lease's INSERT): a random pivot between the project's lowest and
     highest gold item id, and the first eligible control task at or after it in gold item order
-    (wrapping round to the start), walked along ``assignments_task_controls (project,
-    gold_item)``; each candidate costs index probes only — the tasks of its gold item
-    (``gold_item_id`` index) then ``assignments_assignment_one_per_labeler``,
-    ``qc_goldexposure_once`` and ``qc_goldcheck_labeler_item`` — so the cost follows the
-    candidates skipped, not the size of the set or of the labeler's history. Control tasks have
-    no slot limit, so no lock is needed; the unique (task, labeler) constraint backs "never the
-    same control task twice"."""
+    (wrapping round to the start). Each candidate costs index probes only — the tasks of its
+    gold item (``gold_item_id`` index) then ``assignments_assignment_one_per_labeler``,
+    ``qc_goldexposure_once`` and ``qc_goldcheck_labeler_item`` — so the cost follows the number
+    of control tasks on the pivot's side (at most the set's size), never the size of the
+    labeler's history or of anyone else's. Control tasks have no slot limit, so no lock is
+    needed; the unique (task, labeler) constraint backs "never the same control task twice"."""
     params = {"project": project.pk, "labeler": labeler.pk, "u": _rng.random()}
     with connection.cursor() as cursor:
         cursor.execute(_control_sql(), params)
