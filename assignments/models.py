@@ -364,6 +364,13 @@ class Assignment(models.Model):
                 condition=Q(status__in=["leased", "submitted"]),
                 name="assignments_task_slots",
             ),
+            # The grading sweep's window: control answers by submission time (a range scan of
+            # the last hours; assignments.services.claim.control_answers_grade_sweep).
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(is_control=True, status="submitted"),
+                name="assignments_control_submitted",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,10 @@
-"""Celery tasks of the work flow. Each reloads what it needs and calls one service."""
+"""Celery tasks of the work flow. Each reloads what it needs and calls one service.
+
+Every task retries on a transient database error with exponential backoff (the base class in
+``config.celery``). A task marked ``periodic=True`` is a safety net or a scheduled job: it must
+have an entry in ``CELERY_BEAT_SCHEDULE`` (a test holds every such task to it), and the list of
+them, with what each catches, is in docs/architecture.md ("Background jobs").
+"""
 
 from datetime import date, timedelta
 
@@ -11,36 +17,53 @@ from assignments.services import review as review_services
 from qc.services import rules as rules_services
 
 
-@shared_task(name="assignments.leases_expire", ignore_result=True)
+@shared_task(name="assignments.leases_expire", ignore_result=True, periodic=True)
 def leases_expire() -> int:
     """Tidy-up for reports: relabel lapsed leases as expired. Slots are already free without it."""
     return services.leases_expire()
 
 
+@shared_task(name="assignments.assignment_submitted", ignore_result=True)
+def assignment_submitted(assignment_id: int) -> None:
+    """Sent after every submission commits, real or control alike: grade a control answer,
+    count it in the control rate, run consensus on a task it completed
+    (``submission_follow_up``). Idempotent."""
+    services.submission_follow_up(assignment_id=assignment_id)
+
+
 @shared_task(name="assignments.task_consensus", ignore_result=True)
 def task_consensus(task_id: int) -> str:
-    """Consensus on a task whose last slot was just filled (sent after the submit commits).
-    Idempotent: a second run, or a run on a decided task, does nothing."""
+    """Consensus on one task (kept for messages queued before ``assignment_submitted`` took its
+    place). Idempotent: a second run, or a run on a decided task, does nothing."""
     return review_services.task_consensus_run(task_id=task_id)
 
 
-@shared_task(name="assignments.consensus_sweep", ignore_result=True)
+@shared_task(name="assignments.consensus_sweep", ignore_result=True, periodic=True)
 def consensus_sweep() -> int:
     """Safety net for lost after-commit messages: consensus on complete tasks that have none.
-    Schedule it with celery beat, e.g. every 10 minutes."""
+    Scheduled by ``CELERY_BEAT_SCHEDULE`` (every 5 minutes by default,
+    ``CONSENSUS_SWEEP_SECONDS``)."""
     return review_services.consensus_sweep()
 
 
-@shared_task(name="assignments.audit_sample_weekly", ignore_result=True)
+@shared_task(name="assignments.control_answers_sweep", ignore_result=True, periodic=True)
+def control_answers_sweep() -> int:
+    """Safety net for lost after-commit messages: grade the control answers of the last
+    ``CONTROL_SWEEP_HOURS`` that have no gold check. Scheduled by ``CELERY_BEAT_SCHEDULE``
+    (every 5 minutes by default, ``CONTROL_SWEEP_SECONDS``). Returns how many it graded."""
+    return services.control_answers_grade_sweep()
+
+
+@shared_task(name="assignments.audit_sample_weekly", ignore_result=True, periodic=True)
 def audit_sample_weekly(week_start: str | None = None) -> int:
     """Audit sampling of last week (or of the week starting ``week_start``, ISO date) for every
-    project with an audit percent. Idempotent per (project, labeler, week). Schedule it with
-    celery beat once a week, e.g. Mondays 03:00 (task ``assignments.audit_sample_weekly``)."""
+    project with an audit percent. Idempotent per (project, labeler, week). Scheduled by
+    ``CELERY_BEAT_SCHEDULE`` on Mondays at 03:00."""
     start = date.fromisoformat(week_start) if week_start else None
     return review_services.audit_sample_all(week_start=start)
 
 
-@shared_task(name="assignments.quality_refit", ignore_result=True)
+@shared_task(name="assignments.quality_refit", ignore_result=True, periodic=True)
 def quality_refit() -> int:
     """Refit Dawid-Skene for every active project (estimates for scorecards and weighted
     consensus). Scheduled by ``CELERY_BEAT_SCHEDULE`` (hourly by default,
@@ -50,13 +73,14 @@ def quality_refit() -> int:
 
 @shared_task(name="assignments.labeler_rules_evaluate", ignore_result=True)
 def labeler_rules_evaluate(labeler_id: int, project_id: int) -> int:
-    """Evaluate the project's quality rules for one labeler (send it with
-    ``transaction.on_commit`` after a control submission or a consensus outcome). Returns the
+    """Evaluate the project's quality rules for one labeler. Nothing sends it any more (rules
+    are decided by ``quality_rules_sweep`` on the facts of past days, never after a submission:
+    docs/quality.md); kept for messages already queued and for running by hand. Returns the
     firings made; safe to run twice and concurrently (a breach fires once)."""
     return len(rules_services.rules_evaluate(labeler_id=labeler_id, project_id=project_id))
 
 
-@shared_task(name="assignments.quality_rules_sweep", ignore_result=True)
+@shared_task(name="assignments.quality_rules_sweep", ignore_result=True, periodic=True)
 def quality_rules_sweep(hours: int = 24) -> int:
     """The evaluation of quality rules (``rules_sweep``): for every labeler with facts on a
     ruled project since the start of the previous day — or since ``hours`` ago, when that is
@@ -68,7 +92,7 @@ def quality_rules_sweep(hours: int = 24) -> int:
     return rules_services.rules_sweep(since=since)
 
 
-@shared_task(name="assignments.gold_reviews_open", ignore_result=True)
+@shared_task(name="assignments.gold_reviews_open", ignore_result=True, periodic=True)
 def gold_reviews_open() -> int:
     """Open a gold review for each control task of a quarantined gold item (and withdraw open
     ones whose item was settled meanwhile). Scheduled by ``CELERY_BEAT_SCHEDULE`` every minute

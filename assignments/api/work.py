@@ -29,7 +29,7 @@ from assignments.api.imports import (
     require_ops,
 )
 from assignments.models import Assignment, Project
-from config.api import StrictSerializer, labeler_of, parse_input
+from config.api import StrictSerializer, error_body, labeler_of, parse_input
 from config.errors import NotFound
 from workforce.selectors import is_ops
 
@@ -212,7 +212,8 @@ class ProjectDetailApi(_ProjectByRoleMixin, generics.RetrieveAPIView):
 
 class NextTaskApi(APIView):
     """Lease the next task: 201 with a new lease, 200 with the caller's live lease handed back,
-    204 when nothing is left for the caller."""
+    204 when no task is available to the caller (never because a race was lost: that is a 409
+    ``claim_contended`` with ``Retry-After``). A project the caller cannot read is a 404."""
 
     @extend_schema(
         request=None,
@@ -224,7 +225,14 @@ class NextTaskApi(APIView):
     )
     def post(self, request, pk: int):
         labeler = labeler_of(request)
-        claim = services.assignment_claim_next(labeler=labeler, project_id=pk)
+        try:
+            claim = services.assignment_claim_next(labeler=labeler, project_id=pk)
+        except services.ClaimContended as exc:
+            return Response(
+                error_body(exc.detail, exc.code),
+                status=exc.status,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         project = claim.project

@@ -127,13 +127,18 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
     )
 
 
+# What everyone but ops may read of projects. The next-task gate answers 404 for the rest, as
+# a read would (``assignments.services.claim``).
+LABELER_VISIBLE_STATUSES = (Project.Status.ACTIVE, Project.Status.PAUSED)
+
+
 def project_list_for(*, actor: User) -> QuerySet[Project]:
     """Ops see every project; everyone else sees active and paused ones (projects are not
     vendor-owned; what a labeler may work on is decided by the gate)."""
     qs = Project.objects.prefetch_related("required_qualifications").order_by("-priority", "id")
     if is_ops(actor):
         return qs
-    return qs.filter(status__in=[Project.Status.ACTIVE, Project.Status.PAUSED])
+    return qs.filter(status__in=LABELER_VISIBLE_STATUSES)
 
 
 def project_get_for(*, actor: User, pk: int) -> Project:

@@ -4,22 +4,30 @@ hand-off, the review queue, flags, audits). The names callers use are re-exporte
 
 from assignments.services.claim import (
     Claim,
+    ClaimContended,
     Submission,
     assignment_claim_next,
     assignment_release,
     assignment_submit,
+    control_answer_grade,
+    control_answers_grade_sweep,
     leases_expire,
     project_sync_control_tasks,
+    submission_follow_up,
 )
 
 __all__ = [
     "Claim",
+    "ClaimContended",
     "Submission",
     "assignment_claim_next",
     "assignment_release",
     "assignment_submit",
+    "control_answer_grade",
+    "control_answers_grade_sweep",
     "leases_expire",
     "project_sync_control_tasks",
+    "submission_follow_up",
 ]
 
 # -- projects and bulk imports (assignments/services/projects.py, imports.py) --

@@ -12,10 +12,12 @@ never over-assigned.
 from __future__ import annotations
 
 import json
+import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -28,16 +30,42 @@ from assignments.selectors import claim as selectors
 from config.errors import Conflict, Forbidden, NotFound
 from config.rawsql import RowReader
 from qc.answers import AnswerError, validate_answer
-from qc.models import GoldItem
+from qc.models import GoldCheck, GoldItem
 from qc.services.control import control_rate_update
 from qc.services.scoring import gold_check_record
 from workforce.models import Labeler, User
+from workforce.selectors import is_ops
+
+logger = logging.getLogger(__name__)
 
 # A claim whose re-count finds the task full (it filled between the SELECT's snapshot and the
 # lock) tries again; each try is the same set-based query, so this is bounded, not a row loop.
 CLAIM_TRIES = 3
+# A claim that lost every try while tasks are still open for the labeler (their rows held by
+# concurrent claims, or filled between snapshot and lock) starts over after a short randomised
+# pause, at most this many times, then answers ``claim_contended``: a 204 means that nothing is
+# left for the labeler, never that a race was lost (docs/next-task.md, "Contention").
+CONTENDED_TRIES = 5
+CONTENDED_PAUSE_SECONDS = 0.004  # the first pause; it doubles each time (jittered)
 
 _rng = random.SystemRandom()
+
+
+class ClaimContended(Conflict):
+    """Tasks are open for the labeler but concurrent claims held or took each one this call
+    tried: retryable (the API adds ``Retry-After``)."""
+
+    code = "claim_contended"
+    default_detail = (
+        "Tasks are still open for you, but other labelers were taking them at the same moment; "
+        "ask again in a second."
+    )
+    retry_after = 1
+
+
+class _Contended(Exception):
+    """Internal: one claim attempt found open tasks but leased none (rolls its transaction
+    back)."""
 
 
 @dataclass(frozen=True)
@@ -56,32 +84,47 @@ def assignment_claim_next(
 ) -> Claim | None:
     """Lease the labeler the next task of the project, or hand back their live lease.
 
-    Returns None when no task is left for this labeler. Raises NotFound for an unknown project,
-    Forbidden (with a code naming the missing requirement) when the labeler may not work on it,
-    Conflict when the project is not active. Takes a row lock on one task (skip-locked). No side
-    effects besides the lease.
+    Returns None only when no task is available to this labeler (none open that they have not
+    done, or every open one's slots taken by live leases and submissions). Raises NotFound for
+    an unknown project and for one the labeler may not read (a draft or done project is
+    invisible to non-ops, as in ``project_get_for``), Forbidden (with a code naming the missing
+    requirement) when the labeler may not work on it, Conflict when the project is paused, and
+    ``ClaimContended`` (409 ``claim_contended``, retryable) when tasks are open for the labeler
+    but concurrent claims kept taking each one, after ``CONTENDED_TRIES`` short pauses. Takes a
+    row lock on one task (skip-locked). No side effects besides the lease.
     """
     now = now or timezone.now()
     rng = rng or _rng
-    for attempt in range(CLAIM_TRIES):
+    integrity_failures = 0
+    contended = 0
+    pause = CONTENDED_PAUSE_SECONDS
+    while True:
         try:
             return _claim(labeler=labeler, project_id=project_id, now=now, rng=rng)
         except IntegrityError:
             # The same labeler's concurrent call leased first (one live lease per labeler and
             # project is a constraint): the next try hands that lease back. Bounded: each try
             # is the same few set-based statements.
-            if attempt == CLAIM_TRIES - 1:
+            integrity_failures += 1
+            if integrity_failures == CLAIM_TRIES:
                 raise Conflict(
                     "Another request of yours is taking a task right now; try again.",
                     code="concurrent_claim",
                 ) from None
-    raise AssertionError("unreachable")
+        except _Contended:
+            contended += 1
+            if contended == CONTENDED_TRIES:
+                logger.info("claim contended: project %s labeler %s", project_id, labeler.pk)
+                raise ClaimContended() from None
+            # Outside the transaction (nothing held): concurrent claims commit in a few ms.
+            time.sleep(pause * (0.5 + rng.random()))
+            pause *= 2
 
 
 def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Random) -> Claim | None:
     with transaction.atomic(durable=True):
         gate = selectors.project_gate(labeler=labeler, project_id=project_id, now=now)
-        _check_gate(gate)
+        _check_gate(gate, labeler=labeler)
         project = gate.project
         if gate.live_assignment_id:
             assignment = Assignment.objects.select_related("task").get(pk=gate.live_assignment_id)
@@ -107,11 +150,19 @@ def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Rand
                 if assignment is not None:
                     break
         if assignment is None:
+            # Skip-locked and the lease's re-count cannot tell "nothing left" from "others hold
+            # or just took the rest": ask the same question without locks (a fresh snapshot,
+            # on this rare path only). A candidate seen means a lost race, never a 204.
+            if _open_task_exists(project=project, labeler=labeler, now=now):
+                raise _Contended()
             return None
         return Claim(assignment, project, created=True)
 
 
-def _check_gate(gate: selectors.Gate) -> None:
+def _check_gate(gate: selectors.Gate, *, labeler: Labeler) -> None:
+    if gate.project.status not in selectors.LABELER_VISIBLE_STATUSES and not is_ops(labeler.user):
+        # What the labeler cannot read (``project_get_for``) does not exist for them here either.
+        raise NotFound()
     if gate.project.status != Project.Status.ACTIVE:
         raise Conflict(
             f"The project is {gate.project.status}; no work is handed out.",
@@ -151,10 +202,11 @@ def _lock_clause(clause: str) -> str:
 
 
 @cache
-def _claim_sql() -> str:
+def _claim_sql(lock: bool = True) -> str:
     """Step 3 of docs/next-task.md as one fixed statement (written out once, not composed per
     call: it runs before every task handed out). Its WHERE is the open-queue index predicate
-    plus two index probes per candidate row."""
+    plus two index probes per candidate row. Without ``lock``: the same question, no row
+    locked or skipped (``_open_task_exists``)."""
     t, a = Task._meta.db_table, Assignment._meta.db_table
     return f"""
         SELECT t.id, t.payload, t.prelabel, t.prelabel_confidence FROM {t} t
@@ -167,7 +219,7 @@ def _claim_sql() -> str:
                         OR (u.status = 'leased' AND u.expires_at > %(now)s))) < t.target
          ORDER BY t.priority DESC, t.id
          LIMIT 1
-         {_lock_clause("FOR NO KEY UPDATE OF t SKIP LOCKED")}
+         {_lock_clause("FOR NO KEY UPDATE OF t SKIP LOCKED") if lock else ""}
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)
 
 
@@ -195,6 +247,19 @@ def _lock_next_open_task(*, project: Project, labeler: Labeler, now: datetime) -
         cursor.execute(_claim_sql(), params)
         row = cursor.fetchone()
     return _task_from_row(row) if row else None
+
+
+def _open_task_exists(*, project: Project, labeler: Labeler, now: datetime) -> bool:
+    """Whether, as of a fresh snapshot, an open task this labeler has not done has a free slot
+    (rows other claims hold included): ``_claim_sql`` without its lock clause."""
+    params = {
+        "project": project.pk,
+        "labeler": labeler.pk,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(lock=False), params)
+        return cursor.fetchone() is not None
 
 
 def _lease_if_slot(
@@ -319,14 +384,22 @@ def assignment_submit(
 
     The answer is validated against the project's schema (ValidationError with the field
     ``answer``). Idempotent: the same answer again returns the stored submission; a different
-    one is a Conflict (``already_submitted``). A late submission — after the lease expired — is
-    accepted only while the task still has a free slot for it, counted under the task row's lock;
-    otherwise Conflict (``slot_taken``). A released assignment cannot be submitted (Conflict).
-    Locks the assignment row, then (via the update) the task row.
+    one is a Conflict (``already_submitted``). A released assignment cannot be submitted
+    (Conflict ``released``); nor can one whose lease expired (Conflict ``lease_expired``; nothing
+    is written) — the same rule for real and control tasks. Locks the assignment row, then (via
+    the update) the task row.
+
+    A real and a control task take the same path: the same two statements (the lock; the count
+    and the store in one), and the same single side effect, the after-commit message
+    ``assignments.assignment_submitted`` carrying the assignment id, whose task grades a control
+    answer, counts it in the labeler's control rate and runs consensus on a task this filled
+    (``submission_follow_up``). Nothing that tells a control task apart runs in the request
+    (docs/next-task.md, "Submit"). A lost message is caught by the sweeps
+    (``control_answers_grade_sweep``, ``consensus_sweep``).
     """
     now = now or timezone.now()
     with transaction.atomic(durable=True):
-        assignment, gold_item = _lock_assignment(labeler=labeler, assignment_id=assignment_id)
+        assignment = _lock_assignment(labeler=labeler, assignment_id=assignment_id)
         project = assignment.project
         try:
             canonical = validate_answer(project.answer_type, project.classes, answer)
@@ -341,54 +414,24 @@ def assignment_submit(
             )
         if assignment.status == Assignment.Status.RELEASED:
             raise Conflict("This assignment was released; it cannot be submitted.", code="released")
-        late = assignment.expires_at <= now
+        if assignment.expires_at <= now:
+            raise Conflict(
+                "Your lease on this task expired before you submitted, so the answer was not "
+                "saved; ask for the next task.",
+                code="lease_expired",
+            )
         active = max(
             int(min((now - assignment.leased_at).total_seconds(), project.lease_seconds)), 0
         )
-        completed = False
-        if not assignment.is_control:
-            completed = _store_submission(
-                assignment=assignment, answer=canonical, active=active, late=late, now=now
-            )
-        else:
-            _store_submission(
-                assignment=assignment, answer=canonical, active=active, late=False, now=now
-            )
-            if gold_item is not None:
-                # A control answer is graded against gold at once, in this transaction, so a
-                # score never misses a check and the verdict exists before anything reads it.
-                correct = gold_check_record(
-                    labeler_id=labeler.pk,
-                    gold_item=gold_item,
-                    project_id=project.pk,
-                    assignment_id=assignment.pk,
-                    answer_type=project.answer_type,
-                    answer=canonical,
-                    iou_threshold=float(project.iou_threshold),
-                    now=now,
-                )
-                if gold_item.status == GoldItem.Status.ACTIVE:
-                    # The labeler's control rate follows their interval (qc.services.control).
-                    control_rate_update(
-                        labeler_id=labeler.pk,
-                        project_id=project.pk,
-                        correct=correct,
-                        ratio=float(project.control_ratio),
-                        floor=float(project.control_floor),
-                        now=now,
-                    )
-                # Quality rules read the new check after commit (a Celery task; the hourly
-                # sweep catches a lost message).
-                labeler_id, project_id = labeler.pk, project.pk
-                transaction.on_commit(
-                    lambda: work_tasks.labeler_rules_evaluate.delay(labeler_id, project_id),
-                    robust=True,
-                )
-        if completed:
-            # Consensus runs after commit, in a Celery task that reloads the task: no SQL here,
-            # and a broker failure cannot undo the submission (consensus_sweep catches up).
-            task_id = assignment.task_id
-            transaction.on_commit(lambda: work_tasks.task_consensus.delay(task_id), robust=True)
+        completed = _store_submission(
+            assignment=assignment, answer=canonical, active=active, now=now
+        )
+        # One message for every submission, real or control, sent after commit (a broker
+        # failure cannot undo the submission; the publish is bounded by the broker timeouts in
+        # settings, and the sweeps catch a lost message).
+        transaction.on_commit(
+            partial(work_tasks.assignment_submitted.delay, assignment.pk), robust=True
+        )
         assignment.status = Assignment.Status.SUBMITTED
         assignment.answer = canonical
         assignment.submitted_at = now
@@ -397,99 +440,197 @@ def assignment_submit(
 
 
 @cache
-def _submit_lock_sql() -> tuple[str, RowReader, RowReader, RowReader]:
+def _submit_lock_sql() -> tuple[str, RowReader, RowReader]:
     """The submit's first statement, written out once: the caller's assignment locked, with its
-    project and, for a control task, its gold item (the ORM composed this per call at a CPU cost
-    larger than the query's)."""
-    a, p, g = RowReader(Assignment), RowReader(Project), RowReader(GoldItem)
+    project (the ORM composed this per call at a CPU cost larger than the query's). The same
+    for real and control tasks."""
+    a, p = RowReader(Assignment), RowReader(Project)
     sql = f"""
-        SELECT {a.columns("a")}, {p.columns("p")}, {g.columns("g")}
+        SELECT {a.columns("a")}, {p.columns("p")}
           FROM {Assignment._meta.db_table} a
           JOIN {Project._meta.db_table} p ON p.id = a.project_id
-          JOIN {Task._meta.db_table} t ON t.id = a.task_id
-          LEFT JOIN {GoldItem._meta.db_table} g ON g.id = t.gold_item_id
          WHERE a.id = %s AND a.labeler_id = %s
          {_lock_clause("FOR NO KEY UPDATE OF a")}
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)
-    return sql, a, p, g
+    return sql, a, p
 
 
-def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> tuple[Assignment, GoldItem | None]:
-    """Lock the labeler's assignment (NotFound when it is not theirs) and load its project and,
-    for a control task, its gold item, in one statement."""
-    sql, a, p, g = _submit_lock_sql()
+def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> Assignment:
+    """Lock the labeler's assignment (NotFound when it is not theirs) and load its project, in
+    one statement."""
+    sql, a, p = _submit_lock_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [assignment_id, labeler.pk])
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
     assignment = a.read(row[: len(a)])
-    assignment.project = p.read(row[len(a) : len(a) + len(p)])
-    gold_values = row[len(a) + len(p) :]
-    gold_item = None if gold_values[0] is None else g.read(gold_values)
-    return assignment, gold_item
+    assignment.project = p.read(row[len(a) :])
+    return assignment
 
 
-def _store_submission(
-    *, assignment: Assignment, answer: object, active: int, late: bool, now: datetime
-) -> bool:
-    """Store the answer and, on a real task, count the submission on the task — one statement;
-    returns whether it filled the task's last slot.
+@cache
+def _store_sql() -> tuple[str, str, str]:
+    """The submit's store: (PostgreSQL's one statement, SQLite's count, SQLite's store).
 
-    On time, the lease held a slot, so the count can only reach the target. Late, the slot may
-    have gone to someone else: the guarded task UPDATE takes it only if live leases plus
-    submissions, other than this one, leave room — evaluated while it holds the task row's
-    lock — and the assignment is written only if the task UPDATE found its row (Conflict
-    ``slot_taken`` otherwise, and the transaction rolls back).
-    """
+    The count takes a slot on a real task: ``submitted < target`` under the task row's lock (the
+    on-time lease held that slot; the guard refuses the rare submit whose slot a claim re-counted
+    as free at the very instant of expiry). On a control task (``%(control)s``, no slots) it
+    matches no row, and the store does not wait for it. One text for both kinds: the same
+    statement, the same plan shape."""
     t = Task._meta.db_table
     a = Assignment._meta.db_table
-    adapt = connection.ops.adapt_datetimefield_value
-    answer_value = Assignment._meta.get_field("answer").get_db_prep_value(answer, connection)
-    store = [answer_value, adapt(now), active, assignment.pk]
-    store_sql = f"""UPDATE {a} SET status = 'submitted', answer = %s, submitted_at = %s,
-                                   active_seconds = %s
-                     WHERE id = %s"""  # noqa: S608
-    if assignment.is_control:
-        # A control task has no slots to count (docs/next-task.md).
-        with connection.cursor() as cursor:
-            cursor.execute(store_sql, store)
-        return False
-    room = ""
-    params: list = []
-    if late:
-        room = f"""AND (SELECT COUNT(*) FROM {a} x WHERE x.task_id = {t}.id AND x.id <> %s
-                   AND (x.status = 'submitted' OR (x.status = 'leased' AND x.expires_at > %s)))
-                   < {t}.target"""  # noqa: S608
-        params = [assignment.pk, adapt(now)]
     count_sql = f"""UPDATE {t} SET submitted = submitted + 1,
                                    is_open = (submitted + 1 < target),
                                    state = CASE WHEN submitted + 1 >= target THEN 'complete'
                                                 ELSE state END
-                     WHERE id = %s AND submitted < target {room}
+                     WHERE id = %(task)s AND submitted < target AND NOT %(control)s
                  RETURNING submitted >= target AS filled"""  # noqa: S608
+    store_sql = f"""UPDATE {a} SET status = 'submitted', answer = %(answer)s,
+                                   submitted_at = %(now)s, active_seconds = %(active)s
+                     WHERE id = %(assignment)s"""  # noqa: S608
+    both = f"""WITH counted AS ({count_sql})
+               {store_sql} AND (%(control)s OR EXISTS (SELECT 1 FROM counted))
+               RETURNING (SELECT filled FROM counted)"""  # noqa: S608
+    return both, count_sql, store_sql
+
+
+def _store_submission(
+    *, assignment: Assignment, answer: object, active: int, now: datetime
+) -> bool:
+    """Store the answer and, on a real task, count the submission on the task — one statement
+    on PostgreSQL, the same for real and control tasks; returns whether it filled the task's
+    last slot. Conflict ``slot_taken`` (the transaction rolls back) when a real task has no slot
+    left for it."""
+    both, count_sql, store_sql = _store_sql()
+    params = {
+        "task": assignment.task_id,
+        "control": bool(assignment.is_control),
+        "answer": Assignment._meta.get_field("answer").get_db_prep_value(answer, connection),
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "active": active,
+        "assignment": assignment.pk,
+    }
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One round trip: the count and the store in one statement; the store happens
-            # only if the count found room.
-            cursor.execute(
-                f"""WITH counted AS ({count_sql})
-                    {store_sql} AND EXISTS (SELECT 1 FROM counted)
-                    RETURNING (SELECT filled FROM counted)""",  # noqa: S608
-                [assignment.task_id, *params, *store],
-            )
+            # One round trip: the count and the store in one statement; on a real task the
+            # store happens only if the count found room.
+            cursor.execute(both, params)
             row = cursor.fetchone()
         else:
-            # SQLite has no data-modifying CTE: two statements, serialized by its write lock.
-            cursor.execute(count_sql, [assignment.task_id, *params])
+            # SQLite has no data-modifying CTE: two statements (for both kinds), serialized by
+            # its write lock.
+            cursor.execute(count_sql, params)
             row = cursor.fetchone()
-            if row is not None:
-                cursor.execute(store_sql, store)
+            if row is not None or assignment.is_control:
+                cursor.execute(store_sql, params)
+                row = row or (False,)
     if row is None:
         raise Conflict(
-            "Your lease expired and the slot was given to another labeler.", code="slot_taken"
+            "The task's slots were all taken when your answer arrived; it was not saved.",
+            code="slot_taken",
         )
     return bool(row[0])
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What ``submission_follow_up`` did."""
+
+    graded: bool  # a control answer was graded now (False: not a control answer, or done)
+    consensus: str  # the ConsensusAction of a completed task's consensus ("" when none ran)
+
+
+def submission_follow_up(*, assignment_id: int) -> FollowUp:
+    """After a submission commits (the Celery task ``assignments.assignment_submitted``): grade
+    a control answer (``control_answer_grade``) and run consensus on a task whose last slot is
+    filled (``task_consensus_run``). Reloads everything; idempotent and safe to run
+    concurrently (each step is; a second run does nothing more). An unknown or unsubmitted
+    assignment is a no-op."""
+    # Imported here: review imports this module's package (consensus lives there).
+    from assignments.services.review import task_consensus_run
+
+    row = (
+        Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.SUBMITTED)
+        .values_list("is_control", "task_id", "task__state")
+        .first()
+    )
+    if row is None:
+        return FollowUp(graded=False, consensus="")
+    is_control, task_id, state = row
+    if is_control:
+        return FollowUp(graded=control_answer_grade(assignment_id=assignment_id), consensus="")
+    if state != Task.State.COMPLETE:
+        return FollowUp(graded=False, consensus="")
+    return FollowUp(graded=False, consensus=task_consensus_run(task_id=task_id))
+
+
+def control_answer_grade(*, assignment_id: int, now: datetime | None = None) -> bool:
+    """Grade a submitted control answer against its gold item into a ``qc.GoldCheck`` (checked
+    at the submission's time) and, when the item is active, count it in the labeler's control
+    rate (``qc.services.control.control_rate_update``). Once per assignment: under the
+    assignment row's lock, an existing check means it was done (a redelivered message, the
+    sweep, a concurrent run). Returns whether it graded now. One durable transaction; locks the
+    assignment row, then the labeler's control-rate row."""
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        assignment = (
+            Assignment.objects.select_related("project", "task__gold_item")
+            .select_for_update(of=("self",), no_key=True)
+            .filter(pk=assignment_id, status=Assignment.Status.SUBMITTED, is_control=True)
+            .first()
+        )
+        if assignment is None or assignment.task.gold_item is None:
+            return False
+        if GoldCheck.objects.filter(assignment_id=assignment.pk).exists():
+            return False
+        project, gold_item = assignment.project, assignment.task.gold_item
+        correct = gold_check_record(
+            labeler_id=assignment.labeler_id,
+            gold_item=gold_item,
+            project_id=project.pk,
+            assignment_id=assignment.pk,
+            answer_type=project.answer_type,
+            answer=assignment.answer,
+            iou_threshold=float(project.iou_threshold),
+            now=assignment.submitted_at,
+        )
+        if gold_item.status == GoldItem.Status.ACTIVE:
+            # The labeler's control rate follows their interval (qc.services.control).
+            control_rate_update(
+                labeler_id=assignment.labeler_id,
+                project_id=project.pk,
+                correct=correct,
+                ratio=float(project.control_ratio),
+                floor=float(project.control_floor),
+                now=now,
+            )
+    return True
+
+
+# How far back the grading sweep looks: longer than any broker outage it must cover, short
+# enough that its index range stays small (``assignments_assignment_control_submitted``).
+CONTROL_SWEEP_HOURS = 24
+
+
+def control_answers_grade_sweep(*, hours: int = CONTROL_SWEEP_HOURS, limit: int = 1000) -> int:
+    """Safety net for lost after-commit messages: grade the control answers submitted in the
+    last ``hours`` that have no gold check (``control_answer_grade`` each, oldest first, at most
+    ``limit`` a run). One query finds them: a range scan of the partial index
+    ``assignments_assignment_control_submitted (submitted_at) WHERE is_control AND status =
+    'submitted'`` with one probe of the gold checks' unique assignment index per row — its cost
+    follows the window's control answers, not the table. Idempotent; returns how many it
+    graded."""
+    since = timezone.now() - timedelta(hours=hours)
+    ids = list(
+        Assignment.objects.filter(
+            is_control=True, status=Assignment.Status.SUBMITTED, submitted_at__gte=since
+        )
+        .exclude(Exists(GoldCheck.objects.filter(assignment_id=OuterRef("pk"))))
+        .order_by("submitted_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    return sum(1 for pk in ids if control_answer_grade(assignment_id=pk))
 
 
 def assignment_release(

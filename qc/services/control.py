@@ -126,10 +126,11 @@ def adaptive_rate(
 
 # -- the same in SQL ----------------------------------------------------------------------------
 #
-# ``control_rate_update`` runs inside the submit transaction of a control task, which has a
-# budget of statements: it is one INSERT … ON CONFLICT DO UPDATE whose SET computes the new
-# counters and the rate from the row it locked. A read-then-write would be two statements and,
-# without a lock between them, would lose a concurrent update. The expressions below mirror
+# ``control_rate_update`` runs in the grading transaction of a control answer (after the submit
+# commits), possibly beside other gradings of the same labeler: it is one INSERT … ON CONFLICT
+# DO UPDATE whose SET computes the new counters and the rate from the row it locked. A
+# read-then-write would be two statements and, without a lock between them, would lose a
+# concurrent update. The expressions below mirror
 # ``adaptive_rate`` term by term; they use only + - * /, sqrt and CASE, so PostgreSQL and SQLite
 # (the demo) both run them. Every value is cast to double precision: integer division would
 # truncate on either database.
@@ -232,9 +233,9 @@ def control_rate_update(
 ) -> ControlRateRow:
     """Count one graded control answer and store the labeler's new control rate on the project.
 
-    Contract for the caller (``assignments.services.claim.assignment_submit``): call it inside
-    the submit transaction, right after ``gold_check_record``, for every control answer whose
-    check counts (the gold item is active), with the project's ``control_ratio`` and
+    Contract for the caller (``assignments.services.claim.control_answer_grade``): call it in
+    the grading transaction, right after ``gold_check_record``, once for every control answer
+    whose check counts (the gold item is active), with the project's ``control_ratio`` and
     ``control_floor`` as floats — whether or not the project adapts, so the state is warm when
     it starts to. It is exactly ONE SQL statement (an INSERT … ON CONFLICT (project_id,
     labeler_id) DO UPDATE … RETURNING): it takes the ControlRate row's lock until the

@@ -169,9 +169,11 @@ class TestConsensus:
         task.refresh_from_db()
         assert (task.final_answer, task.decided_at, task.state) == before
 
-    def test_submit_sends_consensus_after_commit_only_when_complete(
+    def test_submit_runs_consensus_after_commit_only_when_complete(
         self, django_capture_on_commit_callbacks
     ):
+        """Every submit sends one after-commit message (docs/next-task.md, "Submit"); the
+        worker runs consensus only once the task is complete."""
         project = make_project(tasks=1, overlap=2)
         a, b = make_labeler(), make_labeler()
         claims = [
@@ -181,7 +183,9 @@ class TestConsensus:
             work_services.assignment_submit(
                 labeler=a, assignment_id=claims[0].assignment.pk, answer="ok"
             )
-        assert first == []
+        assert len(first) == 1
+        first[0]()
+        assert Task.objects.get().decided_by == ""  # one of two slots: nothing to decide
         with django_capture_on_commit_callbacks() as second:
             work_services.assignment_submit(
                 labeler=b, assignment_id=claims[1].assignment.pk, answer="ok"

@@ -328,9 +328,9 @@ class AlwaysControl(random.Random):
 
 
 @pytest.fixture
-def control_world():
+def control_world(django_capture_on_commit_callbacks):
     """A project whose control tasks draw from a one-item gold set (gold "crack"); two
-    labelers answered its control task: one "crack", one "rust"."""
+    labelers answered its control task: one "crack", one "rust" (graded after commit)."""
     project = make_project(tasks=3, overlap=1)
     gold_set = _set(slug="control-gold")
     item = _item(gold_set, "ctl")
@@ -345,9 +345,10 @@ def control_world():
             labeler=labeler, project_id=project.pk, rng=AlwaysControl()
         )
         assert claim.assignment.is_control
-        work_services.assignment_submit(
-            labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            work_services.assignment_submit(
+                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
+            )
         answers[answer] = labeler
     ops_senior = make_labeler(seniority="senior")
     ops_senior.user.is_staff = True
