@@ -308,3 +308,31 @@ def test_a_worker_stamps_its_heartbeat_from_ready_to_shutdown(settings):
 def test_a_heartbeat_that_cannot_be_written_is_logged_not_raised(down_database, caplog):
     assert worker.beat_once(hostname="celery@x", pid=1, started_at=timezone.now()) is False
     assert "worker heartbeat not written" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_database_check_that_times_out_is_reported_and_the_rest_skipped(client, settings):
+    from django.db.utils import OperationalError as DbOperationalError
+
+    def timed_out(now):
+        raise DbOperationalError("canceling statement due to statement timeout")
+
+    with mock.patch("health.selectors.consensus_backlog", timed_out):
+        response = client.get("/healthz/ready")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["workers"]["ok"] is True  # eager mode
+    assert checks["consensus"] == {"ok": False, "error": "OperationalError"}
+    assert checks["control_grading"] == {"ok": False, "error": "skipped"}
+
+
+@pytest.mark.django_db
+def test_readiness_reads_the_database_in_a_bounded_number_of_queries(
+    client, with_broker, django_assert_max_num_queries
+):
+    with_broker(MEMORY_BROKER)
+    beat()
+    # SELECT 1, then in one transaction: the statement timeout (PostgreSQL), heartbeats,
+    # consensus backlog, grading backlog (and the savepoint's statements under a test).
+    with django_assert_max_num_queries(8):
+        assert client.get("/healthz/ready").status_code == 200
