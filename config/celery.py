@@ -1,11 +1,48 @@
-"""The Celery application. Tasks carry primary keys, reload their rows and call a service."""
+"""The Celery application. Tasks carry primary keys, reload their rows and call a service.
+
+Every task of the project is a ``LabelforceTask``:
+
+* it retries on a transient database error (``OperationalError``, ``InterfaceError``: the
+  database restarting, a failover, a dropped connection) with exponential backoff and jitter,
+  ``RETRY_BACKOFF_SECONDS`` doubling up to ``RETRY_BACKOFF_MAX_SECONDS``, at most
+  ``MAX_RETRIES`` times — about 15 minutes of outage in all. The retry is a new message, sent
+  before the failed one is acknowledged, so the work is not lost with it; every task is
+  idempotent, so running again is safe. What outlasts the retries is caught by the sweeps.
+* ``periodic`` says whether it is a scheduled job (a safety net such as ``consensus_sweep``, or
+  a recurring one such as ``quality_refit``): every periodic task must have an entry in
+  ``CELERY_BEAT_SCHEDULE``; a test holds the two lists together.
+
+The backoff stays well under the broker's visibility timeout (``CELERY_VISIBILITY_TIMEOUT``),
+so a retry waiting for its time is never redelivered as if its worker had died.
+"""
 
 import os
 
-from celery import Celery
+from celery import Celery, Task
+from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("labelforce")
+RETRY_BACKOFF_SECONDS = 2
+RETRY_BACKOFF_MAX_SECONDS = 300
+MAX_RETRIES = 8
+
+
+class LabelforceTask(Task):
+    autoretry_for = (OperationalError, InterfaceError)
+    retry_backoff = RETRY_BACKOFF_SECONDS
+    retry_backoff_max = RETRY_BACKOFF_MAX_SECONDS
+    retry_jitter = True
+    max_retries = MAX_RETRIES
+    periodic = False
+
+
+app = Celery("labelforce", task_cls=LabelforceTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def periodic_task_names() -> set[str]:
+    """The names of the registered tasks marked ``periodic=True``."""
+    app.loader.import_default_modules()
+    return {name for name, task in app.tasks.items() if getattr(task, "periodic", False)}

@@ -8,6 +8,7 @@ in-process) exist for the demo; production sets DATABASE_URL and CELERY_BROKER_U
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -150,9 +151,64 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Periodic jobs. The database scheduler of django-celery-beat copies these entries into its
-# tables at start-up (editable in the admin afterwards).
+# Publishing gives up fast when the broker is down: a submit's after-commit message costs at
+# most about CELERY_PUBLISH_TIMEOUT — two attempts (the second reconnects a pooled connection
+# the broker dropped), each bounded by half of it for connecting and for reading the reply —
+# instead of Celery's default policy (three retries 0.2 s apart: 0.6 s per submit, and no
+# bound at all on a broker that accepts but does not answer). The sweeps below catch what was
+# not sent. A worker on a slow network may raise CELERY_BROKER_SOCKET_TIMEOUT in its own
+# environment; it reconnects by itself either way.
+CELERY_PUBLISH_TIMEOUT = env.float("CELERY_PUBLISH_TIMEOUT", default=0.1)
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_PUBLISH_TIMEOUT / 2
+# The longest task (quality_refit over every active project) must end within the time limit,
+# and a message a killed worker held comes back after the visibility timeout (Redis), which
+# must exceed the time limit (or a long task would run twice) and the longest retry backoff
+# (config.celery), and is otherwise as short as that allows (Redis's default is an hour).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=900)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_VISIBILITY_TIMEOUT = env.int(
+    "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": CELERY_PUBLISH_TIMEOUT / 2,
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=CELERY_PUBLISH_TIMEOUT / 2),
+    "retry_on_timeout": False,
+}
+# A worker that dies mid-task leaves its message unacknowledged, to be redelivered.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Periodic jobs: every task marked periodic=True (config.celery) has its entry here, and a test
+# holds the two together. The database scheduler of django-celery-beat copies these entries
+# into its tables at start-up (editable in the admin afterwards). What each catches:
+# docs/architecture.md, "Background jobs".
 CELERY_BEAT_SCHEDULE = {
+    "consensus-sweep": {
+        "task": "assignments.consensus_sweep",
+        "schedule": env.float("CONSENSUS_SWEEP_SECONDS", default=300.0),
+    },
+    "control-answers-sweep": {
+        "task": "assignments.control_answers_sweep",
+        "schedule": env.float("CONTROL_SWEEP_SECONDS", default=300.0),
+    },
+    "leases-expire": {
+        "task": "assignments.leases_expire",
+        "schedule": env.float("LEASES_EXPIRE_SECONDS", default=600.0),
+    },
+    "quiz-attempts-end-overdue": {
+        "task": "qc.quiz_attempts_end_overdue",
+        "schedule": env.float("QUIZ_OVERDUE_SECONDS", default=60.0),
+    },
+    "audit-sample-weekly": {
+        "task": "assignments.audit_sample_weekly",
+        "schedule": crontab(minute=0, hour=3, day_of_week=1),
+    },
     "quality-refit": {
         "task": "assignments.quality_refit",
         "schedule": env.float("QUALITY_REFIT_SECONDS", default=3600.0),

@@ -9,15 +9,8 @@ qualification quiz earns one. It ends nothing else: a qualification expires by i
 Correctness does not depend on this task: every path that touches an attempt (start, answer,
 finish) ends an overdue one first, and gating counts an overdue attempt as ended at its
 deadline. The task tidies up attempts their labeler never comes back to, so that reports and
-vendor managers see them ended. Schedule it with celery beat, e.g. every minute — in the admin
-(Periodic tasks → add, task ``qc.quiz_attempts_end_overdue``) or once from a shell::
-
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=1, period="minutes")
-    PeriodicTask.objects.get_or_create(
-        name="End overdue quiz attempts",
-        defaults={"task": "qc.quiz_attempts_end_overdue", "interval": every_minute},
-    )
+vendor managers see them ended. ``CELERY_BEAT_SCHEDULE`` runs it every minute by default
+(``QUIZ_OVERDUE_SECONDS``; docs/architecture.md, "Background jobs").
 """
 
 from __future__ import annotations
@@ -27,7 +20,7 @@ from celery import shared_task
 from qc.services.quizzes import quiz_attempts_end_overdue as _end_overdue
 
 
-@shared_task(name="qc.quiz_attempts_end_overdue", ignore_result=True)
+@shared_task(name="qc.quiz_attempts_end_overdue", ignore_result=True, periodic=True)
 def quiz_attempts_end_overdue() -> int:
     """End the attempts past their deadline (a batch per run). Returns how many it found."""
     return _end_overdue()
