@@ -296,6 +296,7 @@ class HealthProbe:
 
     def __init__(self, port: int, every: float = 0.5) -> None:
         self.calls: list[tuple[float, str, int, float]] = []
+        self.failing: dict[str, int] = {}  # readiness checks seen failing, and how often
         self._stop = threading.Event()
         self._port, self._every = port, every
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -307,14 +308,21 @@ class HealthProbe:
         while not self._stop.is_set():
             for path in ("/healthz", "/healthz/ready"):
                 started, t0 = time.time(), time.perf_counter()
+                failing: tuple[str, ...] = ()
                 try:
                     conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
                     conn.request("GET", path)
-                    status = conn.getresponse().status
+                    response = conn.getresponse()
+                    status, body = response.status, response.read()
                     conn.close()
-                except OSError:
+                    if status == 503 and path.endswith("ready"):
+                        failing = tuple(json.loads(body).get("failing", ()))
+                except (OSError, ValueError):
                     status = 0
-                self.calls.append((started, path, status, (time.perf_counter() - t0) * 1000))
+                ms = (time.perf_counter() - t0) * 1000
+                self.calls.append((started, path, status, ms))
+                for name in failing:
+                    self.failing[name] = self.failing.get(name, 0) + 1
             self._stop.wait(self._every)
 
     def stop(self) -> None:
@@ -331,6 +339,7 @@ class HealthProbe:
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
             out[path] = {
                 "statuses": statuses,
+                "failing": dict(self.failing) if path.endswith("ready") else {},
                 "max_ms": max((ms for _, ms in calls), default=float("nan")),
                 "p50_ms": load.pct([ms for _, ms in calls], 0.5),
             }
