@@ -15,6 +15,8 @@ from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import models
 from django.http import Http404, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -122,7 +124,8 @@ _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 class CursorPage(CursorPagination):
     """Stable cursor pagination. ``page_size`` above the maximum is clamped, not an error; a
-    malformed or tampered cursor is a 404 (``Invalid cursor``), never a database error."""
+    malformed or tampered cursor is a 400 ``invalid`` naming the ``cursor`` parameter (bad
+    input, not a missing resource), never a database error."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -140,11 +143,17 @@ class CursorPage(CursorPagination):
             try:
                 base64.b64decode(encoded.encode("ascii"), validate=True)
             except (ValueError, UnicodeEncodeError):
-                raise exceptions.NotFound(self.invalid_cursor_message) from None
-        cursor = super().decode_cursor(request)
+                raise self._invalid_cursor() from None
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:  # DRF's own answer to a cursor it cannot decode
+            raise self._invalid_cursor() from None
         if cursor is not None and cursor.position is not None:
             self._check_position(cursor.position)
         return cursor
+
+    def _invalid_cursor(self) -> exceptions.ValidationError:
+        return exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
 
     def _check_position(self, position: str) -> None:
         """The position is compared with the first ordering field in SQL: it must be a value
@@ -157,9 +166,9 @@ class CursorPage(CursorPagination):
         try:
             value = field.to_python(position)
         except DjangoValidationError:
-            raise exceptions.NotFound(self.invalid_cursor_message) from None
+            raise self._invalid_cursor() from None
         if isinstance(field, models.IntegerField) and not _BIGINT_MIN <= value <= _BIGINT_MAX:
-            raise exceptions.NotFound(self.invalid_cursor_message)
+            raise self._invalid_cursor()
 
 
 class StrictSerializer(serializers.Serializer):
@@ -203,6 +212,23 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+@csrf_exempt  # it changes nothing; a session-cookie POST to a wrong path is a 404, not a 403
+def api_not_found(request, *args, **kwargs):
+    """The last route under /api/: whatever no other route matched (an unknown path, an id
+    that is not digits, a missing trailing slash) is a JSON 404 in the one error shape — with
+    ``DEBUG`` on too, where Django would otherwise answer its HTML debug page instead of
+    calling ``handler404``. A path that exists with a trailing slash says so."""
+    detail = "Not found."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            detail = f"Not found. Did you mean {request.path}/ (with a trailing slash)?"
+    return JsonResponse(error_body(detail, "not_found"), status=404)
 
 
 def json_bad_request(request, exception=None):

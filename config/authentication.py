@@ -14,3 +14,62 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         return (token.user, token)
+
+
+# -- brute-force protection (django-axes) -------------------------------------------------------
+#
+# Every login goes through django.contrib.auth.authenticate with the request — the admin's
+# login form, the API's token view and any Django LoginView (the labeler pages) — so django-axes
+# (its backend first in AUTHENTICATION_BACKENDS, its middleware last in MIDDLEWARE) counts the
+# failures of all of them in one place and refuses a locked-out client before the password is
+# checked. The limits and the proxy setup are settings read from the environment
+# (config/settings.py, "Login throttling").
+
+
+def client_ip(request) -> str | None:
+    """The address failed logins are counted against (``AXES_CLIENT_IP_CALLABLE``).
+
+    With ``TRUSTED_PROXY_COUNT`` = 0 (the default) it is ``REMOTE_ADDR``: a client cannot choose
+    it. Behind N trusted proxies, each of which appends the address it received the request
+    from to ``CLIENT_IP_HEADER`` (``X-Forwarded-For``), the client is the N-th address from the
+    right; anything further left was written by the client and is ignored. A header with fewer
+    addresses than proxies (a request that bypassed them) falls back to ``REMOTE_ADDR``.
+    """
+    from django.conf import settings
+
+    remote = request.META.get("REMOTE_ADDR")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    hops = [part.strip() for part in request.META.get(settings.CLIENT_IP_HEADER, "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if len(hops) < count:
+        return remote
+    return hops[-count]
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """What a locked-out login gets (``AXES_LOCKOUT_CALLABLE``): a 429 with ``Retry-After`` (the
+    cool-off, which every further attempt restarts). Under /api/ it is the API's one error shape
+    with the code ``throttled``; elsewhere (the admin, the labeler pages) a plain page."""
+    from axes.helpers import get_cool_off
+    from django.http import JsonResponse
+    from django.shortcuts import render
+
+    from config.api import error_body
+
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else None
+    minutes = -(-seconds // 60) if seconds else None
+    if minutes:
+        unit = "minute" if minutes == 1 else "minutes"
+        detail = f"Too many failed login attempts. Try again in {minutes} {unit}."
+    else:
+        detail = "Too many failed login attempts. Ask an operations manager to unlock the login."
+    if request.path.startswith("/api/"):
+        response = JsonResponse(error_body(detail, "throttled"), status=429)
+    else:
+        response = render(request, "registration/lockout.html", {"detail": detail}, status=429)
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    return response

@@ -5,6 +5,7 @@ and ALLOWED_HOSTS is explicit. The embedded defaults (a SQLite file, Celery task
 in-process) exist for the demo; production sets DATABASE_URL and CELERY_BROKER_URL.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "guardian",
     "import_export",
     "django_celery_beat",
+    "axes",
     "workforce",
     "qc",
     "assignments",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a login it refused into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,6 +106,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "workforce.User"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out client before any password is checked (see below).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -139,6 +145,29 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling (django-axes), for every login: the admin, POST /api/v1/auth/token/ and any
+# Django login view. LOGIN_FAILURE_LIMIT failed logins lock the client out for
+# LOGIN_LOCKOUT_MINUTES, counted from the latest attempt (a further attempt restarts it); the
+# locked-out client gets a 429 with Retry-After (config.authentication.lockout_response). What is
+# counted together is LOGIN_LOCKOUT_PARAMETERS: alternatives separated by commas, each a "+"-joined
+# combination of username, ip_address, user_agent. The default, username+ip_address, stops
+# guessing one account's password without letting a stranger lock a whole office that shares one
+# address out; add ",ip_address" to also cap failures per address. Behind a reverse proxy set
+# TRUSTED_PROXY_COUNT to the number of proxies that append to CLIENT_IP_HEADER; with the default 0
+# the client's address is REMOTE_ADDR and no header a client sends is believed.
+AXES_ENABLED = env.bool("LOGIN_THROTTLING", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    alternative.split("+") if "+" in alternative else alternative
+    for alternative in env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.authentication.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.authentication.client_ip"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="HTTP_X_FORWARDED_FOR")
 
 # Celery: without a broker, tasks run eagerly in-process (the demo and the test suite).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
@@ -291,3 +320,8 @@ LOGGING = {
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Formula injection: every resource escapes its text cells itself (config.exports, an apostrophe
+# before a leading = + - @ tab or CR; LabelerResource.export_resource). The package's own switch
+# is on as a backstop for any future resource, though in this version it only drops a leading
+# "=" and so is not enough on its own.
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True

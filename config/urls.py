@@ -1,16 +1,18 @@
 """URLs: the admin, API v1 (per app), the OpenAPI schema and docs, and the health check."""
 
 from django.contrib import admin
-from django.urls import include, path, register_converter
+from django.contrib.auth.signals import user_logged_in
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import IdConverter
+from config.api import IdConverter, api_not_found
 from config.parsers import PARSER_CLASSES
 from health import api as health_api
 
@@ -22,11 +24,29 @@ class TokenApi(ObtainAuthToken):
 
     Logging in needs no prior authentication: a stale ``Authorization`` header or session must
     not turn a login into a 401. Bodies are size-limited like every other API input.
+
+    Failed logins are counted by django-axes like the admin's: after ``LOGIN_FAILURE_LIMIT``
+    failures the client gets a 429 ``throttled`` with ``Retry-After``, the right password
+    included (``config.authentication.lockout_response``). A successful login is announced with
+    ``user_logged_in``, as Django's login views do, which clears the client's failures.
     """
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
     parser_classes = PARSER_CLASSES
+
+    def get_serializer_context(self):
+        # authenticate() gets Django's request, not DRF's wrapper: django-axes marks a locked-out
+        # client on the request it is given, and its middleware reads Django's.
+        return {**super().get_serializer_context(), "request": self.request._request}
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
+        return Response({"token": token.key})
 
 
 class WhoAmIApi(APIView):
@@ -68,6 +88,8 @@ urlpatterns = [
     ),
     path("healthz", health_api.liveness, name="healthz"),
     path("healthz/ready", health_api.readiness, name="healthz-ready"),
+    # Keep last: anything under /api/ that no route above matched is a JSON 404.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
 
 handler400 = "config.api.json_bad_request"

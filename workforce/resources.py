@@ -23,6 +23,7 @@ from django.utils.encoding import force_str
 from import_export import fields, resources, widgets
 
 from config.errors import ApplicationError
+from config.exports import escape_row, unescape_cell
 from workforce import services
 from workforce.models import Labeler, Skill, Vendor
 
@@ -52,11 +53,13 @@ class _Text(widgets.CharWidget):
     def clean(self, value, row=None, **kwargs):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        return force_str(value).strip() if value is not None else ""
+        # A cell escaped on export (config.exports) is read back as it was.
+        return unescape_cell(force_str(value).strip()) if value is not None else ""
 
 
 def _split(value: Any) -> list[str]:
-    return [part.strip() for part in force_str(value or "").split(",") if part.strip()]
+    text = unescape_cell(force_str(value or "").strip())
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class LabelerResource(resources.ModelResource):
@@ -109,6 +112,11 @@ class LabelerResource(resources.ModelResource):
 
     def get_queryset(self):
         return Labeler.objects.select_related("user", "vendor").prefetch_related("skills")
+
+    def export_resource(self, instance, selected_fields=None, **kwargs):
+        """One exported row, every text cell escaped against formula injection (CSV and XLSX
+        alike: a name planted as ``=HYPERLINK(…)`` is written as text, never as a formula)."""
+        return escape_row(super().export_resource(instance, selected_fields, **kwargs))
 
     def get_import_fields(self):
         # public_code is the system's pseudonym: exported, never imported.

@@ -18,6 +18,7 @@ from django.db.models.fields.json import KT
 
 from assignments.models import Assignment, Project, Review, Task
 from config.errors import Forbidden
+from config.exports import escape_row
 from workforce.models import User
 from workforce.selectors import is_ops
 
@@ -143,7 +144,7 @@ def project_export(*, project: Project, file_format: str) -> Iterator[str]:
             for name in ("labelers", "answers"):
                 row[name] = json.dumps(row[name], ensure_ascii=False)
             row["agreement"] = "" if row["agreement"] is None else row["agreement"]
-            writer.writerow([row[c] for c in EXPORT_COLUMNS])
+            writer.writerow(escape_row(row[c] for c in EXPORT_COLUMNS))
             yield flush()
 
     return jsonl() if file_format == "jsonl" else csv_rows()

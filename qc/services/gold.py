@@ -30,6 +30,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError, Conflict, InvalidInput, InvalidTransition
+from config.exports import escape_row, unescape_cell
+from config.parsers import json_loads_limited
 from qc.answers import AnswerError, stratum_of, validate_accepted
 from qc.models import AnswerType, GoldItem, GoldItemStatusChange, GoldSet, Guide, GuideVersion
 from workforce.models import User
@@ -520,7 +522,8 @@ def _decode(data: str | bytes) -> str:
 
 def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row, {column: cell}) per record. Rows count like a spreadsheet's: the header is row 1.
-    A blank cell is ``""``; a short row's missing cells are blank too."""
+    A blank cell is ``""``; a short row's missing cells are blank too; a cell escaped against
+    formula injection on export (``'=…``) reads unescaped."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
@@ -544,6 +547,8 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         if len(cells) > len(header):
             yield row_number, {"__extra__": cells[len(header) :]}
             continue
+        # Cells this system escaped on export (config.exports) read back as they were.
+        cells = [unescape_cell(c) for c in cells]
         yield row_number, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
 
 
@@ -575,7 +580,7 @@ def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
         if not line:
             continue
         try:
-            obj = json.loads(line)
+            obj = json_loads_limited(line)
         except ValueError as exc:
             yield number, f"Not valid JSON: {exc}."
             continue
@@ -589,7 +594,7 @@ def _parse_json_cell(value: str, expected: type, what: str) -> Any:
     if value.strip() == "":
         return None
     try:
-        parsed = json.loads(value)
+        parsed = json_loads_limited(value)
     except ValueError:
         raise ValueError(f"Not valid JSON; expected {what}.") from None
     if not isinstance(parsed, expected):
@@ -903,7 +908,9 @@ def _export_row(item: GoldItem) -> dict[str, Any]:
 def gold_export(*, gold_set: GoldSet, file_format: str) -> Iterator[str]:
     """The set's items as CSV or JSONL text, one chunk per row (header first for CSV), in
     ``external_id`` order — a generator for a streaming response. The columns are those of
-    ``gold_import``, so importing an export changes nothing. Reads in chunks of 500 rows.
+    ``gold_import``, so importing an export changes nothing (CSV text cells are escaped against
+    formula injection by ``config.exports.escape_row``; the import reads them back unescaped).
+    Reads in chunks of 500 rows.
     Raises ValidationError on an unknown format (before yielding anything)."""
     if file_format not in IMPORT_FORMATS:
         raise ValidationError({"format": [f"Must be one of {', '.join(IMPORT_FORMATS)}."]})
@@ -935,7 +942,7 @@ def gold_export(*, gold_set: GoldSet, file_format: str) -> Iterator[str]:
             row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False)
             row["accepted_answers"] = json.dumps(row["accepted_answers"], ensure_ascii=False)
             row["guide_version"] = row["guide_version"] or ""
-            writer.writerow([row[c] for c in COLUMNS])
+            writer.writerow(escape_row(row[c] for c in COLUMNS))
             yield flush()
 
     return rows()
