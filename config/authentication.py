@@ -51,7 +51,7 @@ def client_ip(request) -> str | None:
 def lockout_response(request, original_response=None, credentials=None):
     """What a locked-out login gets (``AXES_LOCKOUT_CALLABLE``): a 429 with ``Retry-After`` (the
     cool-off, which every further attempt restarts). Under /api/ it is the API's one error shape
-    with the code ``throttled``; elsewhere (the admin, the labeler pages) a plain page."""
+    with the code ``login_locked_out``; elsewhere (the admin, the labeler pages) a plain page."""
     from axes.helpers import get_cool_off
     from django.http import JsonResponse
     from django.shortcuts import render
@@ -67,7 +67,7 @@ def lockout_response(request, original_response=None, credentials=None):
     else:
         detail = "Too many failed login attempts. Ask an operations manager to unlock the login."
     if request.path.startswith("/api/"):
-        response = JsonResponse(error_body(detail, "throttled"), status=429)
+        response = JsonResponse(error_body(detail, "login_locked_out"), status=429)
     else:
         response = render(request, "registration/lockout.html", {"detail": detail}, status=429)
     if seconds:

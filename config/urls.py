@@ -26,7 +26,7 @@ class TokenApi(ObtainAuthToken):
     not turn a login into a 401. Bodies are size-limited like every other API input.
 
     Failed logins are counted by django-axes like the admin's: after ``LOGIN_FAILURE_LIMIT``
-    failures the client gets a 429 ``throttled`` with ``Retry-After``, the right password
+    failures the client gets a 429 ``login_locked_out`` with ``Retry-After``, the right password
     included (``config.authentication.lockout_response``). A successful login is announced with
     ``user_logged_in``, as Django's login views do, which clears the client's failures.
     """

@@ -376,7 +376,7 @@ def test_token_view_locks_out_after_the_failure_limit(anonymous, vendor_labeler,
     # The limit-th failure and everything after it, the right password included, is a 429.
     for password in ("wrong", PASSWORD):
         response = _token(anonymous, "acme1", password)
-        body = _error(response, 429, "throttled")
+        body = _error(response, 429, "login_locked_out")
         assert "Too many failed login attempts" in body["detail"]
         assert int(response["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
     assert not Token.objects.exists()
@@ -385,13 +385,13 @@ def test_token_view_locks_out_after_the_failure_limit(anonymous, vendor_labeler,
 def test_twenty_five_wrong_passwords_then_the_right_one_is_refused(anonymous, vendor_labeler):
     for _ in range(25):
         _token(anonymous, "acme1", "wrong")
-    _error(_token(anonymous, "acme1", PASSWORD), 429, "throttled")
+    _error(_token(anonymous, "acme1", PASSWORD), 429, "login_locked_out")
 
 
 def test_limits_come_from_settings(anonymous, vendor_labeler, settings):
     settings.AXES_FAILURE_LIMIT = 2
     _error(_token(anonymous, "acme1", "wrong"), 400)
-    _error(_token(anonymous, "acme1", "wrong"), 429, "throttled")
+    _error(_token(anonymous, "acme1", "wrong"), 429, "login_locked_out")
 
 
 def test_lockout_is_per_username_and_address(vendor_labeler, settings):
