@@ -91,11 +91,24 @@ def serve(
     try:
         import_s = load.import_tasks(port, seeded["ops"], seeded["project"], tasks, 50_000)
         load.activate(port, seeded["ops"], seeded["project"])
+        wait_for_worker(port)
     except BaseException:
         stop_tree(app)
         stop_tree(worker)
         raise
     return Served(database, env, seeded, port, app, worker, import_s)
+
+
+def wait_for_worker(port: int, timeout: float = 120.0) -> float:
+    """Wait until readiness sees a live worker (its heartbeat), so that a fault never hits a
+    worker still starting; the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        _, body = load.api(port, "", "GET", "/healthz/ready", timeout=10)
+        if isinstance(body, dict) and body["checks"].get("workers", {}).get("alive"):
+            return time.monotonic() - started
+        time.sleep(1)
+    raise RuntimeError("no Celery worker came up")
 
 
 def start_worker(env) -> subprocess.Popen | None:
