@@ -116,8 +116,9 @@ def assignment_claim_next(
             if contended == CONTENDED_TRIES:
                 logger.info("claim contended: project %s labeler %s", project_id, labeler.pk)
                 raise ClaimContended() from None
-            # Outside the transaction (nothing held): concurrent claims commit in a few ms.
-            time.sleep(pause * (0.5 + rng.random()))
+            # Outside the transaction (nothing held): concurrent claims commit in a few ms. The
+            # jitter draws from the module's generator, never the caller's (seeded) one.
+            time.sleep(pause * (0.5 + _rng.random()))
             pause *= 2
 
 
