@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -431,7 +431,9 @@ def assignment_submit(
         # failure cannot undo the submission; the publish is bounded by the broker timeouts in
         # settings, and the sweeps catch a lost message).
         transaction.on_commit(
-            partial(work_tasks.assignment_submitted.delay, assignment.pk), robust=True
+            # A named callable: a robust callback that fails is logged by its __qualname__,
+            # which a functools.partial lacks (the submit then answered 500 with the broker down).
+            lambda pk=assignment.pk: work_tasks.assignment_submitted.delay(pk), robust=True
         )
         assignment.status = Assignment.Status.SUBMITTED
         assignment.answer = canonical
