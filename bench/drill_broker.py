@@ -97,7 +97,7 @@ def write(r: dict, args) -> None:
         "listens there). A completing submit fills its task's last slot and publishes the "
         "consensus message after commit; the others publish nothing. After the load: wait "
         "until the count of complete tasks without consensus stops moving, then one "
-        "`consensus_sweep`.",
+        "`consensus_sweep` and one sweep of ungraded control answers.",
         "",
         "| broker | completing submits: n / p50 / p95 ms | other submits: n / p50 / p95 ms | "
         "errors |",
@@ -114,11 +114,13 @@ def write(r: dict, args) -> None:
     lines += [
         "",
         "| acknowledged submits | lost | over-assigned | without consensus (settled / after "
-        "one sweep) | swept | /healthz while unreachable (max ms) | /healthz/ready while "
+        "one sweep) | control answers ungraded (settled / after sweep) "
+        "| swept | /healthz while unreachable (max ms) | /healthz/ready while "
         "unreachable (max ms) |",
-        "|---:|---:|---:|---|---:|---|---|",
+        "|---:|---:|---:|---|---|---:|---|---|",
         f"| {r['acknowledged']} | {r['lost_submits']} | {r['over_assigned']} | "
         f"{r['without_consensus_before_sweep']} / {r['without_consensus_after_sweep']} | "
+        f"{r['ungraded_before_sweep']} / {r['ungraded_after_sweep']} | "
         f"{r['swept']} | {drill.statuses_text(health['/healthz']['statuses'])} "
         f"({drill.fmt(health['/healthz']['max_ms'])}) | "
         f"{drill.statuses_text(health['/healthz/ready']['statuses'])} "

@@ -171,8 +171,11 @@ from django.db import connection
 what = sys.argv[1]
 out = {}
 if what == "sweep":
+    from assignments import services
     from assignments.services.review import consensus_sweep
     out["swept"] = consensus_sweep()
+    # Control answers are graded by the same after-commit message: their sweep too.
+    out["graded_by_sweep"] = services.control_answers_grade_sweep()
 with connection.cursor() as cur:
     cur.execute("SELECT count(*) FROM assignments_task WHERE state = 'complete' "
                 "AND decided_by = '' AND gold_item_id IS NULL")
@@ -180,6 +183,10 @@ with connection.cursor() as cur:
     cur.execute("SELECT count(*) FROM assignments_task WHERE gold_item_id IS NULL "
                 "AND state <> 'open'")
     out["completed"] = cur.fetchone()[0]
+    cur.execute("SELECT count(*) FROM assignments_assignment a WHERE a.is_control "
+                "AND a.status = 'submitted' AND NOT EXISTS (SELECT 1 FROM qc_goldcheck g "
+                "WHERE g.assignment_id = a.id)")
+    out["control_ungraded"] = cur.fetchone()[0]
 print(json.dumps(out))
 """
 
@@ -227,6 +234,8 @@ def outcome(served: Served, stats: load.Stats) -> dict:
         "without_consensus_before_sweep": settled["complete_without_consensus"],
         "swept": swept["swept"],
         "without_consensus_after_sweep": swept["complete_without_consensus"],
+        "ungraded_before_sweep": settled["control_ungraded"],
+        "ungraded_after_sweep": swept["control_ungraded"],
         "errors": len(stats.errors),
         "retries": stats.retries,
     }

@@ -85,12 +85,14 @@ def write(results: list[dict], args) -> None:
         f"is retried after 0.2 s with the same answer); the fault {args.fault_at:g} s in. "
         "Restart: `pg_ctlcluster 15 main restart -m fast`; outage: `stop -m fast`, "
         f"{args.outage_seconds:g} s, `start`. After the load: wait until the count of "
-        "complete tasks without consensus stops moving, then one `consensus_sweep`.",
+        "complete tasks without consensus stops moving, then one `consensus_sweep` and one "
+        "sweep of ungraded control answers.",
         "",
         "| fault | s down | acknowledged submits | lost | over-assigned | without consensus "
-        "(settled / after one sweep) | submits during the fault: statuses; p50 / max ms | "
+        "(settled / after one sweep) | control answers ungraded (settled / after sweep) | "
+        "submits during the fault: statuses; p50 / max ms | "
         "first 200 after | /healthz during | /healthz/ready during (max ms) |",
-        "|---|---:|---:|---:|---:|---|---|---:|---|---|",
+        "|---|---:|---:|---:|---:|---|---|---|---:|---|---|",
     ]
     for r in results:
         during, health = r["during"], r["health"]
@@ -98,6 +100,7 @@ def write(results: list[dict], args) -> None:
             f"| {r['mode']} | {r['fault_seconds']:.1f} | {r['acknowledged']} | "
             f"{r['lost_submits']} | {r['over_assigned']} | "
             f"{r['without_consensus_before_sweep']} / {r['without_consensus_after_sweep']} | "
+            f"{r['ungraded_before_sweep']} / {r['ungraded_after_sweep']} | "
             f"{drill.statuses_text(during['statuses'])}; {drill.fmt(during['p50'])} / "
             f"{drill.fmt(during['max'])} | {drill.fmt(r['first_ok_after_s'])} s | "
             f"{drill.statuses_text(health['/healthz']['statuses'])} | "

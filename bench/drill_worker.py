@@ -73,14 +73,16 @@ def write(r: dict, args) -> None:
         f"{args.seconds:g} s; the worker's process group killed with SIGKILL "
         f"{args.kill_at:g} s in, a new worker started {args.down_seconds:g} s later. After "
         "the load: wait until the count of complete tasks without consensus stops moving, "
-        "then one `consensus_sweep`.",
+        "then one `consensus_sweep` and one sweep of ungraded control answers.",
         "",
         "| acknowledged submits | lost | over-assigned | without consensus (settled / after "
-        "one sweep) | submits while no worker: statuses; p50 / max ms | /healthz while no "
+        "one sweep) | control answers ungraded (settled / after sweep) "
+        "| submits while no worker: statuses; p50 / max ms | /healthz while no "
         "worker | /healthz/ready while no worker (max ms) |",
-        "|---:|---:|---:|---|---|---|---|",
+        "|---:|---:|---:|---|---|---|---|---|",
         f"| {r['acknowledged']} | {r['lost_submits']} | {r['over_assigned']} | "
         f"{r['without_consensus_before_sweep']} / {r['without_consensus_after_sweep']} | "
+        f"{r['ungraded_before_sweep']} / {r['ungraded_after_sweep']} | "
         f"{drill.statuses_text(during['statuses'])}; {drill.fmt(during['p50'])} / "
         f"{drill.fmt(during['max'])} | {drill.statuses_text(health['/healthz']['statuses'])} | "
         f"{drill.statuses_text(health['/healthz/ready']['statuses'])} "
