@@ -198,3 +198,27 @@ def test_a_dead_workers_message_comes_back_after_the_longest_task_not_an_hour():
     assert settings.CELERY_TASK_TIME_LIMIT < visibility < 3600
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_with_the_broker_down_is_stored_and_answered(caplog):
+    """The after-commit publish fails (the broker refuses connections): the submit has
+    committed, answers 200, and the failure is logged for the sweeps to make up — a real
+    commit, so Django's own robust on-commit handling runs."""
+    from kombu.exceptions import OperationalError as BrokerDown
+
+    from assignments.models import Assignment
+    from tests.assignments.test_api import token_client
+
+    project = make_project(tasks=1, overlap=2, slug="broker-down")
+    labeler = make_labeler()
+    claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+    refused = BrokerDown("Error 111 connecting to redis:6379. Connection refused.")
+    with mock.patch.object(work_tasks.assignment_submitted, "delay", side_effect=refused) as sent:
+        response = token_client(labeler).post(
+            f"/api/v1/assignments/{claim.assignment.pk}/submit/", {"answer": "ok"}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    sent.assert_called_once_with(claim.assignment.pk)
+    assert Assignment.objects.get().status == "submitted"
+    assert "Connection refused" in caplog.text
