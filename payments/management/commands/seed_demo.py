@@ -853,7 +853,8 @@ def _ensure_gold_set(
         seed.existing["gold sets"] += 1
     there = set(GoldItem.objects.filter(gold_set=gold_set).values_list("external_id", flat=True))
     missing = [row for row in rows if row["external_id"] not in there]
-    seed.existing["gold items"] += len(rows) - len(missing)
+    if len(missing) < len(rows):
+        seed.existing["gold items"] += len(rows) - len(missing)
     if missing:
         result = gold_services.gold_import(
             actor=seed.ops,
