@@ -8,6 +8,7 @@ import base64
 import logging
 from typing import Any
 
+from django import forms
 from django.core.exceptions import FieldDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +18,8 @@ from django.db import models
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
+from django_filters import BooleanFilter, CharFilter, NumberFilter
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -170,6 +173,81 @@ class CursorPage(CursorPagination):
         if isinstance(field, models.IntegerField) and not _BIGINT_MIN <= value <= _BIGINT_MAX:
             raise self._invalid_cursor()
 
+    def get_page_size(self, request) -> int:
+        """``?page_size=``: a whole number from 1 (above the maximum: clamped to it); anything
+        else (``0``, ``-1``, ``null``, ``x``, the parameter twice) is a 400 naming it, never
+        silently the default."""
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        raw = values[0]
+        if len(values) > 1 or not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: ["A whole number from 1 is required."]}
+            )
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; above "
+                    f"{self.max_page_size}: {self.max_page_size})."
+                )
+        return parameters
+
+
+class _StrictBooleanField(forms.Field):
+    """``true``/``false`` (or ``1``/``0``, any case); anything else is an error, not "no
+    filter" as django-filter's own boolean field would read it."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise DjangoValidationError("Must be true or false.", code="invalid")
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, strict about types: a number filter on an integer column takes whole
+    numbers only (``?project=0.5`` is a 400, not an empty list), a boolean filter takes
+    ``true``/``false`` only (``?valid=null`` is a 400, not the unfiltered list), and a typed
+    filter given empty (``?seniority=``) is a 400 rather than ignored."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        model = filterset._meta.model or queryset.model
+        for name, filter_ in filterset.filters.items():
+            # A typed filter given empty (``?seniority=``) is not "no filter": it is no value.
+            if not isinstance(filter_, CharFilter) and request.query_params.get(name) == "":
+                raise exceptions.ValidationError(
+                    {name: ["Give a value, or leave the parameter out."]}
+                )
+            if isinstance(filter_, BooleanFilter):
+                filter_.field_class = _StrictBooleanField
+                filter_.extra["widget"] = forms.TextInput
+            elif isinstance(filter_, NumberFilter) and integer_column(model, filter_.field_name):
+                filter_.field_class = forms.IntegerField
+        return filterset
+
+
+def integer_column(model, name: str) -> bool:
+    """Whether ``name`` on ``model`` is an integer column (a foreign key: its target's)."""
+    try:
+        field = model._meta.get_field(name)
+    except (FieldDoesNotExist, AttributeError):
+        return False
+    field = getattr(field, "target_field", field)  # a foreign key compares its target's type
+    return isinstance(field, models.IntegerField | models.AutoField)
+
 
 class StrictSerializer(serializers.Serializer):
     """An input serializer that rejects fields it does not declare (and read-only ones).
@@ -229,6 +307,19 @@ def api_not_found(request, *args, **kwargs):
         if match is not None and match.func is not api_not_found:
             detail = f"Not found. Did you mean {request.path}/ (with a trailing slash)?"
     return JsonResponse(error_body(detail, "not_found"), status=404)
+
+
+def json_csrf_failure(request, reason: str = ""):
+    """Django's CSRF rejection (``CSRF_FAILURE_VIEW``): under /api/ a 403 in the one error
+    shape — a request with a session cookie to a view that is not DRF's (the catch-all 404)
+    would otherwise get Django's HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body(f"CSRF check failed: {reason}", "permission_denied"), status=403
+        )
+    from django.views.csrf import csrf_failure
+
+    return csrf_failure(request, reason=reason)
 
 
 def json_bad_request(request, exception=None):
