@@ -88,6 +88,21 @@ def test_a_suspended_vendors_labelers_still_get_work_as_the_docs_say(vendor_a, v
         ), page
 
 
+def test_the_admin_says_a_suspended_vendors_labelers_still_work(client, ops_user, vendor_a):
+    client.force_login(ops_user)
+    response = client.post(
+        reverse("admin:workforce_vendor_changelist"),
+        {"action": "suspend_vendors", "_selected_action": [vendor_a.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = " ".join(str(m) for m in response.context["messages"])
+    assert "Suspended 1 vendor(s)." in shown
+    assert "Their labelers can still log in and get work" in shown
+    vendor_a.refresh_from_db()
+    assert vendor_a.status == Vendor.Status.SUSPENDED
+
+
 def _paragraphs(text: str) -> list[str]:
     """Paragraphs and list items as one line each; table rows one by one."""
     blocks = []
