@@ -178,7 +178,12 @@ class GoldItem(models.Model):
                 fields=["gold_set", "external_id"], name="qc_golditem_external_id_unique"
             )
         ]
-        indexes = [models.Index(fields=["gold_set", "status", "stratum"], name="qc_golditem_draw")]
+        indexes = [
+            models.Index(fields=["gold_set", "status", "stratum"], name="qc_golditem_draw"),
+            # A set's lowest and highest item ids in two probes: the control claim's random
+            # pivot (assignments.services.claim._claim_control).
+            models.Index(fields=["gold_set", "id"], name="qc_golditem_set_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.gold_set.slug}:{self.external_id}"

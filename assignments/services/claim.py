@@ -305,14 +305,21 @@ def _lease_if_slot(
     )
 
 
+# The control pick looks at this many control tasks on each side of its random pivot before it
+# falls back to scanning all of the project's (only a labeler who met that many in a row does).
+CONTROL_WINDOW = 64
+
+
 @cache
 def _control_sql() -> str:
     """``_claim_control``'s one statement, written out once (as ``_claim_sql``). Each exclusion
     is a correlated ``(SELECT … LIMIT 1) IS NULL`` rather than ``NOT EXISTS``: a ``NOT
     EXISTS`` lets the planner turn it into an anti-join, or a hashed sub-plan, that reads all of
     the labeler's exposures and checks (or every labeler's rows of the items); this way each
-    exclusion is one index probe per candidate. The candidates are the project's control tasks
-    on one side of the pivot (``assignments_task_controls``); the first that passes is taken."""
+    exclusion is one index probe per candidate. The candidates are the first ``CONTROL_WINDOW``
+    control tasks from the pivot in gold item order (``assignments_task_controls``), then as
+    many before it; only when none of those passes are all the project's control tasks tried,
+    in random order."""
     # Imported here: qc's exposure and check tables are read by this statement only.
     from qc.models import GoldCheck, GoldExposure
 
@@ -328,19 +335,25 @@ def _control_sql() -> str:
            AND (SELECT 1 FROM {c} c WHERE c.labeler_id = %(labeler)s
                                       AND c.gold_item_id = t.gold_item_id LIMIT 1) IS NULL"""  # noqa: S608
     columns = "t.id, t.payload, t.prelabel, t.prelabel_confidence"
+    controls = f"SELECT * FROM {t} WHERE project_id = %(project)s AND gold_item_id IS NOT NULL"  # noqa: S608
     return f"""
         WITH pivot AS (
             SELECT lo + CAST(%(u)s * (hi - lo) AS BIGINT) AS at
-              FROM (SELECT MIN(gold_item_id) AS lo, MAX(gold_item_id) AS hi FROM {t}
-                     WHERE project_id = %(project)s AND gold_item_id IS NOT NULL) bounds
+              FROM (SELECT MIN(id) AS lo, MAX(id) AS hi FROM {g}
+                     WHERE gold_set_id = %(gold_set)s) bounds
         )
-        SELECT * FROM (SELECT {columns} FROM {t} t
-                        WHERE {eligible} AND t.gold_item_id >= (SELECT at FROM pivot)
-                        ORDER BY t.gold_item_id LIMIT 1) after_pivot
+        SELECT * FROM (SELECT {columns}
+                         FROM ({controls} AND gold_item_id >= (SELECT at FROM pivot)
+                               ORDER BY gold_item_id LIMIT {CONTROL_WINDOW}) t
+                        WHERE {eligible} ORDER BY t.gold_item_id LIMIT 1) after_pivot
+        UNION ALL
+        SELECT * FROM (SELECT {columns}
+                         FROM ({controls} AND gold_item_id < (SELECT at FROM pivot)
+                               ORDER BY gold_item_id LIMIT {CONTROL_WINDOW}) t
+                        WHERE {eligible} ORDER BY t.gold_item_id LIMIT 1) before_pivot
         UNION ALL
         SELECT * FROM (SELECT {columns} FROM {t} t
-                        WHERE {eligible} AND t.gold_item_id < (SELECT at FROM pivot)
-                        ORDER BY t.gold_item_id LIMIT 1) before_pivot
+                        WHERE {eligible} ORDER BY random() LIMIT 1) any_left
         LIMIT 1
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)
 
@@ -353,15 +366,22 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
     its answer, they labeled the task it came from), and the item is active (a quarantined or
     retired item is not served). None when no such task is left.
 
-    One statement (then the lease's INSERT): a random pivot between the project's lowest and
-    highest gold item id, and the first eligible control task at or after it in gold item order
-    (wrapping round to the start). Each candidate costs index probes only — the tasks of its
-    gold item (``gold_item_id`` index) then ``assignments_assignment_one_per_labeler``,
-    ``qc_goldexposure_once`` and ``qc_goldcheck_labeler_item`` — so the cost follows the number
-    of control tasks on the pivot's side (at most the set's size), never the size of the
-    labeler's history or of anyone else's. Control tasks have no slot limit, so no lock is
-    needed; the unique (task, labeler) constraint backs "never the same control task twice"."""
-    params = {"project": project.pk, "labeler": labeler.pk, "u": _rng.random()}
+    One statement (then the lease's INSERT): a random pivot between the lowest and highest item
+    id of the project's control set (two probes of ``qc_golditem_set_id``), and the first
+    eligible control task among the ``CONTROL_WINDOW`` at or after it in gold item order, else
+    among the first ``CONTROL_WINDOW`` (wrapping round), else any eligible one at random.
+    Each candidate costs index probes only — the tasks of its gold item (``gold_item_id``
+    index) then ``assignments_assignment_one_per_labeler``, ``qc_goldexposure_once`` and
+    ``qc_goldcheck_labeler_item`` — so the usual cost is bounded by the window, and never
+    follows the size of the labeler's history or of anyone else's.
+    Control tasks have no slot limit, so no lock is needed; the unique (task, labeler)
+    constraint backs "never the same control task twice"."""
+    params = {
+        "project": project.pk,
+        "labeler": labeler.pk,
+        "gold_set": project.control_gold_set_id,
+        "u": _rng.random(),
+    }
     with connection.cursor() as cursor:
         cursor.execute(_control_sql(), params)
         row = cursor.fetchone()
