@@ -368,5 +368,16 @@ class HealthProbe:
         return out
 
 
+def health_text(summary: dict) -> str:
+    """One health route's line in a drill's table: statuses, p50 and max milliseconds, and
+    the readiness checks seen failing."""
+    failing = summary.get("failing") or {}
+    text = (
+        f"{statuses_text(summary['statuses'])}; p50 {fmt(summary['p50_ms'])}, "
+        f"max {fmt(summary['max_ms'])} ms"
+    )
+    return text + (f"; failing: {', '.join(sorted(failing))}" if failing else "")
+
+
 def statuses_text(statuses: dict) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none"

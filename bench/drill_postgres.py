@@ -91,7 +91,7 @@ def write(results: list[dict], args) -> None:
         "| fault | s down | acknowledged submits | lost | over-assigned | without consensus "
         "(settled / after one sweep) | control answers ungraded (settled / after sweep) | "
         "submits during the fault: statuses; p50 / max ms | "
-        "first 200 after | /healthz during | /healthz/ready during (max ms) |",
+        "first 200 after | /healthz during | /healthz/ready during |",
         "|---|---:|---:|---:|---:|---|---|---|---:|---|---|",
     ]
     for r in results:
@@ -103,9 +103,8 @@ def write(results: list[dict], args) -> None:
             f"{r['ungraded_before_sweep']} / {r['ungraded_after_sweep']} | "
             f"{drill.statuses_text(during['statuses'])}; {drill.fmt(during['p50'])} / "
             f"{drill.fmt(during['max'])} | {drill.fmt(r['first_ok_after_s'])} s | "
-            f"{drill.statuses_text(health['/healthz']['statuses'])} | "
-            f"{drill.statuses_text(health['/healthz/ready']['statuses'])} "
-            f"({drill.fmt(health['/healthz/ready']['max_ms'])}) |"
+            f"{drill.health_text(health['/healthz'])} | "
+            f"{drill.health_text(health['/healthz/ready'])} |"
         )
     lines.append(END)
     load.write_section(BEGIN, END, lines, Path(args.output))

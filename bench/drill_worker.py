@@ -78,15 +78,14 @@ def write(r: dict, args) -> None:
         "| acknowledged submits | lost | over-assigned | without consensus (settled / after "
         "one sweep) | control answers ungraded (settled / after sweep) "
         "| submits while no worker: statuses; p50 / max ms | /healthz while no "
-        "worker | /healthz/ready while no worker (max ms) |",
+        "worker | /healthz/ready while no worker |",
         "|---:|---:|---:|---|---|---|---|---|",
         f"| {r['acknowledged']} | {r['lost_submits']} | {r['over_assigned']} | "
         f"{r['without_consensus_before_sweep']} / {r['without_consensus_after_sweep']} | "
         f"{r['ungraded_before_sweep']} / {r['ungraded_after_sweep']} | "
         f"{drill.statuses_text(during['statuses'])}; {drill.fmt(during['p50'])} / "
-        f"{drill.fmt(during['max'])} | {drill.statuses_text(health['/healthz']['statuses'])} | "
-        f"{drill.statuses_text(health['/healthz/ready']['statuses'])} "
-        f"({drill.fmt(health['/healthz/ready']['max_ms'])}) |",
+        f"{drill.fmt(during['max'])} | {drill.health_text(health['/healthz'])} | "
+        f"{drill.health_text(health['/healthz/ready'])} |",
         END,
     ]
     load.write_section(BEGIN, END, lines, Path(args.output))
