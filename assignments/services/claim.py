@@ -453,7 +453,8 @@ def assignment_submit(
         transaction.on_commit(
             # A named callable: a robust callback that fails is logged by its __qualname__,
             # which a functools.partial lacks (the submit then answered 500 with the broker down).
-            lambda pk=assignment.pk: work_tasks.assignment_submitted.delay(pk), robust=True
+            lambda pk=assignment.pk: work_tasks.assignment_submitted.delay(pk),
+            robust=True,
         )
         assignment.status = Assignment.Status.SUBMITTED
         assignment.answer = canonical
