@@ -223,6 +223,62 @@ _ROWS += [
     ),
 ]
 
+# The control set check (ops only). The world's projects have no control gold set: an
+# override has nothing to accept (409); withdrawing none is idempotent.
+_ROWS += [
+    Row(
+        "control check",
+        "GET",
+        PROJECT + "control-check/",
+        "/api/v1/projects/{project}/control-check/",
+        OPS_ONLY,
+    ),
+    Row(
+        "control check, missing project",
+        "GET",
+        PROJECT + "control-check/",
+        "/api/v1/projects/{missing}/control-check/",
+        OPS_ONLY_MISSING,
+    ),
+    Row(
+        "control check again",
+        "POST",
+        PROJECT + "control-check/",
+        "/api/v1/projects/{project}/control-check/",
+        OPS_ONLY,
+    ),
+    Row(
+        "control override without a control set",
+        "POST",
+        PROJECT + "control-check/override/",
+        "/api/v1/projects/{project}/control-check/override/",
+        OPS_ONLY_CONFLICT,
+        {"reason": "Known."},
+    ),
+    Row(
+        "control override without a reason",
+        "POST",
+        PROJECT + "control-check/override/",
+        "/api/v1/projects/{project}/control-check/override/",
+        OPS_ONLY_INVALID,
+        {},
+    ),
+    Row(
+        "withdraw the control override",
+        "DELETE",
+        PROJECT + "control-check/override/",
+        "/api/v1/projects/{project}/control-check/override/",
+        OPS_ONLY,
+    ),
+    Row(
+        "withdraw the control override of a done project",
+        "DELETE",
+        PROJECT + "control-check/override/",
+        "/api/v1/projects/{done}/control-check/override/",
+        OPS_ONLY_CONFLICT,
+    ),
+]
+
 MATRIX: tuple[Row, ...] = tuple(_ROWS)
 
 
