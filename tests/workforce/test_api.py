@@ -145,11 +145,11 @@ def test_huge_page_size_is_clamped(client_for, ops_user, five_labelers, monkeypa
     assert response.json()["next"]
 
 
-def test_non_numeric_page_size_is_ignored(client_for, ops_user, five_labelers, monkeypatch):
-    monkeypatch.setattr(CursorPage, "page_size", 3)
+def test_non_numeric_page_size_is_a_400_naming_it(client_for, ops_user, five_labelers):
+    # Ignoring it silently would hand the caller a page size they did not ask for (docs/api.md).
     response = client_for(ops_user).get("/api/v1/labelers/", {"page_size": "abc"})
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == 3
+    assert response.status_code == 400
+    assert "page_size" in response.json()["fields"]
 
 
 def test_following_next_links_visits_every_labeler_once(client_for, ops_user, five_labelers):
