@@ -178,7 +178,7 @@ def test_every_schedule_entry_names_a_registered_periodic_task():
 
 def test_publishing_gives_up_fast_when_the_broker_is_down():
     """The worst case of one publish with the broker refusing or not answering: a connect or a
-    read timeout per attempt, the retries and their pauses — 0.1 s by default, where Celery's
+    read timeout per attempt, the retries and their pauses — 0.25 s by default, where Celery's
     default policy spends 0.6 s on retries alone (and, without a socket timeout, waits forever
     on a broker that accepts but does not answer). Measured: docs/architecture.md."""
     policy = settings.CELERY_TASK_PUBLISH_RETRY_POLICY
@@ -189,7 +189,7 @@ def test_publishing_gives_up_fast_when_the_broker_is_down():
         for i in range(policy["max_retries"])
     )
     per_attempt = max(options["socket_connect_timeout"], options["socket_timeout"])
-    assert attempts * per_attempt + pauses <= settings.CELERY_PUBLISH_TIMEOUT <= 0.1
+    assert attempts * per_attempt + pauses <= settings.CELERY_PUBLISH_TIMEOUT <= 0.25
     assert settings.CELERY_BROKER_CONNECTION_TIMEOUT <= settings.CELERY_PUBLISH_TIMEOUT
 
 
