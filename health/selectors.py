@@ -22,6 +22,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from assignments.models import Assignment, Task
+from assignments.services.claim import CONTROL_SWEEP_HOURS
 from health.models import WorkerHeartbeat
 from health.worker import heartbeat_seconds
 from qc.models import GoldCheck
@@ -205,10 +206,15 @@ def consensus_backlog(now: datetime) -> dict[str, Any]:
 
 def control_grading_backlog(now: datetime) -> dict[str, Any]:
     """Submitted answers on control tasks without a gold check, and the age of the oldest (for
-    when grading runs after the submit commits). Not ready when the oldest waited over
-    ``HEALTH_GRADING_MAX_AGE_SECONDS`` (15 minutes by default)."""
+    when grading runs after the submit commits), within the grading sweep's window
+    (``CONTROL_SWEEP_HOURS``: a range scan of the partial index
+    ``assignments_control_submitted``, so the check does not grow with history). Not ready
+    when the oldest waited over ``HEALTH_GRADING_MAX_AGE_SECONDS`` (15 minutes by default)."""
+    since = now - timedelta(hours=CONTROL_SWEEP_HOURS)
     found = (
-        Assignment.objects.filter(task__gold_item__isnull=False, status=Assignment.Status.SUBMITTED)
+        Assignment.objects.filter(
+            is_control=True, status=Assignment.Status.SUBMITTED, submitted_at__gte=since
+        )
         .exclude(Exists(GoldCheck.objects.filter(assignment_id=OuterRef("pk"))))
         .aggregate(n=Count("id"), oldest=Min("submitted_at"))
     )
