@@ -237,7 +237,7 @@ class ProjectAdmin(
             batches,
         )
 
-    @admin.display(description="control tasks look like real ones?")
+    @admin.display(description="control tasks against real ones")
     def control_tasks(self, obj: Project) -> str:
         """The control set check run for this page (docs/next-task.md, "Control tasks that look
         like real ones"), the override and the warnings: read-only; the actions change them."""
