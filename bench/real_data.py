@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"label, at most {ds.DEFAULT_MAX_ITER} iterations; auto = full when at least "
         f"{ds.DEFAULT_FULL_MIN_SHARE:.0%} of the labels come from workers with at least "
         f"{ds.DEFAULT_MIN_LABELS_FULL} labels) against majority vote on nine public data sets "
-        "with gold labels (`../shared/datasets/<name>/`, each with a README giving source, "
+        "with gold labels (`<datasets dir>/<name>/`, each with a README giving source, "
         "licence and caveats). Every fit uses all labels and no gold; gold only scores. "
         "Accuracy is over the gold items that have labels. Reference: crowd-kit 1.4.2 on the "
         "same files (figures from the data sets' READMEs)."

@@ -1,5 +1,5 @@
-"""Where the tests find the public data sets: ``LABELFORCE_DATASETS`` if set, else the shared
-collection beside the repository (``../shared/datasets``) when it is there, else the two small
+"""Where the tests find the public data sets: ``LABELFORCE_DATASETS`` if set, else the full
+collection in the directory the benchmarks default to, when it is there, else the two small
 sets copied into ``tests/data/datasets`` (gal_toy and temp)."""
 
 from __future__ import annotations
