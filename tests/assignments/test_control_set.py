@@ -391,7 +391,7 @@ def test_admin_project_page_shows_the_check_and_ops_can_override(client, ops_use
     client.force_login(ops_user)
     change = reverse("admin:assignments_project_change", args=[project.pk])
     page = client.get(change).content.decode()
-    assert "control tasks look like real ones" in page.lower()
+    assert "control tasks against real ones" in page.lower()
     assert "8 of 8 control items differ" in page
     assert "metadata.view" in page and "https://demo.example/poles/###.jpg" in page
     assert "Pole practice" in page  # the answer-showing quiz warning
