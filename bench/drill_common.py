@@ -24,7 +24,6 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench import next_task_load as load
 
@@ -117,24 +116,7 @@ def start_worker(env) -> subprocess.Popen | None:
 
 def start_worker_again(env) -> subprocess.Popen:
     """A worker that does not purge the queue first (a restart after a crash)."""
-    return subprocess.Popen(
-        [
-            str(Path(PY).parent / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "-c",
-            "1",
-            "-l",
-            "warning",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    return load.worker_start(env)
 
 
 class BackgroundLoad:

@@ -456,6 +456,11 @@ def celery_worker(env) -> subprocess.Popen | None:
         check=True,
         capture_output=True,
     )
+    return worker_start(env)
+
+
+def worker_start(env) -> subprocess.Popen:
+    """One Celery worker process in its own session (so a drill can kill its whole group)."""
     return subprocess.Popen(
         [
             str(Path(PY).parent / "celery"),
