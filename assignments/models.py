@@ -12,7 +12,14 @@ from workforce.models import Labeler, QualificationType
 
 class ConsensusMethod(models.TextChoices):
     MAJORITY = "majority", "Majority vote"
-    WEIGHTED = "weighted", "Weighted by estimated accuracy"
+    # Majority until the project's first Dawid-Skene fit, then the fit's posterior; every refit
+    # re-decides the tasks whose decision it changes (assignments.services.decisions).
+    WEIGHTED = "weighted", "The model: majority until fitted, then the fit's posterior"
+
+
+# The default number of new labels after which a project is refitted (besides the hourly refit);
+# chosen from the replay of the public data sets (BENCHMARKS.md, "Labels the model believes").
+DEFAULT_REFIT_EVERY = 1000
 
 
 class Project(models.Model):
@@ -66,8 +73,10 @@ class Project(models.Model):
     consensus_method = models.CharField(
         max_length=16,
         choices=ConsensusMethod.choices,
-        default=ConsensusMethod.MAJORITY,
-        help_text="Majority vote, or votes weighted by each labeler's estimated accuracy.",
+        default=ConsensusMethod.WEIGHTED,
+        help_text="Majority vote, or the model: majority until a model is fitted, then each "
+        "task's posterior under the fit (votes weighted by each labeler's estimated confusion); "
+        "every refit re-decides the tasks whose decision the new fit changes.",
     )
     confidence_threshold = models.DecimalField(
         max_digits=4,
@@ -75,6 +84,11 @@ class Project(models.Model):
         default=0,
         help_text="Weighted consensus below this posterior confidence is a disagreement "
         "(an extra slot, or review past the maximum overlap). 0 accepts any decided label.",
+    )
+    refit_every = models.PositiveIntegerField(
+        default=DEFAULT_REFIT_EVERY,
+        help_text="Refit the model after this many new labels (besides the hourly refit); "
+        "0 refits hourly only.",
     )
     adaptive_control = models.BooleanField(
         default=False,
@@ -218,6 +232,7 @@ class Task(models.Model):
 
     class DecidedBy(models.TextChoices):
         CONSENSUS = "consensus", "Consensus"
+        MODEL = "model", "Model (re-decided by a refit)"
         REVIEW = "review", "Review"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
@@ -272,7 +287,7 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=Q(decided_by="", final_answer__isnull=True, decided_at__isnull=True)
                 | Q(
-                    decided_by__in=["consensus", "review"],
+                    decided_by__in=["consensus", "model", "review"],
                     final_answer__isnull=False,
                     decided_at__isnull=False,
                 ),
@@ -396,6 +411,10 @@ class Review(models.Model):
         OPEN = "open", "Open"
         LEASED = "leased", "Leased"
         RESOLVED = "resolved", "Resolved"
+        # A disagreement the model settled before a senior did: a refit became confident of
+        # the task's answer (assignments.services.decisions). The reviewer, if any held the
+        # lease, is kept; no answer.
+        WITHDRAWN = "withdrawn", "Withdrawn (decided by the model)"
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reviews")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
@@ -476,6 +495,12 @@ class Review(models.Model):
                     reviewer__isnull=False,
                     answer__isnull=False,
                     resolved_at__isnull=False,
+                )
+                | Q(
+                    status="withdrawn",
+                    kind="disagreement",
+                    answer__isnull=True,
+                    resolved_at__isnull=False,
                 ),
                 name="assignments_review_status_fields",
             ),
@@ -497,3 +522,56 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} review {self.pk}"
+
+
+class TaskDecision(models.Model):
+    """One decision of a task's final answer, kept for good: the first (consensus or a review),
+    and every later one (a refit's re-decision, a review overriding). The task row holds the
+    current decision; these rows hold how it got there, so payments and audits can tell when
+    and why a task's answer changed. Written by ``assignments.services.decisions`` only.
+
+    ``fit_version`` and ``fit_method`` name the Dawid-Skene fit a model decision came from
+    (``qc.ModelFit.version``); ``previous_answer`` is the answer this one replaced (null for the
+    first decision)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="decisions")
+    project_id = models.BigIntegerField()
+    final_answer = models.JSONField()
+    previous_answer = models.JSONField(null=True, blank=True)
+    decided_by = models.CharField(max_length=16, choices=Task.DecidedBy.choices)
+    confidence = models.FloatField(null=True, blank=True)
+    agreement = models.FloatField(null=True, blank=True)
+    fit_version = models.PositiveIntegerField(null=True, blank=True)
+    fit_method = models.CharField(max_length=16, blank=True)
+    reviewer = models.ForeignKey(
+        Labeler, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["task_id", "decided_at", "id"]
+        indexes = [
+            models.Index(fields=["task", "decided_at"], name="assignments_decision_task"),
+            models.Index(fields=["project_id", "decided_at"], name="assignments_decision_proj"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id}: {self.decided_by} at {self.decided_at:%Y-%m-%d %H:%M}"
+
+
+class ProjectRefit(models.Model):
+    """A project's refit bookkeeping: labels submitted since its last refit (counted off the
+    request path, by the submission follow-up) and the refit running now, if any — one refit
+    per project at a time. Written by ``assignments.services.refits`` only."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, primary_key=True, related_name="refit_state"
+    )
+    labels_since = models.PositiveIntegerField(default=0)
+    running_since = models.DateTimeField(null=True, blank=True)
+    last_refit_at = models.DateTimeField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_redecided = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"refit of project {self.project_id}"

@@ -518,6 +518,11 @@ class ModelFit(models.Model):
     log_likelihood = models.FloatField(null=True, blank=True)
     priors = models.JSONField(default=list)
     fitted_at = models.DateTimeField()
+    # Counts the project's fits (1 for the first): a model decision names the fit it came from.
+    version = models.PositiveIntegerField(default=1)
+    # How the method was chosen: the held-out scores of each candidate model and the number of
+    # labels the choice was made on (qc.dawid_skene, "Model choice").
+    choice = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"project {self.project_id}: {self.method}"
