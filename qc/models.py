@@ -3,6 +3,8 @@ quizzes (training and qualification), attempts and their questions."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -586,9 +588,16 @@ class ControlRate(models.Model):
 
 
 class QualityRule(models.Model):
-    """A rule on a project: when the chosen bound of a labeler's interval for the metric, over
-    their last ``window`` observations (at least ``min_n``), is below/above the threshold, the
-    action fires — once per breach (see ``RuleAction``)."""
+    """A rule on a project. ``test = interval``: when the chosen bound of a labeler's interval
+    for the metric, over their last ``window`` observations (at least ``min_n``), is below/above
+    the threshold, the action fires — once per breach (see ``RuleAction``). ``test =
+    sequential``: a sequential test of "accuracy at or above the threshold" against "at or
+    below threshold - delta" over all the labeler's observations in order since the last lift,
+    with false-pause rate ``alpha`` (``qc.sequential.MonitorParams``, docs/quality.md, Rules)."""
+
+    class Test(models.TextChoices):
+        INTERVAL = "interval", "Wilson interval over the last window"
+        SEQUENTIAL = "sequential", "Sequential test over all observations"
 
     class Metric(models.TextChoices):
         GOLD_ACCURACY = "gold_accuracy", "Gold accuracy (control tasks)"
@@ -634,6 +643,42 @@ class QualityRule(models.Model):
     control_rate = models.FloatField(
         null=True, blank=True, help_text="The rate set by the lower-control-rate action."
     )
+    # Existing rows stay ``interval`` (migration 0008); the API and admin default a new rule
+    # that pauses, suspends or revokes to ``sequential`` (qc.services.rules.default_test).
+    test = models.CharField(max_length=12, choices=Test.choices, default=Test.INTERVAL)
+    alpha = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.05"),
+        help_text="Sequential: the chance that a labeler exactly at the threshold is paused "
+        "within the test's horizon.",
+    )
+    beta = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.1"),
+        help_text="Sequential: sets the floor of the score (Wald's accept boundary), how much "
+        "good history counts.",
+    )
+    delta = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.1"),
+        help_text="Sequential: the test tells the threshold from threshold - delta.",
+    )
+    auto_lift = models.BooleanField(
+        default=False,
+        help_text="Sequential pauses: lifted by the sweep once the labeler passes the lift quiz "
+        "after the pause; otherwise only ops lift them.",
+    )
+    lift_quiz = models.ForeignKey(
+        Quiz,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The quiz whose pass lifts an automatic-lift pause.",
+    )
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -657,6 +702,17 @@ class QualityRule(models.Model):
                 | Q(control_rate__gte=0, control_rate__lte=0.5),
                 name="qc_rule_control_rate_range",
             ),
+            models.CheckConstraint(
+                condition=Q(alpha__gt=0, alpha__lt=Decimal("0.5"))
+                & Q(beta__gt=0, beta__lt=Decimal("0.5"))
+                & Q(delta__gt=0, delta__lt=1),
+                name="qc_rule_sequential_rates",
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_lift=False)
+                | Q(test="sequential", action="pause_on_project", lift_quiz__isnull=False),
+                name="qc_rule_auto_lift_needs_quiz",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -668,13 +724,16 @@ class RuleAction(models.Model):
 
     ``open`` while the breach lasts (a partial unique constraint: one open firing per rule and
     labeler, so a rule never fires twice for the same breach); ``cleared`` once the labeler is
-    back within the rule (the next breach fires again); ``reversed`` when ops undid the action.
+    back within the rule (the next breach fires again); ``reversed`` when ops undid the action;
+    ``lifted`` when an automatic-lift pause ended because the labeler recovered (``cleared_at``
+    is then the lift, ``inputs["lift"]`` its evidence).
     """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         CLEARED = "cleared", "Cleared"
         REVERSED = "reversed", "Reversed by ops"
+        LIFTED = "lifted", "Lifted (recovered)"
 
     rule = models.ForeignKey(QualityRule, on_delete=models.PROTECT, related_name="firings")
     labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="rule_actions")
