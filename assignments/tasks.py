@@ -12,7 +12,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from assignments import services
-from assignments.services import quality as quality_services
+from assignments.services import refits as refit_services
 from assignments.services import review as review_services
 from qc.services import rules as rules_services
 
@@ -27,8 +27,23 @@ def leases_expire() -> int:
 def assignment_submitted(assignment_id: int) -> None:
     """Sent after every submission commits, real or control alike: grade a control answer,
     count it in the control rate, run consensus on a task it completed
-    (``submission_follow_up``). Idempotent."""
+    (``submission_follow_up``); then count a real answer as a new label of its project, which
+    sends ``project_refit`` every ``refit_every`` labels (``refits.project_label_count``).
+
+    Idempotent but for the count, which comes last so that a retry of the follow-up does not
+    count twice (a redelivered message does: one label early on the next refit)."""
     services.submission_follow_up(assignment_id=assignment_id)
+    refit_services.project_label_count(assignment_id=assignment_id)
+
+
+@shared_task(name="assignments.project_refit", ignore_result=True)
+def project_refit(project_id: int, due_only: bool = True) -> bool:
+    """Refit one project's model and re-decide its tasks, sent by the label count every
+    ``refit_every`` labels (``refits.project_refit_run``). Skips when a refit of the project is
+    running or, with ``due_only`` (the default), when its labels are no longer due — a
+    duplicate message is harmless. ``due_only=False`` refits now (by hand). Returns whether it
+    refitted."""
+    return refit_services.project_refit_run(project_id=project_id, due_only=due_only) is not None
 
 
 @shared_task(name="assignments.task_consensus", ignore_result=True)
@@ -66,9 +81,11 @@ def audit_sample_weekly(week_start: str | None = None) -> int:
 @shared_task(name="assignments.quality_refit", ignore_result=True, periodic=True)
 def quality_refit() -> int:
     """Refit Dawid-Skene for every active project (estimates for scorecards and weighted
-    consensus). Scheduled by ``CELERY_BEAT_SCHEDULE`` (hourly by default,
-    ``QUALITY_REFIT_SECONDS``). Idempotent. Returns how many projects were fitted."""
-    return sum(1 for refit in quality_services.projects_refit() if not refit.skipped)
+    consensus, and the re-decision of the tasks a fit changes), each through the one-run-at-a-
+    time claim of ``refits.projects_refit_run`` (a project being refitted is skipped).
+    Scheduled by ``CELERY_BEAT_SCHEDULE`` (hourly by default, ``QUALITY_REFIT_SECONDS``).
+    Idempotent. Returns how many projects were fitted."""
+    return sum(1 for refit in refit_services.projects_refit_run() if not refit.skipped)
 
 
 @shared_task(name="assignments.labeler_rules_evaluate", ignore_result=True)

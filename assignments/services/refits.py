@@ -1,0 +1,192 @@
+"""Refits as work arrives: a project's model is refitted after every ``Project.refit_every`` new
+labels, besides the hourly refit, and never twice at the same time.
+
+* Counting, off the request path: the submission follow-up (Celery,
+  ``assignments.assignment_submitted``) counts each submitted real label into its project's
+  ``ProjectRefit.labels_since`` with one upsert (``project_label_count``). The count that brings
+  ``labels_since`` to a multiple of ``refit_every`` sends ``assignments.project_refit`` when no
+  refit is running: one message per ``refit_every`` labels, not one per label past the
+  threshold. A message that is lost, or a crossing that met a running refit, is made up at the
+  next multiple (``refit_every`` labels later) or by the hourly refit.
+* One refit per project at a time (``project_refit_run``): a run claims the project's row with
+  a guarded UPDATE (``running_since`` empty, or older than ``REFIT_STALE_AFTER`` — the run of a
+  worker that died), runs ``assignments.services.quality.project_refit`` (the fit and the
+  re-decision of the tasks it changes), then subtracts the labels it counted at its start:
+  labels that arrive during the refit stay counted for the next one. The hourly job
+  (``projects_refit_run``) goes through the same claim.
+
+A count is at least once, not exactly once: a redelivered follow-up counts its label again,
+and a follow-up lost with the broker counts nothing. Either only moves the next refit by a
+label; the hourly refit bounds how stale a fit can get.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from assignments.models import Assignment, Project, ProjectRefit
+from assignments.services import quality as quality_services
+from assignments.services.quality import Refit
+
+logger = logging.getLogger(__name__)
+
+# A run whose claim is older than this is taken for dead (its worker was killed: the hard task
+# time limit, CELERY_TASK_TIME_LIMIT = 900 s, or the machine) and may be claimed again. Above
+# the time limit, so a live run is never taken over.
+REFIT_STALE_AFTER = timedelta(minutes=30)
+
+_REFIT = ProjectRefit._meta.db_table
+_PROJECT = Project._meta.db_table
+_ASSIGNMENT = Assignment._meta.db_table
+
+# One statement: the label counted (the row made at a project's first label) and, from the
+# same row, what the caller needs to decide on a refit. Portable to SQLite (the demo): upsert
+# with a WHERE on its SELECT, RETURNING with a subquery.
+_COUNT_SQL = f"""
+INSERT INTO {_REFIT} (project_id, labels_since, last_redecided)
+SELECT a.project_id, 1, 0 FROM {_ASSIGNMENT} a
+ WHERE a.id = %s AND a.status = %s AND a.is_control = %s
+ON CONFLICT (project_id) DO UPDATE SET labels_since = {_REFIT}.labels_since + 1
+RETURNING project_id, labels_since, running_since IS NOT NULL AND running_since >= %s,
+ (SELECT p.refit_every FROM {_PROJECT} p WHERE p.id = {_REFIT}.project_id)
+"""  # noqa: S608 (table names come from model metadata; values are parameters)
+
+# The row of a project that never had a label counted (the hourly refit of an imported or a
+# new project), so that the claim below has a row to guard.
+_ENSURE_SQL = f"""
+INSERT INTO {_REFIT} (project_id, labels_since, last_redecided)
+SELECT p.id, 0, 0 FROM {_PROJECT} p WHERE p.id = %s
+ON CONFLICT (project_id) DO NOTHING
+"""  # noqa: S608 (table names come from model metadata; values are parameters)
+
+# The claim: at most one caller gets a row back. ``due`` (the counted trigger) also asks that
+# the labels still be due, so that a duplicate message after a refit finds nothing to do.
+_CLAIM_SQL = f"""
+UPDATE {_REFIT} SET running_since = %s
+ WHERE project_id = %s AND (running_since IS NULL OR running_since < %s)
+   AND (%s OR labels_since >= (
+        SELECT p.refit_every FROM {_PROJECT} p
+         WHERE p.id = {_REFIT}.project_id AND p.refit_every > 0))
+RETURNING labels_since
+"""  # noqa: S608 (table names come from model metadata; values are parameters)
+
+
+def _at(moment: datetime):
+    """A timestamp as the database stores it (SQLite compares the ORM's text form)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+@dataclass(frozen=True)
+class LabelCount:
+    project_id: int
+    labels_since: int  # the project's labels since its last refit, this one included
+    refit_sent: bool  # whether this count sent ``assignments.project_refit``
+
+
+def project_label_count(*, assignment_id: int, now: datetime | None = None) -> LabelCount | None:
+    """Count a submitted real (non-control) answer as a new label of its project and send
+    ``assignments.project_refit`` when it makes the labels since the last refit a multiple of
+    ``refit_every`` (> 0; 0 refits hourly only) and no live refit is running.
+
+    One statement (an upsert of the project's ``ProjectRefit`` row returning the new count,
+    the running refit and ``refit_every``) and, when due, one message. Not idempotent: called
+    once per submission, by its follow-up (module docstring for what a double count costs).
+    A control answer, an unknown or unsubmitted assignment counts nothing (None). A broker
+    that refuses the message is logged, not raised: the next multiple or the hourly refit
+    makes up for it. Runs outside a transaction (the row is a hot spot; its lock is held for
+    the statement only).
+    """
+    # Imported here: the tasks module imports this one.
+    from assignments import tasks as work_tasks
+
+    now = now or timezone.now()
+    live_since = _at(now - REFIT_STALE_AFTER)
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_SQL, [assignment_id, Assignment.Status.SUBMITTED, False, live_since])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    project_id, labels_since, running, every = row
+    due = bool(every) and labels_since % every == 0 and not running
+    if due:
+        try:
+            work_tasks.project_refit.delay(project_id)
+        except BrokerError as exc:
+            logger.warning("refit of project %s not sent: %s", project_id, exc)
+            due = False
+    return LabelCount(project_id=project_id, labels_since=labels_since, refit_sent=due)
+
+
+def project_refit_run(*, project_id: int, due_only: bool = False) -> Refit | None:
+    """Refit one project unless a refit of it is running: the only way the project's model is
+    refitted in the background (the counted trigger and the hourly job).
+
+    Claims the project's ``ProjectRefit`` row (``running_since`` set to now) with a guarded
+    UPDATE: it is taken when no run holds it or the holder's claim is older than
+    ``REFIT_STALE_AFTER``; with ``due_only`` (the counted trigger) also only while the labels
+    since the last refit are at least ``refit_every`` (> 0). A claim that finds nothing
+    returns None at once (a run holds it, nothing is due, or no such project). The claim
+    returns ``labels_since``; after ``quality.project_refit`` succeeds that many are subtracted
+    (the labels counted during the refit stay counted) and the run's time and re-decided tasks
+    are kept (``last_refit_at``, ``last_duration_ms``, ``last_redecided``). The claim is
+    released whether the refit succeeds or raises (the error propagates); the release and the
+    bookkeeping are guarded by this run's claim, so a run taken over as stale writes nothing.
+
+    Each statement commits on its own: call it outside a transaction (the claim must be seen
+    by other workers while the refit runs; the refit's own transactions are its own). Returns
+    the ``Refit``.
+    """
+    started = timezone.now()
+    with connection.cursor() as cursor:
+        if not due_only:
+            cursor.execute(_ENSURE_SQL, [project_id])
+        cursor.execute(
+            _CLAIM_SQL,
+            [_at(started), project_id, _at(started - REFIT_STALE_AFTER), not due_only],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    counted = row[0]
+    ours = ProjectRefit.objects.filter(pk=project_id, running_since=started)
+    clock = time.perf_counter()
+    refit = None
+    try:
+        refit = quality_services.project_refit(project_id=project_id, now=started)
+    finally:
+        if refit is None:  # the refit raised: release the claim, keep the count
+            ours.update(running_since=None)
+    ours.update(
+        running_since=None,
+        labels_since=Greatest(F("labels_since") - counted, Value(0)),
+        last_refit_at=started,
+        last_duration_ms=round((time.perf_counter() - clock) * 1000),
+        last_redecided=getattr(refit, "redecided", 0),
+    )
+    return refit
+
+
+def projects_refit_run() -> list[Refit]:
+    """The hourly refit: ``project_refit_run`` for every active project, through the same claim
+    (a project whose counted refit is running is skipped). A project whose refit fails is
+    logged and the others still run. Returns the refits done."""
+    done = []
+    ids = Project.objects.filter(status=Project.Status.ACTIVE).order_by("id")
+    for project_id in ids.values_list("id", flat=True):
+        try:
+            refit = project_refit_run(project_id=project_id)
+        except Exception:  # one project's bad data must not stop the others' refit
+            logger.exception("refit of project %s failed", project_id)
+            continue
+        if refit is not None:
+            done.append(refit)
+    return done
