@@ -221,6 +221,7 @@ class ProjectOpsOut(serializers.ModelSerializer):
             "confidence_threshold",
             "adaptive_control",
             "control_floor",
+            "refit_every",
             "control_check",
             "control_override",
             "warnings",
@@ -297,6 +298,11 @@ class ProjectPatchIn(StrictSerializer):
         decimal_places=3,
         required=False,
         help_text="The lowest adaptive control rate, 0 to the control ratio.",
+    )
+    refit_every = serializers.IntegerField(
+        required=False,
+        help_text="Refit the model after this many new labels, besides hourly; 0 or more "
+        "(0: hourly only).",
     )
 
 

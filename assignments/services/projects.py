@@ -40,7 +40,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from assignments.models import Assignment, ConsensusMethod, Project, ProjectStatusChange, Task
+from assignments.models import (
+    DEFAULT_REFIT_EVERY,
+    Assignment,
+    ConsensusMethod,
+    Project,
+    ProjectStatusChange,
+    Task,
+)
 from assignments.selectors.control_set import control_set_report, controls_on
 from assignments.selectors.tasks import control_decoy_prelabels
 from assignments.services.claim import project_sync_control_tasks
@@ -94,6 +101,7 @@ EDITABLE_FIELDS = frozenset(
         "confidence_threshold",
         "adaptive_control",
         "control_floor",
+        "refit_every",
     }
 )
 DRAFT_ONLY_FIELDS = frozenset({"answer_type", "classes", "overlap"})
@@ -224,6 +232,14 @@ def _clean_consensus_method(value: Any) -> str:
     return value
 
 
+def _clean_refit_every(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT_MAX:
+        raise ValueError(
+            "A whole number of new labels, 0 or more (0: the model is refitted hourly only)."
+        )
+    return value
+
+
 def _clean_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("Expected true or false.")
@@ -270,6 +286,7 @@ _CLEANERS = {
     "confidence_threshold": _clean_share,
     "adaptive_control": _clean_bool,
     "control_floor": _clean_control_ratio,
+    "refit_every": _clean_refit_every,
 }
 
 
@@ -351,6 +368,7 @@ def project_create(
     confidence_threshold: Decimal | str | float = Decimal(0),
     adaptive_control: bool = False,
     control_floor: Decimal | str | float = Decimal("0.02"),
+    refit_every: int = DEFAULT_REFIT_EVERY,
 ) -> Project:
     """Create a project, in draft.
 
@@ -362,7 +380,8 @@ def project_create(
     majority or weighted (by Dawid-Skene estimates, docs/quality.md) with a
     ``confidence_threshold`` in [0, 1]; ``adaptive_control`` lets each labeler's control rate go
     from ``control_ratio`` down to ``control_floor`` (0 to the ratio;
-    docs/adaptive-control.md). Raises ValidationError
+    docs/adaptive-control.md); ``refit_every`` the new labels after which the model is refitted
+    besides hourly (0 or more; 0 hourly only). Raises ValidationError
     naming each bad field (a taken slug included). Nothing is written on error.
     """
     errors: dict[str, list[str]] = {}
@@ -392,6 +411,7 @@ def project_create(
             "confidence_threshold": confidence_threshold,
             "adaptive_control": adaptive_control,
             "control_floor": control_floor,
+            "refit_every": refit_every,
         },
         errors,
     )

@@ -10,13 +10,14 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from assignments import services as work_services
 from assignments import tasks as work_tasks
-from assignments.models import Assignment, Project, ProjectRefit
+from assignments.models import DEFAULT_REFIT_EVERY, Assignment, Project, ProjectRefit
 from assignments.services import quality as quality_services
 from assignments.services import refits
 from qc.models import ModelFit
@@ -328,3 +329,49 @@ def test_concurrent_counts_lose_no_label_and_send_once_per_multiple(sent):
     assert sorted(r.labels_since for r in results) == list(range(1, 11))
     assert sum(r.refit_sent for r in results) == 2 and sent.call_count == 2
     assert state(project).labels_since == 10
+
+
+# -- the setting -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_ops_set_refit_every_through_the_api(client_for, ops_user):
+    client = client_for(ops_user)
+    created = client.post(
+        "/api/v1/projects/",
+        {"slug": "often", "name": "Often", "answer_type": "single_choice", "classes": ["a", "b"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["refit_every"] == DEFAULT_REFIT_EVERY
+    url = f"/api/v1/projects/{created.json()['id']}/"
+    for value in (250, 0):
+        response = client.patch(url, {"refit_every": value}, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["refit_every"] == value
+    assert client.get(url).json()["refit_every"] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [-1, 2**31, "often", 1.5, True, None])
+def test_a_bad_refit_every_is_a_400_naming_the_field(client_for, ops_user, value):
+    project = make_project(tasks=0)
+    response = client_for(ops_user).patch(
+        f"/api/v1/projects/{project.pk}/", {"refit_every": value}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["refit_every"]
+    project.refresh_from_db()
+    assert project.refit_every == DEFAULT_REFIT_EVERY
+
+
+@pytest.mark.django_db
+def test_the_service_says_what_refit_every_takes(ops_user):
+    project = make_project(tasks=0)
+    with pytest.raises(ValidationError) as exc:
+        work_services.project_update(actor=ops_user, project=project, data={"refit_every": -5})
+    assert exc.value.message_dict == {
+        "refit_every": [
+            "A whole number of new labels, 0 or more (0: the model is refitted hourly only)."
+        ]
+    }
