@@ -381,3 +381,151 @@ def recommended_params(pass_mark: float, fixed_questions: int) -> SprtParams:
         min_questions=DEFAULT_MIN_QUESTIONS,
         max_questions_factor=DEFAULT_MAX_QUESTIONS_FACTOR,
     )
+
+
+# --- Monitoring a labeler: the sequential quality rule ------------------------------------
+#
+# A quality rule with ``test = sequential`` watches a labeler's stream of observations (gold
+# checks, or agreement with final labels), one Bernoulli trial each with the labeler's unknown
+# accuracy p, and must tell H0: p >= t (the threshold: do not pause) from H1: p <= t - delta.
+# The score is Wald's log-likelihood ratio of H1 against H0, on a grid of SCORE_UNIT nats:
+#
+#     a wrong answer adds  up   = round(ln((1 - t + delta) / (1 - t)) / SCORE_UNIT)
+#     a right answer takes down = round(ln(t / (t - delta)) / SCORE_UNIT)
+#
+# from 0, never below ``floor`` = round(ln(beta / (1 - alpha)) / SCORE_UNIT) (Wald's accept
+# boundary: a long good history counts for as much as an accepted test, no more, so a labeler
+# who turns bad later is caught about as fast as a new one). The rule pauses the first time the
+# score reaches ``boundary``. The boundary is not Wald's ln((1 - beta) / alpha): with the floor
+# the test never stops in the labeler's favour, so it is computed exactly (``pause_probability``,
+# a dynamic programme over the integer scores — the scores are integers so that it is exact for
+# the test as run) as the lowest boundary at which a labeler of accuracy exactly t is paused
+# within the first ``horizon`` observations with probability at most alpha. A labeler above t
+# is paused less often; beyond the horizon the chance grows by roughly alpha per horizon.
+#
+# The decision depends only on the sequence of observations, never on when it is looked at:
+# ``monitor`` replays the sequence and reports the first crossing, so evaluating after every
+# observation, hourly or daily pauses the same labelers (a daily look pauses them later).
+
+SCORE_UNIT = 0.005  # nats per score point
+DEFAULT_HORIZON = 1000  # observations over which alpha is stated
+
+
+@dataclass(frozen=True)
+class MonitorParams:
+    threshold: float  # t: accuracy at or above which a labeler must not be paused
+    delta: float  # the test tells t from t - delta
+    alpha: float = 0.05  # P(paused within the horizon) for a labeler at exactly t
+    beta: float = 0.1  # sets the floor (Wald's accept boundary)
+    horizon: int = DEFAULT_HORIZON
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "delta", "alpha", "beta"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if not 0.0 < self.threshold - self.delta < self.threshold < 1.0:
+            raise ValueError("need 0 < threshold - delta < threshold < 1")
+        if not (0.0 < self.alpha < 0.5 and 0.0 < self.beta < 0.5):
+            raise ValueError("alpha and beta must lie in (0, 0.5)")
+        if self.horizon < 1:
+            raise ValueError("need a horizon of at least one observation")
+
+    @cached_property
+    def up(self) -> int:
+        t, d = self.threshold, self.delta
+        return max(1, round(math.log((1.0 - t + d) / (1.0 - t)) / SCORE_UNIT))
+
+    @cached_property
+    def down(self) -> int:
+        t, d = self.threshold, self.delta
+        return max(1, round(math.log(t / (t - d)) / SCORE_UNIT))
+
+    @cached_property
+    def floor(self) -> int:
+        return min(-1, round(math.log(self.beta / (1.0 - self.alpha)) / SCORE_UNIT))
+
+    @cached_property
+    def wald_boundary(self) -> int:
+        """Wald's pause boundary ln((1 - beta) / alpha), in score points (for comparison)."""
+        return round(math.log((1.0 - self.beta) / self.alpha) / SCORE_UNIT)
+
+    @cached_property
+    def boundary(self) -> int:
+        return calibrated_boundary(self)
+
+
+def pause_probability(params: MonitorParams, p: float, boundary: int, horizon: int) -> float:
+    """P(the score reaches ``boundary`` within ``horizon`` observations) for a labeler of
+    accuracy ``p``, exactly (up to float rounding): the distribution over the scores floor ..
+    boundary - 1 is carried forward one observation at a time."""
+    import numpy as np
+
+    width = boundary - params.floor  # states floor .. boundary - 1
+    if width <= 0:
+        return 1.0
+    up, down = params.up, params.down
+    dist = np.zeros(width)
+    dist[-params.floor] = 1.0  # the score starts at 0
+    paused = 0.0
+    for _ in range(horizon):
+        nxt = np.zeros(width)
+        # a right answer: down points, piling up at the floor
+        if down < width:
+            nxt[: width - down] += p * dist[down:]
+            nxt[0] += p * dist[:down].sum()
+        else:
+            nxt[0] += p * dist.sum()
+        # a wrong answer: up points; what reaches the boundary is paused
+        if up < width:
+            nxt[up:] += (1.0 - p) * dist[: width - up]
+            paused += (1.0 - p) * dist[width - up :].sum()
+        else:
+            paused += (1.0 - p) * dist.sum()
+        dist = nxt
+        if dist.sum() < 1e-15:
+            break
+    return paused
+
+
+@lru_cache(maxsize=256)
+def calibrated_boundary(params: MonitorParams) -> int:
+    """The lowest boundary (score points) at which a labeler of accuracy exactly
+    ``params.threshold`` is paused within ``params.horizon`` observations with probability at
+    most ``params.alpha`` — by bisection on ``pause_probability``, which falls as the boundary
+    rises. Cached per parameter set (a few tens of milliseconds each)."""
+    t, alpha, horizon = params.threshold, params.alpha, params.horizon
+    lo, hi = 1, max(2, params.wald_boundary)
+    while pause_probability(params, t, hi, horizon) > alpha:
+        lo, hi = hi, hi * 2
+    while lo < hi:  # invariant: hi is admissible
+        mid = (lo + hi) // 2
+        if pause_probability(params, t, mid, horizon) <= alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    n: int  # observations read (up to and including the crossing, if any)
+    successes: int
+    score: int  # the score after them
+    paused_at: int | None  # 1-based index of the observation that reached the boundary
+
+
+def monitor(params: MonitorParams, observations: Iterable[bool]) -> MonitorResult:
+    """Replay a labeler's observations in order (True: right) and stop at the first one whose
+    score reaches the boundary. The same sequence always gives the same result, however it was
+    looked at along the way."""
+    boundary, up, down, floor = params.boundary, params.up, params.down, params.floor
+    score = n = k = 0
+    for ok in observations:
+        n += 1
+        if ok:
+            k += 1
+            score = max(floor, score - down)
+        else:
+            score += up
+            if score >= boundary:
+                return MonitorResult(n, k, score, n)
+    return MonitorResult(n, k, score, None)
