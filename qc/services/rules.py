@@ -1,11 +1,23 @@
 """Writes of quality rules: defining them, evaluating them for a labeler, and reversing what they
 did. See docs/quality.md ("Rules") for the semantics in prose.
 
-A rule watches one metric of a labeler on one project over their last ``window`` observations —
+Two tests. An ``interval`` rule (every rule made before the sequential test existed, and the
+default of the service and of warn rules) watches one metric of a labeler on one project over
+their last ``window`` observations —
 ``gold_accuracy`` (counted gold checks, newest ``checked_at`` first) or ``final_agreement``
 (``LabelOutcome.agrees_final``, newest ``decided_at`` first) — takes the Wilson 95% interval of
 it and compares one of its figures (the lower bound, the upper bound or the observed rate) with
 a threshold. Fewer than ``min_n`` observations: the rule says nothing.
+
+A ``sequential`` rule (the API's and the admin's default for a new rule that pauses, suspends or
+revokes) runs ``qc.sequential.monitor`` over all the labeler's observations of the metric in
+order, since the rule's last firing for them was lifted or reversed (the test restarts there),
+and fires when the score first reached its boundary: a labeler at exactly the threshold is
+paused within ``DEFAULT_HORIZON`` observations with probability at most ``alpha``, however often
+the rule is evaluated (``window``, ``min_n`` and ``bound`` are not used). With ``auto_lift``, an
+open pause of a sequential rule is ``lifted`` by the sweep once the labeler has passed the
+rule's ``lift_quiz`` in an attempt started after the pause fired; the test then restarts from
+the lift. Without it, ops lift the pause (``rule_action_reverse``).
 
 Once per breach. A breach with no open firing for (rule, labeler) inserts a ``RuleAction`` with
 ``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index
@@ -42,12 +54,22 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound
-from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleAction
+from qc.models import (
+    ControlRate,
+    GoldCheck,
+    LabelOutcome,
+    QualityRule,
+    Quiz,
+    QuizAttempt,
+    RuleAction,
+)
 from qc.selectors.scores import start_of_day
+from qc.sequential import MonitorParams, MonitorResult, monitor
 from qc.stats import wilson
 from workforce import services as workforce_services
 from workforce.models import Labeler, Qualification, QualificationType, User
@@ -55,24 +77,35 @@ from workforce.models import Labeler, Qualification, QualificationType, User
 A = QualityRule.Action
 M = QualityRule.Metric
 ST = RuleAction.Status
+T = QualityRule.Test
 
 #: Actions whose firing clears by itself when the labeler is back within the rule.
 SELF_CLEARING = frozenset({A.WARN, A.LOWER_CONTROL_RATE})
-RULE_EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "metric",
-        "window",
-        "min_n",
-        "bound",
-        "comparison",
-        "threshold",
-        "action",
-        "qualification_type",
-        "control_rate",
-        "is_active",
-    }
+#: Actions a sequential rule may take (and for which a new rule defaults to it): the ones that
+#: take work away, whose false firings cost most. Warnings and control rates clear by
+#: themselves and stay on the interval.
+SEQUENTIAL_ACTIONS = frozenset({A.PAUSE_ON_PROJECT, A.SUSPEND, A.REVOKE_QUALIFICATION})
+#: A rule's settings, in the order the API and the admin show them (the project aside).
+RULE_SETTINGS = (
+    "name",
+    "metric",
+    "window",
+    "min_n",
+    "bound",
+    "comparison",
+    "threshold",
+    "action",
+    "qualification_type",
+    "control_rate",
+    "test",
+    "alpha",
+    "beta",
+    "delta",
+    "auto_lift",
+    "lift_quiz",
+    "is_active",
 )
+RULE_EDITABLE_FIELDS = frozenset(RULE_SETTINGS)
 NAME_MAX = QualityRule._meta.get_field("name").max_length
 REASON_MAX = ControlRate._meta.get_field("reason").max_length
 MAX_REVERSE_REASON = 2000
@@ -85,6 +118,75 @@ _BOUND_TEXT = {"lower": "lower bound", "upper": "upper bound", "rate": "observed
 
 
 # -- defining rules -----------------------------------------------------------------------------
+
+
+def default_test(action: str) -> str:
+    """The test a new rule gets when its maker names none (the API and the admin): sequential
+    for the actions that take work away, the interval otherwise."""
+    return T.SEQUENTIAL if action in SEQUENTIAL_ACTIONS else T.INTERVAL
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _clean_sequential(
+    values: dict[str, Any], out: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """The sequential test's settings: alpha and beta in (0, 0.5), delta in (0, threshold),
+    3 decimals; a sequential rule compares accuracy below its threshold and acts by pausing,
+    suspending or revoking; automatic lift is for sequential pauses and needs a quiz."""
+    for field, low, high, text in (
+        ("alpha", 0, Decimal("0.5"), "between 0 and 0.5 (both excluded)"),
+        ("beta", 0, Decimal("0.5"), "between 0 and 0.5 (both excluded)"),
+        ("delta", 0, 1, "between 0 and 1 (both excluded)"),
+    ):
+        number = _decimal(values.get(field))
+        if number is None or isinstance(values.get(field), bool):
+            errors[field] = [f"A number {text}."]
+        elif not (low < number < high):
+            errors[field] = [f"The {field} lies {text}."]
+        elif number.as_tuple().exponent < -3:
+            errors[field] = ["At most 3 decimal places."]
+        else:
+            out[field] = number
+    test = values.get("test")
+    if test not in T.values:
+        errors["test"] = [f"Choose one of: {', '.join(T.values)}."]
+    auto_lift = values.get("auto_lift")
+    if not isinstance(auto_lift, bool):
+        errors["auto_lift"] = ["true or false."]
+    quiz = values.get("lift_quiz")
+    if quiz is not None and not isinstance(quiz, Quiz):
+        errors["lift_quiz"] = ["Unknown quiz."]
+    if test == T.SEQUENTIAL:
+        action = values.get("action")
+        if action in A.values and action not in SEQUENTIAL_ACTIONS:
+            errors["test"] = [
+                "A sequential test is for rules that pause, suspend or revoke; warnings and "
+                "control rates use the interval."
+            ]
+        if values.get("comparison") == QualityRule.Comparison.ABOVE:
+            errors["comparison"] = ["A sequential rule fires when accuracy is below the threshold."]
+        threshold, delta = out.get("threshold"), out.get("delta")
+        settled = "threshold" not in errors and "delta" not in errors
+        if settled and not (threshold - delta > 0 and threshold < 1):
+            errors["delta"] = [
+                "A sequential rule needs 0 < threshold - delta and a threshold below 1."
+            ]
+        if auto_lift is True:
+            if action != A.PAUSE_ON_PROJECT:
+                errors["auto_lift"] = ["Only a pause lifts automatically."]
+            elif quiz is None and "lift_quiz" not in errors:
+                errors["lift_quiz"] = ["An automatic lift needs the quiz whose pass lifts it."]
+    elif auto_lift is True:
+        errors["auto_lift"] = ["Only a sequential rule's pause lifts automatically."]
+    if auto_lift is not True:
+        out["lift_quiz"] = None
 
 
 def _clean_rule(values: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
@@ -146,6 +248,7 @@ def _clean_rule(values: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
             out["control_rate"] = float(rate)
     else:
         out["control_rate"] = None
+    _clean_sequential(values, out, errors)
     return out
 
 
@@ -163,16 +266,26 @@ def rule_create(
     comparison: str = QualityRule.Comparison.BELOW,
     qualification_type: QualificationType | None = None,
     control_rate: float | None = None,
+    test: str = T.INTERVAL,
+    alpha: Decimal | float | str = Decimal("0.05"),
+    beta: Decimal | float | str = Decimal("0.1"),
+    delta: Decimal | float | str = Decimal("0.1"),
+    auto_lift: bool = False,
+    lift_quiz: Quiz | None = None,
     is_active: bool = True,
     project_exists: Callable[[int], bool] | None = None,
 ) -> QualityRule:
     """Define a rule on a project. qc cannot see projects (it sits below ``assignments``), so
     the caller that can passes ``project_exists``; without it only the id's form is checked.
+    ``test`` is the interval unless named (callers in code say what they want; the API and the
+    admin default by action, ``default_test``).
 
     Raises ValidationError with a message per field: threshold in [0, 1] (3 decimals), window ≥
     1, 1 ≤ min_n ≤ window, a qualification type for the revoke action, a control rate in
-    [0, 0.5] for the lower-control-rate action; settings the chosen action does not use are
-    stored empty. One INSERT."""
+    [0, 0.5] for the lower-control-rate action; for a sequential test alpha and beta in
+    (0, 0.5), 0 < threshold - delta, threshold < 1, comparison below, an action that pauses,
+    suspends or revokes, and a lift quiz with ``auto_lift`` (a pause only); settings the chosen
+    action does not use are stored empty. One INSERT."""
     errors: dict[str, list[str]] = {}
     if not isinstance(project_id, int) or isinstance(project_id, bool) or project_id < 1:
         errors["project"] = ["A project id."]
@@ -190,6 +303,12 @@ def rule_create(
             "action": action,
             "qualification_type": qualification_type,
             "control_rate": control_rate,
+            "test": test,
+            "alpha": alpha,
+            "beta": beta,
+            "delta": delta,
+            "auto_lift": auto_lift,
+            "lift_quiz": lift_quiz,
         },
         errors,
     )
@@ -316,7 +435,15 @@ def rule_inputs(rule: QualityRule, n: int, successes: int) -> tuple[dict[str, An
         breach = value < threshold
     else:
         breach = value > threshold
-    inputs = {
+    return _interval_inputs(rule, n, successes, rule.comparison, value), breach
+
+
+def _interval_inputs(
+    rule: QualityRule, n: int, successes: int, comparison: str, value: float | None
+) -> dict[str, Any]:
+    """The figures every firing has: n, successes, the Wilson 95% interval, the rule's terms."""
+    interval = wilson(successes, n)
+    return {
         "metric": rule.metric,
         "n": n,
         "successes": successes,
@@ -327,15 +454,22 @@ def rule_inputs(rule: QualityRule, n: int, successes: int) -> tuple[dict[str, An
         "min_n": rule.min_n,
         "threshold": str(rule.threshold),
         "bound": rule.bound,
-        "comparison": rule.comparison,
+        "comparison": comparison,
         "value": value,
     }
-    return inputs, breach
 
 
 def _reason(rule: QualityRule, inputs: dict[str, Any]) -> str:
     what, unit = _METRIC_TEXT[rule.metric]
     rate = inputs["rate"]
+    if inputs.get("test") == T.SEQUENTIAL:
+        since = inputs["since"] or "the first"
+        return (
+            f"Quality rule #{rule.pk} {rule.name!r}: the sequential test of {what} at least "
+            f"{rule.threshold} against at most {rule.threshold - rule.delta} (false-pause rate "
+            f"{rule.alpha}) reached its boundary after {inputs['n']} {unit} since {since}: "
+            f"{inputs['successes']}/{inputs['n']} = {rate:.3f}."
+        )
     return (
         f"Quality rule #{rule.pk} {rule.name!r}: {what} over the last {inputs['n']} {unit} "
         f"{inputs['successes']}/{inputs['n']} = {rate:.3f}, Wilson 95% interval "
@@ -368,12 +502,14 @@ def rules_evaluate(
     rules = list(QualityRule.objects.filter(project_id=project_id, is_active=True))
     if not rules:
         return []
+    sequential = [rule for rule in rules if rule.test == T.SEQUENTIAL]
+    rules = [rule for rule in rules if rule.test != T.SEQUENTIAL]
     pending = {
         f.rule_id: f
         for f in RuleAction.objects.filter(
             Q(status=ST.OPEN) | Q(status=ST.REVERSED, cleared_at__isnull=True),
             labeler_id=labeler_id,
-            rule_id__in=[r.pk for r in rules],
+            rule_id__in=[r.pk for r in (*rules, *sequential)],
         ).order_by("fired_at", "id")  # the newest wins the dict
     }
     windows: dict[str, set[int]] = {}
@@ -389,6 +525,16 @@ def rules_evaluate(
     to_fire: list[tuple[QualityRule, dict[str, Any]]] = []
     to_clear: list[int] = []
     breach_over: list[int] = []
+    to_lift: list[tuple[RuleAction, QuizAttempt]] = []
+    if sequential:
+        to_fire, to_lift = _sequential_decisions(
+            sequential,
+            pending,
+            labeler_id=labeler_id,
+            project_id=project_id,
+            now=now,
+            before=before,
+        )
     for rule in rules:
         n, successes = counts[rule.metric][rule.window]
         if n < rule.min_n:
@@ -403,7 +549,7 @@ def rules_evaluate(
                 breach_over.append(firing.pk)
             elif firing.action in SELF_CLEARING:
                 to_clear.append(firing.pk)
-    if not (to_fire or to_clear or breach_over):
+    if not (to_fire or to_clear or breach_over or to_lift):
         return []
 
     with transaction.atomic():
@@ -420,12 +566,160 @@ def rules_evaluate(
             RuleAction.objects.filter(pk__in=breach_over, cleared_at__isnull=True).update(
                 cleared_at=now
             )
+        for firing, attempt in to_lift:
+            _lift(firing, attempt, now=now)
     if not fired:
         return []
     return list(
         RuleAction.objects.filter(pk__in=[pk for pk, _ in fired])
         .select_related("rule")
         .order_by("id")
+    )
+
+
+def _sequential_decisions(
+    rules: list[QualityRule],
+    pending: dict[int, RuleAction],
+    *,
+    labeler_id: int,
+    project_id: int,
+    now: datetime,
+    before: datetime,
+) -> tuple[list[tuple[QualityRule, dict[str, Any]]], list[tuple[RuleAction, QuizAttempt]]]:
+    """What the sequential rules decide for one labeler: the rules to fire (no open firing, and
+    the test, replayed over the observations since its restart and before ``before``, reached
+    its boundary) and the open automatic-lift pauses to lift (a passed attempt of the rule's
+    lift quiz, started after the pause fired and finished before ``now``). Reads only: the
+    restarts (1 query), the observations (1 per metric and restart), the attempts (≤ 1)."""
+    open_firing = {
+        rule.pk: pending[rule.pk]
+        for rule in rules
+        if rule.pk in pending and pending[rule.pk].status == ST.OPEN
+    }
+    to_fire: list[tuple[QualityRule, dict[str, Any]]] = []
+    testing = [rule for rule in rules if rule.pk not in open_firing]
+    if testing:
+        restarts = dict(
+            RuleAction.objects.filter(
+                labeler_id=labeler_id,
+                rule_id__in=[rule.pk for rule in testing],
+                status__in=[ST.REVERSED, ST.LIFTED],
+            )
+            .values("rule_id")
+            .annotate(at=Max(Coalesce("reversed_at", "cleared_at")))
+            .values_list("rule_id", "at")
+        )
+        seen: dict[tuple[str, datetime | None], list[bool]] = {}
+        for rule in testing:
+            since = restarts.get(rule.pk)
+            key = (rule.metric, since)
+            if key not in seen:
+                seen[key] = observations(
+                    metric=rule.metric,
+                    labeler_id=labeler_id,
+                    project_id=project_id,
+                    since=since,
+                    before=before,
+                )
+            params = monitor_params(rule)
+            result = monitor(params, seen[key])
+            if result.paused_at is not None:
+                to_fire.append((rule, sequential_inputs(rule, params, result, since)))
+    to_lift: list[tuple[RuleAction, QuizAttempt]] = []
+    lifting = [
+        (rule, open_firing[rule.pk])
+        for rule in rules
+        if rule.auto_lift and rule.lift_quiz_id and rule.pk in open_firing
+    ]
+    lifting = [(rule, f) for rule, f in lifting if f.action == A.PAUSE_ON_PROJECT]
+    if lifting:
+        attempts = list(
+            QuizAttempt.objects.filter(
+                labeler_id=labeler_id,
+                quiz_id__in={rule.lift_quiz_id for rule, _ in lifting},
+                status=QuizAttempt.Status.PASSED,
+                finished_at__lt=now,
+            ).order_by("finished_at", "id")
+        )
+        for rule, firing in lifting:
+            passed = [
+                a
+                for a in attempts
+                if a.quiz_id == rule.lift_quiz_id and a.started_at >= firing.fired_at
+            ]
+            if passed:
+                to_lift.append((firing, passed[0]))
+    return to_fire, to_lift
+
+
+def monitor_params(rule: QualityRule) -> MonitorParams:
+    """The sequential test of a rule (its boundary is computed once per parameter set)."""
+    return MonitorParams(
+        threshold=float(rule.threshold),
+        delta=float(rule.delta),
+        alpha=float(rule.alpha),
+        beta=float(rule.beta),
+    )
+
+
+def observations(
+    *,
+    metric: str,
+    labeler_id: int,
+    project_id: int,
+    since: datetime | None,
+    before: datetime,
+) -> list[bool]:
+    """The labeler's observations of the metric on the project, oldest first (time, then id),
+    recorded at or after ``since`` (everything when None) and before ``before``: counted gold
+    checks' ``correct``, or outcomes' ``agrees_final``. One query."""
+    src = _source(metric)
+    model = GoldCheck if metric == M.GOLD_ACCURACY else LabelOutcome
+    qs = model.objects.filter(
+        labeler_id=labeler_id, project_id=project_id, **{f"{src.order}__lt": before}
+    )
+    if metric == M.GOLD_ACCURACY:
+        qs = qs.filter(counted=True)
+    if since is not None:
+        qs = qs.filter(**{f"{src.order}__gte": since})
+    return [bool(ok) for ok in qs.order_by(src.order, "id").values_list(src.flag, flat=True)]
+
+
+def sequential_inputs(
+    rule: QualityRule, params: MonitorParams, result: MonitorResult, since: datetime | None
+) -> dict[str, Any]:
+    """A sequential firing's figures: the interval keys every firing has (over the
+    observations read, up to the one that reached the boundary) and the test's own."""
+    below = QualityRule.Comparison.BELOW
+    return {
+        **_interval_inputs(rule, result.n, result.successes, below, None),
+        "test": T.SEQUENTIAL,
+        "alpha": str(rule.alpha),
+        "beta": str(rule.beta),
+        "delta": str(rule.delta),
+        "horizon": params.horizon,
+        "score": result.score,
+        "boundary": params.boundary,
+        "since": since.isoformat() if since is not None else None,
+    }
+
+
+def _lift(firing: RuleAction, attempt: QuizAttempt, *, now: datetime) -> bool:
+    """Lift an open automatic-lift pause on the evidence of a passed lift quiz: guarded
+    ``UPDATE … WHERE status = open`` to ``lifted``, ``cleared_at = now`` (the rule's test
+    restarts there), the evidence under ``inputs["lift"]``. Returns whether this call lifted
+    it (a racing sweep or an ops reversal may have been first)."""
+    evidence = {
+        "reason": "recovered",
+        "quiz_id": attempt.quiz_id,
+        "quiz_attempt_id": attempt.pk,
+        "score": None if attempt.score is None else str(attempt.score),
+        "finished_at": attempt.finished_at.isoformat(),
+    }
+    return bool(
+        RuleAction.objects.filter(pk=firing.pk, status=ST.OPEN).update(
+            status=ST.LIFTED, cleared_at=now, inputs={**(firing.inputs or {}), "lift": evidence}
+        )
     )
 
 
@@ -652,9 +946,11 @@ def rule_action_reverse(
     * ``warn`` — nothing to undo.
 
     What was done is noted under ``inputs["reversal"]``; the workforce services write their own
-    history rows (status change, grant). The rule fires again for the labeler only after they
-    have been back within it once. Raises ValidationError (blank reason), NotFound, Conflict
-    (``already_reversed``; ``already_cleared`` when the firing has cleared by itself).
+    history rows (status change, grant). An interval rule fires again for the labeler only
+    after they have been back within it once; a sequential rule's test restarts from the
+    reversal (``cleared_at`` is stamped with it). Raises ValidationError (blank reason),
+    NotFound, Conflict (``already_reversed``; ``already_cleared`` when the firing has cleared
+    by itself; ``already_lifted`` when an automatic-lift pause was lifted).
     """
     reason = (reason or "").strip()
     if not reason:
@@ -678,6 +974,11 @@ def rule_action_reverse(
                 "This rule action cleared by itself; there is nothing to reverse.",
                 code="already_cleared",
             )
+        if firing.status == ST.LIFTED:
+            raise Conflict(
+                "This pause was lifted when the labeler recovered; there is nothing to reverse.",
+                code="already_lifted",
+            )
         text = f"Reversal of rule action #{firing.pk} ({firing.rule.name}): {reason}"
         notes = _undo(firing, actor=actor, text=text, now=now)
         firing.status = ST.REVERSED
@@ -685,9 +986,12 @@ def rule_action_reverse(
         firing.reversed_by = actor
         firing.reverse_reason = reason
         firing.inputs = {**firing.inputs, "reversal": notes}
-        firing.save(
-            update_fields=["status", "reversed_at", "reversed_by", "reverse_reason", "inputs"]
-        )
+        fields = ["status", "reversed_at", "reversed_by", "reverse_reason", "inputs"]
+        if firing.rule.test == T.SEQUENTIAL:
+            # The sequential test restarts from the reversal: nothing left to recover from.
+            firing.cleared_at = now
+            fields.append("cleared_at")
+        firing.save(update_fields=fields)
     return firing
 
 
