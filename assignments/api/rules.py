@@ -7,7 +7,8 @@ Routes (under /api/v1/):
 
 * ``GET quality-rules/`` — filters ``project``, ``is_active``, ``action``;
 * ``POST quality-rules/`` — define a rule on a project (an unknown project is a 400 on
-  ``project``);
+  ``project``); without ``test``, a rule that pauses, suspends or revokes is ``sequential``,
+  any other ``interval`` (``qc.services.rules.default_test``);
 * ``GET, PATCH quality-rules/{id}/`` — read or change a rule (the project never changes;
   ``is_active: false`` turns it off, clearing its open warnings and lowered control rates).
 
@@ -25,7 +26,7 @@ from rest_framework.response import Response
 
 from assignments.models import Project
 from config.api import StrictSerializer, parse_input
-from qc.models import QualityRule
+from qc.models import QualityRule, Quiz
 from qc.selectors import rules as selectors
 from qc.services import rules as services
 from workforce.models import QualificationType
@@ -38,27 +39,12 @@ BIGINT_MAX = 2**63 - 1
 class QualityRuleOut(serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     qualification_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    lift_quiz = serializers.PrimaryKeyRelatedField(read_only=True)
     created_by = serializers.SerializerMethodField()
 
     class Meta:
         model = QualityRule
-        fields = [
-            "id",
-            "project",
-            "name",
-            "metric",
-            "window",
-            "min_n",
-            "bound",
-            "comparison",
-            "threshold",
-            "action",
-            "qualification_type",
-            "control_rate",
-            "is_active",
-            "created_by",
-            "created_at",
-        ]
+        fields = ["id", "project", *services.RULE_SETTINGS, "created_by", "created_at"]
 
     def get_created_by(self, obj: QualityRule) -> str | None:
         return obj.created_by.username if obj.created_by_id else None
@@ -80,6 +66,14 @@ class _RuleFieldsIn(StrictSerializer):
         allow_null=True,
     )
     control_rate = serializers.FloatField(required=False, allow_null=True)
+    test = serializers.ChoiceField(choices=QualityRule.Test.choices, required=False)
+    alpha = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
+    beta = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
+    delta = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
+    auto_lift = serializers.BooleanField(required=False)
+    lift_quiz = serializers.PrimaryKeyRelatedField(
+        queryset=Quiz.objects.all(), required=False, allow_null=True
+    )
     is_active = serializers.BooleanField(required=False)
 
 
@@ -117,6 +111,7 @@ class QualityRuleListCreateApi(generics.ListAPIView):
     @extend_schema(request=QualityRuleCreateIn, responses={201: QualityRuleOut})
     def post(self, request):
         data = parse_input(QualityRuleCreateIn, request.data)
+        data.setdefault("test", services.default_test(data["action"]))
         rule = services.rule_create(
             actor=request.user,
             project_id=data.pop("project"),

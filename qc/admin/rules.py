@@ -6,10 +6,14 @@ is a plain id here: qc sits below ``assignments`` and cannot check it (the API,
 ``POST /api/v1/quality-rules/``, does). Rule actions (firings) are read-only; the "reverse"
 action asks for a reason on the shared confirmation page and calls
 ``rule_action_reverse`` for each selected firing.
+
+A new rule's test left blank is chosen by its action (``default_test``: sequential for pause,
+suspend and revoke, the interval otherwise), as in the API.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 
@@ -24,25 +28,19 @@ from qc.models import QualityRule, RuleAction
 from qc.services import rules as services
 from workforce.selectors import is_ops
 
-RULE_FIELDS = (
-    "project_id",
-    "name",
-    "metric",
-    "window",
-    "min_n",
-    "bound",
-    "comparison",
-    "threshold",
-    "action",
-    "qualification_type",
-    "control_rate",
-    "is_active",
-)
+RULE_FIELDS = ("project_id", *services.RULE_SETTINGS)
+TEST_CHOICES = QualityRule.Test.choices
 
 
 class QualityRuleForm(ServiceModelForm):
     """Saved by ``rule_create`` / ``rule_update``, which validate: no model validation or
     copying onto the instance here."""
+
+    test = forms.ChoiceField(
+        required=False,
+        choices=[("", "By action (sequential to pause, suspend, revoke)"), *TEST_CHOICES],
+        help_text="Sequential: false pauses at the stated alpha however often it is evaluated.",
+    )
 
     class Meta:
         model = QualityRule
@@ -68,10 +66,10 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         "is_active",
         "open_firings",
     )
-    list_filter = ("is_active", "metric", "action", "project_id")
+    list_filter = ("is_active", "test", "metric", "action", "project_id")
     search_fields = ("name",)
     list_select_related = ("qualification_type",)
-    autocomplete_fields = ("qualification_type",)
+    autocomplete_fields = ("qualification_type", "lift_quiz")
     actions = ("deactivate",)
 
     def get_queryset(self, request):
@@ -89,6 +87,12 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="fires when")
     def condition(self, obj: QualityRule) -> str:
+        if obj.test == QualityRule.Test.SEQUENTIAL:
+            lift = "auto-lift" if obj.auto_lift else "ops lift"
+            return (
+                f"sequential: accuracy below {obj.threshold} (vs {obj.threshold - obj.delta}, "
+                f"alpha {obj.alpha}; {lift})"
+            )
         return f"{obj.get_bound_display().lower()} {obj.comparison} {obj.threshold}"
 
     @admin.display(description="open firings", ordering="_open")
@@ -102,6 +106,8 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         c = form.cleaned_data
         if change:
             data = {n: c[n] for n in form.changed_data if n in services.RULE_EDITABLE_FIELDS}
+            if data.get("test") == "":
+                data["test"] = services.default_test(c.get("action"))
             if data:
                 self._call_service(services.rule_update, actor=request.user, rule=obj, data=data)
             return
@@ -119,6 +125,12 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             action=c.get("action"),
             qualification_type=c.get("qualification_type"),
             control_rate=c.get("control_rate"),
+            test=c.get("test") or services.default_test(c.get("action")),
+            alpha=c.get("alpha"),
+            beta=c.get("beta"),
+            delta=c.get("delta"),
+            auto_lift=bool(c.get("auto_lift")),
+            lift_quiz=c.get("lift_quiz"),
             is_active=bool(c.get("is_active")),
         )
         adopt(obj, rule)
@@ -162,6 +174,12 @@ class RuleActionAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
     def inputs_summary(self, obj: RuleAction) -> str:
         i = obj.inputs or {}
         try:
+            if i.get("test") == QualityRule.Test.SEQUENTIAL:
+                return (
+                    f"{i['successes']}/{i['n']} = {i['rate']:.3f}; sequential score "
+                    f"{i['score']} reached {i['boundary']} (threshold {i['threshold']}, delta "
+                    f"{i['delta']}, alpha {i['alpha']})"
+                )
             return (
                 f"{i['successes']}/{i['n']} = {i['rate']:.3f}, Wilson 95% "
                 f"[{i['lower']:.3f}, {i['upper']:.3f}]; {i['bound']} {i['comparison']} "

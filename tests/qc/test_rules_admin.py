@@ -54,6 +54,11 @@ def _rule_form(**overrides) -> dict[str, Any]:
         "action": "warn",
         "qualification_type": "",
         "control_rate": "",
+        "test": "",
+        "alpha": "0.05",
+        "beta": "0.1",
+        "delta": "0.1",
+        "lift_quiz": "",
         "is_active": "on",
         **overrides,
     }
