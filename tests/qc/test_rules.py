@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -67,11 +67,13 @@ def _gold_item():
     return item
 
 
-def record_checks(labeler: Labeler, results: str, *, project_id: int = PROJECT) -> None:
+def record_checks(
+    labeler: Labeler, results: str, *, project_id: int = PROJECT, start: datetime | None = None
+) -> None:
     """Gold checks through the real grading service, oldest first: ``"1"`` right, ``"0"``
-    wrong."""
+    wrong; a second apart from ``start`` when given, else yesterday (``_tick``)."""
     item = _gold_item()
-    for r in results:
+    for i, r in enumerate(results):
         gold_check_record(
             labeler_id=labeler.pk,
             gold_item=item,
@@ -80,7 +82,7 @@ def record_checks(labeler: Labeler, results: str, *, project_id: int = PROJECT) 
             answer_type="single_choice",
             answer="crack" if r == "1" else "rust",
             iou_threshold=0.5,
-            now=_tick(),
+            now=_tick() if start is None else start + timedelta(seconds=i),
         )
 
 

@@ -7,7 +7,6 @@ the admin. The benchmark with tight intervals is bench/rule_simulation.py (BENCH
 
 from __future__ import annotations
 
-import itertools
 import math
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,11 +31,11 @@ from qc.sequential import (
 )
 from qc.services import quizzes as quiz_services
 from qc.services import rules as services
-from qc.services.scoring import gold_check_record
 from tests.assignments.test_claim import make_project
 from tests.factories import make_labeler
-from tests.qc.factories import make_gold_item, make_gold_set
 from tests.qc.quiz_factories import make_quiz
+from tests.qc.test_rules import record_checks
+from tests.qc.test_rules_admin import _rule_form
 
 A = QualityRule.Action
 ST = RuleAction.Status
@@ -137,32 +136,14 @@ def test_impossible_parameters_are_refused(kwargs):
 
 # -- through the services ------------------------------------------------------------------------
 
-_assignment_ids = itertools.count(950_000)
-
-
-@pytest.fixture
-def gold_item(db):
-    return make_gold_item(make_gold_set(slug="seq-rules-gold"), accepted_answers=["crack"])
-
 
 @pytest.fixture
 def labeler(db, vendor_a):
     return make_labeler(vendor=vendor_a, username="seqruled")
 
 
-def record(labeler, gold_item, results: str, *, start: datetime, step=timedelta(seconds=1)):
-    """Gold checks through the grading service, oldest first from ``start``: "1" right."""
-    for i, r in enumerate(results):
-        gold_check_record(
-            labeler_id=labeler.pk,
-            gold_item=gold_item,
-            project_id=PROJECT,
-            assignment_id=next(_assignment_ids),
-            answer_type="single_choice",
-            answer="crack" if r == "1" else "rust",
-            iou_threshold=0.5,
-            now=start + i * step,
-        )
+def record(labeler, results: str, *, start: datetime) -> None:
+    record_checks(labeler, results, project_id=PROJECT, start=start)
 
 
 def sequential_rule(**overrides) -> QualityRule:
@@ -198,9 +179,9 @@ YESTERDAY = TODAY - timedelta(days=1)
 
 
 @pytest.mark.django_db
-def test_a_labeler_well_below_the_threshold_is_paused_by_the_sweep(labeler, gold_item):
+def test_a_labeler_well_below_the_threshold_is_paused_by_the_sweep(labeler):
     rule = sequential_rule()
-    record(labeler, gold_item, "10" * 40, start=YESTERDAY)  # 50% right
+    record(labeler, "10" * 40, start=YESTERDAY)  # 50% right
     assert services.rules_sweep(now=TODAY + timedelta(hours=1)) == 1
 
     firing = RuleAction.objects.get(rule=rule)
@@ -216,7 +197,7 @@ def test_a_labeler_well_below_the_threshold_is_paused_by_the_sweep(labeler, gold
 
 
 @pytest.mark.django_db
-def test_a_labeler_at_the_threshold_is_not_paused_however_often_the_rule_looks(labeler, gold_item):
+def test_a_labeler_at_the_threshold_is_not_paused_however_often_the_rule_looks(labeler):
     """Exactly 40 right then 8 wrong, over and over (83% right, in streaks): the interval rule
     of the issue (upper Wilson bound of the last 20 below 0.8) pauses at the first streak; the
     sequential rule, evaluated after every 4 answers for 960 answers, never does."""
@@ -235,7 +216,7 @@ def test_a_labeler_at_the_threshold_is_not_paused_however_often_the_rule_looks(l
     facts = cycle * 20
     start = YESTERDAY
     for look in range(0, len(facts), 4):
-        record(labeler, gold_item, facts[look : look + 4], start=start + timedelta(seconds=look))
+        record(labeler, facts[look : look + 4], start=start + timedelta(seconds=look))
         services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, before=TODAY)
     assert not RuleAction.objects.filter(rule=rule).exists()
     assert RuleAction.objects.filter(rule=interval).count() == 1
@@ -243,10 +224,10 @@ def test_a_labeler_at_the_threshold_is_not_paused_however_often_the_rule_looks(l
 
 
 @pytest.mark.django_db
-def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(labeler, gold_item):
+def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(labeler):
     quiz = make_quiz(kind=Quiz.Kind.TRAINING, num_questions=5)
     rule = sequential_rule(auto_lift=True, lift_quiz=quiz)
-    record(labeler, gold_item, "0" * 20, start=YESTERDAY)
+    record(labeler, "0" * 20, start=YESTERDAY)
     early = passed_quiz(labeler, quiz, now=YESTERDAY + timedelta(hours=1))  # before the pause
     assert early.status == QuizAttempt.Status.PASSED
     fired_at = TODAY + timedelta(hours=1)
@@ -278,7 +259,7 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
     evaluate = services.rules_evaluate
     assert evaluate(labeler_id=labeler.pk, project_id=PROJECT, now=tomorrow) == []
     # ...and new ones after it pause again.
-    record(labeler, gold_item, "0" * 12, start=lifted_at + timedelta(minutes=1))
+    record(labeler, "0" * 12, start=lifted_at + timedelta(minutes=1))
     assert services.rules_sweep(now=tomorrow + timedelta(hours=2)) == 1
     again = RuleAction.objects.get(rule=rule, status=ST.OPEN)
     assert again.inputs["n"] == monitor(RULE, [False] * 12).paused_at == 10
@@ -286,12 +267,10 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
 
 
 @pytest.mark.django_db
-def test_without_auto_lift_only_ops_lift_and_the_test_restarts_from_the_reversal(
-    labeler, gold_item, ops_user
-):
+def test_without_auto_lift_only_ops_lift_and_the_test_restarts_from_the_reversal(labeler, ops_user):
     quiz = make_quiz(kind=Quiz.Kind.TRAINING, num_questions=5)
     rule = sequential_rule()
-    record(labeler, gold_item, "0" * 20, start=YESTERDAY)
+    record(labeler, "0" * 20, start=YESTERDAY)
     fired_at = TODAY + timedelta(hours=1)
     services.rules_sweep(now=fired_at)
     passed_quiz(labeler, quiz, now=fired_at + timedelta(minutes=5))
@@ -403,25 +382,7 @@ def test_api_defaults_by_action_and_answers_bad_values_with_field_errors(client_
 @pytest.mark.django_db
 def test_admin_adds_a_sequential_rule_by_default_and_shows_errors(client, ops_user):
     client.force_login(ops_user)
-    form = {
-        "project_id": PROJECT,
-        "name": "Pause floor",
-        "metric": "gold_accuracy",
-        "window": 50,
-        "min_n": 10,
-        "bound": "upper",
-        "comparison": "below",
-        "threshold": "0.800",
-        "action": "pause_on_project",
-        "qualification_type": "",
-        "control_rate": "",
-        "test": "",
-        "alpha": "0.05",
-        "beta": "0.1",
-        "delta": "0.1",
-        "lift_quiz": "",
-        "is_active": "on",
-    }
+    form = _rule_form(project_id=PROJECT, name="Pause floor", action="pause_on_project")
     response = client.post(reverse("admin:qc_qualityrule_add"), {**form, "auto_lift": "on"})
     assert response.status_code == 200
     assert "An automatic lift needs the quiz" in response.content.decode()
