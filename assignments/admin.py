@@ -18,7 +18,16 @@ from django.utils.html import format_html, format_html_join
 
 from assignments import selectors, services
 from assignments.admin_quality import QualityDashboardsMixin
-from assignments.models import Assignment, Batch, Project, ProjectStatusChange, Review, Task
+from assignments.models import (
+    DEFAULT_REFIT_EVERY,
+    Assignment,
+    Batch,
+    Project,
+    ProjectRefit,
+    ProjectStatusChange,
+    Review,
+    Task,
+)
 from assignments.selectors import control_set as control_selectors
 from assignments.services import control_set as control_services
 from assignments.services.imports import (
@@ -108,11 +117,12 @@ class ProjectForm(ServiceModelForm):
             "confidence_threshold",
             "adaptive_control",
             "control_floor",
+            "refit_every",
         )
 
     # Quality settings left empty take the service's defaults (majority vote, no threshold,
-    # a 2% floor), as the other defaulted settings do.
-    OPTIONAL = ("consensus_method", "confidence_threshold", "control_floor")
+    # a 2% floor, a refit every DEFAULT_REFIT_EVERY labels), as the other defaulted settings do.
+    OPTIONAL = ("consensus_method", "confidence_threshold", "control_floor", "refit_every")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -379,6 +389,9 @@ class ProjectAdmin(
             else 0,
             adaptive_control=c.get("adaptive_control", False),
             control_floor=c.get("control_floor") if c.get("control_floor") is not None else "0.02",
+            refit_every=c.get("refit_every")
+            if c.get("refit_every") is not None
+            else DEFAULT_REFIT_EVERY,
         )
         adopt(obj, project)
 
@@ -841,6 +854,44 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("project", "reviewer", "task")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# -- refits ----------------------------------------------------------------------------------------
+
+
+@admin.register(ProjectRefit)
+class ProjectRefitAdmin(admin.ModelAdmin):
+    """Each project's refit bookkeeping (``assignments.services.refits``): labels counted since
+    its last refit, the refit running now, the last one's time and re-decided tasks. Written by
+    the refit service only, read-only here; the setting is the project's ``refit_every``."""
+
+    list_display = (
+        "project",
+        "labels_since",
+        "refit_every",
+        "running_since",
+        "last_refit_at",
+        "last_duration_ms",
+        "last_redecided",
+    )
+    list_select_related = ("project",)
+    search_fields = ("project__name", "project__slug")
+    fields = list_display
+    readonly_fields = fields
+    ordering = ("project__name",)
+
+    @admin.display(description="refit every (labels)", ordering="project__refit_every")
+    def refit_every(self, obj: ProjectRefit) -> str:
+        return str(obj.project.refit_every or "hourly only")
 
     def has_add_permission(self, request):
         return False

@@ -18,7 +18,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assignments import services
-from assignments.models import Assignment, Batch, Project, ProjectStatusChange, Review, Task
+from assignments.models import (
+    Assignment,
+    Batch,
+    Project,
+    ProjectRefit,
+    ProjectStatusChange,
+    Review,
+    Task,
+)
+from assignments.services.refits import project_refit_run
 from assignments.services.review import assignment_flag
 from tests.assignments.test_claim import make_project
 from tests.assignments.test_import import do_import, jsonl, task_row
@@ -27,7 +36,7 @@ from workforce.models import Labeler, QualificationType, User
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Project, Batch, Task, Assignment, Review)
+MODELS = (Project, Batch, Task, Assignment, Review, ProjectRefit)
 S = Project.Status
 
 
@@ -35,7 +44,7 @@ def assignments_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any
     """At least one row of every assignments model with an admin or an admin inline (for the
     admin smoke test in tests/workforce/test_admin.py): a project paused and resumed (its
     status history), with an imported batch, a lease of ``labeler`` (who must be active) and
-    that labeler's flag on it (a review)."""
+    that labeler's flag on it (a review), refitted once (its refit bookkeeping)."""
     project = make_project(tasks=0, slug="sample-project")
     services.project_set_status(actor=actor, project=project, status=S.PAUSED, reason="sample")
     services.project_set_status(
@@ -52,8 +61,10 @@ def assignments_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any
     flag = assignment_flag(
         labeler=labeler, assignment_id=claim.assignment.pk, question="Is a stain a crack?"
     )
+    project_refit_run(project_id=project.pk)
     return {
         "project": project,
+        "refit": ProjectRefit.objects.get(pk=project.pk),
         "status_change": ProjectStatusChange.objects.filter(project=project).first(),
         "batch": result.batch,
         "task": claim.assignment.task,

@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from assignments import services as work_services
@@ -375,3 +376,41 @@ def test_the_service_says_what_refit_every_takes(ops_user):
             "A whole number of new labels, 0 or more (0: the model is refitted hourly only)."
         ]
     }
+
+
+@pytest.mark.django_db
+def test_the_admin_form_takes_refit_every_and_the_bookkeeping_is_read_only(client, ops_user):
+    client.force_login(ops_user)
+    data = {
+        "slug": "towers",
+        "name": "Towers",
+        "answer_type": "single_choice",
+        "classes": '["rust", "crack"]',
+        "iou_threshold": "0.5",
+        "overlap": "2",
+        "max_overlap": "3",
+        "control_ratio": "0",
+        "lease_seconds": "300",
+        "priority": "0",
+        "audit_percent": "0",
+    }
+    add = reverse("admin:assignments_project_add")
+    response = client.post(add, {**data, "refit_every": "-1"})
+    assert response.status_code == 200
+    assert "refit_every" in response.context["adminform"].form.errors
+    assert not Project.objects.exists()
+    assert client.post(add, {**data, "refit_every": "0"}).status_code == 302
+    assert client.post(add, {**data, "slug": "towers-2"}).status_code == 302  # left empty
+    assert dict(Project.objects.values_list("slug", "refit_every")) == {
+        "towers": 0,
+        "towers-2": DEFAULT_REFIT_EVERY,
+    }
+
+    project = Project.objects.get(slug="towers")
+    refits.project_refit_run(project_id=project.pk)
+    change = reverse("admin:assignments_projectrefit_change", args=[project.pk])
+    assert client.get(change).status_code == 200
+    assert client.post(change, {"labels_since": "9"}).status_code == 403
+    listing = client.get(reverse("admin:assignments_projectrefit_changelist"))
+    assert "hourly only" in listing.content.decode()
+    assert state(project).labels_since == 0
