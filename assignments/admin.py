@@ -27,6 +27,7 @@ from assignments.models import (
     ProjectStatusChange,
     Review,
     Task,
+    TaskDecision,
 )
 from assignments.selectors import control_set as control_selectors
 from assignments.services import control_set as control_services
@@ -153,19 +154,12 @@ class ControlOverrideForm(ReasonForm):
     )
 
 
-class ProjectStatusChangeInline(admin.TabularInline):
-    """The project's status history: written by the status services, read-only here."""
+class HistoryInline(admin.TabularInline):
+    """A history written by the services: read-only here, newest first."""
 
-    model = ProjectStatusChange
-    fields = ("at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
-    ordering = ("-at", "-id")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -175,6 +169,42 @@ class ProjectStatusChangeInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ProjectStatusChangeInline(HistoryInline):
+    """The project's status history: written by the status services."""
+
+    model = ProjectStatusChange
+    fields = ("at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    ordering = ("-at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class TaskDecisionInline(HistoryInline):
+    """Every decision of the task's final answer: consensus, each refit that changed it (with
+    the fit's version), a senior's review."""
+
+    model = TaskDecision
+    fields = (
+        "decided_at",
+        "decided_by",
+        "final_answer",
+        "previous_answer",
+        "confidence",
+        "agreement",
+        "fit_version",
+        "fit_method",
+        "reviewer",
+    )
+    readonly_fields = fields
+    ordering = ("-decided_at", "-id")
+    verbose_name_plural = "decisions (newest first)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("reviewer__user")
 
 
 @admin.register(Project)
@@ -699,12 +729,21 @@ class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         "state",
         "is_open",
         "slots",
+        "decided_by",
         "priority",
         "complexity",
         "is_control",
         "created_at",
     )
-    list_filter = ("project", BatchFilter, "state", "is_open", "complexity", ControlFilter)
+    list_filter = (
+        "project",
+        BatchFilter,
+        "state",
+        "decided_by",
+        "is_open",
+        "complexity",
+        ControlFilter,
+    )
     search_fields = ("=external_id",)
     list_select_related = ("project",)
     raw_id_fields = ("project", "batch", "gold_item")
@@ -725,9 +764,15 @@ class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         "target",
         "submitted",
         "is_open",
+        "final_answer",
+        "decided_by",
+        "confidence",
+        "agreement",
+        "decided_at",
         "created_at",
     )
     readonly_fields = tuple(f for f in fields if f != "priority")
+    inlines = (TaskDecisionInline,)
 
     @admin.display(description="submitted / target")
     def slots(self, obj: Task) -> str:

@@ -411,7 +411,7 @@ class QualityDashboardsMixin:
             "consensus_method": project.get_consensus_method_display(),
             "confidence_threshold": data["confidence_threshold"],
             "decisions": data["decisions"],
-            "decided": data["decisions"]["consensus"] + data["decisions"]["review"],
+            "decided": sum(v for k, v in data["decisions"].items() if k != "undecided"),
             "is_boxes": is_boxes,
             "pairs": [
                 {

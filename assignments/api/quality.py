@@ -94,6 +94,7 @@ class HistogramOut(serializers.Serializer):
 
 class DecisionsOut(serializers.Serializer):
     consensus = serializers.IntegerField()
+    model = serializers.IntegerField(help_text="Re-decided by a refit of the model.")
     review = serializers.IntegerField()
     undecided = serializers.IntegerField()
 

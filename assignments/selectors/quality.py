@@ -316,7 +316,7 @@ def project_quality(
 ) -> dict[str, Any]:
     """A project's quality page.
 
-    * ``decisions`` — real tasks by ``decided_by`` (consensus, review, undecided);
+    * ``decisions`` — real tasks by ``decided_by`` (consensus, model, review, undecided);
     * ``agreement`` / ``confidence`` — histograms (10 bins) of ``Task.agreement`` and
       ``Task.confidence`` (the weighted-consensus posterior; missing under majority vote);
     * ``pairs`` — Cohen's kappa (choice) or IoU-matched F1 (boxes) of the ``TOP_PAIRS`` labeler
@@ -362,6 +362,7 @@ def project_quality(
         "confidence_threshold": float(project.confidence_threshold),
         "decisions": {
             "consensus": decisions.get(Task.DecidedBy.CONSENSUS, 0),
+            "model": decisions.get(Task.DecidedBy.MODEL, 0),
             "review": decisions.get(Task.DecidedBy.REVIEW, 0),
             "undecided": decisions.get("undecided", 0),
         },

@@ -31,6 +31,7 @@ EXPORT_COLUMNS = (
     "final_answer",
     "decided_by",
     "agreement",
+    "confidence",
     "labelers",
     "answers",
 )
@@ -81,7 +82,7 @@ def _export_tasks(project: Project) -> QuerySet[Task]:
         Task.objects.filter(project_id=project.pk, gold_item__isnull=True)
         .exclude(decided_by="")
         .annotate(image_url=KT("payload__image_url"))
-        .only("id", "external_id", "final_answer", "decided_by", "agreement")
+        .only("id", "external_id", "final_answer", "decided_by", "agreement", "confidence")
         .prefetch_related(Prefetch("assignments", queryset=labels, to_attr="labels"))
         .order_by("id")
     )
@@ -95,6 +96,7 @@ def _export_row(task: Task) -> dict[str, Any]:
         "final_answer": task.final_answer,
         "decided_by": task.decided_by,
         "agreement": task.agreement,
+        "confidence": task.confidence,
         "labelers": [a.labeler.public_code for a in task.labels],
         "answers": [{"labeler": a.labeler.public_code, "answer": a.answer} for a in task.labels],
     }
@@ -111,12 +113,14 @@ def csv_answer(answer: Any) -> str:
 def project_export(*, project: Project, file_format: str) -> Iterator[str]:
     """The project's accepted labels as CSV or JSONL text, one chunk per row (CSV: header
     first) — a generator for a streaming response. Columns: ``task_id``, ``task_external_id``,
-    ``image_url`` (from the payload), ``final_answer``, ``decided_by`` (consensus or review),
-    ``agreement``, ``labelers`` (public codes) and ``answers`` (``[{"labeler": code,
-    "answer": …}]``). In CSV a single-choice ``final_answer`` is the plain class name and a
-    structured one (multiple choice, boxes) is JSON (``csv_answer``); ``labelers`` and
-    ``answers`` are JSON in their cells. Control tasks are
-    never exported. Reads ``EXPORT_CHUNK`` tasks per query (plus one for their labels).
+    ``image_url`` (from the payload), ``final_answer``, ``decided_by`` (consensus, model — a
+    refit re-decided it — or review), ``agreement``, ``confidence`` (the posterior of the final
+    answer when the model decided it; empty for majority and review decisions), ``labelers``
+    (public codes) and ``answers`` (``[{"labeler": code, "answer": …}]``). In CSV a
+    single-choice ``final_answer`` is the plain class name and a structured one (multiple
+    choice, boxes) is JSON (``csv_answer``); ``labelers`` and ``answers`` are JSON in their
+    cells. Tasks waiting in review are not delivered; control tasks are never exported. Reads
+    ``EXPORT_CHUNK`` tasks per query (plus one for their labels).
     Raises ValidationError for an unknown format (before yielding anything)."""
     if file_format not in EXPORT_FORMATS:
         raise ValidationError({"format": [f"Must be one of {', '.join(EXPORT_FORMATS)}."]})
@@ -143,7 +147,8 @@ def project_export(*, project: Project, file_format: str) -> Iterator[str]:
             row["final_answer"] = csv_answer(row["final_answer"])
             for name in ("labelers", "answers"):
                 row[name] = json.dumps(row[name], ensure_ascii=False)
-            row["agreement"] = "" if row["agreement"] is None else row["agreement"]
+            for name in ("agreement", "confidence"):
+                row[name] = "" if row[name] is None else row[name]
             writer.writerow(escape_row(row[c] for c in EXPORT_COLUMNS))
             yield flush()
 

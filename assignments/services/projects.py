@@ -364,7 +364,7 @@ def project_create(
     priority: int = 0,
     audit_percent: Decimal | str | float = Decimal(0),
     show_prelabels: bool = False,
-    consensus_method: str = ConsensusMethod.MAJORITY,
+    consensus_method: str = ConsensusMethod.WEIGHTED,
     confidence_threshold: Decimal | str | float = Decimal(0),
     adaptive_control: bool = False,
     control_floor: Decimal | str | float = Decimal("0.02"),
@@ -377,7 +377,8 @@ def project_create(
     k (default k + 1); ``control_ratio`` 0 to 0.5 and, above 0, a ``control_gold_set`` whose answer
     type and classes are the project's; ``lease_seconds`` at least 30;
     ``required_qualifications`` are qualification type slugs that exist; ``consensus_method``
-    majority or weighted (by Dawid-Skene estimates, docs/quality.md) with a
+    weighted (the default: majority until fitted, then the model, re-deciding after each refit;
+    docs/quality.md) or majority, with a
     ``confidence_threshold`` in [0, 1]; ``adaptive_control`` lets each labeler's control rate go
     from ``control_ratio`` down to ``control_floor`` (0 to the ratio;
     docs/adaptive-control.md); ``refit_every`` the new labels after which the model is refitted

@@ -23,6 +23,7 @@ from django.db.models import Avg
 from django.utils import timezone
 
 from assignments.models import Assignment, ConsensusMethod, Project
+from assignments.services.decisions import answer_of_class, project_redecide
 from config.errors import NotFound
 from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE
 from qc.consensus import DEFAULT_ONE_COIN, consensus, weighted_posterior
@@ -45,6 +46,8 @@ class Refit:
     project_id: int
     skipped: str  # why nothing was fitted ("" when fitted)
     summary: FitSummary | None
+    redecided: int = 0  # tasks the fit re-decided (changed decisions and tasks out of review)
+    from_review: int = 0  # of which tasks that were waiting in review
 
 
 def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
@@ -56,13 +59,22 @@ def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
     gold checks, each an answer on its gold item with the gold class as that item's truth.
     Box projects are skipped (``skipped`` says why). NotFound for an unknown project.
 
+    Then, for a project deciding by the model, the tasks whose decision the new fit changes
+    are re-decided (``assignments.services.decisions.project_redecide``; ``redecided`` counts
+    them).
+
     Four queries to read (the project, the answers, the gold checks) and a constant number to
-    write, whatever the number of labelers or answers; idempotent (the same answers give the
-    same rows). The read is not locked: a submission that lands during the refit is picked up
-    by the next one.
+    write the fit, whatever the number of labelers or answers; the re-decision reads the
+    candidate tasks once and writes only the tasks it changes. Idempotent: the same answers
+    give the same estimates, and a second refit on them re-decides nothing. The read is not
+    locked: a submission that lands during the refit is picked up by the next one.
     """
     now = now or timezone.now()
-    project = Project.objects.filter(pk=project_id).only("id", "answer_type", "classes").first()
+    project = (
+        Project.objects.filter(pk=project_id)
+        .only("id", "answer_type", "classes", "consensus_method", "confidence_threshold")
+        .first()
+    )
     if project is None:
         raise NotFound()
     if project.answer_type == BOXES:
@@ -90,7 +102,28 @@ def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
     summary = estimates_fit(
         project_id=project_id, classes=classes, answers=answers, gold=gold, now=now
     )
-    return Refit(project_id=project_id, skipped="", summary=summary)
+    if not summary.verdicts or project.consensus_method != ConsensusMethod.WEIGHTED:
+        return Refit(project_id=project_id, skipped="", summary=summary)
+    votes: dict[int, list[str]] = {}
+    for item, _, name in answers:
+        if item > 0:  # real tasks only (gold items are negated)
+            votes.setdefault(item, []).append(name)
+    result = project_redecide(
+        project=project,
+        classes=classes,
+        verdicts=summary.verdicts,
+        votes=votes,
+        fit_version=summary.version,
+        fit_method=summary.method,
+        now=now,
+    )
+    return Refit(
+        project_id=project_id,
+        skipped="",
+        summary=summary,
+        redecided=result.changed + result.from_review,
+        from_review=result.from_review,
+    )
 
 
 def projects_refit(*, now: datetime | None = None) -> list[Refit]:
@@ -116,13 +149,6 @@ class Decision:
     decided: bool
     agreement: float  # share of the answers the same as the winner (or the top support)
     confidence: float | None  # the winner's posterior (weighted); None for majority vote
-
-
-def _from_class(answer_type: str, name: str) -> Any:
-    """The canonical answer of a class key (inverse of ``answer_class`` for choice answers)."""
-    if answer_type == SINGLE_CHOICE:
-        return name
-    return [] if name == "(none)" else name.split("|")
 
 
 def task_decision(*, project: Project, submissions: Sequence[LabeledAnswer]) -> Decision:
@@ -184,7 +210,7 @@ def _weighted(
     threshold = float(project.confidence_threshold)
     decided = post.label is not None and post.confidence >= threshold
     return Decision(
-        answer=_from_class(project.answer_type, post.label) if decided else None,
+        answer=answer_of_class(project.answer_type, post.label) if decided else None,
         decided=decided,
         agreement=agreement,
         confidence=post.confidence,

@@ -53,6 +53,7 @@ from django.utils import timezone
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
+from assignments.services.decisions import decision_record
 from assignments.services.quality import task_decision
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, grade, validate_answer
@@ -139,6 +140,15 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
                 state=S.RESOLVED,
             )
             if decided:
+                decision_record(
+                    task=task,
+                    answer=result.answer,
+                    previous=None,
+                    decided_by=Task.DecidedBy.CONSENSUS,
+                    confidence=result.confidence,
+                    agreement=result.agreement,
+                    now=now,
+                )
                 _record_outcomes(
                     task=task,
                     project=project,
@@ -387,7 +397,9 @@ def review_resolve(
             _settle_gold(task=task, project=project, answer=canonical, reviewer=reviewer, note=note)
         decides = task.gold_item_id is None and task.decided_by != Task.DecidedBy.REVIEW
         if decides:
-            _decide_by_review(task=task, project=project, answer=canonical, now=now)
+            _decide_by_review(
+                task=task, project=project, answer=canonical, now=now, reviewer=reviewer
+            )
         # A control task's flag is recorded as a real flag's would be, and applied to nothing
         # (module docstring).
         shown_decided = decides or control_flag
@@ -463,8 +475,11 @@ def _record_outcomes(
     # (qc.services.rules): never right after a decision.
 
 
-def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetime) -> None:
+def _decide_by_review(
+    *, task: Task, project: Project, answer: Any, now: datetime, reviewer: Labeler
+) -> None:
     submissions = _submissions(task.pk)
+    previous = task.final_answer
     answers = [s.answer for s in submissions]
     agreement = agreement_with(project.answer_type, answers, answer, float(project.iou_threshold))
     # A task still collecting its planned labels keeps its state; the consensus run marks it
@@ -474,6 +489,7 @@ def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetim
         final_answer=answer,
         decided_by=Task.DecidedBy.REVIEW,
         agreement=agreement,
+        confidence=None,  # a senior's answer, not a posterior
         decided_at=now,
         state=state,
     )
@@ -482,6 +498,16 @@ def _decide_by_review(*, task: Task, project: Project, answer: Any, now: datetim
     task.agreement = agreement
     task.decided_at = now
     task.state = state
+    decision_record(
+        task=task,
+        answer=answer,
+        previous=previous,
+        decided_by=Task.DecidedBy.REVIEW,
+        confidence=None,
+        agreement=agreement,
+        now=now,
+        reviewer_id=reviewer.pk,
+    )
     if submissions:
         _record_outcomes(
             task=task,
@@ -736,7 +762,8 @@ def audit_sample_week(
                 project_id=project.pk,
                 status=Assignment.Status.SUBMITTED,
                 is_control=False,
-                task__decided_by=Task.DecidedBy.CONSENSUS,
+                # Accepted without a senior: by consensus or by the model.
+                task__decided_by__in=[Task.DecidedBy.CONSENSUS, Task.DecidedBy.MODEL],
                 task__decided_at__gte=start,
                 task__decided_at__lt=end,
             )

@@ -9,7 +9,7 @@ choice rule and what the estimates are used for (scorecards, weighted consensus)
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -21,7 +21,7 @@ from qc.models import LabelerEstimate, ModelFit
 DIGITS = 6  # stored floats are rounded: the same data give the same rows, byte for byte
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FitSummary:
     project_id: int
     method: str  # "one_coin" or "full" (what "auto" chose), or "" when nothing was fitted
@@ -31,6 +31,10 @@ class FitSummary:
     n_labelers: int
     iterations: int
     converged: bool
+    version: int = 0  # the stored fit's version (qc.ModelFit.version); 0 when nothing was fitted
+    # item key -> (the index in ``classes`` of the item's top posterior, or None on a tie for
+    # it; that posterior), for every item of the fit: what a re-decision reads.
+    verdicts: Mapping[Hashable, tuple[int | None, float]] = field(default_factory=dict)
 
 
 def estimates_fit(
@@ -55,9 +59,12 @@ def estimates_fit(
     Each estimate stores the labeler's accuracy (sum over classes of prior * the diagonal of
     their confusion matrix), the labels it rests on (``n_items``) and the confusion matrix
     (rows: true class, columns: answered class, in the order of ``classes``). With no answers
-    the project's fit and estimates are deleted. Idempotent: the same inputs (and ``now``) give
-    the same rows. One transaction; a constant number of queries (a delete, an upsert of the
-    fit, one bulk upsert of the estimates), whatever the number of labelers.
+    the project's fit and estimates are deleted. The same inputs (and ``now``) give the same
+    rows, except the fit's ``version``, which counts the fits (a decision names the fit it came
+    from). The summary carries every item's verdict (top class and its posterior) for the
+    caller's re-decision. One transaction; a constant number of queries (a delete, the fit's
+    version read under lock and its upsert, one bulk upsert of the estimates), whatever the
+    number of labelers.
     """
     classes = list(classes)
     index = {name: i for i, name in enumerate(classes)}
@@ -118,9 +125,18 @@ def estimates_fit(
         LabelerEstimate.objects.filter(project_id=project_id).exclude(
             labeler_id__in=list(labeler_index)
         ).delete()
+        previous = (
+            ModelFit.objects.select_for_update()
+            .filter(project_id=project_id)
+            .values_list("version", flat=True)
+            .first()
+        )
+        version = (previous or 0) + 1
         ModelFit.objects.update_or_create(
             project_id=project_id,
             defaults={
+                "version": version,
+                "choice": dict(getattr(result, "choice", None) or {}),
                 "method": result.method,
                 "classes": classes,
                 "n_items": len(item_index),
@@ -147,4 +163,21 @@ def estimates_fit(
         n_labelers=len(labeler_index),
         iterations=result.iterations,
         converged=result.converged,
+        version=version,
+        verdicts=_verdicts(result.posteriors, item_index),
     )
+
+
+def _verdicts(
+    posteriors: np.ndarray, item_index: Mapping[Hashable, int]
+) -> dict[Hashable, tuple[int | None, float]]:
+    """Each item's top class and its posterior; a tie for the top (within 1e-12, as
+    ``qc.consensus.weighted_posterior`` rules) has no class."""
+    if not len(item_index):
+        return {}
+    top = posteriors.max(axis=1)
+    best = posteriors.argmax(axis=1)
+    tied = (posteriors >= top[:, None] - 1e-12).sum(axis=1) > 1
+    return {
+        key: (None if tied[i] else int(best[i]), float(top[i])) for key, i in item_index.items()
+    }

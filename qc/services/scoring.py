@@ -8,10 +8,12 @@ submission or a consensus run twice records nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from django.db.models import Case, Value, When
 
 from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE, grade
 from qc.consensus import same
@@ -136,10 +138,40 @@ def label_outcomes_record(
     return len(rows)
 
 
+def label_outcomes_redecide(
+    *, finals: Mapping[int, str], decided_by: str, now: datetime, chunk: int = 2000
+) -> int:
+    """Re-point the recorded outcomes of decided tasks at their new final class (a refit
+    changed their decision): ``finals`` maps task id -> the new final class (``answer_class``
+    form). Each outcome's ``agrees_final`` becomes whether its own class is that class — for
+    choice answers the class key is equal exactly when the answers are the same — and its
+    ``decided_by``/``decided_at`` the new decision's. Peers are unchanged (the answers are).
+    Set-based: one UPDATE per (chunk of tasks, class). Box answers are never re-decided (no
+    fit), so this is never asked for them. Returns the rows updated."""
+    by_class: dict[str, list[int]] = {}
+    for task_id, final_class in finals.items():
+        by_class.setdefault(final_class, []).append(task_id)
+    updated = 0
+    for final_class, task_ids in by_class.items():
+        for start in range(0, len(task_ids), chunk):
+            updated += LabelOutcome.objects.filter(
+                task_id__in=task_ids[start : start + chunk]
+            ).update(
+                final_class=final_class,
+                agrees_final=Case(
+                    When(answer_class=final_class, then=Value(True)), default=Value(False)
+                ),
+                decided_by=decided_by,
+                decided_at=now,
+            )
+    return updated
+
+
 __all__ = [
     "BOXES",
     "LabeledAnswer",
     "answer_class",
     "gold_check_record",
     "label_outcomes_record",
+    "label_outcomes_redecide",
 ]

@@ -32,7 +32,7 @@ def test_create_and_update_take_the_quality_settings(ops_user):
 
 
 def test_bad_quality_settings_are_field_errors_and_change_nothing(ops_user):
-    project = make_project()
+    project = make_project(consensus_method="majority", confidence_threshold="0.8")
     with pytest.raises(ValidationError) as exc:
         services.project_update(
             actor=ops_user,
@@ -41,7 +41,11 @@ def test_bad_quality_settings_are_field_errors_and_change_nothing(ops_user):
         )
     assert set(exc.value.message_dict) == {"consensus_method", "confidence_threshold"}
     project.refresh_from_db()
-    assert project.consensus_method == "majority"
+    assert (project.consensus_method, str(project.confidence_threshold)) == ("majority", "0.800")
+
+
+def test_new_projects_decide_by_the_model():
+    assert make_project().consensus_method == "weighted"
 
 
 def test_the_adaptive_floor_may_not_exceed_the_ratio(ops_user):

@@ -218,7 +218,7 @@ def test_project_quality_figures(django_assert_max_num_queries):
     # With the fifth task (ok, ok): P-bar 4/5, totals crack 3, rust 5, ok 2 of 10.
     assert coefficients["fleiss_kappa"] == pytest.approx((0.8 - 0.38) / (1 - 0.38))
     assert coefficients["krippendorff_alpha"] is not None
-    assert page["decisions"] == {"consensus": 0, "review": 0, "undecided": 5}
+    assert page["decisions"] == {"consensus": 0, "model": 0, "review": 0, "undecided": 5}
 
 
 def test_project_quality_flags_a_batch_that_drifts():

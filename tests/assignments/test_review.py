@@ -727,6 +727,7 @@ class TestExport:
             "final_answer",
             "decided_by",
             "agreement",
+            "confidence",
             "labelers",
             "answers",
         }
