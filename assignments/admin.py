@@ -9,6 +9,8 @@ for their priority, batches, assignments, reviews and status history entirely.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -181,30 +183,6 @@ class ProjectStatusChangeInline(HistoryInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
-
-
-class TaskDecisionInline(HistoryInline):
-    """Every decision of the task's final answer: consensus, each refit that changed it (with
-    the fit's version), a senior's review."""
-
-    model = TaskDecision
-    fields = (
-        "decided_at",
-        "decided_by",
-        "final_answer",
-        "previous_answer",
-        "confidence",
-        "agreement",
-        "fit_version",
-        "fit_method",
-        "reviewer",
-    )
-    readonly_fields = fields
-    ordering = ("-decided_at", "-id")
-    verbose_name_plural = "decisions (newest first)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("reviewer__user")
 
 
 @admin.register(Project)
@@ -769,10 +747,39 @@ class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         "confidence",
         "agreement",
         "decided_at",
+        "decision_history",
         "created_at",
     )
     readonly_fields = tuple(f for f in fields if f != "priority")
-    inlines = (TaskDecisionInline,)
+
+    @admin.display(description="decisions")
+    def decision_history(self, obj: Task) -> str:
+        """Every decision of the final answer, oldest first: consensus, each refit that changed
+        it (with the fit's version and method), a senior's review."""
+        rows = (
+            TaskDecision.objects.filter(task_id=obj.pk)
+            .select_related("reviewer")
+            .order_by("decided_at", "id")
+        )
+        lines = format_html_join(
+            "",
+            "<li>{} — {} by {}{}{}</li>",
+            (
+                (
+                    f"{d.decided_at:%Y-%m-%d %H:%M}",
+                    json.dumps(d.final_answer, ensure_ascii=False),
+                    d.get_decided_by_display().lower(),
+                    f" (fit {d.fit_version}, {d.fit_method}, posterior {d.confidence:.3f})"
+                    if d.fit_version
+                    else "",
+                    f", replacing {json.dumps(d.previous_answer, ensure_ascii=False)}"
+                    if d.previous_answer is not None
+                    else "",
+                )
+                for d in rows
+            ),
+        )
+        return format_html("<ul>{}</ul>", lines) if lines else "—"
 
     @admin.display(description="submitted / target")
     def slots(self, obj: Task) -> str:

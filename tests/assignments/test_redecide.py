@@ -252,3 +252,17 @@ def test_a_lapsed_review_lease_is_withdrawn_with_the_task_decided(crowd):
     assert Review.objects.get(task=target).status == "withdrawn"
     # The senior's lease row is gone with it: they can take other work.
     assert not Review.objects.filter(reviewer=senior, status="leased").exists()
+
+
+def test_the_task_admin_shows_the_decision_history(crowd, client):
+    from django.contrib.auth import get_user_model
+
+    project = crowd_project()
+    _, target = crowd(project)
+    refit = project_refit(project_id=project.pk)
+    ops = get_user_model().objects.create_superuser("ops-redecide", "", "pw-Labelforce-1")
+    client.force_login(ops)
+    page = client.get(f"/admin/assignments/task/{target.pk}/change/").content.decode()
+    assert "&quot;rust&quot; by consensus" in page
+    assert f"&quot;crack&quot; by model (re-decided by a refit) (fit {refit.summary.version}" in page
+    assert "replacing &quot;rust&quot;" in page
