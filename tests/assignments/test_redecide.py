@@ -264,5 +264,6 @@ def test_the_task_admin_shows_the_decision_history(crowd, client):
     client.force_login(ops)
     page = client.get(f"/admin/assignments/task/{target.pk}/change/").content.decode()
     assert "&quot;rust&quot; by consensus" in page
-    assert f"&quot;crack&quot; by model (re-decided by a refit) (fit {refit.summary.version}" in page
+    version = refit.summary.version
+    assert f"&quot;crack&quot; by model (re-decided by a refit) (fit {version}" in page
     assert "replacing &quot;rust&quot;" in page
