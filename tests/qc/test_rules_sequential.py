@@ -8,12 +8,14 @@ the admin. The benchmark with tight intervals is bench/rule_simulation.py (BENCH
 from __future__ import annotations
 
 import math
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,10 +34,12 @@ from qc.sequential import (
 from qc.services import quizzes as quiz_services
 from qc.services import rules as services
 from tests.assignments.test_claim import make_project
+from tests.conftest import requires_postgres
 from tests.factories import make_labeler
 from tests.qc.quiz_factories import make_quiz
 from tests.qc.test_rules import record_checks
 from tests.qc.test_rules_admin import _rule_form
+from workforce.models import LabelerStatusChange
 
 A = QualityRule.Action
 ST = RuleAction.Status
@@ -393,3 +397,80 @@ def test_admin_adds_a_sequential_rule_by_default_and_shows_errors(client, ops_us
     assert QualityRule.objects.get().test == QualityRule.Test.SEQUENTIAL
     response = client.get(reverse("admin:qc_qualityrule_changelist"))
     assert "sequential: accuracy below 0.800" in response.content.decode()
+
+
+# -- concurrency and cost ------------------------------------------------------------------------
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("what", ["fire", "lift"])
+def test_racing_evaluations_fire_and_lift_once(vendor_a, monkeypatch, what):
+    """Four evaluations read "no open firing" (or "an open pause and a passed quiz") before
+    any of them writes (a barrier after the reads): the partial unique index keeps the firing
+    to one, the guarded UPDATE the lift to one."""
+    threads = 4
+    labeler = make_labeler(vendor=vendor_a, username=f"seqrace{what}")
+    quiz = make_quiz(kind=Quiz.Kind.TRAINING, num_questions=5)
+    rule = sequential_rule(action=A.SUSPEND if what == "fire" else A.PAUSE_ON_PROJECT)
+    if what == "lift":
+        services.rule_update(actor=None, rule=rule, data={"auto_lift": True, "lift_quiz": quiz})
+    record(labeler, "0" * 20, start=YESTERDAY)
+    fired_at = TODAY + timedelta(hours=1)
+    if what == "lift":
+        services.rules_sweep(now=fired_at)
+        passed_quiz(labeler, quiz, now=fired_at + timedelta(minutes=5))
+    barrier = threading.Barrier(threads, timeout=20)
+    real_decisions, real_lift = services._sequential_decisions, services._lift
+    lifted: list[bool] = []
+
+    def decisions_then_wait(*args, **kwargs):
+        result = real_decisions(*args, **kwargs)
+        barrier.wait()
+        return result
+
+    def lift_and_count(*args, **kwargs):
+        done = real_lift(*args, **kwargs)
+        lifted.append(done)
+        return done
+
+    monkeypatch.setattr(services, "_sequential_decisions", decisions_then_wait)
+    monkeypatch.setattr(services, "_lift", lift_and_count)
+    results: list[object] = []
+
+    def run():
+        try:
+            fired = services.rules_evaluate(
+                labeler_id=labeler.pk, project_id=PROJECT, now=fired_at + timedelta(hours=1)
+            )
+            results.append(len(fired))
+        except Exception as exc:  # reported below
+            results.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+
+    assert RuleAction.objects.filter(rule=rule).count() == 1
+    if what == "fire":
+        assert sorted(results, key=str) == [0, 0, 0, 1], results
+        suspensions = LabelerStatusChange.objects.filter(labeler=labeler, to_status="suspended")
+        assert suspensions.count() == 1
+    else:
+        assert results == [0, 0, 0, 0], results
+        assert sorted(lifted) == [False, False, False, True]
+        assert RuleAction.objects.get(rule=rule).status == ST.LIFTED
+
+
+def test_sequential_rules_cost_a_constant_number_of_queries(labeler, django_assert_max_num_queries):
+    """Rules (1), pending firings (1), restarts (1), the observations of one metric since one
+    restart (1) — however many sequential rules share them."""
+    for i in range(6):
+        sequential_rule(name=f"Gold {i}", threshold=Decimal("0.5") + Decimal(i) / 20)
+    record(labeler, "1" * 300, start=YESTERDAY)
+    with django_assert_max_num_queries(4):
+        assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT) == []
