@@ -580,6 +580,26 @@ def test_task_and_sweep_evaluate_the_labelers_with_recent_facts(labeler, vendor_
 # -- concurrency ------------------------------------------------------------------------------
 
 
+def race(threads: int, call) -> list[object]:
+    """Run ``call`` in ``threads`` real threads at once; what each returned or raised."""
+    results: list[object] = []
+
+    def run():
+        try:
+            results.append(call())
+        except Exception as exc:  # reported by the caller's assertions
+            results.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    return results
+
+
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("action", [A.SUSPEND, A.WARN])
@@ -599,21 +619,9 @@ def test_racing_evaluations_fire_once(vendor_a, monkeypatch, action):
         return result
 
     monkeypatch.setattr(services, "window_counts", counts_then_wait)
-    results: list[object] = []
-
-    def run():
-        try:
-            results.append(len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)))
-        except Exception as exc:  # reported below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
+    results = race(
+        threads, lambda: len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT))
+    )
 
     assert sorted(results, key=str) == [0, 0, 0, 1], results
     assert RuleAction.objects.filter(labeler=labeler).count() == 1

@@ -15,7 +15,6 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -37,7 +36,7 @@ from tests.assignments.test_claim import make_project
 from tests.conftest import requires_postgres
 from tests.factories import make_labeler
 from tests.qc.quiz_factories import make_quiz
-from tests.qc.test_rules import record_checks
+from tests.qc.test_rules import race, record_checks
 from tests.qc.test_rules_admin import _rule_form
 from workforce.models import LabelerStatusChange
 
@@ -436,24 +435,11 @@ def test_racing_evaluations_fire_and_lift_once(vendor_a, monkeypatch, what):
 
     monkeypatch.setattr(services, "_sequential_decisions", decisions_then_wait)
     monkeypatch.setattr(services, "_lift", lift_and_count)
-    results: list[object] = []
-
-    def run():
-        try:
-            fired = services.rules_evaluate(
-                labeler_id=labeler.pk, project_id=PROJECT, now=fired_at + timedelta(hours=1)
-            )
-            results.append(len(fired))
-        except Exception as exc:  # reported below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
+    later = fired_at + timedelta(hours=1)
+    results = race(
+        threads,
+        lambda: len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, now=later)),
+    )
 
     assert RuleAction.objects.filter(rule=rule).count() == 1
     if what == "fire":
