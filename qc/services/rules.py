@@ -467,7 +467,7 @@ def _reason(rule: QualityRule, inputs: dict[str, Any]) -> str:
         return (
             f"Quality rule #{rule.pk} {rule.name!r}: the sequential test of {what} at least "
             f"{rule.threshold} against at most {rule.threshold - rule.delta} (false-pause rate "
-            f"{rule.alpha}) reached its boundary after {inputs['n']} {unit} since {since}: "
+            f"{rule.alpha}) reached its boundary; {unit} since {since}: "
             f"{inputs['successes']}/{inputs['n']} = {rate:.3f}."
         )
     return (
@@ -624,7 +624,8 @@ def _sequential_decisions(
             params = monitor_params(rule)
             result = monitor(params, seen[key])
             if result.paused_at is not None:
-                to_fire.append((rule, sequential_inputs(rule, params, result, since)))
+                inputs = sequential_inputs(rule, params, result, since, seen[key])
+                to_fire.append((rule, inputs))
     to_lift: list[tuple[RuleAction, QuizAttempt]] = []
     lifting = [
         (rule, open_firing[rule.pk])
@@ -686,13 +687,20 @@ def observations(
 
 
 def sequential_inputs(
-    rule: QualityRule, params: MonitorParams, result: MonitorResult, since: datetime | None
+    rule: QualityRule,
+    params: MonitorParams,
+    result: MonitorResult,
+    since: datetime | None,
+    seen: list[bool],
 ) -> dict[str, Any]:
-    """A sequential firing's figures: the interval keys every firing has (over the
-    observations read, up to the one that reached the boundary) and the test's own."""
+    """A sequential firing's figures: the interval keys every firing has, over all the
+    observations since the restart before the cut-off (``seen``: whole days, as the labeler's
+    scorecard — the observation that reached the boundary, ``paused_at_n``, is for ops only,
+    since a count within a day could point at a task), and the test's own."""
     below = QualityRule.Comparison.BELOW
     return {
-        **_interval_inputs(rule, result.n, result.successes, below, None),
+        **_interval_inputs(rule, len(seen), sum(seen), below, None),
+        "paused_at_n": result.paused_at,
         "test": T.SEQUENTIAL,
         "alpha": str(rule.alpha),
         "beta": str(rule.beta),

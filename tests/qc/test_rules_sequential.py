@@ -192,7 +192,11 @@ def test_a_labeler_well_below_the_threshold_is_paused_by_the_sweep(labeler):
     i = firing.inputs
     assert i["test"] == "sequential" and i["score"] >= i["boundary"] == RULE.boundary
     expected = monitor(RULE, [c == "1" for c in "10" * 40])
-    assert (i["n"], i["successes"]) == (expected.paused_at, expected.successes)
+    assert i["paused_at_n"] == expected.paused_at < 80
+    # what the labeler reads counts whole days: all 80 answers of yesterday
+    assert (i["n"], i["successes"]) == (80, 40)
+    public = selectors.public_inputs(i)
+    assert "paused_at_n" not in public and public["n"] == 80
     assert selectors.labeler_paused_on_project(labeler.pk, PROJECT)
     # The day's later sweeps find nothing new; so does the beat job.
     assert services.rules_sweep(now=TODAY + timedelta(hours=2)) == 0
@@ -265,7 +269,8 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
     record(labeler, "0" * 12, start=lifted_at + timedelta(minutes=1))
     assert services.rules_sweep(now=tomorrow + timedelta(hours=2)) == 1
     again = RuleAction.objects.get(rule=rule, status=ST.OPEN)
-    assert again.inputs["n"] == monitor(RULE, [False] * 12).paused_at == 10
+    assert again.inputs["paused_at_n"] == monitor(RULE, [False] * 12).paused_at == 10
+    assert again.inputs["n"] == 12
     assert again.inputs["since"] == lifted_at.isoformat()
 
 
