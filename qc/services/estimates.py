@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 from django.db import transaction
 
-from qc.dawid_skene import dawid_skene
+from qc.dawid_skene import choose_method, dawid_skene
 from qc.models import LabelerEstimate, ModelFit
 
 DIGITS = 6  # stored floats are rounded: the same data give the same rows, byte for byte
@@ -44,7 +44,6 @@ def estimates_fit(
     answers: Sequence[tuple[Hashable, int, str]],
     gold: Mapping[Hashable, str],
     now: datetime,
-    min_items_full: int = 20,
 ) -> FitSummary:
     """Fit Dawid-Skene (``method="auto"``) on a project's answers and replace the project's
     ``ModelFit`` and ``LabelerEstimate`` rows with the result.
@@ -53,8 +52,11 @@ def estimates_fit(
     values (real tasks and gold items must not share a key). ``gold``: item key -> true class,
     for the items whose truth is known (control tasks' gold items): those items anchor the fit.
     ``classes``: the class names; an answer or gold class not among them raises ValueError.
-    ``min_items_full``: the auto rule picks full confusion matrices when at least 90% of the
-    labels come from labelers with at least this many labels, else one-coin.
+    The model (one-coin or full confusion matrices) is chosen by held-out likelihood
+    (``qc.dawid_skene.choose_method``) on the first fit, and again whenever the labels have
+    grown ``RECHOOSE_GROWTH``-fold since the last choice; in between the project keeps its model
+    (``ModelFit.choice`` records the scores and the labels the choice was made on). EM starts
+    from the previous fit's parameters when there is one (``_warm_start``).
 
     Each estimate stores the labeler's accuracy (sum over classes of prior * the diagonal of
     their confusion matrix), the labels it rests on (``n_items``) and the confusion matrix
@@ -93,6 +95,8 @@ def estimates_fit(
             ModelFit.objects.filter(project_id=project_id).delete()
         return FitSummary(project_id, "", 0, 0, 0, 0, 0, True)
 
+    previous = ModelFit.objects.filter(project_id=project_id).first()
+    method, choice = _method(previous, classes, items, workers, labels, gold_idx, item_index)
     result = dawid_skene(
         items,
         workers,
@@ -101,8 +105,10 @@ def estimates_fit(
         n_items=len(item_index),
         n_workers=len(labeler_index),
         gold=gold_idx,
-        method="auto",
-        min_labels_full=min_items_full,
+        method=method,
+        init_posteriors=_warm_start(
+            previous, project_id, classes, items, workers, labels, labeler_index, len(item_index)
+        ),
     )
     # A labeler's accuracy is their own expected fraction correct (the posterior of each label
     # they gave, averaged), which ranks labelers against gold better than the class-prior
@@ -136,7 +142,7 @@ def estimates_fit(
             project_id=project_id,
             defaults={
                 "version": version,
-                "choice": dict(getattr(result, "choice", None) or {}),
+                "choice": choice,
                 "method": result.method,
                 "classes": classes,
                 "n_items": len(item_index),
@@ -166,6 +172,69 @@ def estimates_fit(
         version=version,
         verdicts=_verdicts(result.posteriors, item_index),
     )
+
+
+# The model is chosen again once the project has this many times the labels of the last choice:
+# the choice costs about a dozen fits, so choosing at 1x, 2x, 4x… the labels costs at most about
+# two choices' worth over the project's life, while the best model changes as labels pile up.
+RECHOOSE_GROWTH = 2.0
+
+
+def _method(previous, classes, items, workers, labels, gold_idx, item_index):
+    """The model to fit and how it was chosen: the previous fit's model while the labels have
+    not grown ``RECHOOSE_GROWTH``-fold since it was chosen (and the classes are the same), else
+    a new choice by held-out likelihood (``qc.dawid_skene.choose_method``)."""
+    n = int(labels.size)
+    made = (previous.choice or {}) if previous is not None else {}
+    if (
+        made.get("method") in ("one_coin", "full")
+        and previous.classes == list(classes)
+        and n < RECHOOSE_GROWTH * int(made.get("n_labels") or 0)
+    ):
+        return made["method"], made
+    method, scores = choose_method(
+        items,
+        workers,
+        labels,
+        len(classes),
+        n_items=len(item_index),
+        gold=gold_idx,
+    )
+    rounded = {name: round(float(score), DIGITS) for name, score in scores.items()}
+    return method, {"method": method, "n_labels": n, "scores": rounded}
+
+
+def _warm_start(previous, project_id, classes, items, workers, labels, labeler_index, n_items):
+    """The posteriors of the previous fit's parameters on the current labels — the E-step of
+    its priors and stored confusion matrices — as EM's starting point, so a refit after some
+    new labels converges in a few iterations instead of starting from the votes. A labeler
+    without a stored matrix counts as a one-coin labeler of the previous fit's mean accuracy.
+    None (start from the votes) when there is no previous fit or its classes differ."""
+    k = len(classes)
+    if previous is None or previous.classes != list(classes) or len(previous.priors) != k:
+        return None
+    stored = dict(
+        LabelerEstimate.objects.filter(
+            project_id=project_id, labeler_id__in=list(labeler_index)
+        ).values_list("labeler_id", "confusion")
+    )
+    usable = {w: m for w, m in stored.items() if len(m) == k and all(len(r) == k for r in m)}
+    mean = float(np.mean([np.trace(np.asarray(m)) / k for m in usable.values()])) if usable else 0.7
+    off = (1.0 - mean) / max(k - 1, 1)
+    fallback = np.full((k, k), off)
+    np.fill_diagonal(fallback, mean)
+    confusion = np.empty((len(labeler_index), k, k))
+    for labeler_id, w in labeler_index.items():
+        confusion[w] = usable.get(labeler_id, fallback)
+    logs = np.log(np.clip(confusion, 1e-6, 1.0))
+    per_label = logs[workers, :, labels]  # (labels, k): log pi_w[c, answered] for each c
+    log_priors = np.log(np.clip(np.asarray(previous.priors, dtype=float), 1e-6, 1.0))
+    joint = np.empty((n_items, k))
+    for c in range(k):
+        joint[:, c] = log_priors[c] + np.bincount(items, weights=per_label[:, c], minlength=n_items)
+    joint -= joint.max(axis=1, keepdims=True)
+    weights = np.exp(joint)
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def _verdicts(

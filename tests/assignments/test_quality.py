@@ -23,6 +23,7 @@ from tests.assignments import test_review
 from tests.assignments.test_api import token_client
 from tests.assignments.test_claim import make_project
 from tests.factories import make_labeler
+from tests.qc.test_estimates import same_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +141,8 @@ def test_refit_collects_answers_and_gold_and_is_idempotent():
     assert acc[good.pk] > acc[fair.pk] > acc[coin.pk]
     before = list(LabelerEstimate.objects.order_by("id").values())
     services.project_refit(project_id=project.pk, now=NOW)
-    assert list(LabelerEstimate.objects.order_by("id").values()) == before
+    # The same estimates up to EM's tolerance (the refit starts from the fit before).
+    assert same_rows(list(LabelerEstimate.objects.order_by("id").values()), before)
 
 
 def test_refit_of_a_multiple_choice_project_uses_class_keys():
