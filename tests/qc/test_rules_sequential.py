@@ -465,3 +465,18 @@ def test_sequential_rules_cost_a_constant_number_of_queries(labeler, django_asse
     record(labeler, "1" * 300, start=YESTERDAY)
     with django_assert_max_num_queries(4):
         assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT) == []
+
+
+def test_existing_rules_stay_on_the_interval_through_the_migration():
+    """Migration 0008 adds ``test`` with the default ``interval``: every rule made before it
+    keeps deciding as it did (the interval tests of tests/qc/test_rules.py)."""
+    from importlib import import_module
+
+    migration = import_module("qc.migrations.0008_rule_sequential_test").Migration
+    (added,) = [
+        op
+        for op in migration.operations
+        if getattr(op, "model_name", "") == "qualityrule" and getattr(op, "name", "") == "test"
+    ]
+    assert added.field.default == QualityRule.Test.INTERVAL
+    assert QualityRule._meta.get_field("test").default == QualityRule.Test.INTERVAL
