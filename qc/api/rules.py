@@ -7,14 +7,18 @@ Routes (under /api/v1/):
   ``project``, ``status``, ``action``;
 * ``GET rule-actions/{id}/``;
 * ``POST rule-actions/{id}/reverse/`` ``{"reason"}`` — operations managers: undo the action
-  (409 ``already_reversed`` / ``already_cleared``). A firing the caller cannot see is a 404; one
-  they can see but may not reverse (a vendor manager's labeler's, a labeler's own) a 403.
+  (409 ``already_reversed`` / ``already_cleared`` / ``already_lifted``). A firing the caller
+  cannot see is a 404; one they can see but may not reverse (a vendor manager's labeler's, a
+  labeler's own) a 403.
 
 Every firing shows the interval it was decided on: n, successes, rate, the Wilson 95% bounds and
 the rule's terms, and ``as_of``: those figures count the facts recorded before that moment (the
 start of the day the periodic evaluation ran). Labelers and vendor managers see only firings
 with ``as_of`` at or before the start of the current day (UTC); reversals by ops show at once.
-Ops also read the bookkeeping of what the action did (``details``).
+Ops also read the bookkeeping of what the action did (``details``). A sequential rule's firing
+shows the same figures over the observations since its test restarted, whole days; its status
+becomes ``lifted`` when an automatic-lift pause ends on a passed quiz (``cleared_at``, and the
+evidence under ``details["lift"]``) — docs/quality.md, "Sequential rules".
 
 The rules themselves (``quality-rules/``) are served by ``assignments.api.rules``, which can
 check that a project exists.
