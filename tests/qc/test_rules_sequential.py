@@ -231,7 +231,9 @@ def test_a_labeler_at_the_threshold_is_not_paused_however_often_the_rule_looks(l
 
 
 @pytest.mark.django_db
-def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(labeler):
+def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
+    labeler, client_for, ops_user
+):
     quiz = make_quiz(kind=Quiz.Kind.TRAINING, num_questions=5)
     rule = sequential_rule(auto_lift=True, lift_quiz=quiz)
     record(labeler, "0" * 20, start=YESTERDAY)
@@ -257,6 +259,13 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
     assert firing.inputs["lift"]["reason"] == "recovered"
     assert firing.inputs["lift"]["quiz_attempt_id"] == attempt.pk
     assert not selectors.labeler_paused_on_project(labeler.pk, PROJECT)
+    # The labeler reads the lift and the whole-day figures; the evidence is for ops.
+    url = f"/api/v1/rule-actions/{firing.pk}/"
+    mine = client_for(labeler.user).get(url).json()
+    assert (mine["status"], mine["details"]) == ("lifted", None)
+    assert "paused_at_n" not in mine["inputs"] and mine["inputs"]["n"] == 20
+    ops = client_for(ops_user).get(url).json()
+    assert ops["details"]["lift"]["quiz_attempt_id"] == attempt.pk
     with pytest.raises(Conflict) as info:
         services.rule_action_reverse(actor=None, action_id=firing.pk, reason="late")
     assert info.value.code == "already_lifted"
