@@ -513,10 +513,17 @@ class MonitorResult:
     paused_at: int | None  # 1-based index of the observation that reached the boundary
 
 
-def monitor(params: MonitorParams, observations: Iterable[bool]) -> MonitorResult:
+def monitor(
+    params: MonitorParams, observations: Iterable[bool], *, watch_from: int = 0
+) -> MonitorResult:
     """Replay a labeler's observations in order (True: right) and stop at the first one whose
     score reaches the boundary. The same sequence always gives the same result, however it was
-    looked at along the way."""
+    looked at along the way.
+
+    ``watch_from``: the number of observations made before the rule watched (its creation).
+    They set the score but a crossing among them does not count, unless the score is still at
+    or over the boundary after the last of them (the labeler is beyond it when the rule starts).
+    A labeler who was bad long ago and good since is not paused by a rule made today."""
     boundary, up, down, floor = params.boundary, params.up, params.down, params.floor
     score = n = k = 0
     for ok in observations:
@@ -526,6 +533,6 @@ def monitor(params: MonitorParams, observations: Iterable[bool]) -> MonitorResul
             score = max(floor, score - down)
         else:
             score += up
-            if score >= boundary:
-                return MonitorResult(n, k, score, n)
+        if score >= boundary and n >= watch_from:
+            return MonitorResult(n, k, score, n)
     return MonitorResult(n, k, score, None)

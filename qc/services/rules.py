@@ -12,7 +12,8 @@ a threshold. Fewer than ``min_n`` observations: the rule says nothing.
 A ``sequential`` rule (the API's and the admin's default for a new rule that pauses, suspends or
 revokes) runs ``qc.sequential.monitor`` over all the labeler's observations of the metric in
 order, since the rule's last firing for them was lifted or reversed (the test restarts there),
-and fires when the score first reached its boundary: a labeler at exactly the threshold is
+and fires when the score first reached its boundary (at or after the rule's creation:
+``monitor``'s ``watch_from``): a labeler at exactly the threshold is
 paused within ``DEFAULT_HORIZON`` observations with probability at most ``alpha``, however often
 the rule is evaluated (``window``, ``min_n`` and ``bound`` are not used). With ``auto_lift``, an
 open pause of a sequential rule is ``lifted`` by the sweep once the labeler has passed the
@@ -45,6 +46,7 @@ interval. workforce has no system user.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -609,7 +611,7 @@ def _sequential_decisions(
             .annotate(at=Max(Coalesce("reversed_at", "cleared_at")))
             .values_list("rule_id", "at")
         )
-        seen: dict[tuple[str, datetime | None], list[bool]] = {}
+        seen: dict[tuple[str, datetime | None], list[tuple[datetime, bool]]] = {}
         for rule in testing:
             since = restarts.get(rule.pk)
             key = (rule.metric, since)
@@ -622,9 +624,13 @@ def _sequential_decisions(
                     before=before,
                 )
             params = monitor_params(rule)
-            result = monitor(params, seen[key])
+            flags = [ok for _, ok in seen[key]]
+            # Observations before the rule existed set the score; only the state the rule
+            # found and later crossings pause (qc.sequential.monitor).
+            before_rule = bisect.bisect_left([at for at, _ in seen[key]], rule.created_at)
+            result = monitor(params, flags, watch_from=before_rule)
             if result.paused_at is not None:
-                inputs = sequential_inputs(rule, params, result, since, seen[key])
+                inputs = sequential_inputs(rule, params, result, since, flags)
                 to_fire.append((rule, inputs))
     to_lift: list[tuple[RuleAction, QuizAttempt]] = []
     lifting = [
@@ -670,10 +676,10 @@ def observations(
     project_id: int,
     since: datetime | None,
     before: datetime,
-) -> list[bool]:
+) -> list[tuple[datetime, bool]]:
     """The labeler's observations of the metric on the project, oldest first (time, then id),
-    recorded at or after ``since`` (everything when None) and before ``before``: counted gold
-    checks' ``correct``, or outcomes' ``agrees_final``. One query."""
+    recorded at or after ``since`` (everything when None) and before ``before``: (time, counted
+    gold checks' ``correct`` or outcomes' ``agrees_final``). One query."""
     src = _source(metric)
     model = GoldCheck if metric == M.GOLD_ACCURACY else LabelOutcome
     qs = model.objects.filter(
@@ -683,7 +689,8 @@ def observations(
         qs = qs.filter(counted=True)
     if since is not None:
         qs = qs.filter(**{f"{src.order}__gte": since})
-    return [bool(ok) for ok in qs.order_by(src.order, "id").values_list(src.flag, flat=True)]
+    rows = qs.order_by(src.order, "id").values_list(src.order, src.flag)
+    return [(at, bool(ok)) for at, ok in rows]
 
 
 def sequential_inputs(

@@ -115,6 +115,17 @@ def test_when_the_sequence_is_looked_at_does_not_change_the_decision():
             assert whole <= daily < whole + 20  # a daily look sees the same pause, later
 
 
+def test_history_before_the_rule_sets_the_score_but_an_old_crossing_does_not_pause():
+    bad_then_good = [False] * 20 + [True] * 60
+    assert monitor(RULE, bad_then_good).paused_at == 10
+    assert monitor(RULE, bad_then_good, watch_from=80).paused_at is None
+    assert monitor(RULE, bad_then_good, watch_from=70).paused_at is None  # came down by then
+    # still beyond the boundary when the rule starts: paused at its start
+    assert monitor(RULE, [False] * 20, watch_from=15).paused_at == 15
+    # the score it found counts: 2 more wrong answers cross from where 8 left it
+    assert monitor(RULE, [False] * 14, watch_from=8).paused_at == 10
+
+
 def test_monitor_counts_and_stops_at_the_crossing():
     result = monitor(RULE, [True] * 30 + [False] * 30)
     assert result.paused_at == 30 + math.ceil((RULE.boundary - RULE.floor) / RULE.up)
@@ -149,7 +160,9 @@ def record(labeler, results: str, *, start: datetime) -> None:
     record_checks(labeler, results, project_id=PROJECT, start=start)
 
 
-def sequential_rule(**overrides) -> QualityRule:
+def sequential_rule(*, made: datetime | None = None, **overrides) -> QualityRule:
+    """A sequential pause rule at 0.8, made a month ago unless ``made`` says when (a rule
+    watches the observations made after it)."""
     values = {
         "name": "Gold at 80%",
         "action": A.PAUSE_ON_PROJECT,
@@ -157,7 +170,11 @@ def sequential_rule(**overrides) -> QualityRule:
         "test": QualityRule.Test.SEQUENTIAL,
         **overrides,
     }
-    return services.rule_create(actor=None, project_id=PROJECT, **values)
+    rule = services.rule_create(actor=None, project_id=PROJECT, **values)
+    made = made or TODAY - timedelta(days=30)
+    QualityRule.objects.filter(pk=rule.pk).update(created_at=made)
+    rule.created_at = made
+    return rule
 
 
 def passed_quiz(labeler, quiz, *, now: datetime, right: bool = True) -> QuizAttempt:
@@ -489,3 +506,17 @@ def test_existing_rules_stay_on_the_interval_through_the_migration():
     ]
     assert added.field.default == QualityRule.Test.INTERVAL
     assert QualityRule._meta.get_field("test").default == QualityRule.Test.INTERVAL
+
+
+@pytest.mark.django_db
+def test_a_rule_made_today_does_not_pause_for_a_bad_stretch_long_recovered_from(labeler):
+    """Wrong 20 times two days ago, right 60 times since: a rule made yesterday noon finds the
+    score back under its boundary and pauses nobody; the same rule made before the bad stretch
+    would have paused (and does, replayed with an earlier creation)."""
+    record(labeler, "0" * 20, start=YESTERDAY - timedelta(days=1))
+    record(labeler, "1" * 60, start=YESTERDAY)
+    rule = sequential_rule(made=YESTERDAY + timedelta(hours=12))
+    assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT) == []
+    QualityRule.objects.filter(pk=rule.pk).update(created_at=YESTERDAY - timedelta(days=2))
+    (firing,) = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)
+    assert firing.inputs["paused_at_n"] == 10
