@@ -1262,13 +1262,22 @@ def _accuracy_of(labeler: Labeler) -> float:
 
 DEMO_RULES = (
     {
-        "name": "Gold accuracy clearly under 70%: pause on this project",
+        # The sequential test (docs/quality.md, "Rules"): however often the sweep looks, a
+        # labeler at 70% is paused at most 5% of the time; one at 50% or under soon is. Passing
+        # the training quiz again lifts the pause.
+        "name": "Gold accuracy under 70% (sequential test): pause on this project",
         "action": "pause_on_project",
         "threshold": "0.7",
         "bound": "upper",
         "comparison": "below",
         "window": 50,
         "min_n": 5,
+        "test": "sequential",
+        "alpha": "0.05",
+        "beta": "0.1",
+        "delta": "0.2",
+        "auto_lift": True,
+        "lift_quiz": TRAINING_QUIZ,
     },
     {
         "name": "Gold accuracy clearly under 90%: warn",
@@ -1289,7 +1298,7 @@ def _seed_quality(seed: DemoSeed) -> None:
     from assignments.models import Project
     from assignments.services import quality as quality_services
     from config.errors import ApplicationError
-    from qc.models import GoldCheck, LabelerEstimate, QualityRule
+    from qc.models import GoldCheck, LabelerEstimate, QualityRule, Quiz
     from qc.services import gold_health, rules
 
     project = Project.objects.get(slug=DEMO_PROJECT)
@@ -1297,7 +1306,10 @@ def _seed_quality(seed: DemoSeed) -> None:
         if QualityRule.objects.filter(project_id=project.pk, name=spec["name"]).exists():
             seed.existing["quality rules"] += 1
             continue
-        rules.rule_create(actor=seed.ops, project_id=project.pk, **spec)
+        options = dict(spec)
+        if "lift_quiz" in options:
+            options["lift_quiz"] = Quiz.objects.get(slug=options["lift_quiz"])
+        rules.rule_create(actor=seed.ops, project_id=project.pk, **options)
         seed.created["quality rules"] += 1
     fired = rules.rules_sweep(since=timezone.now() - timedelta(days=30))
     if fired:
