@@ -71,6 +71,7 @@ ANCHOR_SEED = 20250601
 TOLERANCE = 0.005  # "within half a point" of crowd-kit
 
 THIN_PER_ITEM = 3
+OLD_RULE_SHARE = 0.9  # the old auto: full when this share of labels comes from workers with >= 20
 THIN_SEED = 20261203
 SYNTHETIC = "synthetic"
 CROWDKIT_MODELS = ("mv", "ds", "one_coin")
@@ -356,6 +357,7 @@ class Row:
     acc: dict[str, float]  # majority, one_coin, full, auto
     rho: dict[str, float | None]
     method_auto: str
+    old_rule: str  # the share rule auto used before: full when 90% of labels come from >= 20
     scores: dict[str, float]  # held-out log-likelihood per label of each model
     choice_seconds: float
     iterations: dict[str, int]
@@ -406,6 +408,7 @@ def run_dataset(data: Dataset, ck: dict[str, float | None], *, anchors: bool = T
         acc=acc,
         rho=rho,
         method_auto=method_auto,
+        old_rule="full" if ds.full_share(counts) >= OLD_RULE_SHARE else "one_coin",
         scores=scores,
         choice_seconds=choice_seconds,
         iterations=iterations,
@@ -872,8 +875,10 @@ def emit_choice(emit, title: str, rows: Sequence[Row], intro: str = "") -> None:
         emit()
     emit(
         "Held-out log-likelihood per label (higher is better) of each model, the model auto "
-        "chose, and accuracy against gold of the two candidates and of auto. *as good as the "
-        "best fixed* compares auto with the better of one-coin and full on that data set."
+        "chose, the model the old rule (full when 90% of the labels come from labelers with at "
+        "least 20) would have chosen, and accuracy against gold of the two candidates and of "
+        "auto. *as good as the best fixed* compares auto with the better of one-coin and full "
+        "on that data set."
         if not intro
         else 'Held-out scores, choice and accuracy as in "Model choice".'
     )
@@ -881,15 +886,17 @@ def emit_choice(emit, title: str, rows: Sequence[Row], intro: str = "") -> None:
     thin = bool(intro)
     emit(
         "| data set | labels | median per labeler | majority | one-coin | full | auto chose | "
-        "acc. one-coin | acc. full | **acc. auto** | as good as the best fixed |"
+        "old rule chose | acc. one-coin | acc. full | **acc. auto** | as good as the best fixed |"
         + (" crowd-kit one-coin | crowd-kit DS | rho auto | rho crowd-kit |" if thin else "")
     )
-    emit("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|" + ("---:|" * 4 if thin else ""))
+    emit(
+        "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|" + ("---:|" * 4 if thin else "")
+    )
     for r in rows:
         sc = r.scores
         line = (
             f"| {r.name} | {r.sizes[0]:,} | {r.per_labeler:.0f} | {sc['majority']:.4f} | "
-            f"{sc['one_coin']:.4f} | {sc['full']:.4f} | {r.method_auto} | "
+            f"{sc['one_coin']:.4f} | {sc['full']:.4f} | {r.method_auto} | {r.old_rule} | "
             f"{fmt(r.acc['one_coin'])} | {fmt(r.acc['full'])} | **{fmt(r.acc['auto'])}** | "
             f"{verdict_fixed(r)} |"
         )
@@ -917,6 +924,20 @@ def findings(rows: Sequence[Row], thin_rows: Sequence[Row]) -> list[str]:
                     f"{r.name} ({fmt(r.acc['auto'])} against {fmt(r.best_fixed)})" for r in misses
                 )
                 if misses
+                else ""
+            )
+            + "."
+        )
+        differ = [r for r in group if r.old_rule != r.method_auto]
+        out.append(
+            f"Old rule, {label}: it would have chosen differently on {len(differ)}"
+            + (
+                ": "
+                + ", ".join(
+                    f"{r.name} ({r.old_rule}, {fmt(r.acc[r.old_rule])}; auto {fmt(r.acc['auto'])})"
+                    for r in differ
+                )
+                if differ
                 else ""
             )
             + "."
