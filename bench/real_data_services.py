@@ -7,10 +7,12 @@ export delivers.
         .venv/bin/python bench/real_data_services.py [--write] [--datasets NAME ...]
         [--sample NAME=ITEMS ...] [--refit-every N] [--threshold T]
         [--sweep-refit N ...] [--sweep-threshold T ...] [--sweep-datasets NAME ...]
-        [--seed N] [--datasets-dir DIR] [--output FILE]
+        [--seed N] [--datasets-dir DIR] [--output FILE] [--an-hour-later]
 
 The database named by DATABASE_URL (default above) is DROPPED, re-created and migrated
-(``manage.py migrate``); its name must contain ``bench``. Celery runs eagerly
+(``manage.py migrate``); its name must contain ``bench``. With ``--an-hour-later`` it is kept:
+on the projects an earlier run left there (same ``--datasets`` and ``--sample``), the hourly
+refit's path runs once and the export is scored again. Celery runs eagerly
 (CELERY_BROKER_URL is removed from the environment): each submission's follow-up
 (``assignments.assignment_submitted``) runs right after its commit, as in the demo — the
 consensus of a task it fills, and the label count that sends ``assignments.project_refit``
@@ -269,7 +271,6 @@ class Result:
     refit_seconds: float
     redecided: int  # decisions the refits changed (tasks out of review included)
     from_review: int  # tasks the refits took out of review
-    refits_by: str  # "product" (the counted trigger) or "bench" (called every N labels)
     fit_method: str
     rho: float | None  # stored LabelerEstimate.accuracy against gold fraction correct
     rho_labelers: int
@@ -300,16 +301,6 @@ def _timer(seconds: dict[str, float], key: str) -> Callable[[], None]:
         seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
 
     return stop
-
-
-def product_counts_labels() -> bool:
-    """Whether the submission follow-up counts labels and sends the refit every
-    ``refit_every`` labels (``assignments.services.refits``)."""
-    try:
-        from assignments.services import refits
-    except ImportError:
-        return False
-    return hasattr(refits, "project_label_count")
 
 
 @dataclass
@@ -397,6 +388,71 @@ def score_export(rows: list[dict], *, project_id: int, gold: dict[str, str]) -> 
     )
 
 
+def gold_answers(prepared: Replay) -> dict[str, str]:
+    """External id -> gold class name, for the gold items replayed."""
+    data = prepared.data
+    return {
+        prepared.item_names[i]: data.classes[c]
+        for i, c in zip(data.gold_items.tolist(), data.gold_classes.tolist(), strict=True)
+    }
+
+
+def hourly_job_export(project_id: int, user, gold: dict[str, str]) -> Delivered:
+    """Run the hourly refit's path for one project (``refits.project_refit_run``: the fit and
+    the re-decision), then export and score again."""
+    from assignments.services.refits import project_refit_run
+
+    project_refit_run(project_id=project_id)
+    return score_export(export_jsonl(project_id, user), project_id=project_id, gold=gold)
+
+
+@dataclass
+class Later:
+    """A replayed project an hour later: after the hourly job, exported again."""
+
+    name: str
+    sampled: str
+    before: Delivered
+    after: Delivered
+    refit_seconds: float
+    redecided: int
+    from_review: int
+    crowdkit: dict[str, float]
+
+
+def an_hour_later(prepared: Replay, *, slug: str, crowdkit_python: str | None = None) -> Later:
+    """On the project ``slug`` an earlier ``replay`` left (same ``prepared``): the export as it
+    stands, then the hourly job and the export again."""
+    from django.contrib.auth import get_user_model
+
+    from assignments.models import Project
+
+    project = Project.objects.get(slug=slug)
+    staff = get_user_model().objects.get(username=f"{slug}-ops")
+    gold = gold_answers(prepared)
+    before = score_export(export_jsonl(project.pk, staff), project_id=project.pk, gold=gold)
+    with _refits_timed() as log:
+        after = hourly_job_export(project.pk, staff, gold)
+    reference = crowdkit_figures(
+        prepared.data, crowdkit_python, sampled=prepared.sampled_from is not None
+    )
+    sampled = (
+        f" ({prepared.data.n_items:,} of {prepared.sampled_from:,} items, gold first)"
+        if prepared.sampled_from
+        else ""
+    )
+    return Later(
+        name=prepared.data.name,
+        sampled=sampled,
+        before=before,
+        after=after,
+        refit_seconds=log.seconds,
+        redecided=log.redecided,
+        from_review=log.from_review,
+        crowdkit=reference.accuracy,
+    )
+
+
 def _gold_correct_now(project_id: int, gold_task_answer: dict[int, str]) -> int:
     """Gold tasks whose current final answer is right (what an export now would deliver)."""
     from assignments.models import Task
@@ -438,15 +494,13 @@ def replay(
     """Replay ``prepared`` through the services into a new project ``slug`` with ``policy``,
     export it through the API and score the export against gold. Needs a migrated database
     and Celery eager (each submission's follow-up runs after its commit). Writes only rows of
-    the new project, its labelers and one staff user. Before the product counts labels
-    (``product_counts_labels``) the bench calls ``project_refit`` itself every N labels."""
+    the new project, its labelers and one staff user."""
     # Django is set up by the caller (main() or pytest-django): imported here, not at the top.
     from django.contrib.auth import get_user_model
     from django.db import connection
 
     from assignments.models import Assignment, Task
     from assignments.services import assignment_submit, project_create, project_set_status
-    from assignments.services import quality as quality_services
     from assignments.services.imports import tasks_import
     from qc.models import LabelerEstimate
     from workforce.services import labeler_activate, labeler_create
@@ -506,16 +560,12 @@ def replay(
         raise RuntimeError(f"{data.name}: {updated} targets set for {data.n_items} items")
     task_of = dict(Task.objects.filter(project_id=project.pk).values_list("external_id", "id"))
     task_ids = np.array([task_of[item] for item in prepared.item_names], dtype=np.int64)
-    gold = {
-        prepared.item_names[i]: data.classes[c]
-        for i, c in zip(data.gold_items.tolist(), data.gold_classes.tolist(), strict=True)
-    }
+    gold = gold_answers(prepared)
     gold_task_answer = {task_of[item]: answer for item, answer in gold.items()}
     stop()
     say(f"{len(labelers)} labelers, {data.n_items} tasks")
 
     # 3. the labels in fill order, leases in batches, each submitted through the service
-    by_product = product_counts_labels()
     marks = [round(share * data.labels.size) for share in CHECKPOINTS]
     during: list[float] = []
     submitted = errors = 0
@@ -552,10 +602,6 @@ def replay(
                     if errors <= 5:
                         say(f"submit failed: {exc!r}")
                     continue
-                # TODO(bench): remove once the product counts labels (assignments.services.
-                # refits); until then the bench refits every N labels as the trigger would.
-                if not by_product and policy.refit_every and submitted % policy.refit_every == 0:
-                    quality_services.project_refit(project_id=project.pk)
                 if marks and submitted == marks[0]:
                     marks.pop(0)
                     during.append(_gold_correct_now(project.pk, gold_task_answer) / len(gold))
@@ -569,13 +615,8 @@ def replay(
         stop()
         before_hourly = None
         if policy.hourly_at_end:
-            from assignments.services.refits import project_refit_run
-
             before_hourly = delivered
-            project_refit_run(project_id=project.pk)  # the hourly job's path for one project
-            delivered = score_export(
-                export_jsonl(project.pk, staff), project_id=project.pk, gold=gold
-            )
+            delivered = hourly_job_export(project.pk, staff, gold)
     during.append(delivered.accuracy_all)
     seconds["refits"] = log.seconds
     say(
@@ -620,7 +661,6 @@ def replay(
         refit_seconds=log.seconds,
         redecided=log.redecided,
         from_review=log.from_review,
-        refits_by="product" if by_product else "bench",
         fit_method=log.method,
         rho=rho,
         rho_labelers=len(pairs),
@@ -841,14 +881,13 @@ def render(
     emit("### The replay's cost")
     emit("")
     emit(
-        "*refits*: how many ran (*by*: `product` — the submission follow-up's count sent them; "
-        "`bench` — the bench called `project_refit` every N labels because the count was "
-        "missing), their total time, and the decisions they changed (of which out of review). "
+        "*refits*: how many the submission follow-up's label count sent, their total time, and "
+        "the decisions they changed (of which out of review). "
         "*submit s* includes the refits (they run inside the eager follow-up)."
     )
     emit("")
     emit(
-        "| data set | labels | items | labelers | refits (by) | refit s | re-decided (from "
+        "| data set | labels | items | labelers | refits | refit s | re-decided (from "
         "review) | submit s | submits / s | export s | errors |"
     )
     emit("|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|")
@@ -856,7 +895,7 @@ def render(
         s = r.seconds
         emit(
             f"| {_name(r)} | {r.submitted:,} | {r.items:,} | {r.labelers:,} | "
-            f"{r.refits} ({r.refits_by}) | {r.refit_seconds:.1f} | {r.redecided:,} "
+            f"{r.refits} | {r.refit_seconds:.1f} | {r.redecided:,} "
             f"({r.from_review:,}) | {s.get('submit', 0):.0f} | {r.submit_rate:.0f} | "
             f"{s.get('export', 0):.1f} | {r.submit_errors} |"
         )
@@ -918,6 +957,50 @@ def render(
     emit("")
     emit(f"Run time: {total:.0f} s (migrations included).")
     return "\n".join(out)
+
+
+LATER_BEGIN = "<!-- real-data-services-later:begin -->"
+LATER_END = "<!-- real-data-services-later:end -->"
+
+
+def render_later(rows: Sequence[Later], *, command: str) -> str:
+    out = [
+        "### An hour later: after the hourly job",
+        "",
+        f"`{command}`, {dt.date.today().isoformat()}: on the projects the run above left, "
+        "the hourly refit's path (`refits.project_refit_run`: the fit on every label and the "
+        "re-decision) once, then the export again. The tasks completed after the last counted "
+        "refit were decided by a fit that had not seen their labels; this is what the same "
+        "export holds once the hourly job has run.",
+        "",
+        "| data set | accuracy of all items: after the replay | an hour later | delivered | "
+        "review | re-decided (from review) | refit s | crowd-kit best | ≥ best |",
+        "|---|---:|---|---:|---:|---|---:|---:|---|",
+    ]
+    for r in rows:
+        best = max(r.crowdkit.values(), default=0.0)
+        out.append(
+            f"| {r.name}{r.sampled} | {r.before.accuracy_all:.4f} | "
+            f"**{_pct_ci(r.after.gold_correct, r.after.gold)}** | "
+            f"{r.after.share_delivered:.1%} | {r.after.share_review:.2%} | {r.redecided:,} "
+            f"({r.from_review:,}) | {r.refit_seconds:.1f} | {best:.4f} | "
+            f"{_gap(r.after.accuracy_all, best)} |"
+        )
+    return "\n".join(out)
+
+
+def write_later(path: Path, body: str) -> None:
+    """Put the an-hour-later block inside the section (before its end marker)."""
+    text = path.read_text()
+    block = f"{LATER_BEGIN}\n{body.rstrip()}\n{LATER_END}"
+    if LATER_BEGIN in text and LATER_END in text:
+        head, rest = text.split(LATER_BEGIN, 1)
+        _, tail = rest.split(LATER_END, 1)
+        text = head + block + tail
+    else:
+        head, tail = text.split(END, 1)
+        text = head.rstrip() + "\n\n" + block + "\n" + END + tail
+    path.write_text(text)
 
 
 def findings(results: Sequence[Result]) -> list[str]:
@@ -1000,12 +1083,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("CROWDKIT_PYTHON"),
         help="an interpreter with crowd-kit 1.4.2 (default: $CROWDKIT_PYTHON)",
     )
+    parser.add_argument(
+        "--an-hour-later",
+        action="store_true",
+        help="do not re-create the database: on the projects an earlier run (same --datasets "
+        "and --sample) left, run the hourly job and export again",
+    )
     parser.add_argument("--write", action="store_true", help="rewrite the BENCHMARKS.md section")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     host = rd.machine()
     url = os.environ.get("DATABASE_URL") or DEFAULT_DB
+    samples = {**DEFAULT_SAMPLE, **dict(args.sample)}
+    if args.an_hour_later:
+        setup_django(url)
+        rows = [
+            an_hour_later(
+                prepare(args.datasets_dir, name, sample=samples.get(name), seed=args.seed),
+                slug=f"real-{name}",
+                crowdkit_python=args.crowdkit_python,
+            )
+            for name in args.datasets
+        ]
+        command = "DATABASE_URL=… CROWDKIT_PYTHON=… .venv/bin/python bench/real_data_services.py"
+        command += "".join(f" --sample {n}={k}" for n, k in args.sample)
+        if args.datasets != list(NAMES):
+            command += " --datasets " + " ".join(args.datasets)
+        command += " --an-hour-later"
+        body = render_later(rows, command=command + (" --write" if args.write else ""))
+        print(body)
+        if args.write:
+            write_later(args.output, body)
+        return 0
     recreate_database(url)
     setup_django(url)
     from django.core.management import call_command
@@ -1013,7 +1123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)
     print(f"migrated in {time.perf_counter() - t0:.1f} s", flush=True)
-    samples = {**DEFAULT_SAMPLE, **dict(args.sample)}
     prepared: dict[str, Replay] = {}
 
     def run(name: str, policy: Policy, slug: str) -> Result:

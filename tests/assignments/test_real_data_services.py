@@ -77,7 +77,7 @@ def test_gal_toy_majority_decision_is_redecided_by_the_first_fit():
 
     assert (result.labels, result.items, result.labelers, result.gold_scored) == (25, 5, 5, 5)
     assert (result.submitted, result.submit_errors) == (25, 0)
-    assert (result.refits, result.refits_by) == (1, "product")
+    assert result.refits == 1  # sent by the follow-up's label count
     delivered = result.delivered
     assert (delivered.tasks, delivered.exported, delivered.in_review) == (5, 5, 0)
     assert delivered.by == {"consensus": 4, "model": 1}
@@ -160,3 +160,22 @@ def test_temp_slice_exports_what_the_fit_believes():
     # Here the fit keeps every strict majority and decides the ties (gal_toy above has a
     # majority it turns).
     assert changed == result.redecided == ties
+
+
+def test_an_hour_later_runs_the_hourly_job_and_exports_again():
+    # Refits at 10 and 20 labels; url5 (labels 21 to 25) completes after the last counted
+    # refit and is decided by the posterior of the fit at 20 (decided_by consensus: it was
+    # its first decision). The hourly job fits all 25 labels (the project's third fit) and the
+    # export after it holds 5 of 5, as the test above.
+    prepared = bench.prepare(DATASETS, "gal_toy")
+    result = bench.replay(prepared, slug="later-gal-toy", policy=bench.Policy(refit_every=10))
+    assert result.refits == 2
+    assert result.delivered.by == {"consensus": 5}
+
+    later = bench.an_hour_later(prepared, slug="later-gal-toy")
+    assert later.before == result.delivered  # nothing changed the project in between
+    project = Project.objects.get(slug="later-gal-toy")
+    assert ModelFit.objects.get(project_id=project.pk).version == 3
+    assert (later.after.exported, later.after.gold_correct) == (5, 5)
+    assert later.redecided == later.after.by.get("model", 0)
+    _exported_equals_stored("later-gal-toy")
