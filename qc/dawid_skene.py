@@ -395,16 +395,17 @@ def dawid_skene(
     folds, then a fit of the winner on all labels) or one model. ``init_posteriors``
     (items x n_classes, e.g. the previous fit's ``posteriors``) replaces the soft majority vote
     as the starting point: a row with a NaN or summing to 0, and the items past its last row,
-    start from the soft majority vote; rows are normalised. ``smoothing``, ``shrinkage``,
-    ``max_iter`` and ``tol`` are described in the module docstring. ``min_labels_full`` and
-    ``full_min_share`` belonged to the old share rule; they are accepted and ignored.
+    start from the soft majority vote; rows past ``n_items`` are ignored; rows are normalised.
+    ``smoothing``, ``shrinkage``, ``max_iter`` and ``tol`` are described in the module
+    docstring. ``min_labels_full`` and ``full_min_share`` belonged to the old share rule; they
+    are accepted and ignored.
 
     The returned posteriors are the E-step of the returned priors and confusion matrices, and
     ``log_likelihood`` is that of those parameters; ``choice`` holds the held-out scores when
     ``method="auto"``. Raises ValueError on mismatched or out-of-range indices, gold out of
-    range, an unknown method or candidate, ``smoothing <= 0``, ``shrinkage < 0``,
-    ``max_iter < 1``, ``tol < 0``, ``folds < 2``, or ``init_posteriors`` of the wrong shape or
-    with negative entries.
+    range, an unknown method, ``smoothing <= 0``, ``shrinkage < 0``, ``max_iter < 1``,
+    ``tol < 0``, ``init_posteriors`` of the wrong shape or with negative entries, and (for
+    ``"auto"``) an empty or unknown candidate list or ``folds < 2``.
     """
     del min_labels_full, full_min_share  # the share rule is gone; kept for old callers
     items, workers, labels, n_items, n_workers, gold = _inputs(
