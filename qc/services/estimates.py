@@ -178,6 +178,7 @@ def estimates_fit(
 # the choice costs about a dozen fits, so choosing at 1x, 2x, 4x… the labels costs at most about
 # two choices' worth over the project's life, while the best model changes as labels pile up.
 RECHOOSE_GROWTH = 2.0
+CHOICE_TOL = 1e-5
 
 
 def _method(previous, classes, items, workers, labels, gold_idx, item_index):
@@ -199,6 +200,10 @@ def _method(previous, classes, items, workers, labels, gold_idx, item_index):
         len(classes),
         n_items=len(item_index),
         gold=gold_idx,
+        # A looser tolerance for the choice's fold fits: a third of the cost on a million
+        # labels, and the same pick on 17 of the 18 public data sets, whole and thinned (the
+        # exception, where the two models are equally accurate) — BENCHMARKS.md.
+        tol=CHOICE_TOL,
     )
     rounded = {name: round(float(score), DIGITS) for name, score in scores.items()}
     return method, {"method": method, "n_labels": n, "scores": rounded}
