@@ -1159,7 +1159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "DATABASE_URL=… CROWDKIT_PYTHON=… .venv/bin/python bench/real_data_services.py"
     command += "".join(f" --sample {n}={k}" for n, k in args.sample)
     if args.datasets != list(NAMES):
-        command += " --datasets " + " ".join(args.datasets)
+        command += " --datasets" + "".join(f" {name}" for name in args.datasets)
     if args.refit_every != REFIT_EVERY:
         command += f" --refit-every {args.refit_every}"
     if args.threshold != THRESHOLD:
