@@ -96,7 +96,10 @@ def estimates_fit(
         return FitSummary(project_id, "", 0, 0, 0, 0, 0, True)
 
     previous = ModelFit.objects.filter(project_id=project_id).first()
-    method, choice = _method(previous, classes, items, workers, labels, gold_idx, item_index)
+    method, choice, kept = _method(previous, classes, items, workers, labels, gold_idx, item_index)
+    # A new choice starts EM from the votes: started from a fit of another model (one-coin's
+    # answers when full is chosen) EM stays near that model's answers (on trec, 0.560 against
+    # 0.672 from the votes; BENCHMARKS.md). Between choices the previous fit is the same model.
     result = dawid_skene(
         items,
         workers,
@@ -108,7 +111,9 @@ def estimates_fit(
         method=method,
         init_posteriors=_warm_start(
             previous, project_id, classes, items, workers, labels, labeler_index, len(item_index)
-        ),
+        )
+        if kept
+        else None,
     )
     # A labeler's accuracy is their own expected fraction correct (the posterior of each label
     # they gave, averaged), which ranks labelers against gold better than the class-prior
@@ -182,9 +187,10 @@ CHOICE_TOL = 1e-5
 
 
 def _method(previous, classes, items, workers, labels, gold_idx, item_index):
-    """The model to fit and how it was chosen: the previous fit's model while the labels have
-    not grown ``RECHOOSE_GROWTH``-fold since it was chosen (and the classes are the same), else
-    a new choice by held-out likelihood (``qc.dawid_skene.choose_method``)."""
+    """The model to fit, how it was chosen, and whether it is the previous fit's choice kept:
+    the previous fit's model while the labels have not grown ``RECHOOSE_GROWTH``-fold since it
+    was chosen (and the classes are the same), else a new choice by held-out likelihood
+    (``qc.dawid_skene.choose_method``)."""
     n = int(labels.size)
     made = (previous.choice or {}) if previous is not None else {}
     if (
@@ -192,7 +198,7 @@ def _method(previous, classes, items, workers, labels, gold_idx, item_index):
         and previous.classes == list(classes)
         and n < RECHOOSE_GROWTH * int(made.get("n_labels") or 0)
     ):
-        return made["method"], made
+        return made["method"], made, True
     method, scores = choose_method(
         items,
         workers,
@@ -206,7 +212,7 @@ def _method(previous, classes, items, workers, labels, gold_idx, item_index):
         tol=CHOICE_TOL,
     )
     rounded = {name: round(float(score), DIGITS) for name, score in scores.items()}
-    return method, {"method": method, "n_labels": n, "scores": rounded}
+    return method, {"method": method, "n_labels": n, "scores": rounded}, False
 
 
 def _warm_start(previous, project_id, classes, items, workers, labels, labeler_index, n_items):

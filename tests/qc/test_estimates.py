@@ -205,7 +205,16 @@ def test_the_model_is_chosen_again_only_when_the_labels_have_doubled():
     assert (kept.choice["n_labels"], kept.method) == (90, fit.method)
     doubled = answers + [((i, "new"), w, name) for i, w, name in answers]  # 180
     estimates_fit(project_id=5, classes=["a", "b"], answers=doubled, gold={}, now=NOW)
-    assert ModelFit.objects.get(project_id=5).choice["n_labels"] == 180
+    rechosen = ModelFit.objects.get(project_id=5)
+    assert rechosen.choice["n_labels"] == 180
+    # A new choice starts from the votes, not from the fit before: the same fit as a project
+    # fitted once on these labels.
+    estimates_fit(project_id=6, classes=["a", "b"], answers=doubled, gold={}, now=NOW)
+    fresh = ModelFit.objects.get(project_id=6)
+    assert (rechosen.iterations, rechosen.log_likelihood) == (
+        fresh.iterations,
+        fresh.log_likelihood,
+    )
 
 
 def same_rows(a, b, tolerance=1e-4):
