@@ -72,7 +72,14 @@ def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
     now = now or timezone.now()
     project = (
         Project.objects.filter(pk=project_id)
-        .only("id", "answer_type", "classes", "consensus_method", "confidence_threshold")
+        .only(
+            "id",
+            "answer_type",
+            "classes",
+            "consensus_method",
+            "confidence_threshold",
+            "iou_threshold",
+        )
         .first()
     )
     if project is None:

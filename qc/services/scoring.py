@@ -94,34 +94,56 @@ def label_outcomes_record(
     """Record (or, after a review overrides consensus, update in place) one outcome per answer
     of a decided task: whether it is the same as the final answer, and how many of the other
     answers are the same as it. One upsert; returns the rows written."""
-    if not answers:
-        return 0
-    final_cls = answer_class(answer_type, final_answer)
+    return label_outcomes_record_many(
+        project_id=project_id,
+        answer_type=answer_type,
+        iou_threshold=iou_threshold,
+        decided=[(task_id, final_answer, answers)],
+        decided_by=decided_by,
+        now=now,
+    )
+
+
+def label_outcomes_record_many(
+    *,
+    project_id: int,
+    answer_type: str,
+    iou_threshold: float,
+    decided: Sequence[tuple[int, Any, Sequence[LabeledAnswer]]],
+    decided_by: str,
+    now: datetime,
+) -> int:
+    """``label_outcomes_record`` for many tasks decided at once — ``decided`` holds (task id,
+    final answer, its answers) — in one upsert. Returns the rows written."""
     rows = []
-    for i, a in enumerate(answers):
-        agreeing = sum(
-            1
-            for j, b in enumerate(answers)
-            if j != i and same(answer_type, a.answer, b.answer, iou_threshold)
-        )
-        rows.append(
-            LabelOutcome(
-                project_id=project_id,
-                task_id=task_id,
-                assignment_id=a.assignment_id,
-                labeler_id=a.labeler_id,
-                answer=a.answer,
-                answer_class=answer_class(answer_type, a.answer),
-                final_class=final_cls,
-                agrees_final=same(answer_type, a.answer, final_answer, iou_threshold),
-                peers=len(answers) - 1,
-                peers_agreeing=agreeing,
-                decided_by=decided_by,
-                submitted_at=a.submitted_at,
-                decided_at=now,
-                active_seconds=max(int(a.active_seconds or 0), 0),
+    for task_id, final_answer, answers in decided:
+        final_cls = answer_class(answer_type, final_answer)
+        for i, a in enumerate(answers):
+            agreeing = sum(
+                1
+                for j, b in enumerate(answers)
+                if j != i and same(answer_type, a.answer, b.answer, iou_threshold)
             )
-        )
+            rows.append(
+                LabelOutcome(
+                    project_id=project_id,
+                    task_id=task_id,
+                    assignment_id=a.assignment_id,
+                    labeler_id=a.labeler_id,
+                    answer=a.answer,
+                    answer_class=answer_class(answer_type, a.answer),
+                    final_class=final_cls,
+                    agrees_final=same(answer_type, a.answer, final_answer, iou_threshold),
+                    peers=len(answers) - 1,
+                    peers_agreeing=agreeing,
+                    decided_by=decided_by,
+                    submitted_at=a.submitted_at,
+                    decided_at=now,
+                    active_seconds=max(int(a.active_seconds or 0), 0),
+                )
+            )
+    if not rows:
+        return 0
     LabelOutcome.objects.bulk_create(
         rows,
         update_conflicts=True,
@@ -139,7 +161,12 @@ def label_outcomes_record(
 
 
 def label_outcomes_redecide(
-    *, finals: Mapping[int, str], decided_by: str, now: datetime, chunk: int = 2000
+    *,
+    project_id: int,
+    finals: Mapping[int, str],
+    decided_by: str,
+    now: datetime,
+    chunk: int = 2000,
 ) -> int:
     """Re-point the recorded outcomes of decided tasks at their new final class (a refit
     changed their decision): ``finals`` maps task id -> the new final class (``answer_class``
@@ -154,8 +181,9 @@ def label_outcomes_redecide(
     updated = 0
     for final_class, task_ids in by_class.items():
         for start in range(0, len(task_ids), chunk):
+            # project_id first: the (project_id, task_id) index serves the lookup.
             updated += LabelOutcome.objects.filter(
-                task_id__in=task_ids[start : start + chunk]
+                project_id=project_id, task_id__in=task_ids[start : start + chunk]
             ).update(
                 final_class=final_class,
                 agrees_final=Case(
@@ -173,5 +201,6 @@ __all__ = [
     "answer_class",
     "gold_check_record",
     "label_outcomes_record",
+    "label_outcomes_record_many",
     "label_outcomes_redecide",
 ]
