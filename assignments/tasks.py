@@ -16,6 +16,16 @@ from assignments.services import refits as refit_services
 from assignments.services import review as review_services
 from qc.services import rules as rules_services
 
+# What a completed task's consensus run can answer when the task is done with labels (decided,
+# sent to review, or closed after a review); an added slot reopens it.
+FILLED = frozenset(
+    {
+        review_services.ConsensusAction.DECIDED,
+        review_services.ConsensusAction.REVIEW,
+        review_services.ConsensusAction.CLOSED,
+    }
+)
+
 
 @shared_task(name="assignments.leases_expire", ignore_result=True, periodic=True)
 def leases_expire() -> int:
@@ -30,10 +40,15 @@ def assignment_submitted(assignment_id: int) -> None:
     (``submission_follow_up``); then count a real answer as a new label of its project, which
     sends ``project_refit`` every ``refit_every`` labels (``refits.project_label_count``).
 
-    Idempotent but for the count, which comes last so that a retry of the follow-up does not
-    count twice (a redelivered message does: one label early on the next refit)."""
-    services.submission_follow_up(assignment_id=assignment_id)
-    refit_services.project_label_count(assignment_id=assignment_id)
+    A label that completes the project's last open task also sends a refit at once
+    (``refits.project_refit_if_finished``), so a finished project's export carries a fit of all
+    its labels. Idempotent but for the count, which comes last so that a retry of the follow-up
+    does not count twice (a redelivered message does: one label early on the next refit)."""
+    follow_up = services.submission_follow_up(assignment_id=assignment_id)
+    count = refit_services.project_label_count(assignment_id=assignment_id)
+    if count is not None and not count.refit_sent and follow_up.consensus in FILLED:
+        # The label completed its task: if it was the project's last open one, refit now.
+        refit_services.project_refit_if_finished(project_id=count.project_id)
 
 
 @shared_task(name="assignments.project_refit", ignore_result=True)

@@ -33,9 +33,10 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from assignments.models import Assignment, Project, ProjectRefit
+from assignments.models import Assignment, Project, ProjectRefit, Task
 from assignments.services import quality as quality_services
 from assignments.services.quality import Refit
+from qc.models import ModelFit
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,33 @@ def project_label_count(*, assignment_id: int, now: datetime | None = None) -> L
             logger.warning("refit of project %s not sent: %s", project_id, exc)
             due = False
     return LabelCount(project_id=project_id, labels_since=labels_since, refit_sent=due)
+
+
+def project_refit_if_finished(*, project_id: int) -> bool:
+    """Send a refit now when the project has no open real task left: its last labels were just
+    counted (the caller's label completed a task), and without this refit the tasks completed
+    since the last counted one would keep decisions made by a fit that never saw their labels
+    until the hourly job (BENCHMARKS.md, "Labels the model believes"). Three queries (the open-task
+    queue's partial index), the project's setting (``refit_every`` 0: hourly only) and whether
+    it has a fit at all (a project never fitted is decided by majority until the hourly job
+    or its ``refit_every``-th label fits it), then at most one message. Returns whether it
+    sent one."""
+    # Imported here: the tasks module imports this one.
+    from assignments import tasks as work_tasks
+
+    hourly_only = Project.objects.filter(pk=project_id, refit_every=0)
+    if (
+        hourly_only.exists()
+        or not ModelFit.objects.filter(project_id=project_id).exists()
+        or Task.objects.filter(project_id=project_id, is_open=True).exists()
+    ):
+        return False
+    try:
+        work_tasks.project_refit.delay(project_id, due_only=False)
+    except BrokerError as exc:
+        logger.warning("refit of finished project %s not sent: %s", project_id, exc)
+        return False
+    return True
 
 
 def project_refit_run(*, project_id: int, due_only: bool = False) -> Refit | None:

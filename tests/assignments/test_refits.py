@@ -414,3 +414,39 @@ def test_the_admin_form_takes_refit_every_and_the_bookkeeping_is_read_only(clien
     listing = client.get(reverse("admin:assignments_projectrefit_changelist"))
     assert "hourly only" in listing.content.decode()
     assert state(project).labels_since == 0
+
+
+@pytest.mark.django_db
+def test_the_label_that_finishes_the_project_refits_it_at_once(sent):
+    project = make_project(tasks=2, overlap=2)
+    a, b = make_labeler(), make_labeler()
+    submit(project, a)
+    submit(project, b)  # completes the first task; the second is still open
+    quality_services.project_refit(project_id=project.pk)  # a project with a model
+    assert not sent.called
+    submit(project, a)
+    assert not sent.called  # the last task still wants a label
+    submit(project, b)  # the project's last open task is done
+    sent.assert_called_once_with(project.pk, due_only=False)
+
+
+@pytest.mark.django_db
+def test_a_finished_project_is_refitted_through_the_claim(fits):
+    project = make_project(tasks=2, overlap=2)
+    first, second = make_labeler(), make_labeler()
+    submit(project, first)
+    submit(project, second)
+    quality_services.project_refit(project_id=project.pk)  # the fit before the last labels
+    fits.clear()
+    submit(project, first)
+    submit(project, second)
+    assert fits == [project.pk]
+    assert state(project).last_refit_at is not None and state(project).labels_since == 0
+
+
+@pytest.mark.django_db
+def test_a_project_never_fitted_is_not_refitted_when_it_finishes(sent):
+    project = make_project(tasks=1, overlap=2)
+    for labeler in (make_labeler(), make_labeler()):
+        submit(project, labeler)
+    assert not sent.called  # majority until the hourly job or its refit_every-th label
