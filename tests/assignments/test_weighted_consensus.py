@@ -28,6 +28,7 @@ def weighted_project(*, threshold: str = "0", overlap: int = 3):
         overlap=overlap,
         consensus_method=ConsensusMethod.WEIGHTED,
         confidence_threshold=threshold,
+        refit_every=0,  # the fit below is the one under test: no refit when the task finishes
     )
     ModelFit.objects.create(
         project_id=project.pk,
