@@ -156,6 +156,19 @@ class ControlOverrideForm(ReasonForm):
     )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record the services write: shown, never added, changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class HistoryInline(admin.TabularInline):
     """A history written by the services: read-only here, newest first."""
 
@@ -812,7 +825,7 @@ class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ReadOnlyAdmin):
     """Leases and submissions: a record of work, read-only."""
 
     list_display = (
@@ -847,15 +860,6 @@ class AssignmentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("project", "labeler", "task")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # -- reviews ---------------------------------------------------------------------------------------
@@ -921,7 +925,7 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProjectRefit)
-class ProjectRefitAdmin(admin.ModelAdmin):
+class ProjectRefitAdmin(ReadOnlyAdmin):
     """Each project's refit bookkeeping (``assignments.services.refits``): labels counted since
     its last refit, the refit running now, the last one's time and re-decided tasks. Written by
     the refit service only, read-only here; the setting is the project's ``refit_every``."""
@@ -944,12 +948,3 @@ class ProjectRefitAdmin(admin.ModelAdmin):
     @admin.display(description="refit every (labels)", ordering="project__refit_every")
     def refit_every(self, obj: ProjectRefit) -> str:
         return str(obj.project.refit_every or "hourly only")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
