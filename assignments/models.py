@@ -380,7 +380,7 @@ class Assignment(models.Model):
                 name="assignments_task_slots",
             ),
             # The grading sweep's window: control answers by submission time (a range scan of
-            # the last hours; assignments.services.claim.control_answers_grade_sweep).
+            # the last hours; assignments.services.submit.control_answers_grade_sweep).
             models.Index(
                 fields=["submitted_at"],
                 condition=Q(is_control=True, status="submitted"),

@@ -22,7 +22,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from assignments.models import Assignment, Task
-from assignments.services.claim import CONTROL_SWEEP_HOURS
+from assignments.services.submit import CONTROL_SWEEP_HOURS
 from health.models import WorkerHeartbeat
 from health.worker import heartbeat_seconds
 from qc.models import GoldCheck

@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments.models import Review
-from assignments.selectors import claim as claim_selectors
+from assignments.selectors import projects as project_selectors
 from assignments.selectors import review as selectors
 from assignments.services import review as services
 from config.api import StrictSerializer, labeler_of, parse_input
@@ -271,7 +271,7 @@ class ProjectExportApi(APIView):
         },
     )
     def get(self, request, pk: int):
-        project = claim_selectors.project_get_for(actor=request.user, pk=pk)
+        project = project_selectors.project_get_for(actor=request.user, pk=pk)
         file_format = parse_input(ExportQuery, request.query_params).get("format", "csv")
         rows = selectors.project_export(project=project, file_format=file_format)
         content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"

@@ -1,5 +1,6 @@
-"""Assignments API v1: projects, the next-task call, submit, release, and the caller's
-assignments. Views parse input, call one service or selector and render output.
+"""Work API v1: the next-task call, submit, release, and the caller's assignments (the projects
+themselves are in ``assignments.api.projects``). Views parse input, call one service or selector
+and render output.
 
 What a labeler receives for a task is the same shape whether the task is real or a control
 (gold) task: the assignment id (ids of both come from one sequence, in claim order), the
@@ -12,53 +13,17 @@ from __future__ import annotations
 
 from drf_spectacular.utils import (
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
-    extend_schema_serializer,
 )
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
-from assignments.api.imports import (
-    ProjectIn,
-    ProjectOpsOut,
-    ProjectPatchIn,
-    project_ops_out,
-    require_ops,
-)
 from assignments.models import Assignment, Project
 from config.api import StrictSerializer, error_body, labeler_of, parse_input
-from config.errors import NotFound
-from workforce.selectors import is_ops
 
 
-class ProjectOut(serializers.ModelSerializer):
-    required_qualifications = serializers.SlugRelatedField(
-        slug_field="slug", many=True, read_only=True
-    )
-    guide = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Project
-        fields = [
-            "id",
-            "slug",
-            "name",
-            "objective",
-            "status",
-            "answer_type",
-            "classes",
-            "overlap",
-            "lease_seconds",
-            "required_qualifications",
-            "guide",
-            "priority",
-        ]
-
-
-@extend_schema_serializer(deprecate_fields=["assignment", "lease_expires_at"])
 class TaskForLabelerOut(serializers.Serializer):
     """The one shape of a leased task, real or control. ``id``, ``project``, ``status`` and
     ``expires_at`` are named as in the assignment list; ``assignment`` and
@@ -142,72 +107,6 @@ def task_for_labeler(assignment: Assignment, project: Project) -> dict:
         body["prelabel"] = assignment.task.prelabel
         body["prelabel_confidence"] = assignment.task.prelabel_confidence
     return body
-
-
-class _ProjectByRoleMixin:
-    """One representation per role: operations managers get ``ProjectOpsOut`` (every setting)
-    in every reply — list, detail, create, update; labelers and vendor managers get
-    ``ProjectOut``. Both render ``guide`` as an id."""
-
-    def get_serializer_class(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ProjectOut
-        return ProjectOpsOut if is_ops(self.request.user) else ProjectOut
-
-    def get_queryset(self):
-        qs = selectors.project_list_for(actor=self.request.user)
-        if is_ops(self.request.user):
-            qs = qs.select_related("control_gold_set")
-        return qs
-
-
-def _project_by_role(*, many: bool = False) -> PolymorphicProxySerializer:
-    return PolymorphicProxySerializer(
-        component_name="ProjectByRole",
-        serializers=[ProjectOpsOut, ProjectOut],
-        resource_type_field_name=None,
-        many=many,
-    )
-
-
-class ProjectListApi(_ProjectByRoleMixin, generics.ListAPIView):
-    """GET: the projects the caller may see (ops: ``ProjectOpsOut``; others: ``ProjectOut``).
-    POST: create a project, in draft (ops only)."""
-
-    @extend_schema(responses=_project_by_role(many=True))
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(request=ProjectIn, responses={201: ProjectOpsOut})
-    def post(self, request):
-        require_ops(request)
-        data = parse_input(ProjectIn, request.data)
-        project = services.project_create(actor=request.user, **data)
-        return Response(project_ops_out(project), status=status.HTTP_201_CREATED)
-
-
-class ProjectDetailApi(_ProjectByRoleMixin, generics.RetrieveAPIView):
-    """GET: one project (ops: ``ProjectOpsOut``; others: ``ProjectOut``). PATCH: change its
-    fields (ops only; the status changes through POST
-    projects/{id}/activate|pause|resume|finish/)."""
-
-    def get_object(self):
-        try:
-            return self.get_queryset().get(pk=self.kwargs["pk"])
-        except Project.DoesNotExist:
-            raise NotFound() from None
-
-    @extend_schema(responses=_project_by_role())
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(request=ProjectPatchIn, responses=ProjectOpsOut)
-    def patch(self, request, pk: int):
-        require_ops(request)
-        project = selectors.project_get_for(actor=request.user, pk=pk)
-        data = parse_input(ProjectPatchIn, request.data, partial=True)
-        project = services.project_update(actor=request.user, project=project, data=data)
-        return Response(project_ops_out(project))
 
 
 class NextTaskApi(APIView):

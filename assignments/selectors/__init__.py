@@ -1,9 +1,18 @@
-"""Reads of the assignments app, one module per area; the names callers use are re-exported."""
+"""Reads of the assignments app, one module per area:
 
-from assignments.selectors.claim import (
-    Gate,
+- ``gate``: the next-task gate (one query for everything a claim must know first);
+- ``projects``: projects and assignments, scoped to the caller;
+- ``progress``: project and batch progress;
+- ``tasks``: task samples and a project's status history;
+- ``quality``: the project quality page's facts;
+- ``review``: the review queue and the export;
+- ``control_set``: the control set's check.
+
+The names callers use most are re-exported here; the rest are imported from their module."""
+
+from assignments.selectors.gate import Gate, project_gate
+from assignments.selectors.projects import (
     assignment_list_for,
-    project_gate,
     project_get_for,
     project_list_for,
 )

@@ -23,7 +23,7 @@ from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from assignments.models import Assignment, Batch, Project, Task
-from assignments.selectors.claim import project_list_for
+from assignments.selectors.projects import project_list_for
 from config.errors import NotFound
 from workforce.models import User
 

@@ -1,18 +1,31 @@
-"""Writes of the assignments app, one module per area: ``claim`` (next task, submit, release,
-leases, control tasks), ``imports`` (bulk task import and updates), ``review`` (consensus
-hand-off, the review queue, flags, audits). The names callers use are re-exported here."""
+"""Writes of the assignments app, one module per area:
+
+- ``claim``: the next task (the claim), release, leases, control tasks;
+- ``submit``: storing an answer and its after-commit follow-up (grading a control answer);
+- ``projects``: creating and changing projects, their status and control settings;
+- ``imports``: bulk task import and updates;
+- ``review``: consensus hand-off, the review queue, flags, audits;
+- ``quality``: consensus orchestration for a completed task;
+- ``decisions``: the decision of a task and its history, re-deciding after a refit;
+- ``refits``: when a project's model is refitted;
+- ``control_set``: the control set's check and overrides.
+
+The names callers outside the app use most are re-exported here; the rest are imported from
+their module."""
 
 from assignments.services.claim import (
     Claim,
     ClaimContended,
-    Submission,
     assignment_claim_next,
     assignment_release,
+    leases_expire,
+    project_sync_control_tasks,
+)
+from assignments.services.submit import (
+    Submission,
     assignment_submit,
     control_answer_grade,
     control_answers_grade_sweep,
-    leases_expire,
-    project_sync_control_tasks,
     submission_follow_up,
 )
 

@@ -233,7 +233,7 @@ def control_rate_update(
 ) -> ControlRateRow:
     """Count one graded control answer and store the labeler's new control rate on the project.
 
-    Contract for the caller (``assignments.services.claim.control_answer_grade``): call it in
+    Contract for the caller (``assignments.services.submit.control_answer_grade``): call it in
     the grading transaction, right after ``gold_check_record``, once for every control answer
     whose check counts (the gold item is active), with the project's ``control_ratio`` and
     ``control_floor`` as floats — whether or not the project adapts, so the state is warm when
@@ -246,7 +246,7 @@ def control_rate_update(
     A row whose reason starts with ``rule:`` (a quality rule lowered the rate) keeps its rate
     and reason; only the counters move. What the claim gate reads: ``ControlRate.rate`` for
     (labeler, project) when ``project.adaptive_control`` is on or the reason starts with
-    ``rule:``, else the project's ``control_ratio`` (``assignments.selectors.claim``). Returns
+    ``rule:``, else the project's ``control_ratio`` (``assignments.selectors.gate``). Returns
     the row as written.
     """
     params = {

@@ -14,7 +14,7 @@ from django.db.models import F
 
 from assignments import services
 from assignments.models import Project
-from assignments.selectors.claim import project_gate
+from assignments.selectors.gate import project_gate
 from config.errors import Forbidden
 from qc.models import ControlRate, GoldCheck, GoldItem, GoldSet, RuleAction
 from qc.services import rules as rule_services

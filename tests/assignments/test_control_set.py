@@ -340,7 +340,7 @@ def test_the_warnings_of_a_page_of_projects_cost_one_query(django_assert_num_que
     from django.urls import get_resolver
 
     assert get_resolver().url_patterns  # the API's id converter is registered with the URLs
-    from assignments.api.imports import ProjectOpsOut
+    from assignments.api.projects import ProjectOpsOut
 
     gold_set = make_gold("pole-gold", matching_payload)
     make_quiz(gold_set, kind=Quiz.Kind.TRAINING, num_questions=3)

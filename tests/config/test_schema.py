@@ -87,7 +87,7 @@ def test_every_operation_documents_its_errors_in_the_error_shape(schema):
 def test_role_dependent_reply_is_any_of(schema):
     by_role = _component(schema, "ProjectByRole")
     assert "oneOf" not in by_role and len(by_role["anyOf"]) == 2
-    from assignments.api.work import ProjectOut  # after the URL converters are registered
+    from assignments.api.projects import ProjectOut  # after the URL converters are registered
 
     assert set(ProjectOut.Meta.fields) <= set(_component(schema, "ProjectOpsOut")["properties"])
 

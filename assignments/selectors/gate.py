@@ -1,4 +1,4 @@
-"""Reads of the work flow. ``project_gate`` answers, in one query, everything the next-task
+"""The next-task gate. ``project_gate`` answers, in one query, everything the next-task
 call must know before it claims: the project, the labeler's status, a missing qualification, a
 missing guide acknowledgement, and the labeler's live lease in the project."""
 
@@ -9,14 +9,12 @@ from datetime import datetime
 from functools import cache
 
 from django.db import connection
-from django.db.models import Q, QuerySet
 
 from assignments.models import Assignment, Project
 from config.errors import NotFound
 from config.rawsql import RowReader
 from qc.models import ControlRate, GuideAcknowledgement, GuideVersion, RuleAction
-from workforce.models import Labeler, Qualification, QualificationType, User
-from workforce.selectors import is_ops, managed_vendor_ids
+from workforce.models import Labeler, Qualification, QualificationType
 
 
 @dataclass(frozen=True)
@@ -124,35 +122,4 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
         has_stale_lease=bool(stale),
         paused_by_rule=bool(paused),
         control_rate=rate,
-    )
-
-
-# What everyone but ops may read of projects. The next-task gate answers 404 for the rest, as
-# a read would (``assignments.services.claim``).
-LABELER_VISIBLE_STATUSES = (Project.Status.ACTIVE, Project.Status.PAUSED)
-
-
-def project_list_for(*, actor: User) -> QuerySet[Project]:
-    """Ops see every project; everyone else sees active and paused ones (projects are not
-    vendor-owned; what a labeler may work on is decided by the gate)."""
-    qs = Project.objects.prefetch_related("required_qualifications").order_by("-priority", "id")
-    if is_ops(actor):
-        return qs
-    return qs.filter(status__in=LABELER_VISIBLE_STATUSES)
-
-
-def project_get_for(*, actor: User, pk: int) -> Project:
-    try:
-        return project_list_for(actor=actor).get(pk=pk)
-    except Project.DoesNotExist:
-        raise NotFound() from None
-
-
-def assignment_list_for(*, actor: User) -> QuerySet[Assignment]:
-    """A labeler's own assignments; a vendor manager's labelers'; everything for ops."""
-    qs = Assignment.objects.all()
-    if is_ops(actor):
-        return qs
-    return qs.filter(
-        Q(labeler__user_id=actor.pk) | Q(labeler__vendor_id__in=managed_vendor_ids(actor))
     )

@@ -1,0 +1,295 @@
+"""Writes of a submission: storing a labeler's answer on their assignment, and what follows it
+after commit (grading a control answer, consensus on a filled task).
+
+The submit is two statements on PostgreSQL (the lock; the count and the store in one) and the
+same for real and control tasks; docs/next-task.md, "Submit", says why. Read it before changing
+anything here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from assignments import tasks as work_tasks
+from assignments.models import Assignment, Project, Task
+from assignments.services.claim import _lock_clause
+from config.errors import Conflict, NotFound
+from config.rawsql import RowReader
+from qc.answers import AnswerError, validate_answer
+from qc.models import GoldCheck, GoldItem
+from qc.services.control import control_rate_update
+from qc.services.scoring import gold_check_record
+from workforce.models import Labeler
+
+
+@dataclass(frozen=True)
+class Submission:
+    assignment: Assignment
+    created: bool  # False when the same answer was already submitted (an idempotent retry)
+    task_completed: bool  # this submission filled the task's last slot
+
+
+def assignment_submit(
+    *, labeler: Labeler, assignment_id: int, answer: object, now: datetime | None = None
+) -> Submission:
+    """Submit the labeler's answer on their assignment.
+
+    The answer is validated against the project's schema (ValidationError with the field
+    ``answer``). Idempotent: the same answer again returns the stored submission; a different
+    one is a Conflict (``already_submitted``). A released assignment cannot be submitted
+    (Conflict ``released``); nor can one whose lease expired (Conflict ``lease_expired``; nothing
+    is written) — the same rule for real and control tasks. Locks the assignment row, then (via
+    the update) the task row.
+
+    A real and a control task take the same path: the same two statements (the lock; the count
+    and the store in one), and the same single side effect, the after-commit message
+    ``assignments.assignment_submitted`` carrying the assignment id, whose task grades a control
+    answer, counts it in the labeler's control rate and runs consensus on a task this filled
+    (``submission_follow_up``). Nothing that tells a control task apart runs in the request
+    (docs/next-task.md, "Submit"). A lost message is caught by the sweeps
+    (``control_answers_grade_sweep``, ``consensus_sweep``).
+    """
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        assignment = _lock_assignment(labeler=labeler, assignment_id=assignment_id)
+        project = assignment.project
+        try:
+            canonical = validate_answer(project.answer_type, project.classes, answer)
+        except AnswerError as exc:
+            raise ValidationError({"answer": exc.messages}) from None
+        if assignment.status == Assignment.Status.SUBMITTED:
+            if assignment.answer == canonical:
+                return Submission(assignment, created=False, task_completed=False)
+            raise Conflict(
+                "This assignment was already submitted with a different answer.",
+                code="already_submitted",
+            )
+        if assignment.status == Assignment.Status.RELEASED:
+            raise Conflict("This assignment was released; it cannot be submitted.", code="released")
+        if assignment.expires_at <= now:
+            raise Conflict(
+                "Your lease on this task expired before you submitted, so the answer was not "
+                "saved; ask for the next task.",
+                code="lease_expired",
+            )
+        active = max(
+            int(min((now - assignment.leased_at).total_seconds(), project.lease_seconds)), 0
+        )
+        completed = _store_submission(
+            assignment=assignment, answer=canonical, active=active, now=now
+        )
+        # One message for every submission, real or control, sent after commit (a broker
+        # failure cannot undo the submission; the publish is bounded by the broker timeouts in
+        # settings, and the sweeps catch a lost message).
+        transaction.on_commit(
+            # A named callable: a robust callback that fails is logged by its __qualname__,
+            # which a functools.partial lacks (the submit then answered 500 with the broker down).
+            lambda pk=assignment.pk: work_tasks.assignment_submitted.delay(pk),
+            robust=True,
+        )
+        assignment.status = Assignment.Status.SUBMITTED
+        assignment.answer = canonical
+        assignment.submitted_at = now
+        assignment.active_seconds = active
+    return Submission(assignment, created=True, task_completed=completed)
+
+
+@cache
+def _submit_lock_sql() -> tuple[str, RowReader, RowReader]:
+    """The submit's first statement, written out once: the caller's assignment locked, with its
+    project (the ORM composed this per call at a CPU cost larger than the query's). The same
+    for real and control tasks."""
+    a, p = RowReader(Assignment), RowReader(Project)
+    sql = f"""
+        SELECT {a.columns("a")}, {p.columns("p")}
+          FROM {Assignment._meta.db_table} a
+          JOIN {Project._meta.db_table} p ON p.id = a.project_id
+         WHERE a.id = %s AND a.labeler_id = %s
+         {_lock_clause("FOR NO KEY UPDATE OF a")}
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+    return sql, a, p
+
+
+def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> Assignment:
+    """Lock the labeler's assignment (NotFound when it is not theirs) and load its project, in
+    one statement."""
+    sql, a, p = _submit_lock_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [assignment_id, labeler.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound()
+    assignment = a.read(row[: len(a)])
+    assignment.project = p.read(row[len(a) :])
+    return assignment
+
+
+@cache
+def _store_sql() -> tuple[str, str, str]:
+    """The submit's store: (PostgreSQL's one statement, SQLite's count, SQLite's store).
+
+    The count takes a slot on a real task: ``submitted < target`` under the task row's lock (the
+    on-time lease held that slot; the guard refuses the rare submit whose slot a claim re-counted
+    as free at the very instant of expiry). On a control task (``%(control)s``, no slots) it
+    matches no row, and the store does not wait for it. One text for both kinds: the same
+    statement, the same plan shape."""
+    t = Task._meta.db_table
+    a = Assignment._meta.db_table
+    count_sql = f"""UPDATE {t} SET submitted = submitted + 1,
+                                   is_open = (submitted + 1 < target),
+                                   state = CASE WHEN submitted + 1 >= target THEN 'complete'
+                                                ELSE state END
+                     WHERE id = %(task)s AND submitted < target AND NOT %(control)s
+                 RETURNING submitted >= target AS filled"""  # noqa: S608
+    store_sql = f"""UPDATE {a} SET status = 'submitted', answer = %(answer)s,
+                                   submitted_at = %(now)s, active_seconds = %(active)s
+                     WHERE id = %(assignment)s"""  # noqa: S608
+    both = f"""WITH counted AS ({count_sql})
+               {store_sql} AND (%(control)s OR EXISTS (SELECT 1 FROM counted))
+               RETURNING (SELECT filled FROM counted)"""  # noqa: S608
+    return both, count_sql, store_sql
+
+
+def _store_submission(
+    *, assignment: Assignment, answer: object, active: int, now: datetime
+) -> bool:
+    """Store the answer and, on a real task, count the submission on the task — one statement
+    on PostgreSQL, the same for real and control tasks; returns whether it filled the task's
+    last slot. Conflict ``slot_taken`` (the transaction rolls back) when a real task has no slot
+    left for it."""
+    both, count_sql, store_sql = _store_sql()
+    params = {
+        "task": assignment.task_id,
+        "control": bool(assignment.is_control),
+        "answer": Assignment._meta.get_field("answer").get_db_prep_value(answer, connection),
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "active": active,
+        "assignment": assignment.pk,
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One round trip: the count and the store in one statement; on a real task the
+            # store happens only if the count found room.
+            cursor.execute(both, params)
+            row = cursor.fetchone()
+        else:
+            # SQLite has no data-modifying CTE: two statements (for both kinds), serialized by
+            # its write lock.
+            cursor.execute(count_sql, params)
+            row = cursor.fetchone()
+            if row is not None or assignment.is_control:
+                cursor.execute(store_sql, params)
+                row = row or (False,)
+    if row is None:
+        raise Conflict(
+            "The task's slots were all taken when your answer arrived; it was not saved.",
+            code="slot_taken",
+        )
+    return bool(row[0])
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What ``submission_follow_up`` did."""
+
+    graded: bool  # a control answer was graded now (False: not a control answer, or done)
+    consensus: str  # the ConsensusAction of a completed task's consensus ("" when none ran)
+
+
+def submission_follow_up(*, assignment_id: int) -> FollowUp:
+    """After a submission commits (the Celery task ``assignments.assignment_submitted``): grade
+    a control answer (``control_answer_grade``) and run consensus on a task whose last slot is
+    filled (``task_consensus_run``). Reloads everything; idempotent and safe to run
+    concurrently (each step is; a second run does nothing more). An unknown or unsubmitted
+    assignment is a no-op."""
+    # Imported here: review imports this module's package (consensus lives there).
+    from assignments.services.review import task_consensus_run
+
+    row = (
+        Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.SUBMITTED)
+        .values_list("is_control", "task_id", "task__state")
+        .first()
+    )
+    if row is None:
+        return FollowUp(graded=False, consensus="")
+    is_control, task_id, state = row
+    if is_control:
+        return FollowUp(graded=control_answer_grade(assignment_id=assignment_id), consensus="")
+    if state != Task.State.COMPLETE:
+        return FollowUp(graded=False, consensus="")
+    return FollowUp(graded=False, consensus=task_consensus_run(task_id=task_id))
+
+
+def control_answer_grade(*, assignment_id: int, now: datetime | None = None) -> bool:
+    """Grade a submitted control answer against its gold item into a ``qc.GoldCheck`` (checked
+    at the submission's time) and, when the item is active, count it in the labeler's control
+    rate (``qc.services.control.control_rate_update``). Once per assignment: under the
+    assignment row's lock, an existing check means it was done (a redelivered message, the
+    sweep, a concurrent run). Returns whether it graded now. One durable transaction; locks the
+    assignment row, then the labeler's control-rate row."""
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        assignment = (
+            Assignment.objects.select_related("project", "task__gold_item")
+            .select_for_update(of=("self",), no_key=True)
+            .filter(pk=assignment_id, status=Assignment.Status.SUBMITTED, is_control=True)
+            .first()
+        )
+        if assignment is None or assignment.task.gold_item is None:
+            return False
+        if GoldCheck.objects.filter(assignment_id=assignment.pk).exists():
+            return False
+        project, gold_item = assignment.project, assignment.task.gold_item
+        correct = gold_check_record(
+            labeler_id=assignment.labeler_id,
+            gold_item=gold_item,
+            project_id=project.pk,
+            assignment_id=assignment.pk,
+            answer_type=project.answer_type,
+            answer=assignment.answer,
+            iou_threshold=float(project.iou_threshold),
+            now=assignment.submitted_at,
+        )
+        if gold_item.status == GoldItem.Status.ACTIVE:
+            # The labeler's control rate follows their interval (qc.services.control).
+            control_rate_update(
+                labeler_id=assignment.labeler_id,
+                project_id=project.pk,
+                correct=correct,
+                ratio=float(project.control_ratio),
+                floor=float(project.control_floor),
+                now=now,
+            )
+    return True
+
+
+# How far back the grading sweep looks: longer than any broker outage it must cover, short
+# enough that its index range stays small (``assignments_assignment_control_submitted``).
+CONTROL_SWEEP_HOURS = 24
+
+
+def control_answers_grade_sweep(*, hours: int = CONTROL_SWEEP_HOURS, limit: int = 1000) -> int:
+    """Safety net for lost after-commit messages: grade the control answers submitted in the
+    last ``hours`` that have no gold check (``control_answer_grade`` each, oldest first, at most
+    ``limit`` a run). One query finds them: a range scan of the partial index
+    ``assignments_assignment_control_submitted (submitted_at) WHERE is_control AND status =
+    'submitted'`` with one probe of the gold checks' unique assignment index per row — its cost
+    follows the window's control answers, not the table. Idempotent; returns how many it
+    graded."""
+    since = timezone.now() - timedelta(hours=hours)
+    ids = list(
+        Assignment.objects.filter(
+            is_control=True, status=Assignment.Status.SUBMITTED, submitted_at__gte=since
+        )
+        .exclude(Exists(GoldCheck.objects.filter(assignment_id=OuterRef("pk"))))
+        .order_by("submitted_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    return sum(1 for pk in ids if control_answer_grade(assignment_id=pk))
