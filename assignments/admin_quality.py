@@ -44,7 +44,7 @@ from assignments.selectors import quality
 from qc import charts
 from qc.charts import DASH, percent
 from qc.selectors import scores
-from qc.selectors.rules import public_inputs, rule_actions_for
+from qc.selectors.rules import public_inputs, rule_firings_for
 from workforce.models import Labeler
 from workforce.selectors import is_ops
 
@@ -55,7 +55,7 @@ WINDOW_CHOICES = (
     ("all_time", "All time"),
 )
 DEFAULT_WINDOW = "all_time"
-MAX_FIRINGS = 50  # the scorecard lists the latest rule actions, newest first
+MAX_FIRINGS = 50  # the scorecard lists the latest rule firings, newest first
 THROUGHPUT_DAYS = 30  # the vendor comparison's labels per day are over the last 30 days
 METHOD_NAMES = {"one_coin": "one-coin", "full": "full confusion matrices"}
 
@@ -266,7 +266,7 @@ class QualityDashboardsMixin:
         now = timezone.now()
         card = quality.labeler_scorecard(labeler=labeler, project_id=project_id, now=now)
         s, t = card["scores"], card["throughput"]
-        firings = rule_actions_for(actor=request.user).filter(labeler_id=labeler.pk)
+        firings = rule_firings_for(actor=request.user).filter(labeler_id=labeler.pk)
         if project_id is not None:
             firings = firings.filter(project_id=project_id)
         firings = list(firings.order_by("-fired_at", "-id")[:MAX_FIRINGS])
@@ -333,7 +333,7 @@ class QualityDashboardsMixin:
             ),
             "firings": [self._firing_row(f, labeler, names) for f in firings],
             "max_firings": MAX_FIRINGS,
-            "firings_url": _url("qc_ruleaction_changelist", query={"q": labeler.user.username}),
+            "firings_url": _url("qc_rulefiring_changelist", query={"q": labeler.user.username}),
         }
         return self._render(request, "scorecard.html", context)
 
@@ -351,7 +351,7 @@ class QualityDashboardsMixin:
         reverse_url = None
         if firing.status == firing.Status.OPEN:
             reverse_url = _url(
-                "qc_ruleaction_changelist",
+                "qc_rulefiring_changelist",
                 query={
                     "status__exact": firing.Status.OPEN,
                     "rule__id__exact": firing.rule_id,
@@ -365,7 +365,7 @@ class QualityDashboardsMixin:
             "status": firing.get_status_display(),
             "interval": interval,
             "fired_at": firing.fired_at,
-            "url": _url("qc_ruleaction_change", firing.pk),
+            "url": _url("qc_rulefiring_change", firing.pk),
             "reverse_url": reverse_url,
         }
 

@@ -310,7 +310,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "assignments.models.Review.Status",
         "ConsensusMethodEnum": "assignments.models.ConsensusMethod",
         "QualityRuleActionEnum": "qc.models.QualityRule.Action",
-        "RuleActionStatusEnum": "qc.models.RuleAction.Status",
+        "RuleFiringStatusEnum": "qc.models.RuleFiring.Status",
         "GoldCheckContestEnum": "qc.models.GoldCheck.Contest",
     },
 }

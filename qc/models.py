@@ -590,7 +590,7 @@ class ControlRate(models.Model):
 class QualityRule(models.Model):
     """A rule on a project. ``test = interval``: when the chosen bound of a labeler's interval
     for the metric, over their last ``window`` observations (at least ``min_n``), is below/above
-    the threshold, the action fires — once per breach (see ``RuleAction``). ``test =
+    the threshold, the action fires — once per breach (see ``RuleFiring``). ``test =
     sequential``: a sequential test of "accuracy at or above the threshold" against "at or
     below threshold - delta" over all the labeler's observations in order since the last lift,
     with false-pause rate ``alpha`` (``qc.sequential.MonitorParams``, docs/quality.md, Rules)."""
@@ -719,7 +719,7 @@ class QualityRule(models.Model):
         return self.name
 
 
-class RuleAction(models.Model):
+class RuleFiring(models.Model):
     """One firing of a rule on a labeler: the breach, its inputs and the interval at that moment.
 
     ``open`` while the breach lasts (a partial unique constraint: one open firing per rule and
@@ -736,7 +736,7 @@ class RuleAction(models.Model):
         LIFTED = "lifted", "Lifted (recovered)"
 
     rule = models.ForeignKey(QualityRule, on_delete=models.PROTECT, related_name="firings")
-    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="rule_actions")
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="rule_firings")
     project_id = models.BigIntegerField()
     action = models.CharField(max_length=24, choices=QualityRule.Action.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
@@ -756,13 +756,13 @@ class RuleAction(models.Model):
     class Meta:
         ordering = ["-fired_at", "-id"]
         indexes = [
-            models.Index(fields=["labeler", "project_id", "status"], name="qc_ruleaction_labeler"),
+            models.Index(fields=["labeler", "project_id", "status"], name="qc_rulefiring_labeler"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["rule", "labeler"],
                 condition=Q(status="open"),
-                name="qc_ruleaction_one_open_breach",
+                name="qc_rulefiring_one_open_breach",
             ),
         ]
 

@@ -39,11 +39,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
-from assignments.api.projects import OPS_ONLY, ControlCheckOut, ProgressOut, control_check_out
+from assignments.api.projects import ControlCheckOut, ProgressOut, control_check_out
 from assignments.models import Batch
 from assignments.services import control_set as control_services
 from assignments.services.imports import IMPORT_FORMATS, TASK_IMPORT_MAX_BYTES, upload_file
 from config.api import StrictSerializer, parse_input
+from workforce.permissions import OPS_ONLY
 
 
 class RawFileParser(parsers.BaseParser):

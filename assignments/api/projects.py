@@ -35,7 +35,6 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,21 +43,11 @@ from assignments.models import ConsensusMethod, Project, ProjectStatusChange
 from assignments.selectors import control_set as control_selectors
 from assignments.services import control_set as control_services
 from config.api import StrictSerializer, parse_input
-from config.errors import Forbidden, NotFound
+from config.errors import NotFound
 from qc.control_sets import SHAPES_DIFFER, SHOWS_ANSWERS
 from qc.models import AnswerType, GoldSet, Guide
-from workforce.permissions import IsOps
+from workforce.permissions import OPS_ONLY, require_ops
 from workforce.selectors import is_ops
-
-OPS_ONLY = (IsAuthenticated, IsOps)
-
-
-def require_ops(request) -> None:
-    """For views whose other methods are open to every role (the project list and detail):
-    a write by anyone but ops is a 403."""
-    if not is_ops(request.user):
-        raise Forbidden("Only operations managers can do this.")
-
 
 # -- projects: input and output for ops ------------------------------------------------------------
 

@@ -29,7 +29,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,7 +38,7 @@ from assignments.selectors import projects as project_selectors
 from assignments.selectors import review as selectors
 from assignments.services import review as services
 from config.api import StrictSerializer, labeler_of, parse_input
-from workforce.permissions import IsOps
+from workforce.permissions import OPS_ONLY
 
 BIGINT_MAX = 2**63 - 1
 
@@ -259,7 +258,7 @@ class FileFormatNegotiation(DefaultContentNegotiation):
 
 
 class ProjectExportApi(APIView):
-    permission_classes = (IsAuthenticated, IsOps)
+    permission_classes = OPS_ONLY
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = FileFormatNegotiation
 

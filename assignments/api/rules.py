@@ -12,7 +12,7 @@ Routes (under /api/v1/):
 * ``GET, PATCH quality-rules/{id}/`` — read or change a rule (the project never changes;
   ``is_active: false`` turns it off, clearing its open warnings and lowered control rates).
 
-The firings are under ``rule-actions/`` (``qc.api.rules``).
+The firings are under ``rule-firings/`` (``qc.api.rules``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import django_filters
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from assignments.models import Project
@@ -30,9 +29,8 @@ from qc.models import QualityRule, Quiz
 from qc.selectors import rules as selectors
 from qc.services import rules as services
 from workforce.models import QualificationType
-from workforce.permissions import IsOps
+from workforce.permissions import OPS_ONLY
 
-OPS_ONLY = (IsAuthenticated, IsOps)
 BIGINT_MAX = 2**63 - 1
 
 

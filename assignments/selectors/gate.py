@@ -13,7 +13,7 @@ from django.db import connection
 from assignments.models import Assignment, Project
 from config.errors import NotFound
 from config.rawsql import RowReader
-from qc.models import ControlRate, GuideAcknowledgement, GuideVersion, RuleAction
+from qc.models import ControlRate, GuideAcknowledgement, GuideVersion, RuleFiring
 from workforce.models import Labeler, Qualification, QualificationType
 
 
@@ -49,7 +49,7 @@ def _gate_sql() -> str:
         "version": GuideVersion._meta.db_table,
         "ack": GuideAcknowledgement._meta.db_table,
         "assignment": Assignment._meta.db_table,
-        "firing": RuleAction._meta.db_table,
+        "firing": RuleFiring._meta.db_table,
         "rate": ControlRate._meta.db_table,
     }
     return f"""

@@ -11,7 +11,6 @@ from config.errors import NotFound
 from workforce.models import User
 from workforce.selectors import is_ops, managed_vendor_ids
 
-
 # What everyone but ops may read of projects. The next-task gate answers 404 for the rest, as
 # a read would (``assignments.selectors.gate``).
 LABELER_VISIBLE_STATUSES = (Project.Status.ACTIVE, Project.Status.PAUSED)

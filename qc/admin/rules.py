@@ -3,9 +3,9 @@
 Rules are added and changed through ``qc.services.rules`` (``rule_create``, ``rule_update``,
 which validate field by field); the "deactivate" action calls ``rule_deactivate``. The project
 is a plain id here: qc sits below ``assignments`` and cannot check it (the API,
-``POST /api/v1/quality-rules/``, does). Rule actions (firings) are read-only; the "reverse"
+``POST /api/v1/quality-rules/``, does). Rule firings are read-only; the "reverse"
 action asks for a reason on the shared confirmation page and calls
-``rule_action_reverse`` for each selected firing.
+``rule_firing_reverse`` for each selected firing.
 
 A new rule's test left blank is chosen by its action (``default_test``: sequential for pause,
 suspend and revoke, the interval otherwise), as in the API.
@@ -24,7 +24,7 @@ from config.admin import (
     ServiceModelForm,
     adopt,
 )
-from qc.models import QualityRule, RuleAction
+from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
 from workforce.selectors import is_ops
 
@@ -49,7 +49,7 @@ class QualityRuleForm(ServiceModelForm):
 
 
 class ReverseReasonForm(ReasonForm):
-    reason_help = "Recorded on each selected rule action."
+    reason_help = "Recorded on each selected rule firing."
 
 
 @admin.register(QualityRule)
@@ -76,7 +76,7 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .annotate(_open=Count("firings", filter=Q(firings__status=RuleAction.Status.OPEN)))
+            .annotate(_open=Count("firings", filter=Q(firings__status=RuleFiring.Status.OPEN)))
         )
 
     def get_fields(self, request, obj=None):
@@ -144,8 +144,8 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"Deactivated {done} rule(s).", messages.SUCCESS)
 
 
-@admin.register(RuleAction)
-class RuleActionAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
+@admin.register(RuleFiring)
+class RuleFiringAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
     """What the rules did: read-only; ops reverse a firing with a reason."""
 
     list_display = ("fired_at", "labeler", "rule", "action", "status", "inputs_summary")
@@ -171,7 +171,7 @@ class RuleActionAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
     actions = ("reverse",)
 
     @admin.display(description="interval")
-    def inputs_summary(self, obj: RuleAction) -> str:
+    def inputs_summary(self, obj: RuleFiring) -> str:
         i = obj.inputs or {}
         try:
             if i.get("test") == QualityRule.Test.SEQUENTIAL:
@@ -198,11 +198,11 @@ class RuleActionAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
         return False
 
     def has_reverse_permission(self, request) -> bool:
-        return is_ops(request.user) and request.user.has_perm("qc.change_ruleaction")
+        return is_ops(request.user) and request.user.has_perm("qc.change_rulefiring")
 
-    @admin.action(description="Reverse selected rule actions", permissions=["reverse"])
+    @admin.action(description="Reverse selected rule firings", permissions=["reverse"])
     def reverse(self, request, queryset):
-        """Ask for a reason (required), then call ``rule_action_reverse`` for each selected
+        """Ask for a reason (required), then call ``rule_firing_reverse`` for each selected
         firing — one transaction each — and report successes and failures."""
         firings = list(queryset.select_related("rule", "labeler__user").order_by("pk"))
         return self.reason_action(
@@ -210,12 +210,12 @@ class RuleActionAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
             firings,
             action="reverse",
             form_class=ReverseReasonForm,
-            apply=lambda firing, c: services.rule_action_reverse(
-                actor=request.user, action_id=firing.pk, reason=c["reason"]
+            apply=lambda firing, c: services.rule_firing_reverse(
+                actor=request.user, firing_id=firing.pk, reason=c["reason"]
             ),
             verb="reverse",
-            success=lambda n: f"Reversed {n} rule action(s).",
-            title="Reverse rule actions",
-            intro=f"You are about to undo {len(firings)} rule action(s):",
+            success=lambda n: f"Reversed {n} rule firing(s).",
+            title="Reverse rule firings",
+            intro=f"You are about to undo {len(firings)} rule firing(s):",
             line=lambda f: f"{f} — {f.get_action_display().lower()}",
         )

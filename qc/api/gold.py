@@ -27,7 +27,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, parsers, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,9 +38,7 @@ from qc.selectors import gold as selectors
 from qc.selectors.guides import guide_version_published_by_number
 from qc.services import gold as services
 from workforce.api import _validated
-from workforce.permissions import IsOps
-
-OPS_ONLY = (IsAuthenticated, IsOps)
+from workforce.permissions import OPS_ONLY
 
 # -- output -------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from qc.models import GoldCheck
 from qc.selectors import gold as gold_selectors
 from qc.selectors import gold_health as selectors
 from qc.services import gold_health as services
-from workforce.permissions import IsOps, IsOpsOrVendorManager
+from workforce.permissions import OPS_ONLY, OPS_OR_VENDOR_MANAGER
 from workforce.selectors import is_ops
 
 # -- output -------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class MyGoldCheckContestApi(APIView):
 
 
 class GoldCheckListApi(generics.ListAPIView):
-    permission_classes = (IsAuthenticated, IsOpsOrVendorManager)
+    permission_classes = OPS_OR_VENDOR_MANAGER
     filterset_class = GoldCheckFilter
     queryset = GoldCheck.objects.none()  # for the schema
 
@@ -203,7 +203,7 @@ class GoldCheckListApi(generics.ListAPIView):
 
 
 class GoldSetHealthApi(APIView):
-    permission_classes = (IsAuthenticated, IsOps)
+    permission_classes = OPS_ONLY
 
     @extend_schema(
         parameters=[OpenApiParameter("flagged", bool)],

@@ -24,28 +24,17 @@ import django_filters
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer, labeler_of, labeler_or_none
+from config.api import StrictSerializer, labeler_of
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors import guides as selectors
 from qc.services import guides as services
 from workforce.api import _validated
 from workforce.models import Labeler
-from workforce.permissions import IsOpsOrVendorManager
+from workforce.permissions import LABELERS_ONLY, OPS_OR_VENDOR_MANAGER
 from workforce.selectors import is_ops
-
-# -- permissions --------------------------------------------------------------------------------
-
-
-class IsLabeler(BasePermission):
-    message = "Only labelers acknowledge guides."
-
-    def has_permission(self, request, view) -> bool:
-        return labeler_or_none(request.user) is not None
-
 
 # -- output -------------------------------------------------------------------------------------
 
@@ -238,7 +227,7 @@ class GuideAcknowledgeApi(APIView):
     """POST (no body) → the acknowledgement of the current version; the same row when the
     labeler already acknowledged it. 409 when nothing is published."""
 
-    permission_classes = (IsAuthenticated, IsLabeler)
+    permission_classes = LABELERS_ONLY
 
     @extend_schema(request=AcknowledgeIn, responses=AckOut)
     def post(self, request, pk: int):
@@ -271,7 +260,7 @@ class MissingAckFilter(django_filters.FilterSet):
 class GuideAcknowledgementListApi(generics.ListAPIView):
     """Who acknowledged which version: ops see everyone, a vendor manager their labelers."""
 
-    permission_classes = (IsAuthenticated, IsOpsOrVendorManager)
+    permission_classes = OPS_OR_VENDOR_MANAGER
     serializer_class = AckListOut
     filterset_class = AckFilter
     queryset = GuideAcknowledgement.objects.none()  # for the schema
@@ -285,7 +274,7 @@ class GuideMissingAcknowledgementListApi(generics.ListAPIView):
     """Labelers (not offboarded) who have not acknowledged the current major version — they may
     not take the guide's quizzes or work on its projects. Scoped like the acknowledgements."""
 
-    permission_classes = (IsAuthenticated, IsOpsOrVendorManager)
+    permission_classes = OPS_OR_VENDOR_MANAGER
     serializer_class = MissingAckOut
     filterset_class = MissingAckFilter
     queryset = Labeler.objects.none()  # for the schema

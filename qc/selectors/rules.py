@@ -1,7 +1,7 @@
 """Reads of quality rules and their firings, scoped to the caller.
 
 Rules are an operations setting: ops read them, nobody else (the API refuses others earlier).
-Firings (``RuleAction``) are visible to ops, to the labeler's vendor manager and to the labeler
+Firings (``RuleFiring``) are visible to ops, to the labeler's vendor manager and to the labeler
 themself; what a non-ops caller reads of a firing's inputs is the interval and the rule's terms
 (``public_inputs``), never anything of a gold answer (inputs hold none anyway). A labeler and a
 vendor manager see a firing only when it was decided on facts recorded before the start of the
@@ -18,12 +18,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from config.errors import NotFound
-from qc.models import QualityRule, RuleAction
+from qc.models import QualityRule, RuleFiring
 from qc.selectors.scores import start_of_day
 from workforce.models import User
 from workforce.selectors import is_ops, managed_vendor_ids
 
-#: The keys of ``RuleAction.inputs`` anyone who may see the firing may read (the interval and
+#: The keys of ``RuleFiring.inputs`` anyone who may see the firing may read (the interval and
 #: the rule's terms); the rest (control-rate bookkeeping, reversal notes) is for ops.
 PUBLIC_INPUT_KEYS = (
     "metric",
@@ -57,14 +57,14 @@ def quality_rule_get_for(*, actor: User, pk: int) -> QualityRule:
         raise NotFound() from None
 
 
-def rule_actions_for(*, actor: User, now: datetime | None = None) -> QuerySet[RuleAction]:
+def rule_firings_for(*, actor: User, now: datetime | None = None) -> QuerySet[RuleFiring]:
     """Firings the caller may read: all for ops; for a vendor manager those on their vendors'
     labelers, for a labeler their own (a caller may be both) — in both cases only firings
     decided on facts recorded before the start of the current day (``as_of <=
     start_of_day(now)``), so that no firing made from today's facts (by an evaluation outside
     the periodic sweep) can point at a submission of today. Rule, labeler and reverser are
     joined, so a page costs a constant number of queries."""
-    qs = RuleAction.objects.select_related("rule", "labeler__user", "reversed_by")
+    qs = RuleFiring.objects.select_related("rule", "labeler__user", "reversed_by")
     if is_ops(actor):
         return qs
     if not actor.is_authenticated:
@@ -75,10 +75,10 @@ def rule_actions_for(*, actor: User, now: datetime | None = None) -> QuerySet[Ru
     )
 
 
-def rule_action_get_for(*, actor: User, pk: int) -> RuleAction:
+def rule_firing_get_for(*, actor: User, pk: int) -> RuleFiring:
     try:
-        return rule_actions_for(actor=actor).get(pk=pk)
-    except RuleAction.DoesNotExist:
+        return rule_firings_for(actor=actor).get(pk=pk)
+    except RuleFiring.DoesNotExist:
         raise NotFound() from None
 
 
@@ -89,12 +89,12 @@ def public_inputs(inputs: dict[str, Any] | None) -> dict[str, Any]:
     return {key: inputs[key] for key in PUBLIC_INPUT_KEYS if key in inputs}
 
 
-def open_pauses() -> QuerySet[RuleAction]:
+def open_pauses() -> QuerySet[RuleFiring]:
     """Open ``pause_on_project`` firings. Exists-able, e.g.
     ``Exists(open_pauses().filter(labeler_id=OuterRef("labeler_id"), project_id=OuterRef("pk")))``;
-    served by the index ``qc_ruleaction_labeler`` (labeler, project_id, status)."""
-    return RuleAction.objects.filter(
-        status=RuleAction.Status.OPEN, action=QualityRule.Action.PAUSE_ON_PROJECT
+    served by the index ``qc_rulefiring_labeler`` (labeler, project_id, status)."""
+    return RuleFiring.objects.filter(
+        status=RuleFiring.Status.OPEN, action=QualityRule.Action.PAUSE_ON_PROJECT
     )
 
 

@@ -18,11 +18,11 @@ paused within ``DEFAULT_HORIZON`` observations with probability at most ``alpha`
 the rule is evaluated (``window``, ``min_n`` and ``bound`` are not used). With ``auto_lift``, an
 open pause of a sequential rule is ``lifted`` by the sweep once the labeler has passed the
 rule's ``lift_quiz`` in an attempt started after the pause fired; the test then restarts from
-the lift. Without it, ops lift the pause (``rule_action_reverse``).
+the lift. Without it, ops lift the pause (``rule_firing_reverse``).
 
-Once per breach. A breach with no open firing for (rule, labeler) inserts a ``RuleAction`` with
+Once per breach. A breach with no open firing for (rule, labeler) inserts a ``RuleFiring`` with
 ``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index
-``qc_ruleaction_one_open_breach``; only the evaluation whose insert returned a row performs the
+``qc_rulefiring_one_open_breach``; only the evaluation whose insert returned a row performs the
 action, in the same transaction, so racing evaluations fire once. When the labeler is back
 within the rule, an open ``warn`` or ``lower_control_rate`` firing is ``cleared`` (the next
 breach fires again). ``pause_on_project``, ``revoke_qualification`` and ``suspend`` stay open
@@ -37,7 +37,7 @@ the periodic sweep (``rules_sweep``, the beat job ``assignments.quality_rules_sw
 after a submission. A pause, a warning, a clearing or a lowered control rate therefore rests on
 whole past days and happens at a time no single submission explains: a labeler cannot tell from
 a rule's effect which of their tasks was a control task. Each firing stores that cut-off
-(``RuleAction.as_of``). Ops's own acts (reversing a firing, changing or turning off a rule) take
+(``RuleFiring.as_of``). Ops's own acts (reversing a firing, changing or turning off a rule) take
 effect at once. See docs/quality.md, "Rules" and "Secrecy of control tasks".
 
 Automatic actions have no actor (``actor=None``); the reason text names the rule and the
@@ -68,7 +68,7 @@ from qc.models import (
     QualityRule,
     Quiz,
     QuizAttempt,
-    RuleAction,
+    RuleFiring,
 )
 from qc.selectors.scores import start_of_day
 from qc.sequential import MonitorParams, MonitorResult, monitor
@@ -78,7 +78,7 @@ from workforce.models import Labeler, Qualification, QualificationType, User
 
 A = QualityRule.Action
 M = QualityRule.Metric
-ST = RuleAction.Status
+ST = RuleFiring.Status
 T = QualityRule.Test
 
 #: Actions whose firing clears by itself when the labeler is back within the rule.
@@ -357,7 +357,7 @@ def rule_deactivate(*, actor: User | None, rule: QualityRule) -> QualityRule:
     with transaction.atomic():
         QualityRule.objects.filter(pk=rule.pk).update(is_active=False)
         _clear(
-            RuleAction.objects.select_for_update().filter(
+            RuleFiring.objects.select_for_update().filter(
                 rule_id=rule.pk, status=ST.OPEN, action__in=SELF_CLEARING
             ),
             now=now,
@@ -486,7 +486,7 @@ def rules_evaluate(
     project_id: int,
     now: datetime | None = None,
     before: datetime | None = None,
-) -> list[RuleAction]:
+) -> list[RuleFiring]:
     """Evaluate every active rule of the project for the labeler, on the facts recorded before
     ``before`` (default: the start of ``now``'s day, ``start_of_day``); returns the firings
     made, each with ``as_of = before``. Evaluated twice with the same cut-off, it decides the
@@ -508,7 +508,7 @@ def rules_evaluate(
     rules = [rule for rule in rules if rule.test != T.SEQUENTIAL]
     pending = {
         f.rule_id: f
-        for f in RuleAction.objects.filter(
+        for f in RuleFiring.objects.filter(
             Q(status=ST.OPEN) | Q(status=ST.REVERSED, cleared_at__isnull=True),
             labeler_id=labeler_id,
             rule_id__in=[r.pk for r in (*rules, *sequential)],
@@ -527,7 +527,7 @@ def rules_evaluate(
     to_fire: list[tuple[QualityRule, dict[str, Any]]] = []
     to_clear: list[int] = []
     breach_over: list[int] = []
-    to_lift: list[tuple[RuleAction, QuizAttempt]] = []
+    to_lift: list[tuple[RuleFiring, QuizAttempt]] = []
     if sequential:
         to_fire, to_lift = _sequential_decisions(
             sequential,
@@ -563,9 +563,9 @@ def rules_evaluate(
                 rule, inputs = by_rule[rule_id]
                 _perform(firing_id, rule, labeler, inputs, now)
         if to_clear:
-            _clear(RuleAction.objects.select_for_update().filter(pk__in=to_clear), now=now)
+            _clear(RuleFiring.objects.select_for_update().filter(pk__in=to_clear), now=now)
         if breach_over:
-            RuleAction.objects.filter(pk__in=breach_over, cleared_at__isnull=True).update(
+            RuleFiring.objects.filter(pk__in=breach_over, cleared_at__isnull=True).update(
                 cleared_at=now
             )
         for firing, attempt in to_lift:
@@ -573,7 +573,7 @@ def rules_evaluate(
     if not fired:
         return []
     return list(
-        RuleAction.objects.filter(pk__in=[pk for pk, _ in fired])
+        RuleFiring.objects.filter(pk__in=[pk for pk, _ in fired])
         .select_related("rule")
         .order_by("id")
     )
@@ -581,13 +581,13 @@ def rules_evaluate(
 
 def _sequential_decisions(
     rules: list[QualityRule],
-    pending: dict[int, RuleAction],
+    pending: dict[int, RuleFiring],
     *,
     labeler_id: int,
     project_id: int,
     now: datetime,
     before: datetime,
-) -> tuple[list[tuple[QualityRule, dict[str, Any]]], list[tuple[RuleAction, QuizAttempt]]]:
+) -> tuple[list[tuple[QualityRule, dict[str, Any]]], list[tuple[RuleFiring, QuizAttempt]]]:
     """What the sequential rules decide for one labeler: the rules to fire (no open firing, and
     the test, replayed over the observations since its restart and before ``before``, reached
     its boundary) and the open automatic-lift pauses to lift (a passed attempt of the rule's
@@ -602,7 +602,7 @@ def _sequential_decisions(
     testing = [rule for rule in rules if rule.pk not in open_firing]
     if testing:
         restarts = dict(
-            RuleAction.objects.filter(
+            RuleFiring.objects.filter(
                 labeler_id=labeler_id,
                 rule_id__in=[rule.pk for rule in testing],
                 status__in=[ST.REVERSED, ST.LIFTED],
@@ -632,7 +632,7 @@ def _sequential_decisions(
             if result.paused_at is not None:
                 inputs = sequential_inputs(rule, params, result, since, flags)
                 to_fire.append((rule, inputs))
-    to_lift: list[tuple[RuleAction, QuizAttempt]] = []
+    to_lift: list[tuple[RuleFiring, QuizAttempt]] = []
     lifting = [
         (rule, open_firing[rule.pk])
         for rule in rules
@@ -719,7 +719,7 @@ def sequential_inputs(
     }
 
 
-def _lift(firing: RuleAction, attempt: QuizAttempt, *, now: datetime) -> bool:
+def _lift(firing: RuleFiring, attempt: QuizAttempt, *, now: datetime) -> bool:
     """Lift an open automatic-lift pause on the evidence of a passed lift quiz: guarded
     ``UPDATE … WHERE status = open`` to ``lifted``, ``cleared_at = now`` (the rule's test
     restarts there), the evidence under ``inputs["lift"]``. Returns whether this call lifted
@@ -732,7 +732,7 @@ def _lift(firing: RuleAction, attempt: QuizAttempt, *, now: datetime) -> bool:
         "finished_at": attempt.finished_at.isoformat(),
     }
     return bool(
-        RuleAction.objects.filter(pk=firing.pk, status=ST.OPEN).update(
+        RuleFiring.objects.filter(pk=firing.pk, status=ST.OPEN).update(
             status=ST.LIFTED, cleared_at=now, inputs={**(firing.inputs or {}), "lift": evidence}
         )
     )
@@ -749,7 +749,7 @@ def _insert_firings(
     unique index); returns ``[(firing id, rule id)]`` of the rows this call inserted."""
     if not to_fire:
         return []
-    opts = RuleAction._meta
+    opts = RuleFiring._meta
     f = opts.get_field
     q = connection.ops.quote_name
     columns = (
@@ -849,7 +849,7 @@ def _perform(
         notes["control_rate"] = rule.control_rate
     # warn and pause_on_project: the firing is the action (the claim gate reads open pauses).
     if notes:
-        RuleAction.objects.filter(pk=firing_id).update(inputs={**inputs, **notes})
+        RuleFiring.objects.filter(pk=firing_id).update(inputs={**inputs, **notes})
 
 
 def _control_rate_tag(rule_id: int, firing_id: int) -> str:
@@ -858,7 +858,7 @@ def _control_rate_tag(rule_id: int, firing_id: int) -> str:
     return f"rule:{rule_id} firing:{firing_id}"
 
 
-def _control_rate_restore(firing: RuleAction, now: datetime) -> str:
+def _control_rate_restore(firing: RuleFiring, now: datetime) -> str:
     """Undo a lower-control-rate firing: if the labeler's ``ControlRate`` row is still the one
     this firing wrote, put back what was there before (delete the row when there was none);
     a row someone rewrote since is left alone. Returns what was done."""
@@ -888,10 +888,10 @@ def _clear(firings, *, now: datetime) -> int:
             continue
         if firing.action == A.LOWER_CONTROL_RATE:
             outcome = _control_rate_restore(firing, now)
-            RuleAction.objects.filter(pk=firing.pk).update(
+            RuleFiring.objects.filter(pk=firing.pk).update(
                 inputs={**firing.inputs, "control_rate_on_clear": outcome}
             )
-        cleared += RuleAction.objects.filter(pk=firing.pk, status=ST.OPEN).update(
+        cleared += RuleFiring.objects.filter(pk=firing.pk, status=ST.OPEN).update(
             status=ST.CLEARED, cleared_at=now
         )
     return cleared
@@ -926,7 +926,7 @@ def rules_sweep(*, since: datetime | None = None, now: datetime | None = None) -
             )
             .order_by()
             .values_list("labeler_id", "project_id"),
-            RuleAction.objects.filter(
+            RuleFiring.objects.filter(
                 Q(status=ST.OPEN) | Q(status=ST.REVERSED, cleared_at__isnull=True),
                 project_id__in=ruled,
             )
@@ -946,9 +946,9 @@ def rules_sweep(*, since: datetime | None = None, now: datetime | None = None) -
 # -- reversing ----------------------------------------------------------------------------------
 
 
-def rule_action_reverse(
-    *, actor: User | None, action_id: int, reason: str, now: datetime | None = None
-) -> RuleAction:
+def rule_firing_reverse(
+    *, actor: User | None, firing_id: int, reason: str, now: datetime | None = None
+) -> RuleFiring:
     """Undo an open firing (ops only: the caller checks who may). Locks the firing; status
     ``reversed`` with who, when and why. What is undone:
 
@@ -975,18 +975,18 @@ def rule_action_reverse(
     now = now or timezone.now()
     with transaction.atomic():
         firing = (
-            RuleAction.objects.select_for_update(of=("self",))
+            RuleFiring.objects.select_for_update(of=("self",))
             .select_related("rule")
-            .filter(pk=action_id)
+            .filter(pk=firing_id)
             .first()
         )
         if firing is None:
             raise NotFound()
         if firing.status == ST.REVERSED:
-            raise Conflict("This rule action was already reversed.", code="already_reversed")
+            raise Conflict("This rule firing was already reversed.", code="already_reversed")
         if firing.status == ST.CLEARED:
             raise Conflict(
-                "This rule action cleared by itself; there is nothing to reverse.",
+                "This rule firing cleared by itself; there is nothing to reverse.",
                 code="already_cleared",
             )
         if firing.status == ST.LIFTED:
@@ -994,7 +994,7 @@ def rule_action_reverse(
                 "This pause was lifted when the labeler recovered; there is nothing to reverse.",
                 code="already_lifted",
             )
-        text = f"Reversal of rule action #{firing.pk} ({firing.rule.name}): {reason}"
+        text = f"Reversal of rule firing #{firing.pk} ({firing.rule.name}): {reason}"
         notes = _undo(firing, actor=actor, text=text, now=now)
         firing.status = ST.REVERSED
         firing.reversed_at = now
@@ -1010,7 +1010,7 @@ def rule_action_reverse(
     return firing
 
 
-def _undo(firing: RuleAction, *, actor: User | None, text: str, now: datetime) -> dict[str, Any]:
+def _undo(firing: RuleFiring, *, actor: User | None, text: str, now: datetime) -> dict[str, Any]:
     inputs = firing.inputs or {}
     if firing.action == A.PAUSE_ON_PROJECT:
         return {"done": "pause lifted"}
@@ -1050,7 +1050,7 @@ def _undo(firing: RuleAction, *, actor: User | None, text: str, now: datetime) -
             source=Qualification.Source.MANUAL,
             score=old.score,
             valid_days=valid_days,
-            source_ref=f"rule-action:{firing.pk}",
+            source_ref=f"rule-firing:{firing.pk}",
             reason=text,
             now=now,
         )

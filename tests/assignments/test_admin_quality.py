@@ -2,7 +2,7 @@
 project quality page and the vendor comparison render for operations managers with the figures
 of the seeded facts (hand-checked Wilson intervals, kappa, chi-square), render cleanly with no
 data, are refused to everyone else, load no script or asset from elsewhere, and cost a
-constant number of queries whatever the number of labelers, batches and rule actions.
+constant number of queries whatever the number of labelers, batches and rule firings.
 
 State comes from the real services: tasks are imported, claimed and submitted (consensus runs
 after commit as in production), control answers are graded by ``gold_check_record`` and rules
@@ -220,15 +220,15 @@ def test_scorecard_shows_the_seeded_figures_with_n_and_interval(ops_client, smal
     assert "gold crack, answered rust: 2 (20.0% of the row)" in page
     assert "87.0% (one-coin, n = 120 items)" in page
     assert "Labels submitted</th><td>10</td>" in page
-    # The rule actions, each with its interval at firing and the way to reverse it.
+    # The rule firings, each with its interval at firing and the way to reverse it.
     assert page.count(f"{EIGHT_OF_TEN}; upper below 0.9") == 2
     assert "Gold floor 0" in page and "Gold floor 1" in page
     assert page.count("Reverse in the admin") == 2
-    # The link opens the rule actions admin filtered to that open firing (its reverse action).
+    # The link opens the rule firings admin filtered to that open firing (its reverse action).
     link = re.findall(r'<a href="([^"]*)">Reverse in the admin', page)[0].replace("&amp;", "&")
-    assert link.startswith(reverse("admin:qc_ruleaction_changelist") + "?status__exact=open")
+    assert link.startswith(reverse("admin:qc_rulefiring_changelist") + "?status__exact=open")
     listing = content(ops_client.get(link))
-    assert "1 rule action" in listing and "Gold floor" in listing
+    assert "1 rule firing" in listing and "Gold floor" in listing
 
 
 def test_scorecard_window_and_project_filters(ops_client, small):
@@ -406,7 +406,7 @@ def test_staff_without_the_view_permissions_get_403(client, vendor_labeler):
 
 # Each page: session, user and permissions (4), then its own reads. Scorecard: the labeler, their
 # projects, the scorecard selector (10, or 11 when the median needs two middle values) and the
-# rule actions. Project: the project, the quality selector (at most 12) and the batches' sources.
+# rule firings. Project: the project, the quality selector (at most 12) and the batches' sources.
 # Vendors: the projects, the comparison selector (4) and the throughput per vendor.
 MAX_QUERIES = {"scorecard": 18, "project": 17, "vendors": 10}
 

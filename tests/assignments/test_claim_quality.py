@@ -16,7 +16,7 @@ from assignments import services
 from assignments.models import Project
 from assignments.selectors.gate import project_gate
 from config.errors import Forbidden
-from qc.models import ControlRate, GoldCheck, GoldItem, GoldSet, RuleAction
+from qc.models import ControlRate, GoldCheck, GoldItem, GoldSet, RuleFiring
 from qc.services import rules as rule_services
 from tests.assignments.test_claim import make_project
 from tests.factories import make_labeler
@@ -98,10 +98,10 @@ def test_a_rule_pauses_the_labeler_on_the_project_until_ops_reverse_it(
     answer_controls(labeler, project, ["rust"] * 3, django_capture_on_commit_callbacks)
     # Rules read the facts of past days, in the periodic sweep: nothing fires on today's.
     rule_services.rules_sweep()
-    assert not RuleAction.objects.exists()
+    assert not RuleFiring.objects.exists()
     GoldCheck.objects.filter(labeler=labeler).update(checked_at=F("checked_at") - timedelta(days=1))
     rule_services.rules_sweep()
-    firing = RuleAction.objects.get()
+    firing = RuleFiring.objects.get()
     assert (firing.labeler_id, firing.action, firing.status) == (
         labeler.pk,
         "pause_on_project",
@@ -114,7 +114,7 @@ def test_a_rule_pauses_the_labeler_on_the_project_until_ops_reverse_it(
     # Another labeler of the same project is not affected.
     assert services.assignment_claim_next(labeler=other, project_id=project.pk) is not None
 
-    rule_services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="Gold fixed")
+    rule_services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="Gold fixed")
     assert services.assignment_claim_next(labeler=labeler, project_id=project.pk) is not None
 
 

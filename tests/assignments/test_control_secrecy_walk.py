@@ -35,7 +35,7 @@ from rest_framework.test import APIClient
 
 from assignments import services
 from assignments.models import Assignment, Project, Task
-from qc.models import GoldItem, GoldSet, QualityRule, Quiz, QuizAttempt, RuleAction
+from qc.models import GoldItem, GoldSet, QualityRule, Quiz, QuizAttempt, RuleFiring
 from qc.services import rules as rule_services
 from tests.factories import make_labeler
 from tests.qc.quiz_factories import make_quiz
@@ -236,7 +236,7 @@ def test_nothing_a_labeler_senior_or_manager_sees_tells_control_from_real(world)
 
     # Same day: the control answers (all wrong) breach the pausing rule, but nothing shows it.
     assert client.post(f"/api/v1/projects/{project.pk}/next-task/").status_code == 201
-    mine = client.get("/api/v1/rule-actions/").json()
+    mine = client.get("/api/v1/rule-firings/").json()
     assert mine["results"] == []
     Assignment.objects.filter(labeler=world["labeler"], status="leased").update(status="released")
 
@@ -307,7 +307,7 @@ def test_nothing_a_labeler_senior_or_manager_sees_tells_control_from_real(world)
     # The next day the rule acts, on the facts of the days before.
     tomorrow = timezone.now() + timedelta(days=1)
     rule_services.rules_sweep(now=tomorrow)
-    assert RuleAction.objects.filter(labeler=world["labeler"], status="open").exists()
+    assert RuleFiring.objects.filter(labeler=world["labeler"], status="open").exists()
 
 
 def walk_list(client: APIClient, url: str) -> list[dict]:
@@ -337,7 +337,7 @@ def walk_every_get(world, client: APIClient):
     """Every GET route under /api/v1/, with each id the walk knows for its kind of object."""
     labeler, project, gold_set = world["labeler"], world["project"], world["gold_set"]
     attempts = list(QuizAttempt.objects.filter(labeler=labeler).values_list("pk", flat=True))
-    firings = list(RuleAction.objects.filter(labeler=labeler).values_list("pk", flat=True))
+    firings = list(RuleFiring.objects.filter(labeler=labeler).values_list("pk", flat=True))
     ids = {
         "vendors": [labeler.vendor_id],
         "labelers": [labeler.pk],
@@ -345,7 +345,8 @@ def walk_every_get(world, client: APIClient):
         "gold-sets": [gold_set.pk],
         "quizzes": [world["training"].pk],
         "quiz-attempts": attempts,
-        "rule-actions": firings,
+        "rule-firings": firings,
+        "rule-actions": firings,  # the deprecated alias of rule-firings/ answers the same
         "projects": [project.pk],
         "quality-rules": list(
             QualityRule.objects.filter(project_id=project.pk).values_list("pk", flat=True)

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from assignments.tasks import quality_rules_sweep
-from qc.models import GoldCheck, RuleAction
+from qc.models import GoldCheck, RuleFiring
 from qc.selectors.scores import start_of_day
 from qc.services import rules as rule_services
 from tests.assignments.test_claim import make_project
@@ -66,28 +66,28 @@ def test_a_control_submit_changes_nothing_a_labeler_can_see_until_the_next_day(
     _answer_control(labeler, project, "rust", django_capture_on_commit_callbacks)
     quality_rules_sweep()  # the hourly job runs too
     labeler_client = client_for(labeler.user)
-    assert labeler_client.get("/api/v1/rule-actions/").json()["results"] == []
-    assert client_for(manager_a).get("/api/v1/rule-actions/").json()["results"] == []
+    assert labeler_client.get("/api/v1/rule-firings/").json()["results"] == []
+    assert client_for(manager_a).get("/api/v1/rule-firings/").json()["results"] == []
     assert labeler_client.post(f"/api/v1/projects/{project.pk}/next-task/").status_code == 201
-    assert not RuleAction.objects.exists()
+    assert not RuleFiring.objects.exists()
 
     # The next day the sweep decides on the whole of yesterday.
     _a_day_earlier(labeler)
     assert quality_rules_sweep() == 1
-    (shown,) = labeler_client.get("/api/v1/rule-actions/").json()["results"]
+    (shown,) = labeler_client.get("/api/v1/rule-firings/").json()["results"]
     assert (shown["action"], shown["inputs"]["n"], shown["inputs"]["successes"]) == (
         "pause_on_project",
         3,
         0,
     )
-    firing = RuleAction.objects.get()
+    firing = RuleFiring.objects.get()
     assert firing.as_of == start_of_day(timezone.now())
     assert shown["as_of"] is not None
     refused = labeler_client.post(f"/api/v1/projects/{project.pk}/next-task/")
     assert refused.status_code == 403 and refused.json()["code"] == "paused_on_project"
     # Idempotent: more runs of the day change nothing.
     assert quality_rules_sweep() == 0
-    assert RuleAction.objects.count() == 1
+    assert RuleFiring.objects.count() == 1
 
 
 def test_todays_right_answers_do_not_clear_a_warning_today(ops_user, vendor_a):
@@ -125,10 +125,10 @@ def test_todays_right_answers_do_not_clear_a_warning_today(ops_user, vendor_a):
     for i in range(10):
         check(True, now - timedelta(seconds=i + 1))  # today: back within the rule
     rule_services.rules_sweep(now=now)
-    assert RuleAction.objects.get(rule=rule).status == "open"
+    assert RuleFiring.objects.get(rule=rule).status == "open"
     # Tomorrow it clears.
     rule_services.rules_sweep(now=now + timedelta(days=1))
-    assert RuleAction.objects.get(rule=rule).status == "cleared"
+    assert RuleFiring.objects.get(rule=rule).status == "cleared"
 
 
 def test_labelers_and_managers_see_no_firing_decided_on_todays_facts_and_reversals_at_once(
@@ -151,24 +151,24 @@ def test_labelers_and_managers_see_no_firing_decided_on_todays_facts_and_reversa
     (firing,) = rule_services.rules_evaluate(
         labeler_id=labeler.pk, project_id=project.pk, before=now
     )
-    assert client_for(labeler.user).get("/api/v1/rule-actions/").json()["results"] == []
-    assert client_for(manager_a).get("/api/v1/rule-actions/").json()["results"] == []
-    assert client_for(labeler.user).get(f"/api/v1/rule-actions/{firing.pk}/").status_code == 404
+    assert client_for(labeler.user).get("/api/v1/rule-firings/").json()["results"] == []
+    assert client_for(manager_a).get("/api/v1/rule-firings/").json()["results"] == []
+    assert client_for(labeler.user).get(f"/api/v1/rule-firings/{firing.pk}/").status_code == 404
     assert [
-        r["id"] for r in client_for(ops_user).get("/api/v1/rule-actions/").json()["results"]
+        r["id"] for r in client_for(ops_user).get("/api/v1/rule-firings/").json()["results"]
     ] == [firing.pk]
 
     # A firing of the sweep (as of the start of today) shows at once, and so does its reversal.
-    RuleAction.objects.filter(pk=firing.pk).update(as_of=start_of_day(now))
-    assert client_for(labeler.user).get(f"/api/v1/rule-actions/{firing.pk}/").json()["status"] == (
+    RuleFiring.objects.filter(pk=firing.pk).update(as_of=start_of_day(now))
+    assert client_for(labeler.user).get(f"/api/v1/rule-firings/{firing.pk}/").json()["status"] == (
         "open"
     )
     reversed_ = client_for(ops_user).post(
-        f"/api/v1/rule-actions/{firing.pk}/reverse/", {"reason": "Gold was wrong."}, format="json"
+        f"/api/v1/rule-firings/{firing.pk}/reverse/", {"reason": "Gold was wrong."}, format="json"
     )
     assert reversed_.status_code == 200
     for client in (client_for(labeler.user), client_for(manager_a)):
-        assert client.get(f"/api/v1/rule-actions/{firing.pk}/").json()["status"] == "reversed"
+        assert client.get(f"/api/v1/rule-firings/{firing.pk}/").json()["status"] == "reversed"
 
 
 def test_the_sweep_is_in_the_default_beat_schedule():

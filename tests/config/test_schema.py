@@ -117,7 +117,7 @@ def test_page_size_is_clamped_and_repeated_is_a_400(client_for, ops_user):
     ("url", "field"),
     [
         ("/api/v1/gold-checks/?project=0.5", "project"),
-        ("/api/v1/rule-actions/?project=0.5", "project"),
+        ("/api/v1/rule-firings/?project=0.5", "project"),
         ("/api/v1/quality-rules/?project=0.5", "project"),
         ("/api/v1/qualifications/?labeler=1.5", "labeler"),
         ("/api/v1/qualifications/?valid=null", "valid"),

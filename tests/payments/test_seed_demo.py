@@ -523,7 +523,7 @@ def _timestamps() -> list[tuple[str, object]]:
 # each submit commits, so their facts are there to check.
 @pytest.mark.django_db(transaction=True)
 def test_all_demo_work_lies_in_the_four_weeks_before_now():
-    from qc.models import GoldCheck, RuleAction
+    from qc.models import GoldCheck, RuleFiring
 
     _seed()
     now = timezone.now()
@@ -538,7 +538,7 @@ def test_all_demo_work_lies_in_the_four_weeks_before_now():
         "qc.LabelOutcome.submitted_at",
         "qc.QuizAttempt.started_at",
         "qc.AttemptQuestion.answered_at",
-        "qc.RuleAction.fired_at",
+        "qc.RuleFiring.fired_at",
     } <= names
     future = sorted({name for name, value in stamps if value > now})
     assert future == []
@@ -560,7 +560,7 @@ def test_all_demo_work_lies_in_the_four_weeks_before_now():
         labeler__user__username="rohan.mehta", checked_at__lt=now - timedelta(days=1)
     ).count()
     assert rohan_checks >= 8, rohan_checks
-    assert RuleAction.objects.filter(
+    assert RuleFiring.objects.filter(
         action="pause_on_project", labeler__user__username="rohan.mehta", rule__isnull=False
     ).exists()
 

@@ -10,6 +10,7 @@ below as ``"{name}"``. Add ids to ``world`` for new rows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 SCORECARD = V1 + "labelers/<id:pk>/scorecard/"
 QUALITY = V1 + "projects/<id:pk>/quality/"
-RULE_ACTION = V1 + "rule-actions/<id:pk>/"
+RULE_FIRING = V1 + "rule-firings/<id:pk>/"
 QUALITY_RULE = V1 + "quality-rules/<id:pk>/"
 CONTEST = V1 + "me/gold-checks/<id:pk>/contest/"
 
@@ -138,77 +139,77 @@ MATRIX: tuple[Row, ...] = (
     ),
     # -- quality rules and their firings (tests/qc/test_rules*.py) --
     Row(
-        "rule actions",
+        "rule firings",
         "GET",
-        V1 + "rule-actions/",
-        "/api/v1/rule-actions/",
+        V1 + "rule-firings/",
+        "/api/v1/rule-firings/",
         (200, 200, 200, 200, 200, 401),
     ),
     Row(
-        "vendor labeler's rule action",
+        "vendor labeler's rule firing",
         "GET",
-        RULE_ACTION,
-        "/api/v1/rule-actions/{vendor_firing}/",
+        RULE_FIRING,
+        "/api/v1/rule-firings/{vendor_firing}/",
         (200, 200, 404, 404, 200, 401),
     ),
     Row(
-        "internal labeler's rule action",
+        "internal labeler's rule firing",
         "GET",
-        RULE_ACTION,
-        "/api/v1/rule-actions/{internal_firing}/",
+        RULE_FIRING,
+        "/api/v1/rule-firings/{internal_firing}/",
         (200, 404, 404, 200, 404, 401),
     ),
     Row(
-        "vendor B labeler's rule action",
+        "vendor B labeler's rule firing",
         "GET",
-        RULE_ACTION,
-        "/api/v1/rule-actions/{b_firing}/",
+        RULE_FIRING,
+        "/api/v1/rule-firings/{b_firing}/",
         (200, 404, 200, 404, 404, 401),
     ),
     Row(
-        "rule action that does not exist",
+        "rule firing that does not exist",
         "GET",
-        RULE_ACTION,
-        "/api/v1/rule-actions/{missing}/",
+        RULE_FIRING,
+        "/api/v1/rule-firings/{missing}/",
         (404, 404, 404, 404, 404, 401),
     ),
     Row(
-        "reverse vendor labeler's rule action",
+        "reverse vendor labeler's rule firing",
         "POST",
-        RULE_ACTION + "reverse/",
-        "/api/v1/rule-actions/{vendor_firing}/reverse/",
+        RULE_FIRING + "reverse/",
+        "/api/v1/rule-firings/{vendor_firing}/reverse/",
         (200, 403, 404, 404, 403, 401),
         {"reason": "the gold item was wrong"},
     ),
     Row(
-        "reverse internal labeler's rule action",
+        "reverse internal labeler's rule firing",
         "POST",
-        RULE_ACTION + "reverse/",
-        "/api/v1/rule-actions/{internal_firing}/reverse/",
+        RULE_FIRING + "reverse/",
+        "/api/v1/rule-firings/{internal_firing}/reverse/",
         (200, 404, 404, 403, 404, 401),
         {"reason": "the gold item was wrong"},
     ),
     Row(
-        "reverse vendor B labeler's rule action",
+        "reverse vendor B labeler's rule firing",
         "POST",
-        RULE_ACTION + "reverse/",
-        "/api/v1/rule-actions/{b_firing}/reverse/",
+        RULE_FIRING + "reverse/",
+        "/api/v1/rule-firings/{b_firing}/reverse/",
         (200, 404, 403, 404, 404, 401),
         {"reason": "the gold item was wrong"},
     ),
     Row(
-        "reverse vendor labeler's rule action without a reason",
+        "reverse vendor labeler's rule firing without a reason",
         "POST",
-        RULE_ACTION + "reverse/",
-        "/api/v1/rule-actions/{vendor_firing}/reverse/",
+        RULE_FIRING + "reverse/",
+        "/api/v1/rule-firings/{vendor_firing}/reverse/",
         (400, 403, 404, 404, 403, 401),
         {},
     ),
     Row(
-        "reverse a rule action that does not exist",
+        "reverse a rule firing that does not exist",
         "POST",
-        RULE_ACTION + "reverse/",
-        "/api/v1/rule-actions/{missing}/reverse/",
+        RULE_FIRING + "reverse/",
+        "/api/v1/rule-firings/{missing}/reverse/",
         (404, 404, 404, 404, 404, 401),
         {"reason": "x"},
     ),
@@ -406,6 +407,18 @@ def world(
     }
     return SimpleNamespace(users=users, ids=ids, project=project, item=item)
 
+
+# The deprecated alias ``rule-actions/`` (for one release) answers every role as ``rule-firings/``.
+MATRIX += tuple(
+    replace(
+        row,
+        name=f"{row.name} (alias rule-actions/)",
+        route=row.route.replace("rule-firings/", "rule-actions/"),
+        path=row.path.replace("rule-firings/", "rule-actions/"),
+    )
+    for row in MATRIX
+    if "rule-firings/" in row.route
+)
 
 test_matrix = matrix_test(MATRIX)
 test_matrix_rows_resolve_to_their_route = route_test(MATRIX)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from assignments.tasks import labeler_rules_evaluate, quality_rules_sweep
 from config.errors import Conflict, NotFound
-from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleAction
+from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleFiring
 from qc.selectors import rules as selectors
 from qc.selectors.scores import start_of_day
 from qc.services import rules as services
@@ -38,7 +38,7 @@ from workforce.models import Labeler, LabelerStatusChange, Qualification
 pytestmark = pytest.mark.django_db
 
 A = QualityRule.Action
-ST = RuleAction.Status
+ST = RuleFiring.Status
 PROJECT = 7001
 OTHER_PROJECT = 7002
 
@@ -232,7 +232,7 @@ def test_a_breach_fires_once_with_the_interval_in_its_inputs(labeler):
     assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT) == []
     record_checks(labeler, "0")
     assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT) == []
-    assert RuleAction.objects.count() == 1
+    assert RuleFiring.objects.count() == 1
 
 
 def test_fewer_observations_than_min_n_fire_nothing(labeler):
@@ -307,7 +307,7 @@ def test_back_within_the_rule_clears_a_warning_and_the_next_breach_fires_again(l
     record_checks(labeler, "0" * 20)
     second = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)
     assert [f.rule_id for f in second] == [rule.pk] and second[0].pk != first.pk
-    assert RuleAction.objects.filter(status=ST.OPEN).count() == 1
+    assert RuleFiring.objects.filter(status=ST.OPEN).count() == 1
 
 
 def test_query_count_does_not_grow_with_the_number_of_rules(labeler, vendor_a):
@@ -355,8 +355,8 @@ def test_pause_stays_open_until_reversed_and_the_selectors_see_it(labeler, ops_u
     firing.refresh_from_db()
     assert firing.status == ST.OPEN
 
-    reversed_ = services.rule_action_reverse(
-        actor=ops_user, action_id=firing.pk, reason="Gold item was wrong."
+    reversed_ = services.rule_firing_reverse(
+        actor=ops_user, firing_id=firing.pk, reason="Gold item was wrong."
     )
     assert (reversed_.status, reversed_.reversed_by, reversed_.reverse_reason) == (
         ST.REVERSED,
@@ -366,7 +366,7 @@ def test_pause_stays_open_until_reversed_and_the_selectors_see_it(labeler, ops_u
     assert reversed_.reversed_at is not None
     assert not selectors.labeler_paused_on_project(labeler.pk, PROJECT)
     with pytest.raises(Conflict) as exc:
-        services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="again")
+        services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="again")
     assert exc.value.code == "already_reversed"
 
 
@@ -374,7 +374,7 @@ def test_after_a_reversal_the_rule_fires_again_only_after_a_recovery(labeler, op
     make_rule(A.PAUSE_ON_PROJECT)
     record_checks(labeler, "0" * 10)
     firing = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)[0]
-    services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="give a chance")
+    services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="give a chance")
 
     record_checks(labeler, "0")  # the same breach goes on
     assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT) == []
@@ -391,13 +391,13 @@ def test_reversal_needs_a_reason_an_existing_firing_and_refuses_a_cleared_one(la
     record_checks(labeler, "0" * 10)
     firing = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)[0]
     with pytest.raises(ValidationError):
-        services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="  ")
+        services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="  ")
     with pytest.raises(NotFound):
-        services.rule_action_reverse(actor=ops_user, action_id=firing.pk + 999, reason="x")
+        services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk + 999, reason="x")
     record_checks(labeler, "1" * 20)
     services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)
     with pytest.raises(Conflict) as exc:
-        services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="x")
+        services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="x")
     assert exc.value.code == "already_cleared"
 
 
@@ -423,14 +423,14 @@ def test_revoke_takes_the_grant_away_and_reversal_grants_it_again(labeler, ops_u
     assert "[0.152, 0.583]" in grant.revoke_reason
     assert firing.inputs["revoked_qualification_id"] == grant.pk
 
-    services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="Audit was off.")
+    services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="Audit was off.")
 
     again = Qualification.objects.get(
         labeler=labeler, revoked_at__isnull=True, superseded_at__isnull=True
     )
     assert again.pk != grant.pk
     assert (again.source, again.granted_by, again.score) == ("manual", ops_user, Decimal("0.9"))
-    assert again.source_ref == f"rule-action:{firing.pk}"
+    assert again.source_ref == f"rule-firing:{firing.pk}"
     assert "Audit was off." in again.reason
     assert again.expires_at >= grant.expires_at  # rounded up to a whole day
     assert again.expires_at - grant.expires_at < timedelta(days=1)
@@ -442,7 +442,7 @@ def test_revoke_without_a_live_grant_is_recorded_and_reversal_grants_nothing(lab
     record_checks(labeler, "0" * 10)
     firing = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)[0]
     assert "skipped" in firing.inputs
-    services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="x")
+    services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="x")
     assert not Qualification.objects.filter(labeler=labeler).exists()
 
 
@@ -459,7 +459,7 @@ def test_suspend_records_history_without_actor_and_reversal_reactivates(labeler,
     assert f"Quality rule #{rule.pk}" in change.reason and "Wilson 95%" in change.reason
     assert firing.inputs["suspended"] is True
 
-    services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="Mistake.")
+    services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="Mistake.")
 
     labeler.refresh_from_db()
     assert labeler.status == Labeler.Status.ACTIVE
@@ -533,7 +533,7 @@ def test_lower_control_rate_puts_an_adaptive_rate_back_on_reversal(labeler, ops_
         "reason": "adaptive: wide interval",
     }
 
-    services.rule_action_reverse(actor=ops_user, action_id=firing.pk, reason="keep sampling")
+    services.rule_firing_reverse(actor=ops_user, firing_id=firing.pk, reason="keep sampling")
 
     row.refresh_from_db()
     assert (row.rate, row.reason, row.checks) == (0.3, "adaptive: wide interval", 12)
@@ -548,7 +548,7 @@ def test_deactivating_a_rule_clears_its_warnings_and_keeps_pauses(labeler):
     services.rule_update(actor=None, rule=warn, data={"is_active": False})
     services.rule_deactivate(actor=None, rule=pause)
 
-    assert dict(RuleAction.objects.values_list("action", "status")) == {
+    assert dict(RuleFiring.objects.values_list("action", "status")) == {
         A.WARN: ST.CLEARED,
         A.PAUSE_ON_PROJECT: ST.OPEN,
     }
@@ -573,7 +573,7 @@ def test_task_and_sweep_evaluate_the_labelers_with_recent_facts(labeler, vendor_
     record_checks(unruled, "0" * 10, project_id=OTHER_PROJECT)
 
     assert quality_rules_sweep() == 1
-    assert set(RuleAction.objects.values_list("labeler_id", flat=True)) == {labeler.pk, recent.pk}
+    assert set(RuleFiring.objects.values_list("labeler_id", flat=True)) == {labeler.pk, recent.pk}
     assert quality_rules_sweep() == 0
 
 
@@ -624,6 +624,6 @@ def test_racing_evaluations_fire_once(vendor_a, monkeypatch, action):
     )
 
     assert sorted(results, key=str) == [0, 0, 0, 1], results
-    assert RuleAction.objects.filter(labeler=labeler).count() == 1
+    assert RuleFiring.objects.filter(labeler=labeler).count() == 1
     suspensions = LabelerStatusChange.objects.filter(labeler=labeler, to_status="suspended")
     assert suspensions.count() == (1 if action == A.SUSPEND else 0)

@@ -1,5 +1,5 @@
 """The admin of quality rules (added and changed through the services, errors on the form) and
-of rule actions (read-only; "reverse" asks for a reason on the shared confirmation page)."""
+of rule firings (read-only; "reverse" asks for a reason on the shared confirmation page)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from qc.models import QualityRule, RuleAction
+from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
 from tests.factories import make_labeler
 from tests.qc.quiz_factories import make_qualification_type
@@ -28,7 +28,7 @@ def rules_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any]:
     rule = make_rule(A.WARN, name="Sample gold floor")
     record_checks(labeler, "0" * 10)
     (firing,) = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)
-    return {"quality_rule": rule, "rule_action": firing}
+    return {"quality_rule": rule, "rule_firing": firing}
 
 
 @pytest.fixture
@@ -102,12 +102,12 @@ def test_change_rule_through_update_and_turning_it_off_clears_warnings(ops_clien
     assert (rule.name, rule.window, rule.is_active) == ("Renamed", 20, False)
     assert rule.qualification_type is None  # a warning does not use it
     firing.refresh_from_db()
-    assert firing.status == RuleAction.Status.CLEARED
+    assert firing.status == RuleFiring.Status.CLEARED
 
 
 def _reverse_action(client, firings, **extra):
     data = {"action": "reverse", "_selected_action": [f.pk for f in firings], **extra}
-    return client.post(reverse("admin:qc_ruleaction_changelist"), data)
+    return client.post(reverse("admin:qc_rulefiring_changelist"), data)
 
 
 def test_reverse_asks_for_a_reason_then_reverses_and_reports_refusals(
@@ -119,18 +119,18 @@ def test_reverse_asks_for_a_reason_then_reverses_and_reports_refusals(
 
     page = _reverse_action(ops_client, [firing])
     assert page.status_code == 200
-    assert "Reverse rule actions" in page.content.decode()
+    assert "Reverse rule firings" in page.content.decode()
     blank = _reverse_action(ops_client, [firing], post="yes", reason="")
     assert blank.status_code == 200
     firing.refresh_from_db()
-    assert firing.status == RuleAction.Status.OPEN
+    assert firing.status == RuleFiring.Status.OPEN
 
     done = _reverse_action(ops_client, [firing], post="yes", reason="Gold was wrong.")
     assert done.status_code == 302
-    assert "Reversed 1 rule action(s)." in _messages(done)
+    assert "Reversed 1 rule firing(s)." in _messages(done)
     firing.refresh_from_db()
     assert (firing.status, firing.reversed_by, firing.reverse_reason) == (
-        RuleAction.Status.REVERSED,
+        RuleFiring.Status.REVERSED,
         ops_user,
         "Gold was wrong.",
     )
@@ -143,14 +143,14 @@ def test_rule_action_changelist_is_read_only_and_shows_the_interval(
     ops_client, ops_user, vendor_labeler
 ):
     samples = rules_admin_samples(actor=ops_user, labeler=vendor_labeler)
-    url = reverse("admin:qc_ruleaction_changelist")
+    url = reverse("admin:qc_rulefiring_changelist")
     response = ops_client.get(url)
     assert response.status_code == 200
     assert "0/10 = 0.000, Wilson 95% [0.000, 0.278]" in response.content.decode()
-    change = ops_client.get(reverse("admin:qc_ruleaction_change", args=[samples["rule_action"].pk]))
+    change = ops_client.get(reverse("admin:qc_rulefiring_change", args=[samples["rule_firing"].pk]))
     assert change.status_code == 200
     assert 'name="reverse_reason"' not in change.content.decode()
-    assert ops_client.get(reverse("admin:qc_ruleaction_add")).status_code == 403
+    assert ops_client.get(reverse("admin:qc_rulefiring_add")).status_code == 403
 
     def changelist_queries() -> int:
         with CaptureQueriesContext(connection) as ctx:
@@ -162,5 +162,5 @@ def test_rule_action_changelist_is_read_only_and_shows_the_interval(
         other = make_labeler(vendor=vendor_labeler.vendor)
         record_checks(other, "0" * 10)
         services.rules_evaluate(labeler_id=other.pk, project_id=PROJECT)
-    assert RuleAction.objects.count() == 6
+    assert RuleFiring.objects.count() == 6
     assert changelist_queries() == one

@@ -1,4 +1,4 @@
-"""The rules API: ``rule-actions/`` (scoped lists, what each role reads of a firing, filters,
+"""The rules API: ``rule-firings/`` (scoped lists, what each role reads of a firing, filters,
 reversal) and ``quality-rules/`` (ops define and change rules; the project is checked). Who may
 call what is pinned in tests/qc/test_permissions_quality.py."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from qc.models import QualityRule, RuleAction
+from qc.models import QualityRule, RuleFiring
 from qc.selectors.rules import PUBLIC_INPUT_KEYS
 from qc.services import rules as services
 from tests.assignments.test_claim import make_project
@@ -17,7 +17,7 @@ from tests.qc.test_rules import PROJECT, make_rule, record_checks
 pytestmark = pytest.mark.django_db
 
 A = QualityRule.Action
-URL = "/api/v1/rule-actions/"
+URL = "/api/v1/rule-firings/"
 RULES_URL = "/api/v1/quality-rules/"
 
 
@@ -129,7 +129,7 @@ def test_reverse_rejects_unknown_fields(client_for, firings, ops_user):
         f"{URL}{firing.pk}/reverse/", {"reason": "x", "status": "open"}, format="json"
     )
     assert response.status_code == 400 and "status" in response.json()["fields"]
-    assert RuleAction.objects.get(pk=firing.pk).status == "open"
+    assert RuleFiring.objects.get(pk=firing.pk).status == "open"
 
 
 # -- quality-rules ------------------------------------------------------------------------------
@@ -179,3 +179,24 @@ def test_patch_changes_a_rule_and_turning_it_off_clears_its_warnings(client_for,
     response = client.patch(f"{RULES_URL}{rule.pk}/", {"is_active": False}, format="json")
     assert response.status_code == 200 and response.json()["is_active"] is False
     assert set(rule.firings.values_list("status", flat=True)) == {"cleared"}
+
+
+def test_the_earlier_rule_actions_route_is_a_deprecated_alias_of_rule_firings(
+    ops_user, client_for, firings
+):
+    """``rule-actions/`` answers as ``rule-firings/`` for one more release, and says it is
+    deprecated and where to go."""
+    firing = firings["b"][A.LOWER_CONTROL_RATE]
+    client = client_for(ops_user)
+    for path in ("", f"{firing.pk}/"):
+        new = client.get(f"/api/v1/rule-firings/{path}")
+        old = client.get(f"/api/v1/rule-actions/{path}")
+        assert old.status_code == new.status_code == 200
+        assert old.json() == new.json()
+        assert "Deprecation" not in new
+        assert old["Deprecation"] == "true"
+        assert old["Link"] == f'</api/v1/rule-firings/{path}>; rel="successor-version"'
+    reversed_ = client.post(
+        f"/api/v1/rule-actions/{firing.pk}/reverse/", {"reason": "Gold was wrong."}, format="json"
+    )
+    assert reversed_.status_code == 200 and reversed_.json()["status"] == "reversed"

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from assignments.tasks import quality_rules_sweep
 from config.errors import Conflict
-from qc.models import QualityRule, Quiz, QuizAttempt, RuleAction
+from qc.models import QualityRule, Quiz, QuizAttempt, RuleFiring
 from qc.selectors import rules as selectors
 from qc.selectors.scores import start_of_day
 from qc.sequential import (
@@ -41,7 +41,7 @@ from tests.qc.test_rules_admin import _rule_form
 from workforce.models import LabelerStatusChange
 
 A = QualityRule.Action
-ST = RuleAction.Status
+ST = RuleFiring.Status
 PROJECT = 7101
 RULE = MonitorParams(threshold=0.8, delta=0.1, alpha=0.05, beta=0.1)
 
@@ -204,7 +204,7 @@ def test_a_labeler_well_below_the_threshold_is_paused_by_the_sweep(labeler):
     record(labeler, "10" * 40, start=YESTERDAY)  # 50% right
     assert services.rules_sweep(now=TODAY + timedelta(hours=1)) == 1
 
-    firing = RuleAction.objects.get(rule=rule)
+    firing = RuleFiring.objects.get(rule=rule)
     assert (firing.status, firing.action, firing.as_of) == (ST.OPEN, A.PAUSE_ON_PROJECT, TODAY)
     i = firing.inputs
     assert i["test"] == "sequential" and i["score"] >= i["boundary"] == RULE.boundary
@@ -242,8 +242,8 @@ def test_a_labeler_at_the_threshold_is_not_paused_however_often_the_rule_looks(l
     for look in range(0, len(facts), 4):
         record(labeler, facts[look : look + 4], start=start + timedelta(seconds=look))
         services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, before=TODAY)
-    assert not RuleAction.objects.filter(rule=rule).exists()
-    assert RuleAction.objects.filter(rule=interval).count() == 1
+    assert not RuleFiring.objects.filter(rule=rule).exists()
+    assert RuleFiring.objects.filter(rule=interval).count() == 1
     assert monitor(RULE, [c == "1" for c in facts]).paused_at is None
 
 
@@ -258,7 +258,7 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
     assert early.status == QuizAttempt.Status.PASSED
     fired_at = TODAY + timedelta(hours=1)
     services.rules_sweep(now=fired_at)
-    (firing,) = RuleAction.objects.filter(rule=rule)
+    (firing,) = RuleFiring.objects.filter(rule=rule)
     assert firing.status == ST.OPEN
 
     # A pass from before the pause, and a failed attempt after it, lift nothing.
@@ -277,14 +277,14 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
     assert firing.inputs["lift"]["quiz_attempt_id"] == attempt.pk
     assert not selectors.labeler_paused_on_project(labeler.pk, PROJECT)
     # The labeler reads the lift and the whole-day figures; the evidence is for ops.
-    url = f"/api/v1/rule-actions/{firing.pk}/"
+    url = f"/api/v1/rule-firings/{firing.pk}/"
     mine = client_for(labeler.user).get(url).json()
     assert (mine["status"], mine["details"]) == ("lifted", None)
     assert "paused_at_n" not in mine["inputs"] and mine["inputs"]["n"] == 20
     ops = client_for(ops_user).get(url).json()
     assert ops["details"]["lift"]["quiz_attempt_id"] == attempt.pk
     with pytest.raises(Conflict) as info:
-        services.rule_action_reverse(actor=None, action_id=firing.pk, reason="late")
+        services.rule_firing_reverse(actor=None, firing_id=firing.pk, reason="late")
     assert info.value.code == "already_lifted"
 
     # The test restarts from the lift: the wrong answers before it count no more...
@@ -294,7 +294,7 @@ def test_auto_lift_lifts_on_a_passed_quiz_after_the_pause_and_the_test_restarts(
     # ...and new ones after it pause again.
     record(labeler, "0" * 12, start=lifted_at + timedelta(minutes=1))
     assert services.rules_sweep(now=tomorrow + timedelta(hours=2)) == 1
-    again = RuleAction.objects.get(rule=rule, status=ST.OPEN)
+    again = RuleFiring.objects.get(rule=rule, status=ST.OPEN)
     assert again.inputs["paused_at_n"] == monitor(RULE, [False] * 12).paused_at == 10
     assert again.inputs["n"] == 12
     assert again.inputs["since"] == lifted_at.isoformat()
@@ -309,12 +309,12 @@ def test_without_auto_lift_only_ops_lift_and_the_test_restarts_from_the_reversal
     services.rules_sweep(now=fired_at)
     passed_quiz(labeler, quiz, now=fired_at + timedelta(minutes=5))
     services.rules_sweep(now=fired_at + timedelta(hours=1))
-    (firing,) = RuleAction.objects.filter(rule=rule)
+    (firing,) = RuleFiring.objects.filter(rule=rule)
     assert firing.status == ST.OPEN
 
     reversed_at = fired_at + timedelta(hours=2)
-    services.rule_action_reverse(
-        actor=ops_user, action_id=firing.pk, reason="retrained", now=reversed_at
+    services.rule_firing_reverse(
+        actor=ops_user, firing_id=firing.pk, reason="retrained", now=reversed_at
     )
     firing.refresh_from_db()
     assert (firing.status, firing.cleared_at) == (ST.REVERSED, reversed_at)
@@ -322,7 +322,7 @@ def test_without_auto_lift_only_ops_lift_and_the_test_restarts_from_the_reversal
     # The old wrong answers do not fire again: the test restarted at the reversal.
     tomorrow = TODAY + timedelta(days=1)
     assert services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, now=tomorrow) == []
-    assert RuleAction.objects.filter(rule=rule).count() == 1
+    assert RuleFiring.objects.filter(rule=rule).count() == 1
 
 
 # -- validation ----------------------------------------------------------------------------------
@@ -472,7 +472,7 @@ def test_racing_evaluations_fire_and_lift_once(vendor_a, monkeypatch, what):
         lambda: len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, now=later)),
     )
 
-    assert RuleAction.objects.filter(rule=rule).count() == 1
+    assert RuleFiring.objects.filter(rule=rule).count() == 1
     if what == "fire":
         assert sorted(results, key=str) == [0, 0, 0, 1], results
         suspensions = LabelerStatusChange.objects.filter(labeler=labeler, to_status="suspended")
@@ -480,7 +480,7 @@ def test_racing_evaluations_fire_and_lift_once(vendor_a, monkeypatch, what):
     else:
         assert results == [0, 0, 0, 0], results
         assert sorted(lifted) == [False, False, False, True]
-        assert RuleAction.objects.get(rule=rule).status == ST.LIFTED
+        assert RuleFiring.objects.get(rule=rule).status == ST.LIFTED
 
 
 def test_sequential_rules_cost_a_constant_number_of_queries(labeler, django_assert_max_num_queries):

@@ -1470,14 +1470,14 @@ class Command(BaseCommand):
     def _report_project(self, base: str) -> None:
         """Where the half-done project's quality shows: the admin pages and the API."""
         from assignments.models import Project
-        from qc.models import RuleAction
+        from qc.models import RuleFiring
 
         project = Project.objects.filter(slug=DEMO_PROJECT).first()
         if project is None:
             return
         write = self.stdout.write
         paused = sorted(
-            RuleAction.objects.filter(
+            RuleFiring.objects.filter(
                 project_id=project.pk, action="pause_on_project", status="open"
             ).values_list("labeler__user__username", flat=True)
         )
@@ -1488,7 +1488,7 @@ class Command(BaseCommand):
         if paused:
             write(
                 f"  paused by a quality rule: {', '.join(paused)} (next-task answers 403 "
-                "paused_on_project; reverse it in the admin's rule actions)"
+                "paused_on_project; reverse it in the admin's rule firings)"
             )
         write(
             f"  GET {base}/api/v1/projects/{project.pk}/quality/ as ops or a vendor manager; "
