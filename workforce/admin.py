@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.defaultfilters import pluralize
 from django.urls import NoReverseMatch, reverse
@@ -45,6 +45,7 @@ from workforce.models import (
     User,
     Vendor,
     VendorMembership,
+    qualification_live_q,
 )
 from workforce.resources import LabelerResource
 
@@ -713,7 +714,7 @@ class QualificationTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
     def get_queryset(self, request):
-        live = Q(grants__revoked_at__isnull=True, grants__superseded_at__isnull=True)
+        live = qualification_live_q(prefix="grants__")
         return super().get_queryset(request).annotate(live_grants=Count("grants", filter=live))
 
     @admin.display(description="live grants", ordering="live_grants")
@@ -758,13 +759,11 @@ class QualificationStateFilter(admin.SimpleListFilter):
         )
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
         match self.value():
             case "valid":
-                return queryset.filter(live & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
+                return queryset.valid()
             case "expired":
-                return queryset.filter(live & Q(expires_at__lte=now))
+                return queryset.expired()
             case "revoked":
                 return queryset.filter(revoked_at__isnull=False)
             case "superseded":

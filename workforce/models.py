@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -197,6 +199,38 @@ class QualificationType(models.Model):
         return self.name
 
 
+def qualification_live_q(prefix: str = "") -> Q:
+    """The condition "the grant is live" (neither revoked nor superseded), on the grant's fields
+    or, with ``prefix`` (e.g. ``"grants__"``), on a relation's."""
+    return Q(**{f"{prefix}revoked_at__isnull": True, f"{prefix}superseded_at__isnull": True})
+
+
+def qualification_valid_q(at: datetime) -> Q:
+    """The condition "the grant is valid at ``at``": live and not expired then (the queryset
+    form of ``Qualification.is_valid_at``)."""
+    return qualification_live_q() & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+
+
+class QualificationQuerySet(models.QuerySet):
+    """Grants by state; ``at`` is now unless given. Each state is one condition, written here
+    once; only the next-task gate's raw SQL (``assignments.selectors.gate``) states "valid"
+    again, for speed."""
+
+    def live(self) -> QualificationQuerySet:
+        return self.filter(qualification_live_q())
+
+    def valid(self, at: datetime | None = None) -> QualificationQuerySet:
+        return self.filter(qualification_valid_q(at or timezone.now()))
+
+    def not_valid(self, at: datetime | None = None) -> QualificationQuerySet:
+        """Revoked, superseded or expired at ``at``: every grant ``valid`` leaves out."""
+        return self.exclude(qualification_valid_q(at or timezone.now()))
+
+    def expired(self, at: datetime | None = None) -> QualificationQuerySet:
+        """Live but past its expiry at ``at``."""
+        return self.filter(qualification_live_q(), expires_at__lte=at or timezone.now())
+
+
 class Qualification(models.Model):
     """One grant of a qualification to a labeler.
 
@@ -231,12 +265,14 @@ class Qualification(models.Model):
     revoke_reason = models.TextField(blank=True)
     superseded_at = models.DateTimeField(null=True, blank=True)
 
+    objects = QualificationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-granted_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["labeler", "qualification_type"],
-                condition=Q(revoked_at__isnull=True, superseded_at__isnull=True),
+                condition=qualification_live_q(),
                 name="workforce_qualification_one_live_per_type",
             ),
             models.CheckConstraint(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from config.errors import NotFound
@@ -113,15 +112,9 @@ def qualification_valid(
     *, labeler: Labeler, qualification_type_id: int, at: datetime | None = None
 ) -> Qualification | None:
     """The labeler's valid grant of the type at ``at`` (now by default), or None. One query."""
-    at = at or timezone.now()
     return (
-        Qualification.objects.filter(
-            labeler=labeler,
-            qualification_type_id=qualification_type_id,
-            revoked_at__isnull=True,
-            superseded_at__isnull=True,
-        )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+        Qualification.objects.valid(at)
+        .filter(labeler=labeler, qualification_type_id=qualification_type_id)
         .first()
     )
 
