@@ -53,14 +53,14 @@ elif what == "import-without-analyze":
     result = imports.tasks_import(actor=None, project=project, data=lines, file_format="jsonl")
     print(json.dumps({"created": result.created, "seconds": result.seconds}))
 elif what == "explain":
-    from assignments.services.claim import _claim_sql
+    from assignments import sql
     from workforce.models import Labeler
     labeler = Labeler.objects.order_by("id").first()
     times, sort, index = [], False, set()
     for _ in range(int(sys.argv[3])):
         params = {"project": int(sys.argv[2]), "labeler": labeler.pk, "now": timezone.now()}
         with connection.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + _claim_sql(), params)
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql.claim().sql, params)
             raw = cur.fetchone()[0]
         plan = json.loads(raw) if isinstance(raw, str) else raw
         times.append(plan[0]["Execution Time"])

@@ -11,23 +11,21 @@ never over-assigned.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from assignments import sql
 from assignments.models import Assignment, Project, Task
 from assignments.selectors import gate as selectors
 from assignments.selectors.projects import LABELER_VISIBLE_STATUSES
 from config.errors import Conflict, Forbidden, NotFound
-from qc.models import GoldCheck, GoldItem
+from qc.models import GoldItem
 from workforce.models import Labeler, User
 from workforce.selectors import is_ops
 
@@ -187,74 +185,31 @@ def _check_gate(gate: selectors.Gate, *, labeler: Labeler) -> None:
         )
 
 
-def _not_done_by(labeler: Labeler):
-    return ~Exists(Assignment.objects.filter(task_id=OuterRef("pk"), labeler_id=labeler.pk))
-
-
-def _lock_clause(clause: str) -> str:
-    """The row-lock clause where the database has row locks. SQLite (the demo) has none: it
-    serializes writers with its database lock, as the ORM's select_for_update does there."""
-    return clause if connection.features.has_select_for_update else ""
-
-
-@cache
-def _claim_sql(lock: bool = True) -> str:
-    """Step 3 of docs/next-task.md as one fixed statement (written out once, not composed per
-    call: it runs before every task handed out). Its WHERE is the open-queue index predicate
-    plus two index probes per candidate row. Without ``lock``: the same question, no row
-    locked or skipped (``_open_task_exists``)."""
-    t, a = Task._meta.db_table, Assignment._meta.db_table
-    return f"""
-        SELECT t.id, t.payload, t.prelabel, t.prelabel_confidence FROM {t} t
-         WHERE t.is_open AND t.project_id = %(project)s
-           AND NOT EXISTS (SELECT 1 FROM {a} d WHERE d.task_id = t.id
-                                                 AND d.labeler_id = %(labeler)s)
-           AND (SELECT COUNT(*) FROM {a} u
-                 WHERE u.task_id = t.id
-                   AND (u.status = 'submitted'
-                        OR (u.status = 'leased' AND u.expires_at > %(now)s))) < t.target
-         ORDER BY t.priority DESC, t.id
-         LIMIT 1
-         {_lock_clause("FOR NO KEY UPDATE OF t SKIP LOCKED") if lock else ""}
-    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
-
-
-def _task_from_row(row) -> Task:
-    # Raw cursors hand JSON back as text (Django decodes it in the ORM's converters).
-    payload, prelabel = row[1], row[2]
-    return Task(
-        pk=row[0],
-        payload=json.loads(payload) if isinstance(payload, str) else payload,
-        prelabel=json.loads(prelabel) if isinstance(prelabel, str) else prelabel,
-        prelabel_confidence=row[3],
-    )
+def _claim_params(*, project: Project, labeler: Labeler, now: datetime) -> dict:
+    return {
+        "project": project.pk,
+        "labeler": labeler.pk,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
 
 
 def _lock_next_open_task(*, project: Project, labeler: Labeler, now: datetime) -> Task | None:
     """Lock the highest-priority open task this labeler has not touched and whose slots are not
     all taken by live leases (as of this statement's snapshot; the lease insert re-counts);
     skip rows other claims hold. Walks the partial index ``assignments_task_open_queue``."""
-    params = {
-        "project": project.pk,
-        "labeler": labeler.pk,
-        "now": connection.ops.adapt_datetimefield_value(now),
-    }
+    statement = sql.claim()
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), params)
+        cursor.execute(statement.sql, _claim_params(project=project, labeler=labeler, now=now))
         row = cursor.fetchone()
-    return _task_from_row(row) if row else None
+    return statement.read(row)[0] if row else None
 
 
 def _open_task_exists(*, project: Project, labeler: Labeler, now: datetime) -> bool:
     """Whether, as of a fresh snapshot, an open task this labeler has not done has a free slot
-    (rows other claims hold included): ``_claim_sql`` without its lock clause."""
-    params = {
-        "project": project.pk,
-        "labeler": labeler.pk,
-        "now": connection.ops.adapt_datetimefield_value(now),
-    }
+    (rows other claims hold included): ``sql.claim`` without its lock clause."""
+    params = _claim_params(project=project, labeler=labeler, now=now)
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(lock=False), params)
+        cursor.execute(sql.claim(lock=False).sql, params)
         return cursor.fetchone() is not None
 
 
@@ -262,95 +217,26 @@ def _lease_if_slot(
     *, task: Task, project: Project, labeler: Labeler, now: datetime, is_control: bool = False
 ) -> Assignment | None:
     """Insert the lease only if the task still has a free slot, counted afresh (a new statement
-    sees every committed lease) while this transaction holds the task row's lock."""
-    a = Assignment._meta.db_table
-    t = Task._meta.db_table
-    expires = now + timedelta(seconds=project.lease_seconds)
-    slot_check = (
-        "1 = 1"
-        if is_control
-        else f"""(SELECT COUNT(*) FROM {a} x WHERE x.task_id = t.id AND (x.status = 'submitted'
-                  OR (x.status = 'leased' AND x.expires_at > %s))) < t.target"""  # noqa: S608
-    )
+    sees every committed lease) while this transaction holds the task row's lock
+    (``sql.lease``)."""
     adapt = connection.ops.adapt_datetimefield_value
-    params = [project.pk, labeler.pk, is_control, adapt(now), adapt(expires), task.pk]
-    if not is_control:
-        params.append(adapt(now))
+    statement = sql.lease(control=is_control)
+    params = {
+        "project": project.pk,
+        "labeler": labeler.pk,
+        "control": is_control,
+        "now": adapt(now),
+        "expires": adapt(now + timedelta(seconds=project.lease_seconds)),
+        "task": task.pk,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {a} (task_id, project_id, labeler_id, is_control, status, leased_at,
-                                 expires_at)
-                SELECT t.id, %s, %s, %s, 'leased', %s, %s FROM {t} t
-                WHERE t.id = %s AND {slot_check}
-                RETURNING id""",  # noqa: S608 (table names come from model metadata)
-            params,
-        )
+        cursor.execute(statement.sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    return Assignment(
-        pk=row[0],
-        task=task,
-        project_id=project.pk,
-        labeler_id=labeler.pk,
-        is_control=is_control,
-        status=Assignment.Status.LEASED,
-        leased_at=now,
-        expires_at=expires,
-    )
-
-
-# The control pick looks at this many control tasks on each side of its random pivot before it
-# falls back to scanning all of the project's (only a labeler who met that many in a row does).
-CONTROL_WINDOW = 64
-
-
-@cache
-def _control_sql() -> str:
-    """``_claim_control``'s one statement, written out once (as ``_claim_sql``). Each exclusion
-    is a correlated ``(SELECT … LIMIT 1) IS NULL`` rather than ``NOT EXISTS``: a ``NOT
-    EXISTS`` lets the planner turn it into an anti-join, or a hashed sub-plan, that reads all of
-    the labeler's exposures and checks (or every labeler's rows of the items); this way each
-    exclusion is one index probe per candidate. The candidates are the first ``CONTROL_WINDOW``
-    control tasks from the pivot in gold item order (``assignments_task_controls``), then as
-    many before it; only when none of those passes are all the project's control tasks tried,
-    in random order."""
-    # Imported here: qc's exposure and check tables are read by this statement only.
-    from qc.models import GoldExposure
-
-    t, a = Task._meta.db_table, Assignment._meta.db_table
-    g, e, c = GoldItem._meta.db_table, GoldExposure._meta.db_table, GoldCheck._meta.db_table
-    eligible = f"""t.project_id = %(project)s AND t.gold_item_id IS NOT NULL
-           AND (SELECT g.status FROM {g} g WHERE g.id = t.gold_item_id) = 'active'
-           AND (SELECT 1 FROM {t} s JOIN {a} d ON d.task_id = s.id
-                 WHERE s.gold_item_id = t.gold_item_id AND d.labeler_id = %(labeler)s
-                 LIMIT 1) IS NULL
-           AND (SELECT 1 FROM {e} e WHERE e.labeler_id = %(labeler)s
-                                      AND e.gold_item_id = t.gold_item_id LIMIT 1) IS NULL
-           AND (SELECT 1 FROM {c} c WHERE c.labeler_id = %(labeler)s
-                                      AND c.gold_item_id = t.gold_item_id LIMIT 1) IS NULL"""  # noqa: S608
-    columns = "t.id, t.payload, t.prelabel, t.prelabel_confidence"
-    controls = f"SELECT * FROM {t} WHERE project_id = %(project)s AND gold_item_id IS NOT NULL"  # noqa: S608
-    return f"""
-        WITH pivot AS (
-            SELECT lo + CAST(%(u)s * (hi - lo) AS BIGINT) AS at
-              FROM (SELECT MIN(id) AS lo, MAX(id) AS hi FROM {g}
-                     WHERE gold_set_id = %(gold_set)s) bounds
-        )
-        SELECT * FROM (SELECT {columns}
-                         FROM ({controls} AND gold_item_id >= (SELECT at FROM pivot)
-                               ORDER BY gold_item_id LIMIT {CONTROL_WINDOW}) t
-                        WHERE {eligible} ORDER BY t.gold_item_id LIMIT 1) after_pivot
-        UNION ALL
-        SELECT * FROM (SELECT {columns}
-                         FROM ({controls} AND gold_item_id < (SELECT at FROM pivot)
-                               ORDER BY gold_item_id LIMIT {CONTROL_WINDOW}) t
-                        WHERE {eligible} ORDER BY t.gold_item_id LIMIT 1) before_pivot
-        UNION ALL
-        SELECT * FROM (SELECT {columns} FROM {t} t
-                        WHERE {eligible} ORDER BY random() LIMIT 1) any_left
-        LIMIT 1
-    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+    (assignment,) = statement.read(row)
+    assignment.task = task
+    return assignment
 
 
 def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assignment | None:
@@ -363,8 +249,8 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
 
     One statement (then the lease's INSERT): a random pivot between the lowest and highest item
     id of the project's control set (two probes of ``qc_golditem_set_id``), and the first
-    eligible control task among the ``CONTROL_WINDOW`` at or after it in gold item order, else
-    among the first ``CONTROL_WINDOW`` (wrapping round), else any eligible one at random.
+    eligible control task among the ``sql.CONTROL_WINDOW`` at or after it in gold item order, else
+    among the first ``sql.CONTROL_WINDOW`` (wrapping round), else any eligible one at random.
     Each candidate costs index probes only — the tasks of its gold item (``gold_item_id``
     index) then ``assignments_assignment_one_per_labeler``, ``qc_goldexposure_once`` and
     ``qc_goldcheck_labeler_item`` — so the usual cost is bounded by the window, and never
@@ -377,12 +263,13 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
         "gold_set": project.control_gold_set_id,
         "u": _rng.random(),
     }
+    statement = sql.control_claim()
     with connection.cursor() as cursor:
-        cursor.execute(_control_sql(), params)
+        cursor.execute(statement.sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    task = _task_from_row(row)
+    (task,) = statement.read(row)
     return _lease_if_slot(task=task, project=project, labeler=labeler, now=now, is_control=True)
 
 

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from assignments import sql
 from assignments import tasks as work_tasks
-from assignments.models import Assignment, Project, Task
-from assignments.services.claim import _lock_clause
+from assignments.models import Assignment, Task
 from config.errors import Conflict, NotFound
-from config.rawsql import RowReader
 from qc.answers import AnswerError, validate_answer
 from qc.models import GoldCheck, GoldItem
 from qc.services.control import control_rate_update
-from qc.services.scoring import gold_check_record
+from qc.services.quality_facts import gold_check_record
 from workforce.models import Labeler
 
 
@@ -101,60 +99,18 @@ def assignment_submit(
     return Submission(assignment, created=True, task_completed=completed)
 
 
-@cache
-def _submit_lock_sql() -> tuple[str, RowReader, RowReader]:
-    """The submit's first statement, written out once: the caller's assignment locked, with its
-    project (the ORM composed this per call at a CPU cost larger than the query's). The same
-    for real and control tasks."""
-    a, p = RowReader(Assignment), RowReader(Project)
-    sql = f"""
-        SELECT {a.columns("a")}, {p.columns("p")}
-          FROM {Assignment._meta.db_table} a
-          JOIN {Project._meta.db_table} p ON p.id = a.project_id
-         WHERE a.id = %s AND a.labeler_id = %s
-         {_lock_clause("FOR NO KEY UPDATE OF a")}
-    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
-    return sql, a, p
-
-
 def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> Assignment:
     """Lock the labeler's assignment (NotFound when it is not theirs) and load its project, in
-    one statement."""
-    sql, a, p = _submit_lock_sql()
+    one statement (``sql.submit_lock``: written out once; the ORM composed it per call at a CPU
+    cost larger than the query's)."""
+    statement = sql.submit_lock()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [assignment_id, labeler.pk])
+        cursor.execute(statement.sql, {"assignment": assignment_id, "labeler": labeler.pk})
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    assignment = a.read(row[: len(a)])
-    assignment.project = p.read(row[len(a) :])
+    assignment, assignment.project = statement.read(row)
     return assignment
-
-
-@cache
-def _store_sql() -> tuple[str, str, str]:
-    """The submit's store: (PostgreSQL's one statement, SQLite's count, SQLite's store).
-
-    The count takes a slot on a real task: ``submitted < target`` under the task row's lock (the
-    on-time lease held that slot; the guard refuses the rare submit whose slot a claim re-counted
-    as free at the very instant of expiry). On a control task (``%(control)s``, no slots) it
-    matches no row, and the store does not wait for it. One text for both kinds: the same
-    statement, the same plan shape."""
-    t = Task._meta.db_table
-    a = Assignment._meta.db_table
-    count_sql = f"""UPDATE {t} SET submitted = submitted + 1,
-                                   is_open = (submitted + 1 < target),
-                                   state = CASE WHEN submitted + 1 >= target THEN 'complete'
-                                                ELSE state END
-                     WHERE id = %(task)s AND submitted < target AND NOT %(control)s
-                 RETURNING submitted >= target AS filled"""  # noqa: S608
-    store_sql = f"""UPDATE {a} SET status = 'submitted', answer = %(answer)s,
-                                   submitted_at = %(now)s, active_seconds = %(active)s
-                     WHERE id = %(assignment)s"""  # noqa: S608
-    both = f"""WITH counted AS ({count_sql})
-               {store_sql} AND (%(control)s OR EXISTS (SELECT 1 FROM counted))
-               RETURNING (SELECT filled FROM counted)"""  # noqa: S608
-    return both, count_sql, store_sql
 
 
 def _store_submission(
@@ -163,8 +119,8 @@ def _store_submission(
     """Store the answer and, on a real task, count the submission on the task — one statement
     on PostgreSQL, the same for real and control tasks; returns whether it filled the task's
     last slot. Conflict ``slot_taken`` (the transaction rolls back) when a real task has no slot
-    left for it."""
-    both, count_sql, store_sql = _store_sql()
+    left for it. The statements are ``sql.store``."""
+    statements = sql.store()
     params = {
         "task": assignment.task_id,
         "control": bool(assignment.is_control),
@@ -177,15 +133,15 @@ def _store_submission(
         if connection.vendor == "postgresql":
             # One round trip: the count and the store in one statement; on a real task the
             # store happens only if the count found room.
-            cursor.execute(both, params)
+            cursor.execute(statements.both.sql, params)
             row = cursor.fetchone()
         else:
             # SQLite has no data-modifying CTE: two statements (for both kinds), serialized by
             # its write lock.
-            cursor.execute(count_sql, params)
+            cursor.execute(statements.count.sql, params)
             row = cursor.fetchone()
             if row is not None or assignment.is_control:
-                cursor.execute(store_sql, params)
+                cursor.execute(statements.store.sql, params)
                 row = row or (False,)
     if row is None:
         raise Conflict(

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from assignments import services
 from assignments.models import Project, Task
-from assignments.services.claim import _claim_sql
+from assignments.sql import claim as claim_statement
 from tests.factories import make_labeler
 
 pytestmark = [
@@ -58,7 +58,7 @@ def _claim_plan(project: Project, labeler) -> list[dict]:
     """Every node of the claim statement's plan, flattened."""
     params = {"project": project.pk, "labeler": labeler.pk, "now": timezone.now()}
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + _claim_sql(), params)
+        cursor.execute("EXPLAIN (FORMAT JSON) " + claim_statement().sql, params)
         raw = cursor.fetchone()[0]
     plan = json.loads(raw) if isinstance(raw, str) else raw
     nodes, todo = [], [plan[0]["Plan"]]

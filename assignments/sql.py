@@ -1,0 +1,337 @@
+"""The hot path's fixed SQL: the next-task gate, the claim, the control claim, the lease, the
+submit's lock and its store. docs/next-task.md explains each statement; read it before changing
+one.
+
+These few statements are written out rather than composed with the ORM on every call: they run
+before every task handed out and on every answer, and composing the equivalent querysets cost
+more CPU than PostgreSQL spends executing them. Each is built once (``functools.cache``) from
+model metadata and the models' enums, so the text is fixed at run time and never drifts from the
+rest of the code:
+
+* table names come from ``_meta``; status values from the enums, quoted by ``literal``;
+* every value is a named parameter (``%(name)s``);
+* every model row comes back through a ``config.rawsql.RowReader`` (the ORM's converters: JSON
+  decoded, datetimes made aware) — the reader travels with its statement in a ``Statement``;
+* the rules the statements share are written once, here: ``holds_slot`` (an assignment takes
+  one of its task's slots), ``live_lease``, ``has_free_slot`` and ``lock_clause``.
+
+tests/assignments/test_sql.py checks each statement against the equivalent ORM queryset on the
+same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.db import connection
+
+from assignments.models import Assignment, Project, Task
+from config.rawsql import RowReader
+from qc.models import (
+    ControlRate,
+    GoldCheck,
+    GoldExposure,
+    GoldItem,
+    GuideAcknowledgement,
+    GuideVersion,
+    QualityRule,
+    RuleFiring,
+)
+from qc.services.control import RULE_PREFIX
+from workforce.models import Labeler, Qualification, QualificationType
+
+# -- fragments ----------------------------------------------------------------------------------
+
+
+def literal(value: str) -> str:
+    """A constant of our own (an enum value) as an SQL string literal inside a statement that
+    goes through the driver's ``%(name)s`` formatting: quotes doubled, ``%`` escaped."""
+    return "'" + str(value).replace("'", "''").replace("%", "%%") + "'"
+
+
+def lock_clause(clause: str) -> str:
+    """The row-lock clause where the database has row locks. SQLite (the demo) has none: it
+    serializes writers with its database lock, as the ORM's select_for_update does there."""
+    return clause if connection.features.has_select_for_update else ""
+
+
+def live_lease(alias: str) -> str:
+    """The assignment row ``alias`` is a lease that has not run out at ``%(now)s``."""
+    leased = literal(Assignment.Status.LEASED)
+    return f"({alias}.status = {leased} AND {alias}.expires_at > %(now)s)"
+
+
+def holds_slot(alias: str) -> str:
+    """The assignment row ``alias`` takes one of its task's slots at ``%(now)s``: submitted, or a
+    live lease. An expired lease frees its slot the moment it expires, whether or not
+    ``leases_expire`` has marked it yet."""
+    submitted = literal(Assignment.Status.SUBMITTED)
+    return f"({alias}.status = {submitted} OR {live_lease(alias)})"
+
+
+def has_free_slot(task: str, alias: str) -> str:
+    """The task row ``task`` has fewer slot holders (``holds_slot``) than its ``target``;
+    ``alias`` names the counted assignments."""
+    a = Assignment._meta.db_table
+    return (
+        f"(SELECT COUNT(*) FROM {a} {alias}"  # noqa: S608 (identifiers from model metadata)
+        f" WHERE {alias}.task_id = {task}.id AND {holds_slot(alias)}) < {task}.target"
+    )
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A fixed statement and the readers of its row, in select-list order."""
+
+    sql: str
+    readers: tuple[RowReader, ...] = ()
+
+    def read(self, row) -> tuple:
+        """The row's models (one per reader, in order), then the values after them as they
+        came."""
+        out, at = [], 0
+        for reader in self.readers:
+            out.append(reader.read(row[at : at + len(reader)]))
+            at += len(reader)
+        return (*out, *row[at:])
+
+
+# -- the gate -----------------------------------------------------------------------------------
+
+
+@cache
+def gate() -> Statement:
+    """The next-task gate in one row: the project, then the labeler's status, the name of a
+    required qualification type they lack (first by name), whether the guide has a published
+    version, whether they acknowledged its current major, their live lease in the project, a
+    stale (run-out) lease of theirs there, an open ``pause_on_project`` firing, and their own
+    control rate when it applies (the project adapts, or a quality rule set it). Parameters:
+    ``labeler``, ``project``, ``now``."""
+    project = RowReader(Project)
+    t = {
+        "project": Project._meta.db_table,
+        "labeler": Labeler._meta.db_table,
+        "qtype": QualificationType._meta.db_table,
+        "required": Project.required_qualifications.through._meta.db_table,
+        "grant": Qualification._meta.db_table,
+        "version": GuideVersion._meta.db_table,
+        "ack": GuideAcknowledgement._meta.db_table,
+        "assignment": Assignment._meta.db_table,
+        "firing": RuleFiring._meta.db_table,
+        "rate": ControlRate._meta.db_table,
+    }
+    published = literal(GuideVersion.Status.PUBLISHED)
+    leased = literal(Assignment.Status.LEASED)
+    firing_open = literal(RuleFiring.Status.OPEN)
+    pause = literal(QualityRule.Action.PAUSE_ON_PROJECT)
+    rule_reason = literal(RULE_PREFIX + "%")
+    sql = f"""
+        SELECT {project.columns("p")},
+          (SELECT l.status FROM {t["labeler"]} l WHERE l.id = %(labeler)s) AS _labeler_status,
+          (SELECT qt.name FROM {t["qtype"]} qt
+             JOIN {t["required"]} r ON r.qualificationtype_id = qt.id
+            WHERE r.project_id = p.id
+              AND NOT EXISTS (
+                  SELECT 1 FROM {t["grant"]} q
+                   WHERE q.labeler_id = %(labeler)s AND q.qualification_type_id = qt.id
+                     AND q.revoked_at IS NULL AND q.superseded_at IS NULL
+                     AND (q.expires_at IS NULL OR q.expires_at > %(now)s))
+            ORDER BY qt.name LIMIT 1) AS _missing,
+          EXISTS (SELECT 1 FROM {t["version"]} v
+                   WHERE v.guide_id = p.guide_id AND v.status = {published}) AS _published,
+          EXISTS (SELECT 1 FROM {t["ack"]} k JOIN {t["version"]} kv ON kv.id = k.version_id
+                   WHERE k.labeler_id = %(labeler)s AND kv.guide_id = p.guide_id
+                     AND kv.major = (SELECT cv.major FROM {t["version"]} cv
+                                      WHERE cv.guide_id = p.guide_id AND cv.status = {published}
+                                      ORDER BY cv.major DESC LIMIT 1)) AS _acknowledged,
+          (SELECT a.id FROM {t["assignment"]} a
+            WHERE a.labeler_id = %(labeler)s AND a.project_id = p.id AND {live_lease("a")}
+            LIMIT 1) AS _live,
+          EXISTS (SELECT 1 FROM {t["assignment"]} a
+                   WHERE a.labeler_id = %(labeler)s AND a.project_id = p.id
+                     AND a.status = {leased} AND a.expires_at <= %(now)s) AS _stale,
+          EXISTS (SELECT 1 FROM {t["firing"]} f
+                   WHERE f.labeler_id = %(labeler)s AND f.project_id = p.id
+                     AND f.status = {firing_open} AND f.action = {pause}) AS _paused,
+          (SELECT cr.rate FROM {t["rate"]} cr
+            WHERE cr.labeler_id = %(labeler)s AND cr.project_id = p.id
+              AND (p.adaptive_control OR cr.reason LIKE {rule_reason})) AS _control_rate
+        FROM {t["project"]} p
+        WHERE p.id = %(project)s
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+    return Statement(sql, (project,))
+
+
+# -- the claim ----------------------------------------------------------------------------------
+
+
+# What the claim reads of a task: what the labeler is shown, nothing that tells a control task
+# apart.
+TASK_SHOWN = ("id", "payload", "prelabel", "prelabel_confidence")
+
+
+@cache
+def _task_reader() -> RowReader:
+    return RowReader(Task, [Task._meta.get_field(name) for name in TASK_SHOWN])
+
+
+@cache
+def claim(lock: bool = True) -> Statement:
+    """Step 3 of docs/next-task.md: the highest-priority open task of ``%(project)s`` that
+    ``%(labeler)s`` has not touched and that has a free slot at ``%(now)s``, locked (skipping
+    rows other claims hold). Its WHERE is the open-queue index predicate plus two index probes
+    per candidate row. Without ``lock``: the same question, no row locked or skipped."""
+    t, a = Task._meta.db_table, Assignment._meta.db_table
+    task = _task_reader()
+    return Statement(
+        f"""
+        SELECT {task.columns("t")} FROM {t} t
+         WHERE t.is_open AND t.project_id = %(project)s
+           AND NOT EXISTS (SELECT 1 FROM {a} d WHERE d.task_id = t.id
+                                                 AND d.labeler_id = %(labeler)s)
+           AND {has_free_slot("t", "u")}
+         ORDER BY t.priority DESC, t.id
+         LIMIT 1
+         {lock_clause("FOR NO KEY UPDATE OF t SKIP LOCKED") if lock else ""}
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (task,),
+    )
+
+
+# The control pick looks at this many control tasks on each side of its random pivot before it
+# falls back to scanning all of the project's (only a labeler who met that many in a row does).
+CONTROL_WINDOW = 64
+
+
+@cache
+def control_claim() -> Statement:
+    """A control task of ``%(project)s`` that ``%(labeler)s`` has never met, picked from a
+    random pivot ``%(u)s`` in [0, 1) between the lowest and highest item id of the control gold
+    set ``%(gold_set)s`` (``assignment_claim_next``'s control branch says what "met" means).
+
+    Each exclusion is a correlated ``(SELECT … LIMIT 1) IS NULL`` rather than ``NOT EXISTS``: a
+    ``NOT EXISTS`` lets the planner turn it into an anti-join, or a hashed sub-plan, that reads
+    all of the labeler's exposures and checks (or every labeler's rows of the items); this way
+    each exclusion is one index probe per candidate. The candidates are the first
+    ``CONTROL_WINDOW`` control tasks from the pivot in gold item order
+    (``assignments_task_controls``), then as many before it; only when none of those passes are
+    all the project's control tasks tried, in random order."""
+    t, a = Task._meta.db_table, Assignment._meta.db_table
+    g, e, c = GoldItem._meta.db_table, GoldExposure._meta.db_table, GoldCheck._meta.db_table
+    active = literal(GoldItem.Status.ACTIVE)
+    eligible = f"""t.project_id = %(project)s AND t.gold_item_id IS NOT NULL
+           AND (SELECT g.status FROM {g} g WHERE g.id = t.gold_item_id) = {active}
+           AND (SELECT 1 FROM {t} s JOIN {a} d ON d.task_id = s.id
+                 WHERE s.gold_item_id = t.gold_item_id AND d.labeler_id = %(labeler)s
+                 LIMIT 1) IS NULL
+           AND (SELECT 1 FROM {e} e WHERE e.labeler_id = %(labeler)s
+                                      AND e.gold_item_id = t.gold_item_id LIMIT 1) IS NULL
+           AND (SELECT 1 FROM {c} c WHERE c.labeler_id = %(labeler)s
+                                      AND c.gold_item_id = t.gold_item_id LIMIT 1) IS NULL"""  # noqa: S608
+    task = _task_reader()
+    columns = task.columns("t")
+    controls = f"SELECT * FROM {t} WHERE project_id = %(project)s AND gold_item_id IS NOT NULL"  # noqa: S608
+    return Statement(
+        f"""
+        WITH pivot AS (
+            SELECT lo + CAST(%(u)s * (hi - lo) AS BIGINT) AS at
+              FROM (SELECT MIN(id) AS lo, MAX(id) AS hi FROM {g}
+                     WHERE gold_set_id = %(gold_set)s) bounds
+        )
+        SELECT * FROM (SELECT {columns}
+                         FROM ({controls} AND gold_item_id >= (SELECT at FROM pivot)
+                               ORDER BY gold_item_id LIMIT {CONTROL_WINDOW}) t
+                        WHERE {eligible} ORDER BY t.gold_item_id LIMIT 1) after_pivot
+        UNION ALL
+        SELECT * FROM (SELECT {columns}
+                         FROM ({controls} AND gold_item_id < (SELECT at FROM pivot)
+                               ORDER BY gold_item_id LIMIT {CONTROL_WINDOW}) t
+                        WHERE {eligible} ORDER BY t.gold_item_id LIMIT 1) before_pivot
+        UNION ALL
+        SELECT * FROM (SELECT {columns} FROM {t} t
+                        WHERE {eligible} ORDER BY random() LIMIT 1) any_left
+        LIMIT 1
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (task,),
+    )
+
+
+@cache
+def lease(control: bool) -> Statement:
+    """Insert ``%(labeler)s``'s lease of task ``%(task)s`` of ``%(project)s`` (``%(control)s``:
+    a control task), leased at ``%(now)s`` until ``%(expires)s``, and return it. A real task's
+    lease is inserted only if the task still has a free slot, counted afresh (a new statement
+    sees every committed lease) while the caller holds the task row's lock; a control task has
+    no slots."""
+    a, t = Assignment._meta.db_table, Task._meta.db_table
+    assignment = RowReader(Assignment)
+    slot_check = "1 = 1" if control else has_free_slot("t", "x")
+    returning = ", ".join(f.column for f in assignment.fields)
+    return Statement(
+        f"""INSERT INTO {a} (task_id, project_id, labeler_id, is_control, status, leased_at,
+                             expires_at)
+            SELECT t.id, %(project)s, %(labeler)s, %(control)s,
+                   {literal(Assignment.Status.LEASED)}, %(now)s, %(expires)s FROM {t} t
+            WHERE t.id = %(task)s AND {slot_check}
+            RETURNING {returning}""",  # noqa: S608 (identifiers come from model metadata)
+        (assignment,),
+    )
+
+
+# -- the submit ---------------------------------------------------------------------------------
+
+
+@cache
+def submit_lock() -> Statement:
+    """The submit's first statement: assignment ``%(assignment)s`` of ``%(labeler)s`` locked,
+    with its project. The same for real and control tasks."""
+    a, p = RowReader(Assignment), RowReader(Project)
+    return Statement(
+        f"""
+        SELECT {a.columns("a")}, {p.columns("p")}
+          FROM {Assignment._meta.db_table} a
+          JOIN {Project._meta.db_table} p ON p.id = a.project_id
+         WHERE a.id = %(assignment)s AND a.labeler_id = %(labeler)s
+         {lock_clause("FOR NO KEY UPDATE OF a")}
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (a, p),
+    )
+
+
+@dataclass(frozen=True)
+class Store:
+    """The submit's store: PostgreSQL's one statement, and SQLite's two."""
+
+    both: Statement
+    count: Statement
+    store: Statement
+
+
+@cache
+def store() -> Store:
+    """The submit's store. Parameters: ``task``, ``control``, ``assignment``, ``answer``,
+    ``now``, ``active``; the row is ``(filled,)``, or none when a real task has no slot left.
+
+    The count takes a slot on a real task: ``submitted < target`` under the task row's lock (the
+    on-time lease held that slot; the guard refuses the rare submit whose slot a claim re-counted
+    as free at the very instant of expiry). On a control task (``%(control)s``, no slots) it
+    matches no row, and the store does not wait for it. One text for both kinds: the same
+    statement, the same plan shape."""
+    t = Task._meta.db_table
+    a = Assignment._meta.db_table
+    complete = literal(Task.State.COMPLETE)
+    submitted = literal(Assignment.Status.SUBMITTED)
+    count_sql = f"""UPDATE {t} SET submitted = submitted + 1,
+                                   is_open = (submitted + 1 < target),
+                                   state = CASE WHEN submitted + 1 >= target THEN {complete}
+                                                ELSE state END
+                     WHERE id = %(task)s AND submitted < target AND NOT %(control)s
+                 RETURNING submitted >= target AS filled"""  # noqa: S608
+    store_sql = f"""UPDATE {a} SET status = {submitted}, answer = %(answer)s,
+                                   submitted_at = %(now)s, active_seconds = %(active)s
+                     WHERE id = %(assignment)s"""  # noqa: S608
+    both = f"""WITH counted AS ({count_sql})
+               {store_sql} AND (%(control)s OR EXISTS (SELECT 1 FROM counted))
+               RETURNING (SELECT filled FROM counted)"""  # noqa: S608
+    return Store(Statement(both), Statement(count_sql), Statement(store_sql))
