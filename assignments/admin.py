@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from assignments import selectors, services
-from assignments.admin_quality import QualityDashboardsMixin
+from assignments.admin_quality_pages import QualityDashboardsMixin
 from assignments.models import (
     DEFAULT_REFIT_EVERY,
     Assignment,

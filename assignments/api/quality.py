@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments.selectors import project_get_for
-from assignments.selectors import quality as selectors
+from assignments.selectors import quality_pages as selectors
 from config.api import labeler_of
 from config.errors import Forbidden
 from qc.api import scores as scores_api

@@ -4,7 +4,8 @@
 - ``projects``: projects and assignments, scoped to the caller;
 - ``progress``: project and batch progress;
 - ``tasks``: task samples and a project's status history;
-- ``quality``: the project quality page's facts;
+- ``quality_pages``: what the quality pages show (throughput, the scorecard, the project
+  quality page);
 - ``review``: the review queue and the export;
 - ``control_set``: the control set's check.
 

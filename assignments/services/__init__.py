@@ -5,9 +5,10 @@
 - ``projects``: creating and changing projects, their status and control settings;
 - ``imports``: bulk task import and updates;
 - ``review``: consensus hand-off, the review queue, flags, audits;
-- ``quality``: consensus orchestration for a completed task;
+- ``consensus``: consensus orchestration (a completed task's decision by the project's method)
+  and the model refit it decides by;
 - ``decisions``: the decision of a task and its history, re-deciding after a refit;
-- ``refits``: when a project's model is refitted;
+- ``refits``: when a project's model is refitted (one run at a time);
 - ``control_set``: the control set's check and overrides.
 
 The names callers outside the app use most are re-exported here; the rest are imported from

@@ -3,7 +3,7 @@ re-decision of a project's tasks from a new Dawid-Skene fit.
 
 The decision policy (docs/quality.md, "Decisions"): a project deciding by the model
 (``consensus_method = weighted``) decides a complete task by majority until its first fit, then
-by the task's posterior under the current fit (``assignments.services.quality.task_decision``).
+by the task's posterior under the current fit (``assignments.services.consensus.task_decision``).
 A fit changes what the model believes of tasks decided before it, so every refit re-decides:
 
 * a task decided by consensus or by an earlier fit (state ``resolved``) whose top class under the
@@ -19,7 +19,7 @@ A fit changes what the model believes of tasks decided before it, so every refit
 Every decision — the first by consensus or review, and each change — is a ``TaskDecision`` row
 with what decided it (the fit's version and method for the model), when, and the answer it
 replaced. The labelers' recorded outcomes follow the new final answer
-(``qc.services.scoring.label_outcomes_redecide``), so scores and rules read the decision the
+(``qc.services.quality_facts.label_outcomes_redecide``), so scores and rules read the decision the
 export delivers.
 """
 
@@ -36,7 +36,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from assignments.models import Assignment, Project, Review, Task, TaskDecision
 from qc.answers import MULTIPLE_CHOICE, SINGLE_CHOICE
-from qc.services.scoring import (
+from qc.services.quality_facts import (
     LabeledAnswer,
     answer_class,
     label_outcomes_record_many,

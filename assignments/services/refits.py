@@ -10,7 +10,7 @@ labels, besides the hourly refit, and never twice at the same time.
   next multiple (``refit_every`` labels later) or by the hourly refit.
 * One refit per project at a time (``project_refit_run``): a run claims the project's row with
   a guarded UPDATE (``running_since`` empty, or older than ``REFIT_STALE_AFTER`` — the run of a
-  worker that died), runs ``assignments.services.quality.project_refit`` (the fit and the
+  worker that died), runs ``assignments.services.consensus.project_refit`` (the fit and the
   re-decision of the tasks it changes), then subtracts the labels it counted at its start:
   labels that arrive during the refit stay counted for the next one. The hourly job
   (``projects_refit_run``) goes through the same claim.
@@ -34,8 +34,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from assignments.models import Assignment, Project, ProjectRefit, Task
-from assignments.services import quality as quality_services
-from assignments.services.quality import Refit
+from assignments.services import consensus as consensus_services
+from assignments.services.consensus import Refit
 from qc.models import ModelFit
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def project_refit_run(*, project_id: int, due_only: bool = False) -> Refit | Non
     ``REFIT_STALE_AFTER``; with ``due_only`` (the counted trigger) also only while the labels
     since the last refit are at least ``refit_every`` (> 0). A claim that finds nothing
     returns None at once (a run holds it, nothing is due, or no such project). The claim
-    returns ``labels_since``; after ``quality.project_refit`` succeeds that many are subtracted
+    returns ``labels_since``; after ``consensus.project_refit`` succeeds that many are subtracted
     (the labels counted during the refit stay counted) and the run's time and re-decided tasks
     are kept (``last_refit_at``, ``last_duration_ms``, ``last_redecided``). The claim is
     released whether the refit succeeds or raises (the error propagates); the release and the
@@ -189,7 +189,7 @@ def project_refit_run(*, project_id: int, due_only: bool = False) -> Refit | Non
     clock = time.perf_counter()
     refit = None
     try:
-        refit = quality_services.project_refit(project_id=project_id, now=started)
+        refit = consensus_services.project_refit(project_id=project_id, now=started)
     finally:
         if refit is None:  # the refit raised: release the claim, keep the count
             ours.update(running_since=None)

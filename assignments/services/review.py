@@ -5,7 +5,7 @@ How a task gets its final answer
 --------------------------------
 * ``task_consensus_run`` — after the submission that fills a task's last slot commits, a Celery
   task (``assignments.task_consensus``) calls it with the task id. The project's method decides
-  (``assignments.services.quality.task_decision``: majority in ``qc.consensus``, or the
+  (``assignments.services.consensus.task_decision``: majority in ``qc.consensus_maths``, or the
   weighted posterior with ``Task.confidence`` below the confidence threshold counting as a
   disagreement): decided → the task is ``resolved`` with ``decided_by = consensus``; not
   decided and ``target < project.max_overlap`` → one more slot (``target + 1``, back in the claim
@@ -53,14 +53,14 @@ from django.utils import timezone
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
+from assignments.services.consensus import task_decision
 from assignments.services.decisions import decision_record
-from assignments.services.quality import task_decision
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, grade, validate_answer
-from qc.consensus import agreement_with
+from qc.consensus_maths import agreement_with
 from qc.models import GoldExposure, GoldItem, GoldSet
 from qc.services.exposures import gold_exposures_record
-from qc.services.scoring import LabeledAnswer, label_outcomes_record
+from qc.services.quality_facts import LabeledAnswer, label_outcomes_record
 from workforce.models import Labeler
 
 # Reviews take longer than labels; a lapsed review lease goes back to the queue.

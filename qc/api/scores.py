@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from qc.selectors import scores as selectors
+from qc.selectors import quality_facts as selectors
 from workforce.selectors import is_ops, managed_vendor_ids
 
 

@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from qc.models import GoldCheck, GoldItem, GoldSet
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from qc.stats import Interval, wilson
 from workforce.models import Labeler, User
 from workforce.selectors import is_ops, managed_vendor_ids
@@ -191,8 +191,8 @@ def gold_check_list_for_labeler(
 ) -> QuerySet[GoldCheck]:
     """The labeler's own checks recorded before the start of their current day, with the gold
     item joined for its accepted answers and explanation. Today's checks are held back, as on
-    their scorecard (``qc.selectors.scores.start_of_day``): seeing a verdict appear right after
-    a submit would tell which task was a control task."""
+    their scorecard (``qc.selectors.quality_facts.start_of_day``): seeing a verdict appear right
+    after a submit would tell which task was a control task."""
     before = start_of_day(now or timezone.now())
     return (
         GoldCheck.objects.filter(labeler_id=labeler.pk, checked_at__lt=before)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from qc.models import QualityRule, RuleFiring
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from workforce.models import User
 from workforce.selectors import is_ops, managed_vendor_ids
 

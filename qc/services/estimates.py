@@ -252,7 +252,7 @@ def _verdicts(
     posteriors: np.ndarray, item_index: Mapping[Hashable, int]
 ) -> dict[Hashable, tuple[int | None, float]]:
     """Each item's top class and its posterior; a tie for the top (within 1e-12, as
-    ``qc.consensus.weighted_posterior`` rules) has no class."""
+    ``qc.consensus_maths.weighted_posterior`` rules) has no class."""
     if not len(item_index):
         return {}
     top = posteriors.max(axis=1)

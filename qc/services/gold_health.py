@@ -27,9 +27,9 @@ from django.utils import timezone
 from config.errors import Conflict, InvalidTransition, NotFound
 from qc.answers import BOXES, grade
 from qc.models import GoldCheck, GoldItem, GoldItemStatusChange
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from qc.services.gold import clean_accepted_answers, gold_item_set_status
-from qc.services.scoring import answer_class
+from qc.services.quality_facts import answer_class
 from workforce.models import Labeler, User
 
 MAX_CONTEST_NOTE_CHARS = 5000

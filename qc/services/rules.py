@@ -32,8 +32,8 @@ only after they have been back within it once (the evaluation then stamps the re
 ``cleared_at``).
 
 When. Rules are decided on the facts recorded before the start of the current day (UTC) —
-the cut-off of the labeler's own scorecard, ``qc.selectors.scores.start_of_day`` — and only by
-the periodic sweep (``rules_sweep``, the beat job ``assignments.quality_rules_sweep``), never
+the cut-off of the labeler's own scorecard, ``qc.selectors.quality_facts.start_of_day`` — and only
+by the periodic sweep (``rules_sweep``, the beat job ``assignments.quality_rules_sweep``), never
 after a submission. A pause, a warning, a clearing or a lowered control rate therefore rests on
 whole past days and happens at a time no single submission explains: a labeler cannot tell from
 a rule's effect which of their tasks was a control task. Each firing stores that cut-off
@@ -70,7 +70,7 @@ from qc.models import (
     QuizAttempt,
     RuleFiring,
 )
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from qc.sequential import MonitorParams, MonitorResult, monitor
 from qc.stats import wilson
 from workforce import services as workforce_services

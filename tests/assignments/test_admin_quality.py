@@ -1,4 +1,4 @@
-"""The quality dashboards of the admin (assignments.admin_quality): the labeler scorecard, the
+"""The quality dashboards of the admin (assignments.admin_quality_pages): the labeler scorecard, the
 project quality page and the vendor comparison render for operations managers with the figures
 of the seeded facts (hand-checked Wilson intervals, kappa, chi-square), render cleanly with no
 data, are refused to everyone else, load no script or asset from elsewhere, and cost a
@@ -29,7 +29,7 @@ from assignments import services as work_services
 from assignments.models import Batch, Project, Task
 from qc.models import LabelerEstimate, QualityRule
 from qc.services import rules as rule_services
-from qc.services.scoring import gold_check_record
+from qc.services.quality_facts import gold_check_record
 from tests.assignments.test_claim import make_project
 from tests.factories import UserFactory, make_labeler
 from tests.qc.factories import make_gold_item, make_gold_set

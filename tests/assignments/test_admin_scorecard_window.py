@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assignments.admin_quality import WINDOW_CHOICES
+from assignments.admin_quality_pages import WINDOW_CHOICES
 from assignments.models import Assignment
 from tests.assignments.test_admin_quality import content, main, scorecard_url
 from tests.assignments.test_claim import make_project

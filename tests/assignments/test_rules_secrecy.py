@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from assignments.tasks import quality_rules_sweep
 from qc.models import GoldCheck, RuleFiring
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from qc.services import rules as rule_services
 from tests.assignments.test_claim import make_project
 from tests.assignments.test_claim_quality import answer_controls, with_gold

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from assignments.admin_quality import _vendor_throughput
+from assignments.admin_quality_pages import _vendor_throughput
 from assignments.models import Assignment
-from assignments.selectors import quality
+from assignments.selectors import quality_pages
 from qc.models import LabelOutcome
-from qc.selectors import scores
+from qc.selectors import quality_facts
 from qc.services import quizzes as quiz_services
 from tests.assignments.test_claim import make_project
 from tests.assignments.test_quality import NOW, gold_check, gold_item, submissions
@@ -60,27 +60,27 @@ def world():
 
 def test_scores_count_no_fact_after_now(world):
     project, me = world
-    got = scores.labeler_scores(labeler_id=me.pk, project_id=project.pk, now=NOW)
-    for key, _days in scores.WINDOWS:
-        assert got["gold_accuracy"][key] == scores.rate(1, 1), key
-        assert got["agreement"]["with_final"][key] == scores.rate(1, 1, key="agreeing"), key
-        assert got["agreement"]["pairwise"][key] == scores.rate(1, 1, key="agreeing"), key
-    assert got["per_class"] == [{"class_name": "crack", **scores.rate(1, 1)}]
+    got = quality_facts.labeler_scores(labeler_id=me.pk, project_id=project.pk, now=NOW)
+    for key, _days in quality_facts.WINDOWS:
+        assert got["gold_accuracy"][key] == quality_facts.rate(1, 1), key
+        assert got["agreement"]["with_final"][key] == quality_facts.rate(1, 1, key="agreeing"), key
+        assert got["agreement"]["pairwise"][key] == quality_facts.rate(1, 1, key="agreeing"), key
+    assert got["per_class"] == [{"class_name": "crack", **quality_facts.rate(1, 1)}]
     assert got["confusion_vs_gold"] == {"classes": ["crack"], "counts": [[1]]}
     assert got["confusion_vs_final"] == {"classes": ["ok"], "counts": [[1]]}
     assert [w["n"] for w in got["gold_weekly"]] == [1]
 
-    table = scores.labeler_score_table(project_id=project.pk, now=NOW)[me.pk]
-    assert table["gold_all_time"] == table["gold_last_30_days"] == scores.rate(1, 1)
-    assert table["with_final"] == scores.rate(1, 1, key="agreeing")
-    (row,) = scores.vendor_comparison(project_id=project.pk, now=NOW)
-    assert row["gold_all_time"] == row["gold_last_30_days"] == scores.rate(1, 1)
-    assert row["with_final"] == scores.rate(1, 1, key="agreeing")
+    table = quality_facts.labeler_score_table(project_id=project.pk, now=NOW)[me.pk]
+    assert table["gold_all_time"] == table["gold_last_30_days"] == quality_facts.rate(1, 1)
+    assert table["with_final"] == quality_facts.rate(1, 1, key="agreeing")
+    (row,) = quality_facts.vendor_comparison(project_id=project.pk, now=NOW)
+    assert row["gold_all_time"] == row["gold_last_30_days"] == quality_facts.rate(1, 1)
+    assert row["with_final"] == quality_facts.rate(1, 1, key="agreeing")
 
     # The same facts, read from a "now" after all of them: both count.
     later = NOW + timedelta(days=3)
-    got = scores.labeler_scores(labeler_id=me.pk, project_id=project.pk, now=later)
-    assert got["gold_accuracy"]["last_7_days"] == scores.rate(1, 2)
+    got = quality_facts.labeler_scores(labeler_id=me.pk, project_id=project.pk, now=later)
+    assert got["gold_accuracy"]["last_7_days"] == quality_facts.rate(1, 2)
 
 
 def test_quiz_answers_after_now_do_not_count():
@@ -96,11 +96,11 @@ def test_quiz_answers_after_now_do_not_count():
     first.save()
     second.save()
     type(attempt).objects.filter(pk=attempt.pk).update(finished_at=NOW - timedelta(hours=1))
-    got = scores.quiz_accuracy(labeler_id=me.pk, now=NOW)
-    assert got["all_time"] == got["last_7_days"] == scores.rate(1, 1)
+    got = quality_facts.quiz_accuracy(labeler_id=me.pk, now=NOW)
+    assert got["all_time"] == got["last_7_days"] == quality_facts.rate(1, 1)
     # An attempt that ends after now does not count yet.
     type(attempt).objects.filter(pk=attempt.pk).update(finished_at=NOW + timedelta(hours=1))
-    assert scores.quiz_accuracy(labeler_id=me.pk, now=NOW)["all_time"]["n"] == 0
+    assert quality_facts.quiz_accuracy(labeler_id=me.pk, now=NOW)["all_time"]["n"] == 0
 
 
 def test_throughput_counts_no_submission_after_now():
@@ -109,8 +109,8 @@ def test_throughput_counts_no_submission_after_now():
     submissions(project, [[(me, "ok")]] * 2, days=1)
     submissions(project, [[(me, "ok")]] * 3, days=AHEAD)
     assert Assignment.objects.filter(labeler=me).count() == 5
-    got = quality.labeler_throughput(labeler_id=me.pk, project_id=project.pk, now=NOW)
-    for key, _days in scores.WINDOWS:
+    got = quality_pages.labeler_throughput(labeler_id=me.pk, project_id=project.pk, now=NOW)
+    for key, _days in quality_facts.WINDOWS:
         assert got["windows"][key]["submissions"] == 2, key
     assert got["timed_submissions"] == 2
     assert sum(d["submissions"] for d in got["daily"]) == 2

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from assignments.models import ConsensusMethod, Project, Review, Task
-from qc.consensus import one_coin_matrix
+from qc.consensus_maths import one_coin_matrix
 from qc.models import LabelerEstimate, ModelFit
 from tests.assignments import test_review
 from tests.assignments.test_claim import make_project

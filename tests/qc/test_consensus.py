@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qc.consensus import agreement_with, consensus, majority, same
+from qc.consensus_maths import agreement_with, consensus, majority, same
 
 SC, MC, BX = "single_choice", "multiple_choice", "boxes"
 

@@ -1,5 +1,5 @@
 """Dawid-Skene refit writes (qc.services.estimates.estimates_fit) and the weighted posterior
-(qc.consensus.weighted_posterior), with hand-checked values."""
+(qc.consensus_maths.weighted_posterior), with hand-checked values."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from qc.consensus import one_coin_matrix, weighted_posterior
+from qc.consensus_maths import one_coin_matrix, weighted_posterior
 from qc.models import LabelerEstimate, ModelFit
 from qc.services.estimates import estimates_fit
 from tests.factories import make_labeler

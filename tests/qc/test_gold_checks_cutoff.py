@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from qc.models import GoldCheck, GoldItem, GoldSet
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 
 pytestmark = pytest.mark.django_db
 

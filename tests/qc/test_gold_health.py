@@ -16,7 +16,7 @@ from assignments.models import Review
 from assignments.services import review as review_services
 from config.errors import Conflict, InvalidTransition, NotFound
 from qc.models import GoldCheck, GoldItem, GoldItemStatusChange, GoldSet
-from qc.selectors import scores
+from qc.selectors import quality_facts
 from qc.selectors.gold_health import (
     binomial_tail,
     gold_health_for_set,
@@ -220,7 +220,7 @@ def contested_item():
 
 
 def _all_time(labeler):
-    return scores.gold_accuracy(labeler_id=labeler.pk)["windows"]["all_time"]
+    return quality_facts.gold_accuracy(labeler_id=labeler.pk)["windows"]["all_time"]
 
 
 def test_quarantine_stops_counting_and_records_the_reason(contested_item):

@@ -24,9 +24,9 @@ from assignments.tasks import labeler_rules_evaluate, quality_rules_sweep
 from config.errors import Conflict, NotFound
 from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleFiring
 from qc.selectors import rules as selectors
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from qc.services import rules as services
-from qc.services.scoring import gold_check_record
+from qc.services.quality_facts import gold_check_record
 from qc.stats import wilson
 from tests.conftest import requires_postgres
 from tests.factories import make_labeler

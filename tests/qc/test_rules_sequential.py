@@ -22,7 +22,7 @@ from assignments.tasks import quality_rules_sweep
 from config.errors import Conflict
 from qc.models import QualityRule, Quiz, QuizAttempt, RuleFiring
 from qc.selectors import rules as selectors
-from qc.selectors.scores import start_of_day
+from qc.selectors.quality_facts import start_of_day
 from qc.sequential import (
     SCORE_UNIT,
     MonitorParams,

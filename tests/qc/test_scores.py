@@ -1,6 +1,6 @@
-"""Labeler scores from qc's facts (qc.selectors.scores): windows, Wilson intervals, per class,
-confusion matrices, agreement, quizzes, the day cut-off of the labeler's own view, the vendor
-comparison, and query counts that do not grow with the facts. Hand-checked figures."""
+"""Labeler scores from qc's facts (qc.selectors.quality_facts): windows, Wilson intervals, per
+class, confusion matrices, agreement, quizzes, the day cut-off of the labeler's own view, the
+vendor comparison, and query counts that do not grow with the facts. Hand-checked figures."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from qc.models import GoldCheck, LabelerEstimate, LabelOutcome
-from qc.selectors import scores
+from qc.selectors import quality_facts
 from qc.services import quizzes as quiz_services
 from tests.factories import VendorFactory, make_labeler
 from tests.qc.quiz_factories import add_item, make_gold_set, make_quiz
@@ -64,14 +64,14 @@ def outcome(labeler, *, answer, final, peers=2, agreeing=1, days=1.0, project=PR
 
 
 def test_wilson_figures_match_the_textbook():
-    assert scores.rate(8, 10) == {
+    assert quality_facts.rate(8, 10) == {
         "n": 10,
         "correct": 8,
         "rate": 0.8,
         "low": pytest.approx(0.4902, abs=1e-4),
         "high": pytest.approx(0.9433, abs=1e-4),
     }
-    assert scores.rate(0, 0)["rate"] is None
+    assert quality_facts.rate(0, 0)["rate"] is None
 
 
 class TestGoldAccuracy:
@@ -84,13 +84,13 @@ class TestGoldAccuracy:
         check(me, item, answer="rust", days=1, counted=False)  # quarantined gold: not counted
         check(other, item, answer="rust", days=1)
         check(me, item, answer="rust", days=1, project=PROJECT + 1, contest="open")
-        got = scores.gold_accuracy(labeler_id=me.pk, project_id=PROJECT, now=NOW)
+        got = quality_facts.gold_accuracy(labeler_id=me.pk, project_id=PROJECT, now=NOW)
         w = got["windows"]
         assert (w["last_7_days"]["correct"], w["last_7_days"]["n"]) == (2, 3)
         assert (w["last_30_days"]["correct"], w["last_30_days"]["n"]) == (5, 7)
-        assert w["all_time"] == scores.rate(8, 10)
+        assert w["all_time"] == quality_facts.rate(8, 10)
         assert got["contested"] == 0
-        everywhere = scores.gold_accuracy(labeler_id=me.pk, now=NOW)
+        everywhere = quality_facts.gold_accuracy(labeler_id=me.pk, now=NOW)
         assert everywhere["windows"]["all_time"]["n"] == 11
         assert everywhere["contested"] == 1
 
@@ -104,7 +104,7 @@ class TestGoldAccuracy:
             ("rust", "ok"),
         ]:
             check(me, item, expected=expected, answer=answer)
-        got = scores.gold_by_class(labeler_id=me.pk)
+        got = quality_facts.gold_by_class(labeler_id=me.pk)
         assert [(r["class_name"], r["correct"], r["n"]) for r in got["per_class"]] == [
             ("crack", 2, 3),
             ("rust", 1, 2),
@@ -118,7 +118,7 @@ class TestGoldAccuracy:
         me = make_labeler()
         for days in (1, 1, 8, 100):
             check(me, item, days=days)
-        weeks = scores.gold_weekly(labeler_id=me.pk, now=NOW)
+        weeks = quality_facts.gold_weekly(labeler_id=me.pk, now=NOW)
         assert sum(w["n"] for w in weeks) == 3  # the 100-day-old check is past 12 weeks
         assert all(w["low"] <= w["rate"] <= w["high"] for w in weeks)
         assert [w["week"] for w in weeks] == sorted(w["week"] for w in weeks)
@@ -132,12 +132,12 @@ class TestAgreement:
         outcome(me, answer="rust", final="crack", peers=2, agreeing=0, days=1)
         outcome(me, answer="ok", final="ok", peers=1, agreeing=1, days=20)
         outcome(me, answer="ok", final="ok", peers=2, agreeing=1, days=20, project=PROJECT + 1)
-        got = scores.agreement(labeler_id=me.pk, project_id=PROJECT, now=NOW)
-        assert got["pairwise"]["last_7_days"] == scores.rate(2, 4, key="agreeing")
-        assert got["pairwise"]["all_time"] == scores.rate(3, 5, key="agreeing")
-        assert got["with_final"]["last_7_days"] == scores.rate(1, 2, key="agreeing")
-        assert got["with_final"]["all_time"] == scores.rate(2, 3, key="agreeing")
-        assert scores.confusion_vs_final(labeler_id=me.pk, project_id=PROJECT) == {
+        got = quality_facts.agreement(labeler_id=me.pk, project_id=PROJECT, now=NOW)
+        assert got["pairwise"]["last_7_days"] == quality_facts.rate(2, 4, key="agreeing")
+        assert got["pairwise"]["all_time"] == quality_facts.rate(3, 5, key="agreeing")
+        assert got["with_final"]["last_7_days"] == quality_facts.rate(1, 2, key="agreeing")
+        assert got["with_final"]["all_time"] == quality_facts.rate(2, 3, key="agreeing")
+        assert quality_facts.confusion_vs_final(labeler_id=me.pk, project_id=PROJECT) == {
             "classes": ["crack", "ok", "rust"],
             "counts": [[1, 0, 1], [0, 1, 0], [0, 0, 0]],
         }
@@ -154,11 +154,11 @@ def test_quiz_accuracy_counts_ended_attempts_only():
     for q, right in zip(questions, (True, True, False), strict=True):
         q.is_correct, q.answer, q.answered_at = right, "crack", NOW - timedelta(days=1)
         q.save()
-    assert scores.quiz_accuracy(labeler_id=me.pk, now=NOW)["all_time"]["n"] == 0  # running
+    assert quality_facts.quiz_accuracy(labeler_id=me.pk, now=NOW)["all_time"]["n"] == 0  # running
     type(attempt).objects.filter(pk=attempt.pk).update(finished_at=NOW)
-    got = scores.quiz_accuracy(labeler_id=me.pk, now=NOW)
-    assert got["all_time"] == scores.rate(2, 3)
-    assert got["last_7_days"] == scores.rate(2, 3)
+    got = quality_facts.quiz_accuracy(labeler_id=me.pk, now=NOW)
+    assert got["all_time"] == quality_facts.rate(2, 3)
+    assert got["last_7_days"] == quality_facts.rate(2, 3)
 
 
 def test_the_own_view_leaves_out_facts_from_before_the_cut_off(item):
@@ -167,11 +167,11 @@ def test_the_own_view_leaves_out_facts_from_before_the_cut_off(item):
     check(me, item, answer="rust", days=0.01)  # minutes ago
     outcome(me, answer="crack", final="crack", days=0.01)
     cut = NOW - timedelta(days=1)
-    got = scores.labeler_scores(labeler_id=me.pk, now=NOW, before=cut)
-    assert got["gold_accuracy"]["all_time"] == scores.rate(1, 1)
+    got = quality_facts.labeler_scores(labeler_id=me.pk, now=NOW, before=cut)
+    assert got["gold_accuracy"]["all_time"] == quality_facts.rate(1, 1)
     assert got["agreement"]["with_final"]["all_time"]["n"] == 0
-    full = scores.labeler_scores(labeler_id=me.pk, now=NOW)
-    assert full["gold_accuracy"]["all_time"] == scores.rate(1, 2)
+    full = quality_facts.labeler_scores(labeler_id=me.pk, now=NOW)
+    assert full["gold_accuracy"]["all_time"] == quality_facts.rate(1, 2)
 
 
 def test_labeler_scores_take_seven_queries_whatever_the_facts(item, django_assert_num_queries):
@@ -189,8 +189,8 @@ def test_labeler_scores_take_seven_queries_whatever_the_facts(item, django_asser
         fitted_at=NOW,
     )
     with django_assert_num_queries(7):
-        got = scores.labeler_scores(labeler_id=me.pk, project_id=PROJECT, now=NOW)
-    assert got["gold_accuracy"]["all_time"] == scores.rate(20, 30)
+        got = quality_facts.labeler_scores(labeler_id=me.pk, project_id=PROJECT, now=NOW)
+    assert got["gold_accuracy"]["all_time"] == quality_facts.rate(20, 30)
     assert got["estimates"][0]["accuracy"] == 0.8
 
 
@@ -213,13 +213,13 @@ def test_vendor_comparison_pools_each_vendors_facts(item, django_assert_max_num_
             fitted_at=NOW,
         )
     with django_assert_max_num_queries(4):
-        rows = {r["vendor_id"]: r for r in scores.vendor_comparison(now=NOW)}
+        rows = {r["vendor_id"]: r for r in quality_facts.vendor_comparison(now=NOW)}
     assert set(rows) == {acme.pk, bravo.pk, None}
-    assert rows[acme.pk]["gold_all_time"] == scores.rate(3, 4)
+    assert rows[acme.pk]["gold_all_time"] == quality_facts.rate(3, 4)
     assert rows[acme.pk]["labelers_checked"] == 2
-    assert rows[acme.pk]["pairwise"] == scores.rate(1, 2, key="agreeing")
+    assert rows[acme.pk]["pairwise"] == quality_facts.rate(1, 2, key="agreeing")
     assert rows[acme.pk]["mean_estimated_accuracy"] == pytest.approx(0.8)
-    assert rows[bravo.pk]["gold_all_time"] == scores.rate(0, 2)
+    assert rows[bravo.pk]["gold_all_time"] == quality_facts.rate(0, 2)
     assert rows[None]["vendor_name"] == "internal"
-    scoped = scores.vendor_comparison(vendor_ids=[bravo.pk], now=NOW)
+    scoped = quality_facts.vendor_comparison(vendor_ids=[bravo.pk], now=NOW)
     assert [r["vendor_id"] for r in scoped] == [bravo.pk]

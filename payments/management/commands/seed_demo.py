@@ -1296,7 +1296,7 @@ def _seed_quality(seed: DemoSeed) -> None:
     labeler is paused and others warned), a Dawid-Skene refit (estimates without gold), and one
     contested gold verdict — all through the services."""
     from assignments.models import Project
-    from assignments.services import quality as quality_services
+    from assignments.services import consensus as consensus_services
     from config.errors import ApplicationError
     from qc.models import GoldCheck, LabelerEstimate, QualityRule, Quiz
     from qc.services import gold_health, rules
@@ -1315,7 +1315,7 @@ def _seed_quality(seed: DemoSeed) -> None:
     if fired:
         seed.created["rule firings"] += fired
     if not LabelerEstimate.objects.filter(project_id=project.pk).exists():
-        quality_services.project_refit(project_id=project.pk)
+        consensus_services.project_refit(project_id=project.pk)
         seed.created["labeler estimates"] += LabelerEstimate.objects.filter(
             project_id=project.pk
         ).count()

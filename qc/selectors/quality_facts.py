@@ -1,4 +1,5 @@
-"""Reads of labeler scores, computed set-based from qc's own facts with SQL aggregates.
+"""Reads of labeler scores, computed set-based from qc's own quality facts (written by
+``qc.services.quality_facts``) with SQL aggregates.
 
 The facts (see ``qc.models``): ``GoldCheck`` (a control answer graded at submission; only
 ``counted`` checks score — a quarantined gold item's checks do not), ``AttemptQuestion`` (quiz

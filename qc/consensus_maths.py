@@ -1,4 +1,4 @@
-"""Consensus over the answers of one task: majority voting, and (``weighted_posterior``) votes
+"""Consensus maths over the answers of one task: majority voting, and (``weighted_posterior``) votes
 weighted by each labeler's estimated confusion matrix. Pure; no ORM.
 
 Answers are canonical (see ``qc.answers``). Two answers are *the same* when:

@@ -1,6 +1,7 @@
-"""Quality reads that need the work records: a labeler's throughput and active time, the
-scorecard (qc's scores plus throughput), and a project's quality page (agreement coefficients,
-consensus confidence, decisions, label drift per batch). Aggregates in SQL; the coefficients
+"""What the quality pages show (rendered by ``assignments.admin_quality_pages`` and
+``assignments.api.quality``), read with the work records: a labeler's throughput and active
+time, the scorecard (qc's scores plus throughput), and a project's quality page (agreement
+coefficients, consensus confidence, decisions, label drift per batch). Aggregates in SQL; the coefficients
 themselves come from the pure maths of ``qc.stats``. See docs/quality.md.
 """
 
@@ -18,9 +19,9 @@ from django.utils import timezone
 
 from assignments.models import Assignment, Project, Task
 from qc.answers import BOXES
-from qc.selectors import scores
-from qc.selectors.scores import WINDOWS, start_of_day
-from qc.services.scoring import answer_class
+from qc.selectors import quality_facts
+from qc.selectors.quality_facts import WINDOWS, start_of_day
+from qc.services.quality_facts import answer_class
 from qc.stats import (
     box_f1,
     chi_square_homogeneity,
@@ -123,7 +124,7 @@ def labeler_scorecard(
     own_view: bool = False,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """One labeler's scorecard: qc's scores (``qc.selectors.scores.labeler_scores``) and
+    """One labeler's scorecard: qc's scores (``qc.selectors.quality_facts.labeler_scores``) and
     throughput, optionally on one project. Counts, rates and class names only: never another
     labeler's answer, never a gold answer.
 
@@ -138,7 +139,7 @@ def labeler_scorecard(
         "labeler": {"id": labeler.pk, "public_code": labeler.public_code},
         "project": project_id,
         "as_of": before or now,
-        "scores": scores.labeler_scores(
+        "scores": quality_facts.labeler_scores(
             labeler_id=labeler.pk, project_id=project_id, now=now, before=before
         ),
         "throughput": labeler_throughput(labeler_id=labeler.pk, project_id=project_id, now=now),
@@ -351,8 +352,8 @@ def project_quality(
     # A vendor manager's table stops at the start of the day, like their labelers' own cards:
     # today's gold figures would tell them which of today's answers were control, and how
     # they were graded (docs/quality.md, "Secrecy of control tasks").
-    before = None if vendor_ids is None else scores.start_of_day(now)
-    table = scores.labeler_score_table(
+    before = None if vendor_ids is None else quality_facts.start_of_day(now)
+    table = quality_facts.labeler_score_table(
         project_id=project.pk, labeler_ids=visible, before=before, now=now
     )
     codes = dict(Labeler.objects.filter(pk__in=list(table)).values_list("pk", "public_code"))

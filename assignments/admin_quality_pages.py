@@ -1,5 +1,5 @@
-"""The quality dashboards of the operations admin: a labeler's scorecard, a project's quality
-page and the vendor comparison (issue 5, docs/quality.md).
+"""The quality pages of the operations admin, rendered: a labeler's scorecard, a project's
+quality page and the vendor comparison (issue 5, docs/quality.md).
 
 They are admin views of ``ProjectAdmin`` (``QualityDashboardsMixin.quality_urls`` is added to
 its ``get_urls``): ``assignments`` is the lowest app that sees both the work records and qc's
@@ -14,8 +14,8 @@ which links to the scorecard by URL name only. URL names (namespace ``admin``):
 
 Operations managers only (active staff with the model's view permission): anyone else gets the
 admin's usual refusal (the login page, or 403 for staff without the permission). The views parse
-the filters, call the selectors (``assignments.selectors.quality``, ``qc.selectors.scores``,
-``qc.selectors.rules``) and render; the charts are inline SVG from ``qc.charts``. Every rate is
+the filters, call the selectors (``assignments.selectors.quality_pages``,
+``qc.selectors.quality_facts``, ``qc.selectors.rules``) and render; the charts are inline SVG from ``qc.charts``. Every rate is
 shown with its n and its Wilson 95% interval; each page costs a constant number of queries,
 whatever the number of labelers, batches or facts.
 """
@@ -40,10 +40,10 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from assignments.models import Assignment, Batch, Project
-from assignments.selectors import quality
+from assignments.selectors import quality_pages
 from qc import charts
 from qc.charts import DASH, percent
-from qc.selectors import scores
+from qc.selectors import quality_facts
 from qc.selectors.rules import public_inputs, rule_firings_for
 from workforce.models import Labeler
 from workforce.selectors import is_ops
@@ -160,7 +160,7 @@ def _cleaned(form: forms.Form, name: str, default: Any = None) -> Any:
 def _vendor_throughput(*, project_id: int | None, now) -> dict[int | None, dict[str, Any]]:
     """Per vendor (None: internal labelers): how many labelers submitted, how many labels (real
     and control) all time and over the last 30 days, and their active seconds. One grouped
-    query. TODO(issue 5): belongs in ``assignments.selectors.quality`` beside
+    query. TODO(issue 5): belongs in ``assignments.selectors.quality_pages`` beside
     ``labeler_throughput``; kept private here until it moves."""
     # Up to now: a submission stamped later is never counted.
     qs = Assignment.objects.filter(status=Assignment.Status.SUBMITTED, submitted_at__lte=now)
@@ -264,7 +264,7 @@ class QualityDashboardsMixin:
         # time after bad input — so pressing Show never changes the figures.
         form = ScorecardFilter({"project": project_id or "", "window": window}, projects=projects)
         now = timezone.now()
-        card = quality.labeler_scorecard(labeler=labeler, project_id=project_id, now=now)
+        card = quality_pages.labeler_scorecard(labeler=labeler, project_id=project_id, now=now)
         s, t = card["scores"], card["throughput"]
         firings = rule_firings_for(actor=request.user).filter(labeler_id=labeler.pk)
         if project_id is not None:
@@ -376,7 +376,7 @@ class QualityDashboardsMixin:
         labelers ranked."""
         self._require_ops(request, "assignments.view_project", "workforce.view_labeler")
         project = get_object_or_404(Project, pk=object_id)
-        data = quality.project_quality(project=project)
+        data = quality_pages.project_quality(project=project)
         codes = {row["labeler"]: row["public_code"] for row in data["labelers"]}
         missing = {
             pk
@@ -504,21 +504,21 @@ class QualityDashboardsMixin:
         form = VendorFilter(request.GET or None, projects=projects)
         project_id = _cleaned(form, "project")
         now = timezone.now()
-        rows = scores.vendor_comparison(project_id=project_id, now=now)
+        rows = quality_facts.vendor_comparison(project_id=project_id, now=now)
         work = _vendor_throughput(project_id=project_id, now=now)
         by_vendor = {row["vendor_id"]: row for row in rows}
         for vendor_id, w in work.items():
             if vendor_id not in by_vendor:  # labels submitted, nothing graded or decided yet
-                empty = scores.rate(0, 0)
+                empty = quality_facts.rate(0, 0)
                 by_vendor[vendor_id] = {
                     "vendor_id": vendor_id,
-                    "vendor_name": w["vendor_name"] or scores.INTERNAL,
+                    "vendor_name": w["vendor_name"] or quality_facts.INTERNAL,
                     "labelers_checked": 0,
                     "labelers_decided": 0,
                     "gold_last_30_days": empty,
                     "gold_all_time": empty,
-                    "pairwise": scores.rate(0, 0, key="agreeing"),
-                    "with_final": scores.rate(0, 0, key="agreeing"),
+                    "pairwise": quality_facts.rate(0, 0, key="agreeing"),
+                    "with_final": quality_facts.rate(0, 0, key="agreeing"),
                     "estimated_labelers": 0,
                     "mean_estimated_accuracy": None,
                 }

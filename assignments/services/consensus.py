@@ -1,13 +1,14 @@
-"""Quality writes that need the work records: the Dawid-Skene refit of a project (the answers
-live in assignments, the estimates in qc) and the decision of a complete task by the project's
-consensus method.
+"""Consensus orchestration: the decision of a complete task by the project's consensus method,
+and the Dawid-Skene refit of a project whose estimates weighted consensus decides by (the answers
+live in assignments, the estimates in qc). The maths is ``qc.consensus_maths``; the run after a
+task's last submission, which applies the decision, is ``assignments.services.review``.
 
 ``project_refit`` collects a project's answers set-based (two ``values_list`` queries) and
 hands them to ``qc.services.estimates.estimates_fit``; the Celery beat job
 ``assignments.quality_refit`` runs ``projects_refit`` for every active project. ``task_decision``
-is what ``task_consensus_run`` asks: majority vote (``qc.consensus.consensus``) or, for a
+is what ``task_consensus_run`` asks: majority vote (``qc.consensus_maths.consensus``) or, for a
 project with ``consensus_method = weighted`` and a fit, the posterior of
-``qc.consensus.weighted_posterior``. See docs/quality.md.
+``qc.consensus_maths.weighted_posterior``. See docs/quality.md.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from assignments.models import Assignment, ConsensusMethod, Project
 from assignments.services.decisions import answer_of_class, project_redecide
 from config.errors import NotFound
 from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE
-from qc.consensus import DEFAULT_ONE_COIN, consensus, weighted_posterior
+from qc.consensus_maths import DEFAULT_ONE_COIN, consensus, weighted_posterior
 from qc.models import GoldCheck, LabelerEstimate, ModelFit
 from qc.services.estimates import FitSummary, estimates_fit
-from qc.services.scoring import LabeledAnswer, answer_class
+from qc.services.quality_facts import LabeledAnswer, answer_class
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
 
     Answers: every submitted real (non-control) assignment of the project, as (task, labeler,
     class) — the class is the label for single choice and the sorted labels joined by ``|`` for
-    multiple choice (``qc.services.scoring.answer_class``). Gold anchors: the project's counted
-    gold checks, each an answer on its gold item with the gold class as that item's truth.
+    multiple choice (``qc.services.quality_facts.answer_class``). Gold anchors: the project's
+    counted gold checks, each an answer on its gold item with the gold class as that item's truth.
     Box projects are skipped (``skipped`` says why). NotFound for an unknown project.
 
     Then, for a project deciding by the model, the tasks whose decision the new fit changes
@@ -161,7 +162,7 @@ class Decision:
 def task_decision(*, project: Project, submissions: Sequence[LabeledAnswer]) -> Decision:
     """Decide a task from its answers by the project's consensus method.
 
-    Majority (and weighted without a fit, or for boxes): ``qc.consensus.consensus``; a tie or
+    Majority (and weighted without a fit, or for boxes): ``qc.consensus_maths.consensus``; a tie or
     no strict majority is not decided; ``confidence`` is None.
 
     Weighted with a ``ModelFit``: each answer counts with its labeler's confusion matrix from
