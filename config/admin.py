@@ -1,5 +1,10 @@
 """Admin helpers shared by every app's admin.
 
+- Records the services write: ``ReadOnlyAdmin`` and ``ReadOnlyInline`` (shown, never added,
+  changed or deleted here; ``ReadOnlyMixin`` for the permission trio alone),
+  ``StatusHistoryInline`` for a status history.
+- Columns of annotations: ``annotation_column`` (the admin lists only fields, callables and
+  ModelAdmin attributes, not a queryset's annotations).
 - Service-backed forms: a ModelAdmin whose save calls a service shows the service's
   ValidationError on the form (``ServiceFormAdminMixin``, ``ServiceModelForm``,
   ``ServiceErrorsFormMixin``, ``adopt``).
@@ -7,10 +12,14 @@
   intermediate page (``admin/reason_confirmation.html``: what will happen to which objects, and
   the form's fields, usually a required reason); ``reason_action`` shows it until the form is
   valid, then calls a service for each selected object — one transaction each — and reports
-  successes and failures.
+  successes and failures, as ``ServiceActionsMixin.apply_each`` does for an action that asks
+  nothing.
+  ``delegating_action`` declares each of a family of actions that differ only in arguments.
 - File imports: ``FileImportForm`` (a CSV or JSONL upload) and ``FileImportMixin.
   file_import_page``, the all-or-nothing import page (``admin/file_import.html``, extended per
-  model with what the file holds) that lists the rows' errors or redirects on success.
+  model with what the file holds) that lists the rows' errors or redirects on success;
+  ``import_target`` finds the object and checks the permissions; ``object_view_urls`` routes
+  an object's extra views (import, export).
 """
 
 from __future__ import annotations
@@ -18,16 +27,79 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
 from config.errors import ApplicationError, InvalidInput
 
 CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
+
+# -- read-only records ----------------------------------------------------------------------------
+
+
+class ReadOnlyMixin:
+    """Never added, changed or deleted here, whatever the user's model permissions: a record the
+    services write. For a ModelAdmin or an inline (``obj`` is the inline's parent)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """A record the services write: listed and shown, never added, changed or deleted here.
+    Actions with their own permission (``has_<name>_permission``) may still call services."""
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    """Rows the services write, listed on their parent's page: read-only, no empty forms.
+    ``related``: what the rows' query joins (``select_related``), so no row costs a query."""
+
+    extra = 0
+    can_delete = False
+    related: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*self.related) if self.related else queryset
+
+
+class StatusHistoryInline(ReadOnlyInline):
+    """A status history written by the status services: who moved it from which status to which,
+    when and why, newest first."""
+
+    fields = ("created_at", "from_status", "to_status", "actor", "reason")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    related = ("actor",)
+    verbose_name = "status change"
+    verbose_name_plural = "status history"
+
+
+# -- columns --------------------------------------------------------------------------------------
+
+
+def annotation_column(name: str, description: str, *, sortable: bool = True) -> Callable:
+    """A list column (a ModelAdmin attribute) showing the annotation ``name`` of the page's
+    queryset, under ``description``, sortable by it unless ``sortable`` is false. The
+    ModelAdmin's ``get_queryset`` (or its selector) annotates it: no query per row."""
+
+    @admin.display(description=description, ordering=name if sortable else None)
+    def column(self, obj):
+        return getattr(obj, name)
+
+    return column
+
 
 # -- service errors -------------------------------------------------------------------------------
 
@@ -131,6 +203,14 @@ class ServiceFormAdminMixin:
         except (ValidationError, ApplicationError) as exc:
             raise _ServiceRejected(as_validation_error(exc)) from exc
 
+    def _update_changed(self, service, form, editable: Iterable[str], **kwargs) -> None:
+        """Call ``service(data=…, **kwargs)`` (an update service) with the form's changed
+        fields that ``editable`` names, if any changed."""
+        c = form.cleaned_data
+        data = {name: c[name] for name in form.changed_data if name in editable}
+        if data:
+            self._call_service(service, data=data, **kwargs)
+
 
 # -- actions that ask first -----------------------------------------------------------------------
 
@@ -147,7 +227,49 @@ class ReasonForm(forms.Form):
         self.fields["reason"].help_text = self.reason_help
 
 
-class ConfirmationActionsMixin:
+def delegating_action(
+    method: str, *, description: str, permissions: Iterable[str] = ("change",), **arguments
+) -> Callable:
+    """An admin action that calls ``modeladmin.<method>(request, queryset, **arguments)``: each
+    of a family of actions that differ only in their arguments (a labeler's lifecycle
+    transitions, a gold item's status changes) is declared in one line."""
+
+    @admin.action(description=description, permissions=list(permissions))
+    def action(modeladmin, request, queryset):
+        return getattr(modeladmin, method)(request, queryset, **arguments)
+
+    return action
+
+
+class ServiceActionsMixin:
+    """ModelAdmin mixin for actions that call a service for each selected object."""
+
+    def apply_each(
+        self,
+        request,
+        objects: Iterable,
+        apply: Callable[[object], object],
+        *,
+        failed: Callable[[object, str], str] = lambda obj, error: f"{obj}: {error}",
+        success: Callable[[int], str] | None = None,
+    ) -> int:
+        """Call ``apply(obj)`` for each of ``objects`` — each service call its own transaction —
+        and report: an error message ``failed(obj, error text)`` for each service error, and
+        ``success(n)`` when ``n`` > 0 of them succeeded. Returns ``n``."""
+        done = 0
+        for obj in objects:
+            try:
+                apply(obj)
+            except (ApplicationError, ValidationError) as exc:
+                self.message_user(request, failed(obj, error_text(exc)), messages.ERROR)
+            else:
+                done += 1
+        if done and success is not None:
+            self.message_user(request, success(done), messages.SUCCESS)
+        return done
+
+
+class ConfirmationActionsMixin(ServiceActionsMixin):
     """ModelAdmin mixin for actions with an intermediate page. The page posts itself back with
     ``post=yes``, the selected ids and the form's fields, so the action runs again."""
 
@@ -213,18 +335,13 @@ class ConfirmationActionsMixin:
                 submit_label=verb[:1].upper() + verb[1:],
                 form=form,
             )
-        done = 0
-        for obj in objects:
-            try:
-                apply(obj, form.cleaned_data)
-            except (ApplicationError, ValidationError) as exc:
-                self.message_user(
-                    request, f"Could not {verb} {describe(obj)}: {error_text(exc)}", messages.ERROR
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(request, success(done), messages.SUCCESS)
+        self.apply_each(
+            request,
+            objects,
+            lambda obj: apply(obj, form.cleaned_data),
+            failed=lambda obj, error: f"Could not {verb} {describe(obj)}: {error}",
+            success=success,
+        )
         return None
 
 
@@ -262,8 +379,38 @@ class FileImportForm(forms.Form):
         return cleaned
 
 
+def object_view_urls(model_admin, *names: str) -> list:
+    """URLs ``<object id>/<name>/`` of ``model_admin``'s views ``<name>_view(request,
+    object_id)``, named ``<app>_<model>_<name>`` (namespace ``admin``). Put them before the
+    ModelAdmin's own URLs: its ``<path:object_id>/`` catches all."""
+    opts = model_admin.opts
+    return [
+        path(
+            f"<path:object_id>/{name}/",
+            model_admin.admin_site.admin_view(getattr(model_admin, f"{name}_view")),
+            name=f"{opts.app_label}_{opts.model_name}_{name}",
+        )
+        for name in names
+    ]
+
+
 class FileImportMixin:
-    """ModelAdmin mixin for an all-or-nothing import into one object from an uploaded file."""
+    """ModelAdmin mixin for an all-or-nothing import into one object from an uploaded file.
+    ``import_permissions``: the model permissions an import needs besides changing the object
+    (those of the rows it writes)."""
+
+    import_permissions: tuple[str, ...] = ()
+
+    def import_target(self, request, object_id):
+        """The object to import into, among those the user may see (else 404); PermissionDenied
+        unless the user may change it and holds ``import_permissions``."""
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not (
+            self.has_change_permission(request, obj)
+            and all(request.user.has_perm(p) for p in self.import_permissions)
+        ):
+            raise PermissionDenied
+        return obj
 
     def file_import_page(
         self,

@@ -27,14 +27,17 @@ from import_export.formats import base_formats
 
 from config.admin import (
     ConfirmationActionsMixin,
+    ReadOnlyAdmin,
     ReasonForm,
+    ServiceActionsMixin,
     ServiceErrorsFormMixin,
     ServiceFormAdminMixin,
     ServiceModelForm,
+    StatusHistoryInline,
     adopt,
-    error_text,
+    annotation_column,
+    delegating_action,
 )
-from config.errors import ApplicationError
 from workforce import selectors, services
 from workforce.models import (
     Labeler,
@@ -48,6 +51,9 @@ from workforce.models import (
     qualification_live_q,
 )
 from workforce.resources import LabelerResource
+
+# A labeler's work settings: the form's fields, shown together on the add and change pages.
+WORK_FIELDS = ("kind", "vendor", "external_id", "seniority", "skills", "languages", "timezone")
 
 
 def _text_input() -> forms.TextInput:
@@ -70,15 +76,7 @@ class _LabelerFormBase(ServiceModelForm):
 
     class Meta:
         model = Labeler
-        fields = (
-            "kind",
-            "vendor",
-            "external_id",
-            "seniority",
-            "skills",
-            "languages",
-            "timezone",
-        )
+        fields = WORK_FIELDS
 
     def clean_languages(self) -> list[str]:
         return [p.strip() for p in self.cleaned_data["languages"].split(",") if p.strip()]
@@ -178,7 +176,7 @@ class VendorMembershipInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class VendorAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = VendorForm
     list_display = (
         "name",
@@ -211,13 +209,8 @@ class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         # The selector annotates labeler counts in the same query as the vendors.
         return selectors.vendor_list_for(actor=request.user)
 
-    @admin.display(description="labelers", ordering="labeler_count")
-    def labeler_count(self, obj: Vendor) -> int:
-        return obj.labeler_count
-
-    @admin.display(description="active labelers", ordering="active_labeler_count")
-    def active_labeler_count(self, obj: Vendor) -> int:
-        return obj.active_labeler_count
+    labeler_count = annotation_column("labeler_count", "labelers")
+    active_labeler_count = annotation_column("active_labeler_count", "active labelers")
 
     def has_delete_permission(self, request, obj=None):
         # A vendor is suspended, never deleted: its labelers, history and money refer to it.
@@ -254,31 +247,33 @@ class VendorAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             )
 
     def _set_status(self, request, queryset, status: str, past: str) -> None:
-        done = 0
-        for vendor in queryset:
-            try:
-                services.vendor_set_status(actor=request.user, vendor=vendor, status=status)
-            except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{vendor}: {error_text(exc)}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            # Said here because an operations manager would assume otherwise.
-            note = (
-                " Their labelers can still log in and get work: vendor status does not gate "
-                "work yet."
-                if status == Vendor.Status.SUSPENDED
-                else ""
-            )
-            self.message_user(request, f"{past} {done} vendor(s).{note}", messages.SUCCESS)
+        # Said here because an operations manager would assume otherwise.
+        note = (
+            " Their labelers can still log in and get work: vendor status does not gate work yet."
+            if status == Vendor.Status.SUSPENDED
+            else ""
+        )
+        self.apply_each(
+            request,
+            queryset,
+            lambda vendor: services.vendor_set_status(
+                actor=request.user, vendor=vendor, status=status
+            ),
+            success=lambda n: f"{past} {n} vendor(s).{note}",
+        )
 
-    @admin.action(description="Suspend selected vendors", permissions=["change"])
-    def suspend_vendors(self, request, queryset):
-        self._set_status(request, queryset, Vendor.Status.SUSPENDED, "Suspended")
-
-    @admin.action(description="Reactivate selected vendors", permissions=["change"])
-    def reactivate_vendors(self, request, queryset):
-        self._set_status(request, queryset, Vendor.Status.ACTIVE, "Reactivated")
+    suspend_vendors = delegating_action(
+        "_set_status",
+        description="Suspend selected vendors",
+        status=Vendor.Status.SUSPENDED,
+        past="Suspended",
+    )
+    reactivate_vendors = delegating_action(
+        "_set_status",
+        description="Reactivate selected vendors",
+        status=Vendor.Status.ACTIVE,
+        past="Reactivated",
+    )
 
 
 @admin.register(VendorMembership)
@@ -324,9 +319,7 @@ class SkillAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(labeler_count=Count("labelers"))
 
-    @admin.display(description="labelers", ordering="labeler_count")
-    def labeler_count(self, obj: Skill) -> int:
-        return obj.labeler_count
+    labeler_count = annotation_column("labeler_count", "labelers")
 
 
 @admin.register(User)
@@ -377,27 +370,8 @@ class TransitionReasonForm(ReasonForm):
     reason_help = "Recorded in each selected labeler's status history."
 
 
-class LabelerStatusChangeInline(admin.TabularInline):
+class LabelerStatusChangeInline(StatusHistoryInline):
     model = LabelerStatusChange
-    fields = ("created_at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
-    ordering = ("-created_at", "-id")
-    extra = 0
-    can_delete = False
-    verbose_name = "status change"
-    verbose_name_plural = "status history"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Labeler)
@@ -442,20 +416,7 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
             {"fields": ("public_code", "user_link", "status", "status_changed_at", "scorecard")},
         ),
         ("Person", {"fields": ("email", "first_name", "last_name")}),
-        (
-            "Work",
-            {
-                "fields": (
-                    "kind",
-                    "vendor",
-                    "external_id",
-                    "seniority",
-                    "skills",
-                    "languages",
-                    "timezone",
-                )
-            },
-        ),
+        ("Work", {"fields": WORK_FIELDS}),
         ("Record", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     add_fieldsets = (
@@ -468,20 +429,7 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
                 "the labeler pages). Set a password on their user page and hand it over.",
             },
         ),
-        (
-            "Work",
-            {
-                "fields": (
-                    "kind",
-                    "vendor",
-                    "external_id",
-                    "seniority",
-                    "skills",
-                    "languages",
-                    "timezone",
-                )
-            },
-        ),
+        ("Work", {"fields": WORK_FIELDS}),
     )
     inlines = (LabelerStatusChangeInline,)
     actions = ("activate", "suspend", "reactivate", "offboard")
@@ -574,14 +522,15 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
 
     # -- lifecycle actions --
 
-    def _transition(self, request, queryset, *, action: str, service, verb: str, past: str):
-        """Ask for a reason (required) on an intermediate page, then call ``service`` for each
-        selected labeler — one transaction each — and report successes and failures."""
+    def _transition(self, request, queryset, *, service, verb: str, past: str):
+        """The action ``verb``: ask for a reason (required) on an intermediate page, then call
+        ``service`` for each selected labeler — one transaction each — and report successes and
+        failures."""
         labelers = list(queryset.select_related("user").order_by("pk"))
         return self.reason_action(
             request,
             labelers,
-            action=action,
+            action=verb,
             form_class=TransitionReasonForm,
             apply=lambda labeler, c: service(
                 actor=request.user, labeler=labeler, reason=c["reason"]
@@ -596,49 +545,21 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
             describe=lambda lab: f"{lab.public_code} ({lab.user.username})",
         )
 
-    @admin.action(description="Activate selected labelers", permissions=["change"])
-    def activate(self, request, queryset):
-        return self._transition(
-            request,
-            queryset,
-            action="activate",
-            service=services.labeler_activate,
-            verb="activate",
-            past="Activated",
+    activate, suspend, reactivate, offboard = (
+        delegating_action(
+            "_transition",
+            description=f"{verb.capitalize()} selected labelers",
+            verb=verb,
+            service=service,
+            past=past,
         )
-
-    @admin.action(description="Suspend selected labelers", permissions=["change"])
-    def suspend(self, request, queryset):
-        return self._transition(
-            request,
-            queryset,
-            action="suspend",
-            service=services.labeler_suspend,
-            verb="suspend",
-            past="Suspended",
+        for verb, service, past in (
+            ("activate", services.labeler_activate, "Activated"),
+            ("suspend", services.labeler_suspend, "Suspended"),
+            ("reactivate", services.labeler_reactivate, "Reactivated"),
+            ("offboard", services.labeler_offboard, "Offboarded"),
         )
-
-    @admin.action(description="Reactivate selected labelers", permissions=["change"])
-    def reactivate(self, request, queryset):
-        return self._transition(
-            request,
-            queryset,
-            action="reactivate",
-            service=services.labeler_reactivate,
-            verb="reactivate",
-            past="Reactivated",
-        )
-
-    @admin.action(description="Offboard selected labelers", permissions=["change"])
-    def offboard(self, request, queryset):
-        return self._transition(
-            request,
-            queryset,
-            action="offboard",
-            service=services.labeler_offboard,
-            verb="offboard",
-            past="Offboarded",
-        )
+    )
 
     # -- import / export --
 
@@ -673,7 +594,7 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
 
 
 @admin.register(LabelerStatusChange)
-class LabelerStatusChangeAdmin(admin.ModelAdmin):
+class LabelerStatusChangeAdmin(ReadOnlyAdmin):
     """The lifecycle's audit trail: read-only."""
 
     list_display = ("created_at", "labeler", "from_status", "to_status", "actor", "reason")
@@ -688,15 +609,6 @@ class LabelerStatusChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = ("labeler", "from_status", "to_status", "actor", "reason", "created_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # -- qualifications -----------------------------------------------------------------------------
@@ -717,9 +629,7 @@ class QualificationTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         live = qualification_live_q(prefix="grants__")
         return super().get_queryset(request).annotate(live_grants=Count("grants", filter=live))
 
-    @admin.display(description="live grants", ordering="live_grants")
-    def live_grants(self, obj: QualificationType) -> int:
-        return obj.live_grants
+    live_grants = annotation_column("live_grants", "live grants")
 
     def get_readonly_fields(self, request, obj=None):
         return ("slug", "created_at") if obj is not None else ("created_at",)

@@ -16,18 +16,23 @@ from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin import (
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
+    ReadOnlyInline,
     ReasonForm,
     ServiceFormAdminMixin,
     ServiceModelForm,
+    StatusHistoryInline,
     adopt,
+    annotation_column,
+    delegating_action,
     error_text,
+    object_view_urls,
 )
 from config.errors import ApplicationError
 from qc.control_sets import SHOWS_ANSWERS, control_recheck, control_uses
@@ -68,27 +73,15 @@ class _FirstItemsFormSet(BaseInlineFormSet):
         return self._queryset
 
 
-class GoldItemInline(admin.TabularInline):
+class GoldItemInline(ReadOnlyInline):
     model = GoldItem
     formset = _FirstItemsFormSet
     fields = ("external_id", "status", "difficulty", "stratum", "updated_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
+    ordering = ("id",)
+    related = ("gold_set",)
     show_change_link = True
     verbose_name_plural = f"items (the first {INLINE_ITEMS}; see all in the gold items list)"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gold_set").order_by("id")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class GoldImportForm(FileImportForm):
@@ -157,21 +150,10 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return () if obj is None else super().get_inlines(request, obj)
 
-    @admin.display(description="items", ordering="item_count")
-    def item_count(self, obj: GoldSet) -> int:
-        return obj.item_count
-
-    @admin.display(description="active", ordering="active_count")
-    def active_count(self, obj: GoldSet) -> int:
-        return obj.active_count
-
-    @admin.display(description="quarantined", ordering="quarantined_count")
-    def quarantined_count(self, obj: GoldSet) -> int:
-        return obj.quarantined_count
-
-    @admin.display(description="retired", ordering="retired_count")
-    def retired_count(self, obj: GoldSet) -> int:
-        return obj.retired_count
+    item_count = annotation_column("item_count", "items")
+    active_count = annotation_column("active_count", "active")
+    quarantined_count = annotation_column("quarantined_count", "quarantined")
+    retired_count = annotation_column("retired_count", "retired")
 
     @admin.display(description="items")
     def items_summary(self, obj: GoldSet) -> str:
@@ -227,14 +209,16 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        c = form.cleaned_data
         if change:
-            data = {n: c[n] for n in form.changed_data if n in services.SET_EDITABLE_FIELDS}
-            if data:
-                self._call_service(
-                    services.gold_set_update, actor=request.user, gold_set=obj, data=data
-                )
+            self._update_changed(
+                services.gold_set_update,
+                form,
+                services.SET_EDITABLE_FIELDS,
+                actor=request.user,
+                gold_set=obj,
+            )
             return
+        c = form.cleaned_data
         gold_set = self._call_service(
             services.gold_set_create,
             actor=request.user,
@@ -250,35 +234,15 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
 
     # -- import / export views --
 
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path(
-                "<path:object_id>/import/",
-                self.admin_site.admin_view(self.import_view),
-                name="{}_{}_import".format(*info),
-            ),
-            path(
-                "<path:object_id>/export/",
-                self.admin_site.admin_view(self.export_view),
-                name="{}_{}_export".format(*info),
-            ),
-            *super().get_urls(),
-        ]
+    import_permissions = ("qc.add_golditem", "qc.change_golditem")
 
-    def _gold_set(self, request, object_id) -> GoldSet:
-        return get_object_or_404(self.get_queryset(request), pk=object_id)
+    def get_urls(self):
+        return [*object_view_urls(self, "import", "export"), *super().get_urls()]
 
     def import_view(self, request, object_id):
         """Upload a CSV or JSONL file → ``gold_import``. On any invalid row, the rows' errors
         are listed and nothing is written; on success, back to the set with the counts."""
-        gold_set = self._gold_set(request, object_id)
-        if not (
-            self.has_change_permission(request, gold_set)
-            and request.user.has_perm("qc.add_golditem")
-            and request.user.has_perm("qc.change_golditem")
-        ):
-            raise PermissionDenied
+        gold_set = self.import_target(request, object_id)
 
         def run(c: dict) -> str:
             upload = c["file"]
@@ -323,7 +287,7 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
 
     def export_view(self, request, object_id):
         """The set's items as CSV or JSONL (``?format=``), streamed."""
-        gold_set = self._gold_set(request, object_id)
+        gold_set = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not self.has_view_permission(request, gold_set):
             raise PermissionDenied
         file_format = request.GET.get("format", "csv")
@@ -391,27 +355,9 @@ class GoldHealthFilter(admin.SimpleListFilter):
         return queryset
 
 
-class GoldItemStatusChangeInline(admin.TabularInline):
+class GoldItemStatusChangeInline(StatusHistoryInline):
     model = GoldItemStatusChange
-    fields = ("created_at", "from_status", "to_status", "actor", "reason")
-    readonly_fields = fields
-    ordering = ("-created_at", "-id")
-    extra = 0
-    can_delete = False
-    verbose_name = "status change"
-    verbose_name_plural = "status history"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor", "gold_item__gold_set")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    related = ("actor", "gold_item__gold_set")
 
 
 @admin.register(GoldItem)
@@ -471,17 +417,9 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
             )
         )
 
-    @admin.display(description="checks", ordering="checks_n")
-    def check_count(self, obj: GoldItem) -> int:
-        return obj.checks_n
-
-    @admin.display(description="misses", ordering="misses_n")
-    def miss_count(self, obj: GoldItem) -> int:
-        return obj.misses_n
-
-    @admin.display(description="open contests", ordering="open_contests")
-    def open_contests(self, obj: GoldItem) -> int:
-        return obj.open_contests
+    check_count = annotation_column("checks_n", "checks")
+    miss_count = annotation_column("misses_n", "misses")
+    open_contests = annotation_column("open_contests", "open contests")
 
     def get_fields(self, request, obj=None):
         return GoldItemForm.Meta.fields if obj is None else self.change_fields
@@ -503,14 +441,16 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
         return False
 
     def save_model(self, request, obj, form, change):
-        c = form.cleaned_data
         if change:
-            data = {n: c[n] for n in form.changed_data if n in services.ITEM_EDITABLE_FIELDS}
-            if data:
-                self._call_service(
-                    services.gold_item_update, actor=request.user, item=obj, data=data
-                )
+            self._update_changed(
+                services.gold_item_update,
+                form,
+                services.ITEM_EDITABLE_FIELDS,
+                actor=request.user,
+                item=obj,
+            )
             return
+        c = form.cleaned_data
         item = self._call_service(
             services.gold_item_create,
             actor=request.user,
@@ -527,11 +467,10 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
 
     # -- status actions --
 
-    def _set_status(
-        self, request, queryset, *, action: str, status: str, verb: str, past: str, call=None
-    ):
-        """Ask for a reason (required), then call ``gold_item_set_status`` (or ``call``) for
-        each selected item — one transaction each — and report successes and failures."""
+    def _set_status(self, request, queryset, *, status: str, verb: str, past: str, call=None):
+        """The action ``verb``: ask for a reason (required), then call ``gold_item_set_status``
+        (or ``call``) for each selected item — one transaction each — and report successes and
+        failures."""
         items = list(queryset.select_related("gold_set").order_by("pk"))
 
         def apply(item: GoldItem, c: dict) -> None:
@@ -550,7 +489,7 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
         return self.reason_action(
             request,
             items,
-            action=action,
+            action=verb,
             form_class=StatusReasonForm,
             apply=apply,
             verb=verb,
@@ -560,30 +499,30 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
             line=lambda item: f"{item} ({item.get_status_display().lower()})",
         )
 
-    @admin.action(description="Quarantine selected items (answer in doubt)", permissions=["change"])
-    def quarantine(self, request, queryset):
-        """Quarantine: not served, its checks stop counting, a gold review opens (beat job)."""
-        return self._set_status(
-            request,
-            queryset,
-            action="quarantine",
-            status=GS.QUARANTINED,
-            verb="quarantine",
-            past="Quarantined",
-            call=health_services.gold_item_quarantine,
+    # Quarantine: not served, its checks stop counting, a gold review opens (beat job).
+    quarantine, reinstate, retire, reactivate = (
+        delegating_action(
+            "_set_status", description=description, status=status, verb=verb, past=past, call=call
         )
-
-    @admin.action(description="Reinstate selected items (answer was right)", permissions=["change"])
-    def reinstate(self, request, queryset):
-        return self._set_status(
-            request,
-            queryset,
-            action="reinstate",
-            status=GS.ACTIVE,
-            verb="reinstate",
-            past="Reinstated",
-            call=health_services.gold_item_reinstate,
+        for verb, description, status, past, call in (
+            (
+                "quarantine",
+                "Quarantine selected items (answer in doubt)",
+                GS.QUARANTINED,
+                "Quarantined",
+                health_services.gold_item_quarantine,
+            ),
+            (
+                "reinstate",
+                "Reinstate selected items (answer was right)",
+                GS.ACTIVE,
+                "Reinstated",
+                health_services.gold_item_reinstate,
+            ),
+            ("retire", "Retire selected items", GS.RETIRED, "Retired", None),
+            ("reactivate", "Reactivate selected items", GS.ACTIVE, "Reactivated", None),
         )
+    )
 
     @admin.action(
         description="Correct the answer of one item (re-grades its checks)", permissions=["change"]
@@ -629,21 +568,4 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
             object_pks=[item.pk],
             submit_label="Correct",
             form=form,
-        )
-
-    @admin.action(description="Retire selected items", permissions=["change"])
-    def retire(self, request, queryset):
-        return self._set_status(
-            request, queryset, action="retire", status=GS.RETIRED, verb="retire", past="Retired"
-        )
-
-    @admin.action(description="Reactivate selected items", permissions=["change"])
-    def reactivate(self, request, queryset):
-        return self._set_status(
-            request,
-            queryset,
-            action="reactivate",
-            status=GS.ACTIVE,
-            verb="reactivate",
-            past="Reactivated",
         )

@@ -11,23 +11,36 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from config.admin import (
     ConfirmationActionsMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
     ServiceFormAdminMixin,
     ServiceModelForm,
     adopt,
-    error_text,
+    annotation_column,
 )
-from config.errors import ApplicationError
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors import guides as selectors
 from qc.services import guides as services
 
 PUBLISHED = GuideVersion.Status.PUBLISHED
 DRAFT = GuideVersion.Status.DRAFT
+# What a draft's author writes, on the version's own page and inline on its guide.
+DRAFT_FIELDS = ("bump", "body", "label_definitions", "change_summary")
+
+
+def _draft_settings(c: dict) -> dict:
+    """A new draft's settings for ``guide_version_create`` from a form's cleaned data: a field
+    left empty takes its default (a minor bump, no text, no label definitions)."""
+    return {
+        "body": c.get("body", ""),
+        "bump": c.get("bump") or GuideVersion.Bump.MINOR,
+        "label_definitions": c.get("label_definitions") or [],
+        "change_summary": c.get("change_summary", ""),
+    }
 
 
 # -- forms --------------------------------------------------------------------------------------
@@ -42,13 +55,13 @@ class GuideForm(ServiceModelForm):
 class GuideVersionForm(ServiceModelForm):
     class Meta:
         model = GuideVersion
-        fields = ("guide", "bump", "body", "label_definitions", "change_summary")
+        fields = ("guide", *DRAFT_FIELDS)
 
 
 class DraftInlineForm(forms.ModelForm):
     class Meta:
         model = GuideVersion
-        fields = ("bump", "body", "label_definitions", "change_summary")
+        fields = DRAFT_FIELDS
 
     def _post_clean(self):
         """Saved by the services in GuideAdmin.save_formset, which validate."""
@@ -62,7 +75,7 @@ class DraftVersionInline(admin.StackedInline):
 
     model = GuideVersion
     form = DraftInlineForm
-    fields = ("bump", "body", "label_definitions", "change_summary")
+    fields = DRAFT_FIELDS
     extra = 0
     verbose_name = "draft version"
     verbose_name_plural = "draft versions"
@@ -72,14 +85,12 @@ class DraftVersionInline(admin.StackedInline):
         return super().get_queryset(request).filter(status=DRAFT).select_related("guide")
 
 
-class PublishedVersionInline(admin.TabularInline):
+class PublishedVersionInline(ReadOnlyInline):
     """Published versions: immutable, shown read-only."""
 
     model = GuideVersion
     fields = ("number", "bump", "change_summary", "published_at", "published_by")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     verbose_name = "published version"
     verbose_name_plural = "published versions"
@@ -97,15 +108,6 @@ class PublishedVersionInline(admin.TabularInline):
     @admin.display(description="number")
     def number(self, obj: GuideVersion) -> str:
         return obj.number
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Guide)
@@ -141,25 +143,24 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             return "—"
         return f"{obj.current_major}.{obj.current_minor}"
 
-    @admin.display(description="published", ordering="published_count")
-    def published_count(self, obj: Guide) -> int:
-        return obj.published_count
-
-    @admin.display(description="drafts", ordering="draft_count")
-    def draft_count(self, obj: Guide) -> int:
-        return obj.draft_count
+    published_count = annotation_column("published_count", "published")
+    draft_count = annotation_column("draft_count", "drafts")
 
     def has_delete_permission(self, request, obj=None):
         # Versions, acknowledgements and gold refer to a guide: it is kept.
         return False
 
     def save_model(self, request, obj, form, change):
-        c = form.cleaned_data
         if change:
-            data = {n: c[n] for n in form.changed_data if n in services.GUIDE_EDITABLE_FIELDS}
-            if data:
-                self._call_service(services.guide_update, actor=request.user, guide=obj, data=data)
+            self._update_changed(
+                services.guide_update,
+                form,
+                services.GUIDE_EDITABLE_FIELDS,
+                actor=request.user,
+                guide=obj,
+            )
             return
+        c = form.cleaned_data
         guide = self._call_service(
             services.guide_create,
             actor=request.user,
@@ -185,15 +186,11 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             )
         for version in formset.new_objects:
             inline_form = next(f for f in formset.forms if f.instance is version)
-            c = inline_form.cleaned_data
             self._call_service(
                 services.guide_version_create,
                 actor=request.user,
                 guide=guide,
-                body=c.get("body", ""),
-                bump=c.get("bump") or GuideVersion.Bump.MINOR,
-                label_definitions=c.get("label_definitions") or [],
-                change_summary=c.get("change_summary", ""),
+                **_draft_settings(inline_form.cleaned_data),
             )
 
 
@@ -229,14 +226,7 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
         "created_by",
         "created_at",
     )
-    fields = (
-        "guide",
-        "bump",
-        "body",
-        "label_definitions",
-        "change_summary",
-        *readonly_fields,
-    )
+    fields = ("guide", *DRAFT_FIELDS, *readonly_fields)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body", "label_definitions")
@@ -249,7 +239,7 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("guide", "bump", "body", "label_definitions", "change_summary")
+            return GuideVersionForm.Meta.fields
         return self.fields
 
     def get_search_results(self, request, queryset, search_term):
@@ -280,22 +270,21 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        c = form.cleaned_data
         if change:
-            data = {n: c[n] for n in form.changed_data if n in services.VERSION_EDITABLE_FIELDS}
-            if data:
-                self._call_service(
-                    services.guide_version_update, actor=request.user, version=obj, data=data
-                )
+            self._update_changed(
+                services.guide_version_update,
+                form,
+                services.VERSION_EDITABLE_FIELDS,
+                actor=request.user,
+                version=obj,
+            )
             return
+        c = form.cleaned_data
         version = self._call_service(
             services.guide_version_create,
             actor=request.user,
             guide=c["guide"],
-            body=c.get("body", ""),
-            bump=c.get("bump") or GuideVersion.Bump.MINOR,
-            label_definitions=c.get("label_definitions") or [],
-            change_summary=c.get("change_summary", ""),
+            **_draft_settings(c),
         )
         adopt(obj, version)
 
@@ -335,17 +324,19 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
                 object_pks=[v.pk for v in versions],
                 submit_label="Publish",
             )
-        for version in versions:
-            try:
-                published = services.guide_version_publish(actor=request.user, version=version)
-            except (ApplicationError, ValidationError) as exc:
-                self.message_user(
-                    request, f"{version.guide} #{version.pk}: {error_text(exc)}", messages.ERROR
-                )
-            else:
-                self.message_user(
-                    request, f"Published {version.guide} v{published.number}.", messages.SUCCESS
-                )
+
+        def publish(version: GuideVersion) -> None:
+            published = services.guide_version_publish(actor=request.user, version=version)
+            self.message_user(
+                request, f"Published {version.guide} v{published.number}.", messages.SUCCESS
+            )
+
+        self.apply_each(
+            request,
+            versions,
+            publish,
+            failed=lambda version, error: f"{version.guide} #{version.pk}: {error}",
+        )
         return None
 
 
@@ -353,7 +344,7 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
 
 
 @admin.register(GuideAcknowledgement)
-class GuideAcknowledgementAdmin(admin.ModelAdmin):
+class GuideAcknowledgementAdmin(ReadOnlyAdmin):
     """Who acknowledged which version, and when: read-only (labelers acknowledge through the
     API)."""
 
@@ -389,12 +380,3 @@ class GuideAcknowledgementAdmin(admin.ModelAdmin):
     @admin.display(description="version", ordering="version__major")
     def version_number(self, obj: GuideAcknowledgement) -> str:
         return obj.version.number
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

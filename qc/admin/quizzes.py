@@ -12,13 +12,20 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config.admin import ServiceFormAdminMixin, ServiceModelForm, adopt, error_text
-from config.errors import ApplicationError
+from config.admin import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ServiceActionsMixin,
+    ServiceFormAdminMixin,
+    ServiceModelForm,
+    adopt,
+    annotation_column,
+    delegating_action,
+)
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.services import quizzes as services
 
@@ -34,7 +41,7 @@ class QuizForm(ServiceModelForm):
 
 
 @admin.register(Quiz)
-class QuizAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class QuizAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = QuizForm
     list_display = (
         "title",
@@ -80,21 +87,19 @@ class QuizAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
 
-    @admin.display(description="attempts", ordering="attempt_count")
-    def attempt_count(self, obj: Quiz) -> int:
-        return obj.attempt_count
+    attempt_count = annotation_column("attempt_count", "attempts")
 
     def has_delete_permission(self, request, obj=None):
         # Attempts refer to their quiz: a quiz is deactivated, never deleted.
         return False
 
     def save_model(self, request, obj, form, change):
-        c = form.cleaned_data
         if change:
-            data = {name: c[name] for name in form.changed_data if name in services.QUIZ_FIELDS}
-            if data:
-                self._call_service(services.quiz_update, actor=request.user, quiz=obj, data=data)
+            self._update_changed(
+                services.quiz_update, form, services.QUIZ_FIELDS, actor=request.user, quiz=obj
+            )
             return
+        c = form.cleaned_data
         quiz = self._call_service(
             services.quiz_create,
             actor=request.user,
@@ -103,31 +108,29 @@ class QuizAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         adopt(obj, quiz)
 
     def _set_active(self, request, queryset, active: bool) -> None:
-        done = 0
-        for quiz in queryset:
-            try:
-                services.quiz_update(actor=request.user, quiz=quiz, data={"is_active": active})
-            except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{quiz}: {error_text(exc)}", messages.ERROR)
-            else:
-                done += 1
+        done = self.apply_each(
+            request,
+            queryset,
+            lambda quiz: services.quiz_update(
+                actor=request.user, quiz=quiz, data={"is_active": active}
+            ),
+        )
         verb = "Activated" if active else "Deactivated"
         self.message_user(request, f"{verb} {done} quiz(zes).", messages.SUCCESS)
 
-    @admin.action(description="Activate selected quizzes", permissions=["change"])
-    def activate_quizzes(self, request, queryset):
-        self._set_active(request, queryset, True)
-
-    @admin.action(description="Deactivate selected quizzes", permissions=["change"])
-    def deactivate_quizzes(self, request, queryset):
-        self._set_active(request, queryset, False)
+    activate_quizzes = delegating_action(
+        "_set_active", description="Activate selected quizzes", active=True
+    )
+    deactivate_quizzes = delegating_action(
+        "_set_active", description="Deactivate selected quizzes", active=False
+    )
 
 
 def _json(value) -> str:
     return "—" if value is None else json.dumps(value, ensure_ascii=False)
 
 
-class AttemptQuestionInline(admin.TabularInline):
+class AttemptQuestionInline(ReadOnlyInline):
     """Every question of the attempt with the answer given and the accepted answers: staff
     only (this admin is never shown to labelers)."""
 
@@ -135,13 +138,9 @@ class AttemptQuestionInline(admin.TabularInline):
     fields = ("position", "gold_item", "given", "is_correct", "answered_at", "accepted")
     readonly_fields = fields
     ordering = ("position",)
-    extra = 0
-    can_delete = False
+    related = ("gold_item__gold_set",)
     verbose_name = "question"
     verbose_name_plural = "questions and results"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("gold_item__gold_set")
 
     @admin.display(description="answer")
     def given(self, obj: AttemptQuestion) -> str:
@@ -151,18 +150,9 @@ class AttemptQuestionInline(admin.TabularInline):
     def accepted(self, obj: AttemptQuestion) -> str:
         return _json(obj.gold_item.accepted_answers)
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(QuizAttempt)
-class QuizAttemptAdmin(admin.ModelAdmin):
+class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
     """Attempts are the labelers' record: read-only. Ending one goes through the service."""
 
     list_display = (
@@ -220,26 +210,14 @@ class QuizAttemptAdmin(admin.ModelAdmin):
         url = reverse("admin:workforce_qualification_change", args=[obj.qualification_id])
         return format_html('<a href="{}">{}</a>', url, obj.qualification)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_end_permission(self, request) -> bool:
         return request.user.has_perm("qc.change_quizattempt")
 
     @admin.action(description="End selected attempts now", permissions=["end"])
     def end_attempts(self, request, queryset):
-        done = 0
-        for attempt in queryset.filter(status=QuizAttempt.Status.IN_PROGRESS):
-            try:
-                services.quiz_attempt_finish(actor=request.user, attempt=attempt)
-            except (ApplicationError, ValidationError) as exc:
-                self.message_user(request, f"{attempt}: {error_text(exc)}", messages.ERROR)
-            else:
-                done += 1
+        done = self.apply_each(
+            request,
+            queryset.filter(status=QuizAttempt.Status.IN_PROGRESS),
+            lambda attempt: services.quiz_attempt_finish(actor=request.user, attempt=attempt),
+        )
         self.message_user(request, f"Ended {done} attempt(s).", messages.SUCCESS)
