@@ -174,6 +174,38 @@ class Project(models.Model):
         return self.name
 
 
+#: The settings ops choose for a project, in the order the admin form, the API and the services
+#: list them; ``project_create`` and ``project_update`` take these, the admin form and the API's
+#: input and output serializers are built from them. The slug is chosen once, at creation, and
+#: is not among them; the control check and override are written by their own services.
+PROJECT_SETTINGS = (
+    "name",
+    "objective",
+    "answer_type",
+    "classes",
+    "iou_threshold",
+    "overlap",
+    "max_overlap",
+    "control_ratio",
+    "control_gold_set",
+    "lease_seconds",
+    "required_qualifications",
+    "guide",
+    "require_guide_ack",
+    "priority",
+    "audit_percent",
+    "show_prelabels",
+    "consensus_method",
+    "confidence_threshold",
+    "adaptive_control",
+    "control_floor",
+    "refit_every",
+)
+#: The settings that shape the tasks, pre-labels and answers already made (the schema and the
+#: overlap): they change only while the project is a draft.
+PROJECT_DRAFT_ONLY_SETTINGS = ("answer_type", "classes", "overlap")
+
+
 class ProjectStatusChange(models.Model):
     """One row per status transition of a project, written by ``project_set_status`` in the same
     transaction as the change. Append-only: nothing updates or deletes these rows."""

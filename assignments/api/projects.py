@@ -39,13 +39,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
-from assignments.models import ConsensusMethod, Project, ProjectStatusChange
+from assignments.models import PROJECT_SETTINGS, Project, ProjectStatusChange
 from assignments.selectors import control_set as control_selectors
 from assignments.services import control_set as control_services
 from config.api import StrictSerializer, parse_input
 from config.errors import NotFound
 from qc.control_sets import SHAPES_DIFFER, SHOWS_ANSWERS
-from qc.models import AnswerType, GoldSet, Guide
+from qc.models import GoldSet, Guide
 from workforce.permissions import OPS_ONLY, require_ops
 from workforce.selectors import is_ops
 
@@ -173,28 +173,8 @@ class ProjectOpsOut(serializers.ModelSerializer):
         fields = [
             "id",
             "slug",
-            "name",
-            "objective",
             "status",
-            "answer_type",
-            "classes",
-            "iou_threshold",
-            "overlap",
-            "max_overlap",
-            "control_ratio",
-            "control_gold_set",
-            "lease_seconds",
-            "required_qualifications",
-            "guide",
-            "require_guide_ack",
-            "priority",
-            "audit_percent",
-            "show_prelabels",
-            "consensus_method",
-            "confidence_threshold",
-            "adaptive_control",
-            "control_floor",
-            "refit_every",
+            *PROJECT_SETTINGS,
             "control_check",
             "control_override",
             "warnings",
@@ -218,28 +198,25 @@ class GuideRefField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-class ProjectPatchIn(StrictSerializer):
-    """Every field optional; the service checks the rules between them."""
+#: Numbers the service bounds (its messages name the project's limits), not the column types.
+_SERVICE_BOUNDED = ("overlap", "max_overlap", "lease_seconds", "priority", "refit_every")
 
-    name = serializers.CharField(max_length=200, required=False)
+
+class ProjectPatchIn(StrictSerializer, serializers.ModelSerializer):
+    """Every setting (``PROJECT_SETTINGS``) optional; the service checks the rules, between
+    fields too. The types come from the model but for the relations (by slug; the guide by id
+    or slug) and the class list, whose labels the service checks."""
+
     objective = serializers.CharField(allow_blank=True, max_length=20_000, required=False)
-    answer_type = serializers.ChoiceField(choices=AnswerType.choices, required=False)
     # Not trimmed: the service rejects labels with surrounding spaces rather than changing them.
     classes = serializers.ListField(
         child=serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=200),
         max_length=1_000,
         required=False,
     )
-    iou_threshold = serializers.DecimalField(max_digits=3, decimal_places=2, required=False)
-    overlap = serializers.IntegerField(required=False, help_text="Labelers per task (k), ≥ 1.")
-    max_overlap = serializers.IntegerField(required=False, help_text="≥ overlap.")
-    control_ratio = serializers.DecimalField(
-        max_digits=4, decimal_places=3, required=False, help_text="0 to 0.5."
-    )
     control_gold_set = serializers.SlugRelatedField(
         slug_field="slug", queryset=GoldSet.objects.all(), allow_null=True, required=False
     )
-    lease_seconds = serializers.IntegerField(required=False, help_text="≥ 30.")
     required_qualifications = serializers.ListField(
         child=serializers.SlugField(max_length=64), max_length=100, required=False
     )
@@ -249,44 +226,38 @@ class ProjectPatchIn(StrictSerializer):
         required=False,
         help_text="The guide's id (its slug is still accepted).",
     )
-    require_guide_ack = serializers.BooleanField(required=False)
-    priority = serializers.IntegerField(required=False)
-    audit_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
-    show_prelabels = serializers.BooleanField(
-        required=False,
-        help_text="Show labelers the tasks' pre-labels (control tasks get decoys).",
-    )
-    consensus_method = serializers.ChoiceField(choices=ConsensusMethod.choices, required=False)
-    confidence_threshold = serializers.DecimalField(
-        max_digits=4,
-        decimal_places=3,
-        required=False,
-        help_text="Weighted consensus below this posterior is a disagreement; 0 to 1.",
-    )
-    adaptive_control = serializers.BooleanField(
-        required=False, help_text="Each labeler's control rate follows their interval width."
-    )
-    control_floor = serializers.DecimalField(
-        max_digits=4,
-        decimal_places=3,
-        required=False,
-        help_text="The lowest adaptive control rate, 0 to the control ratio.",
-    )
-    refit_every = serializers.IntegerField(
-        required=False,
-        help_text="Refit the model after this many new labels, besides hourly; 0 or more "
-        "(0: hourly only).",
-    )
+
+    class Meta:
+        model = Project
+        fields = PROJECT_SETTINGS
+        extra_kwargs = {
+            **{name: {"required": False} for name in PROJECT_SETTINGS},
+            **{
+                name: {"required": False, "min_value": None, "max_value": None}
+                for name in _SERVICE_BOUNDED
+            },
+            "lease_seconds": {
+                "required": False,
+                "min_value": None,
+                "max_value": None,
+                "help_text": "≥ 30.",
+            },
+        }
 
 
 class ProjectIn(ProjectPatchIn):
+    """A new project: the slug, the name, the answer type and the classes are required."""
+
     slug = serializers.SlugField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    answer_type = serializers.ChoiceField(choices=AnswerType.choices)
-    classes = serializers.ListField(
-        child=serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=200),
-        max_length=1_000,
-    )
+
+    class Meta(ProjectPatchIn.Meta):
+        fields = ("slug", *PROJECT_SETTINGS)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name in ("name", "answer_type", "classes"):
+            fields[name].required = True
+        return fields
 
 
 def project_ops_out(project: Project) -> dict[str, Any]:

@@ -41,7 +41,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assignments.models import (
-    DEFAULT_REFIT_EVERY,
+    PROJECT_DRAFT_ONLY_SETTINGS,
+    PROJECT_SETTINGS,
     Assignment,
     ConsensusMethod,
     Project,
@@ -57,6 +58,7 @@ from assignments.services.control_set import (
     project_control_gate,
 )
 from config.errors import Conflict, InvalidTransition, NotFound
+from config.services import model_update, with_defaults
 from qc.models import AnswerType, GoldSet, Guide
 from workforce.models import QualificationType, User
 
@@ -76,35 +78,11 @@ REASON_MAX = 2_000
 
 _rng = random.SystemRandom()
 
-# Fields project_update takes. The schema and the overlap shape the tasks and answers already
-# made, so they change only while the project is a draft; the slug never changes (URLs and
-# exports name it).
-EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "objective",
-        "answer_type",
-        "classes",
-        "iou_threshold",
-        "overlap",
-        "max_overlap",
-        "control_ratio",
-        "control_gold_set",
-        "lease_seconds",
-        "required_qualifications",
-        "guide",
-        "require_guide_ack",
-        "priority",
-        "audit_percent",
-        "show_prelabels",
-        "consensus_method",
-        "confidence_threshold",
-        "adaptive_control",
-        "control_floor",
-        "refit_every",
-    }
-)
-DRAFT_ONLY_FIELDS = frozenset({"answer_type", "classes", "overlap"})
+# Fields project_update takes (``PROJECT_SETTINGS``). The schema and the overlap shape the tasks
+# and answers already made, so they change only while the project is a draft; the slug never
+# changes (URLs and exports name it).
+EDITABLE_FIELDS = frozenset(PROJECT_SETTINGS)
+DRAFT_ONLY_FIELDS = frozenset(PROJECT_DRAFT_ONLY_SETTINGS)
 
 S = Project.Status
 # to-status → the statuses it may be reached from
@@ -351,26 +329,12 @@ def project_create(
     name: str,
     answer_type: str,
     classes: list[str],
-    objective: str = "",
-    iou_threshold: Decimal | str | float = Decimal("0.5"),
-    overlap: int = 2,
-    max_overlap: int | None = None,
-    control_ratio: Decimal | str | float = Decimal(0),
-    control_gold_set: GoldSet | None = None,
-    lease_seconds: int = 900,
-    required_qualifications: Iterable[str] = (),
-    guide: Guide | None = None,
-    require_guide_ack: bool = True,
-    priority: int = 0,
-    audit_percent: Decimal | str | float = Decimal(0),
-    show_prelabels: bool = False,
-    consensus_method: str = ConsensusMethod.WEIGHTED,
-    confidence_threshold: Decimal | str | float = Decimal(0),
-    adaptive_control: bool = False,
-    control_floor: Decimal | str | float = Decimal("0.02"),
-    refit_every: int = DEFAULT_REFIT_EVERY,
+    **settings: Any,
 ) -> Project:
-    """Create a project, in draft.
+    """Create a project, in draft. ``settings`` are any other of ``PROJECT_SETTINGS``; one left
+    out takes the model field's default (``max_overlap``, also when None: the overlap + 1;
+    ``required_qualifications``: none). A keyword outside them is a TypeError, as for any
+    function.
 
     Rules: ``classes`` a non-empty list of distinct labels (each at most 100 characters);
     ``answer_type`` one of the answer types; ``overlap`` (k) at least 1; ``max_overlap`` at least
@@ -385,37 +349,20 @@ def project_create(
     besides hourly (0 or more; 0 hourly only). Raises ValidationError
     naming each bad field (a taken slug included). Nothing is written on error.
     """
+    unknown = sorted(set(settings) - EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"project_create() got unexpected keyword arguments: {', '.join(unknown)}")
     errors: dict[str, list[str]] = {}
     try:
         slug = _clean_slug(slug)
     except ValueError as exc:
         errors["slug"] = [str(exc)]
-    values = _clean(
-        {
-            "name": name,
-            "objective": objective,
-            "answer_type": answer_type,
-            "classes": classes,
-            "iou_threshold": iou_threshold,
-            "overlap": overlap,
-            "max_overlap": max_overlap if max_overlap is not None else _default_max(overlap),
-            "control_ratio": control_ratio,
-            "control_gold_set": control_gold_set,
-            "lease_seconds": lease_seconds,
-            "required_qualifications": required_qualifications,
-            "guide": guide,
-            "require_guide_ack": require_guide_ack,
-            "priority": priority,
-            "audit_percent": audit_percent,
-            "show_prelabels": show_prelabels,
-            "consensus_method": consensus_method,
-            "confidence_threshold": confidence_threshold,
-            "adaptive_control": adaptive_control,
-            "control_floor": control_floor,
-            "refit_every": refit_every,
-        },
-        errors,
-    )
+    given = {**settings, "name": name, "answer_type": answer_type, "classes": classes}
+    if given.get("max_overlap") is None:
+        given["max_overlap"] = _default_max(
+            given.get("overlap", Project._meta.get_field("overlap").default)
+        )
+    values = _clean(with_defaults(Project, PROJECT_SETTINGS, given), errors)
     if "slug" not in errors and Project.objects.filter(slug=slug).exists():
         errors["slug"] = ["A project with this slug exists."]
     if not errors:
@@ -492,22 +439,23 @@ def project_update(*, actor: User | None, project: Project, data: dict[str, Any]
         if not errors:
             _check_together({**_state_of(current), **values}, errors)
         _raise_if(errors)
-        qualifications = values.pop("required_qualifications", None)
         was_showing = current.show_prelabels
-        controls_before = (current.control_gold_set_id, controls_on(current))
-        for name, value in values.items():
-            setattr(current, name, value)
-        set_changed = current.control_gold_set_id != controls_before[0]
+        controls_before = controls_on(current)
+        set_changed = (
+            "control_gold_set" in values
+            and getattr(values["control_gold_set"], "pk", None) != current.control_gold_set_id
+        )
         if set_changed and current.control_override_at is not None:
             # An override accepts the differences of one gold set, not of the next.
-            for name, value in OVERRIDE_CLEARED.items():
-                setattr(current, name, value)
-            values.update({name: getattr(current, name) for name in OVERRIDE_CLEARED})
-        if values:
-            current.save(update_fields=[*values, "updated_at"])
-        if qualifications is not None:
-            current.required_qualifications.set(qualifications)
-        controls_changed = set_changed or controls_on(current) != controls_before[1]
+            values.update(OVERRIDE_CLEARED)
+        # Checked above by the cleaners and _check_together, hence no full_clean.
+        model_update(
+            instance=current,
+            fields=(*EDITABLE_FIELDS, *OVERRIDE_CLEARED),
+            data=values,
+            full_clean=False,
+        )
+        controls_changed = set_changed or controls_on(current) != controls_before
         if current.status == S.ACTIVE and controls_changed:
             # Control tasks about to be served to an active project: the same gate as
             # activation (raising rolls the whole update back).
