@@ -16,83 +16,25 @@ Routes (under /api/v1/):
 
 Bodies of the two file routes are read up to ``TASK_IMPORT_MAX_BYTES`` (200 MB), not the global
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``: a multipart file goes to a temporary file (Django applies that
-limit to form fields only), and a raw body is spooled to one by ``RawFileParser`` below.
+limit to form fields only), and a raw body is spooled to one (``config.uploads``, which holds
+the upload parser, the format negotiation and the reading of the files for every import).
 """
 
 from __future__ import annotations
 
-import tempfile
-from typing import IO, Any
-
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-)
-from rest_framework import generics, parsers, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from assignments import selectors, services
 from assignments.api.projects import ControlCheckOut, ProgressOut, control_check_out
 from assignments.models import Batch
 from assignments.services import control_set as control_services
-from assignments.services.imports import IMPORT_FORMATS, TASK_IMPORT_MAX_BYTES, upload_file
+from assignments.services.imports import TASK_IMPORT_MAX_BYTES
 from config.api import StrictSerializer, parse_input
+from config.uploads import FileUploadApi, file_format, file_upload_schema
 from workforce.permissions import OPS_ONLY
-
-
-class RawFileParser(parsers.BaseParser):
-    """Any body that is not multipart is the file itself, spooled to a temporary file (in memory
-    up to 8 MB) and read up to ``TASK_IMPORT_MAX_BYTES``; a larger body is a 413 without reading
-    the rest."""
-
-    media_type = "*/*"
-    chunk_size = 1024 * 1024
-
-    def parse(self, stream, media_type=None, parser_context=None) -> IO[bytes]:
-        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-        size = 0
-        while stream is not None:
-            chunk = stream.read(self.chunk_size)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > TASK_IMPORT_MAX_BYTES:
-                spool.close()
-                raise services.ImportTooLarge()
-            spool.write(chunk)
-        spool.seek(0)
-        return spool
-
-
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """``?format=`` is the file's format on these routes, not a renderer choice: answer JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = renderers[0]
-        return renderer, renderer.media_type
-
-
-_FORMAT_BY_EXTENSION = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_FORMAT_BY_MEDIA_TYPE = {
-    "text/csv": "csv",
-    "application/csv": "csv",
-    "application/jsonl": "jsonl",
-    "application/jsonlines": "jsonl",
-    "application/x-jsonlines": "jsonl",
-    "application/x-ndjson": "jsonl",
-    "application/ndjson": "jsonl",
-}
-
-
-class FileFormatQuery(serializers.Serializer):
-    format = serializers.ChoiceField(choices=IMPORT_FORMATS, required=False)
 
 
 class BatchFieldsIn(serializers.Serializer):
@@ -120,54 +62,14 @@ class UpdateFileIn(StrictSerializer):
     file = serializers.FileField()
 
 
-def _file_format(request, file_name: str) -> str:
-    query = parse_input(FileFormatQuery, request.query_params)
-    if "format" in query:
-        return query["format"]
-    lowered = file_name.lower()
-    for extension, file_format in _FORMAT_BY_EXTENSION.items():
-        if lowered.endswith(extension):
-            return file_format
-    media_type = (request.content_type or "").split(";")[0].strip().lower()
-    if media_type in _FORMAT_BY_MEDIA_TYPE:
-        return _FORMAT_BY_MEDIA_TYPE[media_type]
-    raise serializers.ValidationError(
-        {"format": ["Say ?format=csv or ?format=jsonl (or name the file .csv or .jsonl)."]}
-    )
+class _FileApi(FileUploadApi):
+    """The two file routes: ops only, read up to ``TASK_IMPORT_MAX_BYTES``."""
 
-
-def _upload(request, form_serializer) -> tuple[IO[bytes], str, dict[str, Any]]:
-    """The file (binary, positioned at its start), its name, and the other form fields (for a
-    raw body: the query parameters other than ``format``)."""
-    if isinstance(request.data, dict):
-        data = parse_input(form_serializer, request.data)
-        upload = data.pop("file")
-        if upload.size > TASK_IMPORT_MAX_BYTES:
-            raise services.ImportTooLarge()
-        return upload_file(upload), upload.name or "", data
-    body: IO[bytes] = request.data
-    if not body.read(1):
-        raise serializers.ValidationError({"file": ["The body is empty."]})
-    body.seek(0)
-    fields: dict[str, Any] = {}
-    if form_serializer is ImportFileIn:
-        query = {k: v for k, v in request.query_params.items() if k != "format"}
-        fields = parse_input(BatchFieldsIn, query)
-    return body, "", fields
-
-
-_FILE_REQUEST = {
-    "text/csv": OpenApiTypes.STR,
-    "application/x-ndjson": OpenApiTypes.STR,
-}
-_FORMAT_PARAM = OpenApiParameter("format", str, enum=list(IMPORT_FORMATS))
-
-
-class _FileApi(APIView):
     permission_classes = OPS_ONLY
-    parser_classes = (parsers.MultiPartParser, RawFileParser)
-    renderer_classes = (JSONRenderer,)
-    content_negotiation_class = FileFormatNegotiation
+    too_large = services.ImportTooLarge
+
+    def max_upload_bytes(self) -> int:
+        return TASK_IMPORT_MAX_BYTES
 
 
 class BatchOut(serializers.ModelSerializer):
@@ -213,29 +115,27 @@ class BatchListImportApi(generics.ListAPIView, _FileApi):
         project = selectors.project_get_for(actor=self.request.user, pk=self.kwargs["pk"])
         return selectors.batch_list_with_progress(project=project)
 
-    @extend_schema(
+    @file_upload_schema(
+        form=ImportFileIn,
+        result=ImportResultOut,
         parameters=[
-            _FORMAT_PARAM,
             OpenApiParameter("source", str, description="Raw body only; else a form field."),
             OpenApiParameter("note", str, description="Raw body only; else a form field."),
             OpenApiParameter("priority", int, description="Raw body only; else a form field."),
         ],
-        request={"multipart/form-data": ImportFileIn, **_FILE_REQUEST},
-        responses={
-            201: ImportResultOut,
-            400: OpenApiResponse(description="import_invalid: fields.rows lists row errors"),
-            409: OpenApiResponse(description="project_done"),
-            413: OpenApiResponse(description="import_too_large"),
-        },
+        conflict="project_done",
     )
     def post(self, request, pk: int):
         project = selectors.project_get_for(actor=request.user, pk=pk)
-        f, name, fields = _upload(request, ImportFileIn)
+        f, name, fields = self.uploaded_file(request, ImportFileIn)
+        if fields is None:  # a raw body: the batch's fields are the query parameters
+            query = {k: v for k, v in request.query_params.items() if k != "format"}
+            fields = parse_input(BatchFieldsIn, query)
         result = services.tasks_import(
             actor=request.user,
             project=project,
             data=f,
-            file_format=_file_format(request, name),
+            file_format=file_format(request, name),
             **fields,
         )
         # The new tasks may change what real tasks look like: check the control tasks again.
@@ -250,21 +150,14 @@ class BatchListImportApi(generics.ListAPIView, _FileApi):
 
 
 class TaskBulkUpdateApi(_FileApi):
-    @extend_schema(
-        parameters=[_FORMAT_PARAM],
-        request={"multipart/form-data": UpdateFileIn, **_FILE_REQUEST},
-        responses={
-            200: UpdateResultOut,
-            400: OpenApiResponse(description="import_invalid: fields.rows lists row errors"),
-            409: OpenApiResponse(description="project_done"),
-            413: OpenApiResponse(description="import_too_large"),
-        },
+    @file_upload_schema(
+        form=UpdateFileIn, result=UpdateResultOut, status=200, conflict="project_done"
     )
     def post(self, request, pk: int):
         project = selectors.project_get_for(actor=request.user, pk=pk)
-        f, name, _ = _upload(request, UpdateFileIn)
+        f, name, _ = self.uploaded_file(request, UpdateFileIn)
         result = services.tasks_bulk_update(
-            actor=request.user, project=project, data=f, file_format=_file_format(request, name)
+            actor=request.user, project=project, data=f, file_format=file_format(request, name)
         )
         return Response(UpdateResultOut(result).data)
 

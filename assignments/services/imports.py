@@ -3,7 +3,8 @@
 Both take a CSV or JSONL file (bytes, text, or a binary file object read from where it stands),
 are all or nothing and report bad rows the same way: ``ImportInvalid`` (400, code
 ``import_invalid``) with ``fields["rows"]`` = the first 100 problems as ``{"row", "field",
-"message"}``, rows numbered like a spreadsheet (CSV: the header is row 1) or by JSONL line.
+"message"}``, rows numbered like a spreadsheet (CSV: the header is row 1) or by JSONL line. The
+files are read by ``config.uploads`` (``IMPORT_FILE`` and ``UPDATE_FILE`` say what they hold).
 
 How they stay fast (the target is at least 5,000 rows/s on PostgreSQL; figures in
 BENCHMARKS.md): every row is parsed and validated in plain Python first, streaming, and kept
@@ -23,8 +24,6 @@ index from the top (7.8 ms instead of 0.17 ms per claim; BENCHMARKS.md, the impo
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -42,7 +41,11 @@ from django.utils import timezone
 
 from assignments.models import Batch, Project, Task
 from assignments.services.projects import project_refresh_control_prelabels
-from config.errors import ApplicationError, Conflict, InvalidInput, NotFound
+from config import uploads
+from config.errors import Conflict, NotFound
+from config.uploads import MAX_REPORTED_ROW_ERRORS, FileSpec, RowErrors
+from config.uploads import ImportInvalid as ImportInvalid  # the services' error, re-exported
+from config.uploads import upload_file as upload_file  # for the admin's import page
 from qc.answers import AnswerError, validate_answer
 from qc.services.gold import MAX_IMAGE_URL_CHARS, MAX_METADATA_BYTES, clean_image_url
 from workforce.models import User
@@ -53,8 +56,6 @@ TASK_IMPORT_MAX_ROWS = 1_000_000
 # What the HTTP routes read at most (the raw body or the uploaded file); a 100,000-row JSONL
 # file is about 20 MB, so this leaves room for long metadata.
 TASK_IMPORT_MAX_BYTES = 200 * 1024 * 1024
-MAX_REPORTED_ROW_ERRORS = 100
-IMPORT_FORMATS = ("csv", "jsonl")
 COPY_CHUNK_ROWS = 10_000
 BULK_BATCH_SIZE = 5_000
 
@@ -81,16 +82,7 @@ MAX_PAYLOAD_CHARS = MAX_METADATA_BYTES + MAX_IMAGE_URL_CHARS + 64
 ID_MAX = 2**63 - 1
 
 
-class ImportInvalid(InvalidInput):
-    """Rows of a file are invalid; ``fields["rows"]`` lists the first problems. Nothing was
-    written."""
-
-    code = "import_invalid"
-
-
-class ImportTooLarge(ApplicationError):
-    status = 413
-    code = "import_too_large"
+class ImportTooLarge(uploads.ImportTooLarge):
     default_detail = (
         f"A file may hold at most {TASK_IMPORT_MAX_ROWS:,} rows and "
         f"{TASK_IMPORT_MAX_BYTES // (1024 * 1024)} MB; split it."
@@ -113,64 +105,6 @@ class UpdateResult:
 # -- reading files ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _RowErrors:
-    """Problems in file order; counts all, keeps the first ``MAX_REPORTED_ROW_ERRORS``."""
-
-    listed: list[dict[str, Any]] = field(default_factory=list)
-    total: int = 0
-
-    def add(self, row: int | None, name: str, message: str) -> None:
-        self.total += 1
-        if len(self.listed) < MAX_REPORTED_ROW_ERRORS:
-            self.listed.append({"row": row, "field": name, "message": message})
-
-    def merge_sorted(self, more: list[dict[str, Any]]) -> None:
-        """Add problems found after the file was read (they name earlier rows too)."""
-        self.total += len(more)
-        self.listed = sorted(
-            [*self.listed, *more], key=lambda e: (e["row"] is not None, e["row"] or 0)
-        )[:MAX_REPORTED_ROW_ERRORS]
-
-    def raise_if_any(self, what: str) -> None:
-        if not self.total:
-            return
-        shown = (
-            f" The first {MAX_REPORTED_ROW_ERRORS} are listed."
-            if self.total > MAX_REPORTED_ROW_ERRORS
-            else ""
-        )
-        raise ImportInvalid(
-            f"{self.total} problem(s) in the file; nothing was {what}.{shown}",
-            fields={"rows": self.listed},
-        )
-
-
-def _file_error(name: str, message: str, row: int | None = None) -> ImportInvalid:
-    return ImportInvalid(
-        f"The file cannot be read: {message} Nothing was written.",
-        fields={"rows": [{"row": row, "field": name, "message": message}]},
-    )
-
-
-def upload_file(upload) -> IO[bytes]:
-    """The binary file under a Django ``UploadedFile``, at its start: reading lines from it
-    directly splits on ``\n`` only (``UploadedFile`` iteration also splits on ``\r``), and CSV
-    text can be decoded over it."""
-    f = upload.file
-    f = getattr(f, "file", f)  # a TemporaryUploadedFile wraps the real file once more
-    f.seek(0)
-    return f
-
-
-def _binary(data: bytes | str | IO[bytes]) -> IO[bytes]:
-    if isinstance(data, bytes | bytearray | memoryview):
-        return io.BytesIO(data)
-    if isinstance(data, str):
-        return io.BytesIO(data.encode("utf-8", "surrogatepass"))
-    return data
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -178,104 +112,45 @@ def _reject_constant(name: str) -> Any:
 # One decoder: json.loads() with any keyword builds a new decoder per call. NaN and Infinity,
 # which Python's json accepts, are not JSON and PostgreSQL's jsonb refuses them.
 _decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_BOM = b"\xef\xbb\xbf"
+
+# The two files (config.uploads reads them): a task import and a bulk update.
+IMPORT_FILE = FileSpec(
+    columns=IMPORT_COLUMNS,
+    required_any=("payload", "image_url"),
+    loads=_decoder.decode,
+    blank_row_of_full_width=True,
+)
+UPDATE_FILE = FileSpec(
+    columns=UPDATE_COLUMNS,
+    required_any=("id", "external_id"),
+    loads=_decoder.decode,
+    blank_row_of_full_width=True,
+)
 
 
-def _json_error(exc: BaseException) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "Not UTF-8 text."
-    if isinstance(exc, RecursionError):
-        return "Not valid JSON: nested too deeply."
-    return f"Not valid JSON: {str(exc)[:120]}."
-
-
-def _jsonl_records(f: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, object) per non-blank line, or (line number, error message). Lines are
-    split on ``\\n`` only (JSON strings may hold U+2028 and other line separators)."""
-    for number, line in enumerate(f, start=1):
-        if number == 1:
-            line = line.removeprefix(_BOM)
-        if not line.strip():
-            continue
-        try:
-            obj = _decoder.decode(line.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:
-            yield number, _json_error(exc)
-            continue
-        if not isinstance(obj, dict):
-            yield number, "Each line must be a JSON object."
-            continue
-        yield number, obj
-
-
-def _csv_records(
-    f: IO[bytes], columns: tuple[str, ...], required_any: tuple[str, ...] = ()
-) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(row, {column: cell}) per record, the header being row 1; blank lines are skipped but
-    counted. A row with more cells than the header is an error message."""
-    text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
-    row = 1
-    try:
-        reader = csv.reader(text)
-        try:
-            header = next(reader, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise _file_error("header", f"Unreadable CSV: {exc}.", row=1) from None
-        if not header or not any(h.strip() for h in header):
-            raise _file_error("header", "The file is empty; expected a header row.", row=1)
-        header = [h.strip() for h in header]
-        _check_header(header, columns, required_any)
-        width = len(header)
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise _file_error("file", f"Unreadable CSV near row {row + 1}: {exc}.") from None
-            row += 1
-            if len(cells) == width:
-                yield row, dict(zip(header, cells, strict=True))
-            elif not cells or not any(c.strip() for c in cells):
-                continue
-            elif len(cells) > width:
-                yield row, "The row has more cells than the header has columns."
-            else:
-                yield row, dict(zip(header, cells + [""] * (width - len(cells)), strict=True))
-    finally:
-        text.detach()  # the caller's file stays open
-
-
-def _check_header(header: list[str], columns: tuple[str, ...], required_any: tuple[str, ...]):
-    unknown = [c for c in header if c not in columns]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    problems = []
-    if unknown:
-        problems.append(f"unknown columns {', '.join(repr(c[:40]) for c in unknown[:10])}")
-    if repeated:
-        problems.append(f"repeated columns {', '.join(repeated)}")
-    if required_any and not any(c in header for c in required_any):
-        problems.append(f"none of the columns {' or '.join(required_any)}")
-    if problems:
-        raise _file_error(
-            "header",
-            "The header has " + "; ".join(problems) + f". The columns are {', '.join(columns)}.",
-            row=1,
-        )
-
-
-def _records(
+def _file_records(
+    spec: FileSpec,
     data: bytes | str | IO[bytes],
     file_format: str,
-    columns: tuple[str, ...],
-    required_any: tuple[str, ...] = (),
-) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    if file_format not in IMPORT_FORMATS:
-        raise ValidationError({"format": [f"Must be one of {', '.join(IMPORT_FORMATS)}."]})
-    f = _binary(data)
-    if file_format == "csv":
-        return _csv_records(f, columns, required_any)
-    return _jsonl_records(f)
+    errors: RowErrors,
+    max_rows: int,
+    what: str,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of the file, each bad row reported in ``errors``. Raises ImportTooLarge past
+    ``max_rows`` rows ("nothing was ``what``"), ImportInvalid for a file without rows."""
+    count = 0
+    for row, record in spec.records(data, file_format):
+        count += 1
+        if count > max_rows:
+            raise ImportTooLarge(
+                f"The file has more than {max_rows:,} rows; split it. Nothing was {what}."
+            )
+        if isinstance(record, str):
+            errors.add(row, "row", record)
+            continue
+        yield row, record
+    if not count:
+        raise spec.file_error("file", "The file has no rows.")
 
 
 # -- cleaning values -------------------------------------------------------------------------------
@@ -340,16 +215,6 @@ def _clean_number(value: Any, *, from_csv: bool, low: float | None = None, high:
     if low is not None and not low <= number <= high:
         raise ValueError(f"Must be between {low:g} and {high:g}.")
     return number
-
-
-def _parse_json_cell(value: str, expected: type, what: str) -> Any:
-    try:
-        parsed = _decoder.decode(value)
-    except (ValueError, RecursionError):
-        raise ValueError(f"Not valid JSON; expected {what}.") from None
-    if not isinstance(parsed, expected):
-        raise ValueError(f"Expected {what}.")
-    return parsed
 
 
 # One encoder: json.dumps() with any keyword builds a new one per call.
@@ -447,7 +312,7 @@ class _ImportContext:
     default_source: str
     default_priority: float
     rows: _TaskRows
-    errors: _RowErrors
+    errors: RowErrors
     first_row_of: dict[str, int] = field(default_factory=dict)
 
 
@@ -463,13 +328,13 @@ def _clean_payload(record: dict[str, Any], row: int, from_csv: bool, ctx: _Impor
         metadata = None if _blank(metadata) else metadata
         try:
             if payload is not None:
-                payload = _parse_json_cell(payload, dict, "a JSON object")
+                payload = IMPORT_FILE.json_cell(payload, dict, "a JSON object")
         except ValueError as exc:
             errors.add(row, "payload", str(exc))
             return None
         try:
             if metadata is not None:
-                metadata = _parse_json_cell(metadata, dict, "a JSON object")
+                metadata = IMPORT_FILE.json_cell(metadata, dict, "a JSON object")
         except ValueError as exc:
             errors.add(row, "metadata", str(exc))
             return None
@@ -702,22 +567,13 @@ def tasks_import(
         default_source=source,
         default_priority=float(priority),
         rows=_TaskRows(copy=use_copy),
-        errors=_RowErrors(),
+        errors=RowErrors(),
     )
     from_csv = file_format == "csv"
-    count = 0
-    for row, record in _records(data, file_format, IMPORT_COLUMNS, ("payload", "image_url")):
-        count += 1
-        if count > max_rows:
-            raise ImportTooLarge(
-                f"The file has more than {max_rows:,} rows; split it. Nothing was imported."
-            )
-        if isinstance(record, str):
-            ctx.errors.add(row, "row", record)
-            continue
+    for row, record in _file_records(
+        IMPORT_FILE, data, file_format, ctx.errors, max_rows, "imported"
+    ):
         _clean_import_record(record, row, from_csv, ctx)
-    if not count:
-        raise _file_error("file", "The file has no rows.")
     if ctx.errors.total:
         ctx.errors.merge_sorted(_taken_external_ids(project.pk, ctx.first_row_of))
         ctx.errors.raise_if_any("imported")
@@ -882,7 +738,7 @@ def _bulk_create_tasks(project_id: int, batch_id: int, target: int, rows: _TaskR
 @dataclass
 class _UpdateContext:
     schema: _Schema
-    errors: _RowErrors
+    errors: RowErrors
     copy: bool
     items: list[Any] = field(default_factory=list)
     first_row_of: dict[tuple[str, Any], int] = field(default_factory=dict)
@@ -1041,22 +897,13 @@ def tasks_bulk_update(
     started = time.perf_counter()
     _check_not_done(project.status)
     ctx = _UpdateContext(
-        schema=_Schema(project), errors=_RowErrors(), copy=connection.vendor == "postgresql"
+        schema=_Schema(project), errors=RowErrors(), copy=connection.vendor == "postgresql"
     )
     from_csv = file_format == "csv"
-    count = 0
-    for row, record in _records(data, file_format, UPDATE_COLUMNS, ("id", "external_id")):
-        count += 1
-        if count > max_rows:
-            raise ImportTooLarge(
-                f"The file has more than {max_rows:,} rows; split it. Nothing was updated."
-            )
-        if isinstance(record, str):
-            ctx.errors.add(row, "row", record)
-            continue
+    for row, record in _file_records(
+        UPDATE_FILE, data, file_format, ctx.errors, max_rows, "updated"
+    ):
         _clean_update_record(record, row, from_csv, ctx)
-    if not count:
-        raise _file_error("file", "The file has no rows.")
     ctx.errors.raise_if_any("updated")
 
     with transaction.atomic(durable=True):
@@ -1137,7 +984,7 @@ def _copy_update(project_id: int, ctx: _UpdateContext) -> int:
                 {"row": r, "field": "row", "message": f"Repeats the task of row {first}."}
                 for r, first in repeated
             ]
-            errors = _RowErrors()
+            errors = RowErrors()
             errors.merge_sorted(problems)
             errors.total = (unknown[0][2] if unknown else 0) + len(repeated)
             errors.raise_if_any("updated")
@@ -1197,7 +1044,7 @@ def _bulk_update(project_id: int, ctx: _UpdateContext) -> int:
             names.append("prelabel_confidence")
         groups.setdefault(tuple(names), []).append(task)
     if problems:
-        errors = _RowErrors()
+        errors = RowErrors()
         errors.merge_sorted(problems)
         errors.raise_if_any("updated")
     updated = 0

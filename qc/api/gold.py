@@ -14,7 +14,9 @@ Routes (under /api/v1/):
 * ``GET gold-sets/{id}/export/?format=csv|jsonl`` — streamed (CSV by default).
 
 ``?format=`` names the file format on the import and export routes; it is not DRF's renderer
-override there (errors are JSON either way).
+override there (errors are JSON either way). The import takes its file as every import does
+(``config.uploads``): a raw body is spooled to a temporary file, a multipart one is held by
+Django's upload handlers, and the service reads its rows from the file.
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, parsers, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import StrictSerializer
+from config.uploads import (
+    FORMAT_PARAMETER,
+    FileFormatNegotiation,
+    FileFormatQuery,
+    FileUploadApi,
+    file_format,
+    file_upload_schema,
+)
 from qc.control_sets import control_recheck
 from qc.models import AnswerType, GoldItem, GoldSet, Guide
 from qc.selectors import gold as selectors
@@ -157,64 +166,6 @@ class GoldImportFileIn(StrictSerializer):
     file = serializers.FileField()
 
 
-class FileFormatQuery(serializers.Serializer):
-    format = serializers.ChoiceField(choices=services.IMPORT_FORMATS, required=False)
-
-
-# -- files: parsing and negotiation ---------------------------------------------------------------
-
-
-class RawFileParser(parsers.BaseParser):
-    """Any non-multipart body is the file itself, read up to the import limit (a larger body is
-    a 413 without reading the rest)."""
-
-    media_type = "*/*"
-
-    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        if stream is None:
-            return b""
-        data = stream.read(services.GOLD_IMPORT_MAX_BYTES + 1)
-        if len(data) > services.GOLD_IMPORT_MAX_BYTES:
-            raise services.ImportTooLarge()
-        return data
-
-
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """``?format=`` is the file format on these routes, not a renderer choice: answer JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = renderers[0]
-        return renderer, renderer.media_type
-
-
-_FORMAT_BY_EXTENSION = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_FORMAT_BY_MEDIA_TYPE = {
-    "text/csv": "csv",
-    "application/csv": "csv",
-    "application/jsonl": "jsonl",
-    "application/x-jsonlines": "jsonl",
-    "application/jsonlines": "jsonl",
-    "application/x-ndjson": "jsonl",
-    "application/ndjson": "jsonl",
-}
-
-
-def _file_format(request, file_name: str) -> str:
-    query = _validated(FileFormatQuery, request.query_params)
-    if "format" in query:
-        return query["format"]
-    lowered = file_name.lower()
-    for extension, file_format in _FORMAT_BY_EXTENSION.items():
-        if lowered.endswith(extension):
-            return file_format
-    media_type = (request.content_type or "").split(";")[0].strip().lower()
-    if media_type in _FORMAT_BY_MEDIA_TYPE:
-        return _FORMAT_BY_MEDIA_TYPE[media_type]
-    raise serializers.ValidationError(
-        {"format": ["Say ?format=csv or ?format=jsonl (or name the file .csv or .jsonl)."]}
-    )
-
-
 # -- views --------------------------------------------------------------------------------------
 
 
@@ -287,41 +238,22 @@ class GoldItemListCreateApi(generics.ListAPIView):
         return Response(GoldItemOut(item).data, status=status.HTTP_201_CREATED)
 
 
-class GoldImportApi(APIView):
+class GoldImportApi(FileUploadApi):
     permission_classes = OPS_ONLY
-    parser_classes = (parsers.MultiPartParser, RawFileParser)
-    renderer_classes = (JSONRenderer,)
-    content_negotiation_class = FileFormatNegotiation
+    too_large = services.ImportTooLarge
 
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(services.IMPORT_FORMATS))],
-        request={
-            "multipart/form-data": GoldImportFileIn,
-            "text/csv": OpenApiTypes.STR,
-            "application/x-ndjson": OpenApiTypes.STR,
-        },
-        responses={
-            201: GoldImportResultOut,
-            400: OpenApiResponse(description="import_invalid: fields.rows lists row errors"),
-            413: OpenApiResponse(description="import_too_large"),
-        },
-    )
+    def max_upload_bytes(self) -> int:
+        return services.GOLD_IMPORT_MAX_BYTES
+
+    @file_upload_schema(form=GoldImportFileIn, result=GoldImportResultOut)
     def post(self, request, pk: int):
         gold_set = selectors.gold_set_get_for(actor=request.user, pk=pk)
-        if isinstance(request.data, bytes):
-            content, file_name = request.data, ""
-            if not content:
-                raise serializers.ValidationError({"file": ["The body is empty."]})
-        else:
-            upload = _validated(GoldImportFileIn, request.data)["file"]
-            if upload.size > services.GOLD_IMPORT_MAX_BYTES:
-                raise services.ImportTooLarge()
-            content, file_name = upload.read(), upload.name or ""
+        f, file_name, _ = self.uploaded_file(request, GoldImportFileIn)
         result = services.gold_import(
             actor=request.user,
             gold_set=gold_set,
-            data=content,
-            file_format=_file_format(request, file_name),
+            data=f,
+            file_format=file_format(request, file_name),
             file_name=file_name,
         )
         uses = control_recheck(actor=request.user, gold_set_id=gold_set.pk)
@@ -340,7 +272,7 @@ class GoldExportApi(APIView):
     content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(services.IMPORT_FORMATS))],
+        parameters=[FORMAT_PARAMETER],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/x-ndjson"): OpenApiTypes.STR,
@@ -348,12 +280,12 @@ class GoldExportApi(APIView):
     )
     def get(self, request, pk: int):
         gold_set = selectors.gold_set_get_for(actor=request.user, pk=pk)
-        file_format = _validated(FileFormatQuery, request.query_params).get("format", "csv")
-        rows = services.gold_export(gold_set=gold_set, file_format=file_format)
-        content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"
+        export_format = _validated(FileFormatQuery, request.query_params).get("format", "csv")
+        rows = services.gold_export(gold_set=gold_set, file_format=export_format)
+        content_type = "text/csv" if export_format == "csv" else "application/x-ndjson"
         response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
         response["Content-Disposition"] = (
-            f'attachment; filename="{gold_set.slug}-gold.{file_format}"'
+            f'attachment; filename="{gold_set.slug}-gold.{export_format}"'
         )
         return response
 

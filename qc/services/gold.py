@@ -22,16 +22,26 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import ApplicationError, Conflict, InvalidInput, InvalidTransition
-from config.exports import escape_row, unescape_cell
-from config.parsers import json_loads_limited
+from config import uploads
+from config.errors import Conflict, InvalidTransition
+from config.exports import escape_row
+from config.uploads import IMPORT_FORMATS as IMPORT_FORMATS  # the services' API, re-exported
+from config.uploads import MAX_REPORTED_ROW_ERRORS as MAX_REPORTED_ROW_ERRORS
+from config.uploads import (
+    FileSpec,
+    RowErrors,
+    binary_file,
+    bytes_left,
+    first_non_utf8_byte,
+)
+from config.uploads import ImportInvalid as ImportInvalid
 from qc.answers import AnswerError, stratum_of, validate_accepted
 from qc.models import AnswerType, GoldItem, GoldItemStatusChange, GoldSet, Guide, GuideVersion
 from workforce.models import User
@@ -45,8 +55,6 @@ EXTERNAL_ID_MAX = GoldItem._meta.get_field("external_id").max_length
 
 GOLD_IMPORT_MAX_ROWS = 20_000
 GOLD_IMPORT_MAX_BYTES = 20 * 1024 * 1024
-MAX_REPORTED_ROW_ERRORS = 100
-IMPORT_FORMATS = ("csv", "jsonl")
 
 # The columns of an import file (CSV header or JSONL keys), in export order.
 COLUMNS = (
@@ -69,16 +77,7 @@ SET_EDITABLE_FIELDS = frozenset({"name", "description", "iou_threshold", "classe
 GS = GoldItem.Status
 
 
-class ImportInvalid(InvalidInput):
-    """Rows of an import are invalid; ``fields["rows"]`` lists ``{"row", "field", "message"}``
-    (the first ``MAX_REPORTED_ROW_ERRORS``). Nothing was written."""
-
-    code = "import_invalid"
-
-
-class ImportTooLarge(ApplicationError):
-    status = 413
-    code = "import_too_large"
+class ImportTooLarge(uploads.ImportTooLarge):
     default_detail = (
         f"An import may hold at most {GOLD_IMPORT_MAX_ROWS} rows and "
         f"{GOLD_IMPORT_MAX_BYTES // (1024 * 1024)} MB; split the file."
@@ -485,121 +484,34 @@ def gold_item_set_status(
 # -- import -------------------------------------------------------------------------------------
 
 
-@dataclass
-class _RowErrors:
-    """Row errors in file order; counts all, keeps the first ``MAX_REPORTED_ROW_ERRORS``."""
-
-    listed: list[dict[str, Any]]
-    total: int = 0
-
-    def add(self, row: int | None, field: str, message: str) -> None:
-        self.total += 1
-        if len(self.listed) < MAX_REPORTED_ROW_ERRORS:
-            self.listed.append({"row": row, "field": field, "message": message})
+# The file (config.uploads reads it). Cells escaped against formula injection by the export read
+# back as they were, so importing an export changes nothing.
+GOLD_FILE = FileSpec(
+    columns=COLUMNS,
+    required=REQUIRED_COLUMNS,
+    unescape_cells=True,
+    cannot_read="The file cannot be imported: {} Nothing was imported.",
+)
 
 
-def _file_error(field: str, message: str, row: int | None = None) -> ImportInvalid:
-    return ImportInvalid(
-        f"The file cannot be imported: {message} Nothing was imported.",
-        fields={"rows": [{"row": row, "field": field, "message": message}]},
-    )
-
-
-def _decode(data: str | bytes) -> str:
-    if isinstance(data, str):
-        if len(data) > GOLD_IMPORT_MAX_BYTES:  # characters: a cheap bound before encoding
-            raise ImportTooLarge()
-        if len(data.encode()) > GOLD_IMPORT_MAX_BYTES:
-            raise ImportTooLarge()
-        return data.removeprefix("\ufeff")
-    if len(data) > GOLD_IMPORT_MAX_BYTES:
+def _open(data: str | bytes | IO[bytes]) -> IO[bytes]:
+    """``data`` as a binary file, checked against ``GOLD_IMPORT_MAX_BYTES`` (ImportTooLarge) and
+    as UTF-8 throughout (ImportInvalid naming the first bad byte), before any row is read."""
+    if isinstance(data, str) and len(data) > GOLD_IMPORT_MAX_BYTES:
+        raise ImportTooLarge()  # characters: a cheap bound before encoding
+    f = binary_file(data)
+    if bytes_left(f) > GOLD_IMPORT_MAX_BYTES:
         raise ImportTooLarge()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_error("file", f"Not UTF-8 text (byte {exc.start}).") from None
+    bad = first_non_utf8_byte(f)
+    if bad is not None:
+        raise GOLD_FILE.file_error("file", f"Not UTF-8 text (byte {bad}).")
+    return f
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row, {column: cell}) per record. Rows count like a spreadsheet's: the header is row 1.
-    A blank cell is ``""``; a short row's missing cells are blank too; a cell escaped against
-    formula injection on export (``'=…``) reads unescaped."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise _file_error("header", f"Unreadable CSV: {exc}.", row=1) from None
-    if not header or not any(h.strip() for h in header):
-        raise _file_error("header", "The file is empty; expected a header row.", row=1)
-    header = [h.strip() for h in header]
-    _check_columns(header, row=1)
-    row_number = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise _file_error("file", f"Unreadable CSV near row {row_number + 1}: {exc}.") from None
-        row_number += 1
-        if not cells or not any(c.strip() for c in cells):
-            continue  # a blank line is an empty spreadsheet row: skipped, still counted
-        if len(cells) > len(header):
-            yield row_number, {"__extra__": cells[len(header) :]}
-            continue
-        # Cells this system escaped on export (config.exports) read back as they were.
-        cells = [unescape_cell(c) for c in cells]
-        yield row_number, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True))
-
-
-def _check_columns(columns: list[str], row: int) -> None:
-    unknown = [c for c in columns if c not in COLUMNS]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    problems = []
-    if unknown:
-        problems.append(f"unknown columns {', '.join(repr(c) for c in unknown[:10])}")
-    if duplicated:
-        problems.append(f"repeated columns {', '.join(duplicated)}")
-    if missing:
-        problems.append(f"missing columns {', '.join(missing)}")
-    if problems:
-        raise _file_error(
-            "header",
-            "The header has " + "; ".join(problems) + f". The columns are {', '.join(COLUMNS)}.",
-            row=row,
-        )
-
-
-def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, object) per non-blank line, or (line number, error message)."""
-    # Split on newlines only: JSON strings may hold U+2028 and other characters that
-    # str.splitlines() would treat as line breaks.
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json_loads_limited(line)
-        except ValueError as exc:
-            yield number, f"Not valid JSON: {exc}."
-            continue
-        if not isinstance(obj, dict):
-            yield number, "Each line must be a JSON object."
-            continue
-        yield number, obj
-
-
-def _parse_json_cell(value: str, expected: type, what: str) -> Any:
+def _json_cell(value: str, expected: type, what: str) -> Any:
     if value.strip() == "":
         return None
-    try:
-        parsed = json_loads_limited(value)
-    except ValueError:
-        raise ValueError(f"Not valid JSON; expected {what}.") from None
-    if not isinstance(parsed, expected):
-        raise ValueError(f"Expected {what}.")
-    return parsed
+    return GOLD_FILE.json_cell(value, expected, what)
 
 
 @dataclass
@@ -616,7 +528,7 @@ def _clean_import_row(
     record: dict[str, Any],
     *,
     from_csv: bool,
-    errors: _RowErrors,
+    errors: RowErrors,
 ) -> _ParsedRow | None:
     """Clean one record; report each bad field; None when the row is invalid.
 
@@ -625,9 +537,6 @@ def _clean_import_row(
     column that is not in the file keeps the item's value (default for a new item).
     """
     before = errors.total
-    if "__extra__" in record:
-        errors.add(row, "row", "The row has more cells than the header has columns.")
-        return None
     unknown = sorted(set(record) - set(COLUMNS))
     for name in unknown:
         errors.add(row, name, "Unknown field.")
@@ -656,7 +565,7 @@ def _clean_import_row(
         try:
             raw = record["metadata"]
             if from_csv:
-                raw = _parse_json_cell(raw, dict, "a JSON object")
+                raw = _json_cell(raw, dict, "a JSON object")
             values["metadata"] = clean_metadata(raw)
         except ValueError as exc:
             errors.add(row, "metadata", str(exc))
@@ -665,7 +574,7 @@ def _clean_import_row(
         try:
             raw = record["accepted_answers"]
             if from_csv:
-                raw = _parse_json_cell(raw, list, "a JSON list of accepted answers")
+                raw = _json_cell(raw, list, "a JSON list of accepted answers")
             values["accepted_answers"], values["stratum"] = clean_accepted_answers(gold_set, raw)
         except ValueError as exc:
             errors.add(row, "accepted_answers", str(exc))
@@ -735,7 +644,7 @@ def gold_import(
     *,
     actor: User | None,
     gold_set: GoldSet,
-    data: str | bytes,
+    data: str | bytes | IO[bytes],
     file_format: str,
     file_name: str = "",
 ) -> ImportResult:
@@ -758,16 +667,16 @@ def gold_import(
     """
     if file_format not in IMPORT_FORMATS:
         raise ValidationError({"format": [f"Must be one of {', '.join(IMPORT_FORMATS)}."]})
-    text = _decode(data)
+    f = _open(data)
     from_csv = file_format == "csv"
-    records = list(_csv_records(text) if from_csv else _jsonl_records(text))
+    records = list(GOLD_FILE.records(f, file_format))
     if len(records) > GOLD_IMPORT_MAX_ROWS:
         raise ImportTooLarge(
             f"The file has {len(records)} rows; an import may hold at most "
             f"{GOLD_IMPORT_MAX_ROWS}. Split the file."
         )
     if not records:
-        raise _file_error("file", "The file has no rows.")
+        raise GOLD_FILE.file_error("file", "The file has no rows.")
 
     reason = f"Import ({file_name})." if file_name else "Import."
     # Rows are validated before the lock is taken: what they are checked against only grows
@@ -781,7 +690,7 @@ def gold_import(
                 guide_id=gold_set.guide_id, status=GuideVersion.Status.PUBLISHED
             ).only("id", "guide_id", "major", "minor", "status")
         }
-    errors = _RowErrors(listed=[])
+    errors = RowErrors()
     parsed: list[_ParsedRow] = []
     first_row_of: dict[str, int] = {}
     for row, record in records:
@@ -802,16 +711,7 @@ def gold_import(
             continue
         first_row_of[result.external_id] = row
         parsed.append(result)
-    if errors.total:
-        raise ImportInvalid(
-            f"{errors.total} problem(s) in the file; nothing was imported."
-            + (
-                f" The first {MAX_REPORTED_ROW_ERRORS} are listed."
-                if errors.total > MAX_REPORTED_ROW_ERRORS
-                else ""
-            ),
-            fields={"rows": errors.listed},
-        )
+    errors.raise_if_any("imported")
 
     with transaction.atomic(durable=True):
         GoldSet.objects.select_for_update().filter(pk=gold_set.pk).first()

@@ -310,7 +310,7 @@ def test_gold_set_export_reimports_unchanged(ops, planted_gold_set):
     from qc import services
 
     text = _streamed(ops.get(f"/api/v1/gold-sets/{planted_gold_set.pk}/export/", {"format": "csv"}))
-    records = [rec for _, rec in services.gold._csv_records(text)]
+    records = [rec for _, rec in services.gold.GOLD_FILE.records(text, "csv")]
     assert sorted(r["explanation"] for r in records) == sorted(DANGEROUS)
 
 

@@ -259,6 +259,54 @@ def test_oversize_import_is_413(ops, gold_set, monkeypatch):
     assert not GoldItem.objects.exists()
 
 
+def test_a_raw_body_past_the_global_memory_limit_is_spooled_to_disk_and_read_from_there(
+    ops, gold_set, settings, monkeypatch
+):
+    """The import reads a raw body up to its own limit (GOLD_IMPORT_MAX_BYTES, 20 MB), past the
+    global DATA_UPLOAD_MAX_MEMORY_SIZE: spooled to a temporary file on disk, which the service
+    reads its rows from — the body is never bytes in memory. A multipart file goes to the
+    service as a file too."""
+    received = []
+    gold_import = services.gold_import
+
+    def spy(**kwargs):
+        received.append(kwargs["data"])
+        return gold_import(**kwargs)
+
+    monkeypatch.setattr(services, "gold_import", spy)
+    padding = "x" * 15_000  # within the 16 KB of metadata a row may have
+    lines = [
+        json.dumps(
+            {
+                "external_id": f"big-{i}",
+                "image_url": f"img/{i}.jpg",
+                "metadata": {"note": padding},
+                "accepted_answers": ["crack"],
+            }
+        )
+        for i in range(720)
+    ]
+    body = "\n".join(lines).encode()
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < len(body) <= services.GOLD_IMPORT_MAX_BYTES
+    response = ops.generic(
+        "POST",
+        f"/api/v1/gold-sets/{gold_set.pk}/import/",
+        body,
+        content_type="application/x-ndjson",
+    )
+    assert response.status_code == 201, response.content[:500]
+    assert response.json()["created"] == 720
+    assert GoldItem.objects.get(external_id="big-719").payload["metadata"] == {"note": padding}
+    spooled = received[0]
+    assert not isinstance(spooled, bytes | str)
+    assert spooled._rolled  # the SpooledTemporaryFile went to disk
+
+    upload = SimpleUploadedFile("gold.csv", _csv_text(3).encode(), content_type="text/csv")
+    response = ops.post(f"/api/v1/gold-sets/{gold_set.pk}/import/", {"file": upload})
+    assert response.status_code == 201, response.json()
+    assert hasattr(received[1], "read") and not isinstance(received[1], bytes | str)
+
+
 # -- export ---------------------------------------------------------------------------------------
 
 
