@@ -21,7 +21,8 @@ from django.utils.html import format_html, format_html_join
 from assignments import selectors, services
 from assignments.admin_quality_pages import QualityDashboardsMixin
 from assignments.models import (
-    DEFAULT_REFIT_EVERY,
+    PROJECT_DRAFT_ONLY_SETTINGS,
+    PROJECT_SETTINGS,
     Assignment,
     Batch,
     Project,
@@ -98,33 +99,13 @@ class ProjectForm(ServiceModelForm):
 
     class Meta:
         model = Project
-        fields = (
-            "slug",
-            "name",
-            "objective",
-            "answer_type",
-            "classes",
-            "iou_threshold",
-            "overlap",
-            "max_overlap",
-            "control_ratio",
-            "control_gold_set",
-            "lease_seconds",
-            "required_qualifications",
-            "guide",
-            "require_guide_ack",
-            "priority",
-            "audit_percent",
-            "show_prelabels",
-            "consensus_method",
-            "confidence_threshold",
-            "adaptive_control",
-            "control_floor",
-            "refit_every",
-        )
+        fields = ("slug", *PROJECT_SETTINGS)
 
-    # Quality settings left empty take the service's defaults (majority vote, no threshold,
-    # a 2% floor, a refit every DEFAULT_REFIT_EVERY labels), as the other defaulted settings do.
+    # project_create's explicit arguments; any other setting left empty takes its default.
+    REQUIRED = ("name", "answer_type", "classes")
+    # Quality settings left empty take the service's defaults (weighted consensus, no
+    # threshold, a 2% floor, a refit every DEFAULT_REFIT_EVERY labels), as the other defaulted
+    # settings do.
     OPTIONAL = ("consensus_method", "confidence_threshold", "control_floor", "refit_every")
 
     def __init__(self, *args, **kwargs):
@@ -234,7 +215,7 @@ class ProjectAdmin(
     )
     inlines = (ProjectStatusChangeInline,)
     # Fixed once the project has been activated (project_update refuses them then).
-    schema_fields = ("answer_type", "classes", "overlap")
+    schema_fields = PROJECT_DRAFT_ONLY_SETTINGS
     record_fields = (
         "status",
         "progress",
@@ -384,35 +365,20 @@ class ProjectAdmin(
                     services.project_update, actor=request.user, project=obj, data=data
                 )
             return
+        # A setting left empty takes the service's default, as in the API.
+        settings = {
+            name: c[name]
+            for name in PROJECT_SETTINGS
+            if name in c and c[name] not in (None, "") and name not in ProjectForm.REQUIRED
+        }
         project = self._call_service(
             services.project_create,
             actor=request.user,
             slug=c["slug"],
             name=c["name"],
-            objective=c.get("objective", ""),
             answer_type=c["answer_type"],
             classes=c.get("classes"),
-            iou_threshold=c.get("iou_threshold") if c.get("iou_threshold") is not None else "0.5",
-            overlap=c.get("overlap") if c.get("overlap") is not None else 2,
-            max_overlap=c.get("max_overlap"),
-            control_ratio=c.get("control_ratio") if c.get("control_ratio") is not None else 0,
-            control_gold_set=c.get("control_gold_set"),
-            lease_seconds=c.get("lease_seconds") if c.get("lease_seconds") is not None else 900,
-            required_qualifications=qualifications,
-            guide=c.get("guide"),
-            require_guide_ack=c.get("require_guide_ack", True),
-            priority=c.get("priority") or 0,
-            audit_percent=c.get("audit_percent") if c.get("audit_percent") is not None else 0,
-            show_prelabels=c.get("show_prelabels", False),
-            consensus_method=c.get("consensus_method") or "majority",
-            confidence_threshold=c.get("confidence_threshold")
-            if c.get("confidence_threshold") is not None
-            else 0,
-            adaptive_control=c.get("adaptive_control", False),
-            control_floor=c.get("control_floor") if c.get("control_floor") is not None else "0.02",
-            refit_every=c.get("refit_every")
-            if c.get("refit_every") is not None
-            else DEFAULT_REFIT_EVERY,
+            **{**settings, "required_qualifications": qualifications},
         )
         adopt(obj, project)
 
