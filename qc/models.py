@@ -719,6 +719,30 @@ class QualityRule(models.Model):
         return self.name
 
 
+#: A rule's settings, in the order the API and the admin show them (the project aside: it never
+#: changes). ``rule_create`` and ``rule_update`` take these; the admin form and the API's input
+#: and output serializers are built from them.
+QUALITY_RULE_SETTINGS = (
+    "name",
+    "metric",
+    "window",
+    "min_n",
+    "bound",
+    "comparison",
+    "threshold",
+    "action",
+    "qualification_type",
+    "control_rate",
+    "test",
+    "alpha",
+    "beta",
+    "delta",
+    "auto_lift",
+    "lift_quiz",
+    "is_active",
+)
+
+
 class RuleFiring(models.Model):
     """One firing of a rule on a labeler: the breach, its inputs and the interval at that moment.
 

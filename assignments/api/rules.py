@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from assignments.models import Project
 from config.api import StrictSerializer, parse_input
-from qc.models import QualityRule, Quiz
+from qc.models import QualityRule
 from qc.selectors import rules as selectors
 from qc.services import rules as services
 from workforce.models import QualificationType
@@ -48,35 +48,31 @@ class QualityRuleOut(serializers.ModelSerializer):
         return obj.created_by.username if obj.created_by_id else None
 
 
-class _RuleFieldsIn(StrictSerializer):
-    name = serializers.CharField(max_length=services.NAME_MAX)
-    metric = serializers.ChoiceField(choices=QualityRule.Metric.choices, required=False)
-    window = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
-    min_n = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
-    bound = serializers.ChoiceField(choices=QualityRule.Bound.choices, required=False)
-    comparison = serializers.ChoiceField(choices=QualityRule.Comparison.choices, required=False)
-    threshold = serializers.DecimalField(max_digits=4, decimal_places=3)
-    action = serializers.ChoiceField(choices=QualityRule.Action.choices)
+class _RuleFieldsIn(StrictSerializer, serializers.ModelSerializer):
+    """A rule's settings (``RULE_SETTINGS``): the name, the threshold and the action required
+    (a PATCH takes any). The types come from the model but for the qualification type (by slug)
+    and the window and minimum, bounded here; the service checks the rules between fields."""
+
     qualification_type = serializers.SlugRelatedField(
         slug_field="slug",
         queryset=QualificationType.objects.all(),
         required=False,
         allow_null=True,
     )
-    control_rate = serializers.FloatField(required=False, allow_null=True)
-    test = serializers.ChoiceField(choices=QualityRule.Test.choices, required=False)
-    alpha = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
-    beta = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
-    delta = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
-    auto_lift = serializers.BooleanField(required=False)
-    lift_quiz = serializers.PrimaryKeyRelatedField(
-        queryset=Quiz.objects.all(), required=False, allow_null=True
-    )
-    is_active = serializers.BooleanField(required=False)
+
+    class Meta:
+        model = QualityRule
+        fields = services.RULE_SETTINGS
+        extra_kwargs = {
+            name: {"min_value": 1, "max_value": 1_000_000} for name in ("window", "min_n")
+        }
 
 
 class QualityRuleCreateIn(_RuleFieldsIn):
     project = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
+
+    class Meta(_RuleFieldsIn.Meta):
+        fields = (*services.RULE_SETTINGS, "project")
 
 
 class QualityRuleUpdateIn(_RuleFieldsIn):

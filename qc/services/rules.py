@@ -61,7 +61,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.errors import Conflict, NotFound
+from config.services import model_update, with_defaults
 from qc.models import (
+    QUALITY_RULE_SETTINGS,
     ControlRate,
     GoldCheck,
     LabelOutcome,
@@ -87,26 +89,9 @@ SELF_CLEARING = frozenset({A.WARN, A.LOWER_CONTROL_RATE})
 #: take work away, whose false firings cost most. Warnings and control rates clear by
 #: themselves and stay on the interval.
 SEQUENTIAL_ACTIONS = frozenset({A.PAUSE_ON_PROJECT, A.SUSPEND, A.REVOKE_QUALIFICATION})
-#: A rule's settings, in the order the API and the admin show them (the project aside).
-RULE_SETTINGS = (
-    "name",
-    "metric",
-    "window",
-    "min_n",
-    "bound",
-    "comparison",
-    "threshold",
-    "action",
-    "qualification_type",
-    "control_rate",
-    "test",
-    "alpha",
-    "beta",
-    "delta",
-    "auto_lift",
-    "lift_quiz",
-    "is_active",
-)
+#: A rule's settings (``qc.models.QUALITY_RULE_SETTINGS``): what ``rule_create`` and
+#: ``rule_update`` take.
+RULE_SETTINGS = QUALITY_RULE_SETTINGS
 RULE_EDITABLE_FIELDS = frozenset(RULE_SETTINGS)
 NAME_MAX = QualityRule._meta.get_field("name").max_length
 REASON_MAX = ControlRate._meta.get_field("reason").max_length
@@ -261,26 +246,14 @@ def rule_create(
     name: str,
     action: str,
     threshold: Decimal | float | str,
-    metric: str = M.GOLD_ACCURACY,
-    window: int = 50,
-    min_n: int = 10,
-    bound: str = QualityRule.Bound.UPPER,
-    comparison: str = QualityRule.Comparison.BELOW,
-    qualification_type: QualificationType | None = None,
-    control_rate: float | None = None,
-    test: str = T.INTERVAL,
-    alpha: Decimal | float | str = Decimal("0.05"),
-    beta: Decimal | float | str = Decimal("0.1"),
-    delta: Decimal | float | str = Decimal("0.1"),
-    auto_lift: bool = False,
-    lift_quiz: Quiz | None = None,
-    is_active: bool = True,
     project_exists: Callable[[int], bool] | None = None,
+    **settings: Any,
 ) -> QualityRule:
-    """Define a rule on a project. qc cannot see projects (it sits below ``assignments``), so
+    """Define a rule on a project. ``settings`` are any other of ``RULE_SETTINGS``; one left
+    out takes the model field's default (``test`` the interval: callers in code say what they
+    want; the API and the admin default by action, ``default_test``). A keyword outside them is
+    a TypeError, as for any function. qc cannot see projects (it sits below ``assignments``), so
     the caller that can passes ``project_exists``; without it only the id's form is checked.
-    ``test`` is the interval unless named (callers in code say what they want; the API and the
-    admin default by action, ``default_test``).
 
     Raises ValidationError with a message per field: threshold in [0, 1] (3 decimals), window ≥
     1, 1 ≤ min_n ≤ window, a qualification type for the revoke action, a control rate in
@@ -288,38 +261,21 @@ def rule_create(
     (0, 0.5), 0 < threshold - delta, threshold < 1, comparison below, an action that pauses,
     suspends or revokes, and a lift quiz with ``auto_lift`` (a pause only); settings the chosen
     action does not use are stored empty. One INSERT."""
+    unknown = sorted(set(settings) - RULE_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"rule_create() got unexpected keyword arguments: {', '.join(unknown)}")
     errors: dict[str, list[str]] = {}
     if not isinstance(project_id, int) or isinstance(project_id, bool) or project_id < 1:
         errors["project"] = ["A project id."]
     elif project_exists is not None and not project_exists(project_id):
         errors["project"] = ["Unknown project."]
-    values = _clean_rule(
-        {
-            "name": name,
-            "metric": metric,
-            "window": window,
-            "min_n": min_n,
-            "bound": bound,
-            "comparison": comparison,
-            "threshold": threshold,
-            "action": action,
-            "qualification_type": qualification_type,
-            "control_rate": control_rate,
-            "test": test,
-            "alpha": alpha,
-            "beta": beta,
-            "delta": delta,
-            "auto_lift": auto_lift,
-            "lift_quiz": lift_quiz,
-        },
-        errors,
-    )
+    given = {**settings, "name": name, "action": action, "threshold": threshold}
+    values = _clean_rule(with_defaults(QualityRule, RULE_SETTINGS, given), errors)
     if errors:
         raise ValidationError(errors)
+    values["is_active"] = bool(values["is_active"])
     with transaction.atomic():
-        return QualityRule.objects.create(
-            project_id=project_id, is_active=bool(is_active), created_by=actor, **values
-        )
+        return QualityRule.objects.create(project_id=project_id, created_by=actor, **values)
 
 
 def rule_update(*, actor: User | None, rule: QualityRule, data: dict[str, Any]) -> QualityRule:
@@ -341,9 +297,8 @@ def rule_update(*, actor: User | None, rule: QualityRule, data: dict[str, Any]) 
         active = bool(values.pop("is_active"))
         deactivate = rule.is_active and not active
         values["is_active"] = rule.is_active if deactivate else active
-        for name, value in values.items():
-            setattr(rule, name, value)
-        rule.save()
+        # Checked above by _clean_rule, hence no full_clean.
+        model_update(instance=rule, fields=RULE_EDITABLE_FIELDS, data=values, full_clean=False)
         if deactivate:
             rule = rule_deactivate(actor=actor, rule=rule)
     return rule
