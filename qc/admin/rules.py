@@ -111,27 +111,18 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             if data:
                 self._call_service(services.rule_update, actor=request.user, rule=obj, data=data)
             return
+        settings = {n: c.get(n) for n in services.RULE_SETTINGS}
         rule = self._call_service(
             services.rule_create,
             actor=request.user,
             project_id=c.get("project_id"),
-            name=c.get("name") or "",
-            metric=c.get("metric"),
-            window=c.get("window"),
-            min_n=c.get("min_n"),
-            bound=c.get("bound"),
-            comparison=c.get("comparison"),
-            threshold=c.get("threshold"),
-            action=c.get("action"),
-            qualification_type=c.get("qualification_type"),
-            control_rate=c.get("control_rate"),
-            test=c.get("test") or services.default_test(c.get("action")),
-            alpha=c.get("alpha"),
-            beta=c.get("beta"),
-            delta=c.get("delta"),
-            auto_lift=bool(c.get("auto_lift")),
-            lift_quiz=c.get("lift_quiz"),
-            is_active=bool(c.get("is_active")),
+            **{
+                **settings,
+                "name": c.get("name") or "",
+                "test": c.get("test") or services.default_test(c.get("action")),
+                "auto_lift": bool(c.get("auto_lift")),
+                "is_active": bool(c.get("is_active")),
+            },
         )
         adopt(obj, rule)
 
