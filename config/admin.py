@@ -203,13 +203,16 @@ class ServiceFormAdminMixin:
         except (ValidationError, ApplicationError) as exc:
             raise _ServiceRejected(as_validation_error(exc)) from exc
 
-    def _update_changed(self, service, form, editable: Iterable[str], **kwargs) -> None:
-        """Call ``service(data=…, **kwargs)`` (an update service) with the form's changed
-        fields that ``editable`` names, if any changed."""
+    # The fields the ModelAdmin's update service takes (``_update_changed``).
+    editable_fields: Iterable[str] = ()
+
+    def _update_changed(self, request, form, service, **target) -> None:
+        """Call the update ``service(actor=…, data=…, **target)`` with the form's changed
+        fields that ``editable_fields`` names, if any changed."""
         c = form.cleaned_data
-        data = {name: c[name] for name in form.changed_data if name in editable}
+        data = {name: c[name] for name in form.changed_data if name in self.editable_fields}
         if data:
-            self._call_service(service, data=data, **kwargs)
+            self._call_service(service, actor=request.user, data=data, **target)
 
 
 # -- actions that ask first -----------------------------------------------------------------------

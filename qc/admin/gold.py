@@ -92,6 +92,7 @@ class GoldImportForm(FileImportForm):
 @admin.register(GoldSet)
 class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = GoldSetForm
+    editable_fields = services.SET_EDITABLE_FIELDS
     list_display = (
         "name",
         "slug",
@@ -210,13 +211,7 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            self._update_changed(
-                services.gold_set_update,
-                form,
-                services.SET_EDITABLE_FIELDS,
-                actor=request.user,
-                gold_set=obj,
-            )
+            self._update_changed(request, form, services.gold_set_update, gold_set=obj)
             return
         c = form.cleaned_data
         gold_set = self._call_service(
@@ -363,6 +358,7 @@ class GoldItemStatusChangeInline(StatusHistoryInline):
 @admin.register(GoldItem)
 class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = GoldItemForm
+    editable_fields = services.ITEM_EDITABLE_FIELDS
     list_display = (
         "external_id",
         "gold_set",
@@ -442,13 +438,7 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
 
     def save_model(self, request, obj, form, change):
         if change:
-            self._update_changed(
-                services.gold_item_update,
-                form,
-                services.ITEM_EDITABLE_FIELDS,
-                actor=request.user,
-                item=obj,
-            )
+            self._update_changed(request, form, services.gold_item_update, item=obj)
             return
         c = form.cleaned_data
         item = self._call_service(

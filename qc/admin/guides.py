@@ -113,6 +113,7 @@ class PublishedVersionInline(ReadOnlyInline):
 @admin.register(Guide)
 class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     form = GuideForm
+    editable_fields = services.GUIDE_EDITABLE_FIELDS
     list_display = (
         "name",
         "slug",
@@ -152,13 +153,7 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            self._update_changed(
-                services.guide_update,
-                form,
-                services.GUIDE_EDITABLE_FIELDS,
-                actor=request.user,
-                guide=obj,
-            )
+            self._update_changed(request, form, services.guide_update, guide=obj)
             return
         c = form.cleaned_data
         guide = self._call_service(
@@ -203,6 +198,7 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
     "publish" action. A published version opens read-only."""
 
     form = GuideVersionForm
+    editable_fields = services.VERSION_EDITABLE_FIELDS
     list_display = (
         "guide",
         "number",
@@ -271,13 +267,7 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
 
     def save_model(self, request, obj, form, change):
         if change:
-            self._update_changed(
-                services.guide_version_update,
-                form,
-                services.VERSION_EDITABLE_FIELDS,
-                actor=request.user,
-                version=obj,
-            )
+            self._update_changed(request, form, services.guide_version_update, version=obj)
             return
         c = form.cleaned_data
         version = self._call_service(

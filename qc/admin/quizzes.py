@@ -43,6 +43,7 @@ class QuizForm(ServiceModelForm):
 @admin.register(Quiz)
 class QuizAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = QuizForm
+    editable_fields = services.QUIZ_FIELDS
     list_display = (
         "title",
         "slug",
@@ -95,9 +96,7 @@ class QuizAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            self._update_changed(
-                services.quiz_update, form, services.QUIZ_FIELDS, actor=request.user, quiz=obj
-            )
+            self._update_changed(request, form, services.quiz_update, quiz=obj)
             return
         c = form.cleaned_data
         quiz = self._call_service(
