@@ -29,7 +29,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -262,6 +262,10 @@ class _Schema:
             return validate_answer(self.answer_type, self.classes, value)
         except AnswerError as exc:
             raise ValueError(" ".join(exc.messages)) from None
+
+    def prelabel_json(self, value: Any, *, from_csv: bool) -> str:
+        """The canonical pre-label as the JSON the database will hold."""
+        return _dumps(self.clean_prelabel(value, from_csv=from_csv))
 
 
 def _copy_text(value: str) -> str:
@@ -812,36 +816,29 @@ def _clean_update_record(
         if first != row:
             errors.add(row, key[0], f"Repeats the task of row {first}.")
 
-    set_priority = set_prelabel = set_confidence = False
-    priority = prelabel = confidence = None
-    value = given("priority")
-    if value is not _UNSET:
+    def value_of(name: str, clean: Callable[..., Any], **options: Any) -> tuple[bool, Any]:
+        """Whether the row gives ``name``, and its clean value: None when cleared or invalid
+        (reported)."""
+        value = given(name)
+        if value is _UNSET:
+            return False, None
         if cleared(value):
+            return True, None
+        try:
+            return True, clean(value, from_csv=from_csv, **options)
+        except ValueError as exc:
+            errors.add(row, name, str(exc))
+            return True, None
+
+    set_priority, priority = value_of("priority", _clean_number)
+    if set_priority and priority is None:
+        if cleared(given("priority")):
             errors.add(row, "priority", "A priority cannot be cleared; give a number.")
-        else:
-            try:
-                priority, set_priority = _clean_number(value, from_csv=from_csv), True
-            except ValueError as exc:
-                errors.add(row, "priority", str(exc))
-    value = given("prelabel")
-    if value is not _UNSET:
-        set_prelabel = True
-        if not cleared(value):
-            try:
-                prelabel = _dumps(ctx.schema.clean_prelabel(value, from_csv=from_csv))
-            except ValueError as exc:
-                errors.add(row, "prelabel", str(exc))
-    value = given("prelabel_confidence")
-    if value is not _UNSET:
-        set_confidence = True
-        if not cleared(value):
-            try:
-                confidence = _clean_number(value, from_csv=from_csv, low=0.0, high=1.0)
-            except ValueError as exc:
-                errors.add(row, "prelabel_confidence", str(exc))
-            else:
-                if set_prelabel and prelabel is None and errors.total == before:
-                    errors.add(row, "prelabel_confidence", "A confidence needs a prelabel.")
+        set_priority = False
+    set_prelabel, prelabel = value_of("prelabel", ctx.schema.prelabel_json)
+    set_confidence, confidence = value_of("prelabel_confidence", _clean_number, low=0.0, high=1.0)
+    if confidence is not None and set_prelabel and prelabel is None and errors.total == before:
+        errors.add(row, "prelabel_confidence", "A confidence needs a prelabel.")
     if set_prelabel and prelabel is None and not set_confidence:
         set_confidence = True  # clearing a prelabel clears its confidence
     if not (set_priority or set_prelabel or set_confidence) and errors.total == before:
