@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "qc",
     "assignments",
     "payments",
+    "demo",
     "health",
 ]
 

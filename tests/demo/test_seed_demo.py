@@ -18,7 +18,20 @@ from guardian.models import UserObjectPermission
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors.control_set import project_control_state
-from payments.management.commands import seed_demo
+from demo.seed.qualification import (
+    ATTEMPTS,
+    GOLD_ITEMS,
+    GUIDE_ACKS_1_0_ONLY,
+    GUIDE_ACKS_1_0_THEN_1_1,
+    GUIDE_NOT_ACKNOWLEDGED,
+    QUALIFICATION_MANUAL,
+    QUALIFICATION_QUIZ,
+    QUALIFICATION_REVOKED,
+    TRAINING_QUIZ,
+    gold_payload,
+)
+from demo.seed.work import DEMO_PROJECT, DEMO_PROJECT_SUBMISSIONS, DEMO_PROJECT_TASKS
+from demo.seed.workforce import DEMO_PASSWORD, LABELERS, LOGIN_TABLE, STORIES, VENDORS
 from qc.models import (
     AttemptQuestion,
     GoldItem,
@@ -150,15 +163,15 @@ def test_running_twice_yields_the_same_data():
     second = _snapshot()
 
     assert first == second
-    assert first["counts"]["labelers"] == len(seed_demo.LABELERS) >= 25
-    assert first["counts"]["users"] == len(seed_demo.LABELERS) + 1 + len(seed_demo.VENDORS)
-    assert first["counts"]["memberships"] == len(seed_demo.VENDORS)
+    assert first["counts"]["labelers"] == len(LABELERS) >= 25
+    assert first["counts"]["users"] == len(LABELERS) + 1 + len(VENDORS)
+    assert first["counts"]["memberships"] == len(VENDORS)
     assert first["counts"]["guide_versions"] == 3
     # The quizzes' forty items and the project's forty control items.
-    assert first["counts"]["gold_items"] == 2 * len(seed_demo.GOLD_ITEMS) == 80
+    assert first["counts"]["gold_items"] == 2 * len(GOLD_ITEMS) == 80
     assert first["counts"]["quizzes"] == 2
     assert first["counts"]["attempts"] == sum(
-        len(plans) for story in seed_demo.ATTEMPTS.values() for plans in story.values()
+        len(plans) for story in ATTEMPTS.values() for plans in story.values()
     )
     assert first["counts"]["attempt_questions"] > first["counts"]["attempts"] * 5
     assert any(q[6] is not None for q in first["qualifications"])  # one revoked
@@ -166,10 +179,10 @@ def test_running_twice_yields_the_same_data():
     assert "created nothing" in second_output
     # The project is half done: half of its 60 x 2 real slots were labeled through the services.
     real_submitted = Assignment.objects.filter(
-        project__slug=seed_demo.DEMO_PROJECT, is_control=False, status="submitted"
+        project__slug=DEMO_PROJECT, is_control=False, status="submitted"
     ).count()
-    assert real_submitted == seed_demo.DEMO_PROJECT_SUBMISSIONS
-    assert first["counts"]["tasks"] > seed_demo.DEMO_PROJECT_TASKS  # plus control tasks
+    assert real_submitted == DEMO_PROJECT_SUBMISSIONS
+    assert first["counts"]["tasks"] > DEMO_PROJECT_TASKS  # plus control tasks
     assert Task.objects.filter(gold_item__isnull=True, is_open=True).exists()
     assert "Quality story" in second_output
 
@@ -244,29 +257,29 @@ def test_suspensions_and_offboarding_carry_their_reasons_and_offboarding_disable
 
 def test_demo_logins_use_the_demo_password_and_get_a_token(api_client):
     _seed()
-    usernames = [username for _role, username, _hint in seed_demo.LOGIN_TABLE]
+    usernames = [username for _role, username, _hint in LOGIN_TABLE]
     hashes = set(User.objects.filter(username__in=usernames).values_list("password", flat=True))
     assert len(hashes) == 1  # one shared hash of the one demo password
-    assert check_password(seed_demo.DEMO_PASSWORD, hashes.pop())
+    assert check_password(DEMO_PASSWORD, hashes.pop())
 
     response = api_client.post(
         "/api/v1/auth/token/",
-        {"username": "northwind_manager", "password": seed_demo.DEMO_PASSWORD},
+        {"username": "northwind_manager", "password": DEMO_PASSWORD},
     )
     assert response.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     assert api_client.get("/api/v1/me/").status_code == 200
 
     refused = api_client.post(
-        "/api/v1/auth/token/", {"username": "lucia.marques", "password": seed_demo.DEMO_PASSWORD}
+        "/api/v1/auth/token/", {"username": "lucia.marques", "password": DEMO_PASSWORD}
     )
     assert refused.status_code == 400
 
 
 def test_stories_name_only_demo_labelers():
-    usernames = {spec.username for spec in seed_demo.LABELERS}
-    assert set(seed_demo.STORIES) <= usernames
-    assert len(usernames) == len(seed_demo.LABELERS)
+    usernames = {spec.username for spec in LABELERS}
+    assert set(STORIES) <= usernames
+    assert len(usernames) == len(LABELERS)
 
 
 def test_refuses_without_debug_unless_forced(settings):
@@ -294,21 +307,19 @@ def _blockers(username: str, quiz_slug: str) -> list[str]:
 
 
 def test_quality_story_names_only_active_demo_labelers():
-    active = {
-        spec.username for spec in seed_demo.LABELERS if spec.story and spec.story[-1][0] == S.ACTIVE
-    }
+    active = {spec.username for spec in LABELERS if spec.story and spec.story[-1][0] == S.ACTIVE}
     named = {
-        *seed_demo.GUIDE_ACKS_1_0_THEN_1_1,
-        *seed_demo.GUIDE_ACKS_1_0_ONLY,
-        *seed_demo.GUIDE_NOT_ACKNOWLEDGED,
-        *seed_demo.QUALIFICATION_REVOKED,
-        *seed_demo.QUALIFICATION_MANUAL,
-        *(u for story in seed_demo.ATTEMPTS.values() for u in story),
+        *GUIDE_ACKS_1_0_THEN_1_1,
+        *GUIDE_ACKS_1_0_ONLY,
+        *GUIDE_NOT_ACKNOWLEDGED,
+        *QUALIFICATION_REVOKED,
+        *QUALIFICATION_MANUAL,
+        *(u for story in ATTEMPTS.values() for u in story),
     }
     assert named <= active
     # Everyone who takes a quiz has read the guide.
-    takers = {u for story in seed_demo.ATTEMPTS.values() for u in story}
-    assert not takers & set(seed_demo.GUIDE_NOT_ACKNOWLEDGED)
+    takers = {u for story in ATTEMPTS.values() for u in story}
+    assert not takers & set(GUIDE_NOT_ACKNOWLEDGED)
 
 
 def test_guide_versions_and_who_acknowledged_what(client_for):
@@ -327,13 +338,13 @@ def test_guide_versions_and_who_acknowledged_what(client_for):
             for ack in GuideAcknowledgement.objects.filter(labeler__user__username=username)
         }
 
-    for username in seed_demo.GUIDE_NOT_ACKNOWLEDGED:
+    for username in GUIDE_NOT_ACKNOWLEDGED:
         assert acked(username) == set()
         assert guide_ack_missing(labeler=_labeler(username), guide=guide).number == "1.1"
-    for username in seed_demo.GUIDE_ACKS_1_0_ONLY:
+    for username in GUIDE_ACKS_1_0_ONLY:
         assert acked(username) == {"1.0"}
         assert guide_ack_missing(labeler=_labeler(username), guide=guide) is None
-    for username in seed_demo.GUIDE_ACKS_1_0_THEN_1_1:
+    for username in GUIDE_ACKS_1_0_THEN_1_1:
         assert acked(username) == {"1.0", "1.1"}
     active = Labeler.objects.filter(status=S.ACTIVE)
     on_1_1 = GuideAcknowledgement.objects.filter(version__minor=1).values("labeler").distinct()
@@ -361,7 +372,7 @@ def test_gold_set_is_deterministic_and_varied():
         assert item.payload["image_url"] == f"https://demo.labelforce.invalid/poles/{n:03d}.jpg"
         assert (
             item.payload["metadata"]
-            == seed_demo.gold_payload(n, item.payload["metadata"]["material"])["metadata"]
+            == gold_payload(n, item.payload["metadata"]["material"])["metadata"]
         )
         assert item.explanation
         assert item.guide_version is not None
@@ -382,7 +393,7 @@ def test_gold_set_is_deterministic_and_varied():
 def test_quizzes_use_the_recommended_sequential_rule():
     _seed()
     rule = recommended_params(0.8, 20)
-    quiz = _quiz(seed_demo.QUALIFICATION_QUIZ)
+    quiz = _quiz(QUALIFICATION_QUIZ)
     assert quiz.kind == Quiz.Kind.QUALIFICATION and quiz.sequential
     assert (quiz.pass_mark, quiz.seq_p0) == (Decimal("0.8"), Decimal(str(rule.p0)))
     assert (quiz.seq_alpha, quiz.seq_beta) == (Decimal(str(rule.alpha)), Decimal(str(rule.beta)))
@@ -391,7 +402,7 @@ def test_quizzes_use_the_recommended_sequential_rule():
     assert (quiz.retry_delay_seconds, quiz.validity_days) == (86400, 180)
     assert quiz.qualification_type.slug == "pole-defects"
     assert quiz.guide.slug == quiz.gold_set.guide.slug == "pole-inspection"
-    training = _quiz(seed_demo.TRAINING_QUIZ)
+    training = _quiz(TRAINING_QUIZ)
     assert (training.kind, training.num_questions) == (Quiz.Kind.TRAINING, 10)
     assert training.qualification_type is None
 
@@ -405,7 +416,7 @@ def test_quizzes_use_the_recommended_sequential_rule():
 def test_each_labeler_stands_where_the_story_says():
     _seed()
     now = timezone.now()
-    quiz = _quiz(seed_demo.QUALIFICATION_QUIZ)
+    quiz = _quiz(QUALIFICATION_QUIZ)
     ops = User.objects.get(username="ops")
 
     def valid_grant(username: str) -> Qualification | None:
@@ -423,7 +434,7 @@ def test_each_labeler_stands_where_the_story_says():
         assert grant is not None and grant.source == Qualification.Source.QUIZ
         assert grant.expires_at - grant.granted_at == timedelta(days=180)
         assert grant.score >= Decimal("0.8")
-        assert _blockers(username, seed_demo.QUALIFICATION_QUIZ)[0] == "already_qualified"
+        assert _blockers(username, QUALIFICATION_QUIZ)[0] == "already_qualified"
     assert QuizAttempt.objects.filter(quiz=quiz, labeler__user__username="rohan.mehta").count() == 2
 
     # Failed recently: waiting out the retry delay, attempts left.
@@ -437,7 +448,7 @@ def test_each_labeler_stands_where_the_story_says():
         assert availability.attempts_left == 2
 
     # Failed three times: no attempts left.
-    assert _blockers("catarina.lopes", seed_demo.QUALIFICATION_QUIZ) == ["attempts_exhausted"]
+    assert _blockers("catarina.lopes", QUALIFICATION_QUIZ) == ["attempts_exhausted"]
     assert (
         QuizAttempt.objects.filter(
             quiz=quiz, labeler__user__username="catarina.lopes", status="failed"
@@ -446,16 +457,16 @@ def test_each_labeler_stands_where_the_story_says():
     )
 
     # Never read the guide: blocked on it, for both quizzes.
-    for username in seed_demo.GUIDE_NOT_ACKNOWLEDGED:
-        for slug in (seed_demo.TRAINING_QUIZ, seed_demo.QUALIFICATION_QUIZ):
+    for username in GUIDE_NOT_ACKNOWLEDGED:
+        for slug in (TRAINING_QUIZ, QUALIFICATION_QUIZ):
             assert _blockers(username, slug) == ["guide_not_acknowledged"]
 
     # Passed, then revoked by ops with a reason: may requalify with fresh attempts.
     revoked = Qualification.objects.get(labeler__user__username="priya.sharma")
     assert revoked.source == Qualification.Source.QUIZ and revoked.revoked_by == ops
-    assert revoked.revoke_reason == seed_demo.QUALIFICATION_REVOKED["priya.sharma"]
+    assert revoked.revoke_reason == QUALIFICATION_REVOKED["priya.sharma"]
     assert valid_grant("priya.sharma") is None
-    assert _blockers("priya.sharma", seed_demo.QUALIFICATION_QUIZ) == []
+    assert _blockers("priya.sharma", QUALIFICATION_QUIZ) == []
 
     # Granted by ops without a quiz.
     manual = valid_grant("kavya.reddy")
@@ -464,13 +475,11 @@ def test_each_labeler_stands_where_the_story_says():
 
     # Trained but not qualified: the qualification quiz is open to them.
     assert (
-        QuizAttempt.objects.get(
-            quiz__slug=seed_demo.TRAINING_QUIZ, labeler__user__username="labeler"
-        ).status
+        QuizAttempt.objects.get(quiz__slug=TRAINING_QUIZ, labeler__user__username="labeler").status
         == "passed"
     )
-    assert _blockers("labeler", seed_demo.QUALIFICATION_QUIZ) == []
-    assert QuizAttempt.objects.filter(quiz__slug=seed_demo.TRAINING_QUIZ).count() >= 3
+    assert _blockers("labeler", QUALIFICATION_QUIZ) == []
+    assert QuizAttempt.objects.filter(quiz__slug=TRAINING_QUIZ).count() >= 3
 
 
 def test_the_quiz_list_tells_a_blocked_labeler_why(client_for):
@@ -479,8 +488,8 @@ def test_the_quiz_list_tells_a_blocked_labeler_why(client_for):
     assert response.status_code == 200
     rows = response.json()["results"]
     assert {row["slug"] for row in rows} == {
-        seed_demo.TRAINING_QUIZ,
-        seed_demo.QUALIFICATION_QUIZ,
+        TRAINING_QUIZ,
+        QUALIFICATION_QUIZ,
     }
     for row in rows:
         assert row["availability"]["available"] is False
@@ -548,7 +557,7 @@ def test_all_demo_work_lies_in_the_four_weeks_before_now():
     submitted = sorted(
         Assignment.objects.filter(submitted_at__isnull=False).values_list("submitted_at", flat=True)
     )
-    assert len(submitted) > seed_demo.DEMO_PROJECT_SUBMISSIONS
+    assert len(submitted) > DEMO_PROJECT_SUBMISSIONS
     assert submitted[0] < now - timedelta(days=21)
     assert submitted[len(submitted) // 2] < now - timedelta(days=7)
     assert submitted[-1] > now - timedelta(days=3)
@@ -573,7 +582,7 @@ def test_suspensions_and_the_revocation_are_by_hand_and_cite_no_rule():
         assert change.actor is not None
         assert "rule" not in change.reason.lower(), change.reason
     revoked = Qualification.objects.filter(revoked_at__isnull=False)
-    assert revoked.count() == len(seed_demo.QUALIFICATION_REVOKED)
+    assert revoked.count() == len(QUALIFICATION_REVOKED)
     for grant in revoked:
         assert grant.revoked_by is not None
         assert "rule" not in grant.revoke_reason.lower(), grant.revoke_reason
@@ -601,12 +610,12 @@ def _shape(value: object, path: str = "") -> set[tuple[str, str]]:
 @pytest.mark.django_db(transaction=True)
 def test_control_tasks_look_like_the_real_tasks_and_no_quiz_teaches_them():
     _seed()
-    project = Project.objects.select_related("control_gold_set").get(slug=seed_demo.DEMO_PROJECT)
+    project = Project.objects.select_related("control_gold_set").get(slug=DEMO_PROJECT)
     control_set = project.control_gold_set
     tasks = list(Task.objects.filter(project=project))
     real = [t.payload for t in tasks if t.gold_item_id is None]
     control = [t.payload for t in tasks if t.gold_item_id is not None]
-    assert len(real) == seed_demo.DEMO_PROJECT_TASKS and len(control) >= 30
+    assert len(real) == DEMO_PROJECT_TASKS and len(control) >= 30
     assert {t.gold_item.gold_set_id for t in tasks if t.gold_item_id} == {control_set.pk}
 
     real_shapes = {frozenset(_shape(p)) for p in real}
@@ -623,7 +632,7 @@ def test_control_tasks_look_like_the_real_tasks_and_no_quiz_teaches_them():
 
     # The control set is used by no quiz: none shows its items, with or without feedback.
     assert not Quiz.objects.filter(gold_set=control_set).exists()
-    training = Quiz.objects.get(slug=seed_demo.TRAINING_QUIZ)
+    training = Quiz.objects.get(slug=TRAINING_QUIZ)
     assert training.kind == Quiz.Kind.TRAINING and training.gold_set_id != control_set.pk
     # No labeler was shown a control item in a quiz.
     assert not AttemptQuestion.objects.filter(gold_item__gold_set=control_set).exists()

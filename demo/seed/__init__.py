@@ -1,0 +1,108 @@
+"""The demo operation, seeded through the services: a small, deterministic story.
+
+LabelForce's operations manager (``ops``) runs an in-house labeling team and works with two
+vendors, Northwind Annotation (Portugal, default currency EUR) and Kestrel Data Services (India,
+INR). Each vendor has a manager who onboards their own people. The labelers are qualified to
+inspect utility poles from drone photos, and label a project that is half done; quality rules
+evaluated through the services pause and warn the most careless labeler.
+
+The seed is split by area, each part holding its story data, its steps and its lines of the
+closing report, and importing only the parts before it:
+
+    workforce  ←  qualification  ←  work  ←  quality        (survey: the photos, for both)
+
+- ``workforce``: role groups, skills, the operations manager, vendors, managers, labelers.
+- ``qualification``: the guide, the gold sets, the quizzes, attempts and qualifications.
+- ``survey``: the northern survey's photos, real tasks and control tasks alike.
+- ``work``: the project, its tasks, and the labels made through claim and submit.
+- ``quality``: the project's quality rules, the refit, a contested gold check.
+- pay: none yet, because ``payments`` is not built. Its demo data (pay rates, a pay period,
+  statements) will be a ``pay`` module here, its steps after quality in ``STEPS``.
+
+Every part writes through the services only, but for the logins no service makes: the
+operations and vendor managers' plain logins, and every demo login's shared password hash (see
+``DemoSeed.password_hash``).
+
+Idempotent: every object is looked up by its natural key (username, vendor slug, skill slug,
+guide and gold-set slugs, version number, gold external id, quiz slug, attempt number, project
+slug) and left alone when it exists, so a second run creates nothing and writes no history.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from django.contrib.auth.hashers import make_password
+
+from demo.seed import qualification, quality, work, workforce
+from qc.models import GoldSet, Guide, Quiz
+from workforce.models import QualificationType, User, Vendor
+
+T = TypeVar("T")
+
+
+@dataclass
+class DemoSeed:
+    """What the steps share: the actors they act as, what earlier steps made, and tallies for
+    the summary."""
+
+    ops: User | None = None
+    vendors: dict[str, Vendor] = field(default_factory=dict)
+    managers: dict[str, User] = field(default_factory=dict)
+    guide: Guide | None = None
+    gold_set: GoldSet | None = None  # the quizzes'
+    control_set: GoldSet | None = None  # the demo project's control tasks
+    qualification_type: QualificationType | None = None
+    quizzes: dict[str, Quiz] = field(default_factory=dict)
+    created: Counter[str] = field(default_factory=Counter)
+    existing: Counter[str] = field(default_factory=Counter)
+    _password_hash: str = ""
+
+    def password_hash(self) -> str:
+        # Hashing is slow by design (~0.5 s); the demo password is public, so one hash serves
+        # every demo login and seeding stays quick.
+        if not self._password_hash:
+            self._password_hash = make_password(workforce.DEMO_PASSWORD)
+        return self._password_hash
+
+    def ensure(self, what: str, found: T | None, create: Callable[[], T]) -> T:
+        """``found``, the object an earlier run made (tallied as already there), or when it is
+        None what ``create`` makes now (tallied as created): how each step stays idempotent."""
+        if found is not None:
+            self.existing[what] += 1
+            return found
+        made = create()
+        self.created[what] += 1
+        return made
+
+
+# Run in order; each step is idempotent on its own.
+STEPS: tuple[Callable[[DemoSeed], None], ...] = (
+    workforce.seed_roles,
+    workforce.seed_skills,
+    workforce.seed_people,
+    qualification.seed_guides,
+    qualification.seed_gold,
+    qualification.seed_quizzes,
+    qualification.seed_attempts,
+    work.seed_project,
+    quality.seed_quality,
+)
+
+# The closing report, in order: each part's lines, given the seed and the server's base URL.
+REPORTS: tuple[Callable[[DemoSeed, str], list[str]], ...] = (
+    workforce.report,
+    qualification.report,
+    quality.report,
+)
+
+
+def run() -> DemoSeed:
+    """Every step, in order; the shared state, for the report."""
+    seed = DemoSeed()
+    for step in STEPS:
+        step(seed)
+    return seed

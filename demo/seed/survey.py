@@ -1,0 +1,31 @@
+"""The northern survey: the drone photos the demo project's tasks and its control set come from.
+
+A hundred and sixty photos of the project's own survey (the northern flights): 120 to label and
+40 control photos with the same forty cases as the quiz set, answered by senior labelers. A
+control task carries its gold item's payload as it is, so control payloads are made exactly as
+the project's real tasks are (``north_payload``: same host and path, a four-digit photo number,
+the same two metadata keys of the same types), and their photo numbers are drawn from the
+survey's, interleaved with the real tasks'.
+"""
+
+from __future__ import annotations
+
+import random
+
+SURVEY_PHOTOS = 160  # the northern survey: 120 photos to label and 40 control photos
+CONTROL_PHOTOS = tuple(
+    sorted(random.Random("north-survey/control").sample(range(1, SURVEY_PHOTOS + 1), 40))
+)
+TASK_PHOTOS = tuple(p for p in range(1, SURVEY_PHOTOS + 1) if p not in CONTROL_PHOTOS)
+
+
+def north_external_id(photo: int) -> str:
+    return f"NORTH-{photo:04d}"
+
+
+def north_payload(photo: int) -> dict[str, object]:
+    """Photo ``photo`` of the northern survey as a task shows it: real and control alike."""
+    return {
+        "image_url": f"https://demo.labelforce.invalid/north/{photo:04d}.jpg",
+        "metadata": {"pole_id": f"N-{7000 + photo}", "flight": f"F{1 + (photo - 1) // 40}"},
+    }
