@@ -12,6 +12,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from assignments import services
+from assignments.services import consensus as consensus_services
 from assignments.services import refits as refit_services
 from assignments.services import review as review_services
 from qc.services import rules as rules_services
@@ -20,9 +21,9 @@ from qc.services import rules as rules_services
 # sent to review, or closed after a review); an added slot reopens it.
 FILLED = frozenset(
     {
-        review_services.ConsensusAction.DECIDED,
-        review_services.ConsensusAction.REVIEW,
-        review_services.ConsensusAction.CLOSED,
+        consensus_services.ConsensusAction.DECIDED,
+        consensus_services.ConsensusAction.REVIEW,
+        consensus_services.ConsensusAction.CLOSED,
     }
 )
 
@@ -65,7 +66,7 @@ def project_refit(project_id: int, due_only: bool = True) -> bool:
 def task_consensus(task_id: int) -> str:
     """Consensus on one task (kept for messages queued before ``assignment_submitted`` took its
     place). Idempotent: a second run, or a run on a decided task, does nothing."""
-    return review_services.task_consensus_run(task_id=task_id)
+    return consensus_services.task_consensus_run(task_id=task_id)
 
 
 @shared_task(name="assignments.consensus_sweep", ignore_result=True, periodic=True)
@@ -73,7 +74,7 @@ def consensus_sweep() -> int:
     """Safety net for lost after-commit messages: consensus on complete tasks that have none.
     Scheduled by ``CELERY_BEAT_SCHEDULE`` (every 5 minutes by default,
     ``CONSENSUS_SWEEP_SECONDS``)."""
-    return review_services.consensus_sweep()
+    return consensus_services.consensus_sweep()
 
 
 @shared_task(name="assignments.control_answers_sweep", ignore_result=True, periodic=True)

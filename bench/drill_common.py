@@ -154,7 +154,7 @@ what = sys.argv[1]
 out = {}
 if what == "sweep":
     from assignments import services
-    from assignments.services.review import consensus_sweep
+    from assignments.services.consensus import consensus_sweep
     out["swept"] = consensus_sweep()
     # Control answers are graded by the same after-commit message: their sweep too.
     out["graded_by_sweep"] = services.control_answers_grade_sweep()

@@ -329,7 +329,7 @@ class RefitTimes:
     """One refit through ``refits.project_refit_run``, split by the hooks."""
 
     total: float  # project_refit_run: the claim, the refit, the bookkeeping
-    refit: float  # consensus.project_refit
+    refit: float  # refits.project_refit
     fit_and_write: float  # qc.services.estimates.estimates_fit
     em: float  # the Dawid-Skene fit (qc.dawid_skene)
     choice: float  # the model's choice by held-out likelihood (first fit, labels doubled)
@@ -356,29 +356,29 @@ class Hooks:
     """Time the refit's steps wherever the product calls them from."""
 
     def __init__(self) -> None:
-        from assignments.services import consensus, refits
+        from assignments.services import refits
         from qc.services import estimates
 
         self.last: list = []
         self.runs = [0]
         self.spent = {
             "total": time_calls(refits, "project_refit_run", self.last),
-            "refit": time_calls(consensus, "project_refit"),
-            "fit_and_write": time_calls(consensus, "estimates_fit"),
+            "refit": time_calls(refits, "project_refit"),
+            "fit_and_write": time_calls(refits, "estimates_fit"),
             "em": time_calls(estimates, "dawid_skene"),
         }
         if hasattr(estimates, "choose_method"):
             self.spent["choice"] = time_calls(estimates, "choose_method")
-        self.redecide = hasattr(consensus, "project_redecide")
+        self.redecide = hasattr(refits, "project_redecide")
         if self.redecide:
-            self.spent["redecide"] = time_calls(consensus, "project_redecide")
-        counted = consensus.project_refit
+            self.spent["redecide"] = time_calls(refits, "project_redecide")
+        counted = refits.project_refit
 
         def count(**kwargs):
             self.runs[0] += 1
             return counted(**kwargs)
 
-        consensus.project_refit = count
+        refits.project_refit = count
 
     def take(self) -> RefitTimes:
         spent = {k: v[0] for k, v in self.spent.items()}
@@ -684,7 +684,7 @@ def main() -> int:
         "decided by an earlier fit.",
         "",
         "Both refits go through the product's path, `assignments.services.refits."
-        "project_refit_run` (the claim, `consensus.project_refit`, the bookkeeping): (1) the "
+        "project_refit_run` (the claim, `project_refit`, the bookkeeping): (1) the "
         "refit the hourly job runs, on those decisions — the fit overturns many; (2) "
         f"{len(new_ids):,} new labels later, counted one by one by `project_label_count` (the "
         f"submission follow-up's count, {count_ms:.2f} ms each), the count that reaches "

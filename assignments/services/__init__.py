@@ -4,11 +4,11 @@
 - ``submit``: storing an answer and its after-commit follow-up (grading a control answer);
 - ``projects``: creating and changing projects, their status and control settings;
 - ``imports``: bulk task import and updates;
-- ``review``: consensus hand-off, the review queue, flags, audits;
-- ``consensus``: consensus orchestration (a completed task's decision by the project's method)
-  and the model refit it decides by;
+- ``consensus``: consensus orchestration: a completed task's decision by the project's method,
+  the run after its last submission and the sweep;
+- ``review``: the review queue, flags, gold reviews, audits;
 - ``decisions``: the decision of a task and its history, re-deciding after a refit;
-- ``refits``: when a project's model is refitted (one run at a time);
+- ``refits``: a project's model refit, and when it runs (one run at a time);
 - ``control_set``: the control set's check and overrides.
 
 The names callers outside the app use most are re-exported here; the rest are imported from

@@ -1,151 +1,208 @@
-"""Consensus orchestration: the decision of a complete task by the project's consensus method,
-and the Dawid-Skene refit of a project whose estimates weighted consensus decides by (the answers
-live in assignments, the estimates in qc). The maths is ``qc.consensus_maths``; the run after a
-task's last submission, which applies the decision, is ``assignments.services.review``.
+"""Consensus orchestration: how a complete task gets its final answer from its labelers'
+answers. The maths is ``qc.consensus_maths`` (pure); the facts it leaves are the task's decision
+(``assignments.services.decisions``) and each answer's outcome (``qc.services.quality_facts``);
+the model weighted consensus decides by is refitted in ``assignments.services.refits``.
 
-``project_refit`` collects a project's answers set-based (two ``values_list`` queries) and
-hands them to ``qc.services.estimates.estimates_fit``; the Celery beat job
-``assignments.quality_refit`` runs ``projects_refit`` for every active project. ``task_decision``
-is what ``task_consensus_run`` asks: majority vote (``qc.consensus_maths.consensus``) or, for a
-project with ``consensus_method = weighted`` and a fit, the posterior of
-``qc.consensus_maths.weighted_posterior``. See docs/quality.md.
+* ``task_consensus_run`` — after the submission that fills a task's last slot commits, a Celery
+  task (``assignments.task_consensus``) calls it with the task id; ``consensus_sweep`` (the beat
+  job ``assignments.consensus_sweep``) runs it on complete tasks whose message was lost. The
+  project's method decides (``task_decision``): decided → the task is ``resolved`` with
+  ``decided_by = consensus``; not decided and ``target < project.max_overlap`` → one more slot
+  (``target + 1``, back in the claim queue at once); otherwise → state ``review`` and a
+  disagreement ``Review`` for the senior queue (``assignments.services.review``).
+* ``task_decision`` — majority vote (``qc.consensus_maths.consensus``) or, for a project with
+  ``consensus_method = weighted`` and a fit, the posterior of
+  ``qc.consensus_maths.weighted_posterior``, with a confidence below the project's threshold
+  counting as a disagreement. See docs/quality.md.
+
+A review-decided task that still waits for planned labels (a flag resolved while the task was
+``open``) keeps collecting them — they are scored against the review's answer — and becomes
+``resolved`` when its last label arrives (the consensus run does that instead of voting).
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Avg
+from django.db import transaction
+from django.db.models import Avg, F
 from django.utils import timezone
 
-from assignments.models import Assignment, ConsensusMethod, Project
-from assignments.services.decisions import answer_of_class, project_redecide
-from config.errors import NotFound
-from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE
+from assignments.models import Assignment, ConsensusMethod, Project, Review, Task
+from assignments.services.decisions import answer_of_class, decision_record
+from qc.answers import BOXES
 from qc.consensus_maths import DEFAULT_ONE_COIN, consensus, weighted_posterior
-from qc.models import GoldCheck, LabelerEstimate, ModelFit
-from qc.services.estimates import FitSummary, estimates_fit
-from qc.services.quality_facts import LabeledAnswer, answer_class
+from qc.models import LabelerEstimate, ModelFit
+from qc.services.quality_facts import LabeledAnswer, answer_class, label_outcomes_record
 
-logger = logging.getLogger(__name__)
-
-# Item keys for the fit: a real task is its id, a gold item its negated id (ids are positive),
-# so the two never collide.
-BOXES_SKIPPED = (
-    "Box projects are not refitted: Dawid-Skene models class labels, and box answers are "
-    "compared by IoU-matched F1 instead."
-)
+S = Task.State
+RS = Review.Status
 
 
-@dataclass(frozen=True)
-class Refit:
-    project_id: int
-    skipped: str  # why nothing was fitted ("" when fitted)
-    summary: FitSummary | None
-    redecided: int = 0  # tasks the fit re-decided (changed decisions and tasks out of review)
-    from_review: int = 0  # of which tasks that were waiting in review
+# -- consensus ---------------------------------------------------------------------------------
 
 
-def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
-    """Refit Dawid-Skene on a project's answers and replace its estimates (qc).
+class ConsensusAction:
+    NONE = "none"  # nothing to do: not complete, already decided, in review, control, missing
+    DECIDED = "decided"
+    SLOT_ADDED = "slot_added"
+    REVIEW = "review"
+    CLOSED = "closed"  # a review-decided task got its last planned label: now resolved
 
-    Answers: every submitted real (non-control) assignment of the project, as (task, labeler,
-    class) — the class is the label for single choice and the sorted labels joined by ``|`` for
-    multiple choice (``qc.services.quality_facts.answer_class``). Gold anchors: the project's
-    counted gold checks, each an answer on its gold item with the gold class as that item's truth.
-    Box projects are skipped (``skipped`` says why). NotFound for an unknown project.
 
-    Then, for a project deciding by the model, the tasks whose decision the new fit changes
-    are re-decided (``assignments.services.decisions.project_redecide``; ``redecided`` counts
-    them).
+def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
+    """Decide a complete task from its labelers' answers; returns a ``ConsensusAction``.
 
-    Four queries to read (the project, the answers, the gold checks) and a constant number to
-    write the fit, whatever the number of labelers or answers; the re-decision reads the
-    candidate tasks once and writes only the tasks it changes. Idempotent: the same answers
-    give the same estimates, and a second refit on them re-decides nothing. The read is not
-    locked: a submission that lands during the refit is picked up by the next one.
+    Runs only on a real task in state ``complete`` with no final answer (anything else is a
+    no-op, so running it twice, or concurrently, does nothing more: the task row's lock
+    serializes runs and every write is an ``UPDATE … WHERE state = 'complete'``). Decided → final
+    answer, agreement, ``decided_by = consensus``, state ``resolved``. Not decided → one more slot
+    while ``target < project.max_overlap`` (the task is open again, and the labelers who already
+    labeled it cannot claim it), else state ``review`` and one disagreement review (a partial
+    unique constraint backs "one live disagreement review per task"). One durable transaction;
+    locks the task row.
     """
     now = now or timezone.now()
-    project = (
-        Project.objects.filter(pk=project_id)
-        .only(
-            "id",
-            "answer_type",
-            "classes",
-            "consensus_method",
-            "confidence_threshold",
-            "iou_threshold",
+    with transaction.atomic(durable=True):
+        task = (
+            Task.objects.select_related("project")
+            .select_for_update(of=("self",), no_key=True)
+            .filter(pk=task_id)
+            .first()
         )
-        .first()
+        if task is None or task.gold_item_id is not None:
+            return ConsensusAction.NONE
+        if task.decided_by == Task.DecidedBy.REVIEW:
+            closed = Task.objects.filter(
+                pk=task.pk, decided_by=Task.DecidedBy.REVIEW, state=S.COMPLETE
+            ).update(state=S.RESOLVED)
+            if closed:
+                task_outcomes_record(
+                    task=task,
+                    project=task.project,
+                    final_answer=task.final_answer,
+                    decided_by=Task.DecidedBy.REVIEW,
+                    now=now,
+                )
+            return ConsensusAction.CLOSED if closed else ConsensusAction.NONE
+        if task.decided_by or task.state != S.COMPLETE or task.submitted < task.target:
+            return ConsensusAction.NONE
+        project = task.project
+        submissions = task_answers(task.pk)
+        # Majority vote, or the posterior weighted by estimated confusion (docs/quality.md).
+        result = task_decision(project=project, submissions=submissions)
+        pending = Task.objects.filter(pk=task.pk, state=S.COMPLETE, decided_by="")
+        if result.decided:
+            decided = pending.update(
+                final_answer=result.answer,
+                decided_by=Task.DecidedBy.CONSENSUS,
+                agreement=result.agreement,
+                confidence=result.confidence,
+                decided_at=now,
+                state=S.RESOLVED,
+            )
+            if decided:
+                decision_record(
+                    task=task,
+                    answer=result.answer,
+                    previous=None,
+                    decided_by=Task.DecidedBy.CONSENSUS,
+                    confidence=result.confidence,
+                    agreement=result.agreement,
+                    now=now,
+                )
+                task_outcomes_record(
+                    task=task,
+                    project=project,
+                    final_answer=result.answer,
+                    decided_by=Task.DecidedBy.CONSENSUS,
+                    now=now,
+                    submissions=submissions,
+                )
+            return ConsensusAction.DECIDED
+        if task.target < project.max_overlap:
+            pending.filter(target=task.target, submitted=task.target).update(
+                target=F("target") + 1,
+                is_open=True,
+                state=S.OPEN,
+                agreement=result.agreement,
+                confidence=result.confidence,
+            )
+            return ConsensusAction.SLOT_ADDED
+        if pending.update(state=S.REVIEW, agreement=result.agreement, confidence=result.confidence):
+            live = Review.objects.filter(
+                task_id=task.pk,
+                kind=Review.Kind.DISAGREEMENT,
+                status__in=[RS.OPEN, RS.LEASED],
+            )
+            if not live.exists():
+                Review.objects.create(task=task, project=project, kind=Review.Kind.DISAGREEMENT)
+        return ConsensusAction.REVIEW
+
+
+def consensus_sweep(*, limit_per_project: int = 1000) -> int:
+    """Run consensus on complete tasks that have none yet — those whose after-commit message
+    was lost (a broker outage while submitting). Idempotent; walks the ``(project, state)``
+    index once per project. Returns how many tasks it ran on."""
+    done = 0
+    for project_id in Project.objects.values_list("id", flat=True):
+        ids = list(
+            Task.objects.filter(
+                project_id=project_id, state=S.COMPLETE, decided_by="", gold_item__isnull=True
+            )
+            .order_by("id")
+            .values_list("id", flat=True)[:limit_per_project]
+        )
+        for task_id in ids:
+            task_consensus_run(task_id=task_id)
+        done += len(ids)
+    return done
+
+
+# -- the answers of a task and their outcomes --------------------------------------------------
+
+
+def task_answers(task_id: int) -> list[LabeledAnswer]:
+    """The task's submitted real answers in submission order, as qc's outcome records want
+    them."""
+    rows = (
+        Assignment.objects.filter(
+            task_id=task_id, status=Assignment.Status.SUBMITTED, is_control=False
+        )
+        .order_by("submitted_at", "id")
+        .values_list("id", "labeler_id", "answer", "submitted_at", "active_seconds")
     )
-    if project is None:
-        raise NotFound()
-    if project.answer_type == BOXES:
-        return Refit(project_id=project_id, skipped=BOXES_SKIPPED, summary=None)
-    rows = Assignment.objects.filter(
-        project_id=project_id, status=Assignment.Status.SUBMITTED, is_control=False
-    ).values_list("task_id", "labeler_id", "answer")
-    checks = GoldCheck.objects.filter(project_id=project_id, counted=True).values_list(
-        "gold_item_id", "labeler_id", "answer_class", "expected_class"
-    )
-    if project.answer_type == SINGLE_CHOICE:
-        answers = list(rows)
-    else:
-        answers = [(t, w, answer_class(MULTIPLE_CHOICE, a)) for t, w, a in rows]
-    gold: dict[int, str] = {}
-    for item, labeler_id, answered, expected in checks:
-        answers.append((-item, labeler_id, answered))
-        gold[-item] = expected
-    if project.answer_type == SINGLE_CHOICE:
-        classes = list(project.classes)
-        seen = {name for _, _, name in answers} | set(gold.values())
-        classes += sorted(seen - set(classes))  # a class dropped from the schema since
-    else:
-        classes = sorted({name for _, _, name in answers} | set(gold.values()))
-    summary = estimates_fit(
-        project_id=project_id, classes=classes, answers=answers, gold=gold, now=now
-    )
-    if not summary.verdicts or project.consensus_method != ConsensusMethod.WEIGHTED:
-        return Refit(project_id=project_id, skipped="", summary=summary)
-    votes: dict[int, list[str]] = {}
-    for item, _, name in answers:
-        if item > 0:  # real tasks only (gold items are negated)
-            votes.setdefault(item, []).append(name)
-    result = project_redecide(
-        project=project,
-        classes=classes,
-        verdicts=summary.verdicts,
-        votes=votes,
-        fit_version=summary.version,
-        fit_method=summary.method,
+    return [LabeledAnswer(*row) for row in rows]
+
+
+def task_outcomes_record(
+    *,
+    task: Task,
+    project: Project,
+    final_answer: Any,
+    decided_by: str,
+    now: datetime,
+    submissions: list[LabeledAnswer] | None = None,
+) -> None:
+    """Hand the decided task's answers to qc, which records how each compares with the final
+    label and with the others (scores and agreement are computed from these facts)."""
+    answers = submissions if submissions is not None else task_answers(task.pk)
+    label_outcomes_record(
+        project_id=project.pk,
+        task_id=task.pk,
+        answer_type=project.answer_type,
+        iou_threshold=float(project.iou_threshold),
+        final_answer=final_answer,
+        decided_by=decided_by,
+        answers=answers,
         now=now,
     )
-    return Refit(
-        project_id=project_id,
-        skipped="",
-        summary=summary,
-        redecided=result.changed + result.from_review,
-        from_review=result.from_review,
-    )
-
-
-def projects_refit(*, now: datetime | None = None) -> list[Refit]:
-    """``project_refit`` for every active project (one transaction each); a project that fails
-    is logged and the others still run. Returns the refits done."""
-    now = now or timezone.now()
-    done = []
-    ids = Project.objects.filter(status=Project.Status.ACTIVE).order_by("id")
-    for project_id in ids.values_list("id", flat=True):
-        try:
-            done.append(project_refit(project_id=project_id, now=now))
-        except Exception:  # one project's bad data must not stop the others' refit
-            logger.exception("refit of project %s failed", project_id)
-    return done
+    # Quality rules read these outcomes in their periodic sweep, from the next day on
+    # (qc.services.rules): never right after a decision.
 
 
 # -- the decision of a complete task -----------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Refits as work arrives: a project's model is refitted after every ``Project.refit_every`` new
-labels, besides the hourly refit, and never twice at the same time.
+"""Refits of a project's Dawid-Skene model: what a refit does (``project_refit``: the project's
+answers fitted, the estimates replaced, the tasks the new fit changes re-decided) and when it
+runs — after every ``Project.refit_every`` new labels, besides the hourly refit, and never twice
+at the same time.
 
 * Counting, off the request path: the submission follow-up (Celery,
   ``assignments.assignment_submitted``) counts each submitted real label into its project's
@@ -10,10 +12,10 @@ labels, besides the hourly refit, and never twice at the same time.
   next multiple (``refit_every`` labels later) or by the hourly refit.
 * One refit per project at a time (``project_refit_run``): a run claims the project's row with
   a guarded UPDATE (``running_since`` empty, or older than ``REFIT_STALE_AFTER`` — the run of a
-  worker that died), runs ``assignments.services.consensus.project_refit`` (the fit and the
-  re-decision of the tasks it changes), then subtracts the labels it counted at its start:
-  labels that arrive during the refit stay counted for the next one. The hourly job
-  (``projects_refit_run``) goes through the same claim.
+  worker that died), runs ``project_refit`` (the fit and the re-decision of the tasks it
+  changes), then subtracts the labels it counted at its start: labels that arrive during the
+  refit stay counted for the next one. The hourly job (``projects_refit_run``) goes through the
+  same claim.
 
 A count is at least once, not exactly once: a redelivered follow-up counts its label again,
 and a follow-up lost with the broker counts nothing. Either only moves the next refit by a
@@ -33,10 +35,13 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from assignments.models import Assignment, Project, ProjectRefit, Task
-from assignments.services import consensus as consensus_services
-from assignments.services.consensus import Refit
-from qc.models import ModelFit
+from assignments.models import Assignment, ConsensusMethod, Project, ProjectRefit, Task
+from assignments.services.decisions import project_redecide
+from config.errors import NotFound
+from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE
+from qc.models import GoldCheck, ModelFit
+from qc.services.estimates import FitSummary, estimates_fit
+from qc.services.quality_facts import answer_class
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,111 @@ UPDATE {_REFIT} SET running_since = %s
          WHERE p.id = {_REFIT}.project_id AND p.refit_every > 0))
 RETURNING labels_since
 """  # noqa: S608 (table names come from model metadata; values are parameters)
+
+
+# -- the refit ---------------------------------------------------------------------------------
+
+# Item keys for the fit: a real task is its id, a gold item its negated id (ids are positive),
+# so the two never collide.
+BOXES_SKIPPED = (
+    "Box projects are not refitted: Dawid-Skene models class labels, and box answers are "
+    "compared by IoU-matched F1 instead."
+)
+
+
+@dataclass(frozen=True)
+class Refit:
+    project_id: int
+    skipped: str  # why nothing was fitted ("" when fitted)
+    summary: FitSummary | None
+    redecided: int = 0  # tasks the fit re-decided (changed decisions and tasks out of review)
+    from_review: int = 0  # of which tasks that were waiting in review
+
+
+def project_refit(*, project_id: int, now: datetime | None = None) -> Refit:
+    """Refit Dawid-Skene on a project's answers and replace its estimates (qc).
+
+    Answers: every submitted real (non-control) assignment of the project, as (task, labeler,
+    class) — the class is the label for single choice and the sorted labels joined by ``|`` for
+    multiple choice (``qc.services.quality_facts.answer_class``). Gold anchors: the project's
+    counted gold checks, each an answer on its gold item with the gold class as that item's truth.
+    Box projects are skipped (``skipped`` says why). NotFound for an unknown project.
+
+    Then, for a project deciding by the model, the tasks whose decision the new fit changes
+    are re-decided (``assignments.services.decisions.project_redecide``; ``redecided`` counts
+    them).
+
+    Four queries to read (the project, the answers, the gold checks) and a constant number to
+    write the fit, whatever the number of labelers or answers; the re-decision reads the
+    candidate tasks once and writes only the tasks it changes. Idempotent: the same answers
+    give the same estimates, and a second refit on them re-decides nothing. The read is not
+    locked: a submission that lands during the refit is picked up by the next one.
+    """
+    now = now or timezone.now()
+    project = (
+        Project.objects.filter(pk=project_id)
+        .only(
+            "id",
+            "answer_type",
+            "classes",
+            "consensus_method",
+            "confidence_threshold",
+            "iou_threshold",
+        )
+        .first()
+    )
+    if project is None:
+        raise NotFound()
+    if project.answer_type == BOXES:
+        return Refit(project_id=project_id, skipped=BOXES_SKIPPED, summary=None)
+    rows = Assignment.objects.filter(
+        project_id=project_id, status=Assignment.Status.SUBMITTED, is_control=False
+    ).values_list("task_id", "labeler_id", "answer")
+    checks = GoldCheck.objects.filter(project_id=project_id, counted=True).values_list(
+        "gold_item_id", "labeler_id", "answer_class", "expected_class"
+    )
+    if project.answer_type == SINGLE_CHOICE:
+        answers = list(rows)
+    else:
+        answers = [(t, w, answer_class(MULTIPLE_CHOICE, a)) for t, w, a in rows]
+    gold: dict[int, str] = {}
+    for item, labeler_id, answered, expected in checks:
+        answers.append((-item, labeler_id, answered))
+        gold[-item] = expected
+    if project.answer_type == SINGLE_CHOICE:
+        classes = list(project.classes)
+        seen = {name for _, _, name in answers} | set(gold.values())
+        classes += sorted(seen - set(classes))  # a class dropped from the schema since
+    else:
+        classes = sorted({name for _, _, name in answers} | set(gold.values()))
+    summary = estimates_fit(
+        project_id=project_id, classes=classes, answers=answers, gold=gold, now=now
+    )
+    if not summary.verdicts or project.consensus_method != ConsensusMethod.WEIGHTED:
+        return Refit(project_id=project_id, skipped="", summary=summary)
+    votes: dict[int, list[str]] = {}
+    for item, _, name in answers:
+        if item > 0:  # real tasks only (gold items are negated)
+            votes.setdefault(item, []).append(name)
+    result = project_redecide(
+        project=project,
+        classes=classes,
+        verdicts=summary.verdicts,
+        votes=votes,
+        fit_version=summary.version,
+        fit_method=summary.method,
+        now=now,
+    )
+    return Refit(
+        project_id=project_id,
+        skipped="",
+        summary=summary,
+        redecided=result.changed + result.from_review,
+        from_review=result.from_review,
+    )
+
+
+# -- when it runs ------------------------------------------------------------------------------
 
 
 def _at(moment: datetime):
@@ -163,7 +273,7 @@ def project_refit_run(*, project_id: int, due_only: bool = False) -> Refit | Non
     ``REFIT_STALE_AFTER``; with ``due_only`` (the counted trigger) also only while the labels
     since the last refit are at least ``refit_every`` (> 0). A claim that finds nothing
     returns None at once (a run holds it, nothing is due, or no such project). The claim
-    returns ``labels_since``; after ``consensus.project_refit`` succeeds that many are subtracted
+    returns ``labels_since``; after ``project_refit`` succeeds that many are subtracted
     (the labels counted during the refit stay counted) and the run's time and re-decided tasks
     are kept (``last_refit_at``, ``last_duration_ms``, ``last_redecided``). The claim is
     released whether the refit succeeds or raises (the error propagates); the release and the
@@ -189,7 +299,7 @@ def project_refit_run(*, project_id: int, due_only: bool = False) -> Refit | Non
     clock = time.perf_counter()
     refit = None
     try:
-        refit = consensus_services.project_refit(project_id=project_id, now=started)
+        refit = project_refit(project_id=project_id, now=started)
     finally:
         if refit is None:  # the refit raised: release the claim, keep the count
             ours.update(running_since=None)

@@ -1,23 +1,11 @@
-"""Writes of the review flow: consensus after a task's last submission, the review queue of
-senior labelers (claim, resolve), labelers' flags, and weekly audit sampling.
+"""Writes of the review flow: the review queue of senior labelers (claim, resolve), labelers'
+flags, gold reviews and weekly audit sampling. A task's consensus, which sends a disagreement
+here, is ``assignments.services.consensus``.
 
-How a task gets its final answer
---------------------------------
-* ``task_consensus_run`` — after the submission that fills a task's last slot commits, a Celery
-  task (``assignments.task_consensus``) calls it with the task id. The project's method decides
-  (``assignments.services.consensus.task_decision``: majority in ``qc.consensus_maths``, or the
-  weighted posterior with ``Task.confidence`` below the confidence threshold counting as a
-  disagreement): decided → the task is ``resolved`` with ``decided_by = consensus``; not
-  decided and ``target < project.max_overlap`` → one more slot (``target + 1``, back in the claim
-  queue at once); otherwise → state ``review`` and a disagreement ``Review``.
 * ``review_resolve`` — a senior labeler's resolution is final: ``decided_by = review``, and no
   later consensus run overwrites it. If the task already had a final answer *from a review* (two
   reviews on one task, e.g. a flag and an audit), the first resolution stays the task's answer;
   the later one is recorded on its review (``decided_task = False``).
-
-A review-decided task that still waits for planned labels (a flag resolved while the task was
-``open``) keeps collecting them — they are scored against the review's answer — and becomes
-``resolved`` when its last label arrives (the consensus run does that instead of voting).
 
 Claiming reviews follows the next-task pattern (docs/next-task.md): one short durable
 transaction, the caller's live lease handed back, one ``SELECT … FOR NO KEY UPDATE SKIP LOCKED
@@ -48,19 +36,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
-from assignments.services.consensus import task_decision
+from assignments.services.consensus import task_answers, task_outcomes_record
 from assignments.services.decisions import decision_record
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus_maths import agreement_with
 from qc.models import GoldExposure, GoldItem, GoldSet
 from qc.services.exposures import gold_exposures_record
-from qc.services.quality_facts import LabeledAnswer, label_outcomes_record
 from workforce.models import Labeler
 
 # Reviews take longer than labels; a lapsed review lease goes back to the queue.
@@ -75,126 +62,6 @@ _rng = random.SystemRandom()
 
 S = Task.State
 RS = Review.Status
-
-
-# -- consensus ---------------------------------------------------------------------------------
-
-
-class ConsensusAction:
-    NONE = "none"  # nothing to do: not complete, already decided, in review, control, missing
-    DECIDED = "decided"
-    SLOT_ADDED = "slot_added"
-    REVIEW = "review"
-    CLOSED = "closed"  # a review-decided task got its last planned label: now resolved
-
-
-def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
-    """Decide a complete task from its labelers' answers; returns a ``ConsensusAction``.
-
-    Runs only on a real task in state ``complete`` with no final answer (anything else is a
-    no-op, so running it twice, or concurrently, does nothing more: the task row's lock
-    serializes runs and every write is an ``UPDATE … WHERE state = 'complete'``). Decided → final
-    answer, agreement, ``decided_by = consensus``, state ``resolved``. Not decided → one more slot
-    while ``target < project.max_overlap`` (the task is open again, and the labelers who already
-    labeled it cannot claim it), else state ``review`` and one disagreement review (a partial
-    unique constraint backs "one live disagreement review per task"). One durable transaction;
-    locks the task row.
-    """
-    now = now or timezone.now()
-    with transaction.atomic(durable=True):
-        task = (
-            Task.objects.select_related("project")
-            .select_for_update(of=("self",), no_key=True)
-            .filter(pk=task_id)
-            .first()
-        )
-        if task is None or task.gold_item_id is not None:
-            return ConsensusAction.NONE
-        if task.decided_by == Task.DecidedBy.REVIEW:
-            closed = Task.objects.filter(
-                pk=task.pk, decided_by=Task.DecidedBy.REVIEW, state=S.COMPLETE
-            ).update(state=S.RESOLVED)
-            if closed:
-                _record_outcomes(
-                    task=task,
-                    project=task.project,
-                    final_answer=task.final_answer,
-                    decided_by=Task.DecidedBy.REVIEW,
-                    now=now,
-                )
-            return ConsensusAction.CLOSED if closed else ConsensusAction.NONE
-        if task.decided_by or task.state != S.COMPLETE or task.submitted < task.target:
-            return ConsensusAction.NONE
-        project = task.project
-        submissions = _submissions(task.pk)
-        # Majority vote, or the posterior weighted by estimated confusion (docs/quality.md).
-        result = task_decision(project=project, submissions=submissions)
-        pending = Task.objects.filter(pk=task.pk, state=S.COMPLETE, decided_by="")
-        if result.decided:
-            decided = pending.update(
-                final_answer=result.answer,
-                decided_by=Task.DecidedBy.CONSENSUS,
-                agreement=result.agreement,
-                confidence=result.confidence,
-                decided_at=now,
-                state=S.RESOLVED,
-            )
-            if decided:
-                decision_record(
-                    task=task,
-                    answer=result.answer,
-                    previous=None,
-                    decided_by=Task.DecidedBy.CONSENSUS,
-                    confidence=result.confidence,
-                    agreement=result.agreement,
-                    now=now,
-                )
-                _record_outcomes(
-                    task=task,
-                    project=project,
-                    final_answer=result.answer,
-                    decided_by=Task.DecidedBy.CONSENSUS,
-                    now=now,
-                    submissions=submissions,
-                )
-            return ConsensusAction.DECIDED
-        if task.target < project.max_overlap:
-            pending.filter(target=task.target, submitted=task.target).update(
-                target=F("target") + 1,
-                is_open=True,
-                state=S.OPEN,
-                agreement=result.agreement,
-                confidence=result.confidence,
-            )
-            return ConsensusAction.SLOT_ADDED
-        if pending.update(state=S.REVIEW, agreement=result.agreement, confidence=result.confidence):
-            live = Review.objects.filter(
-                task_id=task.pk,
-                kind=Review.Kind.DISAGREEMENT,
-                status__in=[RS.OPEN, RS.LEASED],
-            )
-            if not live.exists():
-                Review.objects.create(task=task, project=project, kind=Review.Kind.DISAGREEMENT)
-        return ConsensusAction.REVIEW
-
-
-def consensus_sweep(*, limit_per_project: int = 1000) -> int:
-    """Run consensus on complete tasks that have none yet — those whose after-commit message
-    was lost (a broker outage while submitting). Idempotent; walks the ``(project, state)``
-    index once per project. Returns how many tasks it ran on."""
-    done = 0
-    for project_id in Project.objects.values_list("id", flat=True):
-        ids = list(
-            Task.objects.filter(
-                project_id=project_id, state=S.COMPLETE, decided_by="", gold_item__isnull=True
-            )
-            .order_by("id")
-            .values_list("id", flat=True)[:limit_per_project]
-        )
-        for task_id in ids:
-            task_consensus_run(task_id=task_id)
-        done += len(ids)
-    return done
 
 
 # -- the review queue --------------------------------------------------------------------------
@@ -436,49 +303,10 @@ def _as_reviewer_sees(task: Task, review: Review) -> Task:
     )
 
 
-def _submissions(task_id: int) -> list[LabeledAnswer]:
-    """The task's submitted real answers in submission order, as qc's outcome records want
-    them."""
-    rows = (
-        Assignment.objects.filter(
-            task_id=task_id, status=Assignment.Status.SUBMITTED, is_control=False
-        )
-        .order_by("submitted_at", "id")
-        .values_list("id", "labeler_id", "answer", "submitted_at", "active_seconds")
-    )
-    return [LabeledAnswer(*row) for row in rows]
-
-
-def _record_outcomes(
-    *,
-    task: Task,
-    project: Project,
-    final_answer: Any,
-    decided_by: str,
-    now: datetime,
-    submissions: list[LabeledAnswer] | None = None,
-) -> None:
-    """Hand the decided task's answers to qc, which records how each compares with the final
-    label and with the others (scores and agreement are computed from these facts)."""
-    answers = submissions if submissions is not None else _submissions(task.pk)
-    label_outcomes_record(
-        project_id=project.pk,
-        task_id=task.pk,
-        answer_type=project.answer_type,
-        iou_threshold=float(project.iou_threshold),
-        final_answer=final_answer,
-        decided_by=decided_by,
-        answers=answers,
-        now=now,
-    )
-    # Quality rules read these outcomes in their periodic sweep, from the next day on
-    # (qc.services.rules): never right after a decision.
-
-
 def _decide_by_review(
     *, task: Task, project: Project, answer: Any, now: datetime, reviewer: Labeler
 ) -> None:
-    submissions = _submissions(task.pk)
+    submissions = task_answers(task.pk)
     previous = task.final_answer
     answers = [s.answer for s in submissions]
     agreement = agreement_with(project.answer_type, answers, answer, float(project.iou_threshold))
@@ -509,7 +337,7 @@ def _decide_by_review(
         reviewer_id=reviewer.pk,
     )
     if submissions:
-        _record_outcomes(
+        task_outcomes_record(
             task=task,
             project=project,
             final_answer=answer,

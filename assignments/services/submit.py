@@ -165,8 +165,8 @@ def submission_follow_up(*, assignment_id: int) -> FollowUp:
     filled (``task_consensus_run``). Reloads everything; idempotent and safe to run
     concurrently (each step is; a second run does nothing more). An unknown or unsubmitted
     assignment is a no-op."""
-    # Imported here: review imports this module's package (consensus lives there).
-    from assignments.services.review import task_consensus_run
+    # Imported here: consensus imports this module's package.
+    from assignments.services.consensus import task_consensus_run
 
     row = (
         Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.SUBMITTED)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from assignments import tasks as work_tasks
 from assignments.models import Assignment, Batch, Project, Task
 from assignments.selectors import quality_pages as selectors
-from assignments.services import consensus as services
+from assignments.services import refits as services
 from config.errors import NotFound
 from qc.models import GoldCheck, GoldItem, GoldSet, LabelerEstimate, LabelOutcome, ModelFit
 from tests.assignments import test_review

@@ -19,7 +19,7 @@ from assignments import services as work_services
 from assignments.models import ConsensusMethod, Project, Review, Task, TaskDecision
 from assignments.selectors.review import project_export
 from assignments.services import review as review_services
-from assignments.services.consensus import project_refit
+from assignments.services.refits import project_refit
 from qc.models import LabelOutcome
 from tests.factories import make_labeler
 

@@ -19,7 +19,6 @@ from django.utils import timezone
 from assignments import services as work_services
 from assignments import tasks as work_tasks
 from assignments.models import DEFAULT_REFIT_EVERY, Assignment, Project, ProjectRefit
-from assignments.services import consensus as consensus_services
 from assignments.services import refits
 from qc.models import ModelFit
 from tests.assignments.test_claim import make_project
@@ -174,13 +173,13 @@ def test_labels_through_the_api_path_refit_the_project_in_process(
 def fits():
     """The fits ``project_refit_run`` runs (the real refit, counted)."""
     calls = []
-    real = consensus_services.project_refit
+    real = refits.project_refit
 
     def counted(**kwargs):
         calls.append(kwargs["project_id"])
         return real(**kwargs)
 
-    with mock.patch.object(consensus_services, "project_refit", side_effect=counted):
+    with mock.patch.object(refits, "project_refit", side_effect=counted):
         yield calls
 
 
@@ -235,7 +234,7 @@ def test_a_failed_refit_releases_the_run_and_keeps_the_count():
     project = make_project(tasks=0)
     ProjectRefit.objects.create(project=project, labels_since=7)
     with (
-        mock.patch.object(consensus_services, "project_refit", side_effect=ValueError("bad data")),
+        mock.patch.object(refits, "project_refit", side_effect=ValueError("bad data")),
         pytest.raises(ValueError),
     ):
         refits.project_refit_run(project_id=project.pk)
@@ -248,7 +247,7 @@ def test_the_refit_task_retries_a_database_outage(settings):
     settings.CELERY_TASK_EAGER_PROPAGATES = False  # as a worker: the retry is applied at once
     project = make_project(tasks=0)
     answered(project, 2)
-    real = consensus_services.project_refit
+    real = refits.project_refit
     calls = []
 
     def once_down(**kwargs):
@@ -257,7 +256,7 @@ def test_the_refit_task_retries_a_database_outage(settings):
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    with mock.patch.object(consensus_services, "project_refit", side_effect=once_down):
+    with mock.patch.object(refits, "project_refit", side_effect=once_down):
         result = work_tasks.project_refit.apply(args=(project.pk, False))
     assert result.successful(), result.traceback
     assert len(calls) == 2 and state(project).last_refit_at is not None
@@ -293,7 +292,7 @@ def test_concurrent_runs_fit_once_and_labels_counted_meanwhile_are_kept(sent):
         refits.project_label_count(assignment_id=pk)
     loser_done = threading.Event()
     fitting = []
-    real = consensus_services.project_refit
+    real = refits.project_refit
 
     def slow_fit(**kwargs):
         fitting.append(kwargs["project_id"])
@@ -311,7 +310,7 @@ def test_concurrent_runs_fit_once_and_labels_counted_meanwhile_are_kept(sent):
             if result is None:  # the loser (or a failure): let the winner's fit go on
                 loser_done.set()
 
-    with mock.patch.object(consensus_services, "project_refit", side_effect=slow_fit):
+    with mock.patch.object(refits, "project_refit", side_effect=slow_fit):
         results = race(2, run)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(r is None for r in results) == [False, True]
@@ -422,7 +421,7 @@ def test_the_label_that_finishes_the_project_refits_it_at_once(sent):
     a, b = make_labeler(), make_labeler()
     submit(project, a)
     submit(project, b)  # completes the first task; the second is still open
-    consensus_services.project_refit(project_id=project.pk)  # a project with a model
+    refits.project_refit(project_id=project.pk)  # a project with a model
     assert not sent.called
     submit(project, a)
     assert not sent.called  # the last task still wants a label
@@ -436,7 +435,7 @@ def test_a_finished_project_is_refitted_through_the_claim(fits):
     first, second = make_labeler(), make_labeler()
     submit(project, first)
     submit(project, second)
-    consensus_services.project_refit(project_id=project.pk)  # the fit before the last labels
+    refits.project_refit(project_id=project.pk)  # the fit before the last labels
     fits.clear()
     submit(project, first)
     submit(project, second)

@@ -23,8 +23,9 @@ from django.utils import timezone
 from assignments import services as work_services
 from assignments import tasks as work_tasks
 from assignments.models import Assignment, Project, Review, Task
+from assignments.services import consensus as consensus_services
 from assignments.services import review as services
-from assignments.services.review import ConsensusAction
+from assignments.services.consensus import ConsensusAction
 from config.errors import Conflict, Forbidden, NotFound
 from qc.models import GoldItem, GoldSet
 from tests.assignments.test_api import token_client, with_controls
@@ -130,7 +131,7 @@ class TestConsensus:
         label(project, a, "crack")
         label(project, b, "rust")  # the on-commit run added the slot
         task = Task.objects.get()
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
         work_tasks.task_consensus.delay(task.pk)  # as a duplicate message would
         task.refresh_from_db()
         assert (task.target, task.is_open) == (3, True)
@@ -145,17 +146,17 @@ class TestConsensus:
             )
         task = Task.objects.get()
         assert task.state == "complete"
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.SLOT_ADDED
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.SLOT_ADDED
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
         task.refresh_from_db()
         assert task.target == 3
 
     def test_review_created_once(self, label):
         project = make_project(tasks=1, overlap=2)
         task, _ = to_review(project, label)
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
         Task.objects.filter(pk=task.pk).update(state="complete")  # as if the run were replayed
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.REVIEW
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.REVIEW
         # One live disagreement review per task is a constraint; the replay created no second.
         assert Review.objects.filter(task=task).count() == 1
 
@@ -165,7 +166,7 @@ class TestConsensus:
         label(project, make_labeler(), "ok")
         task = Task.objects.get()
         before = (task.final_answer, task.decided_at, task.state)
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
         task.refresh_from_db()
         assert (task.final_answer, task.decided_at, task.state) == before
 
@@ -199,7 +200,7 @@ class TestConsensus:
         project = make_project(tasks=0, overlap=2)
         with_controls(project, n=1)
         control = Task.objects.get(project=project)
-        assert services.task_consensus_run(task_id=control.pk) == ConsensusAction.NONE
+        assert consensus_services.task_consensus_run(task_id=control.pk) == ConsensusAction.NONE
 
     def test_sweep_catches_a_lost_message(self):
         project = make_project(tasks=1, overlap=1)
@@ -208,9 +209,9 @@ class TestConsensus:
         work_services.assignment_submit(
             labeler=labeler, assignment_id=claim.assignment.pk, answer="rust"
         )  # the on-commit message is never sent in this test
-        assert services.consensus_sweep() == 1
+        assert consensus_services.consensus_sweep() == 1
         assert Task.objects.get().final_answer == "rust"
-        assert services.consensus_sweep() == 0
+        assert consensus_services.consensus_sweep() == 0
 
 
 # -- the review queue --------------------------------------------------------------------------
@@ -328,7 +329,7 @@ class TestReviewQueue:
         task.refresh_from_db()
         assert task.final_answer == "rust"
         # Consensus never overwrites a review's decision.
-        assert services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
+        assert consensus_services.task_consensus_run(task_id=task.pk) == ConsensusAction.NONE
         assert Task.objects.get().final_answer == "rust"
         # Resolved reviews leave the queue.
         assert services.review_claim_next(reviewer=seniors(1)[0]) is None

@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError
 from assignments import services
 from assignments import tasks as work_tasks
 from assignments.models import Task
-from assignments.services import review as review_services
+from assignments.services import consensus as consensus_services
 from config.celery import (
     MAX_RETRIES,
     RETRY_BACKOFF_MAX_SECONDS,
@@ -75,10 +75,10 @@ def test_consensus_that_met_a_database_outage_runs_again(
             )
     assert Task.objects.get().state == "complete"
     outage = failing_once(
-        review_services.task_consensus_run,
+        consensus_services.task_consensus_run,
         OperationalError("server closed the connection unexpectedly"),
     )
-    with mock.patch.object(review_services, "task_consensus_run", outage):
+    with mock.patch.object(consensus_services, "task_consensus_run", outage):
         result = work_tasks.assignment_submitted.apply(args=(claim.assignment.pk,))
     assert result.successful(), result.traceback
     assert len(outage.calls) == 2
@@ -90,8 +90,8 @@ def test_consensus_that_met_a_database_outage_runs_again(
 @pytest.mark.django_db
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])
 def test_a_sweep_retries_on_transient_errors(error, as_a_worker):
-    outage = failing_once(review_services.consensus_sweep, error("connection already closed"))
-    with mock.patch.object(review_services, "consensus_sweep", outage):
+    outage = failing_once(consensus_services.consensus_sweep, error("connection already closed"))
+    with mock.patch.object(consensus_services, "consensus_sweep", outage):
         result = work_tasks.consensus_sweep.apply()
     assert result.successful(), result.traceback
     assert len(outage.calls) == 2
@@ -102,7 +102,7 @@ def test_retries_are_bounded(as_a_worker):
     """A database that stays down: the task gives up after MAX_RETRIES retries (the sweep is
     there for what outlasts them) and the error is reported, not swallowed."""
     down = mock.Mock(side_effect=OperationalError("could not connect to server"))
-    with mock.patch.object(review_services, "consensus_sweep", down):
+    with mock.patch.object(consensus_services, "consensus_sweep", down):
         result = work_tasks.consensus_sweep.apply()
     assert result.failed()
     assert isinstance(result.result, OperationalError)
@@ -112,7 +112,7 @@ def test_retries_are_bounded(as_a_worker):
 @pytest.mark.django_db
 def test_a_bug_is_not_retried(as_a_worker):
     broken = mock.Mock(side_effect=ValueError("a bug"))
-    with mock.patch.object(review_services, "consensus_sweep", broken):
+    with mock.patch.object(consensus_services, "consensus_sweep", broken):
         result = work_tasks.consensus_sweep.apply()
     assert result.failed()
     assert broken.call_count == 1
