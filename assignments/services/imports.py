@@ -327,21 +327,17 @@ def _clean_payload(record: dict[str, Any], row: int, from_csv: bool, ctx: _Impor
     image_url = record.get("image_url")
     metadata = record.get("metadata")
     if from_csv:
-        payload = None if _blank(payload) else payload
         image_url = None if _blank(image_url) else image_url
-        metadata = None if _blank(metadata) else metadata
-        try:
-            if payload is not None:
-                payload = IMPORT_FILE.json_cell(payload, dict, "a JSON object")
-        except ValueError as exc:
-            errors.add(row, "payload", str(exc))
-            return None
-        try:
-            if metadata is not None:
-                metadata = IMPORT_FILE.json_cell(metadata, dict, "a JSON object")
-        except ValueError as exc:
-            errors.add(row, "metadata", str(exc))
-            return None
+        objects = []  # payload and metadata: a JSON object in the cell, or None when blank
+        for name, cell in (("payload", payload), ("metadata", metadata)):
+            try:
+                objects.append(
+                    None if _blank(cell) else IMPORT_FILE.json_cell(cell, dict, "a JSON object")
+                )
+            except ValueError as exc:
+                errors.add(row, name, str(exc))
+                return None
+        payload, metadata = objects
     url_field = meta_field = None
     if payload is not None:
         if image_url is not None or metadata is not None:
