@@ -217,43 +217,35 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A worker that dies mid-task leaves its message unacknowledged, to be redelivered.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+
+
+def _every(task: str, setting: str, seconds: float) -> dict:
+    """A beat entry running ``task`` every ``seconds``, or as often as the ``setting`` says."""
+    return {"task": task, "schedule": env.float(setting, default=seconds)}
+
+
 # Periodic jobs: every task marked periodic=True (config.celery) has its entry here, and a test
 # holds the two together. The database scheduler of django-celery-beat copies these entries
 # into its tables at start-up (editable in the admin afterwards). What each catches:
 # docs/architecture.md, "Background jobs".
 CELERY_BEAT_SCHEDULE = {
-    "consensus-sweep": {
-        "task": "assignments.consensus_sweep",
-        "schedule": env.float("CONSENSUS_SWEEP_SECONDS", default=300.0),
-    },
-    "control-answers-sweep": {
-        "task": "assignments.control_answers_sweep",
-        "schedule": env.float("CONTROL_SWEEP_SECONDS", default=300.0),
-    },
-    "leases-expire": {
-        "task": "assignments.leases_expire",
-        "schedule": env.float("LEASES_EXPIRE_SECONDS", default=600.0),
-    },
-    "quiz-attempts-end-overdue": {
-        "task": "qc.quiz_attempts_end_overdue",
-        "schedule": env.float("QUIZ_OVERDUE_SECONDS", default=60.0),
-    },
+    "consensus-sweep": _every("assignments.consensus_sweep", "CONSENSUS_SWEEP_SECONDS", 300.0),
+    "control-answers-sweep": _every(
+        "assignments.control_answers_sweep", "CONTROL_SWEEP_SECONDS", 300.0
+    ),
+    "leases-expire": _every("assignments.leases_expire", "LEASES_EXPIRE_SECONDS", 600.0),
+    "quiz-attempts-end-overdue": _every(
+        "qc.quiz_attempts_end_overdue", "QUIZ_OVERDUE_SECONDS", 60.0
+    ),
     "audit-sample-weekly": {
         "task": "assignments.audit_sample_weekly",
         "schedule": crontab(minute=0, hour=3, day_of_week=1),
     },
-    "quality-refit": {
-        "task": "assignments.quality_refit",
-        "schedule": env.float("QUALITY_REFIT_SECONDS", default=3600.0),
-    },
-    "quality-rules-sweep": {
-        "task": "assignments.quality_rules_sweep",
-        "schedule": env.float("QUALITY_RULES_SWEEP_SECONDS", default=3600.0),
-    },
-    "gold-reviews-open": {
-        "task": "assignments.gold_reviews_open",
-        "schedule": env.float("GOLD_REVIEWS_SECONDS", default=60.0),
-    },
+    "quality-refit": _every("assignments.quality_refit", "QUALITY_REFIT_SECONDS", 3600.0),
+    "quality-rules-sweep": _every(
+        "assignments.quality_rules_sweep", "QUALITY_RULES_SWEEP_SECONDS", 3600.0
+    ),
+    "gold-reviews-open": _every("assignments.gold_reviews_open", "GOLD_REVIEWS_SECONDS", 60.0),
 }
 
 REST_FRAMEWORK = {

@@ -16,6 +16,7 @@ is a maximum bipartite matching, so a crowded scene is not failed by a greedy ch
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 SINGLE_CHOICE = "single_choice"
@@ -120,27 +121,35 @@ def iou(a: dict[str, float], b: dict[str, float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def boxes_match(answer: list[dict], gold: list[dict], threshold: float) -> bool:
-    """True when the boxes correspond one to one: same label and IoU >= ``threshold``."""
-    if len(answer) != len(gold):
-        return False
+def box_matching(left: list[dict], right: list[dict], threshold: float) -> Iterator[bool]:
+    """A maximum one-to-one matching of the boxes of ``left`` with those of ``right`` (same
+    label, IoU >= ``threshold``), grown one ``left`` box at a time by augmenting paths: yields,
+    for each ``left`` box in order, whether the matching grew by it. Its sum is the matching's
+    size; it is all True when every ``left`` box is matched (lazy, so ``all`` stops at the first
+    box that cannot be)."""
     edges = [
-        [j for j, a in enumerate(answer) if a["label"] == g["label"] and iou(a, g) >= threshold]
-        for g in gold
+        [j for j, r in enumerate(right) if r["label"] == b["label"] and iou(r, b) >= threshold]
+        for b in left
     ]
-    match_of_answer: dict[int, int] = {}
+    owner: dict[int, int] = {}  # right index -> left index
 
-    def augment(gi: int, seen: set[int]) -> bool:
-        for aj in edges[gi]:
-            if aj in seen:
+    def augment(li: int, seen: set[int]) -> bool:
+        for rj in edges[li]:
+            if rj in seen:
                 continue
-            seen.add(aj)
-            if aj not in match_of_answer or augment(match_of_answer[aj], seen):
-                match_of_answer[aj] = gi
+            seen.add(rj)
+            if rj not in owner or augment(owner[rj], seen):
+                owner[rj] = li
                 return True
         return False
 
-    return all(augment(gi, set()) for gi in range(len(gold)))
+    for li in range(len(left)):
+        yield augment(li, set())
+
+
+def boxes_match(answer: list[dict], gold: list[dict], threshold: float) -> bool:
+    """True when the boxes correspond one to one: same label and IoU >= ``threshold``."""
+    return len(answer) == len(gold) and all(box_matching(gold, answer, threshold))
 
 
 def grade(

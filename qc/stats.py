@@ -9,7 +9,7 @@ rather than a made-up number; malformed input raises ValueError.
 * ``percent_agreement``, ``cohen_kappa``, ``fleiss_kappa``, ``krippendorff_alpha_nominal`` —
   inter-annotator agreement on nominal labels.
 * ``box_f1`` — micro-averaged F1 of boxes matched one to one at an IoU threshold, built on
-  ``qc.answers.iou`` and ``qc.answers.boxes_match``.
+  ``qc.answers.box_matching`` and ``qc.answers.boxes_match``.
 * ``chi_square_homogeneity`` — Pearson's chi-square test that several batches share one label
   distribution (drift), with the p-value from the regularized incomplete gamma function.
 * ``spearman`` — Spearman's rank correlation with average ranks for ties.
@@ -23,7 +23,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qc.answers import boxes_match, iou
+from qc.answers import box_matching, boxes_match
 
 Z_95 = 1.959963984540054  # the 0.975 quantile of the standard normal: a two-sided 95% interval
 
@@ -168,28 +168,13 @@ def _matched_boxes(
 ) -> int:
     """Size of a maximum one-to-one matching of boxes with the same label and IoU >= ``t``.
 
-    ``qc.answers.boxes_match`` answers only "all matched?"; F1 needs the count, so this runs the
-    same augmenting-path matching on ``qc.answers.iou`` (a box list holds at most
-    ``MAX_BOXES``), with boxes_match as the shortcut for the common all-matched case.
+    ``qc.answers.boxes_match`` answers only "all matched?"; F1 needs the count: the size of the
+    same matching, ``qc.answers.box_matching`` (a box list holds at most ``MAX_BOXES``), with
+    boxes_match as the shortcut for the common all-matched case.
     """
     if len(predicted) == len(reference) and boxes_match(predicted, reference, t):
         return len(reference)
-    edges = [
-        [j for j, p in enumerate(predicted) if p["label"] == r["label"] and iou(p, r) >= t]
-        for r in reference
-    ]
-    owner: dict[int, int] = {}  # predicted index -> reference index
-
-    def augment(ri: int, seen: set[int]) -> bool:
-        for pj in edges[ri]:
-            if pj not in seen:
-                seen.add(pj)
-                if pj not in owner or augment(owner[pj], seen):
-                    owner[pj] = ri
-                    return True
-        return False
-
-    return sum(augment(ri, set()) for ri in range(len(reference)))
+    return sum(box_matching(reference, predicted, t))
 
 
 def box_f1(
