@@ -44,10 +44,13 @@ from config.admin import (
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
+    ReadOnlyAdmin,
     ReasonForm,
     ServiceFormAdminMixin,
     ServiceModelForm,
+    StatusHistoryInline,
     adopt,
+    annotation_column,
     error_text,
 )
 from config.errors import ApplicationError
@@ -60,25 +63,11 @@ S = Project.Status
 class ProgressColumnsMixin:
     """Columns for the ``progress_*`` annotations of the progress selectors."""
 
-    @admin.display(description="tasks", ordering="progress_total")
-    def progress_total(self, obj) -> int:
-        return obj.progress_total
-
-    @admin.display(description="open", ordering="progress_open")
-    def progress_open(self, obj) -> int:
-        return obj.progress_open
-
-    @admin.display(description="leased", ordering="progress_leased")
-    def progress_leased(self, obj) -> int:
-        return obj.progress_leased
-
-    @admin.display(description="done", ordering="progress_done")
-    def progress_done(self, obj) -> int:
-        return obj.progress_done
-
-    @admin.display(description="in review", ordering="progress_review")
-    def progress_review(self, obj) -> int:
-        return obj.progress_review
+    progress_total = annotation_column("progress_total", "tasks")
+    progress_open = annotation_column("progress_open", "open")
+    progress_leased = annotation_column("progress_leased", "leased")
+    progress_done = annotation_column("progress_done", "done")
+    progress_review = annotation_column("progress_review", "in review")
 
 
 PROGRESS_COLUMNS = (
@@ -137,46 +126,13 @@ class ControlOverrideForm(ReasonForm):
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record the services write: shown, never added, changed or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class HistoryInline(admin.TabularInline):
-    """A history written by the services: read-only here, newest first."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ProjectStatusChangeInline(HistoryInline):
-    """The project's status history: written by the status services."""
+class ProjectStatusChangeInline(StatusHistoryInline):
+    """The project's status history: its time field is ``at``."""
 
     model = ProjectStatusChange
     fields = ("at", "from_status", "to_status", "actor", "reason")
     readonly_fields = fields
     ordering = ("-at", "-id")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Project)
@@ -576,8 +532,9 @@ class ProjectAdmin(
 
 
 @admin.register(Batch)
-class BatchAdmin(ProgressColumnsMixin, admin.ModelAdmin):
-    """Batches are made by imports; read-only here."""
+class BatchAdmin(ProgressColumnsMixin, ReadOnlyAdmin):
+    """Batches are made by imports; read-only here (deleting one would delete its tasks and the
+    answers to them)."""
 
     list_display = (
         "id",
@@ -610,16 +567,6 @@ class BatchAdmin(ProgressColumnsMixin, admin.ModelAdmin):
             obj.progress_done,
             obj.progress_review,
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Deleting a batch would delete its tasks and the answers to them.
-        return False
 
 
 # -- tasks -----------------------------------------------------------------------------------------
@@ -832,7 +779,7 @@ class AssignmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(ReadOnlyAdmin):
     """The review queue as a record: written by the review services (claim, resolve, flags,
     audits), read-only here."""
 
@@ -876,15 +823,6 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("project", "reviewer", "task")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # -- refits ----------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@
   valid, then calls a service for each selected object — one transaction each — and reports
   successes and failures, as ``ServiceActionsMixin.apply_each`` does for an action that asks
   nothing.
-  ``delegating_action`` declares each of a family of actions that differ only in arguments.
+  ``reason_asking_action`` declares such an action in one place (``with_reason`` makes its
+  ``apply`` of a service); ``delegating_action`` each of a family of actions that differ only
+  in arguments.
 - File imports: ``FileImportForm`` (a CSV or JSONL upload) and ``FileImportMixin.
   file_import_page``, the all-or-nothing import page (``admin/file_import.html``, extended per
   model with what the file holds) that lists the rows' errors or redirects on success;
@@ -32,6 +34,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -274,7 +277,22 @@ class ServiceActionsMixin:
 
 class ConfirmationActionsMixin(ServiceActionsMixin):
     """ModelAdmin mixin for actions with an intermediate page. The page posts itself back with
-    ``post=yes``, the selected ids and the form's fields, so the action runs again."""
+    ``post=yes``, the selected ids and the form's fields, so the action runs again.
+
+    What the actions of ``reason_asking_action`` say about the ModelAdmin's objects:
+    ``reason_noun`` (singular), ``reason_related`` (joined when they are read),
+    ``reason_line`` (an object's line on the page) and ``reason_subject`` (an object in an error
+    message); ``reason_form`` is the form they ask for."""
+
+    reason_form: type[forms.Form] = ReasonForm
+    reason_noun = "object"
+    reason_related: tuple[str, ...] = ()
+
+    def reason_line(self, obj) -> str:
+        return str(obj)
+
+    def reason_subject(self, obj) -> str:
+        return str(obj)
 
     def confirmation_page(
         self,
@@ -346,6 +364,50 @@ class ConfirmationActionsMixin(ServiceActionsMixin):
             success=success,
         )
         return None
+
+
+def with_reason(service: Callable, target: str) -> Callable:
+    """``service(actor=<the user>, <target>=<the object>, reason=<the form's reason>)`` as a
+    reason-asking action's ``apply``."""
+    return lambda request, obj, c: service(actor=request.user, reason=c["reason"], **{target: obj})
+
+
+def reason_asking_action(
+    name: str,
+    *,
+    description: str,
+    apply: Callable[[object, object, dict], object],
+    past: str,
+    verb: str | None = None,
+    permissions: Iterable[str] = ("change",),
+    form_class: type[forms.Form] | None = None,
+) -> Callable:
+    """The admin action ``name`` of a ConfirmationActionsMixin ModelAdmin: ask for its
+    ``reason_form`` (or ``form_class``) on the confirmation page — "You are about to <verb>
+    <n> <nouns>:" and a line per object — then call ``apply(request, obj, cleaned_data)`` for
+    each selected object in id order, one transaction each, and report "<past> <n> <noun>(s)."
+    and each failure. ``verb`` is ``name`` unless given."""
+    verb = verb or name
+
+    @admin.action(description=description, permissions=list(permissions))
+    def action(modeladmin, request, queryset):
+        objects = list(queryset.select_related(*modeladmin.reason_related).order_by("pk"))
+        n, noun = len(objects), modeladmin.reason_noun
+        return modeladmin.reason_action(
+            request,
+            objects,
+            action=name,
+            form_class=form_class or modeladmin.reason_form,
+            apply=lambda obj, cleaned: apply(request, obj, cleaned),
+            verb=verb,
+            success=lambda done: f"{past} {done} {noun}(s).",
+            title=f"{verb[:1].upper()}{verb[1:]} {noun}s",
+            intro=f"You are about to {verb} {n} {noun}{pluralize(n)}:",
+            line=modeladmin.reason_line,
+            describe=modeladmin.reason_subject,
+        )
+
+    return action
 
 
 # -- file imports ---------------------------------------------------------------------------------

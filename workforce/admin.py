@@ -18,7 +18,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.template.defaultfilters import pluralize
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
@@ -37,6 +36,8 @@ from config.admin import (
     adopt,
     annotation_column,
     delegating_action,
+    reason_asking_action,
+    with_reason,
 )
 from workforce import selectors, services
 from workforce.models import (
@@ -522,35 +523,24 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
 
     # -- lifecycle actions --
 
-    def _transition(self, request, queryset, *, service, verb: str, past: str):
-        """The action ``verb``: ask for a reason (required) on an intermediate page, then call
-        ``service`` for each selected labeler — one transaction each — and report successes and
-        failures."""
-        labelers = list(queryset.select_related("user").order_by("pk"))
-        return self.reason_action(
-            request,
-            labelers,
-            action=verb,
-            form_class=TransitionReasonForm,
-            apply=lambda labeler, c: service(
-                actor=request.user, labeler=labeler, reason=c["reason"]
-            ),
-            verb=verb,
-            success=lambda n: f"{past} {n} labeler(s).",
-            title=f"{verb.capitalize()} labelers",
-            intro=f"You are about to {verb} {len(labelers)} labeler{pluralize(len(labelers))}:",
-            line=lambda lab: (
-                f"{lab.public_code} — {lab.user.username} ({lab.get_status_display().lower()})"
-            ),
-            describe=lambda lab: f"{lab.public_code} ({lab.user.username})",
-        )
+    # Each asks for a reason (required) on an intermediate page, then calls its service for each
+    # selected labeler — one transaction each — and reports successes and failures.
+    reason_form = TransitionReasonForm
+    reason_noun = "labeler"
+    reason_related = ("user",)
+
+    def reason_line(self, labeler: Labeler) -> str:
+        status = labeler.get_status_display().lower()
+        return f"{labeler.public_code} — {labeler.user.username} ({status})"
+
+    def reason_subject(self, labeler: Labeler) -> str:
+        return f"{labeler.public_code} ({labeler.user.username})"
 
     activate, suspend, reactivate, offboard = (
-        delegating_action(
-            "_transition",
+        reason_asking_action(
+            verb,
             description=f"{verb.capitalize()} selected labelers",
-            verb=verb,
-            service=service,
+            apply=with_reason(service, "labeler"),
             past=past,
         )
         for verb, service, past in (
@@ -698,15 +688,22 @@ class QualificationActionForm(ReasonForm):
     reason_help = "Recorded with each selected qualification."
 
 
-def _qualification_line(q: Qualification) -> str:
-    granted = formats.localize(timezone.template_localtime(q.granted_at))
-    revoked = ", revoked" if q.revoked_at else ""
-    return f"{q.labeler} — {q.qualification_type} (granted {granted}{revoked})"
-
-
 class QualificationRenewForm(QualificationActionForm):
     valid_days = forms.IntegerField(
         required=False, min_value=1, help_text="Empty: the new grant does not expire."
+    )
+
+
+def _grant_by_hand(request, labeler: Labeler, qualification_type, c: dict) -> Qualification:
+    """A manual grant with a form's reason and validity (the add page, the "grant again"
+    action)."""
+    return services.qualification_grant(
+        actor=request.user,
+        labeler=labeler,
+        qualification_type=qualification_type,
+        source=Qualification.Source.MANUAL,
+        valid_days=c.get("valid_days"),
+        reason=c["reason"],
     )
 
 
@@ -799,61 +796,38 @@ class QualificationAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.
     def save_model(self, request, obj, form, change):
         c = form.cleaned_data
         qualification = self._call_service(
-            services.qualification_grant,
-            actor=request.user,
+            _grant_by_hand,
+            request=request,
             labeler=c["labeler"],
             qualification_type=c["qualification_type"],
-            source=Qualification.Source.MANUAL,
-            valid_days=c.get("valid_days"),
-            reason=c["reason"],
+            c=c,
         )
         adopt(obj, qualification)
 
-    def _with_reason(self, request, queryset, *, action, form_class, verb, apply):
-        qualifications = list(
-            queryset.select_related("labeler", "qualification_type").order_by("pk")
-        )
-        n = len(qualifications)
-        return self.reason_action(
-            request,
-            qualifications,
-            action=action,
-            form_class=form_class,
-            apply=apply,
-            verb=verb,
-            success=lambda n: f"{verb.capitalize()}: {n} qualification(s).",
-            title=f"{verb.capitalize()} qualifications",
-            intro=f"You are about to {verb} {n} qualification{pluralize(n)}:",
-            line=_qualification_line,
-        )
+    # -- actions, each with a reason --
 
-    @admin.action(description="Revoke selected qualifications", permissions=["revoke"])
-    def revoke(self, request, queryset):
-        return self._with_reason(
-            request,
-            queryset,
-            action="revoke",
-            form_class=QualificationActionForm,
-            verb="revoke",
-            apply=lambda q, c: services.qualification_revoke(
-                actor=request.user, qualification=q, reason=c["reason"]
-            ),
-        )
+    reason_form = QualificationActionForm
+    reason_noun = "qualification"
+    reason_related = ("labeler", "qualification_type")
 
-    @admin.action(description="Grant selected qualifications again", permissions=["grant"])
-    def renew(self, request, queryset):
-        return self._with_reason(
-            request,
-            queryset,
-            action="renew",
-            form_class=QualificationRenewForm,
-            verb="grant again",
-            apply=lambda q, c: services.qualification_grant(
-                actor=request.user,
-                labeler=q.labeler,
-                qualification_type=q.qualification_type,
-                source=Qualification.Source.MANUAL,
-                valid_days=c.get("valid_days"),
-                reason=c["reason"],
-            ),
-        )
+    def reason_line(self, q: Qualification) -> str:
+        granted = formats.localize(timezone.template_localtime(q.granted_at))
+        revoked = ", revoked" if q.revoked_at else ""
+        return f"{q.labeler} — {q.qualification_type} (granted {granted}{revoked})"
+
+    revoke = reason_asking_action(
+        "revoke",
+        description="Revoke selected qualifications",
+        permissions=["revoke"],
+        apply=with_reason(services.qualification_revoke, "qualification"),
+        past="Revoked",
+    )
+    renew = reason_asking_action(
+        "renew",
+        description="Grant selected qualifications again",
+        permissions=["grant"],
+        form_class=QualificationRenewForm,
+        apply=lambda request, q, c: _grant_by_hand(request, q.labeler, q.qualification_type, c),
+        verb="grant again",
+        past="Granted again",
+    )

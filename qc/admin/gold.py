@@ -30,9 +30,10 @@ from config.admin import (
     StatusHistoryInline,
     adopt,
     annotation_column,
-    delegating_action,
     error_text,
     object_view_urls,
+    reason_asking_action,
+    with_reason,
 )
 from config.errors import ApplicationError
 from qc.control_sets import SHOWS_ANSWERS, control_recheck, control_uses
@@ -332,6 +333,21 @@ class CorrectAnswerForm(ReasonForm):
     )
 
 
+def _set_status(status: str):
+    """``gold_item_set_status`` to ``status`` as a reason-asking action's ``apply``; an item
+    reactivated out of quarantine is reinstated instead (unchanged: its checks count again)."""
+
+    def apply(request, item: GoldItem, c: dict) -> None:
+        if status == GS.ACTIVE and item.status == GS.QUARANTINED:
+            health_services.gold_item_reinstate(actor=request.user, item=item, reason=c["reason"])
+        else:
+            services.gold_item_set_status(
+                actor=request.user, item=item, status=status, reason=c["reason"]
+            )
+
+    return apply
+
+
 class GoldHealthFilter(admin.SimpleListFilter):
     """Items strong labelers miss unusually often or with open contests
     (``qc.selectors.gold_health``), and items with any open contest."""
@@ -457,60 +473,33 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
 
     # -- status actions --
 
-    def _set_status(self, request, queryset, *, status: str, verb: str, past: str, call=None):
-        """The action ``verb``: ask for a reason (required), then call ``gold_item_set_status``
-        (or ``call``) for each selected item — one transaction each — and report successes and
-        failures."""
-        items = list(queryset.select_related("gold_set").order_by("pk"))
+    # Each asks for a reason (required), recorded in the item's status history, then changes
+    # each selected item's status — one transaction each — and reports successes and failures.
+    reason_form = StatusReasonForm
+    reason_noun = "gold item"
+    reason_related = ("gold_set",)
 
-        def apply(item: GoldItem, c: dict) -> None:
-            if call is not None:
-                call(actor=request.user, item=item, reason=c["reason"])
-            elif status == GS.ACTIVE and item.status == GS.QUARANTINED:
-                # Out of quarantine unchanged: its checks count again.
-                health_services.gold_item_reinstate(
-                    actor=request.user, item=item, reason=c["reason"]
-                )
-            else:
-                services.gold_item_set_status(
-                    actor=request.user, item=item, status=status, reason=c["reason"]
-                )
+    def reason_line(self, item: GoldItem) -> str:
+        return f"{item} ({item.get_status_display().lower()})"
 
-        return self.reason_action(
-            request,
-            items,
-            action=verb,
-            form_class=StatusReasonForm,
-            apply=apply,
-            verb=verb,
-            success=lambda n: f"{past} {n} gold item(s).",
-            title=f"{verb.capitalize()} gold items",
-            intro=f"You are about to {verb} {len(items)} gold item(s):",
-            line=lambda item: f"{item} ({item.get_status_display().lower()})",
-        )
-
-    # Quarantine: not served, its checks stop counting, a gold review opens (beat job).
     quarantine, reinstate, retire, reactivate = (
-        delegating_action(
-            "_set_status", description=description, status=status, verb=verb, past=past, call=call
-        )
-        for verb, description, status, past, call in (
+        reason_asking_action(verb, description=description, apply=apply, past=past)
+        for verb, description, apply, past in (
+            # Quarantine: not served, its checks stop counting, a gold review opens (beat job).
             (
                 "quarantine",
                 "Quarantine selected items (answer in doubt)",
-                GS.QUARANTINED,
+                with_reason(health_services.gold_item_quarantine, "item"),
                 "Quarantined",
-                health_services.gold_item_quarantine,
             ),
             (
                 "reinstate",
                 "Reinstate selected items (answer was right)",
-                GS.ACTIVE,
+                with_reason(health_services.gold_item_reinstate, "item"),
                 "Reinstated",
-                health_services.gold_item_reinstate,
             ),
-            ("retire", "Retire selected items", GS.RETIRED, "Retired", None),
-            ("reactivate", "Reactivate selected items", GS.ACTIVE, "Reactivated", None),
+            ("retire", "Retire selected items", _set_status(GS.RETIRED), "Retired"),
+            ("reactivate", "Reactivate selected items", _set_status(GS.ACTIVE), "Reactivated"),
         )
     )
 

@@ -19,10 +19,12 @@ from django.db.models import Count, Q
 
 from config.admin import (
     ConfirmationActionsMixin,
+    ReadOnlyAdmin,
     ReasonForm,
     ServiceFormAdminMixin,
     ServiceModelForm,
     adopt,
+    reason_asking_action,
 )
 from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
@@ -136,7 +138,7 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RuleFiring)
-class RuleFiringAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
+class RuleFiringAdmin(ConfirmationActionsMixin, ReadOnlyAdmin):
     """What the rules did: read-only; ops reverse a firing with a reason."""
 
     list_display = ("fired_at", "labeler", "rule", "action", "status", "inputs_summary")
@@ -179,34 +181,24 @@ class RuleFiringAdmin(ConfirmationActionsMixin, admin.ModelAdmin):
         except (KeyError, TypeError, ValueError):
             return "—"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_reverse_permission(self, request) -> bool:
         return is_ops(request.user) and request.user.has_perm("qc.change_rulefiring")
 
-    @admin.action(description="Reverse selected rule firings", permissions=["reverse"])
-    def reverse(self, request, queryset):
-        """Ask for a reason (required), then call ``rule_firing_reverse`` for each selected
-        firing — one transaction each — and report successes and failures."""
-        firings = list(queryset.select_related("rule", "labeler__user").order_by("pk"))
-        return self.reason_action(
-            request,
-            firings,
-            action="reverse",
-            form_class=ReverseReasonForm,
-            apply=lambda firing, c: services.rule_firing_reverse(
-                actor=request.user, firing_id=firing.pk, reason=c["reason"]
-            ),
-            verb="reverse",
-            success=lambda n: f"Reversed {n} rule firing(s).",
-            title="Reverse rule firings",
-            intro=f"You are about to undo {len(firings)} rule firing(s):",
-            line=lambda f: f"{f} — {f.get_action_display().lower()}",
-        )
+    # Asks for a reason (required), then calls ``rule_firing_reverse`` for each selected firing
+    # — one transaction each — and reports successes and failures.
+    reason_form = ReverseReasonForm
+    reason_noun = "rule firing"
+    reason_related = ("rule", "labeler__user")
+
+    def reason_line(self, firing: RuleFiring) -> str:
+        return f"{firing} — {firing.get_action_display().lower()}"
+
+    reverse = reason_asking_action(
+        "reverse",
+        description="Reverse selected rule firings",
+        permissions=["reverse"],
+        apply=lambda request, firing, c: services.rule_firing_reverse(
+            actor=request.user, firing_id=firing.pk, reason=c["reason"]
+        ),
+        past="Reversed",
+    )
