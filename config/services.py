@@ -2,7 +2,9 @@
 
 ``model_update`` is the one way a service writes a list of fields onto a row it has loaded
 (usually under its row lock): the service checks its own rules first, the helper sets, optionally
-runs the model's validation, and saves only what was named.
+runs the model's validation, and saves only what was named. ``save_unique`` saves a row whose
+unique value a concurrent write may take first; ``with_defaults`` completes a create service's
+keyword arguments with the model's defaults.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
 M = TypeVar("M", bound=models.Model)
 
@@ -73,6 +75,18 @@ def model_update(
     for name, value in many:
         getattr(instance, name).set(value)
     return instance, changed
+
+
+def save_unique(instance: models.Model, *, field: str, message: str, **save_kwargs: Any) -> None:
+    """Save ``instance`` (``save_kwargs`` as ``Model.save`` takes them) in a savepoint; an
+    ``IntegrityError`` — a unique value taken by a concurrent write between the caller's check
+    and this save — becomes a ``ValidationError`` of ``message`` on ``field``, the enclosing
+    transaction still usable."""
+    try:
+        with transaction.atomic():
+            instance.save(**save_kwargs)
+    except IntegrityError:
+        raise ValidationError({field: [message]}) from None
 
 
 def with_defaults(

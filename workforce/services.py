@@ -22,6 +22,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from config.errors import Conflict, InvalidTransition
+from config.services import model_update, save_unique
 from workforce import roles
 from workforce.models import (
     Labeler,
@@ -50,6 +51,9 @@ LABELER_EDITABLE_FIELDS = frozenset(
     {"external_id", "skills", "languages", "timezone", "email", "first_name", "last_name"}
 )
 LABELER_STAFF_ONLY_FIELDS = frozenset({"seniority", "kind", "vendor"})
+# The labeler's own columns among them (the rest are the user's, the vendor and the skills).
+_LABELER_COLUMNS = ("external_id", "languages", "timezone", "seniority", "kind")
+EXTERNAL_ID_TAKEN = "Another labeler of this vendor has this id."
 
 
 # -- validation helpers -------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def _check_external_id_free(vendor: Vendor | None, external_id: str, exclude_pk=
     if exclude_pk:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise ValidationError({"external_id": ["Another labeler of this vendor has this id."]})
+        raise ValidationError({"external_id": [EXTERNAL_ID_TAKEN]})
 
 
 def _group(name: str) -> Group:
@@ -189,12 +193,8 @@ def vendor_create(
         default_currency=default_currency,
     )
     vendor.full_clean()
-    try:
-        with transaction.atomic():
-            vendor.save()
-    except IntegrityError:
-        # A concurrent create took the name or slug between full_clean and the insert.
-        raise ValidationError({"slug": ["A vendor with this name or slug exists."]}) from None
+    # A concurrent create may take the name or slug between full_clean and the insert.
+    save_unique(vendor, field="slug", message="A vendor with this name or slug exists.")
     return vendor
 
 
@@ -296,13 +296,7 @@ def labeler_create(
             user.set_password(password)
         else:
             user.set_unusable_password()
-        try:
-            with transaction.atomic():
-                user.save()
-        except IntegrityError:
-            raise ValidationError(
-                {"username": ["A user with that username already exists."]}
-            ) from None
+        save_unique(user, field="username", message="A user with that username already exists.")
         labeler = Labeler(
             user=user,
             kind=kind,
@@ -314,13 +308,7 @@ def labeler_create(
             status=S.INVITED,
             status_changed_at=timezone.now(),
         )
-        try:
-            with transaction.atomic():
-                labeler.save()
-        except IntegrityError:
-            raise ValidationError(
-                {"external_id": ["Another labeler of this vendor has this id."]}
-            ) from None
+        save_unique(labeler, field="external_id", message=EXTERNAL_ID_TAKEN)
         labeler.skills.set(skill_objs)
         user.groups.add(_group(roles.LABELERS))
         _sync_seniority_group(labeler)
@@ -368,24 +356,20 @@ def labeler_update(*, actor: User | None, labeler: Labeler, data: dict[str, Any]
     external_id = data.get("external_id", labeler.external_id)
     _check_external_id_free(vendor, external_id, exclude_pk=labeler.pk)
 
-    labeler_fields = [
-        f for f in ("external_id", "languages", "timezone", "seniority", "kind") if f in data
-    ]
+    labeler_data = {f: data[f] for f in _LABELER_COLUMNS if f in data}
     with transaction.atomic():
-        if user_fields:
-            for field, value in user_fields.items():
-                setattr(user, field, value)
-            user.save(update_fields=list(user_fields))
-        for field in labeler_fields:
-            setattr(labeler, field, data[field])
-        labeler.vendor = vendor
+        # Checked above, hence no full_clean.
+        model_update(instance=user, fields=user_fields, data=user_fields, full_clean=False)
         try:
             with transaction.atomic():
-                labeler.save(update_fields=[*labeler_fields, "vendor", "updated_at"])
+                model_update(
+                    instance=labeler,
+                    fields=(*_LABELER_COLUMNS, "vendor"),
+                    data={**labeler_data, "vendor": vendor},
+                    full_clean=False,
+                )
         except IntegrityError:
-            raise ValidationError(
-                {"external_id": ["Another labeler of this vendor has this id."]}
-            ) from None
+            raise ValidationError({"external_id": [EXTERNAL_ID_TAKEN]}) from None
         if skill_objs is not None:
             labeler.skills.set(skill_objs)
         if "seniority" in data:

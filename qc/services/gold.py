@@ -32,6 +32,7 @@ from django.utils import timezone
 from config import uploads
 from config.errors import Conflict, InvalidTransition
 from config.exports import escape_row
+from config.services import model_update
 from config.uploads import IMPORT_FORMATS as IMPORT_FORMATS  # the services' API, re-exported
 from config.uploads import MAX_REPORTED_ROW_ERRORS as MAX_REPORTED_ROW_ERRORS
 from config.uploads import (
@@ -440,10 +441,13 @@ def gold_item_update(*, actor: User | None, item: GoldItem, data: dict[str, Any]
         )
         cleaned, errors = _collect(locked.gold_set, data)
         _raise_if(errors)
-        for name, value in cleaned.items():
-            setattr(locked, name, value)
-        if cleaned:
-            locked.save(update_fields=[*cleaned, "updated_at"])
+        # Checked by _collect, hence no full_clean; the stratum follows the accepted answers.
+        model_update(
+            instance=locked,
+            fields=(*ITEM_EDITABLE_FIELDS, "stratum"),
+            data=cleaned,
+            full_clean=False,
+        )
     return locked
 
 

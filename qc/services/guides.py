@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict
+from config.services import model_update
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors.guides import guide_current_version
 from workforce.models import Labeler, User
@@ -176,10 +177,9 @@ def guide_update(*, actor: User | None, guide: Guide, data: dict[str, Any]) -> G
         raise ValidationError({name: ["This field cannot be changed here."] for name in unknown})
     with transaction.atomic():
         guide = Guide.objects.select_for_update().get(pk=guide.pk)
-        for name, value in data.items():
-            setattr(guide, name, value)
-        guide.full_clean(exclude=["slug"])
-        guide.save(update_fields=list(data) or None)
+        guide, _ = model_update(
+            instance=guide, fields=GUIDE_EDITABLE_FIELDS, data=data, clean_exclude=["slug"]
+        )
     return guide
 
 
