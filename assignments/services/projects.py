@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -160,13 +160,30 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
-def _clean_iou(value: Any) -> Decimal:
+_PLACES = {2: "two", 3: "three"}
+
+
+def _clean_fixed(
+    value: Any, *, within: Callable[[Decimal], bool], out_of_range: str, places: int
+) -> Decimal:
+    """A number for which ``within`` holds (else ``out_of_range``) with at most ``places``
+    decimals, quantized to them."""
     number = _decimal(value)
-    if not (0 < number <= 1):
-        raise ValueError("Must be greater than 0 and at most 1.")
-    if number != number.quantize(Decimal("0.01")):
-        raise ValueError("At most two decimal places.")
-    return number.quantize(Decimal("0.01"))
+    if not within(number):
+        raise ValueError(out_of_range)
+    step = Decimal(10) ** -places
+    if number != number.quantize(step):
+        raise ValueError(f"At most {_PLACES[places]} decimal places.")
+    return number.quantize(step)
+
+
+def _clean_iou(value: Any) -> Decimal:
+    return _clean_fixed(
+        value,
+        within=lambda n: 0 < n <= 1,
+        out_of_range="Must be greater than 0 and at most 1.",
+        places=2,
+    )
 
 
 def _clean_int(value: Any, *, low: int, high: int) -> int:
@@ -178,30 +195,24 @@ def _clean_int(value: Any, *, low: int, high: int) -> int:
 
 
 def _clean_control_ratio(value: Any) -> Decimal:
-    number = _decimal(value)
-    if not (0 <= number <= MAX_CONTROL_RATIO):
-        raise ValueError("Must be between 0 and 0.5 (a share of tasks, not a percentage).")
-    if number != number.quantize(Decimal("0.001")):
-        raise ValueError("At most three decimal places.")
-    return number.quantize(Decimal("0.001"))
+    return _clean_fixed(
+        value,
+        within=lambda n: 0 <= n <= MAX_CONTROL_RATIO,
+        out_of_range="Must be between 0 and 0.5 (a share of tasks, not a percentage).",
+        places=3,
+    )
 
 
 def _clean_audit_percent(value: Any) -> Decimal:
-    number = _decimal(value)
-    if not (0 <= number <= 100):
-        raise ValueError("Must be between 0 and 100.")
-    if number != number.quantize(Decimal("0.01")):
-        raise ValueError("At most two decimal places.")
-    return number.quantize(Decimal("0.01"))
+    return _clean_fixed(
+        value, within=lambda n: 0 <= n <= 100, out_of_range="Must be between 0 and 100.", places=2
+    )
 
 
 def _clean_share(value: Any) -> Decimal:
-    number = _decimal(value)
-    if not (0 <= number <= 1):
-        raise ValueError("Must be between 0 and 1.")
-    if number != number.quantize(Decimal("0.001")):
-        raise ValueError("At most three decimal places.")
-    return number.quantize(Decimal("0.001"))
+    return _clean_fixed(
+        value, within=lambda n: 0 <= n <= 1, out_of_range="Must be between 0 and 1.", places=3
+    )
 
 
 def _clean_consensus_method(value: Any) -> str:

@@ -750,12 +750,11 @@ def _perform(
     reason = _reason(rule, inputs)
     notes: dict[str, Any] = {}
     if rule.action == A.REVOKE_QUALIFICATION:
-        grant = Qualification.objects.filter(
-            labeler_id=labeler.pk,
-            qualification_type_id=rule.qualification_type_id,
-            revoked_at__isnull=True,
-            superseded_at__isnull=True,
-        ).first()
+        grant = (
+            Qualification.objects.live()
+            .filter(labeler_id=labeler.pk, qualification_type_id=rule.qualification_type_id)
+            .first()
+        )
         notes["qualification_type_id"] = rule.qualification_type_id
         if grant is None:
             notes["skipped"] = "The labeler held no live grant of the qualification."
@@ -984,12 +983,11 @@ def _undo(firing: RuleFiring, *, actor: User | None, text: str, now: datetime) -
         if grant_id is None:
             return {"done": "nothing: the firing revoked no grant"}
         old = Qualification.objects.select_related("qualification_type", "labeler").get(pk=grant_id)
-        live = Qualification.objects.filter(
-            labeler_id=old.labeler_id,
-            qualification_type_id=old.qualification_type_id,
-            revoked_at__isnull=True,
-            superseded_at__isnull=True,
-        ).exists()
+        live = (
+            Qualification.objects.live()
+            .filter(labeler_id=old.labeler_id, qualification_type_id=old.qualification_type_id)
+            .exists()
+        )
         if live:
             return {"done": "nothing: the labeler holds a live grant again"}
         valid_days = None
