@@ -106,20 +106,14 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
                 state=S.RESOLVED,
             )
             if decided:
-                decision_record(
+                decision_and_outcomes_record(
                     task=task,
+                    project=project,
                     answer=result.answer,
                     previous=None,
                     decided_by=Task.DecidedBy.CONSENSUS,
                     confidence=result.confidence,
                     agreement=result.agreement,
-                    now=now,
-                )
-                task_outcomes_record(
-                    task=task,
-                    project=project,
-                    final_answer=result.answer,
-                    decided_by=Task.DecidedBy.CONSENSUS,
                     now=now,
                     submissions=submissions,
                 )
@@ -203,6 +197,43 @@ def task_outcomes_record(
     )
     # Quality rules read these outcomes in their periodic sweep, from the next day on
     # (qc.services.rules): never right after a decision.
+
+
+def decision_and_outcomes_record(
+    *,
+    task: Task,
+    project: Project,
+    answer: Any,
+    previous: Any | None,
+    decided_by: str,
+    confidence: float | None,
+    agreement: float | None,
+    now: datetime,
+    submissions: list[LabeledAnswer],
+    reviewer_id: int | None = None,
+) -> None:
+    """What follows a decision the caller has written on ``task``, in its transaction: the
+    decision in the task's history (``decision_record``) and, when the task has answers, their
+    outcomes against it (``task_outcomes_record``)."""
+    decision_record(
+        task=task,
+        answer=answer,
+        previous=previous,
+        decided_by=decided_by,
+        confidence=confidence,
+        agreement=agreement,
+        now=now,
+        reviewer_id=reviewer_id,
+    )
+    if submissions:
+        task_outcomes_record(
+            task=task,
+            project=project,
+            final_answer=answer,
+            decided_by=decided_by,
+            now=now,
+            submissions=submissions,
+        )
 
 
 # -- the decision of a complete task -----------------------------------------------------------

@@ -41,8 +41,7 @@ from django.utils import timezone
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
-from assignments.services.consensus import task_answers, task_outcomes_record
-from assignments.services.decisions import decision_record
+from assignments.services.consensus import decision_and_outcomes_record, task_answers
 from config.errors import Conflict, Forbidden, NotFound
 from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus_maths import agreement_with
@@ -326,25 +325,18 @@ def _decide_by_review(
     task.agreement = agreement
     task.decided_at = now
     task.state = state
-    decision_record(
+    decision_and_outcomes_record(
         task=task,
+        project=project,
         answer=answer,
         previous=previous,
         decided_by=Task.DecidedBy.REVIEW,
         confidence=None,
         agreement=agreement,
         now=now,
+        submissions=submissions,
         reviewer_id=reviewer.pk,
     )
-    if submissions:
-        task_outcomes_record(
-            task=task,
-            project=project,
-            final_answer=answer,
-            decided_by=Task.DecidedBy.REVIEW,
-            now=now,
-            submissions=submissions,
-        )
 
 
 def _promote(*, review: Review, task: Task, reviewer: Labeler, slug: str) -> None:
