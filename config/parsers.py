@@ -1,7 +1,9 @@
 """Request parsers that enforce ``DATA_UPLOAD_MAX_MEMORY_SIZE`` and, for JSON, a nesting limit.
 
 A module of its own because DRF reads ``DEFAULT_PARSER_CLASSES`` while ``rest_framework.views``
-is imported, so the parsers must not live in a module that imports DRF's views.
+is imported, so the parsers must not live in a module that imports DRF's views. Routes that take
+a file (the imports) use ``config.uploads.RawFileParser`` instead: the body is spooled to a
+temporary file up to the route's own limit rather than read into memory.
 """
 
 from __future__ import annotations

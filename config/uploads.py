@@ -413,11 +413,11 @@ def file_upload_schema(
     )
 
 
+# A route that takes a file: a multipart ``file`` field or the raw body, whose format ``?format=``
+# names. A subclass says its limit (``max_upload_bytes``, read on each request) and the error over
+# it (``too_large``); its permissions are its own. (Comments, not a docstring: drf-spectacular
+# would publish a base class's docstring as the description of each subclass's operations.)
 class FileUploadApi(APIView):
-    """A route that takes a file: a multipart ``file`` field or the raw body, whose format
-    ``?format=`` names. A subclass says its limit (``max_upload_bytes``, read on each request)
-    and the error over it (``too_large``); its permissions are its own."""
-
     parser_classes = (parsers.MultiPartParser, RawFileParser)
     renderer_classes = (JSONRenderer,)
     content_negotiation_class = FileFormatNegotiation

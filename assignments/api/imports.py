@@ -62,9 +62,8 @@ class UpdateFileIn(StrictSerializer):
     file = serializers.FileField()
 
 
+# The two file routes: ops only, read up to TASK_IMPORT_MAX_BYTES.
 class _FileApi(FileUploadApi):
-    """The two file routes: ops only, read up to ``TASK_IMPORT_MAX_BYTES``."""
-
     permission_classes = OPS_ONLY
     too_large = services.ImportTooLarge
 
