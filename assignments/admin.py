@@ -13,9 +13,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from assignments import selectors, services
@@ -52,6 +51,7 @@ from config.admin import (
     adopt,
     annotation_column,
     error_text,
+    object_view_urls,
 )
 from config.errors import ApplicationError
 
@@ -461,29 +461,16 @@ class ProjectAdmin(
 
     # -- the task import ---------------------------------------------------------------------------
 
+    import_permissions = ("assignments.add_task", "assignments.add_batch")
+
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path(
-                "<path:object_id>/import/",
-                self.admin_site.admin_view(self.import_view),
-                name="{}_{}_import".format(*info),
-            ),
-            *self.quality_urls(),
-            *super().get_urls(),
-        ]
+        return [*object_view_urls(self, "import"), *self.quality_urls(), *super().get_urls()]
 
     def import_view(self, request, object_id):
         """Upload a CSV or JSONL file → ``tasks_import`` (a new batch). On any invalid row the
         first problems are listed and nothing is written; on success, back to the project with
         the count and the time it took."""
-        project = get_object_or_404(self.get_queryset(request), pk=object_id)
-        if not (
-            self.has_change_permission(request, project)
-            and request.user.has_perm("assignments.add_task")
-            and request.user.has_perm("assignments.add_batch")
-        ):
-            raise PermissionDenied
+        project = self.import_target(request, object_id)
 
         def run(c: dict) -> str:
             upload = c["file"]
@@ -770,9 +757,7 @@ class AssignmentAdmin(ReadOnlyAdmin):
         "active_seconds",
     )
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("project", "labeler", "task")
+    related = ("project", "labeler", "task")
 
 
 # -- reviews ---------------------------------------------------------------------------------------
@@ -820,9 +805,7 @@ class ReviewAdmin(ReadOnlyAdmin):
         "created_at",
     )
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("project", "reviewer", "task")
+    related = ("project", "reviewer", "task")
 
 
 # -- refits ----------------------------------------------------------------------------------------

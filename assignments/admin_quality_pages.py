@@ -15,9 +15,9 @@ which links to the scorecard by URL name only. URL names (namespace ``admin``):
 Operations managers only (active staff with the model's view permission): anyone else gets the
 admin's usual refusal (the login page, or 403 for staff without the permission). The views parse
 the filters, call the selectors (``assignments.selectors.quality_pages``,
-``qc.selectors.quality_facts``, ``qc.selectors.rules``) and render; the charts are inline SVG from ``qc.charts``. Every rate is
-shown with its n and its Wilson 95% interval; each page costs a constant number of queries,
-whatever the number of labelers, batches or facts.
+``qc.selectors.quality_facts``, ``qc.selectors.rules``) and render; the charts are inline SVG
+from ``qc.charts``. Every rate is shown with its n and its Wilson 95% interval; each page costs
+a constant number of queries, whatever the number of labelers, batches or facts.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from qc import charts
 from qc.charts import DASH, percent
 from qc.selectors import quality_facts
 from qc.selectors.rules import public_inputs, rule_firings_for
-from workforce.models import Labeler
+from workforce.models import Labeler, Vendor
 from workforce.selectors import is_ops
 
 TEMPLATES = "admin/assignments/quality/"
@@ -238,12 +238,17 @@ class QualityDashboardsMixin:
         if not (is_ops(request.user) and all(request.user.has_perm(p) for p in perms)):
             raise PermissionDenied
 
-    def _render(self, request, template: str, context: dict[str, Any]) -> TemplateResponse:
+    def _render(
+        self, request, template: str, context: dict[str, Any], *, under, obj=None, crumb: str
+    ) -> TemplateResponse:
+        """The page, its breadcrumbs under the list of the model ``under`` (and ``obj``), ending
+        in ``crumb``."""
         request.current_app = self.admin_site.name
+        crumbs = {"crumbs_opts": under._meta, "crumbs_object": obj, "crumbs_title": crumb}
         return TemplateResponse(
             request,
             TEMPLATES + template,
-            {**self.admin_site.each_context(request), "opts": self.opts, **context},
+            {**self.admin_site.each_context(request), "opts": self.opts, **crumbs, **context},
         )
 
     # -- the labeler scorecard -----------------------------------------------------------------
@@ -281,7 +286,6 @@ class QualityDashboardsMixin:
         context = {
             "title": f"Scorecard of {labeler.public_code}",
             "labeler": labeler,
-            "labeler_url": _url("workforce_labeler_change", labeler.pk),
             "form": form,
             "filter_errors": asked.errors if asked.is_bound else {},
             "project_name": names.get(project_id) if project_id else None,
@@ -335,7 +339,9 @@ class QualityDashboardsMixin:
             "max_firings": MAX_FIRINGS,
             "firings_url": _url("qc_rulefiring_changelist", query={"q": labeler.user.username}),
         }
-        return self._render(request, "scorecard.html", context)
+        return self._render(
+            request, "scorecard.html", context, under=Labeler, obj=labeler, crumb="Scorecard"
+        )
 
     @staticmethod
     def _firing_row(firing, labeler: Labeler, names: dict[int, str]) -> dict[str, Any]:
@@ -493,7 +499,9 @@ class QualityDashboardsMixin:
             "computed_at": data["computed_at"],
             "vendors_url": reverse("admin:assignments_quality_vendors") + f"?project={project.pk}",
         }
-        return self._render(request, "project.html", context)
+        return self._render(
+            request, "project.html", context, under=Project, obj=project, crumb="Quality"
+        )
 
     # -- the vendor comparison -----------------------------------------------------------------
 
@@ -555,4 +563,6 @@ class QualityDashboardsMixin:
             "vendors": vendors,
             "throughput_days": THROUGHPUT_DAYS,
         }
-        return self._render(request, "vendors.html", context)
+        return self._render(
+            request, "vendors.html", context, under=Vendor, crumb="Quality comparison"
+        )

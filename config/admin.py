@@ -39,6 +39,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from config.errors import ApplicationError, InvalidInput
+from config.uploads import format_from_name
 
 CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
 
@@ -47,7 +48,14 @@ CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
 
 class ReadOnlyMixin:
     """Never added, changed or deleted here, whatever the user's model permissions: a record the
-    services write. For a ModelAdmin or an inline (``obj`` is the inline's parent)."""
+    services write. For a ModelAdmin or an inline (``obj`` is the inline's parent).
+    ``related``: what the rows' query joins (``select_related``), so no row costs a query."""
+
+    related: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*self.related) if self.related else queryset
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -65,16 +73,10 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
-    """Rows the services write, listed on their parent's page: read-only, no empty forms.
-    ``related``: what the rows' query joins (``select_related``), so no row costs a query."""
+    """Rows the services write, listed on their parent's page: read-only, no empty forms."""
 
     extra = 0
     can_delete = False
-    related: tuple[str, ...] = ()
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        return queryset.select_related(*self.related) if self.related else queryset
 
 
 class StatusHistoryInline(ReadOnlyInline):
@@ -434,13 +436,11 @@ class FileImportForm(forms.Form):
         if upload.size > self.max_bytes:
             raise ValidationError(self.too_large)
         if not cleaned.get("format"):
-            name = (upload.name or "").lower()
-            if name.endswith(".csv"):
-                cleaned["format"] = "csv"
-            elif name.endswith((".jsonl", ".ndjson")):
-                cleaned["format"] = "jsonl"
-            else:
+            file_format = format_from_name(upload.name or "")
+            if file_format is None:
                 self.add_error("format", "Choose the format: the file name does not say.")
+            else:
+                cleaned["format"] = file_format
         return cleaned
 
 

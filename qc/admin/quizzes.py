@@ -192,11 +192,9 @@ class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         "qualification_link",
     )
     readonly_fields = fields
+    related = ("quiz", "labeler", "qualification")
     inlines = (AttemptQuestionInline,)
     actions = ("end_attempts",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("quiz", "labeler", "qualification")
 
     @admin.display(description="answered")
     def progress(self, obj: QuizAttempt) -> str:
