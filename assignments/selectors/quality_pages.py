@@ -1,8 +1,8 @@
 """What the quality pages show (rendered by ``assignments.admin_quality_pages`` and
 ``assignments.api.quality``), read with the work records: a labeler's throughput and active
 time, the scorecard (qc's scores plus throughput), and a project's quality page (agreement
-coefficients, consensus confidence, decisions, label drift per batch). Aggregates in SQL; the coefficients
-themselves come from the pure maths of ``qc.stats``. See docs/quality.md.
+coefficients, consensus confidence, decisions, label drift per batch). Aggregates in SQL; the
+coefficients themselves come from the pure maths of ``qc.stats``. See docs/quality.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.utils import timezone
 from assignments.models import Assignment, Project, Task
 from qc.answers import BOXES
 from qc.selectors import quality_facts
-from qc.selectors.quality_facts import WINDOWS, start_of_day
+from qc.selectors.quality_facts import WINDOWS, filter_given, start_of_day
 from qc.services.quality_facts import answer_class
 from qc.stats import (
     box_f1,
@@ -46,12 +46,11 @@ FLEISS_RULE = (
 
 
 def _submitted(project_id: int | None = None, labeler_id: int | None = None):
-    qs = Assignment.objects.filter(status=Assignment.Status.SUBMITTED)
-    if project_id is not None:
-        qs = qs.filter(project_id=project_id)
-    if labeler_id is not None:
-        qs = qs.filter(labeler_id=labeler_id)
-    return qs
+    return filter_given(
+        Assignment.objects.filter(status=Assignment.Status.SUBMITTED),
+        project_id=project_id,
+        labeler_id=labeler_id,
+    )
 
 
 # -- throughput --------------------------------------------------------------------------------

@@ -80,31 +80,33 @@ def _window_q(field: str, since: datetime | None) -> Q:
 # -- scopes ------------------------------------------------------------------------------------
 
 
+def filter_given(qs: QuerySet, **lookups: Any) -> QuerySet:
+    """``qs`` filtered by each of ``lookups`` whose value is not None (an absent labeler,
+    project or cut-off narrows nothing)."""
+    return qs.filter(**{lookup: value for lookup, value in lookups.items() if value is not None})
+
+
 def _gold_checks(
     *, labeler_id: int | None, project_id: int | None, before: datetime | None, now: datetime
 ) -> QuerySet[GoldCheck]:
-    qs = GoldCheck.objects.filter(counted=True, checked_at__lte=now)
-    if labeler_id is not None:
-        qs = qs.filter(labeler_id=labeler_id)
-    if project_id is not None:
-        qs = qs.filter(project_id=project_id)
-    if before is not None:
-        qs = qs.filter(checked_at__lt=before)
-    return qs
+    return filter_given(
+        GoldCheck.objects.filter(counted=True, checked_at__lte=now),
+        labeler_id=labeler_id,
+        project_id=project_id,
+        checked_at__lt=before,
+    )
 
 
 def _outcomes(
     *, labeler_id: int | None, project_id: int | None, before: datetime | None, now: datetime
 ) -> QuerySet[LabelOutcome]:
     # Windows go by submission time, the own view's cut-off by decision time: both end at now.
-    qs = LabelOutcome.objects.filter(submitted_at__lte=now, decided_at__lte=now)
-    if labeler_id is not None:
-        qs = qs.filter(labeler_id=labeler_id)
-    if project_id is not None:
-        qs = qs.filter(project_id=project_id)
-    if before is not None:
-        qs = qs.filter(decided_at__lt=before)
-    return qs
+    return filter_given(
+        LabelOutcome.objects.filter(submitted_at__lte=now, decided_at__lte=now),
+        labeler_id=labeler_id,
+        project_id=project_id,
+        decided_at__lt=before,
+    )
 
 
 # -- the pieces of a scorecard -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Writes of quality facts, which ``qc.selectors.quality_facts`` reads back as scores: gold checks
 (a control answer graded against gold at submission) and label outcomes (each labeler's answer
-on a decided task, compared with the final label and with the other labelers). ``assignments`` calls these with plain values; qc never reaches up.
+on a decided task, compared with the final label and with the other labelers). ``assignments``
+calls these with plain values; qc never reaches up.
 
 Both writes are one set-based statement and idempotent on the assignment id, so a retried
 submission or a consensus run twice records nothing more.
