@@ -107,6 +107,7 @@ class ProjectForm(ServiceModelForm):
 class TaskImportForm(FileImportForm):
     max_bytes = TASK_IMPORT_MAX_BYTES
     too_large = services.ImportTooLarge.default_detail
+    max_rows = TASK_IMPORT_MAX_ROWS
 
     source = forms.CharField(max_length=200, required=False, help_text="Where the items came from.")
     note = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea({"rows": 2}))
@@ -462,6 +463,9 @@ class ProjectAdmin(
     # -- the task import ---------------------------------------------------------------------------
 
     import_permissions = ("assignments.add_task", "assignments.add_batch")
+    import_form = TaskImportForm
+    import_template = "admin/assignments/project/import.html"
+    import_columns = IMPORT_COLUMNS
 
     def get_urls(self):
         return [*object_view_urls(self, "import"), *self.quality_urls(), *super().get_urls()]
@@ -499,19 +503,7 @@ class ProjectAdmin(
             )
 
         return self.file_import_page(
-            request,
-            obj=project,
-            form_class=TaskImportForm,
-            run=run,
-            invalid=services.ImportInvalid,
-            template="admin/assignments/project/import.html",
-            title=f"Import tasks into {project}",
-            context={
-                "project": project,
-                "columns": IMPORT_COLUMNS,
-                "max_rows": TASK_IMPORT_MAX_ROWS,
-                "max_mb": TASK_IMPORT_MAX_BYTES // (1024 * 1024),
-            },
+            request, obj=project, run=run, title=f"Import tasks into {project}"
         )
 
 

@@ -38,8 +38,8 @@ from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from config.errors import ApplicationError, InvalidInput
-from config.uploads import format_from_name
+from config.errors import ApplicationError
+from config.uploads import ImportInvalid, format_from_name
 
 CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
 
@@ -417,10 +417,12 @@ def reason_asking_action(
 
 class FileImportForm(forms.Form):
     """A CSV or JSONL file to import; its format comes from the file name unless chosen. A
-    subclass sets ``max_bytes`` and ``too_large`` (the message for a larger file)."""
+    subclass sets ``max_bytes``, ``too_large`` (the message for a larger file) and ``max_rows``
+    (the import's own limit, stated on the page)."""
 
     max_bytes: int
     too_large: str
+    max_rows: int
 
     file = forms.FileField(help_text="A .csv or .jsonl file.")
     format = forms.ChoiceField(
@@ -465,6 +467,9 @@ class FileImportMixin:
     (those of the rows it writes)."""
 
     import_permissions: tuple[str, ...] = ()
+    import_form: type[FileImportForm]
+    import_template: str  # extends admin/file_import.html with what the file holds
+    import_columns: Iterable[str] = ()  # the file's columns, stated on the page
 
     def import_target(self, request, object_id):
         """The object to import into, among those the user may see (else 404); PermissionDenied
@@ -478,27 +483,20 @@ class FileImportMixin:
         return obj
 
     def file_import_page(
-        self,
-        request,
-        *,
-        obj,
-        form_class: type[FileImportForm],
-        run: Callable[[dict], str],
-        invalid: type[InvalidInput],
-        template: str,
-        title: str,
-        context: dict,
+        self, request, *, obj, run: Callable[[dict], str], title: str, context: dict | None = None
     ) -> HttpResponse:
-        """Show ``form_class``; on a valid post call ``run(cleaned_data)``, the import. When it
-        raises ``invalid`` (rows in error, nothing written) the rows' errors are listed, another
+        """Show ``import_form``; on a valid post call ``run(cleaned_data)``, the import. When it
+        raises ImportInvalid (rows in error, nothing written) the rows' errors are listed, another
         service error goes on the form, and on success ``run``'s message is shown on ``obj``'s
-        change page. ``template`` extends ``admin/file_import.html``; ``context`` adds to it."""
+        change page. The page is ``import_template`` with ``obj`` as ``object``, the columns and
+        the limits; ``context`` adds to it."""
+        form_class = self.import_form
         form = form_class(request.POST or None, request.FILES or None)
         row_errors, error_detail = [], ""
         if request.method == "POST" and form.is_valid():
             try:
                 message = run(form.cleaned_data)
-            except invalid as exc:
+            except ImportInvalid as exc:
                 row_errors, error_detail = exc.fields.get("rows", []), exc.detail
             except (ApplicationError, ValidationError) as exc:
                 form.add_error(None, error_text(exc))
@@ -516,7 +514,10 @@ class FileImportMixin:
             "form": form,
             "row_errors": row_errors,
             "error_detail": error_detail,
-            **context,
+            "columns": self.import_columns,
+            "max_rows": form_class.max_rows,
+            "max_mb": form_class.max_bytes // (1024 * 1024),
+            **(context or {}),
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, template, page)
+        return TemplateResponse(request, self.import_template, page)

@@ -88,6 +88,7 @@ class GoldItemInline(ReadOnlyInline):
 class GoldImportForm(FileImportForm):
     max_bytes = services.GOLD_IMPORT_MAX_BYTES
     too_large = services.ImportTooLarge.default_detail
+    max_rows = services.GOLD_IMPORT_MAX_ROWS
 
 
 @admin.register(GoldSet)
@@ -231,6 +232,9 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     # -- import / export views --
 
     import_permissions = ("qc.add_golditem", "qc.change_golditem")
+    import_form = GoldImportForm
+    import_template = "admin/qc/goldset/import.html"
+    import_columns = services.COLUMNS
 
     def get_urls(self):
         return [*object_view_urls(self, "import", "export"), *super().get_urls()]
@@ -267,18 +271,9 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
         return self.file_import_page(
             request,
             obj=gold_set,
-            form_class=GoldImportForm,
             run=run,
-            invalid=services.ImportInvalid,
-            template="admin/qc/goldset/import.html",
             title=f"Import gold into {gold_set}",
-            context={
-                "gold_set": gold_set,
-                "columns": services.COLUMNS,
-                "required": services.REQUIRED_COLUMNS,
-                "max_rows": services.GOLD_IMPORT_MAX_ROWS,
-                "max_mb": services.GOLD_IMPORT_MAX_BYTES // (1024 * 1024),
-            },
+            context={"required": services.REQUIRED_COLUMNS},
         )
 
     def export_view(self, request, object_id):
