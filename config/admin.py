@@ -2,12 +2,12 @@
 
 - Records the services write: ``ReadOnlyAdmin`` and ``ReadOnlyInline`` (shown, never added,
   changed or deleted here; ``ReadOnlyMixin`` for the permission trio alone),
-  ``StatusHistoryInline`` for a status history.
+  ``StatusHistoryInline`` for a status history; ``NeverDeletedMixin`` for rows that are kept.
 - Columns of annotations: ``annotation_column`` (the admin lists only fields, callables and
   ModelAdmin attributes, not a queryset's annotations).
 - Service-backed forms: a ModelAdmin whose save calls a service shows the service's
-  ValidationError on the form (``ServiceFormAdminMixin``, ``ServiceModelForm``,
-  ``ServiceErrorsFormMixin``, ``adopt``).
+  ValidationError on the form (``ServiceFormAdminMixin``, which also saves through declared
+  create and update services; ``ServiceModelForm``, ``ServiceErrorsFormMixin``, ``adopt``).
 - Actions that ask first: ``ConfirmationActionsMixin.confirmation_page`` renders the one
   intermediate page (``admin/reason_confirmation.html``: what will happen to which objects, and
   the form's fields, usually a required reason); ``reason_action`` shows it until the form is
@@ -62,6 +62,14 @@ class ReadOnlyMixin:
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class NeverDeletedMixin:
+    """ModelAdmin mixin: its rows are kept for the record (other records refer to them), so
+    never deleted here; the ModelAdmin's docstring says what replaces deleting."""
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -178,6 +186,15 @@ class ServiceModelForm(ServiceErrorsFormMixin, forms.ModelForm):
         """See the class docstring."""
 
 
+def with_defaults(cleaned: dict, defaults: dict) -> dict:
+    """A form's cleaned data with each field left empty (None or "") that ``defaults`` names
+    set to its default."""
+    return {
+        name: defaults[name] if name in defaults and value in (None, "") else value
+        for name, value in cleaned.items()
+    }
+
+
 class ServiceFormAdminMixin:
     """ModelAdmin mixin for forms whose save calls a service.
 
@@ -186,7 +203,29 @@ class ServiceFormAdminMixin:
     ``transaction.atomic`` around the change form — so anything written in that request is
     rolled back — and the view is run once more with the error attached to the form, which
     therefore fails validation and is re-displayed with the service's messages.
+
+    The services are declared: adding calls ``create_service(actor=…, **the form's fields)``,
+    a field left empty taking its ``create_defaults`` value, and makes the admin's object the
+    new row; changing calls ``update_service(actor=…, data=…, <update_target>=obj)`` with the
+    changed fields that ``editable_fields`` names — or, without an update service, is the
+    ModelForm's own save. A ModelAdmin with more to do overrides ``save_model``.
     """
+
+    create_service: Callable | None = None  # a staticmethod
+    create_defaults: dict = {}
+    update_service: Callable | None = None  # a staticmethod
+    update_target = "obj"
+    # The fields the ModelAdmin's update service takes (``_update_changed``).
+    editable_fields: Iterable[str] = ()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            c = with_defaults(form.cleaned_data, self.create_defaults)
+            adopt(obj, self._call_service(self.create_service, actor=request.user, **c))
+        elif self.update_service is None:
+            super().save_model(request, obj, form, change)
+        else:
+            self._update_changed(request, form, self.update_service, **{self.update_target: obj})
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -207,9 +246,6 @@ class ServiceFormAdminMixin:
             return service(**kwargs)
         except (ValidationError, ApplicationError) as exc:
             raise _ServiceRejected(as_validation_error(exc)) from exc
-
-    # The fields the ModelAdmin's update service takes (``_update_changed``).
-    editable_fields: Iterable[str] = ()
 
     def _update_changed(self, request, form, service, **target) -> None:
         """Call the update ``service(actor=…, data=…, **target)`` with the form's changed

@@ -26,6 +26,7 @@ from import_export.formats import base_formats
 
 from config.admin import (
     ConfirmationActionsMixin,
+    NeverDeletedMixin,
     ReadOnlyAdmin,
     ReasonForm,
     ServiceActionsMixin,
@@ -177,8 +178,11 @@ class VendorMembershipInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class VendorAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    # Never deleted: a vendor is suspended, and its labelers, history and money refer to it.
+    # Changing it is the ModelForm's save (validated by VendorForm): no vendor update service.
     form = VendorForm
+    create_service = staticmethod(services.vendor_create)
     list_display = (
         "name",
         "slug",
@@ -212,27 +216,6 @@ class VendorAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
 
     labeler_count = annotation_column("labeler_count", "labelers")
     active_labeler_count = annotation_column("active_labeler_count", "active labelers")
-
-    def has_delete_permission(self, request, obj=None):
-        # A vendor is suspended, never deleted: its labelers, history and money refer to it.
-        return False
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)  # validated by the ModelForm
-            return
-        c = form.cleaned_data
-        vendor = self._call_service(
-            services.vendor_create,
-            actor=request.user,
-            name=c["name"],
-            slug=c["slug"],
-            contact_name=c.get("contact_name", ""),
-            contact_email=c.get("contact_email", ""),
-            country=c.get("country", ""),
-            default_currency=c["default_currency"],
-        )
-        adopt(obj, vendor)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not VendorMembership:
@@ -376,7 +359,10 @@ class LabelerStatusChangeInline(StatusHistoryInline):
 
 
 @admin.register(Labeler)
-class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExportModelAdmin):
+class LabelerAdmin(
+    NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExportModelAdmin
+):
+    # Never deleted: labelers are offboarded; deleting would erase their history.
     form = LabelerChangeForm
     add_form = LabelerAddForm
     list_display = (
@@ -488,10 +474,6 @@ class LabelerAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExport
 
     def get_inlines(self, request, obj):
         return () if obj is None else super().get_inlines(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        # Labelers are offboarded, never deleted: deleting would erase their history.
-        return False
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -605,9 +587,12 @@ class LabelerStatusChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QualificationType)
-class QualificationTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class QualificationTypeAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     """Adding calls ``qualification_type_create``; the name and description may be edited, the
-    slug (which projects and quizzes refer to) may not."""
+    slug (which projects and quizzes refer to) may not. Never deleted: grants and quizzes refer
+    to a type, and it stays for the record."""
+
+    create_service = staticmethod(services.qualification_type_create)
 
     list_display = ("slug", "name", "live_grants")
     search_fields = ("slug", "name")
@@ -626,24 +611,6 @@ class QualificationTypeAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else self.prepopulated_fields
-
-    def has_delete_permission(self, request, obj=None):
-        # Grants and quizzes refer to a type; it stays for the record.
-        return False
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        c = form.cleaned_data
-        qtype = self._call_service(
-            services.qualification_type_create,
-            actor=request.user,
-            slug=c["slug"],
-            name=c["name"],
-            description=c.get("description", ""),
-        )
-        adopt(obj, qtype)
 
 
 class QualificationStateFilter(admin.SimpleListFilter):

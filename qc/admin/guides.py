@@ -15,12 +15,13 @@ from django.db.models import QuerySet
 
 from config.admin import (
     ConfirmationActionsMixin,
+    NeverDeletedMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     ServiceFormAdminMixin,
     ServiceModelForm,
-    adopt,
     annotation_column,
+    with_defaults,
 )
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors import guides as selectors
@@ -32,15 +33,8 @@ DRAFT = GuideVersion.Status.DRAFT
 DRAFT_FIELDS = ("bump", "body", "label_definitions", "change_summary")
 
 
-def _draft_settings(c: dict) -> dict:
-    """A new draft's settings for ``guide_version_create`` from a form's cleaned data: a field
-    left empty takes its default (a minor bump, no text, no label definitions)."""
-    return {
-        "body": c.get("body", ""),
-        "bump": c.get("bump") or GuideVersion.Bump.MINOR,
-        "label_definitions": c.get("label_definitions") or [],
-        "change_summary": c.get("change_summary", ""),
-    }
+# What a new draft's fields left empty take (no text and no summary stay empty).
+DRAFT_DEFAULTS = {"bump": GuideVersion.Bump.MINOR, "label_definitions": []}
 
 
 # -- forms --------------------------------------------------------------------------------------
@@ -111,8 +105,12 @@ class PublishedVersionInline(ReadOnlyInline):
 
 
 @admin.register(Guide)
-class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class GuideAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    # Never deleted: versions, acknowledgements and gold refer to a guide.
     form = GuideForm
+    create_service = staticmethod(services.guide_create)
+    update_service = staticmethod(services.guide_update)
+    update_target = "guide"
     editable_fields = services.GUIDE_EDITABLE_FIELDS
     list_display = (
         "name",
@@ -147,25 +145,6 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     published_count = annotation_column("published_count", "published")
     draft_count = annotation_column("draft_count", "drafts")
 
-    def has_delete_permission(self, request, obj=None):
-        # Versions, acknowledgements and gold refer to a guide: it is kept.
-        return False
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            self._update_changed(request, form, services.guide_update, guide=obj)
-            return
-        c = form.cleaned_data
-        guide = self._call_service(
-            services.guide_create,
-            actor=request.user,
-            slug=c["slug"],
-            name=c["name"],
-            project_family=c.get("project_family", ""),
-            description=c.get("description", ""),
-        )
-        adopt(obj, guide)
-
     def save_formset(self, request, form, formset, change):
         if formset.model is not GuideVersion:
             return super().save_formset(request, form, formset, change)
@@ -185,7 +164,9 @@ class GuideAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
                 services.guide_version_create,
                 actor=request.user,
                 guide=guide,
-                **_draft_settings(inline_form.cleaned_data),
+                **with_defaults(
+                    {n: inline_form.cleaned_data.get(n, "") for n in DRAFT_FIELDS}, DRAFT_DEFAULTS
+                ),
             )
 
 
@@ -198,6 +179,10 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
     "publish" action. A published version opens read-only."""
 
     form = GuideVersionForm
+    create_service = staticmethod(services.guide_version_create)
+    create_defaults = DRAFT_DEFAULTS
+    update_service = staticmethod(services.guide_version_update)
+    update_target = "version"
     editable_fields = services.VERSION_EDITABLE_FIELDS
     list_display = (
         "guide",
@@ -264,19 +249,6 @@ class GuideVersionAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.M
         if obj is None or obj.status == PUBLISHED:
             return False
         return super().has_delete_permission(request, obj)
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            self._update_changed(request, form, services.guide_version_update, version=obj)
-            return
-        c = form.cleaned_data
-        version = self._call_service(
-            services.guide_version_create,
-            actor=request.user,
-            guide=c["guide"],
-            **_draft_settings(c),
-        )
-        adopt(obj, version)
 
     def delete_model(self, request, obj):
         services.guide_version_discard(actor=request.user, version=obj)

@@ -17,12 +17,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from config.admin import (
+    NeverDeletedMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     ServiceActionsMixin,
     ServiceFormAdminMixin,
     ServiceModelForm,
-    adopt,
     annotation_column,
     delegating_action,
 )
@@ -41,8 +41,12 @@ class QuizForm(ServiceModelForm):
 
 
 @admin.register(Quiz)
-class QuizAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class QuizAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    # Never deleted: attempts refer to their quiz, which is deactivated instead.
     form = QuizForm
+    create_service = staticmethod(services.quiz_create)
+    update_service = staticmethod(services.quiz_update)
+    update_target = "quiz"
     editable_fields = services.QUIZ_FIELDS
     list_display = (
         "title",
@@ -89,22 +93,6 @@ class QuizAdmin(ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(attempt_count=Count("attempts"))
 
     attempt_count = annotation_column("attempt_count", "attempts")
-
-    def has_delete_permission(self, request, obj=None):
-        # Attempts refer to their quiz: a quiz is deactivated, never deleted.
-        return False
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            self._update_changed(request, form, services.quiz_update, quiz=obj)
-            return
-        c = form.cleaned_data
-        quiz = self._call_service(
-            services.quiz_create,
-            actor=request.user,
-            **{name: c[name] for name in services.QUIZ_FIELDS if name in c},
-        )
-        adopt(obj, quiz)
 
     def _set_active(self, request, queryset, active: bool) -> None:
         done = self.apply_each(
