@@ -37,14 +37,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
+from config.services import with_defaults
 from qc.answers import AnswerError, grade, validate_answer
-from qc.models import AttemptQuestion, GoldExposure, GoldItem, GoldSet, Guide, Quiz, QuizAttempt
+from qc.models import AttemptQuestion, GoldExposure, GoldItem, GoldSet, Quiz, QuizAttempt
 from qc.sampling import draw_stratified
 from qc.selectors import quizzes as quiz_selectors
 from qc.selectors.guides import guide_ack_missing
 from qc.sequential import SprtParams, Verdict, decide, fixed_passes, llr
 from qc.services.exposures import gold_exposures_record
-from workforce.models import Labeler, Qualification, QualificationType, User
+from workforce.models import Labeler, Qualification, User
 from workforce.selectors import is_ops
 from workforce.services import qualification_grant
 
@@ -77,6 +78,8 @@ QUIZ_FIELDS = (
 )
 # Changing these under existing attempts would change what those attempts mean.
 FROZEN_ONCE_ATTEMPTED = frozenset({"kind", "gold_set"})
+# Settings given as decimals, or as floats or strings that ``_decimal`` reads.
+DECIMAL_FIELDS = frozenset({"pass_mark", "seq_p0", "seq_alpha", "seq_beta"})
 
 
 # -- quizzes ------------------------------------------------------------------------------------
@@ -166,45 +169,34 @@ def quiz_create(
     gold_set: GoldSet,
     num_questions: int,
     pass_mark: Decimal | float | str,
-    description: str = "",
-    guide: Guide | None = None,
-    time_limit_seconds: int | None = None,
-    max_attempts: int | None = None,
-    retry_delay_seconds: int = 0,
-    qualification_type: QualificationType | None = None,
-    validity_days: int | None = None,
-    is_active: bool = True,
-    sequential: bool = False,
-    seq_p0: Decimal | float | str | None = None,
-    seq_alpha: Decimal | float | str = Decimal("0.05"),
-    seq_beta: Decimal | float | str = Decimal("0.05"),
-    seq_min_questions: int = 5,
+    **settings: Any,
 ) -> Quiz:
-    """Create a quiz. A qualification quiz needs a qualification type; a training quiz grants
-    none. A sequential quiz is a qualification quiz with 0 < seq_p0 < pass_mark < 1, error
-    rates in (0, 0.5) and 1 <= seq_min_questions <= num_questions. The gold set's size is not
-    checked here but when an attempt starts (items come and go). Raises ValidationError
-    (field-level)."""
+    """Create a quiz. ``settings`` are any other of ``QUIZ_FIELDS``; one left out takes the
+    model field's default (no guide, time limit, attempt limit, qualification type or expiry;
+    no retry delay; active; not sequential, with alpha and beta 0.05 and at least 5
+    questions). A keyword outside them is a TypeError, as for any function.
+
+    A qualification quiz needs a qualification type; a training quiz grants none. A sequential
+    quiz is a qualification quiz with 0 < seq_p0 < pass_mark < 1, error rates in (0, 0.5) and
+    1 <= seq_min_questions <= num_questions. The gold set's size is not checked here but when
+    an attempt starts (items come and go). Raises ValidationError (field-level)."""
+    unknown = sorted(set(settings) - set(QUIZ_FIELDS))
+    if unknown:
+        raise TypeError(f"quiz_create() got unexpected keyword arguments: {', '.join(unknown)}")
+    given = {
+        **settings,
+        "slug": slug,
+        "title": title,
+        "kind": kind,
+        "gold_set": gold_set,
+        "num_questions": num_questions,
+        "pass_mark": pass_mark,
+    }
     quiz = Quiz(
-        slug=slug,
-        title=title,
-        description=description,
-        kind=kind,
-        gold_set=gold_set,
-        guide=guide,
-        num_questions=num_questions,
-        pass_mark=_decimal(pass_mark),
-        time_limit_seconds=time_limit_seconds,
-        max_attempts=max_attempts,
-        retry_delay_seconds=retry_delay_seconds,
-        qualification_type=qualification_type,
-        validity_days=validity_days,
-        is_active=is_active,
-        sequential=sequential,
-        seq_p0=_decimal(seq_p0),
-        seq_alpha=_decimal(seq_alpha),
-        seq_beta=_decimal(seq_beta),
-        seq_min_questions=seq_min_questions,
+        **{
+            name: _decimal(value) if name in DECIMAL_FIELDS else value
+            for name, value in with_defaults(Quiz, QUIZ_FIELDS, given).items()
+        }
     )
     _check_quiz(quiz)
     _full_clean(quiz)
@@ -235,7 +227,7 @@ def quiz_update(*, actor: User | None, quiz: Quiz, data: dict[str, Any]) -> Quiz
             )
         for name in changed:
             value = data[name]
-            if name in ("pass_mark", "seq_p0", "seq_alpha", "seq_beta"):
+            if name in DECIMAL_FIELDS:
                 value = _decimal(value)
             setattr(locked, name, value)
         _check_quiz(locked)
@@ -255,7 +247,7 @@ def _differs(quiz: Quiz, name: str, value: Any) -> bool:
     current = getattr(quiz, field.attname)
     if field.is_relation:
         value = value.pk if value is not None else None
-    elif name in ("pass_mark", "seq_p0", "seq_alpha", "seq_beta"):
+    elif name in DECIMAL_FIELDS:
         value = _decimal(value)
     return current != value
 

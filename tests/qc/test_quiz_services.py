@@ -45,6 +45,26 @@ def test_create_a_qualification_quiz():
     assert quiz.pk and quiz.pass_mark == Decimal("0.800") and quiz.validity_days == 90
 
 
+def test_settings_left_out_take_the_model_defaults():
+    quiz = _create(kind=Quiz.Kind.TRAINING)
+    quiz.refresh_from_db()
+    assert (quiz.description, quiz.guide, quiz.time_limit_seconds, quiz.max_attempts) == (
+        "",
+        None,
+        None,
+        None,
+    )
+    assert (quiz.retry_delay_seconds, quiz.validity_days, quiz.is_active) == (0, None, True)
+    assert (quiz.sequential, quiz.seq_p0, quiz.seq_min_questions) == (False, None, 5)
+    assert (quiz.seq_alpha, quiz.seq_beta) == (Decimal("0.050"), Decimal("0.050"))
+
+
+def test_a_keyword_outside_the_quiz_settings_is_a_type_error():
+    with pytest.raises(TypeError, match="unexpected keyword arguments: colour"):
+        _create(colour="blue")
+    assert not Quiz.objects.exists()
+
+
 def test_create_a_sequential_quiz_with_valid_sprt_parameters():
     quiz = _create(sequential=True, seq_p0="0.55", seq_min_questions=4)
     params = services.sprt_params(quiz)
