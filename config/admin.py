@@ -2,12 +2,12 @@
 
 - Records the services write: ``ReadOnlyAdmin`` and ``ReadOnlyInline`` (shown, never added,
   changed or deleted here; ``ReadOnlyMixin`` for the permission trio alone),
-  ``StatusHistoryInline`` for a status history.
+  ``StatusHistoryInline`` for a status history; ``NeverDeletedMixin`` for rows that are kept.
 - Columns of annotations: ``annotation_column`` (the admin lists only fields, callables and
   ModelAdmin attributes, not a queryset's annotations).
 - Service-backed forms: a ModelAdmin whose save calls a service shows the service's
-  ValidationError on the form (``ServiceFormAdminMixin``, ``ServiceModelForm``,
-  ``ServiceErrorsFormMixin``, ``adopt``).
+  ValidationError on the form (``ServiceFormAdminMixin``, which also saves through declared
+  create and update services; ``ServiceModelForm``, ``ServiceErrorsFormMixin``, ``adopt``).
 - Actions that ask first: ``ConfirmationActionsMixin.confirmation_page`` renders the one
   intermediate page (``admin/reason_confirmation.html``: what will happen to which objects, and
   the form's fields, usually a required reason); ``reason_action`` shows it until the form is
@@ -38,8 +38,8 @@ from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from config.errors import ApplicationError, InvalidInput
-from config.uploads import format_from_name
+from config.errors import ApplicationError
+from config.uploads import ImportInvalid, format_from_name
 
 CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
 
@@ -48,7 +48,14 @@ CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
 
 class ReadOnlyMixin:
     """Never added, changed or deleted here, whatever the user's model permissions: a record the
-    services write. For a ModelAdmin or an inline (``obj`` is the inline's parent)."""
+    services write. For a ModelAdmin or an inline (``obj`` is the inline's parent).
+    ``related``: what the rows' query joins (``select_related``), so no row costs a query."""
+
+    related: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.select_related(*self.related) if self.related else queryset
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -60,22 +67,24 @@ class ReadOnlyMixin:
         return False
 
 
+class NeverDeletedMixin:
+    """ModelAdmin mixin: its rows are kept for the record (other records refer to them), so
+    never deleted here; the ModelAdmin's docstring says what replaces deleting."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """A record the services write: listed and shown, never added, changed or deleted here.
     Actions with their own permission (``has_<name>_permission``) may still call services."""
 
 
 class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
-    """Rows the services write, listed on their parent's page: read-only, no empty forms.
-    ``related``: what the rows' query joins (``select_related``), so no row costs a query."""
+    """Rows the services write, listed on their parent's page: read-only, no empty forms."""
 
     extra = 0
     can_delete = False
-    related: tuple[str, ...] = ()
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        return queryset.select_related(*self.related) if self.related else queryset
 
 
 class StatusHistoryInline(ReadOnlyInline):
@@ -177,6 +186,15 @@ class ServiceModelForm(ServiceErrorsFormMixin, forms.ModelForm):
         """See the class docstring."""
 
 
+def with_defaults(cleaned: dict, defaults: dict) -> dict:
+    """A form's cleaned data with each field left empty (None or "") that ``defaults`` names
+    set to its default."""
+    return {
+        name: defaults[name] if name in defaults and value in (None, "") else value
+        for name, value in cleaned.items()
+    }
+
+
 class ServiceFormAdminMixin:
     """ModelAdmin mixin for forms whose save calls a service.
 
@@ -185,7 +203,29 @@ class ServiceFormAdminMixin:
     ``transaction.atomic`` around the change form — so anything written in that request is
     rolled back — and the view is run once more with the error attached to the form, which
     therefore fails validation and is re-displayed with the service's messages.
+
+    The services are declared: adding calls ``create_service(actor=…, **the form's fields)``,
+    a field left empty taking its ``create_defaults`` value, and makes the admin's object the
+    new row; changing calls ``update_service(actor=…, data=…, <update_target>=obj)`` with the
+    changed fields that ``editable_fields`` names — or, without an update service, is the
+    ModelForm's own save. A ModelAdmin with more to do overrides ``save_model``.
     """
+
+    create_service: Callable | None = None  # a staticmethod
+    create_defaults: dict = {}
+    update_service: Callable | None = None  # a staticmethod
+    update_target = "obj"
+    # The fields the ModelAdmin's update service takes (``_update_changed``).
+    editable_fields: Iterable[str] = ()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            c = with_defaults(form.cleaned_data, self.create_defaults)
+            adopt(obj, self._call_service(self.create_service, actor=request.user, **c))
+        elif self.update_service is None:
+            super().save_model(request, obj, form, change)
+        else:
+            self._update_changed(request, form, self.update_service, **{self.update_target: obj})
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -206,9 +246,6 @@ class ServiceFormAdminMixin:
             return service(**kwargs)
         except (ValidationError, ApplicationError) as exc:
             raise _ServiceRejected(as_validation_error(exc)) from exc
-
-    # The fields the ModelAdmin's update service takes (``_update_changed``).
-    editable_fields: Iterable[str] = ()
 
     def _update_changed(self, request, form, service, **target) -> None:
         """Call the update ``service(actor=…, data=…, **target)`` with the form's changed
@@ -416,10 +453,12 @@ def reason_asking_action(
 
 class FileImportForm(forms.Form):
     """A CSV or JSONL file to import; its format comes from the file name unless chosen. A
-    subclass sets ``max_bytes`` and ``too_large`` (the message for a larger file)."""
+    subclass sets ``max_bytes``, ``too_large`` (the message for a larger file) and ``max_rows``
+    (the import's own limit, stated on the page)."""
 
     max_bytes: int
     too_large: str
+    max_rows: int
 
     file = forms.FileField(help_text="A .csv or .jsonl file.")
     format = forms.ChoiceField(
@@ -464,6 +503,9 @@ class FileImportMixin:
     (those of the rows it writes)."""
 
     import_permissions: tuple[str, ...] = ()
+    import_form: type[FileImportForm]
+    import_template: str  # extends admin/file_import.html with what the file holds
+    import_columns: Iterable[str] = ()  # the file's columns, stated on the page
 
     def import_target(self, request, object_id):
         """The object to import into, among those the user may see (else 404); PermissionDenied
@@ -477,27 +519,20 @@ class FileImportMixin:
         return obj
 
     def file_import_page(
-        self,
-        request,
-        *,
-        obj,
-        form_class: type[FileImportForm],
-        run: Callable[[dict], str],
-        invalid: type[InvalidInput],
-        template: str,
-        title: str,
-        context: dict,
+        self, request, *, obj, run: Callable[[dict], str], title: str, context: dict | None = None
     ) -> HttpResponse:
-        """Show ``form_class``; on a valid post call ``run(cleaned_data)``, the import. When it
-        raises ``invalid`` (rows in error, nothing written) the rows' errors are listed, another
+        """Show ``import_form``; on a valid post call ``run(cleaned_data)``, the import. When it
+        raises ImportInvalid (rows in error, nothing written) the rows' errors are listed, another
         service error goes on the form, and on success ``run``'s message is shown on ``obj``'s
-        change page. ``template`` extends ``admin/file_import.html``; ``context`` adds to it."""
+        change page. The page is ``import_template`` with ``obj`` as ``object``, the columns and
+        the limits; ``context`` adds to it."""
+        form_class = self.import_form
         form = form_class(request.POST or None, request.FILES or None)
         row_errors, error_detail = [], ""
         if request.method == "POST" and form.is_valid():
             try:
                 message = run(form.cleaned_data)
-            except invalid as exc:
+            except ImportInvalid as exc:
                 row_errors, error_detail = exc.fields.get("rows", []), exc.detail
             except (ApplicationError, ValidationError) as exc:
                 form.add_error(None, error_text(exc))
@@ -515,7 +550,10 @@ class FileImportMixin:
             "form": form,
             "row_errors": row_errors,
             "error_detail": error_detail,
-            **context,
+            "columns": self.import_columns,
+            "max_rows": form_class.max_rows,
+            "max_mb": form_class.max_bytes // (1024 * 1024),
+            **(context or {}),
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, template, page)
+        return TemplateResponse(request, self.import_template, page)

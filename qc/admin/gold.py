@@ -23,12 +23,12 @@ from config.admin import (
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
+    NeverDeletedMixin,
     ReadOnlyInline,
     ReasonForm,
     ServiceFormAdminMixin,
     ServiceModelForm,
     StatusHistoryInline,
-    adopt,
     annotation_column,
     error_text,
     object_view_urls,
@@ -89,11 +89,17 @@ class GoldItemInline(ReadOnlyInline):
 class GoldImportForm(FileImportForm):
     max_bytes = services.GOLD_IMPORT_MAX_BYTES
     too_large = services.ImportTooLarge.default_detail
+    max_rows = services.GOLD_IMPORT_MAX_ROWS
 
 
 @admin.register(GoldSet)
-class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class GoldSetAdmin(NeverDeletedMixin, FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    # Never deleted: gold is retired, and quizzes and attempts refer to it.
     form = GoldSetForm
+    create_service = staticmethod(services.gold_set_create)
+    create_defaults = {"iou_threshold": "0.5"}
+    update_service = staticmethod(services.gold_set_update)
+    update_target = "gold_set"
     editable_fields = services.SET_EDITABLE_FIELDS
     list_display = (
         "name",
@@ -207,31 +213,12 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
             export,
         )
 
-    def has_delete_permission(self, request, obj=None):
-        # Gold is retired, not deleted: quizzes and attempts refer to it.
-        return False
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            self._update_changed(request, form, services.gold_set_update, gold_set=obj)
-            return
-        c = form.cleaned_data
-        gold_set = self._call_service(
-            services.gold_set_create,
-            actor=request.user,
-            slug=c["slug"],
-            name=c["name"],
-            answer_type=c["answer_type"],
-            classes=c.get("classes"),
-            iou_threshold=c.get("iou_threshold") if c.get("iou_threshold") is not None else "0.5",
-            guide=c.get("guide"),
-            description=c.get("description", ""),
-        )
-        adopt(obj, gold_set)
-
     # -- import / export views --
 
     import_permissions = ("qc.add_golditem", "qc.change_golditem")
+    import_form = GoldImportForm
+    import_template = "admin/qc/goldset/import.html"
+    import_columns = services.COLUMNS
 
     def get_urls(self):
         return [*object_view_urls(self, "import", "export"), *super().get_urls()]
@@ -268,18 +255,9 @@ class GoldSetAdmin(FileImportMixin, ServiceFormAdminMixin, admin.ModelAdmin):
         return self.file_import_page(
             request,
             obj=gold_set,
-            form_class=GoldImportForm,
             run=run,
-            invalid=services.ImportInvalid,
-            template="admin/qc/goldset/import.html",
             title=f"Import gold into {gold_set}",
-            context={
-                "gold_set": gold_set,
-                "columns": services.COLUMNS,
-                "required": services.REQUIRED_COLUMNS,
-                "max_rows": services.GOLD_IMPORT_MAX_ROWS,
-                "max_mb": services.GOLD_IMPORT_MAX_BYTES // (1024 * 1024),
-            },
+            context={"required": services.REQUIRED_COLUMNS},
         )
 
     def export_view(self, request, object_id):
@@ -373,8 +351,15 @@ class GoldItemStatusChangeInline(StatusHistoryInline):
 
 
 @admin.register(GoldItem)
-class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class GoldItemAdmin(
+    NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+):
+    # Never deleted: an item is retired, and quizzes refer to it.
     form = GoldItemForm
+    create_service = staticmethod(services.gold_item_create)
+    create_defaults = {"difficulty": GoldItem.Difficulty.MEDIUM, "status": GS.ACTIVE}
+    update_service = staticmethod(services.gold_item_update)
+    update_target = "item"
     editable_fields = services.ITEM_EDITABLE_FIELDS
     list_display = (
         "external_id",
@@ -449,28 +434,6 @@ class GoldItemAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Model
     @admin.display(description="guide version", ordering="guide_version__major")
     def guide_version_number(self, obj: GoldItem) -> str:
         return obj.guide_version.number if obj.guide_version_id else "—"
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            self._update_changed(request, form, services.gold_item_update, item=obj)
-            return
-        c = form.cleaned_data
-        item = self._call_service(
-            services.gold_item_create,
-            actor=request.user,
-            gold_set=c["gold_set"],
-            external_id=c.get("external_id", ""),
-            payload=c.get("payload"),
-            accepted_answers=c.get("accepted_answers"),
-            explanation=c.get("explanation", ""),
-            guide_version=c.get("guide_version"),
-            difficulty=c.get("difficulty") or GoldItem.Difficulty.MEDIUM,
-            status=c.get("status") or GS.ACTIVE,
-        )
-        adopt(obj, item)
 
     # -- status actions --
 
