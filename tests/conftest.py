@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from tests.assignments.factories import make_control_world
 from tests.factories import UserFactory, VendorFactory, make_labeler
 from workforce import roles, services
 
@@ -90,6 +91,13 @@ def _client_for(user) -> APIClient:
 
 
 @pytest.fixture
+def ops_client(client, ops_user):
+    """The Django test client logged in as the operations manager (the admin's user)."""
+    client.force_login(ops_user)
+    return client
+
+
+@pytest.fixture
 def api_client():
     return APIClient()
 
@@ -97,3 +105,11 @@ def api_client():
 @pytest.fixture
 def client_for():
     return _client_for
+
+
+@pytest.fixture
+def control_world(django_capture_on_commit_callbacks):
+    """A project with a one-item control set whose control task two labelers answered (gold
+    "crack"; one answered "crack", one "rust"), and a staff senior: see
+    ``tests.assignments.factories.make_control_world``."""
+    return make_control_world(django_capture_on_commit_callbacks)

@@ -1,10 +1,18 @@
-"""factory_boy factories. Rows that have a lifecycle are created through services so their
-history rows exist as in production."""
+"""factory_boy factories and the helpers every app's tests share (an API client with a token,
+a thread race, an admin URL, a tolerant comparison). Rows that have a lifecycle are created
+through services so their history rows exist as in production."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import factory
+from django.db import connection
+from django.urls import reverse
 from factory.django import DjangoModelFactory
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from workforce import services
 from workforce.models import Labeler, Skill, User, Vendor
@@ -71,3 +79,54 @@ def make_labeler(
             actor=None, labeler=labeler, to_status=status, reason="test set-up"
         )
     return labeler
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def token_client(labeler) -> APIClient:
+    """An API client authenticated as ``labeler`` with a token, as a labeling tool would be."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=labeler.user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def admin_url(model, view: str, *args) -> str:
+    """The admin URL of ``model``'s ``view`` (changelist, add, change, ...)."""
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def race(n: int, fn: Callable[[int], object]) -> list[object]:
+    """Run ``fn(i)`` in ``n`` threads released together; return each result or exception."""
+    barrier = threading.Barrier(n)
+    results: list[object] = [None] * n
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=20)
+            results[i] = fn(i)
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    return results
+
+
+def same_rows(a, b, tolerance=1e-4):
+    """Equal, with floats (also inside lists and dicts) equal within ``tolerance``."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= tolerance
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_rows(a[k], b[k], tolerance) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        pairs = zip(a, b, strict=True) if len(a) == len(b) else None
+        return pairs is not None and all(same_rows(x, y, tolerance) for x, y in pairs)
+    return a == b

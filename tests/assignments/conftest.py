@@ -6,6 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from assignments import services as work_services
+
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
@@ -27,3 +29,20 @@ def assert_max_statements():
         )
 
     return check
+
+
+@pytest.fixture
+def label(django_capture_on_commit_callbacks):
+    """Claim the next task of ``project`` for ``labeler`` and submit ``answer``, running the
+    after-commit consensus like production would."""
+
+    def do(project, labeler, answer):
+        claim = work_services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+        assert claim is not None, "no task left for this labeler"
+        with django_capture_on_commit_callbacks(execute=True):
+            work_services.assignment_submit(
+                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
+            )
+        return claim.assignment
+
+    return do

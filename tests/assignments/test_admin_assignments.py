@@ -6,7 +6,6 @@ read-only but for their priority; batches and assignments are read-only."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.contrib import admin
@@ -14,7 +13,6 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from assignments import services
@@ -27,12 +25,17 @@ from assignments.models import (
     Review,
     Task,
 )
-from assignments.services.refits import project_refit_run
 from assignments.services.review import assignment_flag
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_import import do_import, jsonl, task_row
-from tests.factories import make_labeler
-from workforce.models import Labeler, QualificationType, User
+from tests.assignments.factories import (
+    assignments_admin_samples,
+    do_import,
+    jsonl,
+    make_project,
+    project_form,
+    task_row,
+)
+from tests.factories import admin_url, make_labeler
+from workforce.models import QualificationType
 
 pytestmark = pytest.mark.django_db
 
@@ -40,51 +43,8 @@ MODELS = (Project, Batch, Task, Assignment, Review, ProjectRefit)
 S = Project.Status
 
 
-def assignments_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any]:
-    """At least one row of every assignments model with an admin or an admin inline (for the
-    admin smoke test in tests/workforce/test_admin.py): a project paused and resumed (its
-    status history), with an imported batch, a lease of ``labeler`` (who must be active) and
-    that labeler's flag on it (a review), refitted once (its refit bookkeeping)."""
-    project = make_project(tasks=0, slug="sample-project")
-    services.project_set_status(actor=actor, project=project, status=S.PAUSED, reason="sample")
-    services.project_set_status(
-        actor=actor, project=project, status=S.ACTIVE, from_statuses={S.PAUSED}
-    )
-    result = services.tasks_import(
-        actor=actor,
-        project=project,
-        data=jsonl(task_row(i) for i in range(3)),
-        file_format="jsonl",
-        source="sample",
-    )
-    claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
-    flag = assignment_flag(
-        labeler=labeler, assignment_id=claim.assignment.pk, question="Is a stain a crack?"
-    )
-    project_refit_run(project_id=project.pk)
-    return {
-        "project": project,
-        "refit": ProjectRefit.objects.get(pk=project.pk),
-        "status_change": ProjectStatusChange.objects.filter(project=project).first(),
-        "batch": result.batch,
-        "task": claim.assignment.task,
-        "assignment": claim.assignment,
-        "review": flag.review,
-    }
-
-
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
 def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
 
 
 @pytest.fixture
@@ -103,16 +63,16 @@ def test_our_models_are_registered():
 def test_pages_render_for_ops_manager(model, ops_client, ops_user, samples):
     assert not ops_user.is_superuser
     for params in ({}, {"q": "a"}):
-        response = ops_client.get(_url(model, "changelist"), params)
+        response = ops_client.get(admin_url(model, "changelist"), params)
         assert response.status_code == 200, f"{model.__name__} changelist {params}"
     obj = model.objects.order_by("pk").first()
-    assert ops_client.get(_url(model, "change", obj.pk)).status_code == 200
-    add = ops_client.get(_url(model, "add"))
+    assert ops_client.get(admin_url(model, "change", obj.pk)).status_code == 200
+    add = ops_client.get(admin_url(model, "add"))
     assert add.status_code == (200 if model is Project else 403)
 
 
 def test_project_page_shows_its_status_history_read_only(ops_client, samples):
-    response = ops_client.get(_url(Project, "change", samples["project"].pk))
+    response = ops_client.get(admin_url(Project, "change", samples["project"].pk))
     (formset,) = response.context["inline_admin_formsets"]
     assert formset.opts.model is ProjectStatusChange
     assert not (formset.has_add_permission or formset.has_change_permission)
@@ -120,11 +80,11 @@ def test_project_page_shows_its_status_history_read_only(ops_client, samples):
     text = response.content.decode()
     assert "sample" in text and "Paused" in text
     # A project being added has no history inline.
-    assert not ops_client.get(_url(Project, "add")).context["inline_admin_formsets"]
+    assert not ops_client.get(admin_url(Project, "add")).context["inline_admin_formsets"]
 
 
 def test_review_list_costs_the_same_whatever_the_rows(ops_client, samples, vendor_labeler):
-    url = _url(Review, "changelist")
+    url = admin_url(Review, "changelist")
     ops_client.get(url)
     with CaptureQueriesContext(connection) as few:
         response = ops_client.get(url)
@@ -147,11 +107,15 @@ def test_review_list_costs_the_same_whatever_the_rows(ops_client, samples, vendo
 
 def test_reviews_are_read_only(ops_client, samples):
     review = samples["review"]
-    page = ops_client.get(_url(Review, "change", review.pk))
+    page = ops_client.get(admin_url(Review, "change", review.pk))
     assert page.status_code == 200 and not page.context["has_change_permission"]
-    response = ops_client.post(_url(Review, "change", review.pk), {"note": "x", "status": "open"})
+    response = ops_client.post(
+        admin_url(Review, "change", review.pk), {"note": "x", "status": "open"}
+    )
     assert response.status_code == 403
-    assert ops_client.post(_url(Review, "delete", review.pk), {"post": "yes"}).status_code == 403
+    assert (
+        ops_client.post(admin_url(Review, "delete", review.pk), {"post": "yes"}).status_code == 403
+    )
     assert Review.objects.get(pk=review.pk).note == ""
 
 
@@ -164,9 +128,9 @@ def test_task_filters_render(ops_client, samples):
         {"kind": "control", "complexity": ""},
         {"q": "img-000001"},
     ):
-        response = ops_client.get(_url(Task, "changelist"), params)
+        response = ops_client.get(admin_url(Task, "changelist"), params)
         assert response.status_code == 200, params
-    response = ops_client.get(_url(Task, "changelist"), {"q": "img-000001"})
+    response = ops_client.get(admin_url(Task, "changelist"), {"q": "img-000001"})
     assert [t.external_id for t in response.context["cl"].result_list] == ["img-000001"]
 
 
@@ -174,7 +138,7 @@ def test_task_filters_render(ops_client, samples):
 
 
 def test_project_list_shows_progress_from_aggregates(ops_client, samples):
-    response = ops_client.get(_url(Project, "changelist"))
+    response = ops_client.get(admin_url(Project, "changelist"))
     (row,) = response.context["cl"].result_list
     assert (row.progress_total, row.progress_open, row.progress_leased) == (3, 3, 1)
     assert (row.progress_done, row.progress_review) == (0, 0)
@@ -189,7 +153,7 @@ def test_project_list_costs_the_same_for_2_and_10_projects(ops_client):
             project = make_project(tasks=2, slug=f"p{i}")
             services.assignment_claim_next(labeler=make_labeler(), project_id=project.pk)
 
-    url = _url(Project, "changelist")
+    url = admin_url(Project, "changelist")
     add(0, 2)
     ops_client.get(url)  # warm-up: session, content types
     with CaptureQueriesContext(connection) as few:
@@ -207,7 +171,7 @@ def test_batch_and_task_lists_cost_the_same_whatever_the_rows(ops_client, sample
     project = samples["project"]
     ids = iter(range(100, 10_000))
     for model in (Batch, Task, Assignment):
-        url = _url(model, "changelist")
+        url = admin_url(model, "changelist")
         ops_client.get(url)
         with CaptureQueriesContext(connection) as few:
             ops_client.get(url)
@@ -225,7 +189,7 @@ def test_batch_and_task_lists_cost_the_same_whatever_the_rows(ops_client, sample
 
 def _act(client, action: str, objs, **extra):
     data = {"action": action, "_selected_action": [o.pk for o in objs], **extra}
-    return client.post(_url(Project, "changelist"), data)
+    return client.post(admin_url(Project, "changelist"), data)
 
 
 def test_pause_resume_activate_through_the_service(ops_client):
@@ -254,7 +218,7 @@ def test_finish_asks_first(ops_client):
     assert response.status_code == 302
     assert Project.objects.get(pk=project.pk).status == S.DONE
     # A done project is view-only.
-    page = ops_client.get(_url(Project, "change", project.pk))
+    page = ops_client.get(admin_url(Project, "change", project.pk))
     assert page.status_code == 200 and not page.context["has_change_permission"]
 
 
@@ -287,23 +251,14 @@ def test_status_actions_record_history_with_the_admin_user(ops_client, ops_user)
 def test_add_project_calls_the_service(ops_client, ops_user):
     QualificationType.objects.create(slug="q", name="Q")
     qtype = QualificationType.objects.get()
-    data = {
-        "slug": "towers",
-        "name": "Towers",
-        "objective": "",
-        "answer_type": "multiple_choice",
-        "classes": '["rust", "crack"]',
-        "iou_threshold": "0.5",
-        "overlap": "2",
-        "max_overlap": "3",
-        "control_ratio": "0",
-        "lease_seconds": "300",
-        "required_qualifications": [qtype.pk],
-        "require_guide_ack": "on",
-        "priority": "1",
-        "audit_percent": "0",
-    }
-    response = ops_client.post(_url(Project, "add"), data)
+    data = project_form(
+        objective="",
+        answer_type="multiple_choice",
+        required_qualifications=[qtype.pk],
+        require_guide_ack="on",
+        priority="1",
+    )
+    response = ops_client.post(admin_url(Project, "add"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     project = Project.objects.get(slug="towers")
     assert (project.status, project.created_by, project.classes) == (
@@ -313,7 +268,7 @@ def test_add_project_calls_the_service(ops_client, ops_user):
     )
     assert list(project.required_qualifications.all()) == [qtype]
     bad = {**data, "slug": "towers2", "classes": '["a", "a"]', "overlap": "4"}
-    response = ops_client.post(_url(Project, "add"), bad)
+    response = ops_client.post(admin_url(Project, "add"), bad)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "classes" in errors and "max_overlap" not in errors  # field rules first
@@ -322,7 +277,7 @@ def test_add_project_calls_the_service(ops_client, ops_user):
 
 def test_an_active_projects_schema_is_read_only(ops_client, samples):
     project = samples["project"]
-    response = ops_client.get(_url(Project, "change", project.pk))
+    response = ops_client.get(admin_url(Project, "change", project.pk))
     readonly = response.context["adminform"].readonly_fields
     assert {"slug", "answer_type", "classes", "overlap", "status"} <= set(readonly)
     assert "Import tasks" in response.content.decode()
@@ -330,10 +285,11 @@ def test_an_active_projects_schema_is_read_only(ops_client, samples):
 
 def test_task_priority_is_the_only_editable_field(ops_client, samples):
     task = Task.objects.filter(batch=samples["batch"]).order_by("id").first()
-    response = ops_client.get(_url(Task, "change", task.pk))
+    response = ops_client.get(admin_url(Task, "change", task.pk))
     assert list(response.context["adminform"].form.fields) == ["priority"]
     response = ops_client.post(
-        _url(Task, "change", task.pk), {"priority": "42.5", "submitted": "2", "state": "complete"}
+        admin_url(Task, "change", task.pk),
+        {"priority": "42.5", "submitted": "2", "state": "complete"},
     )
     assert response.status_code == 302
     task.refresh_from_db()
@@ -342,9 +298,11 @@ def test_task_priority_is_the_only_editable_field(ops_client, samples):
 
 def test_batches_and_assignments_are_read_only(ops_client, samples):
     for model, obj in ((Batch, samples["batch"]), (Assignment, samples["assignment"])):
-        response = ops_client.post(_url(model, "change", obj.pk), {"note": "x"})
+        response = ops_client.post(admin_url(model, "change", obj.pk), {"note": "x"})
         assert response.status_code == 403
-        assert ops_client.post(_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+        assert (
+            ops_client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+        )
     assert Batch.objects.filter(pk=samples["batch"].pk).exists()
 
 
@@ -353,14 +311,14 @@ def test_batches_and_assignments_are_read_only(ops_client, samples):
 
 def test_import_view_imports_and_reports(ops_client, samples):
     project = samples["project"]
-    url = _url(Project, "import", project.pk)
+    url = admin_url(Project, "import", project.pk)
     assert ops_client.get(url).status_code == 200
     upload = SimpleUploadedFile("more.jsonl", jsonl(task_row(i) for i in range(10, 30)))
     response = ops_client.post(
         url, {"file": upload, "format": "", "source": "cam-9", "note": "", "priority": "2"}
     )
     assert response.status_code == 302
-    assert response["Location"] == _url(Project, "change", project.pk)
+    assert response["Location"] == admin_url(Project, "change", project.pk)
     (message,) = _messages(response)
     assert message.startswith("Imported 20 task(s) from more.jsonl as batch")
     batch = Batch.objects.get(source="cam-9")
@@ -371,7 +329,7 @@ def test_import_view_takes_csv(ops_client, samples):
     project = samples["project"]
     data = b"external_id,image_url,prelabel\r\nc-1,a/1.jpg,rust\r\nc-2,a/2.jpg,\r\n"
     response = ops_client.post(
-        _url(Project, "import", project.pk),
+        admin_url(Project, "import", project.pk),
         {
             "file": SimpleUploadedFile("more.csv", data),
             "format": "",
@@ -396,7 +354,7 @@ def test_import_view_lists_row_errors_and_writes_nothing(ops_client, samples):
     rows[4]["prelabel"] = "paint"
     upload = SimpleUploadedFile("bad.jsonl", jsonl(rows))
     response = ops_client.post(
-        _url(Project, "import", project.pk),
+        admin_url(Project, "import", project.pk),
         {"file": upload, "format": "", "source": "", "note": "", "priority": "0"},
     )
     assert response.status_code == 200
@@ -411,7 +369,7 @@ def test_import_view_lists_row_errors_and_writes_nothing(ops_client, samples):
 def test_import_view_needs_a_format(ops_client, samples):
     upload = SimpleUploadedFile("tasks.txt", b'{"image_url": "a.jpg"}\n')
     response = ops_client.post(
-        _url(Project, "import", samples["project"].pk),
+        admin_url(Project, "import", samples["project"].pk),
         {"file": upload, "format": "", "source": "", "note": "", "priority": "0"},
     )
     assert response.status_code == 200 and "format" in response.context["form"].errors

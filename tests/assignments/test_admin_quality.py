@@ -30,7 +30,7 @@ from assignments.models import Batch, Project, Task
 from qc.models import LabelerEstimate, QualityRule
 from qc.services import rules as rule_services
 from qc.services.quality_facts import gold_check_record
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import content, main, make_project, scorecard_url
 from tests.factories import UserFactory, make_labeler
 from tests.qc.factories import make_gold_item, make_gold_set
 
@@ -48,11 +48,6 @@ _assignment_ids = itertools.count(5_000_000)
 
 
 # -- building a project's history -----------------------------------------------------------------
-
-
-def scorecard_url(labeler, **query) -> str:
-    url = reverse("admin:assignments_quality_scorecard", args=[labeler.pk])
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
 def quality_url(project) -> str:
@@ -161,12 +156,6 @@ def build(size: int, *, slug: str, vendors, actor, capture):
 
 
 @pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
-
-
-@pytest.fixture
 def small(ops_user, vendor_a, django_capture_on_commit_callbacks):
     return build(
         2,
@@ -175,17 +164,6 @@ def small(ops_user, vendor_a, django_capture_on_commit_callbacks):
         actor=ops_user,
         capture=django_capture_on_commit_callbacks,
     )
-
-
-def content(response) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
-
-
-def main(html: str) -> str:
-    """The page's own part: between the admin's header and navigation and its footer (whose
-    icon sprite names the SVG namespace, an address that loads nothing)."""
-    return html.split('<div id="content-main">', 1)[1].split("<!-- END Content -->", 1)[0]
 
 
 def assert_no_foreign_assets(html: str) -> None:
@@ -303,14 +281,13 @@ def test_project_quality_without_data_renders_cleanly(ops_client):
 
 
 def test_box_project_shows_box_f1_and_no_class_coefficients(ops_client):
-    project = Project.objects.create(
+    project = make_project(
+        tasks=0,
         slug="boxes",
         name="Insulator boxes",
-        status=Project.Status.ACTIVE,
         answer_type="boxes",
         classes=["pole", "insulator"],
         overlap=2,
-        max_overlap=3,
     )
     page = main(content(ops_client.get(quality_url(project))))
     assert "Box F1 (IoU-matched) of the labeler pairs" in page

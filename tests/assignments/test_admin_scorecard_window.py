@@ -11,9 +11,7 @@ import pytest
 
 from assignments.admin_quality_pages import WINDOW_CHOICES
 from assignments.models import Assignment
-from tests.assignments.test_admin_quality import content, main, scorecard_url
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_quality import submissions
+from tests.assignments.factories import content, main, make_project, scorecard_url, submissions
 from tests.factories import make_labeler
 
 pytestmark = pytest.mark.django_db
@@ -53,12 +51,6 @@ def shown(page: str) -> tuple[str, str]:
     m = re.search(r"Showing (.*?),\s*([a-z0-9 ]+)\.</p>", page, re.S)
     assert m, page[:500]
     return m.group(1).strip(), m.group(2).strip()
-
-
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
 
 
 @pytest.fixture

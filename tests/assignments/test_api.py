@@ -4,49 +4,20 @@ like for real and control tasks; the statement count of the hot path including a
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from assignments import services
 from assignments.models import Assignment, Task
-from qc.models import GoldItem, GoldSet
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_import import do_import, jsonl, task_row
-from tests.factories import make_labeler
+from tests.assignments.factories import (
+    CANARY,
+    do_import,
+    jsonl,
+    make_project,
+    task_row,
+    with_controls,
+)
+from tests.factories import make_labeler, token_client
 
 pytestmark = pytest.mark.django_db
-
-CANARY = "canary-7f3c-answer"
-
-
-def token_client(labeler) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=labeler.user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-def with_controls(project, n: int = 5):
-    gold_set = GoldSet.objects.create(
-        slug="pole-gold",
-        name="Pole gold",
-        answer_type="single_choice",
-        classes=project.classes,
-    )
-    for i in range(n):
-        GoldItem.objects.create(
-            gold_set=gold_set,
-            external_id=f"g{i}",
-            payload={"image_url": f"https://img.example.test/g{i}.jpg"},
-            accepted_answers=[f"{CANARY}"],
-            explanation=f"{CANARY} explained",
-            stratum="ok",
-        )
-    project.control_gold_set = gold_set
-    project.control_ratio = "0.5"
-    project.save()
-    services.project_sync_control_tasks(actor=None, project=project)
-    return gold_set
 
 
 def test_next_submit_loop_and_204_at_the_end():

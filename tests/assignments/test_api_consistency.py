@@ -16,9 +16,8 @@ from django.utils import timezone
 from assignments.models import Project, Review, Task
 from assignments.selectors.review import project_export
 from qc.models import Guide
-from tests.assignments.test_api import token_client
-from tests.assignments.test_claim import make_project
-from tests.factories import make_labeler
+from tests.assignments.factories import make_project
+from tests.factories import make_labeler, token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -15,36 +15,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from assignments import services
-from assignments.models import Assignment, Project, Task
+from assignments.models import Assignment, Task
 from config.errors import Conflict, Forbidden
+from tests.assignments.factories import make_project
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
+from tests.factories import make_labeler, race
 from workforce import services as workforce_services
 from workforce.models import QualificationType
-
-
-def make_project(*, tasks: int = 10, overlap: int = 2, lease_seconds: int = 600, **extra):
-    project = Project.objects.create(
-        slug=extra.pop("slug", "poles"),
-        name="Pole inspection",
-        status=extra.pop("status", Project.Status.ACTIVE),
-        answer_type="single_choice",
-        classes=["ok", "crack", "rust"],
-        overlap=overlap,
-        max_overlap=max(overlap + 1, extra.pop("max_overlap", overlap + 1)),
-        lease_seconds=lease_seconds,
-        **extra,
-    )
-    Task.objects.bulk_create(
-        Task(
-            project=project,
-            payload={"image_url": f"https://img.example.test/{i}.jpg"},
-            priority=float(i % 3),
-            target=overlap,
-        )
-        for i in range(tasks)
-    )
-    return project
 
 
 def live_or_submitted(task_id, now):
@@ -240,25 +217,12 @@ def test_fifty_threads_never_over_assign_or_repeat_or_lose_a_submit():
 def test_one_labeler_calling_from_ten_threads_gets_one_lease():
     project = make_project(tasks=20, overlap=2, slug="same-labeler")
     labeler = make_labeler()
-    got: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(10)
 
-    def work():
-        try:
-            start.wait()
-            claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
-            got.append(claim.assignment.pk)
-        except BaseException as exc:  # reported to the main thread below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def work(_):
+        claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk)
+        return claim.assignment.pk
 
-    threads = [threading.Thread(target=work) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
+    got = race(10, work)
+    assert not [r for r in got if isinstance(r, Exception)], got
     assert len(set(got)) == 1
     assert Assignment.objects.filter(labeler=labeler).count() == 1

@@ -16,10 +16,9 @@ from django.db.models import Q
 
 from assignments import services
 from assignments.models import Assignment, Task
-from tests.assignments.test_api import token_client
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
+from tests.factories import make_labeler, token_client
 
 
 def open_for(labeler, project) -> list[int]:

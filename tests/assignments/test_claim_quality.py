@@ -5,7 +5,6 @@ or a rule that lowered it) replaces the project's ratio."""
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -13,56 +12,20 @@ from django.db import connection
 from django.db.models import F
 
 from assignments import services
-from assignments.models import Project
 from assignments.selectors.gate import project_gate
 from config.errors import Forbidden
-from qc.models import ControlRate, GoldCheck, GoldItem, GoldSet, RuleFiring
+from qc.models import ControlRate, GoldCheck, RuleFiring
 from qc.services import rules as rule_services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import (
+    AlwaysControl,
+    answer_controls,
+    make_project,
+    pause_rule,
+    with_gold,
+)
 from tests.factories import make_labeler
 
 pytestmark = pytest.mark.django_db
-
-
-class AlwaysControl(random.Random):
-    """Draws 0.0, so every claim asks for a control task while the labeler's rate is > 0."""
-
-    def random(self) -> float:
-        return 0.0
-
-
-def with_gold(project: Project, *, n: int = 8, ratio: str = "0.5") -> GoldSet:
-    gold_set = GoldSet.objects.create(
-        slug="poles-gold", name="Poles gold", answer_type="single_choice", classes=project.classes
-    )
-    GoldItem.objects.bulk_create(
-        GoldItem(
-            gold_set=gold_set,
-            external_id=f"g{i}",
-            payload={"image_url": f"https://img.example.test/g{i}.jpg"},
-            accepted_answers=["ok"],
-            stratum="ok",
-        )
-        for i in range(n)
-    )
-    project.control_gold_set = gold_set
-    project.control_ratio = ratio
-    project.save()
-    services.project_sync_control_tasks(actor=None, project=project)
-    return gold_set
-
-
-def answer_controls(labeler, project, answers, capture):
-    """Claim a control task and submit each answer; after-commit work (rules) runs."""
-    for answer in answers:
-        with capture(execute=True):
-            claim = services.assignment_claim_next(
-                labeler=labeler, project_id=project.pk, rng=AlwaysControl()
-            )
-            assert claim.assignment.is_control
-            services.assignment_submit(
-                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
-            )
 
 
 def test_control_answers_are_graded_at_submit(django_capture_on_commit_callbacks):
@@ -83,17 +46,7 @@ def test_a_rule_pauses_the_labeler_on_the_project_until_ops_reverse_it(
 ):
     project = make_project()
     with_gold(project)
-    rule_services.rule_create(
-        actor=ops_user,
-        project_id=project.pk,
-        name="Gold below 80%",
-        action="pause_on_project",
-        threshold="0.8",
-        window=50,
-        min_n=3,
-        bound="upper",
-        comparison="below",
-    )
+    pause_rule(project, actor=ops_user)
     labeler, other = make_labeler(), make_labeler()
     answer_controls(labeler, project, ["rust"] * 3, django_capture_on_commit_callbacks)
     # Rules read the facts of past days, in the periodic sweep: nothing fires on today's.

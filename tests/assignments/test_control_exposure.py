@@ -14,10 +14,9 @@ from assignments import services
 from assignments.models import Assignment, Task
 from qc.models import GoldCheck, GoldExposure, GoldItem
 from qc.services import quizzes as quiz_services
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_claim_quality import AlwaysControl, with_gold
+from tests.assignments.factories import AlwaysControl, make_project, with_gold
 from tests.factories import make_labeler
-from tests.qc.quiz_factories import make_qualification_type
+from tests.qc.quiz_factories import make_qualification_type, make_quiz
 
 pytestmark = pytest.mark.django_db
 
@@ -47,12 +46,11 @@ def test_items_a_training_quiz_showed_with_their_answer_are_never_served_as_cont
     project = make_project()
     gold_set = with_gold(project, n=4)
     labeler = make_labeler()
-    quiz = quiz_services.quiz_create(
-        actor=None,
+    quiz = make_quiz(
+        gold_set,
         slug="poles-training",
         title="Poles training",
         kind="training",
-        gold_set=gold_set,
         num_questions=3,
         pass_mark="0.5",
     )
@@ -89,12 +87,11 @@ def test_a_qualification_quiz_exposes_its_questions_and_recording_twice_keeps_th
     project = make_project()
     gold_set = with_gold(project, n=3)
     labeler = make_labeler()
-    quiz = quiz_services.quiz_create(
-        actor=None,
+    quiz = make_quiz(
+        gold_set,
         slug="poles-qualification",
         title="Poles qualification",
         kind="qualification",
-        gold_set=gold_set,
         num_questions=3,
         pass_mark="0.5",
         qualification_type=make_qualification_type("poles"),

@@ -17,19 +17,17 @@ from assignments import services as work_services
 from assignments.models import Assignment, Review, Task
 from assignments.services import review as services
 from qc.models import GoldExposure, GoldItem, GoldSet
-from qc.services import gold_health
-from tests.assignments.test_api import CANARY, token_client, with_controls
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_review import AlwaysControl
-from tests.factories import make_labeler
-from tests.qc.test_gold_health import control_world  # noqa: F401 (a fixture)
+from tests.assignments.factories import (
+    CANARY,
+    AlwaysControl,
+    NeverControl,
+    make_project,
+    resolve_gold_review,
+    with_controls,
+)
+from tests.factories import make_labeler, token_client
 
 pytestmark = pytest.mark.django_db
-
-
-class NeverControl(AlwaysControl):
-    def random(self) -> float:
-        return 0.99
 
 
 def shape(value: Any) -> Any:
@@ -184,13 +182,8 @@ def test_a_control_flag_is_no_longer_kept_for_ops(flagged):
     assert Task.objects.filter(reviews__pk=flags[True], gold_item__isnull=False).exists()
 
 
-def test_the_reviewer_of_a_gold_review_is_never_served_the_item(control_world):  # noqa: F811
+def test_the_reviewer_of_a_gold_review_is_never_served_the_item(control_world):
     """Ops who also label decide a quarantined item's answer in a gold review: they know it."""
     _project, item, _answers, ops_senior = control_world
-    gold_health.gold_item_quarantine(actor=None, item=item, reason="doubt")
-    services.gold_reviews_open()
-    claim = services.review_claim_next(reviewer=ops_senior)
-    services.review_resolve(
-        reviewer=ops_senior, review_id=claim.review.pk, answer="rust", note="Rust, clearly."
-    )
+    resolve_gold_review(item, ops_senior, answer="rust", note="Rust, clearly.")
     assert GoldExposure.objects.filter(labeler=ops_senior, gold_item=item).exists()

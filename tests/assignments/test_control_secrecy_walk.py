@@ -34,10 +34,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from assignments import services
-from assignments.models import Assignment, Project, Task
+from assignments.models import Assignment, Task
 from qc.models import GoldItem, GoldSet, QualityRule, Quiz, QuizAttempt, RuleFiring
 from qc.services import rules as rule_services
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
+from tests.qc.factories import make_rule
 from tests.qc.quiz_factories import make_quiz
 
 pytestmark = [
@@ -84,16 +86,7 @@ def token_client(user) -> APIClient:
 
 @pytest.fixture
 def world(manager_a, vendor_a, senior_labeler, ops_user):
-    project = Project.objects.create(
-        slug="walk",
-        name="Secrecy walk",
-        status=Project.Status.ACTIVE,
-        answer_type="single_choice",
-        classes=CLASSES,
-        overlap=1,
-        max_overlap=2,
-        lease_seconds=600,
-    )
+    project = make_project(tasks=0, slug="walk", name="Secrecy walk", classes=CLASSES, overlap=1)
     Task.objects.bulk_create(
         Task(project=project, payload=image(i), priority=1.0, target=1) for i in range(REAL_TASKS)
     )
@@ -119,16 +112,14 @@ def world(manager_a, vendor_a, senior_labeler, ops_user):
     services.project_sync_control_tasks(actor=None, project=project)
     # Ops chose knowingly to train on the control set: the per-labeler exclusion must hold.
     training = make_quiz(gold_set, kind=Quiz.Kind.TRAINING, num_questions=TAUGHT, pass_mark="0.5")
-    rule_services.rule_create(
-        actor=ops_user,
+    make_rule(
+        "pause_on_project",
         project_id=project.pk,
+        actor=ops_user,
         name="Gold under 90%",
-        metric="gold_accuracy",
         window=20,
         min_n=3,
-        bound="upper",
         threshold="0.9",
-        action="pause_on_project",
     )
     labeler = make_labeler(vendor=vendor_a)
     return {

@@ -19,6 +19,7 @@ from assignments.services import control_set as control_services
 from config.errors import Conflict
 from qc.models import GoldItem, GoldSet, Quiz
 from qc.services import gold as gold_services
+from tests.qc.factories import demo_gold_payload
 from tests.qc.quiz_factories import make_quiz
 
 pytestmark = pytest.mark.django_db
@@ -44,22 +45,6 @@ def matching_payload(n: int) -> dict:
     return {
         "image_url": f"https://demo.example/north/{9000 + n:04d}.jpg",
         "metadata": {"pole_id": f"N-{9000 + n}", "flight": "F3"},
-    }
-
-
-def demo_gold_payload(n: int) -> dict:
-    """What the demo's gold looked like: another directory, three digits, seven keys."""
-    return {
-        "image_url": f"https://demo.example/poles/{n:03d}.jpg",
-        "metadata": {
-            "pole_id": f"PL-{4100 + n}",
-            "material": "steel",
-            "region": "Kerala",
-            "flight": "F-2024-01",
-            "captured_at": "2024-06-03T08:07:00Z",
-            "altitude_m": 6,
-            "view": "north",
-        },
     }
 
 

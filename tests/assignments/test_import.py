@@ -5,10 +5,6 @@ runs on PostgreSQL, where the write is a COPY."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,47 +14,18 @@ from assignments import services
 from assignments.models import Assignment, Batch, Project, Task
 from assignments.services import imports
 from config.errors import Conflict
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import (
+    csv_file,
+    do_import,
+    empty_project,
+    jsonl,
+    make_project,
+    task_row,
+)
 from tests.conftest import requires_postgres
 from tests.factories import make_labeler
 
 pytestmark = pytest.mark.django_db
-
-
-def task_row(i: int, **extra) -> dict:
-    return {
-        "external_id": f"img-{i:06d}",
-        "payload": {"image_url": f"https://img.example.test/{i}.jpg", "metadata": {"n": i}},
-        "priority": float(i % 7),
-        **extra,
-    }
-
-
-def jsonl(rows) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
-def csv_file(header: list[str], rows: list[list]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
-def empty_project(*, answer_type: str = "single_choice", **extra) -> Project:
-    """An active project without tasks (labels ok, crack, rust)."""
-    project = make_project(tasks=0, **extra)
-    if answer_type != project.answer_type:
-        Project.objects.filter(pk=project.pk).update(answer_type=answer_type)
-        project.answer_type = answer_type
-    return project
-
-
-def do_import(project, data, file_format="jsonl", **extra):
-    return services.tasks_import(
-        actor=None, project=project, data=data, file_format=file_format, **extra
-    )
 
 
 def problems(exc) -> list[tuple]:

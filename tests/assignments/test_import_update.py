@@ -10,8 +10,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from assignments import services
 from assignments.models import Task
 from config.errors import Conflict
-from tests.assignments.test_api import with_controls
-from tests.assignments.test_import import csv_file, do_import, empty_project, jsonl, task_row
+from tests.assignments.factories import (
+    csv_file,
+    do_import,
+    empty_project,
+    jsonl,
+    task_row,
+    with_controls,
+)
 from tests.conftest import requires_postgres
 from tests.factories import make_labeler
 

@@ -10,7 +10,7 @@ import pytest
 
 from assignments import services
 from assignments.models import Project
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.permissions import V1, Row, matrix_test, role_users
 
 pytestmark = pytest.mark.django_db

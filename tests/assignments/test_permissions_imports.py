@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from assignments.models import Project, Task
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.permissions import V1, Row, matrix_test, role_users, route_test
 
 pytestmark = pytest.mark.django_db

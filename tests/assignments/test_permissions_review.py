@@ -16,7 +16,7 @@ import pytest
 from assignments import services as work_services
 from assignments.models import Review, Task
 from assignments.services import review as services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 from tests.permissions import V1, Row, matrix_test, role_users, route_test
 from workforce import services as workforce_services

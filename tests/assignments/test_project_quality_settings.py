@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from assignments import services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 
 pytestmark = pytest.mark.django_db
 

@@ -3,39 +3,23 @@ services and over HTTP), including the race of two concurrent status changes on 
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from assignments import services
 from assignments.models import Project, ProjectStatusChange, Task
 from config.errors import Conflict, InvalidTransition
-from qc.models import GoldItem, GoldSet
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.conftest import requires_postgres
+from tests.factories import race
+from tests.qc.factories import make_gold_set
 from workforce.models import QualificationType
 
 pytestmark = pytest.mark.django_db
 
 S = Project.Status
-
-
-def gold_set(*, answer_type="single_choice", classes=("ok", "crack", "rust"), items=3, slug="g"):
-    gs = GoldSet.objects.create(
-        slug=slug, name=f"Gold {slug}", answer_type=answer_type, classes=list(classes)
-    )
-    for i in range(items):
-        GoldItem.objects.create(
-            gold_set=gs,
-            external_id=f"{slug}-{i}",
-            payload={"image_url": f"https://img.example.test/{slug}{i}.jpg", "metadata": {}},
-            accepted_answers=["ok"],
-            stratum="ok",
-        )
-    return gs
 
 
 def create(**overrides) -> Project:
@@ -55,7 +39,7 @@ def create(**overrides) -> Project:
 
 def test_create_a_draft_with_everything(ops_user):
     qtype = QualificationType.objects.create(slug="poles-q", name="Poles")
-    gs = gold_set()
+    gs = make_gold_set(slug="g", items=3)
     project = create(
         actor=ops_user,
         objective="Find cracked poles.",
@@ -106,15 +90,16 @@ def test_create_rejects(overrides, field, message):
 
 
 def test_control_gold_set_must_match_the_schema():
-    boxes = gold_set(answer_type="boxes", slug="b")
+    boxes = make_gold_set(answer_type="boxes", slug="b", items=3)
     with pytest.raises(ValidationError) as exc:
         create(control_ratio="0.2", control_gold_set=boxes)
     assert "answer type" in exc.value.message_dict["control_gold_set"][0]
-    other = gold_set(classes=("ok", "crack"), slug="o")
+    other = make_gold_set(classes=["ok", "crack"], slug="o", items=3)
     with pytest.raises(ValidationError) as exc:
         create(control_ratio="0.2", control_gold_set=other)
     assert "classes" in exc.value.message_dict["control_gold_set"][0]
-    same = gold_set(classes=("rust", "ok", "crack"), slug="s")  # order does not matter
+    # The order of the classes does not matter.
+    same = make_gold_set(classes=["rust", "ok", "crack"], slug="s", items=3)
     assert create(control_ratio="0.2", control_gold_set=same).control_gold_set == same
 
 
@@ -193,7 +178,7 @@ def test_a_done_project_does_not_change():
 def test_giving_an_active_project_a_control_set_makes_its_control_tasks():
     project = create()
     services.project_set_status(actor=None, project=project, status=S.ACTIVE)
-    gs = gold_set(items=4)
+    gs = make_gold_set(slug="g", items=4)
     services.project_update(
         actor=None, project=project, data={"control_gold_set": gs, "control_ratio": "0.25"}
     )
@@ -249,7 +234,7 @@ def test_resume_is_only_from_paused_and_unknown_status_is_invalid():
 
 
 def test_activation_makes_control_tasks_once():
-    gs = gold_set(items=5)
+    gs = make_gold_set(slug="g", items=5)
     project = create(control_ratio="0.2", control_gold_set=gs)
     services.project_set_status(actor=None, project=project, status=S.ACTIVE)
     services.project_set_status(actor=None, project=project, status=S.PAUSED)
@@ -270,25 +255,14 @@ def test_the_status_is_read_from_the_database_not_the_callers_copy():
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_pauses_one_wins():
     project = make_project(tasks=0, slug="race-status")
-    outcomes: list[str] = []
-    barrier = threading.Barrier(2)
 
-    def pause():
-        try:
-            barrier.wait()
-            services.project_set_status(actor=None, project=project, status=S.PAUSED)
-            outcomes.append("paused")
-        except InvalidTransition:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+    def pause(_):
+        services.project_set_status(actor=None, project=project, status=S.PAUSED)
+        return "paused"
 
-    threads = [threading.Thread(target=pause) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["paused", "refused"]
+    results = race(2, pause)
+    outcomes = ["refused" if isinstance(r, InvalidTransition) else r for r in results]
+    assert sorted(outcomes, key=str) == ["paused", "refused"], results
 
 
 # -- over HTTP -------------------------------------------------------------------------------------
@@ -317,7 +291,7 @@ def test_status_commands_over_http(client_for, ops_user):
 
 def test_create_over_http(client_for, ops_user):
     QualificationType.objects.create(slug="q1", name="Q1")
-    gs = gold_set(slug="pole-gold")
+    gs = make_gold_set(slug="pole-gold", items=3)
     api = client_for(ops_user)
     response = api.post(
         "/api/v1/projects/",

@@ -10,9 +10,7 @@ from django.utils import timezone
 
 from assignments import selectors, services
 from assignments.models import Assignment, Batch, Project, Task
-from tests.assignments.test_api import with_controls
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_import import do_import, jsonl, task_row
+from tests.assignments.factories import do_import, jsonl, make_project, task_row, with_controls
 from tests.factories import make_labeler
 
 pytestmark = pytest.mark.django_db

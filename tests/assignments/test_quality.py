@@ -18,80 +18,11 @@ from assignments.models import Assignment, Batch, Project, Task
 from assignments.selectors import quality_pages as selectors
 from assignments.services import refits as services
 from config.errors import NotFound
-from qc.models import GoldCheck, GoldItem, GoldSet, LabelerEstimate, LabelOutcome, ModelFit
-from tests.assignments import test_review
-from tests.assignments.test_api import token_client
-from tests.assignments.test_claim import make_project
-from tests.factories import make_labeler
-from tests.qc.test_estimates import same_rows
+from qc.models import GoldCheck, LabelerEstimate, LabelOutcome, ModelFit
+from tests.assignments.factories import NOW, gold_check, gold_item, make_project, submissions
+from tests.factories import make_labeler, same_rows, token_client
 
 pytestmark = pytest.mark.django_db
-
-label = test_review.label  # the fixture: claim, submit, run consensus after commit
-
-NOW = timezone.now().replace(microsecond=0)
-
-
-def submissions(project, rows, *, batch=None, days=1.0):
-    """Tasks of ``project`` answered as ``rows``: one list of (labeler, answer) per task; returns
-    the tasks. Written directly (bulk), as facts to read."""
-    tasks = Task.objects.bulk_create(
-        Task(
-            project=project,
-            batch=batch,
-            payload={},
-            target=len(r),
-            submitted=len(r),
-            is_open=False,
-            state="complete",
-        )
-        for r in rows
-    )
-    at = NOW - timedelta(days=days)
-    Assignment.objects.bulk_create(
-        Assignment(
-            task=task,
-            project=project,
-            labeler=labeler,
-            status=Assignment.Status.SUBMITTED,
-            leased_at=at - timedelta(minutes=5),
-            expires_at=at + timedelta(minutes=10),
-            submitted_at=at,
-            answer=answer,
-            active_seconds=seconds,
-        )
-        for task, r in zip(tasks, rows, strict=True)
-        for seconds, (labeler, answer) in enumerate(r, start=10)
-    )
-    return tasks
-
-
-def gold_item(slug="q-gold", accepted="crack"):
-    gold_set = GoldSet.objects.get_or_create(
-        slug=slug, defaults={"name": slug, "answer_type": "single_choice"}
-    )[0]
-    return GoldItem.objects.create(
-        gold_set=gold_set,
-        external_id=f"zq-canary-item-{GoldItem.objects.count()}",
-        payload={"image_url": "https://img.example.test/g.jpg"},
-        accepted_answers=[accepted],
-        explanation="zq-canary-explanation",
-    )
-
-
-def gold_check(labeler, item, project, answer, *, days=2.0, n=[0]):  # noqa: B006 (a counter)
-    n[0] += 1
-    GoldCheck.objects.create(
-        labeler=labeler,
-        gold_item=item,
-        project_id=project.pk,
-        assignment_id=900_000 + n[0],
-        answer=answer,
-        correct=answer == item.accepted_answers[0],
-        expected_class=item.accepted_answers[0],
-        answer_class=answer,
-        checked_at=NOW - timedelta(days=days),
-    )
 
 
 # -- throughput --------------------------------------------------------------------------------

@@ -21,17 +21,16 @@ from assignments import tasks as work_tasks
 from assignments.models import DEFAULT_REFIT_EVERY, Assignment, Project, ProjectRefit
 from assignments.services import refits
 from qc.models import ModelFit
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_claim_quality import AlwaysControl, with_gold
-from tests.assignments.test_quality import submissions
+from tests.assignments.factories import (
+    AlwaysControl,
+    NeverControl,
+    make_project,
+    project_form,
+    submissions,
+    with_gold,
+)
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
-from tests.qc.test_attempt_races import race
-
-
-class NeverControl(AlwaysControl):
-    def random(self) -> float:
-        return 0.99
+from tests.factories import make_labeler, race
 
 
 def submit(project, labeler, answer="ok", *, control=False):
@@ -380,19 +379,7 @@ def test_the_service_says_what_refit_every_takes(ops_user):
 @pytest.mark.django_db
 def test_the_admin_form_takes_refit_every_and_the_bookkeeping_is_read_only(client, ops_user):
     client.force_login(ops_user)
-    data = {
-        "slug": "towers",
-        "name": "Towers",
-        "answer_type": "single_choice",
-        "classes": '["rust", "crack"]',
-        "iou_threshold": "0.5",
-        "overlap": "2",
-        "max_overlap": "3",
-        "control_ratio": "0",
-        "lease_seconds": "300",
-        "priority": "0",
-        "audit_percent": "0",
-    }
+    data = project_form()
     add = reverse("admin:assignments_project_add")
     response = client.post(add, {**data, "refit_every": "-1"})
     assert response.status_code == 200

@@ -28,34 +28,11 @@ from assignments.services import review as services
 from assignments.services.consensus import ConsensusAction
 from config.errors import Conflict, Forbidden, NotFound
 from qc.models import GoldItem, GoldSet
-from tests.assignments.test_api import token_client, with_controls
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import AlwaysControl, make_project, with_controls
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
+from tests.factories import make_labeler, token_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def label(django_capture_on_commit_callbacks):
-    """Claim the next task of ``project`` for ``labeler`` and submit ``answer``, running the
-    after-commit consensus like production would."""
-
-    def do(project, labeler, answer):
-        claim = work_services.assignment_claim_next(labeler=labeler, project_id=project.pk)
-        assert claim is not None, "no task left for this labeler"
-        with django_capture_on_commit_callbacks(execute=True):
-            work_services.assignment_submit(
-                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
-            )
-        return claim.assignment
-
-    return do
-
-
-class AlwaysControl(random.Random):
-    def random(self) -> float:
-        return 0.0
 
 
 def seniors(n: int):

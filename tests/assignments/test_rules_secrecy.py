@@ -19,9 +19,9 @@ from assignments.tasks import quality_rules_sweep
 from qc.models import GoldCheck, RuleFiring
 from qc.selectors.quality_facts import start_of_day
 from qc.services import rules as rule_services
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_claim_quality import answer_controls, with_gold
+from tests.assignments.factories import answer_controls, make_project, pause_rule, with_gold
 from tests.factories import make_labeler
+from tests.qc.factories import make_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -40,17 +40,7 @@ def _a_day_earlier(labeler):
 def ruled(ops_user, vendor_a):
     project = make_project(tasks=20)
     with_gold(project, n=20)
-    rule_services.rule_create(
-        actor=ops_user,
-        project_id=project.pk,
-        name="Gold below 80%",
-        action="pause_on_project",
-        threshold="0.8",
-        window=50,
-        min_n=3,
-        bound="upper",
-        comparison="below",
-    )
+    pause_rule(project, actor=ops_user)
     return project, make_labeler(vendor=vendor_a)
 
 
@@ -92,16 +82,15 @@ def test_a_control_submit_changes_nothing_a_labeler_can_see_until_the_next_day(
 
 def test_todays_right_answers_do_not_clear_a_warning_today(ops_user, vendor_a):
     project = make_project()
-    rule = rule_services.rule_create(
-        actor=ops_user,
+    rule = make_rule(
+        "warn",
         project_id=project.pk,
+        actor=ops_user,
         name="warn",
-        action="warn",
         threshold="0.8",
         window=10,
         min_n=3,
         bound="rate",
-        comparison="below",
     )
     labeler = make_labeler(vendor=vendor_a)
     now = timezone.now()

@@ -15,10 +15,10 @@ from assignments.selectors import quality_pages
 from qc.models import LabelOutcome
 from qc.selectors import quality_facts
 from qc.services import quizzes as quiz_services
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_quality import NOW, gold_check, gold_item, submissions
+from tests.assignments.factories import NOW, gold_check, gold_item, make_project, submissions
 from tests.factories import VendorFactory, make_labeler
-from tests.qc.quiz_factories import add_item, make_gold_set, make_quiz
+from tests.qc.factories import make_gold_set
+from tests.qc.quiz_factories import add_item, make_quiz
 
 pytestmark = pytest.mark.django_db
 

@@ -21,18 +21,11 @@ from assignments import tasks as work_tasks
 from assignments.models import Assignment, Task
 from config.errors import Conflict
 from qc.models import ControlRate, GoldCheck, GoldItem
-from tests.assignments.test_api import token_client
-from tests.assignments.test_claim import make_project
-from tests.assignments.test_claim_quality import AlwaysControl, with_gold
+from tests.assignments.factories import AlwaysControl, NeverControl, make_project, with_gold
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
+from tests.factories import make_labeler, token_client
 
 pytestmark = pytest.mark.django_db
-
-
-class NeverControl(AlwaysControl):
-    def random(self) -> float:
-        return 0.99
 
 
 def claim(labeler, project, *, control: bool, now=None):

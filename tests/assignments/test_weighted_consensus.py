@@ -11,13 +11,11 @@ from django.utils import timezone
 from assignments.models import ConsensusMethod, Project, Review, Task
 from qc.consensus_maths import one_coin_matrix
 from qc.models import LabelerEstimate, ModelFit
-from tests.assignments import test_review
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 
 pytestmark = pytest.mark.django_db
 
-label = test_review.label  # the fixture: claim, submit, run consensus after commit
 
 CLASSES = ["ok", "crack", "rust"]  # make_project's classes
 

@@ -26,8 +26,8 @@ from config.celery import (
     app,
     periodic_task_names,
 )
-from tests.assignments.test_claim import make_project
-from tests.factories import make_labeler
+from tests.assignments.factories import make_project
+from tests.factories import make_labeler, token_client
 
 OUR_APPS = ("assignments.", "qc.", "workforce.", "payments.", "health.")
 
@@ -208,7 +208,6 @@ def test_a_submit_with_the_broker_down_is_stored_and_answered(caplog):
     from kombu.exceptions import OperationalError as BrokerDown
 
     from assignments.models import Assignment
-    from tests.assignments.test_api import token_client
 
     project = make_project(tasks=1, overlap=2, slug="broker-down")
     labeler = make_labeler()

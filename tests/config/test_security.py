@@ -4,6 +4,7 @@ injection in exports, login brute force, and responses under /api/ off the one e
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import re
@@ -20,9 +21,9 @@ from rest_framework.test import APIClient
 
 from assignments.models import Assignment, Task
 from config import parsers
-from config.exports import FORMULA_PREFIXES, escape_cell, unescape_cell
+from config.exports import FORMULA_PREFIXES, escape_cell, export_lines, unescape_cell
 from qc.models import GoldItem, GoldSet
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 from workforce.models import Labeler
 from workforce.resources import LabelerResource
@@ -340,26 +341,36 @@ def test_project_labels_csv_export_escapes_formulae(ops):
 EXPORT_WRITERS = {
     # module: how it is covered above
     "workforce/resources.py": "test_admin_labeler_csv_export_escapes_formulae",
+    "config/exports.py": "export_lines, through the exports that call it (EXPORT_LINES_CALLERS)",
+}
+# Modules whose files config.exports.export_lines writes: how each is covered above.
+EXPORT_LINES_CALLERS = {
     "qc/services/gold.py": "test_gold_set_csv_export_over_the_api_escapes_formulae",
     "assignments/selectors/review.py": "test_project_labels_csv_export_escapes_formulae",
 }
 
 
-def test_every_spreadsheet_export_is_covered_and_escapes():
-    """Every module that writes CSV or XLSX (csv.writer, a django-import-export resource,
-    openpyxl) is one whose export is tested above, and it escapes through config.exports. A new
-    export fails here until it escapes and has its test."""
-    pattern = re.compile(r"csv\.(writer|DictWriter)\(|resources\.ModelResource|openpyxl\.Workbook")
-    writers = set()
+def _app_modules():
     for app in ("config", "workforce", "qc", "assignments", "payments", "demo"):
         for file in (ROOT / app).rglob("*.py"):
-            if "migrations" in file.parts:
-                continue
-            if pattern.search(file.read_text()):
-                writers.add(str(file.relative_to(ROOT)))
+            if "migrations" not in file.parts:
+                yield str(file.relative_to(ROOT)), file.read_text()
+
+
+def test_every_spreadsheet_export_is_covered_and_escapes():
+    """Every module that writes CSV or XLSX (csv.writer, a django-import-export resource,
+    openpyxl) is one whose export is tested above, and it escapes through config.exports; so is
+    every module that has ``export_lines`` write its file. A new export fails here until it
+    escapes and has its test."""
+    pattern = re.compile(r"csv\.(writer|DictWriter)\(|resources\.ModelResource|openpyxl\.Workbook")
+    modules = dict(_app_modules())
+    writers = {name for name, text in modules.items() if pattern.search(text)}
     assert writers == set(EXPORT_WRITERS)
-    for module in writers:
-        assert "from config.exports import escape_row" in (ROOT / module).read_text(), module
+    for module in writers - {"config/exports.py"}:
+        assert "from config.exports import escape_row" in modules[module], module
+    assert "escape_row(" in inspect.getsource(export_lines)
+    callers = {name for name, text in modules.items() if "export_lines(" in text}
+    assert callers - {"config/exports.py"} == set(EXPORT_LINES_CALLERS)
 
 
 # -- 3. login throttling ------------------------------------------------------------------------

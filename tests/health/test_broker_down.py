@@ -10,21 +10,14 @@ import pytest
 from kombu.exceptions import OperationalError as BrokerDown
 
 from assignments import tasks as work_tasks
-from assignments.models import Assignment, Project, Task
+from assignments.models import Assignment, Task
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 
 
 @pytest.mark.django_db(transaction=True)
 def test_submit_answers_200_when_the_after_commit_publish_fails(client_for, caplog):
-    project = Project.objects.create(
-        slug="poles",
-        name="Poles",
-        status=Project.Status.ACTIVE,
-        answer_type="single_choice",
-        classes=["ok", "crack"],
-        overlap=1,
-        max_overlap=2,
-    )
+    project = make_project(tasks=0, name="Poles", classes=["ok", "crack"], overlap=1)
     Task.objects.create(project=project, payload={"image_url": "https://x.test/1.jpg"}, target=1)
     client = client_for(make_labeler().user)
     client.raise_request_exception = False

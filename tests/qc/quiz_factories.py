@@ -1,11 +1,11 @@
-"""Small builders for quiz tests. Guides, gold sets and gold items are written with the ORM
-(their services belong to another area); quizzes and qualification types go through their
-services, like production."""
+"""Small builders for quiz tests. Gold sets come from ``tests.qc.factories.make_gold_set`` (the
+one builder, through the service); the guides and gold items a quiz draws on are written with
+the ORM (any payload, versions numbered as given); quizzes and qualification types go through
+their services, like production."""
 
 from __future__ import annotations
 
 import itertools
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.utils import timezone
 from qc.answers import stratum_of
 from qc.models import GoldItem, GoldSet, Guide, GuideAcknowledgement, GuideVersion, Quiz
 from qc.services import quizzes as quiz_services
+from tests.qc.factories import make_gold_set
 from workforce import services as workforce_services
 from workforce.models import Labeler, QualificationType
 
@@ -26,25 +27,6 @@ def make_qualification_type(slug: str | None = None, name: str | None = None):
         return existing
     return workforce_services.qualification_type_create(
         actor=None, slug=slug, name=name or slug.replace("-", " ").title()
-    )
-
-
-def make_gold_set(
-    *,
-    answer_type: str = "single_choice",
-    classes: list[str] | None = None,
-    slug: str | None = None,
-    guide: Guide | None = None,
-    iou_threshold: Decimal = Decimal("0.5"),
-) -> GoldSet:
-    n = next(_seq)
-    return GoldSet.objects.create(
-        slug=slug or f"gold-{n}",
-        name=f"Gold set {n}",
-        answer_type=answer_type,
-        classes=classes if classes is not None else ["crack", "rust", "ok"],
-        guide=guide,
-        iou_threshold=iou_threshold,
     )
 
 

@@ -16,12 +16,8 @@ from django.utils import timezone
 
 from qc.models import AttemptQuestion, GoldItem, Quiz, QuizAttempt
 from tests.factories import make_labeler
-from tests.qc.quiz_factories import (
-    add_item,
-    make_choice_set,
-    make_gold_set,
-    make_quiz,
-)
+from tests.qc.factories import make_gold_set
+from tests.qc.quiz_factories import add_item, make_choice_set, make_quiz
 from workforce.models import Qualification
 
 pytestmark = pytest.mark.django_db

@@ -4,48 +4,24 @@ retry delay and the time limit must hold."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from config.errors import Conflict
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.services import quizzes as services
 from tests.conftest import requires_postgres
-from tests.qc.quiz_factories import add_item, make_gold_set, make_quiz
+from tests.factories import race
+from tests.qc.factories import make_gold_set
+from tests.qc.quiz_factories import add_item, make_quiz
 from workforce.models import Labeler, Qualification
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 10
-
-
-def race(n: int, fn: Callable[[int], object]) -> list[object]:
-    """Run ``fn(i)`` in ``n`` threads released together; return each result or exception."""
-    barrier = threading.Barrier(n)
-    results: list[object] = [None] * n
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait(timeout=20)
-            results[i] = fn(i)
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    return results
 
 
 def _start(quiz_pk: int, labeler_pk: int, now=None):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from qc.consensus_maths import one_coin_matrix, weighted_posterior
 from qc.models import LabelerEstimate, ModelFit
 from qc.services.estimates import estimates_fit
-from tests.factories import make_labeler
+from tests.factories import make_labeler, same_rows
 
 # -- the weighted posterior (pure) -------------------------------------------------------------
 
@@ -215,15 +215,3 @@ def test_the_model_is_chosen_again_only_when_the_labels_have_doubled():
         fresh.iterations,
         fresh.log_likelihood,
     )
-
-
-def same_rows(a, b, tolerance=1e-4):
-    """Equal, with floats (also inside lists and dicts) equal within ``tolerance``."""
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= tolerance
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_rows(a[k], b[k], tolerance) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        pairs = zip(a, b, strict=True) if len(a) == len(b) else None
-        return pairs is not None and all(same_rows(x, y, tolerance) for x, y in pairs)
-    return a == b

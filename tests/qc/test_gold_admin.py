@@ -10,26 +10,16 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 
 from qc.admin.gold import INLINE_ITEMS
 from qc.models import GoldItem, GoldSet
 from qc.services import gold as services
+from tests.factories import admin_url
 from tests.qc.factories import GuideFactory, make_gold_item, make_gold_set, publish_version
 
 pytestmark = pytest.mark.django_db
 
 GS = GoldItem.Status
-
-
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
-
-
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:qc_{model._meta.model_name}_{view}", args=args)
 
 
 def _messages(response) -> list[str]:
@@ -46,7 +36,7 @@ def _csv(*rows: str) -> bytes:
 def test_add_gold_set_through_the_service(ops_client):
     guide = GuideFactory()
     response = ops_client.post(
-        _url(GoldSet, "add"),
+        admin_url(GoldSet, "add"),
         {
             "slug": "poles",
             "name": "Poles",
@@ -68,7 +58,7 @@ def test_add_gold_set_through_the_service(ops_client):
 
 def test_add_gold_set_with_repeated_classes_shows_the_error(ops_client):
     response = ops_client.post(
-        _url(GoldSet, "add"),
+        admin_url(GoldSet, "add"),
         {
             "slug": "poles",
             "name": "Poles",
@@ -87,22 +77,22 @@ def test_gold_set_page_lists_only_the_first_items_and_links_to_all(ops_client):
     gold_set = make_gold_set()
     for _ in range(40):
         make_gold_item(gold_set)
-    response = ops_client.get(_url(GoldSet, "change", gold_set.pk))
+    response = ops_client.get(admin_url(GoldSet, "change", gold_set.pk))
     assert response.status_code == 200
     [inline] = response.context["inline_admin_formsets"]
     assert len(list(inline)) == INLINE_ITEMS
     page = response.content.decode()
     assert "all 40 items" in page
     assert f"gold_set__id__exact={gold_set.pk}" in page
-    assert _url(GoldSet, "import", gold_set.pk) in page
-    assert _url(GoldSet, "export", gold_set.pk) + "?format=jsonl" in page
+    assert admin_url(GoldSet, "import", gold_set.pk) in page
+    assert admin_url(GoldSet, "export", gold_set.pk) + "?format=jsonl" in page
 
 
 def test_gold_set_change_page_query_count_does_not_grow_with_items(ops_client):
     gold_set = make_gold_set()
     for _ in range(3):
         make_gold_item(gold_set)
-    url = _url(GoldSet, "change", gold_set.pk)
+    url = admin_url(GoldSet, "change", gold_set.pk)
     ops_client.get(url)
     with CaptureQueriesContext(connection) as few:
         ops_client.get(url)
@@ -117,7 +107,7 @@ def test_gold_set_edit_keeps_answer_type_and_guide(ops_client):
     gold_set = make_gold_set(classes=["crack", "rust"])
     make_gold_item(gold_set)
     response = ops_client.post(
-        _url(GoldSet, "change", gold_set.pk),
+        admin_url(GoldSet, "change", gold_set.pk),
         {
             "name": "Renamed",
             "classes": '["crack", "rust", "bird"]',
@@ -144,14 +134,14 @@ def test_gold_set_edit_keeps_answer_type_and_guide(ops_client):
 
 def test_import_page_creates_items(ops_client, ops_user):
     gold_set = make_gold_set()
-    assert ops_client.get(_url(GoldSet, "import", gold_set.pk)).status_code == 200
+    assert ops_client.get(admin_url(GoldSet, "import", gold_set.pk)).status_code == 200
     rows = [f'g{i},img/{i}.jpg,"[""crack""]"' for i in range(12)]
     response = ops_client.post(
-        _url(GoldSet, "import", gold_set.pk),
+        admin_url(GoldSet, "import", gold_set.pk),
         {"file": SimpleUploadedFile("gold.csv", _csv(*rows)), "format": ""},
     )
     assert response.status_code == 302
-    assert response.url == _url(GoldSet, "change", gold_set.pk)
+    assert response.url == admin_url(GoldSet, "change", gold_set.pk)
     assert "Imported gold.csv: 12 created, 0 updated, 0 unchanged." in _messages(response)
     assert gold_set.items.count() == 12
     assert gold_set.items.first().status_changes.get().actor == ops_user
@@ -163,7 +153,7 @@ def test_import_page_lists_row_errors_and_writes_nothing(ops_client):
     rows[20] = 'g20,javascript:alert(1),"[""crack""]"'
     rows[30] = 'g30,img/30.jpg,"[""tree""]"'
     response = ops_client.post(
-        _url(GoldSet, "import", gold_set.pk),
+        admin_url(GoldSet, "import", gold_set.pk),
         {"file": SimpleUploadedFile("gold.csv", _csv(*rows))},
     )
     assert response.status_code == 200
@@ -178,13 +168,13 @@ def test_import_page_lists_row_errors_and_writes_nothing(ops_client):
 def test_import_page_needs_a_format_it_can_tell(ops_client):
     gold_set = make_gold_set()
     response = ops_client.post(
-        _url(GoldSet, "import", gold_set.pk),
+        admin_url(GoldSet, "import", gold_set.pk),
         {"file": SimpleUploadedFile("gold.txt", _csv('a,b.jpg,"[""crack""]"'))},
     )
     assert response.status_code == 200
     assert "format" in response.context["form"].errors
     response = ops_client.post(
-        _url(GoldSet, "import", gold_set.pk),
+        admin_url(GoldSet, "import", gold_set.pk),
         {"file": SimpleUploadedFile("gold.txt", _csv('a,b.jpg,"[""crack""]"')), "format": "csv"},
     )
     assert response.status_code == 302
@@ -195,7 +185,7 @@ def test_import_page_refuses_an_oversize_file(ops_client, monkeypatch):
     monkeypatch.setattr(services, "GOLD_IMPORT_MAX_BYTES", 10)
     gold_set = make_gold_set()
     response = ops_client.post(
-        _url(GoldSet, "import", gold_set.pk),
+        admin_url(GoldSet, "import", gold_set.pk),
         {"file": SimpleUploadedFile("gold.csv", _csv('a,b.jpg,"[""crack""]"'))},
     )
     assert response.status_code == 200
@@ -210,7 +200,7 @@ def test_export_link_downloads_what_import_accepts(ops_client, file_format):
     gold_set = make_gold_set(guide=guide, slug="poles")
     make_gold_item(gold_set, external_id="a", guide_version=version, metadata={"k": "v"})
     make_gold_item(gold_set, external_id="b", status=GS.RETIRED)
-    response = ops_client.get(_url(GoldSet, "export", gold_set.pk), {"format": file_format})
+    response = ops_client.get(admin_url(GoldSet, "export", gold_set.pk), {"format": file_format})
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="poles-gold.{file_format}"'
     content = b"".join(response.streaming_content)
@@ -234,13 +224,13 @@ def test_add_item_through_the_service_and_errors_on_its_fields(ops_client):
         "difficulty": "easy",
         "status": "active",
     }
-    response = ops_client.post(_url(GoldItem, "add"), data)
+    response = ops_client.post(admin_url(GoldItem, "add"), data)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "not one of the labels" in " ".join(errors["accepted_answers"])
     assert not GoldItem.objects.exists()
 
-    response = ops_client.post(_url(GoldItem, "add"), {**data, "accepted_answers": '["rust"]'})
+    response = ops_client.post(admin_url(GoldItem, "add"), {**data, "accepted_answers": '["rust"]'})
     assert response.status_code == 302
     item = GoldItem.objects.get()
     assert (item.stratum, item.payload["metadata"]) == ("rust", {})
@@ -249,7 +239,7 @@ def test_add_item_through_the_service_and_errors_on_its_fields(ops_client):
 def test_edit_item_recomputes_the_stratum(ops_client):
     item = make_gold_item(make_gold_set(), accepted_answers=["crack"])
     response = ops_client.post(
-        _url(GoldItem, "change", item.pk),
+        admin_url(GoldItem, "change", item.pk),
         {
             "payload": json.dumps(item.payload),
             "accepted_answers": '["ok"]',
@@ -266,7 +256,7 @@ def test_edit_item_recomputes_the_stratum(ops_client):
 
 def _act(client, action, items, **extra):
     data = {"action": action, "_selected_action": [i.pk for i in items], **extra}
-    return client.post(_url(GoldItem, "changelist"), data)
+    return client.post(admin_url(GoldItem, "changelist"), data)
 
 
 def test_quarantine_asks_for_a_reason_then_records_it(ops_client, ops_user):
@@ -310,12 +300,12 @@ def test_retire_and_reactivate_report_items_already_in_that_status(ops_client):
 
 def test_item_change_page_shows_history_and_status_is_read_only(ops_client):
     item = make_gold_item(make_gold_set())
-    response = ops_client.get(_url(GoldItem, "change", item.pk))
+    response = ops_client.get(admin_url(GoldItem, "change", item.pk))
     page = response.content.decode()
     assert 'name="status"' not in page
     assert "status history" in page.lower()
     assert "Created." in page
-    assert ops_client.get(_url(GoldItem, "delete", item.pk)).status_code == 403
+    assert ops_client.get(admin_url(GoldItem, "delete", item.pk)).status_code == 403
 
 
 def test_item_changelist_filters_and_constant_queries(ops_client):
@@ -324,7 +314,7 @@ def test_item_changelist_filters_and_constant_queries(ops_client):
     gold_set = make_gold_set(guide=guide)
     for _ in range(3):
         make_gold_item(gold_set, guide_version=version)
-    url = _url(GoldItem, "changelist")
+    url = admin_url(GoldItem, "changelist")
     ops_client.get(url)
     with CaptureQueriesContext(connection) as few:
         ops_client.get(url)

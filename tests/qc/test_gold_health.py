@@ -4,14 +4,12 @@ correction / reinstatement (and the scores they move), and quarantined gold goin
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from assignments import services as work_services
 from assignments.models import Review
 from assignments.services import review as review_services
 from config.errors import Conflict, InvalidTransition, NotFound
@@ -23,7 +21,7 @@ from qc.selectors.gold_health import (
     gold_items_flagged_ids,
 )
 from qc.services import gold_health as services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import resolve_gold_review
 from tests.factories import UserFactory, make_labeler
 
 pytestmark = pytest.mark.django_db
@@ -322,40 +320,6 @@ def test_reinstate_counts_again_and_upholds_contests(contested_item):
 # -- quarantined gold goes to review --------------------------------------------------------------
 
 
-class AlwaysControl(random.Random):
-    def random(self) -> float:
-        return 0.0
-
-
-@pytest.fixture
-def control_world(django_capture_on_commit_callbacks):
-    """A project whose control tasks draw from a one-item gold set (gold "crack"); two
-    labelers answered its control task: one "crack", one "rust" (graded after commit)."""
-    project = make_project(tasks=3, overlap=1)
-    gold_set = _set(slug="control-gold")
-    item = _item(gold_set, "ctl")
-    project.control_gold_set = gold_set
-    project.control_ratio = "0.5"
-    project.save()
-    work_services.project_sync_control_tasks(actor=None, project=project)
-    answers = {}
-    for answer in ("crack", "rust"):
-        labeler = make_labeler()
-        claim = work_services.assignment_claim_next(
-            labeler=labeler, project_id=project.pk, rng=AlwaysControl()
-        )
-        assert claim.assignment.is_control
-        with django_capture_on_commit_callbacks(execute=True):
-            work_services.assignment_submit(
-                labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
-            )
-        answers[answer] = labeler
-    ops_senior = make_labeler(seniority="senior")
-    ops_senior.user.is_staff = True
-    ops_senior.user.save(update_fields=["is_staff"])
-    return project, item, answers, ops_senior
-
-
 def _gold_reviews():
     return Review.objects.filter(kind=Review.Kind.GOLD)
 
@@ -384,12 +348,7 @@ def test_gold_reviews_reach_ops_seniors_only(control_world):
 
 def test_resolving_with_another_answer_corrects_the_gold(control_world):
     _project, item, answers, ops_senior = control_world
-    services.gold_item_quarantine(actor=None, item=item, reason="doubt")
-    review_services.gold_reviews_open()
-    claim = review_services.review_claim_next(reviewer=ops_senior)
-    review_services.review_resolve(
-        reviewer=ops_senior, review_id=claim.review.pk, answer="rust", note="Rust, clearly."
-    )
+    resolve_gold_review(item, ops_senior, answer="rust", note="Rust, clearly.")
     item.refresh_from_db()
     assert (item.status, item.accepted_answers) == ("active", ["rust"])
     verdicts = dict(GoldCheck.objects.filter(gold_item=item).values_list("answer", "correct"))
@@ -403,12 +362,7 @@ def test_resolving_with_another_answer_corrects_the_gold(control_world):
 
 def test_resolving_with_the_gold_answer_reinstates_it(control_world):
     _project, item, _answers, ops_senior = control_world
-    services.gold_item_quarantine(actor=None, item=item, reason="doubt")
-    review_services.gold_reviews_open()
-    claim = review_services.review_claim_next(reviewer=ops_senior)
-    review_services.review_resolve(
-        reviewer=ops_senior, review_id=claim.review.pk, answer="crack", note="The gold is right."
-    )
+    resolve_gold_review(item, ops_senior, answer="crack", note="The gold is right.")
     item.refresh_from_db()
     assert (item.status, item.accepted_answers) == ("active", ["crack"])
     verdicts = dict(GoldCheck.objects.filter(gold_item=item).values_list("answer", "correct"))

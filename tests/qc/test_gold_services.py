@@ -6,17 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from config.errors import Conflict, InvalidTransition
 from qc.models import AnswerType, GoldItem, GoldItemStatusChange, GoldSet
 from qc.selectors.gold import gold_items_drawable, gold_strata
 from qc.services import gold as services
 from tests.conftest import requires_postgres
+from tests.factories import race
 from tests.qc.factories import (
     GuideFactory,
     make_draft,
@@ -676,24 +675,8 @@ def test_export_of_unknown_format_fails_before_streaming(mixed_set):
 def test_concurrent_imports_of_one_file_create_each_item_once():
     gold_set = make_gold_set()
     text = _csv([_row(n) for n in range(1, 31)])
-    barrier = threading.Barrier(3)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(_import(gold_set, text))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = race(3, lambda _: _import(gold_set, text))
+    assert [r for r in results if isinstance(r, Exception)] == []
     assert sorted((r.created, r.unchanged) for r in results) == [(0, 30), (0, 30), (30, 0)]
     assert GoldItem.objects.filter(gold_set=gold_set).count() == 30
     assert GoldItemStatusChange.objects.count() == 30

@@ -12,21 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
+from tests.factories import admin_url
 from tests.qc.factories import GuideFactory, acknowledge, make_draft, publish_version
 
 pytestmark = pytest.mark.django_db
 
 MAJOR, MINOR = GuideVersion.Bump.MAJOR, GuideVersion.Bump.MINOR
-
-
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
-
-
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:qc_{model._meta.model_name}_{view}", args=args)
 
 
 def _messages(response) -> list[str]:
@@ -60,7 +51,7 @@ def test_add_guide_with_a_draft_inline(ops_client, ops_user):
         ),
         "versions-0-change_summary": "First draft.",
     }
-    response = ops_client.post(_url(Guide, "add"), data)
+    response = ops_client.post(admin_url(Guide, "add"), data)
     assert response.status_code == 302, response.context and response.context["errors"]
     guide = Guide.objects.get(slug="poles")
     draft = guide.versions.get()
@@ -85,7 +76,7 @@ def test_invalid_label_definitions_inline_show_the_error_and_save_nothing(ops_cl
         "versions-0-label_definitions": json.dumps([{"label": "crack"}]),
         "versions-0-change_summary": "",
     }
-    response = ops_client.post(_url(Guide, "add"), data)
+    response = ops_client.post(admin_url(Guide, "add"), data)
     assert response.status_code == 200
     assert "definition must be a non-empty string" in response.content.decode()
     assert not Guide.objects.exists()
@@ -96,12 +87,12 @@ def test_guide_page_shows_drafts_editable_and_published_read_only(ops_client):
     guide = GuideFactory()
     published = publish_version(guide, change_summary="Published summary.")
     draft = make_draft(guide, change_summary="Draft summary.")
-    page = ops_client.get(_url(Guide, "change", guide.pk)).content.decode()
+    page = ops_client.get(admin_url(Guide, "change", guide.pk)).content.decode()
     assert 'name="versions-0-body"' in page  # the draft
     assert draft.change_summary in page
     # The published version is shown (its summary, a link to it) but has no inputs.
     assert "Published summary." in page
-    assert _url(GuideVersion, "change", published.pk) in page
+    assert admin_url(GuideVersion, "change", published.pk) in page
     assert 'name="versions-2-0-change_summary"' not in page
     assert 'name="versions-2-0-body"' not in page
 
@@ -115,7 +106,7 @@ def test_guide_changelist_is_annotated_and_costs_constant_queries(ops_client):
             make_draft(g)
 
     add(2)
-    url = _url(Guide, "changelist")
+    url = admin_url(Guide, "changelist")
     ops_client.get(url)
     with CaptureQueriesContext(connection) as few:
         response = ops_client.get(url)
@@ -132,7 +123,7 @@ def test_guide_changelist_is_annotated_and_costs_constant_queries(ops_client):
 def test_add_version_page_creates_a_draft_through_the_service(ops_client):
     guide = GuideFactory()
     response = ops_client.post(
-        _url(GuideVersion, "add"),
+        admin_url(GuideVersion, "add"),
         {
             "guide": guide.pk,
             "bump": "minor",
@@ -147,29 +138,29 @@ def test_add_version_page_creates_a_draft_through_the_service(ops_client):
 
 def test_published_version_is_read_only_in_the_admin(ops_client):
     version = publish_version(GuideFactory(), body="Original")
-    response = ops_client.get(_url(GuideVersion, "change", version.pk))
+    response = ops_client.get(admin_url(GuideVersion, "change", version.pk))
     assert response.status_code == 200
     assert 'name="body"' not in response.content.decode()
     response = ops_client.post(
-        _url(GuideVersion, "change", version.pk),
+        admin_url(GuideVersion, "change", version.pk),
         {"bump": "minor", "body": "Edited", "label_definitions": "[]", "change_summary": ""},
     )
     assert response.status_code == 403
     version.refresh_from_db()
     assert version.body == "Original"
-    assert ops_client.get(_url(GuideVersion, "delete", version.pk)).status_code == 403
+    assert ops_client.get(admin_url(GuideVersion, "delete", version.pk)).status_code == 403
 
 
 def test_draft_can_be_edited_and_discarded(ops_client):
     draft = make_draft(GuideFactory(), body="Old")
     response = ops_client.post(
-        _url(GuideVersion, "change", draft.pk),
+        admin_url(GuideVersion, "change", draft.pk),
         {"bump": "major", "body": "New", "label_definitions": "[]", "change_summary": "S"},
     )
     assert response.status_code == 302
     draft.refresh_from_db()
     assert (draft.body, draft.bump, draft.change_summary) == ("New", "major", "S")
-    response = ops_client.post(_url(GuideVersion, "delete", draft.pk), {"post": "yes"})
+    response = ops_client.post(admin_url(GuideVersion, "delete", draft.pk), {"post": "yes"})
     assert response.status_code == 302
     assert not GuideVersion.objects.filter(pk=draft.pk).exists()
 
@@ -179,7 +170,7 @@ def test_publish_action_confirms_with_the_numbers_then_publishes(ops_client, ops
     publish_version(guide)
     minor = make_draft(guide, bump=MINOR)
     major = make_draft(guide, bump=MAJOR)
-    url = _url(GuideVersion, "changelist")
+    url = admin_url(GuideVersion, "changelist")
     selected = {"action": "publish", "_selected_action": [minor.pk, major.pk]}
 
     response = ops_client.post(url, selected)
@@ -200,7 +191,7 @@ def test_publish_action_confirms_with_the_numbers_then_publishes(ops_client, ops
 def test_publishing_a_published_version_reports_an_error(ops_client):
     version = publish_version(GuideFactory())
     response = ops_client.post(
-        _url(GuideVersion, "changelist"),
+        admin_url(GuideVersion, "changelist"),
         {"action": "publish", "_selected_action": [version.pk], "post": "yes"},
     )
     assert any("already published" in m for m in _messages(response))
@@ -227,12 +218,12 @@ def test_acknowledgements_are_read_only_and_filterable(ops_client, vendor_labele
     guide = GuideFactory()
     publish_version(guide)
     ack = acknowledge(vendor_labeler, guide)
-    assert ops_client.get(_url(GuideAcknowledgement, "add")).status_code == 403
-    response = ops_client.post(_url(GuideAcknowledgement, "change", ack.pk), {})
+    assert ops_client.get(admin_url(GuideAcknowledgement, "add")).status_code == 403
+    response = ops_client.post(admin_url(GuideAcknowledgement, "change", ack.pk), {})
     assert response.status_code == 403
-    assert ops_client.get(_url(GuideAcknowledgement, "delete", ack.pk)).status_code == 403
+    assert ops_client.get(admin_url(GuideAcknowledgement, "delete", ack.pk)).status_code == 403
     response = ops_client.get(
-        _url(GuideAcknowledgement, "changelist"), {"labeler__vendor__id__exact": vendor_a.pk}
+        admin_url(GuideAcknowledgement, "changelist"), {"labeler__vendor__id__exact": vendor_a.pk}
     )
     assert response.status_code == 200
     assert [a.pk for a in response.context["cl"].result_list] == [ack.pk]

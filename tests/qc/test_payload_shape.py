@@ -20,6 +20,7 @@ from qc.payload_shape import (
     shape_of,
     url_shape,
 )
+from tests.qc.factories import demo_gold_payload
 
 
 @pytest.mark.parametrize(
@@ -137,21 +138,7 @@ def test_controls_shaped_like_real_tasks_are_clean():
 
 def test_the_demo_difference_is_found_key_by_key():
     """The demo before the fix: another directory, three digits, seven metadata keys."""
-    controls = _controls(
-        {
-            "image_url": f"https://demo.example/poles/{n:03d}.jpg",
-            "metadata": {
-                "pole_id": f"PL-{4100 + n}",
-                "material": "steel",
-                "region": "Kerala",
-                "flight": "F-2024-01",
-                "captured_at": "2024-06-03T08:07:00Z",
-                "altitude_m": 6,
-                "view": "north",
-            },
-        }
-        for n in range(1, 41)
-    )
+    controls = _controls(demo_gold_payload(n) for n in range(1, 41))
     report = compare(profile_of(REAL), controls)
     assert not report.ok and report.controls_differing == 40
     by_kind: dict[str, set[str]] = {}

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from assignments.models import Project
 from qc.models import GoldCheck, GoldItem, GoldSet
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.permissions import V1, Row, matrix_test, role_users, route_test
+from tests.qc.factories import make_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -468,11 +469,10 @@ def _rules_world(project, vendor_labeler, internal_labeler, vendor_b_labeler) ->
     each labeler, made by the real evaluation."""
     from qc.services import rules as rules_services
 
-    rule = rules_services.rule_create(
-        actor=None,
+    rule = make_rule(
+        "warn",
         project_id=project.pk,
         name="Any gold",
-        action="warn",
         window=5,
         min_n=1,
         bound="lower",

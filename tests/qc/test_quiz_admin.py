@@ -8,11 +8,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 
 from qc.models import Quiz, QuizAttempt
 from qc.services import quizzes as services
-from tests.factories import make_labeler
+from tests.factories import admin_url, make_labeler
 from tests.qc.quiz_factories import (
     make_choice_set,
     make_qualification_type,
@@ -23,16 +22,6 @@ from workforce import services as workforce_services
 from workforce.models import Qualification, QualificationType
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
-
-
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
 def _messages(response) -> list[str]:
@@ -66,7 +55,7 @@ def _quiz_form(gold_set, qtype=None, **overrides) -> dict:
 
 def test_add_quiz_goes_through_the_service(ops_client):
     gold_set, qtype = make_choice_set(), make_qualification_type("poles")
-    response = ops_client.post(_url(Quiz, "add"), _quiz_form(gold_set, qtype))
+    response = ops_client.post(admin_url(Quiz, "add"), _quiz_form(gold_set, qtype))
     assert response.status_code == 302, response.content[:2000]
     quiz = Quiz.objects.get(slug="poles-qual")
     assert (quiz.qualification_type, quiz.validity_days) == (qtype, 90)
@@ -85,7 +74,7 @@ def test_add_quiz_shows_service_errors_on_the_form(ops_client, overrides, field,
     form = _quiz_form(gold_set, qtype, **overrides)
     if overrides.get("qualification_type") == "":
         form["qualification_type"] = ""
-    response = ops_client.post(_url(Quiz, "add"), form)
+    response = ops_client.post(admin_url(Quiz, "add"), form)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert field in errors and text in " ".join(errors[field]), errors
@@ -95,7 +84,7 @@ def test_add_quiz_shows_service_errors_on_the_form(ops_client, overrides, field,
 def test_change_quiz_goes_through_update_and_refuses_a_new_gold_set(ops_client, internal_labeler):
     quiz = make_quiz(num_questions=2)
     form = _quiz_form(quiz.gold_set, quiz.qualification_type, slug=quiz.slug, pass_mark="0.6")
-    response = ops_client.post(_url(Quiz, "change", quiz.pk), form)
+    response = ops_client.post(admin_url(Quiz, "change", quiz.pk), form)
     assert response.status_code == 302
     quiz.refresh_from_db()
     assert str(quiz.pass_mark) == "0.600"
@@ -103,7 +92,7 @@ def test_change_quiz_goes_through_update_and_refuses_a_new_gold_set(ops_client, 
     services.quiz_attempt_start(actor=None, quiz=quiz, labeler=internal_labeler)
     other = make_choice_set()
     form = _quiz_form(other, quiz.qualification_type, slug=quiz.slug, pass_mark="0.6")
-    response = ops_client.post(_url(Quiz, "change", quiz.pk), form)
+    response = ops_client.post(admin_url(Quiz, "change", quiz.pk), form)
     assert response.status_code == 200
     assert "cannot change once it has attempts" in str(response.context["adminform"].form.errors)
     quiz.refresh_from_db()
@@ -113,7 +102,7 @@ def test_change_quiz_goes_through_update_and_refuses_a_new_gold_set(ops_client, 
 def test_deactivate_action(ops_client):
     quiz = make_quiz(num_questions=2)
     response = ops_client.post(
-        _url(Quiz, "changelist"),
+        admin_url(Quiz, "changelist"),
         {"action": "deactivate_quizzes", "_selected_action": [quiz.pk]},
     )
     assert response.status_code == 302
@@ -124,21 +113,21 @@ def test_deactivate_action(ops_client):
 def test_attempt_page_shows_per_question_results_read_only(ops_client, internal_labeler):
     samples = quiz_admin_samples(labeler=internal_labeler)
     attempt = samples["attempt"]
-    response = ops_client.get(_url(QuizAttempt, "change", attempt.pk))
+    response = ops_client.get(admin_url(QuizAttempt, "change", attempt.pk))
     assert response.status_code == 200
     page = response.content.decode()
     for question in attempt.questions.select_related("gold_item"):
         assert question.gold_item.external_id in page
     assert "Accepted answers" in page and "&quot;crack&quot;" in page
     assert 'name="_save"' not in page  # read-only
-    assert ops_client.get(_url(QuizAttempt, "add")).status_code == 403
+    assert ops_client.get(admin_url(QuizAttempt, "add")).status_code == 403
 
 
 def test_end_attempts_action_calls_the_service(ops_client, internal_labeler):
     quiz = make_quiz(num_questions=2)
     attempt, _ = services.quiz_attempt_start(actor=None, quiz=quiz, labeler=internal_labeler)
     response = ops_client.post(
-        _url(QuizAttempt, "changelist"),
+        admin_url(QuizAttempt, "changelist"),
         {"action": "end_attempts", "_selected_action": [attempt.pk]},
     )
     assert response.status_code == 302
@@ -154,9 +143,9 @@ def test_attempt_and_qualification_changelists_are_constant(ops_client, vendor_a
 
     add(1)
     urls = [
-        _url(QuizAttempt, "changelist"),
-        _url(Qualification, "changelist"),
-        _url(Quiz, "changelist"),
+        admin_url(QuizAttempt, "changelist"),
+        admin_url(Qualification, "changelist"),
+        admin_url(Quiz, "changelist"),
     ]
     for url in urls:
         ops_client.get(url)
@@ -174,7 +163,7 @@ def test_attempt_and_qualification_changelists_are_constant(ops_client, vendor_a
 
 def test_add_qualification_is_a_manual_grant(ops_client, ops_user, vendor_labeler):
     qtype = make_qualification_type("poles")
-    url = _url(Qualification, "add")
+    url = admin_url(Qualification, "add")
     response = ops_client.post(
         url, {"labeler": vendor_labeler.pk, "qualification_type": qtype.pk, "reason": ""}
     )
@@ -199,7 +188,7 @@ def test_add_qualification_is_a_manual_grant(ops_client, ops_user, vendor_labele
         "Certified elsewhere.",
     )
     assert grant.expires_at is not None
-    page = ops_client.get(_url(Qualification, "change", grant.pk)).content.decode()
+    page = ops_client.get(admin_url(Qualification, "change", grant.pk)).content.decode()
     assert 'name="_save"' not in page
 
 
@@ -208,7 +197,7 @@ def test_revoke_action_asks_for_a_reason_then_revokes(ops_client, ops_user, vend
     grant = workforce_services.qualification_grant(
         actor=None, labeler=vendor_labeler, qualification_type=qtype, source="manual", reason="x"
     )
-    url = _url(Qualification, "changelist")
+    url = admin_url(Qualification, "changelist")
     response = ops_client.post(url, {"action": "revoke", "_selected_action": [grant.pk]})
     assert response.status_code == 200
     assert "admin/reason_confirmation.html" in [t.name for t in response.templates]
@@ -236,7 +225,7 @@ def test_renew_action_grants_again(ops_client, vendor_labeler):
         actor=None, labeler=vendor_labeler, qualification_type=qtype, source="manual", reason="x"
     )
     response = ops_client.post(
-        _url(Qualification, "changelist"),
+        admin_url(Qualification, "changelist"),
         {
             "action": "renew",
             "_selected_action": [old.pk],
@@ -254,14 +243,14 @@ def test_renew_action_grants_again(ops_client, vendor_labeler):
 
 def test_add_qualification_type_goes_through_the_service(ops_client):
     response = ops_client.post(
-        _url(QualificationType, "add"), {"slug": "bad slug", "name": "X", "description": ""}
+        admin_url(QualificationType, "add"), {"slug": "bad slug", "name": "X", "description": ""}
     )
     assert response.status_code == 200
     assert not QualificationType.objects.exists()
     response = ops_client.post(
-        _url(QualificationType, "add"), {"slug": "poles", "name": "Poles", "description": ""}
+        admin_url(QualificationType, "add"), {"slug": "poles", "name": "Poles", "description": ""}
     )
     assert response.status_code == 302
     qtype = QualificationType.objects.get(slug="poles")
-    page = ops_client.get(_url(QualificationType, "change", qtype.pk)).content.decode()
+    page = ops_client.get(admin_url(QualificationType, "change", qtype.pk)).content.decode()
     assert 'name="slug"' not in page  # the slug is read-only once created

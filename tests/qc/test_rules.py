@@ -8,9 +8,8 @@ the API and admin tests of rules."""
 
 from __future__ import annotations
 
-import itertools
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,15 +21,18 @@ from django.utils import timezone
 
 from assignments.tasks import labeler_rules_evaluate, quality_rules_sweep
 from config.errors import Conflict, NotFound
-from qc.models import ControlRate, GoldCheck, LabelOutcome, QualityRule, RuleFiring
+from qc.models import ControlRate, GoldCheck, QualityRule, RuleFiring
 from qc.selectors import rules as selectors
-from qc.selectors.quality_facts import start_of_day
 from qc.services import rules as services
-from qc.services.quality_facts import gold_check_record
 from qc.stats import wilson
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
-from tests.qc.factories import make_gold_item, make_gold_set
+from tests.factories import make_labeler, race
+from tests.qc.factories import (
+    PROJECT,
+    make_rule,
+    record_checks,
+    record_outcomes,
+)
 from tests.qc.quiz_factories import make_qualification_type
 from workforce import services as workforce_services
 from workforce.models import Labeler, LabelerStatusChange, Qualification
@@ -39,88 +41,10 @@ pytestmark = pytest.mark.django_db
 
 A = QualityRule.Action
 ST = RuleFiring.Status
-PROJECT = 7001
 OTHER_PROJECT = 7002
 
-_assignment_ids = itertools.count(900_000)
-_clock = itertools.count(1)
 # Rules are decided on the facts recorded before the start of the day (qc.services.rules):
 # these tests record their facts yesterday.
-_BASE = start_of_day(timezone.now()) - timedelta(days=1)
-
-
-def _tick():
-    """Strictly increasing fact times (yesterday), so "the last N" is unambiguous."""
-    return _BASE + timedelta(seconds=next(_clock))
-
-
-_gold_items: dict[str, object] = {}
-
-
-def _gold_item():
-    """One gold item (answer "crack") per test database."""
-    item = _gold_items.get("item")
-    if item is None or not type(item).objects.filter(pk=item.pk).exists():
-        gold_set = make_gold_set(slug=f"rules-gold-{next(_clock)}")
-        item = make_gold_item(gold_set, accepted_answers=["crack"])
-        _gold_items["item"] = item
-    return item
-
-
-def record_checks(
-    labeler: Labeler, results: str, *, project_id: int = PROJECT, start: datetime | None = None
-) -> None:
-    """Gold checks through the real grading service, oldest first: ``"1"`` right, ``"0"``
-    wrong; a second apart from ``start`` when given, else yesterday (``_tick``)."""
-    item = _gold_item()
-    for i, r in enumerate(results):
-        gold_check_record(
-            labeler_id=labeler.pk,
-            gold_item=item,
-            project_id=project_id,
-            assignment_id=next(_assignment_ids),
-            answer_type="single_choice",
-            answer="crack" if r == "1" else "rust",
-            iou_threshold=0.5,
-            now=_tick() if start is None else start + timedelta(seconds=i),
-        )
-
-
-def record_outcomes(labeler: Labeler, results: str, *, project_id: int = PROJECT) -> None:
-    """Label outcomes, oldest first: ``"1"`` agrees with the final label, ``"0"`` does not."""
-    for r in results:
-        at = _tick()
-        LabelOutcome.objects.create(
-            project_id=project_id,
-            task_id=next(_assignment_ids),
-            assignment_id=next(_assignment_ids),
-            labeler=labeler,
-            answer="crack",
-            answer_class="crack",
-            final_class="crack" if r == "1" else "rust",
-            agrees_final=r == "1",
-            peers=2,
-            peers_agreeing=1,
-            decided_by="consensus",
-            submitted_at=at,
-            decided_at=at,
-        )
-
-
-def make_rule(action: str = A.WARN, *, project_id: int = PROJECT, **overrides) -> QualityRule:
-    """By default: the upper bound of gold accuracy over the last 20 checks (at least 10) is
-    below 0.8."""
-    values = {
-        "name": f"{action} rule",
-        "metric": QualityRule.Metric.GOLD_ACCURACY,
-        "window": 20,
-        "min_n": 10,
-        "bound": "upper",
-        "comparison": "below",
-        "threshold": Decimal("0.800"),
-        **overrides,
-    }
-    return services.rule_create(actor=None, project_id=project_id, action=action, **values)
 
 
 @pytest.fixture
@@ -580,26 +504,6 @@ def test_task_and_sweep_evaluate_the_labelers_with_recent_facts(labeler, vendor_
 # -- concurrency ------------------------------------------------------------------------------
 
 
-def race(threads: int, call) -> list[object]:
-    """Run ``call`` in ``threads`` real threads at once; what each returned or raised."""
-    results: list[object] = []
-
-    def run():
-        try:
-            results.append(call())
-        except Exception as exc:  # reported by the caller's assertions
-            results.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
-    return results
-
-
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("action", [A.SUSPEND, A.WARN])
@@ -620,7 +524,7 @@ def test_racing_evaluations_fire_once(vendor_a, monkeypatch, action):
 
     monkeypatch.setattr(services, "window_counts", counts_then_wait)
     results = race(
-        threads, lambda: len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT))
+        threads, lambda _: len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT))
     )
 
     assert sorted(results, key=str) == [0, 0, 0, 1], results

@@ -3,8 +3,6 @@ of rule firings (read-only; "reverse" asks for a reason on the shared confirmati
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
@@ -14,58 +12,20 @@ from django.urls import reverse
 from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
 from tests.factories import make_labeler
+from tests.qc.factories import PROJECT, make_rule, record_checks, rule_form, rules_admin_samples
 from tests.qc.quiz_factories import make_qualification_type
-from tests.qc.test_rules import PROJECT, make_rule, record_checks
-from workforce.models import Labeler, User
 
 pytestmark = pytest.mark.django_db
 
 A = QualityRule.Action
 
 
-def rules_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any]:
-    """A rule and one firing of it, for the admin smoke test (tests/workforce/test_admin.py)."""
-    rule = make_rule(A.WARN, name="Sample gold floor")
-    record_checks(labeler, "0" * 10)
-    (firing,) = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)
-    return {"quality_rule": rule, "rule_firing": firing}
-
-
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
-
-
 def _messages(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
 
-def _rule_form(**overrides) -> dict[str, Any]:
-    return {
-        "project_id": PROJECT,
-        "name": "Gold floor",
-        "metric": "gold_accuracy",
-        "window": 50,
-        "min_n": 10,
-        "bound": "upper",
-        "comparison": "below",
-        "threshold": "0.800",
-        "action": "warn",
-        "qualification_type": "",
-        "control_rate": "",
-        "test": "",
-        "alpha": "0.05",
-        "beta": "0.1",
-        "delta": "0.1",
-        "lift_quiz": "",
-        "is_active": "on",
-        **overrides,
-    }
-
-
 def test_add_rule_goes_through_the_service(ops_client, ops_user):
-    response = ops_client.post(reverse("admin:qc_qualityrule_add"), _rule_form())
+    response = ops_client.post(reverse("admin:qc_qualityrule_add"), rule_form())
     assert response.status_code == 302, response.content[:2000]
     rule = QualityRule.objects.get()
     assert (rule.project_id, rule.created_by, rule.is_active) == (PROJECT, ops_user, True)
@@ -80,7 +40,7 @@ def test_add_rule_goes_through_the_service(ops_client, ops_user):
     ],
 )
 def test_add_rule_shows_service_errors_on_the_form(ops_client, overrides, text):
-    response = ops_client.post(reverse("admin:qc_qualityrule_add"), _rule_form(**overrides))
+    response = ops_client.post(reverse("admin:qc_qualityrule_add"), rule_form(**overrides))
     assert response.status_code == 200
     assert text in response.content.decode()
     assert not QualityRule.objects.exists()
@@ -93,7 +53,7 @@ def test_change_rule_through_update_and_turning_it_off_clears_warnings(ops_clien
     record_checks(labeler, "0" * 10)
     (firing,) = services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT)
 
-    data = _rule_form(name="Renamed", window=20, qualification_type=qtype.pk)
+    data = rule_form(name="Renamed", window=20, qualification_type=qtype.pk)
     del data["is_active"]
     response = ops_client.post(reverse("admin:qc_qualityrule_change", args=[rule.pk]), data)
 

@@ -9,10 +9,10 @@ import pytest
 from qc.models import QualityRule, RuleFiring
 from qc.selectors.rules import PUBLIC_INPUT_KEYS
 from qc.services import rules as services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
+from tests.qc.factories import PROJECT, make_rule, record_checks
 from tests.qc.quiz_factories import make_qualification_type
-from tests.qc.test_rules import PROJECT, make_rule, record_checks
 
 pytestmark = pytest.mark.django_db
 

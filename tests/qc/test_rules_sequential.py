@@ -32,12 +32,11 @@ from qc.sequential import (
 )
 from qc.services import quizzes as quiz_services
 from qc.services import rules as services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.conftest import requires_postgres
-from tests.factories import make_labeler
+from tests.factories import make_labeler, race
+from tests.qc.factories import record_checks, rule_form
 from tests.qc.quiz_factories import make_quiz
-from tests.qc.test_rules import race, record_checks
-from tests.qc.test_rules_admin import _rule_form
 from workforce.models import LabelerStatusChange
 
 A = QualityRule.Action
@@ -416,7 +415,7 @@ def test_api_defaults_by_action_and_answers_bad_values_with_field_errors(client_
 @pytest.mark.django_db
 def test_admin_adds_a_sequential_rule_by_default_and_shows_errors(client, ops_user):
     client.force_login(ops_user)
-    form = _rule_form(project_id=PROJECT, name="Pause floor", action="pause_on_project")
+    form = rule_form(project_id=PROJECT, name="Pause floor", action="pause_on_project")
     response = client.post(reverse("admin:qc_qualityrule_add"), {**form, "auto_lift": "on"})
     assert response.status_code == 200
     assert "An automatic lift needs the quiz" in response.content.decode()
@@ -469,7 +468,9 @@ def test_racing_evaluations_fire_and_lift_once(vendor_a, monkeypatch, what):
     later = fired_at + timedelta(hours=1)
     results = race(
         threads,
-        lambda: len(services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, now=later)),
+        lambda _: len(
+            services.rules_evaluate(labeler_id=labeler.pk, project_id=PROJECT, now=later)
+        ),
     )
 
     assert RuleFiring.objects.filter(rule=rule).count() == 1

@@ -14,7 +14,8 @@ from qc.models import GoldCheck, LabelerEstimate, LabelOutcome
 from qc.selectors import quality_facts
 from qc.services import quizzes as quiz_services
 from tests.factories import VendorFactory, make_labeler
-from tests.qc.quiz_factories import add_item, make_gold_set, make_quiz
+from tests.qc.factories import make_gold_set
+from tests.qc.quiz_factories import add_item, make_quiz
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
-"""The operations admin: every ModelAdmin renders for an operations manager (not a superuser),
-the labeler list costs a constant number of queries, lifecycle actions and forms go through the
-services, and bulk import is all or nothing."""
+"""The operations admin of the workforce: the labeler list costs a constant number of queries,
+lifecycle actions and forms go through the services, and bulk import is all or nothing. (That
+every admin page renders is tests/config/test_admin_smoke.py.)"""
 
 from __future__ import annotations
 
@@ -9,26 +9,19 @@ import io
 
 import openpyxl
 import pytest
-from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from import_export.formats import base_formats
 
-from tests.assignments.test_admin_assignments import assignments_admin_samples
-from tests.factories import SkillFactory, UserFactory, make_labeler
-from tests.qc.factories import qc_admin_samples
-from tests.qc.quiz_factories import quiz_admin_samples
-from tests.qc.test_rules_admin import rules_admin_samples
+from tests.factories import SkillFactory, UserFactory, admin_url, make_labeler
 from workforce import roles, selectors, services
 from workforce.models import (
     Labeler,
     LabelerStatusChange,
-    Skill,
     User,
     Vendor,
     VendorMembership,
@@ -37,19 +30,7 @@ from workforce.resources import COLUMNS, LabelerResource
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"workforce", "qc", "assignments", "payments"}
 S = Labeler.Status
-
-
-def _our_models() -> list[type]:
-    return sorted(
-        (m for m in admin.site._registry if m._meta.app_label in OUR_APPS),
-        key=lambda m: m._meta.label,
-    )
-
-
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
 def _messages(response) -> list[str]:
@@ -60,73 +41,9 @@ def _counts() -> tuple[int, int, int]:
     return (User.objects.count(), Labeler.objects.count(), LabelerStatusChange.objects.count())
 
 
-@pytest.fixture
-def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
-
-
-@pytest.fixture
-def sample_data(vendor_a, manager_a, vendor_labeler, internal_labeler, ops_user):
-    """At least one row of every model that has an admin, for the change pages (each app's
-    rows come from its own tests/<app>/factories.py)."""
-    skill = SkillFactory(slug="bbox", name="Bounding boxes")
-    services.labeler_update(actor=None, labeler=vendor_labeler, data={"skills": ["bbox"]})
-    return {
-        "skill": skill,
-        **qc_admin_samples(actor=ops_user, labeler=vendor_labeler),
-        **quiz_admin_samples(labeler=internal_labeler),
-        **assignments_admin_samples(actor=ops_user, labeler=vendor_labeler),
-        **rules_admin_samples(actor=ops_user, labeler=internal_labeler),
-    }
-
-
-# -- (1) smoke: every admin of ours renders for an operations manager --------------------------
-
-
-def test_smoke_covers_the_workforce_admins():
-    # So the parametrized smoke test below cannot pass by covering nothing.
-    assert {Labeler, LabelerStatusChange, Skill, User, Vendor, VendorMembership} <= set(
-        _our_models()
-    )
-
-
-@pytest.mark.parametrize("model", _our_models(), ids=lambda m: m._meta.label)
-def test_admin_pages_render_for_ops_manager(model, ops_client, ops_user, sample_data):
-    assert not ops_user.is_superuser
-    model_admin = admin.site._registry[model]
-    request = RequestFactory().get("/")
-    request.user = ops_user
-
-    response = ops_client.get(_url(model, "changelist"))
-    assert response.status_code == 200, f"{model._meta.label} changelist"
-    response = ops_client.get(_url(model, "changelist"), {"q": "a"})
-    assert response.status_code == 200, f"{model._meta.label} changelist search"
-
-    if model_admin.has_add_permission(request):
-        response = ops_client.get(_url(model, "add"))
-        assert response.status_code == 200, f"{model._meta.label} add page"
-
-    obj = model_admin.get_queryset(request).order_by("pk").first()
-    assert obj is not None, f"add a {model.__name__} to sample_data so its change page is tested"
-    response = ops_client.get(_url(model, "change", obj.pk))
-    assert response.status_code == 200, f"{model._meta.label} change page"
-
-
-def test_labeler_import_export_and_autocomplete_pages_render(ops_client, sample_data):
-    assert ops_client.get(_url(Labeler, "import")).status_code == 200
-    assert ops_client.get(_url(Labeler, "export")).status_code == 200
-    response = ops_client.get(
-        reverse("admin:autocomplete"),
-        {"app_label": "workforce", "model_name": "labeler", "field_name": "vendor", "term": "acm"},
-    )
-    assert response.status_code == 200
-    assert [r["text"] for r in response.json()["results"]] == ["Acme Annotation"]
-
-
 def test_vendor_changelist_shows_annotated_labeler_counts(ops_client, vendor_a, vendor_labeler):
     make_labeler(vendor=vendor_a, status=S.SUSPENDED)
-    response = ops_client.get(_url(Vendor, "changelist"))
+    response = ops_client.get(admin_url(Vendor, "changelist"))
     vendor = next(v for v in response.context["cl"].result_list if v.pk == vendor_a.pk)
     assert (vendor.labeler_count, vendor.active_labeler_count) == (2, 1)
 
@@ -140,7 +57,7 @@ def test_labeler_changelist_query_count_does_not_grow_with_rows(ops_client, vend
             vendor = (vendor_a, vendor_b, None)[i % 3]
             make_labeler(vendor=vendor, skills=("bbox", "ner"))
 
-    url = _url(Labeler, "changelist")
+    url = admin_url(Labeler, "changelist")
     add(3)
     ops_client.get(url)  # warm-up: session, content types
     with CaptureQueriesContext(connection) as few:
@@ -160,7 +77,7 @@ def test_labeler_changelist_query_count_does_not_grow_with_rows(ops_client, vend
 
 def _act(client, action: str, labelers, **extra):
     data = {"action": action, "_selected_action": [lab.pk for lab in labelers], **extra}
-    return client.post(_url(Labeler, "changelist"), data)
+    return client.post(admin_url(Labeler, "changelist"), data)
 
 
 def test_suspend_asks_for_a_reason_then_suspends_and_records_actor(
@@ -268,7 +185,7 @@ def _add_data(**overrides) -> dict:
 def test_add_labeler_goes_through_the_service(ops_client, ops_user, vendor_a):
     skill = SkillFactory(slug="ner")
     response = ops_client.post(
-        _url(Labeler, "add"), _add_data(vendor=vendor_a.pk, skills=[skill.pk])
+        admin_url(Labeler, "add"), _add_data(vendor=vendor_a.pk, skills=[skill.pk])
     )
     assert response.status_code == 302, response.context and response.context["errors"]
     labeler = Labeler.objects.get(user__username="new.labeler")
@@ -281,7 +198,7 @@ def test_add_labeler_goes_through_the_service(ops_client, ops_user, vendor_a):
     assert groups == {roles.LABELERS, roles.SENIOR_LABELERS}
     assert not labeler.user.has_usable_password()
     assert LogEntry.objects.filter(object_id=str(labeler.pk)).exists()
-    assert response.url == _url(Labeler, "changelist")
+    assert response.url == admin_url(Labeler, "changelist")
 
 
 @pytest.mark.parametrize(
@@ -294,7 +211,9 @@ def test_add_labeler_goes_through_the_service(ops_client, ops_user, vendor_a):
 )
 def test_add_labeler_shows_service_errors_on_the_form(ops_client, vendor_a, overrides, field, text):
     before = _counts()
-    response = ops_client.post(_url(Labeler, "add"), _add_data(vendor=vendor_a.pk, **overrides))
+    response = ops_client.post(
+        admin_url(Labeler, "add"), _add_data(vendor=vendor_a.pk, **overrides)
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert text in " ".join(errors[field])
@@ -304,7 +223,7 @@ def test_add_labeler_shows_service_errors_on_the_form(ops_client, vendor_a, over
 def test_add_labeler_for_a_suspended_vendor_is_refused(ops_client, vendor_a):
     services.vendor_set_status(actor=None, vendor=vendor_a, status=Vendor.Status.SUSPENDED)
     before = _counts()
-    response = ops_client.post(_url(Labeler, "add"), _add_data(vendor=vendor_a.pk))
+    response = ops_client.post(admin_url(Labeler, "add"), _add_data(vendor=vendor_a.pk))
     assert response.status_code == 200
     assert "suspended" in " ".join(response.context["adminform"].form.errors["vendor"])
     assert _counts() == before
@@ -336,7 +255,7 @@ def test_change_labeler_goes_through_update_and_status_is_read_only(ops_client, 
     data = _change_data(
         vendor_labeler, seniority="senior", timezone="Asia/Tokyo", status="offboarded"
     )
-    response = ops_client.post(_url(Labeler, "change", vendor_labeler.pk), data)
+    response = ops_client.post(admin_url(Labeler, "change", vendor_labeler.pk), data)
     assert response.status_code == 302
     vendor_labeler.refresh_from_db()
     assert (vendor_labeler.seniority, vendor_labeler.timezone) == ("senior", "Asia/Tokyo")
@@ -348,7 +267,7 @@ def test_change_labeler_service_error_shows_on_form_and_nothing_is_written(
     ops_client, vendor_labeler
 ):
     data = _change_data(vendor_labeler, first_name="Changed", timezone="Nowhere/Land")
-    response = ops_client.post(_url(Labeler, "change", vendor_labeler.pk), data)
+    response = ops_client.post(admin_url(Labeler, "change", vendor_labeler.pk), data)
     assert response.status_code == 200
     assert "Unknown time zone" in " ".join(response.context["adminform"].form.errors["timezone"])
     vendor_labeler.refresh_from_db()
@@ -359,11 +278,11 @@ def test_change_labeler_service_error_shows_on_form_and_nothing_is_written(
 
 def test_history_is_read_only(ops_client, vendor_labeler):
     change = vendor_labeler.status_changes.first()
-    assert ops_client.get(_url(LabelerStatusChange, "add")).status_code == 403
-    assert ops_client.get(_url(LabelerStatusChange, "delete", change.pk)).status_code == 403
-    response = ops_client.post(_url(LabelerStatusChange, "change", change.pk), {"reason": "x"})
+    assert ops_client.get(admin_url(LabelerStatusChange, "add")).status_code == 403
+    assert ops_client.get(admin_url(LabelerStatusChange, "delete", change.pk)).status_code == 403
+    response = ops_client.post(admin_url(LabelerStatusChange, "change", change.pk), {"reason": "x"})
     assert response.status_code == 403
-    page = ops_client.get(_url(Labeler, "change", vendor_labeler.pk)).content.decode()
+    page = ops_client.get(admin_url(Labeler, "change", vendor_labeler.pk)).content.decode()
     assert "status_changes-0-reason" not in page  # shown, not editable
 
 
@@ -373,7 +292,7 @@ def test_history_is_read_only(ops_client, vendor_labeler):
 def test_add_vendor_with_a_manager_goes_through_the_services(ops_client):
     manager = UserFactory(username="vm")
     response = ops_client.post(
-        _url(Vendor, "add"),
+        admin_url(Vendor, "add"),
         {
             "name": "Delta Data",
             "slug": "delta",
@@ -397,7 +316,7 @@ def test_add_vendor_with_a_manager_goes_through_the_services(ops_client):
 
 def test_add_vendor_with_a_bad_currency_shows_the_error(ops_client):
     response = ops_client.post(
-        _url(Vendor, "add"),
+        admin_url(Vendor, "add"),
         {
             "name": "Echo",
             "slug": "echo",
@@ -418,7 +337,7 @@ def test_removing_a_manager_inline_takes_the_object_permission_away(
     membership = VendorMembership.objects.get(vendor=vendor_a, user=manager_a)
     assert list(selectors.managed_vendors(manager_a)) == [vendor_a]
     response = ops_client.post(
-        _url(Vendor, "change", vendor_a.pk),
+        admin_url(Vendor, "change", vendor_a.pk),
         {
             "name": vendor_a.name,
             "slug": vendor_a.slug,
@@ -444,18 +363,20 @@ def test_removing_a_manager_inline_takes_the_object_permission_away(
 def test_membership_admin_add_and_delete_keep_the_permission_in_step(ops_client, vendor_b):
     user = UserFactory(username="vm2")
     response = ops_client.post(
-        _url(VendorMembership, "add"), {"user": user.pk, "vendor": vendor_b.pk}
+        admin_url(VendorMembership, "add"), {"user": user.pk, "vendor": vendor_b.pk}
     )
     assert response.status_code == 302
     assert list(selectors.managed_vendors(user)) == [vendor_b]
     membership = VendorMembership.objects.get(user=user)
-    response = ops_client.post(_url(VendorMembership, "delete", membership.pk), {"post": "yes"})
+    response = ops_client.post(
+        admin_url(VendorMembership, "delete", membership.pk), {"post": "yes"}
+    )
     assert response.status_code == 302
     assert list(selectors.managed_vendors(user)) == []
 
 
 def test_vendor_suspend_and_reactivate_actions(ops_client, vendor_a):
-    url = _url(Vendor, "changelist")
+    url = admin_url(Vendor, "changelist")
     response = ops_client.post(
         url, {"action": "suspend_vendors", "_selected_action": [vendor_a.pk]}
     )
@@ -475,7 +396,7 @@ def test_vendor_suspend_and_reactivate_actions(ops_client, vendor_a):
 
 def test_ops_manager_cannot_escalate_or_touch_superusers(ops_client, ops_user, vendor_labeler):
     target = UserFactory(username="someone")
-    response = ops_client.get(_url(User, "change", target.pk))
+    response = ops_client.get(admin_url(User, "change", target.pk))
     assert response.status_code == 200
     form_fields = response.context["adminform"].form.fields
     assert "is_superuser" not in form_fields
@@ -483,11 +404,11 @@ def test_ops_manager_cannot_escalate_or_touch_superusers(ops_client, ops_user, v
     assert "is_active" in form_fields
 
     # A labeler's login follows the lifecycle, not a checkbox.
-    response = ops_client.get(_url(User, "change", vendor_labeler.user_id))
+    response = ops_client.get(admin_url(User, "change", vendor_labeler.user_id))
     assert "is_active" not in response.context["adminform"].form.fields
 
     root = UserFactory(username="root", is_superuser=True, is_staff=True)
-    response = ops_client.post(_url(User, "change", root.pk), {"username": "pwned"})
+    response = ops_client.post(admin_url(User, "change", root.pk), {"username": "pwned"})
     assert response.status_code == 403
     password_url = reverse("admin:auth_user_password_change", args=[root.pk])
     assert ops_client.get(password_url).status_code == 403
@@ -621,7 +542,7 @@ def test_xlsx_export_then_import_round_trips_without_changes(ops_user, vendor_a,
 
 def _upload(client, text: str, name: str = "labelers.csv"):
     return client.post(
-        _url(Labeler, "import"),
+        admin_url(Labeler, "import"),
         {
             "resource": "0",
             "format": "0",  # CSV
@@ -640,7 +561,7 @@ def test_admin_import_previews_then_confirms(ops_client, ops_user, vendor_a, ski
     assert _counts() == before  # the preview was rolled back
 
     confirm = response.context["confirm_form"]
-    response = ops_client.post(_url(Labeler, "process_import"), confirm.initial)
+    response = ops_client.post(admin_url(Labeler, "process_import"), confirm.initial)
     assert response.status_code == 302
     assert "Import finished: 2 new, 0 updated, 0 deleted and 0 skipped labelers." in _messages(
         response
@@ -670,9 +591,9 @@ def test_admin_import_that_fails_at_confirm_is_rolled_back_whole(ops_client, ven
     # Between preview and confirm the vendor is suspended: row 2 now fails.
     services.vendor_set_status(actor=None, vendor=vendor_a, status=Vendor.Status.SUSPENDED)
     before = _counts()
-    response = ops_client.post(_url(Labeler, "process_import"), confirm.initial)
+    response = ops_client.post(admin_url(Labeler, "process_import"), confirm.initial)
     assert response.status_code == 302
-    assert response.url == _url(Labeler, "import")
+    assert response.url == admin_url(Labeler, "import")
     msgs = _messages(response)
     assert "Nothing was imported: the file was rolled back." in msgs
     assert any(m.startswith("Row 2: vendor:") and "suspended" in m for m in msgs)
@@ -683,7 +604,7 @@ def test_admin_import_that_fails_at_confirm_is_rolled_back_whole(ops_client, ven
 
 def _export(client, fmt: str):
     fields = {f"labelerresource_{name}": "on" for name in COLUMNS}
-    return client.post(_url(Labeler, "export"), {"resource": "0", "format": fmt, **fields})
+    return client.post(admin_url(Labeler, "export"), {"resource": "0", "format": fmt, **fields})
 
 
 def test_admin_csv_export_has_every_column_and_the_public_code(ops_client, vendor_labeler):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from assignments import services as work_services
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from workforce import services
 from workforce.models import User, Vendor
 
