@@ -14,7 +14,10 @@ followed by one of those characters at the start of a cell is read as the escape
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -32,6 +35,38 @@ def escape_cell(value: Any) -> Any:
 def escape_row(values: Iterable[Any]) -> list[Any]:
     """``escape_cell`` over one row (for ``csv.writer.writerow`` and tablib datasets)."""
     return [escape_cell(v) for v in values]
+
+
+def export_lines(
+    records: Iterable[dict[str, Any]],
+    *,
+    file_format: str,
+    columns: Sequence[str],
+    csv_cells: Callable[[dict[str, Any]], Mapping[str, Any]],
+) -> Iterator[str]:
+    """``records`` (a dict per row, read lazily) as the text of a file, one chunk per row — a
+    generator for a streaming response: ``jsonl``, a JSON object per line; otherwise CSV, the
+    ``columns`` as its header, then each record's cells as ``csv_cells`` makes them (structured
+    values as text), in ``columns`` order and escaped by ``escape_row``."""
+    if file_format == "jsonl":
+        for record in records:
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(columns)
+    yield flush()
+    for record in records:
+        cells = csv_cells(record)
+        writer.writerow(escape_row(cells[c] for c in columns))
+        yield flush()
 
 
 def unescape_cell(value: Any) -> Any:

@@ -6,8 +6,6 @@ vendor or a vendor's own id for the person.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +16,7 @@ from django.db.models.fields.json import KT
 
 from assignments.models import Assignment, Project, Review, Task
 from config.errors import Forbidden
-from config.exports import escape_row
+from config.exports import export_lines
 from workforce.models import User
 from workforce.selectors import is_ops
 
@@ -124,32 +122,21 @@ def project_export(*, project: Project, file_format: str) -> Iterator[str]:
     Raises ValidationError for an unknown format (before yielding anything)."""
     if file_format not in EXPORT_FORMATS:
         raise ValidationError({"format": [f"Must be one of {', '.join(EXPORT_FORMATS)}."]})
-    tasks = _export_tasks(project)
+    tasks = _export_tasks(project).iterator(chunk_size=EXPORT_CHUNK)
+    return export_lines(
+        (_export_row(task) for task in tasks),
+        file_format=file_format,
+        columns=EXPORT_COLUMNS,
+        csv_cells=_csv_cells,
+    )
 
-    def jsonl() -> Iterator[str]:
-        for task in tasks.iterator(chunk_size=EXPORT_CHUNK):
-            yield json.dumps(_export_row(task), ensure_ascii=False) + "\n"
 
-    def csv_rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-
-        def flush() -> str:
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            return text
-
-        writer.writerow(EXPORT_COLUMNS)
-        yield flush()
-        for task in tasks.iterator(chunk_size=EXPORT_CHUNK):
-            row = _export_row(task)
-            row["final_answer"] = csv_answer(row["final_answer"])
-            for name in ("labelers", "answers"):
-                row[name] = json.dumps(row[name], ensure_ascii=False)
-            for name in ("agreement", "confidence"):
-                row[name] = "" if row[name] is None else row[name]
-            writer.writerow(escape_row(row[c] for c in EXPORT_COLUMNS))
-            yield flush()
-
-    return jsonl() if file_format == "jsonl" else csv_rows()
+def _csv_cells(row: dict[str, Any]) -> dict[str, Any]:
+    """An export row as CSV cells: the final answer as ``csv_answer`` writes it, the labelers
+    and answers as JSON, an absent agreement or confidence empty."""
+    row["final_answer"] = csv_answer(row["final_answer"])
+    for name in ("labelers", "answers"):
+        row[name] = json.dumps(row[name], ensure_ascii=False)
+    for name in ("agreement", "confidence"):
+        row[name] = "" if row[name] is None else row[name]
+    return row

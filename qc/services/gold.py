@@ -14,8 +14,6 @@ first 100 ``{"row", "field", "message"}``) and writes nothing; a file over the l
 
 from __future__ import annotations
 
-import csv
-import io
 import ipaddress
 import json
 import re
@@ -31,7 +29,7 @@ from django.utils import timezone
 
 from config import uploads
 from config.errors import Conflict, InvalidTransition
-from config.exports import escape_row
+from config.exports import export_lines
 from config.services import model_update
 from config.uploads import IMPORT_FORMATS as IMPORT_FORMATS  # the services' API, re-exported
 from config.uploads import MAX_REPORTED_ROW_ERRORS as MAX_REPORTED_ROW_ERRORS
@@ -73,6 +71,8 @@ REQUIRED_COLUMNS = ("external_id", "image_url", "accepted_answers")
 ITEM_EDITABLE_FIELDS = frozenset(
     {"payload", "accepted_answers", "explanation", "guide_version", "difficulty"}
 )
+# A gold set's own fields, as it is created: the admin's form and the API's output list these.
+SET_FIELDS = ("slug", "name", "guide", "answer_type", "classes", "iou_threshold", "description")
 SET_EDITABLE_FIELDS = frozenset({"name", "description", "iou_threshold", "classes"})
 
 GS = GoldItem.Status
@@ -825,28 +825,15 @@ def gold_export(*, gold_set: GoldSet, file_format: str) -> Iterator[str]:
         .order_by("external_id")
     )
 
-    def rows() -> Iterator[str]:
-        if file_format == "jsonl":
-            for item in items.iterator(chunk_size=500):
-                yield json.dumps(_export_row(item), ensure_ascii=False) + "\n"
-            return
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
+    def csv_cells(row: dict[str, Any]) -> dict[str, Any]:
+        row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False)
+        row["accepted_answers"] = json.dumps(row["accepted_answers"], ensure_ascii=False)
+        row["guide_version"] = row["guide_version"] or ""
+        return row
 
-        def flush() -> str:
-            text = buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            return text
-
-        writer.writerow(COLUMNS)
-        yield flush()
-        for item in items.iterator(chunk_size=500):
-            row = _export_row(item)
-            row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False)
-            row["accepted_answers"] = json.dumps(row["accepted_answers"], ensure_ascii=False)
-            row["guide_version"] = row["guide_version"] or ""
-            writer.writerow(escape_row(row[c] for c in COLUMNS))
-            yield flush()
-
-    return rows()
+    return export_lines(
+        (_export_row(item) for item in items.iterator(chunk_size=500)),
+        file_format=file_format,
+        columns=COLUMNS,
+        csv_cells=csv_cells,
+    )
