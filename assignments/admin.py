@@ -43,6 +43,7 @@ from config.admin import (
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
+    NeverDeletedMixin,
     ReadOnlyAdmin,
     ReasonForm,
     ServiceFormAdminMixin,
@@ -602,7 +603,8 @@ class TaskForm(ServiceModelForm):
 
 
 @admin.register(Task)
-class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class TaskAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    # Never deleted: deleting a task would delete its answers.
     form = TaskForm
     list_display = (
         "id",
@@ -696,9 +698,6 @@ class TaskAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tasks come from imports
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deleting a task would delete its answers
 
     def save_model(self, request, obj, form, change):
         if "priority" in form.changed_data:

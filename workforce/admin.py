@@ -675,7 +675,9 @@ def _grant_by_hand(request, labeler: Labeler, qualification_type, c: dict) -> Qu
 
 
 @admin.register(Qualification)
-class QualificationAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class QualificationAdmin(
+    NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+):
     """Grants of qualifications: read-only rows. Adding one is a manual grant
     (``qualification_grant``); the actions revoke (``qualification_revoke``) or grant again
     (``qualification_grant``), each with a reason."""
@@ -749,9 +751,6 @@ class QualificationAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.
         return () if obj is None else self.readonly_fields
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     def has_grant_permission(self, request) -> bool:
