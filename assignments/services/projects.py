@@ -396,17 +396,22 @@ def _default_max(overlap: Any) -> Any:
     return overlap + 1 if isinstance(overlap, int) and not isinstance(overlap, bool) else overlap
 
 
+# The settings _check_together reads.
+_TOGETHER_FIELDS = (
+    "answer_type",
+    "classes",
+    "overlap",
+    "max_overlap",
+    "control_ratio",
+    "control_gold_set",
+    "adaptive_control",
+    "control_floor",
+)
+
+
 def _state_of(project: Project) -> dict[str, Any]:
-    return {
-        "answer_type": project.answer_type,
-        "classes": project.classes,
-        "overlap": project.overlap,
-        "max_overlap": project.max_overlap,
-        "control_ratio": project.control_ratio,
-        "control_gold_set": project.control_gold_set,
-        "adaptive_control": project.adaptive_control,
-        "control_floor": project.control_floor,
-    }
+    """The project's current values of the settings ``_check_together`` reads."""
+    return {name: getattr(project, name) for name in _TOGETHER_FIELDS}
 
 
 def project_update(*, actor: User | None, project: Project, data: dict[str, Any]) -> Project:
