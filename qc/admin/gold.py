@@ -54,15 +54,7 @@ GS = GoldItem.Status
 class GoldSetForm(ServiceModelForm):
     class Meta:
         model = GoldSet
-        fields = (
-            "slug",
-            "name",
-            "guide",
-            "answer_type",
-            "classes",
-            "iou_threshold",
-            "description",
-        )
+        fields = services.SET_FIELDS
 
 
 class _FirstItemsFormSet(BaseInlineFormSet):

@@ -63,13 +63,7 @@ class GoldSetOut(serializers.ModelSerializer):
         model = GoldSet
         fields = [
             "id",
-            "slug",
-            "name",
-            "guide",
-            "answer_type",
-            "classes",
-            "iou_threshold",
-            "description",
+            *services.SET_FIELDS,
             "item_count",
             "active_count",
             "quarantined_count",
