@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from qc.models import GoldCheck, GoldItem, GoldSet
+from qc.models import GoldCheck
+from tests.qc.factories import make_gold_item, make_gold_set
 
 pytestmark = pytest.mark.django_db
 # Yesterday: a labeler sees their checks from before the start of their current day.
@@ -19,13 +20,10 @@ SECRET = "zq-gold-canary"
 
 @pytest.fixture
 def checks(internal_labeler, vendor_labeler, vendor_b_labeler):
-    gold_set = GoldSet.objects.create(
-        slug="api-gold", name="Gold", answer_type="single_choice", classes=["crack", "rust"]
-    )
-    item = GoldItem.objects.create(
-        gold_set=gold_set,
+    gold_set = make_gold_set(slug="api-gold", classes=["crack", "rust"])
+    item = make_gold_item(
+        gold_set,
         external_id="g1",
-        payload={"image_url": "https://img.example.test/g1.jpg"},
         accepted_answers=["crack"],
         explanation=f"{SECRET} explanation",
     )

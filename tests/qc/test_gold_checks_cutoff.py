@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from qc.models import GoldCheck, GoldItem, GoldSet
+from qc.models import GoldCheck
 from qc.selectors.quality_facts import start_of_day
+from tests.qc.factories import make_gold_item, make_gold_set
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +20,8 @@ pytestmark = pytest.mark.django_db
 def test_managers_see_no_check_of_today_and_ops_see_all(
     client_for, manager_a, ops_user, vendor_labeler
 ):
-    gold_set = GoldSet.objects.create(
-        slug="cutoff-gold", name="Gold", answer_type="single_choice", classes=["crack", "rust"]
-    )
-    item = GoldItem.objects.create(
-        gold_set=gold_set,
-        external_id="g1",
-        payload={"image_url": "https://img.example.test/g1.jpg"},
-        accepted_answers=["crack"],
-    )
+    gold_set = make_gold_set(slug="cutoff-gold", classes=["crack", "rust"])
+    item = make_gold_item(gold_set, external_id="g1", accepted_answers=["crack"])
     now = timezone.now()
     at = {
         "yesterday": start_of_day(now) - timedelta(seconds=1),
