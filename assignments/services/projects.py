@@ -60,11 +60,11 @@ from assignments.services.control_set import (
 from config.errors import Conflict, InvalidTransition, NotFound
 from config.services import model_update, with_defaults
 from qc.models import AnswerType, GoldSet, Guide
+from qc.services import gold as gold_services
 from workforce.models import QualificationType, User
 
 logger = logging.getLogger(__name__)
 
-MAX_CLASSES = 1_000
 MAX_CLASS_CHARS = 100
 MAX_OVERLAP = 100
 MIN_LEASE_SECONDS = 30
@@ -128,24 +128,9 @@ def _clean_answer_type(value: Any) -> str:
 
 
 def clean_classes(value: Any) -> list[str]:
-    """A non-empty list of distinct, non-blank labels of at most ``MAX_CLASS_CHARS``
-    characters, without surrounding spaces; order is kept (it is the order labelers see)."""
-    if not isinstance(value, list) or not value:
-        raise ValueError("Expected a non-empty list of class names.")
-    if len(value) > MAX_CLASSES:
-        raise ValueError(f"At most {MAX_CLASSES} classes.")
-    seen: set[str] = set()
-    for name in value:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError("Each class must be a non-empty string.")
-        if name != name.strip():
-            raise ValueError(f"Class {name[:40]!r} has leading or trailing spaces.")
-        if len(name) > MAX_CLASS_CHARS:
-            raise ValueError(f"A class name has at most {MAX_CLASS_CHARS} characters.")
-        if name in seen:
-            raise ValueError(f"Class {name!r} is listed twice.")
-        seen.add(name)
-    return list(value)
+    """A project's label classes: the rules of a gold set's (``qc.services.gold.clean_classes``),
+    each name of at most ``MAX_CLASS_CHARS`` characters."""
+    return gold_services.clean_classes(value, max_chars=MAX_CLASS_CHARS)
 
 
 def _decimal(value: Any) -> Decimal:

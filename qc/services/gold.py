@@ -249,23 +249,26 @@ def _raise_if(errors: dict[str, list[str]]) -> None:
 # -- gold sets ----------------------------------------------------------------------------------
 
 
-def _clean_classes(value: Any) -> list[str]:
+def clean_classes(value: Any, *, max_chars: int = MAX_CLASS_CHARS) -> list[str]:
+    """A non-empty list of at most ``MAX_CLASSES`` distinct, non-blank labels of at most
+    ``max_chars`` characters, without surrounding spaces; order is kept (it is the order
+    labelers see). A gold set's classes, and a project's (``assignments.services.projects``)."""
     if not isinstance(value, list) or not value:
         raise ValueError("Expected a non-empty list of class names.")
     if len(value) > MAX_CLASSES:
         raise ValueError(f"At most {MAX_CLASSES} classes.")
-    cleaned: list[str] = []
+    seen: set[str] = set()
     for name in value:
         if not isinstance(name, str) or not name.strip():
             raise ValueError("Each class must be a non-empty string.")
         if name != name.strip():
-            raise ValueError(f"Class {name!r} has leading or trailing spaces.")
-        if len(name) > MAX_CLASS_CHARS:
-            raise ValueError(f"A class name has at most {MAX_CLASS_CHARS} characters.")
-        if name in cleaned:
+            raise ValueError(f"Class {name[:40]!r} has leading or trailing spaces.")
+        if len(name) > max_chars:
+            raise ValueError(f"A class name has at most {max_chars} characters.")
+        if name in seen:
             raise ValueError(f"Class {name!r} is listed twice.")
-        cleaned.append(name)
-    return cleaned
+        seen.add(name)
+    return list(value)
 
 
 def _clean_iou(value: Any) -> Decimal:
@@ -300,7 +303,7 @@ def gold_set_create(
     cleaned: dict[str, Any] = {}
     for field_name, cleaner, raw in (
         ("answer_type", lambda v: _clean_choice(v, AnswerType), answer_type),
-        ("classes", _clean_classes, classes),
+        ("classes", clean_classes, classes),
         ("iou_threshold", _clean_iou, iou_threshold),
     ):
         try:
@@ -338,7 +341,7 @@ def gold_set_update(*, actor: User | None, gold_set: GoldSet, data: dict[str, An
                 errors["iou_threshold"] = [str(exc)]
         if "classes" in data:
             try:
-                classes = _clean_classes(data["classes"])
+                classes = clean_classes(data["classes"])
                 removed = [c for c in locked.classes if c not in classes]
                 if removed:
                     raise ValueError(f"Classes cannot be removed: {', '.join(removed[:5])}.")
