@@ -73,8 +73,6 @@ ITEM_EDITABLE_FIELDS = frozenset(
 )
 # A gold set's own fields, as it is created: the admin's form and the API's output list these.
 SET_FIELDS = ("slug", "name", "guide", "answer_type", "classes", "iou_threshold", "description")
-# A gold set's own fields, as it is created: the admin's form and the API's output list these.
-SET_FIELDS = ("slug", "name", "guide", "answer_type", "classes", "iou_threshold", "description")
 SET_EDITABLE_FIELDS = frozenset({"name", "description", "iou_threshold", "classes"})
 
 GS = GoldItem.Status
