@@ -43,6 +43,7 @@ from config.admin import (
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
+    LargeTableMixin,
     NeverDeletedMixin,
     ReadOnlyAdmin,
     ReasonForm,
@@ -603,7 +604,7 @@ class TaskForm(ServiceModelForm):
 
 
 @admin.register(Task)
-class TaskAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     # Never deleted: deleting a task would delete its answers.
     form = TaskForm
     list_display = (
@@ -632,8 +633,6 @@ class TaskAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     search_fields = ("=external_id",)
     list_select_related = ("project",)
     raw_id_fields = ("project", "batch", "gold_item")
-    show_full_result_count = False  # a count of millions of rows on every page is not needed
-    list_per_page = 100
     fields = (
         "project",
         "batch",
@@ -716,7 +715,7 @@ class TaskAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdmin):
+class AssignmentAdmin(LargeTableMixin, ReadOnlyAdmin):
     """Leases and submissions: a record of work, read-only."""
 
     list_display = (
@@ -733,8 +732,6 @@ class AssignmentAdmin(ReadOnlyAdmin):
     list_filter = ("status", "project", "is_control")
     search_fields = ("labeler__public_code", "labeler__user__username", "=task__external_id")
     list_select_related = ("project", "labeler")
-    show_full_result_count = False
-    list_per_page = 100
     fields = (
         "project",
         "task",
@@ -755,7 +752,7 @@ class AssignmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin):
+class ReviewAdmin(LargeTableMixin, ReadOnlyAdmin):
     """The review queue as a record: written by the review services (claim, resolve, flags,
     audits), read-only here."""
 
@@ -773,8 +770,6 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "status", "project", "for_ops")
     search_fields = ("=task__external_id", "reviewer__public_code", "question", "note")
     list_select_related = ("project", "reviewer")
-    show_full_result_count = False
-    list_per_page = 100
     date_hierarchy = "created_at"
     fields = (
         "kind",

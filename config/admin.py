@@ -2,7 +2,8 @@
 
 - Records the services write: ``ReadOnlyAdmin`` and ``ReadOnlyInline`` (shown, never added,
   changed or deleted here; ``ReadOnlyMixin`` for the permission trio alone),
-  ``StatusHistoryInline`` for a status history; ``NeverDeletedMixin`` for rows that are kept.
+  ``StatusHistoryInline`` for a status history; ``NeverDeletedMixin`` for rows that are kept;
+  ``LargeTableMixin`` for the tables of millions of rows.
 - Columns of annotations: ``annotation_column`` (the admin lists only fields, callables and
   ModelAdmin attributes, not a queryset's annotations).
 - Service-backed forms: a ModelAdmin whose save calls a service shows the service's
@@ -73,6 +74,14 @@ class NeverDeletedMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class LargeTableMixin:
+    """ModelAdmin mixin for a table of millions of rows (tasks, assignments, reviews): no full
+    count on every page, and a hundred rows a page."""
+
+    show_full_result_count = False
+    list_per_page = 100
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
