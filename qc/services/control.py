@@ -42,6 +42,7 @@ later voided by a quarantine stays in these counters (a slight over-confidence u
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -57,20 +58,239 @@ DRIFT_Z = 2.0
 RULE_PREFIX = "rule:"
 
 
-def wilson_half_width(correct: int, n: int, z: float = Z) -> float:
-    """Half the width of the Wilson interval. For every ``0 <= correct <= n`` (n > 0) the
-    interval is ``centre ± half`` and stays inside [0, 1] without clamping (at 0/n the lower
-    bound is exactly 0, at n/n the upper bound exactly 1), so the width is ``2 * half``."""
-    p = correct / n
+# -- the rule, written once ---------------------------------------------------------------------
+#
+# The rate is computed in Python (``adaptive_rate``: the rebuild, a rule's reversal, the
+# simulation) and in SQL (``control_rate_update``: one upsert in the grading transaction, which
+# must compute the rate from the row it locked). Both come from one definition, ``_rule``: named
+# steps built of ``_Term``s, which Python evaluates and which are written out as SQL, in the
+# same order of operations (so the two agree to the last bit, not merely closely). Terms use
+# only + - * /, sqrt, comparisons and CASE, so PostgreSQL and SQLite (the demo) both run them.
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A term of the rule: ``op`` over ``args`` (terms, or the constant / name of a leaf)."""
+
+    op: str
+    args: tuple
+
+
+def _term(value) -> _Term:
+    return value if isinstance(value, _Term) else _Term("const", (value,))
+
+
+def _name(name: str) -> _Term:
+    return _Term("name", (name,))
+
+
+def _sqrt(x) -> _Term:
+    return _Term("sqrt", (_term(x),))
+
+
+def _case(condition: _Term, then, otherwise) -> _Term:
+    """``then`` if ``condition`` holds, else ``otherwise`` (only the branch taken is evaluated)."""
+    return _Term("case", (condition, _term(then), _term(otherwise)))
+
+
+def _known(x: _Term) -> _Term:
+    """``x`` is not None (not NULL)."""
+    return _Term("known", (x,))
+
+
+# A term's operators, written in the rule as Python's: SQL's operator, the Python one.
+_PY_OPS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _operator(op: str, *, reflected: bool = False):
+    def method(self: _Term, other) -> _Term:
+        return _Term(op, (_term(other), self) if reflected else (self, _term(other)))
+
+    return method
+
+
+for _op, _python_op in _PY_OPS.items():
+    _dunder = _python_op.__name__.strip("_")  # add, sub, …, lt, ge
+    setattr(_Term, f"__{_dunder}__", _operator(_op))
+    if _op in "+-*/":  # 1.0 - x, 2.0 * x: the constant on the left
+        setattr(_Term, f"__r{_dunder}__", _operator(_op, reflected=True))
+del _op, _python_op, _dunder
+
+
+def _python(term: _Term):
+    """The term as a Python function of ``env`` (the named values), built once per term."""
+    op, args = term.op, term.args
+    if op == "const":
+        value = args[0]
+        return lambda env: value
+    if op == "name":
+        return operator.itemgetter(args[0])
+    inner = [_python(a) for a in args]
+    if op == "known":
+        return lambda env: inner[0](env) is not None
+    if op == "case":
+        condition, then, otherwise = inner
+        return lambda env: then(env) if condition(env) else otherwise(env)
+    if op == "sqrt":
+        return lambda env: math.sqrt(inner[0](env))
+    apply, left, right = _PY_OPS[op], inner[0], inner[1]
+    return lambda env: apply(left(env), right(env))
+
+
+def _sql(term: _Term, column) -> str:
+    """The term as SQL; ``column(name)`` writes a reference to a named value."""
+    op, args = term.op, term.args
+    if op == "const":
+        value = args[0]
+        if isinstance(value, str):  # a reason: a constant of this module
+            return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+        return f"({float(value)!r})"
+    if op == "name":
+        return column(args[0])
+    if op == "known":
+        return f"({_sql(args[0], column)} IS NOT NULL)"
+    if op == "case":
+        condition, then, otherwise = (_sql(a, column) for a in args)
+        return f"CASE WHEN {condition} THEN {then} ELSE {otherwise} END"
+    if op == "sqrt":
+        return f"sqrt({_sql(args[0], column)})"
+    return f"({_sql(args[0], column)} {op} {_sql(args[1], column)})"
+
+
+#: The rule's inputs: checks, correct, recent accuracy (None before the first check), the
+#: project's ratio and floor.
+_INPUTS = ("n", "k", "recent", "ratio", "floor_given")
+
+
+@cache
+@dataclass(frozen=True)
+class Tuning:
+    """The rule's constants: the module's (the simulation's choice) unless a study tries
+    others. Raises ValueError unless ``0 < target < wide`` and ``drift_start < drift_z``."""
+
+    wide: float = WIDE_WIDTH
+    target: float = TARGET_WIDTH
+    z: float = Z
+    lam: float = EWMA_LAMBDA
+    drift_start: float = DRIFT_START
+    drift_z: float = DRIFT_Z
+
+    def __post_init__(self):
+        if not 0 < self.target < self.wide or not self.drift_start < self.drift_z:
+            raise ValueError("Need 0 < target < wide and drift_start < drift_z.")
+
+
+DEFAULT = Tuning()
+
+
+@cache
+def _rule(tuning: Tuning = DEFAULT) -> tuple[tuple[str, _Term], ...]:
+    """The rate rule as named steps, each over the inputs and the steps before it (``n > 0``);
+    the last two are ``rate`` and ``reason``. The module docstring explains each signal."""
+    wide, target, z, lam = tuning.wide, tuning.target, tuning.z, tuning.lam
+    drift_start, drift_z = tuning.drift_start, tuning.drift_z
+    n, k, recent, ratio, floor_given = (_name(x) for x in _INPUTS)
+    floor, half, w, d = _name("floor"), _name("half"), _name("w"), _name("d")
+    p, den, sm, share = _name("p"), _name("den"), _name("sm"), _name("share")
+    w_rate, d_rate, best = _name("w_rate"), _name("d_rate"), _name("best")
     zz = z * z
-    denominator = 1.0 + zz / n
-    return z / denominator * math.sqrt(p * (1.0 - p) / n + zz / (4.0 * n * n))
+    return (
+        ("floor", _case(floor_given < ratio, floor_given, ratio)),  # above the ratio: the ratio
+        ("p", k / n),
+        ("den", 1.0 + zz / n),
+        ("sm", (k + 1.0) / (n + 2.0)),  # p~: keeps the drift's s above 0 at 0/n and n/n
+        # Half the Wilson interval's width: centre ± half stays inside [0, 1] unclamped.
+        ("half", z / den * _sqrt(p * (1.0 - p) / n + zz / (4.0 * n * n))),
+        ("w", 2.0 * half),
+        # The drift in standard deviations; an unknown recent accuracy sits at the drift's
+        # start, so it raises nothing.
+        (
+            "d",
+            _case(
+                _known(recent),
+                (p - recent) / _sqrt((lam / (2.0 - lam) + 1.0 / n) * sm * (1.0 - sm)),
+                drift_start,
+            ),
+        ),
+        ("share", (d - drift_start) / (drift_z - drift_start)),
+        (
+            "w_rate",
+            _case(
+                w >= wide,
+                ratio,
+                _case(w <= target, floor, floor + (ratio - floor) * (w - target) / (wide - target)),
+            ),
+        ),
+        (
+            "d_rate",
+            floor + (ratio - floor) * _case(share <= 0.0, 0.0, _case(share >= 1.0, 1.0, share)),
+        ),
+        ("best", _case(d_rate > w_rate, d_rate, w_rate)),  # the stronger signal
+        ("rate", _case(best > ratio, ratio, best)),
+        (
+            "reason",
+            _case(
+                d_rate > w_rate,
+                _case(d >= drift_z, "adaptive:drift", "adaptive:dip"),
+                _case(
+                    w >= wide,
+                    "adaptive:wide",
+                    _case(w <= target, "adaptive:narrow", "adaptive:narrowing"),
+                ),
+            ),
+        ),
+    )
+
+
+@cache
+def _rule_in_python(tuning: Tuning) -> tuple:
+    return tuple((name, _python(term)) for name, term in _rule(tuning))
+
+
+def _evaluate(env: dict, tuning: Tuning = DEFAULT, until: str | None = None) -> dict:
+    """Run ``_rule(tuning)`` in Python over ``env`` (the inputs); stops after step ``until``.
+    Returns every named value."""
+    env = dict(env)
+    for name, step in _rule_in_python(tuning):
+        env[name] = step(env)
+        if name == until:
+            break
+    return env
+
+
+def wilson_half_width(correct: int, n: int, z: float = Z) -> float:
+    """Half the width of the Wilson interval (the rule's ``half``). For every
+    ``0 <= correct <= n`` (n > 0) the interval is ``centre ± half`` and stays inside [0, 1]
+    without clamping (at 0/n the lower bound is exactly 0, at n/n the upper bound exactly 1), so
+    the width is ``2 * half``."""
+    env = {"n": n, "k": correct, "recent": None, "ratio": 0.0, "floor_given": 0.0}
+    return _evaluate(env, DEFAULT if z == Z else Tuning(z=z), until="half")["half"]
+
+
+def _ewma(lam: float = EWMA_LAMBDA) -> _Term:
+    """The recent accuracy after one more check of ``value`` (0 or 1), from ``recent`` (None
+    before the first check, which starts it at the value)."""
+    recent, value = _name("recent"), _name("value")
+    return _case(_known(recent), (1.0 - lam) * recent + lam * value, value)
+
+
+@cache
+def _ewma_in_python(lam: float):
+    return _python(_ewma(lam))
 
 
 def ewma_next(recent: float | None, correct: bool, lam: float = EWMA_LAMBDA) -> float:
     """The recent accuracy after one more check: the first check starts it at 0 or 1."""
-    value = 1.0 if correct else 0.0
-    return value if recent is None else (1.0 - lam) * recent + lam * value
+    return _ewma_in_python(lam)({"recent": recent, "value": 1.0 if correct else 0.0})
 
 
 def adaptive_rate(
@@ -80,48 +300,25 @@ def adaptive_rate(
     recent: float | None,
     ratio: float,
     floor: float,
-    wide: float = WIDE_WIDTH,
-    target: float = TARGET_WIDTH,
-    z: float = Z,
-    lam: float = EWMA_LAMBDA,
-    drift_start: float = DRIFT_START,
-    drift_z: float = DRIFT_Z,
+    tuning: Tuning = DEFAULT,
 ) -> tuple[float, str]:
     """The control rate for a labeler with ``correct`` of ``checks`` right on gold and recent
     accuracy ``recent``, on a project with ``ratio`` (the dense rate) and ``floor``; returns
-    ``(rate, reason)`` (see the module docstring). Pure. Raises ValueError on impossible counts
-    or ``target >= wide``."""
+    ``(rate, reason)`` (see the module docstring; the steps are ``_rule``'s). Pure. Raises
+    ValueError on impossible counts."""
     if checks < 0 or not 0 <= correct <= checks:
         raise ValueError(f"Need 0 <= correct <= checks, got {correct} of {checks}.")
-    if not 0 < target < wide or not drift_start < drift_z:
-        raise ValueError("Need 0 < target < wide and drift_start < drift_z.")
-    ratio = float(ratio)
-    floor = min(float(floor), ratio)
-    if checks == 0:
-        return ratio, "adaptive:new"
-    width = 2.0 * wilson_half_width(correct, checks, z)
-    if width >= wide:
-        width_rate = ratio
-    elif width <= target:
-        width_rate = floor
-    else:
-        width_rate = floor + (ratio - floor) * (width - target) / (wide - target)
-    drift_rate, d = floor, -math.inf
-    if recent is not None:
-        smoothed = (correct + 1) / (checks + 2)
-        sigma = math.sqrt((lam / (2.0 - lam) + 1.0 / checks) * smoothed * (1.0 - smoothed))
-        d = (correct / checks - recent) / sigma
-        share = (d - drift_start) / (drift_z - drift_start)
-        drift_rate = floor + (ratio - floor) * min(max(share, 0.0), 1.0)
-    if drift_rate > width_rate:
-        return min(ratio, drift_rate), "adaptive:drift" if d >= drift_z else "adaptive:dip"
-    if width >= wide:
-        reason = "adaptive:wide"
-    elif width <= target:
-        reason = "adaptive:narrow"
-    else:
-        reason = "adaptive:narrowing"
-    return min(ratio, width_rate), reason
+    if checks == 0:  # before the first check (the SQL never sees this: it runs after one)
+        return float(ratio), "adaptive:new"
+    env = {
+        "n": checks,
+        "k": correct,
+        "recent": recent,
+        "ratio": float(ratio),
+        "floor_given": float(floor),
+    }
+    out = _evaluate(env, tuning)
+    return out["rate"], out["reason"]
 
 
 # -- the same in SQL ----------------------------------------------------------------------------
@@ -130,10 +327,8 @@ def adaptive_rate(
 # commits), possibly beside other gradings of the same labeler: it is one INSERT … ON CONFLICT
 # DO UPDATE whose SET computes the new counters and the rate from the row it locked. A
 # read-then-write would be two statements and, without a lock between them, would lose a
-# concurrent update. The expressions below mirror
-# ``adaptive_rate`` term by term; they use only + - * /, sqrt and CASE, so PostgreSQL and SQLite
-# (the demo) both run them. Every value is cast to double precision: integer division would
-# truncate on either database.
+# concurrent update. The rate is ``_rule`` written out; every input is cast to double precision
+# (integer division would truncate on either database).
 
 
 def _f(sql: str) -> str:
@@ -141,40 +336,36 @@ def _f(sql: str) -> str:
 
 
 def _rate_select_sql(n: str, k: str, recent: str, ratio: str, floor: str) -> str:
-    """A SELECT of one row ``(rate, reason)`` computing ``adaptive_rate`` from SQL expressions
-    of its inputs (``n`` > 0 here; ``recent`` is never NULL after a check). Layered derived
-    tables name each intermediate value once, so the statement stays short."""
-    z, zz = repr(Z), repr(Z * Z)
-    wide, target = repr(WIDE_WIDTH), repr(TARGET_WIDTH)
-    d0, dz, dspan = repr(DRIFT_START), repr(DRIFT_Z), repr(DRIFT_Z - DRIFT_START)
-    ewma_var = repr(EWMA_LAMBDA / (2.0 - EWMA_LAMBDA))
-    return f"""
-        SELECT CASE WHEN s4.best > s4.ratio THEN s4.ratio ELSE s4.best END AS rate,
-               CASE WHEN s4.d_rate > s4.w_rate AND s4.d >= {dz} THEN 'adaptive:drift'
-                    WHEN s4.d_rate > s4.w_rate THEN 'adaptive:dip'
-                    WHEN s4.w >= {wide} THEN 'adaptive:wide'
-                    WHEN s4.w <= {target} THEN 'adaptive:narrow'
-                    ELSE 'adaptive:narrowing' END AS reason
-        FROM (SELECT s3.*, CASE WHEN s3.d_rate > s3.w_rate THEN s3.d_rate
-                                ELSE s3.w_rate END AS best
-        FROM (SELECT s2.w, s2.ratio, s2.d,
-                     CASE WHEN s2.w >= {wide} THEN s2.ratio
-                          WHEN s2.w <= {target} THEN s2.floor
-                          ELSE s2.floor + (s2.ratio - s2.floor) * (s2.w - {target})
-                               / ({wide} - {target}) END AS w_rate,
-                     s2.floor + (s2.ratio - s2.floor)
-                       * CASE WHEN s2.d <= {d0} THEN 0.0 WHEN s2.d >= {dz} THEN 1.0
-                              ELSE (s2.d - {d0}) / {dspan} END AS d_rate
-        FROM (SELECT 2.0 * {z} / s0.den * sqrt(s0.p * (1.0 - s0.p) / s0.n
-                       + {zz} / (4.0 * s0.n * s0.n)) AS w,
-                     (s0.p - s0.r) / sqrt(({ewma_var} + 1.0 / s0.n) * s0.sm * (1.0 - s0.sm)) AS d,
-                     s0.ratio, s0.floor
-        FROM (SELECT v.k / v.n AS p, 1.0 + {zz} / v.n AS den, (v.k + 1.0) / (v.n + 2.0) AS sm,
-                     v.n, v.r, v.ratio,
-                     CASE WHEN v.floor < v.ratio THEN v.floor ELSE v.ratio END AS floor
-        FROM (SELECT {_f(n)} AS n, {_f(k)} AS k, {_f(recent)} AS r, {_f(ratio)} AS ratio,
-                     {_f(floor)} AS floor) v) s0) s2) s3) s4
-    """  # noqa: S608 (constants of this module and SQL fragments; values are parameters)
+    """A SELECT of one row ``(rate, reason)`` computing ``_rule`` from SQL expressions of its
+    inputs (``n`` > 0 here). Each step becomes a column of a derived table, one layer per depth
+    of the steps it reads, so each intermediate value is named once and the statement stays
+    short."""
+    given = dict(zip(_INPUTS, (n, k, recent, ratio, floor), strict=True))
+    depth = dict.fromkeys(_INPUTS, 0)
+    layers: list[list[tuple[str, _Term]]] = []
+    for name, term in _rule():
+        depth[name] = 1 + max(depth[x] for x in _names(term))
+        if depth[name] > len(layers):
+            layers.append([])
+        layers[depth[name] - 1].append((name, term))
+    inputs = ", ".join(f"{_f(sql)} AS {name}" for name, sql in given.items())
+    sql = f"SELECT {inputs}"
+    for i, layer in enumerate(layers):
+        alias = f"s{i}"
+        columns = ", ".join(
+            f"{_sql(term, lambda x, a=alias: f'{a}.{x}')} AS {name}" for name, term in layer
+        )
+        sql = f"SELECT {alias}.*, {columns} FROM ({sql}) {alias}"  # noqa: S608 (our constants)
+    return f"SELECT v.rate, v.reason FROM ({sql}) v"  # noqa: S608 (our constants)
+
+
+def _names(term: _Term) -> set[str]:
+    """The named values a term reads."""
+    if term.op == "name":
+        return {term.args[0]}
+    if term.op == "const":
+        return set()
+    return set().union(*(_names(a) for a in term.args))
 
 
 @cache
@@ -186,10 +377,9 @@ def _upsert_sql() -> str:
     c = "%(c)s"
     new_n = f"{t}.checks + 1"
     new_k = f"{t}.correct + {c}"
-    new_recent = (
-        f"CASE WHEN {t}.checks = 0 OR {t}.recent IS NULL THEN {_f(c)}"
-        f" ELSE {1.0 - EWMA_LAMBDA!r} * {t}.recent + {EWMA_LAMBDA!r} * {_f(c)} END"
-    )
+    # A row a rule wrote before any check has no recent accuracy yet, whatever it holds.
+    stored = {"recent": f"CASE WHEN {t}.checks = 0 THEN NULL ELSE {t}.recent END", "value": _f(c)}
+    new_recent = _sql(_ewma(), stored.__getitem__)
     first = _rate_select_sql("1", c, c, "%(ratio)s", "%(floor)s")
     later = _rate_select_sql(new_n, new_k, new_recent, "%(ratio)s", "%(floor)s")
     # A row a quality rule holds keeps its rate and reason (the counters still move).
@@ -352,6 +542,7 @@ __all__ = [
     "TARGET_WIDTH",
     "WIDE_WIDTH",
     "ControlRateRow",
+    "Tuning",
     "adaptive_rate",
     "control_rate_refresh",
     "control_rate_update",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from qc.models import ControlRate, GoldCheck
 from qc.services.control import (
+    _rate_select_sql,
     adaptive_rate,
     control_rate_refresh,
     control_rate_update,
@@ -154,6 +155,52 @@ def test_sql_upsert_gives_the_pure_rate_at_every_step(pattern, ratio, floor):
         assert row.reason == reason, step
     stored = ControlRate.objects.get(labeler=labeler, project_id=7)
     assert stored.rate == pytest.approx(_replay(answers, ratio, floor)[-1][0], abs=1e-9)
+
+
+def _sql_rule_cases() -> list[tuple]:
+    """(checks, correct, recent, ratio, floor): the edges of each signal, then random inputs."""
+    cases = [
+        (1, 0, 0.0, RATIO, FLOOR),
+        (1, 1, 1.0, RATIO, FLOOR),
+        (1, 1, None, RATIO, FLOOR),  # no recent accuracy: no drift signal
+        (200, 190, None, RATIO, FLOOR),
+        (200, 190, 0.80, RATIO, FLOOR),  # the drift alarm
+        (200, 190, 0.90, RATIO, FLOOR),  # a dip
+        (100, 90, 0.9, RATIO, FLOOR),  # narrowing
+        (200, 190, 0.95, 0.05, 0.2),  # a floor above the ratio
+        (3000, 3000, 1.0, RATIO, FLOOR),
+        (10, 0, 0.0, RATIO, 0.0),
+    ]
+    rng = random.Random(11)
+    for _ in range(150):
+        n = rng.choice([rng.randint(1, 40), rng.randint(1, 3000)])
+        k = rng.randint(0, n)
+        recent = rng.choice([None, rng.random(), k / n, min(1.0, k / n + rng.random() / 5)])
+        ratio = rng.choice([0.05, 0.1, 0.25, rng.random()])
+        cases.append((n, k, recent, ratio, rng.choice([0.0, 0.02, rng.random() / 2])))
+    return cases
+
+
+@pytest.mark.django_db
+def test_the_sql_rule_is_the_python_rule_to_the_last_bit():
+    """Both are the one definition ``_rule`` (evaluated, or written out as SQL in the same order
+    of operations), so they agree exactly, reason included, over the whole input space."""
+    statement = _rate_select_sql("%(n)s", "%(k)s", "%(recent)s", "%(ratio)s", "%(floor)s")
+    reasons = set()
+    with connection.cursor() as cursor:
+        for n, k, recent, ratio, floor in _sql_rule_cases():
+            params = {"n": n, "k": k, "recent": recent, "ratio": ratio, "floor": floor}
+            cursor.execute(statement, params)
+            expected = adaptive_rate(checks=n, correct=k, recent=recent, ratio=ratio, floor=floor)
+            assert cursor.fetchone() == expected, params
+            reasons.add(expected[1])
+    assert reasons == {
+        "adaptive:wide",
+        "adaptive:narrowing",
+        "adaptive:narrow",
+        "adaptive:dip",
+        "adaptive:drift",
+    }
 
 
 @pytest.mark.django_db
