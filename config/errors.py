@@ -6,6 +6,13 @@ Codes are stable; clients branch on ``code``, people read ``detail``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound="Model")
+
 
 class ApplicationError(Exception):
     """Base of every error a service raises on purpose.
@@ -53,6 +60,15 @@ class InvalidInput(ApplicationError, status=400, code="invalid", default_detail=
 
 class NotFound(ApplicationError, status=404, code="not_found", default_detail="Not found."):
     """The object does not exist or is not the caller's to see (never tell them apart)."""
+
+
+def get_or_not_found(queryset: QuerySet[M], **lookups: Any) -> M:
+    """The row of ``queryset`` that ``lookups`` name, or ``NotFound``: a selector's
+    ``<entity>_get_for`` over the rows its ``_list_for`` lets the caller see."""
+    try:
+        return queryset.get(**lookups)
+    except queryset.model.DoesNotExist:
+        raise NotFound() from None
 
 
 class Forbidden(

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from config.errors import NotFound
+from config.errors import get_or_not_found
 from workforce import roles
 from workforce.models import Labeler, LabelerStatusChange, Qualification, User, Vendor
 
@@ -73,10 +73,7 @@ def vendor_list_managed_by(*, actor: User) -> QuerySet[Vendor]:
 
 
 def vendor_get_for(*, actor: User, pk: int) -> Vendor:
-    try:
-        return vendor_list_for(actor=actor).get(pk=pk)
-    except Vendor.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(vendor_list_for(actor=actor), pk=pk)
 
 
 def labeler_list_for(*, actor: User) -> QuerySet[Labeler]:
@@ -91,10 +88,7 @@ def labeler_list_for(*, actor: User) -> QuerySet[Labeler]:
 
 
 def labeler_get_for(*, actor: User, pk: int) -> Labeler:
-    try:
-        return labeler_list_for(actor=actor).get(pk=pk)
-    except Labeler.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(labeler_list_for(actor=actor), pk=pk)
 
 
 def labeler_can_manage(*, actor: User, labeler: Labeler) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from assignments.models import Assignment, Project
-from config.errors import NotFound
+from config.errors import get_or_not_found
 from workforce.models import User
 from workforce.selectors import is_ops, managed_vendor_ids
 
@@ -26,10 +26,7 @@ def project_list_for(*, actor: User) -> QuerySet[Project]:
 
 
 def project_get_for(*, actor: User, pk: int) -> Project:
-    try:
-        return project_list_for(actor=actor).get(pk=pk)
-    except Project.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(project_list_for(actor=actor), pk=pk)
 
 
 def assignment_list_for(*, actor: User) -> QuerySet[Assignment]:

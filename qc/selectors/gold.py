@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from config.errors import NotFound
+from config.errors import get_or_not_found
 from qc.models import GoldItem, GoldItemStatusChange, GoldSet
 from workforce.models import User
 from workforce.selectors import is_ops
@@ -32,10 +32,7 @@ def gold_set_list_for(*, actor: User) -> QuerySet[GoldSet]:
 
 
 def gold_set_get_for(*, actor: User, pk: int) -> GoldSet:
-    try:
-        return gold_set_list_for(actor=actor).get(pk=pk)
-    except GoldSet.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(gold_set_list_for(actor=actor), pk=pk)
 
 
 def gold_item_list_for(*, actor: User, gold_set: GoldSet) -> QuerySet[GoldItem]:

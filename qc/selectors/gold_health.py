@@ -35,7 +35,7 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from config.errors import NotFound
+from config.errors import get_or_not_found
 from qc.models import GoldCheck, GoldItem, GoldSet
 from qc.selectors.quality_facts import start_of_day
 from qc.stats import Interval, wilson
@@ -218,10 +218,7 @@ def gold_check_list_for_labeler(
 
 
 def gold_check_get_for_labeler(*, labeler: Labeler, pk: int) -> GoldCheck:
-    try:
-        return gold_check_list_for_labeler(labeler=labeler).get(pk=pk)
-    except GoldCheck.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(gold_check_list_for_labeler(labeler=labeler), pk=pk)
 
 
 def gold_check_list_for(*, actor: User, now: datetime | None = None) -> QuerySet[GoldCheck]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from config.api import labeler_or_none
-from config.errors import NotFound
+from config.errors import NotFound, get_or_not_found
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from workforce.models import Labeler, User
 from workforce.selectors import is_ops, managed_vendor_ids
@@ -81,10 +81,7 @@ def guide_list_for(*, actor: User) -> QuerySet[Guide]:
 def guide_get_for(*, actor: User, pk: int) -> Guide:
     """One guide the caller may read; NotFound otherwise (a guide with nothing published does
     not exist for a labeler)."""
-    try:
-        return guide_list_for(actor=actor).get(pk=pk)
-    except Guide.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(guide_list_for(actor=actor), pk=pk)
 
 
 def guide_version_for(*, actor: User, guide: Guide, version_id: int | None = None) -> GuideVersion:
@@ -99,10 +96,7 @@ def guide_version_for(*, actor: User, guide: Guide, version_id: int | None = Non
     versions = GuideVersion.objects.filter(guide=guide)
     if not is_ops(actor):
         versions = versions.filter(status=PUBLISHED)
-    try:
-        return versions.get(pk=version_id)
-    except GuideVersion.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(versions, pk=version_id)
 
 
 _NUMBER_RE = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})")

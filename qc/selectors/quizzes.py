@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from config.errors import Conflict, Forbidden, NotFound
+from config.errors import Conflict, Forbidden, get_or_not_found
 from qc.models import (
     AttemptQuestion,
     GoldItem,
@@ -342,10 +342,7 @@ def quiz_list_for(*, actor: User) -> QuerySet[Quiz]:
 
 
 def quiz_get_for(*, actor: User, pk: int) -> Quiz:
-    try:
-        return quiz_list_for(actor=actor).get(pk=pk)
-    except Quiz.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(quiz_list_for(actor=actor), pk=pk)
 
 
 # -- attempts -----------------------------------------------------------------------------------
@@ -363,21 +360,17 @@ def attempt_list_for(*, actor: User) -> QuerySet[QuizAttempt]:
 
 
 def attempt_get_for(*, actor: User, pk: int) -> QuizAttempt:
-    try:
-        return attempt_list_for(actor=actor).get(pk=pk)
-    except QuizAttempt.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(attempt_list_for(actor=actor), pk=pk)
 
 
 def attempt_get_own(*, actor: User, pk: int) -> QuizAttempt:
     """The caller's own attempt, for answering and finishing: anyone else's is a 404, whoever
     the caller is."""
-    try:
-        return QuizAttempt.objects.select_related("quiz__gold_set", "labeler").get(
-            pk=pk, labeler__user_id=actor.pk
-        )
-    except QuizAttempt.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(
+        QuizAttempt.objects.select_related("quiz__gold_set", "labeler"),
+        pk=pk,
+        labeler__user_id=actor.pk,
+    )
 
 
 def attempt_next_question(*, attempt: QuizAttempt) -> AttemptQuestion | None:

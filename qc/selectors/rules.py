@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from config.errors import NotFound
+from config.errors import get_or_not_found
 from qc.models import QualityRule, RuleFiring
 from qc.selectors.quality_facts import start_of_day
 from workforce.models import User
@@ -51,10 +51,7 @@ def quality_rule_list_for(*, actor: User) -> QuerySet[QualityRule]:
 
 
 def quality_rule_get_for(*, actor: User, pk: int) -> QualityRule:
-    try:
-        return quality_rule_list_for(actor=actor).get(pk=pk)
-    except QualityRule.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(quality_rule_list_for(actor=actor), pk=pk)
 
 
 def rule_firings_for(*, actor: User, now: datetime | None = None) -> QuerySet[RuleFiring]:
@@ -76,10 +73,7 @@ def rule_firings_for(*, actor: User, now: datetime | None = None) -> QuerySet[Ru
 
 
 def rule_firing_get_for(*, actor: User, pk: int) -> RuleFiring:
-    try:
-        return rule_firings_for(actor=actor).get(pk=pk)
-    except RuleFiring.DoesNotExist:
-        raise NotFound() from None
+    return get_or_not_found(rule_firings_for(actor=actor), pk=pk)
 
 
 def public_inputs(inputs: dict[str, Any] | None) -> dict[str, Any]:
