@@ -32,12 +32,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
-from config.services import with_defaults
+from config.services import save_unique, with_defaults
 from qc.answers import AnswerError, grade, validate_answer
 from qc.models import AttemptQuestion, GoldExposure, GoldItem, GoldSet, Quiz, QuizAttempt
 from qc.sampling import draw_stratified
@@ -78,6 +78,7 @@ QUIZ_FIELDS = (
 )
 # Changing these under existing attempts would change what those attempts mean.
 FROZEN_ONCE_ATTEMPTED = frozenset({"kind", "gold_set"})
+SLUG_TAKEN = "A quiz with this slug exists."
 # Settings given as decimals, or as floats or strings that ``_decimal`` reads.
 DECIMAL_FIELDS = frozenset({"pass_mark", "seq_p0", "seq_alpha", "seq_beta"})
 
@@ -200,11 +201,7 @@ def quiz_create(
     )
     _check_quiz(quiz)
     _full_clean(quiz)
-    try:
-        with transaction.atomic():
-            quiz.save()
-    except IntegrityError:
-        raise ValidationError({"slug": ["A quiz with this slug exists."]}) from None
+    save_unique(quiz, field="slug", message=SLUG_TAKEN)
     return quiz
 
 
@@ -233,11 +230,7 @@ def quiz_update(*, actor: User | None, quiz: Quiz, data: dict[str, Any]) -> Quiz
         _check_quiz(locked)
         _full_clean(locked)
         if changed:
-            try:
-                with transaction.atomic():
-                    locked.save(update_fields=changed)
-            except IntegrityError:
-                raise ValidationError({"slug": ["A quiz with this slug exists."]}) from None
+            save_unique(locked, field="slug", message=SLUG_TAKEN, update_fields=changed)
     quiz.refresh_from_db()
     return quiz
 
