@@ -27,7 +27,9 @@ from config.exports import escape_row, unescape_cell
 from workforce import services
 from workforce.models import Labeler, Skill, Vendor
 
-COLUMNS = (
+# A labeler's own fields, in the order both the file's columns and the API's labeler
+# (workforce.api.LabelerOut) list them.
+PROFILE_COLUMNS = (
     "username",
     "email",
     "first_name",
@@ -40,8 +42,8 @@ COLUMNS = (
     "skills",
     "languages",
     "timezone",
-    "public_code",
 )
+COLUMNS = (*PROFILE_COLUMNS, "public_code")
 
 # Columns whose blank cell means "leave as it is" on an existing labeler (they cannot be blank).
 _KEEP_WHEN_BLANK = ("kind", "seniority", "timezone", "status")
