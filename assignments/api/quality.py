@@ -37,6 +37,7 @@ from qc.api.scores import (
     ScoreRateOut,
     ScoresOut,
     project_filter,
+    windows_out,
 )
 from workforce.selectors import is_ops, labeler_get_for, managed_vendor_ids
 
@@ -49,10 +50,7 @@ class ThroughputWindowOut(serializers.Serializer):
     active_seconds = serializers.IntegerField()
 
 
-class ThroughputWindowsOut(serializers.Serializer):
-    last_7_days = ThroughputWindowOut()
-    last_30_days = ThroughputWindowOut()
-    all_time = ThroughputWindowOut()
+ThroughputWindowsOut = windows_out("ThroughputWindowsOut", ThroughputWindowOut)
 
 
 class DailyOut(serializers.Serializer):
@@ -226,11 +224,7 @@ class ProjectQualityApi(APIView):
 
 
 urlpatterns = [
-    path(
-        "labelers/<id:pk>/scorecard/",
-        LabelerScorecardApi.as_view(),
-        name="labeler-scorecard",
-    ),
+    path("labelers/<id:pk>/scorecard/", LabelerScorecardApi.as_view(), name="labeler-scorecard"),
     path("me/scorecard/", MeScorecardApi.as_view(), name="me-scorecard"),
     path("projects/<id:pk>/quality/", ProjectQualityApi.as_view(), name="project-quality"),
     path("vendor-comparison/", VendorComparisonApi.as_view(), name="vendor-comparison"),

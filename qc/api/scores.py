@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import parse_input
 from qc.selectors import quality_facts as selectors
 from workforce.selectors import is_ops, managed_vendor_ids
 
@@ -35,16 +36,15 @@ class AgreementRateOut(serializers.Serializer):
     high = serializers.FloatField()
 
 
-class GoldWindowsOut(serializers.Serializer):
-    last_7_days = ScoreRateOut()
-    last_30_days = ScoreRateOut()
-    all_time = ScoreRateOut()
+def windows_out(name: str, window: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The serializer class ``name`` of a figure taken over each of the selectors' time windows
+    (``last_7_days``, ``last_30_days``, ``all_time``): one ``window`` per window."""
+    fields = {key: window() for key, _days in selectors.WINDOWS}
+    return type(name, (serializers.Serializer,), {"__module__": __name__, **fields})
 
 
-class AgreementWindowsOut(serializers.Serializer):
-    last_7_days = AgreementRateOut()
-    last_30_days = AgreementRateOut()
-    all_time = AgreementRateOut()
+GoldWindowsOut = windows_out("GoldWindowsOut", ScoreRateOut)
+AgreementWindowsOut = windows_out("AgreementWindowsOut", AgreementRateOut)
 
 
 class AgreementOut(serializers.Serializer):
@@ -112,9 +112,7 @@ PROJECT_PARAMETER = OpenApiParameter(
 
 def project_filter(request) -> int | None:
     """``?project=`` as an int, or None; a 400 naming the field when it is not one."""
-    serializer = ProjectFilterIn(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data.get("project")
+    return parse_input(ProjectFilterIn, request.query_params).get("project")
 
 
 class VendorComparisonApi(APIView):
