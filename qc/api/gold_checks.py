@@ -39,7 +39,15 @@ from workforce.selectors import is_ops
 # -- output -------------------------------------------------------------------------------------
 
 
+# What every reader of a check sees, listed around each reader's own fields: where the check
+# was and how the answer was graded, and the labeler's contest.
+_CHECK = ["assignment", "project", "checked_at", "answer", "verdict", "counted"]
+_CONTEST = ["contest", "contest_note", "contested_at"]
+
+
 class _CheckBase(serializers.ModelSerializer):
+    assignment = serializers.IntegerField(source="assignment_id")
+    project = serializers.IntegerField(source="project_id")
     verdict = serializers.SerializerMethodField()
 
     def get_verdict(self, obj: GoldCheck) -> str:
@@ -50,29 +58,13 @@ class MyGoldCheckOut(_CheckBase):
     """A labeler's own check. ``accepted_answers``, ``explanation`` and ``payload`` are the
     gold item's; the labeler's answer was locked when they submitted."""
 
-    assignment = serializers.IntegerField(source="assignment_id")
-    project = serializers.IntegerField(source="project_id")
     payload = serializers.JSONField(source="gold_item.payload")
     accepted_answers = serializers.JSONField(source="gold_item.accepted_answers")
     explanation = serializers.CharField(source="gold_item.explanation")
 
     class Meta:
         model = GoldCheck
-        fields = [
-            "id",
-            "assignment",
-            "project",
-            "checked_at",
-            "answer",
-            "verdict",
-            "counted",
-            "payload",
-            "accepted_answers",
-            "explanation",
-            "contest",
-            "contest_note",
-            "contested_at",
-        ]
+        fields = ["id", *_CHECK, "payload", "accepted_answers", "explanation", *_CONTEST]
 
 
 class GoldCheckOut(_CheckBase):
@@ -80,25 +72,10 @@ class GoldCheckOut(_CheckBase):
 
     labeler = serializers.IntegerField(source="labeler_id")
     labeler_code = serializers.CharField(source="labeler.public_code")
-    assignment = serializers.IntegerField(source="assignment_id")
-    project = serializers.IntegerField(source="project_id")
 
     class Meta:
         model = GoldCheck
-        fields = [
-            "id",
-            "labeler",
-            "labeler_code",
-            "assignment",
-            "project",
-            "checked_at",
-            "answer",
-            "verdict",
-            "counted",
-            "contest",
-            "contest_note",
-            "contested_at",
-        ]
+        fields = ["id", "labeler", "labeler_code", *_CHECK, *_CONTEST]
 
 
 class GoldCheckOpsOut(GoldCheckOut):
