@@ -18,9 +18,7 @@ Routes (under /api/v1/):
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -28,8 +26,6 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -37,7 +33,14 @@ from assignments.models import Review
 from assignments.selectors import projects as project_selectors
 from assignments.selectors import review as selectors
 from assignments.services import review as services
-from config.api import StrictSerializer, labeler_of, parse_input
+from config.api import (
+    FileExportApi,
+    StrictSerializer,
+    created_or_ok,
+    labeler_input,
+    labeler_of,
+    parse_input,
+)
 from workforce.permissions import OPS_ONLY
 
 BIGINT_MAX = 2**63 - 1
@@ -204,17 +207,15 @@ class ReviewNextApi(APIView):
         claim = services.review_claim_next(reviewer=labeler, project_id=query.get("project"))
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(
-            ReviewForReviewerOut(review_for_reviewer(claim)).data,
-            status=status.HTTP_201_CREATED if claim.created else status.HTTP_200_OK,
+        return created_or_ok(
+            ReviewForReviewerOut(review_for_reviewer(claim)).data, created=claim.created
         )
 
 
 class ReviewResolveApi(APIView):
     @extend_schema(request=ResolveIn, responses=ResolutionOut)
     def post(self, request, pk: int):
-        labeler = labeler_of(request)
-        data = parse_input(ResolveIn, request.data)
+        labeler, data = labeler_input(request, ResolveIn)
         result = services.review_resolve(
             reviewer=labeler,
             review_id=pk,
@@ -240,45 +241,22 @@ class ReviewListApi(generics.ListAPIView):
 class AssignmentFlagApi(APIView):
     @extend_schema(request=FlagIn, responses={200: FlagOut, 201: FlagOut})
     def post(self, request, pk: int):
-        labeler = labeler_of(request)
-        data = parse_input(FlagIn, request.data)
+        labeler, data = labeler_input(request, FlagIn)
         flag = services.assignment_flag(labeler=labeler, assignment_id=pk, question=data["note"])
-        return Response(
-            FlagOut(flag.review).data,
-            status=status.HTTP_201_CREATED if flag.created else status.HTTP_200_OK,
-        )
+        return created_or_ok(FlagOut(flag.review).data, created=flag.created)
 
 
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """``?format=`` is the file format on the export, not a renderer choice: errors are JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = renderers[0]
-        return renderer, renderer.media_type
-
-
-class ProjectExportApi(APIView):
+class ProjectExportApi(FileExportApi):
+    # The project's accepted labels as <slug>-labels.csv or .jsonl.
     permission_classes = OPS_ONLY
-    renderer_classes = (JSONRenderer,)
-    content_negotiation_class = FileFormatNegotiation
+    query_serializer = ExportQuery
+    file_suffix = "labels"
 
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(selectors.EXPORT_FORMATS))],
-        responses={
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-        },
-    )
-    def get(self, request, pk: int):
-        project = project_selectors.project_get_for(actor=request.user, pk=pk)
-        file_format = parse_input(ExportQuery, request.query_params).get("format", "csv")
-        rows = selectors.project_export(project=project, file_format=file_format)
-        content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"
-        response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{project.slug}-labels.{file_format}"'
-        )
-        return response
+    def export_object(self, request, pk: int):
+        return project_selectors.project_get_for(actor=request.user, pk=pk)
+
+    def export_rows(self, obj, file_format: str):
+        return selectors.project_export(project=obj, file_format=file_format)
 
 
 urlpatterns = [

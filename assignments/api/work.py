@@ -11,19 +11,17 @@ it has none); a control task's are a decoy copied from a real task (docs/next-ta
 
 from __future__ import annotations
 
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments import selectors, services
 from assignments.models import Assignment, Project
-from config.api import StrictSerializer, error_body, labeler_of, parse_input
+from config.api import StrictSerializer, created_or_ok, error_body, labeler_input, labeler_of
 
 
+@extend_schema_serializer(deprecate_fields=["assignment", "lease_expires_at"])
 class TaskForLabelerOut(serializers.Serializer):
     """The one shape of a leased task, real or control. ``id``, ``project``, ``status`` and
     ``expires_at`` are named as in the assignment list; ``assignment`` and
@@ -136,17 +134,13 @@ class NextTaskApi(APIView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         project = claim.project
         # task_for_labeler renders TaskForLabelerOut's shape itself (the schema names it).
-        return Response(
-            task_for_labeler(claim.assignment, project),
-            status=status.HTTP_201_CREATED if claim.created else status.HTTP_200_OK,
-        )
+        return created_or_ok(task_for_labeler(claim.assignment, project), created=claim.created)
 
 
 class AssignmentSubmitApi(APIView):
     @extend_schema(request=SubmitIn, responses=AssignmentOut)
     def post(self, request, pk: int):
-        labeler = labeler_of(request)
-        data = parse_input(SubmitIn, request.data)
+        labeler, data = labeler_input(request, SubmitIn)
         result = services.assignment_submit(
             labeler=labeler, assignment_id=pk, answer=data["answer"]
         )

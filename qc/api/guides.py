@@ -27,11 +27,10 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer, labeler_of
+from config.api import StrictSerializer, labeler_of, parse_input
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors import guides as selectors
 from qc.services import guides as services
-from workforce.api import _validated
 from workforce.models import Labeler
 from workforce.permissions import LABELERS_ONLY, OPS_OR_VENDOR_MANAGER
 from workforce.selectors import is_ops
@@ -146,15 +145,6 @@ class AcknowledgeIn(StrictSerializer):
     """No fields: the current published version is the one acknowledged."""
 
 
-def _summary(version: GuideVersion) -> dict[str, Any]:
-    return {
-        "id": version.pk,
-        "number": version.number,
-        "change_summary": version.change_summary,
-        "published_at": version.published_at,
-    }
-
-
 def _guide_data(guide: Guide, state: selectors.GuideState, *, ops: bool) -> dict[str, Any]:
     data = {
         "id": guide.pk,
@@ -162,13 +152,13 @@ def _guide_data(guide: Guide, state: selectors.GuideState, *, ops: bool) -> dict
         "name": guide.name,
         "project_family": guide.project_family,
         "description": guide.description,
-        "current_version": _summary(state.current) if state.current else None,
+        "current_version": state.current,  # a GuideVersion: VersionSummaryOut reads it
         "must_acknowledge": state.must_acknowledge,
         "acknowledged_version": (
             state.acknowledged_version.number if state.acknowledged_version else None
         ),
         "acknowledged_at": state.acknowledged_at,
-        "changes_since_ack": [_summary(v) for v in state.changes_since_ack],
+        "changes_since_ack": list(state.changes_since_ack),
     }
     if ops:
         data["draft_count"] = guide.draft_count
@@ -208,7 +198,7 @@ class GuideDetailApi(APIView):
         responses=GuideDetailOut,
     )
     def get(self, request, pk: int):
-        version_id = _validated(VersionQuery, request.query_params).get("version")
+        version_id = parse_input(VersionQuery, request.query_params).get("version")
         actor = request.user
         ops = is_ops(actor)
         guide = selectors.guide_get_for(actor=actor, pk=pk)
@@ -231,7 +221,7 @@ class GuideAcknowledgeApi(APIView):
 
     @extend_schema(request=AcknowledgeIn, responses=AckOut)
     def post(self, request, pk: int):
-        _validated(AcknowledgeIn, request.data)
+        parse_input(AcknowledgeIn, request.data)
         guide = selectors.guide_get_for(actor=request.user, pk=pk)
         ack = services.guide_acknowledge(
             actor=request.user, labeler=labeler_of(request), guide=guide
@@ -257,31 +247,36 @@ class MissingAckFilter(django_filters.FilterSet):
         fields = ["vendor", "status"]
 
 
-class GuideAcknowledgementListApi(generics.ListAPIView):
-    """Who acknowledged which version: ops see everyone, a vendor manager their labelers."""
+class _GuideRowsApi(generics.ListAPIView):
+    """Rows about one guide (the URL's ``pk``: a 404 unless the caller may read the guide),
+    scoped by ``rows_for(actor=, guide=)``: ops see everyone, a vendor manager their
+    labelers."""
 
     permission_classes = OPS_OR_VENDOR_MANAGER
+    rows_for = None
+
+    def get_queryset(self):
+        guide = selectors.guide_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+        return type(self).rows_for(actor=self.request.user, guide=guide)
+
+
+class GuideAcknowledgementListApi(_GuideRowsApi):
+    """Who acknowledged which version: ops see everyone, a vendor manager their labelers."""
+
     serializer_class = AckListOut
     filterset_class = AckFilter
     queryset = GuideAcknowledgement.objects.none()  # for the schema
-
-    def get_queryset(self):
-        guide = selectors.guide_get_for(actor=self.request.user, pk=self.kwargs["pk"])
-        return selectors.guide_acknowledgement_list_for(actor=self.request.user, guide=guide)
+    rows_for = selectors.guide_acknowledgement_list_for
 
 
-class GuideMissingAcknowledgementListApi(generics.ListAPIView):
+class GuideMissingAcknowledgementListApi(_GuideRowsApi):
     """Labelers (not offboarded) who have not acknowledged the current major version — they may
     not take the guide's quizzes or work on its projects. Scoped like the acknowledgements."""
 
-    permission_classes = OPS_OR_VENDOR_MANAGER
     serializer_class = MissingAckOut
     filterset_class = MissingAckFilter
     queryset = Labeler.objects.none()  # for the schema
-
-    def get_queryset(self):
-        guide = selectors.guide_get_for(actor=self.request.user, pk=self.kwargs["pk"])
-        return selectors.guide_unacknowledged_labelers_for(actor=self.request.user, guide=guide)
+    rows_for = selectors.guide_unacknowledged_labelers_for
 
 
 urlpatterns = [

@@ -18,7 +18,6 @@ from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -32,13 +31,13 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import StrictSerializer, labeler_of, labeler_or_none
+from config.api import StrictSerializer, created_or_ok, labeler_of, labeler_or_none, parse_input
 from config.errors import Forbidden, NotFound
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.selectors import quizzes as selectors
 from qc.services import quizzes as services
 from workforce import services as workforce_services
-from workforce.api import ReasonIn, _validated
+from workforce.api import ReasonIn
 from workforce.models import Labeler, Qualification, QualificationType
 from workforce.permissions import IsOps
 from workforce.selectors import is_ops, qualification_list_for
@@ -406,15 +405,12 @@ class QuizAttemptStartApi(APIView):
     def post(self, request, pk: int):
         labeler = _caller_labeler(request)
         quiz = selectors.quiz_get_for(actor=request.user, pk=pk)
-        _validated(NoFieldsIn, request.data)
+        parse_input(NoFieldsIn, request.data)
         attempt, created = services.quiz_attempt_start(
             actor=request.user, quiz=quiz, labeler=labeler
         )
         attempt = selectors.attempt_get_own(actor=request.user, pk=attempt.pk)
-        return Response(
-            _attempt_body(request, attempt),
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return created_or_ok(_attempt_body(request, attempt), created=created)
 
 
 # -- views: attempts ----------------------------------------------------------------------------
@@ -470,7 +466,7 @@ class AttemptAnswerApi(APIView):
     def post(self, request, pk: int):
         _caller_labeler(request)
         attempt = selectors.attempt_get_own(actor=request.user, pk=pk)
-        data = _validated(AnswerIn, request.data)
+        data = parse_input(AnswerIn, request.data)
         outcome = services.quiz_attempt_answer(
             actor=request.user,
             attempt=attempt,
@@ -491,7 +487,7 @@ class AttemptFinishApi(APIView):
     def post(self, request, pk: int):
         _caller_labeler(request)
         attempt = selectors.attempt_get_own(actor=request.user, pk=pk)
-        _validated(NoFieldsIn, request.data)
+        parse_input(NoFieldsIn, request.data)
         attempt = services.quiz_attempt_finish(actor=request.user, attempt=attempt)
         return Response(_attempt_body(request, attempt))
 
@@ -509,10 +505,7 @@ class QualificationFilter(django_filters.FilterSet):
         fields = ["labeler", "qualification_type", "valid"]
 
     def filter_valid(self, queryset, name, value):
-        live = Q(revoked_at__isnull=True, superseded_at__isnull=True) & (
-            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
-        )
-        return queryset.filter(live) if value else queryset.exclude(live)
+        return queryset.valid() if value else queryset.not_valid()
 
 
 class QualificationListCreateApi(generics.ListAPIView):
@@ -533,7 +526,7 @@ class QualificationListCreateApi(generics.ListAPIView):
 
     @extend_schema(request=QualificationGrantIn, responses={201: QualificationOut})
     def post(self, request):
-        data = _validated(QualificationGrantIn, request.data)
+        data = parse_input(QualificationGrantIn, request.data)
         labeler = Labeler.objects.filter(pk=data["labeler"]).first()
         qtype = QualificationType.objects.filter(slug=data["qualification_type"]).first()
         errors = {}
@@ -564,7 +557,7 @@ class QualificationRevokeApi(APIView):
         qualification = _qualification_for(request, pk)
         if not is_ops(request.user):
             raise Forbidden("Only operations managers can revoke a qualification.")
-        data = _validated(ReasonIn, request.data)
+        data = parse_input(ReasonIn, request.data)
         workforce_services.qualification_revoke(
             actor=request.user, qualification=qualification, reason=data["reason"]
         )
@@ -592,16 +585,8 @@ urlpatterns = [
     path("quizzes/<id:pk>/attempts/", QuizAttemptStartApi.as_view(), name="quiz-attempt-start"),
     path("quiz-attempts/", AttemptListApi.as_view(), name="quiz-attempt-list"),
     path("quiz-attempts/<id:pk>/", AttemptDetailApi.as_view(), name="quiz-attempt-detail"),
-    path(
-        "quiz-attempts/<id:pk>/answers/",
-        AttemptAnswerApi.as_view(),
-        name="quiz-attempt-answer",
-    ),
-    path(
-        "quiz-attempts/<id:pk>/finish/",
-        AttemptFinishApi.as_view(),
-        name="quiz-attempt-finish",
-    ),
+    path("quiz-attempts/<id:pk>/answers/", AttemptAnswerApi.as_view(), name="quiz-attempt-answer"),
+    path("quiz-attempts/<id:pk>/finish/", AttemptFinishApi.as_view(), name="quiz-attempt-finish"),
     path("qualifications/", QualificationListCreateApi.as_view(), name="qualification-list"),
     path(
         "qualifications/<id:pk>/revoke/",
