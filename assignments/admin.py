@@ -140,6 +140,7 @@ class ProjectStatusChangeInline(StatusHistoryInline):
 
 @admin.register(Project)
 class ProjectAdmin(
+    NeverDeletedMixin,
     QualityDashboardsMixin,
     ProgressColumnsMixin,
     ConfirmationActionsMixin,
@@ -147,6 +148,7 @@ class ProjectAdmin(
     ServiceFormAdminMixin,
     admin.ModelAdmin,
 ):
+    # Never deleted: projects are finished, and tasks, answers and pay refer to them.
     form = ProjectForm
     list_display = (
         "name",
@@ -303,10 +305,6 @@ class ProjectAdmin(
         if obj is not None and obj.status == S.DONE:
             return False
         return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        # Projects are finished, not deleted: tasks, answers and pay refer to them.
-        return False
 
     # -- saving through the services ---------------------------------------------------------------
 

@@ -19,11 +19,13 @@ from django.db.models import Count, Q
 
 from config.admin import (
     ConfirmationActionsMixin,
+    NeverDeletedMixin,
     ReadOnlyAdmin,
     ReasonForm,
     ServiceFormAdminMixin,
     ServiceModelForm,
     adopt,
+    annotation_column,
     reason_asking_action,
 )
 from qc.models import QualityRule, RuleFiring
@@ -55,7 +57,8 @@ class ReverseReasonForm(ReasonForm):
 
 
 @admin.register(QualityRule)
-class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class QualityRuleAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    # Never deleted: firings refer to a rule; it is turned off instead.
     form = QualityRuleForm
     list_display = (
         "name",
@@ -97,12 +100,7 @@ class QualityRuleAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             )
         return f"{obj.get_bound_display().lower()} {obj.comparison} {obj.threshold}"
 
-    @admin.display(description="open firings", ordering="_open")
-    def open_firings(self, obj: QualityRule) -> int:
-        return obj._open
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # firings refer to it; turn it off instead
+    open_firings = annotation_column("_open", "open firings")
 
     def save_model(self, request, obj, form, change):
         c = form.cleaned_data
