@@ -70,7 +70,7 @@ class ReadOnlyMixin:
 
 class NeverDeletedMixin:
     """ModelAdmin mixin: its rows are kept for the record (other records refer to them), so
-    never deleted here; the ModelAdmin's docstring says what replaces deleting."""
+    never deleted here; the ModelAdmin says why, and what replaces deleting, beside it."""
 
     def has_delete_permission(self, request, obj=None):
         return False
