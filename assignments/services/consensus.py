@@ -200,38 +200,20 @@ def task_outcomes_record(
 
 
 def decision_and_outcomes_record(
-    *,
-    task: Task,
-    project: Project,
-    answer: Any,
-    previous: Any | None,
-    decided_by: str,
-    confidence: float | None,
-    agreement: float | None,
-    now: datetime,
-    submissions: list[LabeledAnswer],
-    reviewer_id: int | None = None,
+    *, project: Project, submissions: list[LabeledAnswer], **decision: Any
 ) -> None:
-    """What follows a decision the caller has written on ``task``, in its transaction: the
-    decision in the task's history (``decision_record``) and, when the task has answers, their
-    outcomes against it (``task_outcomes_record``)."""
-    decision_record(
-        task=task,
-        answer=answer,
-        previous=previous,
-        decided_by=decided_by,
-        confidence=confidence,
-        agreement=agreement,
-        now=now,
-        reviewer_id=reviewer_id,
-    )
+    """What follows a decision the caller has written on its task, in the caller's transaction:
+    ``decision`` (the keyword arguments of ``decision_record``) kept in the task's history and,
+    when the task has answers (``submissions``), their outcomes against it
+    (``task_outcomes_record``)."""
+    decision_record(**decision)
     if submissions:
         task_outcomes_record(
-            task=task,
+            task=decision["task"],
             project=project,
-            final_answer=answer,
-            decided_by=decided_by,
-            now=now,
+            final_answer=decision["answer"],
+            decided_by=decision["decided_by"],
+            now=decision["now"],
             submissions=submissions,
         )
 
