@@ -1,9 +1,11 @@
 """Model instances from hand-written SQL on the hot path.
 
-A few statements (the next-task gate, the claim, the submit's lock) are written out as fixed
-SQL because composing the equivalent querysets cost more CPU than running them. ``RowReader``
-turns their rows back into model instances exactly as the ORM would: the backend's and each
-field's converters are looked up once per reader, not per row.
+A few statements (the hot path's: the next-task gate, the claim, the lease, the submit's lock;
+``assignments/sql.py``) are written out as fixed SQL because composing the equivalent querysets
+cost more CPU than running them. ``RowReader`` turns their rows back into model instances
+exactly as the ORM would: the backend's and each field's converters are looked up once per
+reader, not per row (JSON decoded, datetimes made aware). ``fields`` may be a subset: the
+instance then defers the rest, as ``QuerySet.only`` does.
 """
 
 from __future__ import annotations
