@@ -213,7 +213,7 @@ def qualification_valid_q(at: datetime) -> Q:
 
 class QualificationQuerySet(models.QuerySet):
     """Grants by state; ``at`` is now unless given. Each state is one condition, written here
-    once; only the next-task gate's raw SQL (``assignments.selectors.gate``) states "valid"
+    once; only the next-task gate's raw SQL (``assignments.sql.gate``) states "valid"
     again, for speed."""
 
     def live(self) -> QualificationQuerySet:
