@@ -3,6 +3,8 @@ internal labeler, a vendor labeler (of A), a senior labeler, and API clients for
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -10,6 +12,7 @@ from rest_framework.test import APIClient
 
 from tests.assignments.factories import make_control_world
 from tests.factories import UserFactory, VendorFactory, make_labeler
+from tests.permissions import role_users
 from workforce import roles, services
 
 requires_postgres = pytest.mark.skipif(
@@ -81,6 +84,40 @@ def vendor_b_labeler(vendor_b):
 @pytest.fixture
 def senior_labeler(db):
     return make_labeler(username="senior1", seniority="senior")
+
+
+@pytest.fixture
+def cast(
+    vendor_a,
+    vendor_b,
+    ops_user,
+    manager_a,
+    manager_b,
+    internal_labeler,
+    vendor_labeler,
+    vendor_b_labeler,
+):
+    """Every role fixture above at once, for the permission matrices' worlds: each by its
+    fixture name; ``users``, the user behind each role of the matrix (``role_users``); and
+    ``ids``, the ids of the vendors and labelers as the matrices' routes name them."""
+    return SimpleNamespace(
+        vendor_a=vendor_a,
+        vendor_b=vendor_b,
+        ops_user=ops_user,
+        manager_a=manager_a,
+        manager_b=manager_b,
+        internal_labeler=internal_labeler,
+        vendor_labeler=vendor_labeler,
+        vendor_b_labeler=vendor_b_labeler,
+        users=role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler),
+        ids={
+            "vendor_a": vendor_a.pk,
+            "vendor_b": vendor_b.pk,
+            "vendor_labeler": vendor_labeler.pk,
+            "internal_labeler": internal_labeler.pk,
+            "b_labeler": vendor_b_labeler.pk,
+        },
+    )
 
 
 def _client_for(user) -> APIClient:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from qc.models import AnswerType, GuideVersion
-from tests.permissions import V1, Row, content, matrix_test, role_users, route_test
+from tests.permissions import V1, Row, content, matrix_test, route_test
 from tests.qc.factories import (
     GuideFactory,
     acknowledge,
@@ -212,22 +212,13 @@ MATRIX: tuple[Row, ...] = (
 
 
 @pytest.fixture
-def world(
-    vendor_a,
-    vendor_b,
-    ops_user,
-    manager_a,
-    manager_b,
-    internal_labeler,
-    vendor_labeler,
-    vendor_b_labeler,
-):
+def world(cast):
     guide = GuideFactory(slug="poles")
     old = publish_version(guide, change_summary="First.")
     publish_version(guide, bump=GuideVersion.Bump.MINOR, change_summary="Second.")
     draft = make_draft(guide, body="Draft body.")
-    acknowledge(vendor_labeler, guide)
-    acknowledge(vendor_b_labeler, guide)
+    acknowledge(cast.vendor_labeler, guide)
+    acknowledge(cast.vendor_b_labeler, guide)
     other = GuideFactory(slug="other")
     other_version = publish_version(other)
     unpublished = GuideFactory(slug="unpublished")
@@ -245,7 +236,7 @@ def world(
         explanation=f"Box the {CANARY}.",
     )
 
-    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
+    users = cast.users
     ids = {
         "guide": guide.pk,
         "old_version": old.pk,

@@ -20,7 +20,7 @@ from django.utils import timezone
 from assignments.models import Project
 from qc.models import GoldCheck, GoldItem, GoldSet
 from tests.assignments.factories import make_project
-from tests.permissions import V1, Row, matrix_test, role_users, route_test
+from tests.permissions import V1, Row, matrix_test, route_test
 from tests.qc.factories import make_rule
 
 pytestmark = pytest.mark.django_db
@@ -362,16 +362,7 @@ def _check(labeler, item, project, *, correct: bool, days_ago: int = 3) -> GoldC
 
 
 @pytest.fixture
-def world(
-    vendor_a,
-    vendor_b,
-    ops_user,
-    manager_a,
-    manager_b,
-    internal_labeler,
-    vendor_labeler,
-    vendor_b_labeler,
-):
+def world(cast):
     project = make_project(tasks=2, overlap=2)
     draft = make_project(tasks=0, slug="draft-poles", status=Project.Status.DRAFT)
     gold_set = GoldSet.objects.create(
@@ -386,25 +377,21 @@ def world(
     gold_checks = {
         f"{name}_check": _check(labeler, item, project, correct=True).pk
         for name, labeler in (
-            ("vendor", vendor_labeler),
-            ("internal", internal_labeler),
-            ("b", vendor_b_labeler),
+            ("vendor", cast.vendor_labeler),
+            ("internal", cast.internal_labeler),
+            ("b", cast.vendor_b_labeler),
         )
     }
-    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
+    users = cast.users
     ids = {
         "project": project.pk,
         "draft_project": draft.pk,
-        "vendor_labeler": vendor_labeler.pk,
-        "internal_labeler": internal_labeler.pk,
-        "b_labeler": vendor_b_labeler.pk,
-        "vendor_a": vendor_a.pk,
-        "vendor_b": vendor_b.pk,
+        **cast.ids,
         "gold_item": item.pk,
         "gold_set": gold_set.pk,
         **gold_checks,
         "missing": 987654321,
-        **_rules_world(project, vendor_labeler, internal_labeler, vendor_b_labeler),
+        **_rules_world(project, cast.vendor_labeler, cast.internal_labeler, cast.vendor_b_labeler),
     }
     return SimpleNamespace(users=users, ids=ids, project=project, item=item)
 

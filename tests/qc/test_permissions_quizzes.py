@@ -15,7 +15,7 @@ import pytest
 
 from qc.models import Quiz
 from qc.services import quizzes as quiz_services
-from tests.permissions import V1, Row, matrix_test, role_users, route_test
+from tests.permissions import V1, Row, matrix_test, route_test
 from tests.qc.quiz_factories import make_qualification_type, make_quiz
 from workforce import services as workforce_services
 
@@ -212,16 +212,7 @@ MATRIX: tuple[Row, ...] = (
 
 
 @pytest.fixture
-def world(
-    vendor_a,
-    vendor_b,
-    ops_user,
-    manager_a,
-    manager_b,
-    internal_labeler,
-    vendor_labeler,
-    vendor_b_labeler,
-):
+def world(cast):
     qtype = make_qualification_type("poles")
     quiz = make_quiz(num_questions=3, qualification_type=qtype)
     other_quiz = make_quiz(num_questions=3, kind=Quiz.Kind.TRAINING, pass_mark="0.5")
@@ -231,16 +222,16 @@ def world(
         attempt, _ = quiz_services.quiz_attempt_start(actor=None, quiz=quiz_, labeler=labeler)
         return attempt, attempt.questions.order_by("position").first()
 
-    vendor_attempt, vendor_q1 = open_attempt(quiz, vendor_labeler)
-    internal_attempt, internal_q1 = open_attempt(other_quiz, internal_labeler)
-    b_attempt, _ = open_attempt(quiz, vendor_b_labeler)
+    vendor_attempt, vendor_q1 = open_attempt(quiz, cast.vendor_labeler)
+    internal_attempt, internal_q1 = open_attempt(other_quiz, cast.internal_labeler)
+    b_attempt, _ = open_attempt(quiz, cast.vendor_b_labeler)
 
     def grant(labeler):
         return workforce_services.qualification_grant(
             actor=None, labeler=labeler, qualification_type=qtype, source="manual", reason="x"
         )
 
-    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
+    users = cast.users
     ids = {
         "quiz": quiz.pk,
         "inactive_quiz": inactive.pk,
@@ -249,10 +240,10 @@ def world(
         "b_attempt": b_attempt.pk,
         "vendor_q1": vendor_q1.pk,
         "internal_q1": internal_q1.pk,
-        "vendor_labeler": vendor_labeler.pk,
-        "internal_labeler": internal_labeler.pk,
-        "vendor_grant": grant(vendor_labeler).pk,
-        "b_grant": grant(vendor_b_labeler).pk,
+        "vendor_labeler": cast.vendor_labeler.pk,
+        "internal_labeler": cast.internal_labeler.pk,
+        "vendor_grant": grant(cast.vendor_labeler).pk,
+        "b_grant": grant(cast.vendor_b_labeler).pk,
         "missing": 987654321,
     }
     return SimpleNamespace(users=users, ids=ids)

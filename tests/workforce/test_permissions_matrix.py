@@ -21,7 +21,6 @@ from tests.permissions import (
     all_matrix_rows,
     matrix_test,
     methods,
-    role_users,
     route_test,
     routes,
 )
@@ -242,25 +241,12 @@ MATRIX: tuple[Row, ...] = (
 
 
 @pytest.fixture
-def world(
-    vendor_a,
-    vendor_b,
-    ops_user,
-    manager_a,
-    manager_b,
-    internal_labeler,
-    vendor_labeler,
-    vendor_b_labeler,
-):
-    users = role_users(ops_user, manager_a, manager_b, internal_labeler, vendor_labeler)
+def world(cast):
+    users = cast.users
     ids = {
-        "vendor_a": vendor_a.pk,
-        "vendor_b": vendor_b.pk,
-        "vendor_labeler": vendor_labeler.pk,
-        "internal_labeler": internal_labeler.pk,
-        "b_labeler": vendor_b_labeler.pk,
-        "a_onboarding": make_labeler(vendor=vendor_a, status=Labeler.Status.ONBOARDING).pk,
-        "a_suspended": make_labeler(vendor=vendor_a, status=Labeler.Status.SUSPENDED).pk,
+        **cast.ids,
+        "a_onboarding": make_labeler(vendor=cast.vendor_a, status=Labeler.Status.ONBOARDING).pk,
+        "a_suspended": make_labeler(vendor=cast.vendor_a, status=Labeler.Status.SUSPENDED).pk,
         "missing": 987654321,
     }
     return SimpleNamespace(users=users, ids=ids)
