@@ -1,7 +1,8 @@
 """API wiring shared by every app: the one exception handler, pagination, strict input
 serializers, JSON 400/404/500 pages, the URL converter for ids, and the pieces views share (the
-201-or-200 answer, the calling labeler with their input, file downloads). The size-limited body
-parsers live in ``config.parsers``; the health routes in ``health.api``."""
+201-or-200 answer, the calling labeler with their input). The size-limited body parsers live in
+``config.parsers``, file uploads in ``config.uploads``, file downloads in ``config.downloads``;
+the health routes in ``health.api``."""
 
 from __future__ import annotations
 
@@ -16,20 +17,16 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import models
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from django_filters import BooleanFilter, CharFilter, NumberFilter
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from config.errors import ApplicationError
 from config.parsers import PayloadTooLarge
@@ -381,58 +378,3 @@ def created_or_ok(data: Any, *, created: bool) -> Response:
     """``data`` as a 201 when the command created it, a 200 when it handed back what was
     already there (a lease, a flag, an attempt)."""
     return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-# -- file downloads ----------------------------------------------------------------------------
-
-FILE_CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
-
-
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """``?format=`` is the file format on these routes, not a renderer choice: answer JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = renderers[0]
-        return renderer, renderer.media_type
-
-
-def file_download(rows, *, file_format: str, file_name: str) -> StreamingHttpResponse:
-    """``rows`` (an iterable of text) streamed as the attachment ``file_name``, typed for
-    ``file_format`` (a key of ``FILE_CONTENT_TYPES``)."""
-    content_type = FILE_CONTENT_TYPES[file_format]
-    response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    return response
-
-
-class FileExportApi(APIView):
-    # GET: one object's rows as a streamed file, ?format=csv (the default) or jsonl, named
-    # <slug>-<file_suffix>.<format>. ?format= is the file format, not DRF's renderer override,
-    # so every error is JSON. A subclass sets permission_classes, query_serializer (its format
-    # field) and file_suffix, and implements export_object (the object the caller may export,
-    # or a 404, checked before the query) and export_rows. (A comment, not a docstring: the
-    # schema would show a docstring as every subclass's operation description.)
-
-    renderer_classes = (JSONRenderer,)
-    content_negotiation_class = FileFormatNegotiation
-    query_serializer: type[serializers.Serializer]
-    file_suffix = ""
-
-    def export_object(self, request, pk: int):
-        raise NotImplementedError
-
-    def export_rows(self, obj, file_format: str):
-        raise NotImplementedError
-
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(FILE_CONTENT_TYPES))],
-        responses={(200, media): OpenApiTypes.STR for media in FILE_CONTENT_TYPES.values()},
-    )
-    def get(self, request, pk: int):
-        obj = self.export_object(request, pk)
-        file_format = parse_input(self.query_serializer, request.query_params).get("format", "csv")
-        return file_download(
-            self.export_rows(obj, file_format),
-            file_format=file_format,
-            file_name=f"{obj.slug}-{self.file_suffix}.{file_format}",
-        )

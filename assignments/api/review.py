@@ -34,13 +34,13 @@ from assignments.selectors import projects as project_selectors
 from assignments.selectors import review as selectors
 from assignments.services import review as services
 from config.api import (
-    FileExportApi,
     StrictSerializer,
     created_or_ok,
     labeler_input,
     labeler_of,
     parse_input,
 )
+from config.downloads import FileExportApi
 from workforce.permissions import OPS_ONLY
 
 BIGINT_MAX = 2**63 - 1
