@@ -96,6 +96,13 @@ class Statement:
             at += len(reader)
         return (*out, *row[at:])
 
+    def one(self, params: dict) -> tuple | None:
+        """Run the statement: its first row, read, or None when it returns none."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        return None if row is None else self.read(row)
+
 
 # -- the gate -----------------------------------------------------------------------------------
 

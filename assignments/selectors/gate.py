@@ -42,15 +42,10 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
         "project": project_id,
         "now": connection.ops.adapt_datetimefield_value(now),
     }
-    statement = sql.gate()
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        row = cursor.fetchone()
+    row = sql.gate().one(params)
     if row is None:
         raise NotFound()
-    project, status, missing, published, acknowledged, live, stale, paused, own_rate = (
-        statement.read(row)
-    )
+    project, status, missing, published, acknowledged, live, stale, paused, own_rate = row
     needs_ack = bool(project.guide_id and project.require_guide_ack and published)
     rate = float(project.control_ratio)
     if own_rate is not None and rate > 0:

@@ -197,20 +197,15 @@ def _lock_next_open_task(*, project: Project, labeler: Labeler, now: datetime) -
     """Lock the highest-priority open task this labeler has not touched and whose slots are not
     all taken by live leases (as of this statement's snapshot; the lease insert re-counts);
     skip rows other claims hold. Walks the partial index ``assignments_task_open_queue``."""
-    statement = sql.claim()
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, _claim_params(project=project, labeler=labeler, now=now))
-        row = cursor.fetchone()
-    return statement.read(row)[0] if row else None
+    row = sql.claim().one(_claim_params(project=project, labeler=labeler, now=now))
+    return row[0] if row else None
 
 
 def _open_task_exists(*, project: Project, labeler: Labeler, now: datetime) -> bool:
     """Whether, as of a fresh snapshot, an open task this labeler has not done has a free slot
     (rows other claims hold included): ``sql.claim`` without its lock clause."""
     params = _claim_params(project=project, labeler=labeler, now=now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql.claim(lock=False).sql, params)
-        return cursor.fetchone() is not None
+    return sql.claim(lock=False).one(params) is not None
 
 
 def _lease_if_slot(
@@ -220,7 +215,6 @@ def _lease_if_slot(
     sees every committed lease) while this transaction holds the task row's lock
     (``sql.lease``)."""
     adapt = connection.ops.adapt_datetimefield_value
-    statement = sql.lease(control=is_control)
     params = {
         "project": project.pk,
         "labeler": labeler.pk,
@@ -229,12 +223,10 @@ def _lease_if_slot(
         "expires": adapt(now + timedelta(seconds=project.lease_seconds)),
         "task": task.pk,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        row = cursor.fetchone()
+    row = sql.lease(control=is_control).one(params)
     if row is None:
         return None
-    (assignment,) = statement.read(row)
+    (assignment,) = row
     assignment.task = task
     return assignment
 
@@ -263,13 +255,10 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
         "gold_set": project.control_gold_set_id,
         "u": _rng.random(),
     }
-    statement = sql.control_claim()
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        row = cursor.fetchone()
+    row = sql.control_claim().one(params)
     if row is None:
         return None
-    (task,) = statement.read(row)
+    (task,) = row
     return _lease_if_slot(task=task, project=project, labeler=labeler, now=now, is_control=True)
 
 

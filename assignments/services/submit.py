@@ -103,13 +103,10 @@ def _lock_assignment(*, labeler: Labeler, assignment_id: int) -> Assignment:
     """Lock the labeler's assignment (NotFound when it is not theirs) and load its project, in
     one statement (``sql.submit_lock``: written out once; the ORM composed it per call at a CPU
     cost larger than the query's)."""
-    statement = sql.submit_lock()
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, {"assignment": assignment_id, "labeler": labeler.pk})
-        row = cursor.fetchone()
+    row = sql.submit_lock().one({"assignment": assignment_id, "labeler": labeler.pk})
     if row is None:
         raise NotFound()
-    assignment, assignment.project = statement.read(row)
+    assignment, assignment.project = row
     return assignment
 
 
