@@ -83,8 +83,17 @@ def labeler_list_for(*, actor: User) -> QuerySet[Labeler]:
     base = Labeler.objects.select_related("user", "vendor").prefetch_related("skills")
     if is_ops(actor):
         return base
-    scope = Q(vendor_id__in=managed_vendor_ids(actor)) | Q(user_id=actor.pk)
-    return base.filter(scope)
+    return base.filter(readable_labelers_q(actor, path=""))
+
+
+def readable_labelers_q(actor: User, *, path: str = "labeler") -> Q:
+    """For a caller who is not ops: the rows whose labeler, reached through ``path`` (``""``
+    for labelers themselves), they may read — their vendors' labelers (a vendor manager) and
+    their own profile (a labeler); a caller may be both."""
+    prefix = f"{path}__" if path else ""
+    return Q(**{f"{prefix}vendor_id__in": managed_vendor_ids(actor)}) | Q(
+        **{f"{prefix}user_id": actor.pk}
+    )
 
 
 def labeler_get_for(*, actor: User, pk: int) -> Labeler:
@@ -117,8 +126,4 @@ def qualification_list_for(*, actor: User) -> QuerySet[Qualification]:
     """Grants the caller may read: all for ops, their vendors' labelers' for vendor managers,
     their own for a labeler."""
     qs = Qualification.objects.select_related("labeler", "qualification_type")
-    if is_ops(actor):
-        return qs
-    return qs.filter(
-        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk)
-    )
+    return qs if is_ops(actor) else qs.filter(readable_labelers_q(actor))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from config.errors import Conflict, Forbidden, get_or_not_found
@@ -29,7 +29,7 @@ from qc.models import (
     QuizAttempt,
 )
 from workforce.models import Labeler, Qualification, QualificationType, User
-from workforce.selectors import is_ops, managed_vendor_ids
+from workforce.selectors import is_ops, readable_labelers_q
 
 # -- gating -------------------------------------------------------------------------------------
 
@@ -352,11 +352,7 @@ def attempt_list_for(*, actor: User) -> QuerySet[QuizAttempt]:
     """Attempts the caller may read: all for ops, their vendors' labelers' for vendor managers,
     their own for a labeler."""
     qs = QuizAttempt.objects.select_related("quiz__gold_set", "labeler")
-    if is_ops(actor):
-        return qs
-    return qs.filter(
-        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk)
-    )
+    return qs if is_ops(actor) else qs.filter(readable_labelers_q(actor))
 
 
 def attempt_get_for(*, actor: User, pk: int) -> QuizAttempt:

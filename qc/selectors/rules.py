@@ -14,14 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from config.errors import get_or_not_found
 from qc.models import QualityRule, RuleFiring
 from qc.selectors.quality_facts import start_of_day
 from workforce.models import User
-from workforce.selectors import is_ops, managed_vendor_ids
+from workforce.selectors import is_ops, readable_labelers_q
 
 #: The keys of ``RuleFiring.inputs`` anyone who may see the firing may read (the interval and
 #: the rule's terms); the rest (control-rate bookkeeping, reversal notes) is for ops.
@@ -67,7 +67,7 @@ def rule_firings_for(*, actor: User, now: datetime | None = None) -> QuerySet[Ru
     if not actor.is_authenticated:
         return qs.none()
     return qs.filter(
-        Q(labeler__vendor_id__in=managed_vendor_ids(actor)) | Q(labeler__user_id=actor.pk),
+        readable_labelers_q(actor),
         as_of__lte=start_of_day(now or timezone.now()),
     )
 
