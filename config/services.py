@@ -110,3 +110,16 @@ def _raw(field: models.Field, value: Any) -> Any:
     if field.is_relation and isinstance(value, models.Model):
         return value.pk
     return value
+
+
+def required_text(
+    value: str | None, *, field: str, missing: str, max_chars: int | None = None
+) -> str:
+    """``value`` without its surrounding white space; a ValidationError on ``field`` when that
+    leaves nothing (``missing`` says what to write) or, with ``max_chars``, more than that."""
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError({field: [missing]})
+    if max_chars is not None and len(text) > max_chars:
+        raise ValidationError({field: [f"At most {max_chars} characters."]})
+    return text

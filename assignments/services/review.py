@@ -43,6 +43,7 @@ from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
 from assignments.services.consensus import decision_and_outcomes_record, task_answers
 from config.errors import Conflict, Forbidden, NotFound
+from config.services import required_text
 from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus_maths import agreement_with
 from qc.models import GoldExposure, GoldItem, GoldSet
@@ -222,11 +223,12 @@ def review_resolve(
     task row.
     """
     now = now or timezone.now()
-    note = (note or "").strip()
-    if not note:
-        raise ValidationError({"note": ["A note is required: say why this is the answer."]})
-    if len(note) > MAX_NOTE_CHARS:
-        raise ValidationError({"note": [f"At most {MAX_NOTE_CHARS} characters."]})
+    note = required_text(
+        note,
+        field="note",
+        missing="A note is required: say why this is the answer.",
+        max_chars=MAX_NOTE_CHARS,
+    )
     with transaction.atomic(durable=True):
         _check_reviewer(reviewer)
         review = (
@@ -501,11 +503,12 @@ def assignment_flag(
     tasks, whatever the assignment's status: both go to the senior queue (module docstring).
     ValidationError (field ``question``) for a blank or overlong question. One durable
     transaction."""
-    question = (question or "").strip()
-    if not question:
-        raise ValidationError({"question": ["Ask your question about this task."]})
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValidationError({"question": [f"At most {MAX_QUESTION_CHARS} characters."]})
+    question = required_text(
+        question,
+        field="question",
+        missing="Ask your question about this task.",
+        max_chars=MAX_QUESTION_CHARS,
+    )
     try:
         return _flag(labeler=labeler, assignment_id=assignment_id, question=question)
     except IntegrityError:

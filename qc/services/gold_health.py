@@ -25,6 +25,7 @@ from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value,
 from django.utils import timezone
 
 from config.errors import Conflict, InvalidTransition, NotFound
+from config.services import required_text
 from qc.answers import BOXES, grade
 from qc.models import GoldCheck, GoldItem, GoldItemStatusChange
 from qc.selectors.quality_facts import start_of_day
@@ -53,11 +54,12 @@ def gold_check_contest(
     labeler already sees the verdict and the gold answer of their own submitted checks. One
     guarded ``UPDATE … WHERE contest = ''`` (two racing contests: one wins)."""
     now = now or timezone.now()
-    note = (note or "").strip()
-    if not note:
-        raise ValidationError({"note": ["Say why you think the verdict is wrong."]})
-    if len(note) > MAX_CONTEST_NOTE_CHARS:
-        raise ValidationError({"note": [f"At most {MAX_CONTEST_NOTE_CHARS} characters."]})
+    note = required_text(
+        note,
+        field="note",
+        missing="Say why you think the verdict is wrong.",
+        max_chars=MAX_CONTEST_NOTE_CHARS,
+    )
     with transaction.atomic():
         # Only checks the labeler can see (recorded before today, as in their list): contesting
         # today's would confirm that a task just submitted was a control task.
@@ -136,9 +138,7 @@ def gold_item_correct(
     again; each open contest is resolved ``overturned`` when its verdict changed, else
     ``upheld``; the item becomes active (a status-history row either way, carrying the
     reason). Scores move at once: they are computed from the checks."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": ["A reason is required."]})
+    reason = required_text(reason, field="reason", missing="A reason is required.")
     with transaction.atomic():
         locked = _lock(item)
         gold_set = locked.gold_set
