@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -35,6 +34,7 @@ from config.admin import (
     reason_asking_action,
     with_reason,
 )
+from config.downloads import file_download
 from config.errors import ApplicationError
 from config.uploads import upload_file
 from qc.control_sets import SHOWS_ANSWERS, control_recheck, control_uses
@@ -261,12 +261,9 @@ class GoldSetAdmin(NeverDeletedMixin, FileImportMixin, ServiceFormAdminMixin, ad
         if file_format not in services.IMPORT_FORMATS:
             file_format = "csv"
         rows = services.gold_export(gold_set=gold_set, file_format=file_format)
-        content_type = "text/csv" if file_format == "csv" else "application/x-ndjson"
-        response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{gold_set.slug}-gold.{file_format}"'
+        return file_download(
+            rows, file_format=file_format, file_name=f"{gold_set.slug}-gold.{file_format}"
         )
-        return response
 
 
 # -- gold items ---------------------------------------------------------------------------------

@@ -23,19 +23,14 @@ from __future__ import annotations
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.http import StreamingHttpResponse
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from config.api import StrictSerializer
+from config.downloads import FileExportApi
 from config.uploads import (
-    FORMAT_PARAMETER,
-    FileFormatNegotiation,
     FileFormatQuery,
     FileUploadApi,
     file_format,
@@ -260,28 +255,17 @@ class GoldImportApi(FileUploadApi):
         return Response(GoldImportResultOut(body).data, status=status.HTTP_201_CREATED)
 
 
-class GoldExportApi(APIView):
+class GoldExportApi(FileExportApi):
+    # The set's items as <slug>-gold.csv or .jsonl.
     permission_classes = OPS_ONLY
-    renderer_classes = (JSONRenderer,)
-    content_negotiation_class = FileFormatNegotiation
+    query_serializer = FileFormatQuery
+    file_suffix = "gold"
 
-    @extend_schema(
-        parameters=[FORMAT_PARAMETER],
-        responses={
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-        },
-    )
-    def get(self, request, pk: int):
-        gold_set = selectors.gold_set_get_for(actor=request.user, pk=pk)
-        export_format = _validated(FileFormatQuery, request.query_params).get("format", "csv")
-        rows = services.gold_export(gold_set=gold_set, file_format=export_format)
-        content_type = "text/csv" if export_format == "csv" else "application/x-ndjson"
-        response = StreamingHttpResponse(rows, content_type=f"{content_type}; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="{gold_set.slug}-gold.{export_format}"'
-        )
-        return response
+    def export_object(self, request, pk: int):
+        return selectors.gold_set_get_for(actor=request.user, pk=pk)
+
+    def export_rows(self, obj, file_format: str):
+        return services.gold_export(gold_set=obj, file_format=file_format)
 
 
 urlpatterns = [
