@@ -272,16 +272,7 @@ class GoldSetAdmin(NeverDeletedMixin, FileImportMixin, ServiceFormAdminMixin, ad
 class GoldItemForm(ServiceModelForm):
     class Meta:
         model = GoldItem
-        fields = (
-            "gold_set",
-            "external_id",
-            "payload",
-            "accepted_answers",
-            "explanation",
-            "guide_version",
-            "difficulty",
-            "status",
-        )
+        fields = ("gold_set", *services.ITEM_FIELDS)
         widgets = {
             "payload": forms.Textarea(attrs={"rows": 4, "cols": 80}),
             "accepted_answers": forms.Textarea(attrs={"rows": 4, "cols": 80}),

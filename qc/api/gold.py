@@ -74,13 +74,7 @@ class GoldItemOut(serializers.ModelSerializer):
         model = GoldItem
         fields = [
             "id",
-            "external_id",
-            "payload",
-            "accepted_answers",
-            "explanation",
-            "guide_version",
-            "difficulty",
-            "status",
+            *services.ITEM_FIELDS,
             "stratum",
             "created_at",
             "updated_at",

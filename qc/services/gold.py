@@ -68,6 +68,16 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("external_id", "image_url", "accepted_answers")
 
+# A gold item's own fields, as ops write it: the admin's form and the API's output list these.
+ITEM_FIELDS = (
+    "external_id",
+    "payload",
+    "accepted_answers",
+    "explanation",
+    "guide_version",
+    "difficulty",
+    "status",
+)
 ITEM_EDITABLE_FIELDS = frozenset(
     {"payload", "accepted_answers", "explanation", "guide_version", "difficulty"}
 )
