@@ -37,7 +37,6 @@ from assignments.services.imports import (
     IMPORT_COLUMNS,
     TASK_IMPORT_MAX_BYTES,
     TASK_IMPORT_MAX_ROWS,
-    upload_file,
 )
 from config.admin import (
     ConfirmationActionsMixin,
@@ -56,6 +55,7 @@ from config.admin import (
     object_view_urls,
 )
 from config.errors import ApplicationError
+from config.uploads import upload_file
 
 S = Project.Status
 

@@ -45,7 +45,6 @@ from config import uploads
 from config.errors import Conflict, NotFound
 from config.uploads import MAX_REPORTED_ROW_ERRORS, FileSpec, RowErrors
 from config.uploads import ImportInvalid as ImportInvalid  # the services' error, re-exported
-from config.uploads import upload_file as upload_file  # for the admin's import page
 from qc.answers import AnswerError, validate_answer
 from qc.services.gold import MAX_IMAGE_URL_CHARS, MAX_METADATA_BYTES, clean_image_url
 from workforce.models import User
