@@ -430,7 +430,8 @@ class Review(models.Model):
 
     Claimed like an assignment (``open`` → ``leased`` until ``expires_at``; a lapsed lease can be
     claimed by another reviewer) and resolved once, with the final answer and a note. The
-    services in ``assignments.services.review`` are the only writers.
+    services in ``assignments.services.review`` are the only writers, but for the disagreement
+    review ``assignments.services.consensus`` opens.
     """
 
     class Kind(models.TextChoices):
