@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import Conflict
-from config.services import model_update
+from config.services import model_update, save_unique
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors.guides import guide_current_version
 from workforce.models import Labeler, User
@@ -161,11 +161,7 @@ def guide_create(
     a blank name."""
     guide = Guide(slug=slug, name=name, project_family=project_family, description=description)
     guide.full_clean()
-    try:
-        with transaction.atomic():
-            guide.save()
-    except IntegrityError:
-        raise ValidationError({"slug": ["A guide with this slug exists."]}) from None
+    save_unique(guide, field="slug", message="A guide with this slug exists.")
     return guide
 
 
