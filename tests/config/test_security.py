@@ -23,7 +23,7 @@ from assignments.models import Assignment, Task
 from config import parsers
 from config.exports import FORMULA_PREFIXES, escape_cell, export_lines, unescape_cell
 from qc.models import GoldItem, GoldSet
-from tests.assignments.test_claim import make_project
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 from workforce.models import Labeler
 from workforce.resources import LabelerResource
