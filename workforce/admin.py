@@ -195,17 +195,7 @@ class VendorAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin,
     list_filter = ("status", "country")
     search_fields = ("name", "slug", "contact_name", "contact_email")
     prepopulated_fields = {"slug": ("name",)}
-    fields = (
-        "name",
-        "slug",
-        "status",
-        "contact_name",
-        "contact_email",
-        "country",
-        "default_currency",
-        "created_at",
-        "updated_at",
-    )
+    fields = (*selectors.VENDOR_FIELDS, "created_at", "updated_at")
     readonly_fields = ("status", "created_at", "updated_at")
     inlines = (VendorMembershipInline,)
     actions = ("suspend_vendors", "reactivate_vendors")
@@ -703,22 +693,8 @@ class QualificationAdmin(
     list_select_related = ("labeler", "qualification_type")
     autocomplete_fields = ("labeler", "qualification_type")
     date_hierarchy = "granted_at"
-    fields = (
-        "labeler",
-        "qualification_type",
-        "state",
-        "score",
-        "source",
-        "source_ref",
-        "reason",
-        "granted_at",
-        "granted_by",
-        "expires_at",
-        "revoked_at",
-        "revoked_by",
-        "revoke_reason",
-        "superseded_at",
-    )
+    # Who granted and who revoked come last: the API does not show them.
+    fields = ("labeler", *selectors.QUALIFICATION_FIELDS, "granted_by", "revoked_by")
     readonly_fields = fields
     actions = ("revoke", "renew")
 

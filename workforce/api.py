@@ -32,13 +32,7 @@ class VendorOut(serializers.ModelSerializer):
         model = Vendor
         fields = [
             "id",
-            "name",
-            "slug",
-            "status",
-            "contact_name",
-            "contact_email",
-            "country",
-            "default_currency",
+            *selectors.VENDOR_FIELDS,
             "labeler_count",
             "active_labeler_count",
             "created_at",

@@ -15,6 +15,34 @@ from config.errors import get_or_not_found
 from workforce import roles
 from workforce.models import Labeler, LabelerStatusChange, Qualification, User, Vendor
 
+# A vendor's own fields, in the order the admin's vendor page and the API's vendor output list
+# them (each adds its own around them).
+VENDOR_FIELDS = (
+    "name",
+    "slug",
+    "status",
+    "contact_name",
+    "contact_email",
+    "country",
+    "default_currency",
+)
+# A qualification grant's fields after whose it is (``labeler``), in the order the admin's grant
+# page and the API's qualification output list them; ``state`` is derived (valid, expired,
+# revoked, superseded) by each.
+QUALIFICATION_FIELDS = (
+    "qualification_type",
+    "state",
+    "score",
+    "source",
+    "source_ref",
+    "reason",
+    "granted_at",
+    "expires_at",
+    "revoked_at",
+    "revoke_reason",
+    "superseded_at",
+)
+
 
 def is_ops(user: User) -> bool:
     """Operations managers are active staff users."""

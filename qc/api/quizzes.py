@@ -40,7 +40,7 @@ from workforce import services as workforce_services
 from workforce.api import ReasonIn
 from workforce.models import Labeler, Qualification, QualificationType
 from workforce.permissions import IsOps
-from workforce.selectors import is_ops, qualification_list_for
+from workforce.selectors import QUALIFICATION_FIELDS, is_ops, qualification_list_for
 
 BIGINT_MAX = 2**63 - 1
 
@@ -286,22 +286,7 @@ class QualificationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Qualification
-        fields = [
-            "id",
-            "labeler",
-            "labeler_code",
-            "qualification_type",
-            "state",
-            "score",
-            "source",
-            "source_ref",
-            "reason",
-            "granted_at",
-            "expires_at",
-            "revoked_at",
-            "revoke_reason",
-            "superseded_at",
-        ]
+        fields = ["id", "labeler", "labeler_code", *QUALIFICATION_FIELDS]
 
     def get_state(self, obj: Qualification) -> str:
         if obj.revoked_at is not None:
