@@ -55,13 +55,9 @@ End = QuizAttempt.EndReason
 MAX_ANSWER_BYTES = 64 * 1024
 SCORE_PLACES = Decimal("0.0001")
 
-QUIZ_FIELDS = (
-    "slug",
-    "title",
-    "description",
-    "kind",
-    "gold_set",
-    "guide",
+# How a quiz is taken and what passing it grants: part of QUIZ_FIELDS, and what the API's quiz
+# output shows of them in this order.
+QUIZ_TERMS = (
     "num_questions",
     "pass_mark",
     "time_limit_seconds",
@@ -69,12 +65,31 @@ QUIZ_FIELDS = (
     "retry_delay_seconds",
     "qualification_type",
     "validity_days",
+)
+QUIZ_FIELDS = (
+    "slug",
+    "title",
+    "description",
+    "kind",
+    "gold_set",
+    "guide",
+    *QUIZ_TERMS,
     "is_active",
     "sequential",
     "seq_p0",
     "seq_alpha",
     "seq_beta",
     "seq_min_questions",
+)
+# An attempt's clock and counts, in the order the admin's attempt page and the API's attempt
+# output list them.
+ATTEMPT_PROGRESS_FIELDS = (
+    "started_at",
+    "deadline",
+    "finished_at",
+    "question_count",
+    "answered_count",
+    "correct_count",
 )
 # Changing these under existing attempts would change what those attempts mean.
 FROZEN_ONCE_ATTEMPTED = frozenset({"kind", "gold_set"})
