@@ -32,11 +32,13 @@ from assignments.models import (
     TaskDecision,
 )
 from assignments.selectors import control_set as control_selectors
+from assignments.selectors.review import REVIEW_FIELDS
 from assignments.services import control_set as control_services
 from assignments.services.imports import (
     IMPORT_COLUMNS,
     TASK_IMPORT_MAX_BYTES,
     TASK_IMPORT_MAX_ROWS,
+    TASK_ROW_COLUMNS,
 )
 from config.admin import (
     ConfirmationActionsMixin,
@@ -79,6 +81,20 @@ PROGRESS_COLUMNS = (
     "progress_done",
     "progress_review",
 )
+
+
+def _progress_line(obj: Project | Batch, tasks_url: str) -> str:
+    """A project's or batch's progress in one line, its task count linking to ``tasks_url``:
+    read from the ``progress_*`` annotations of the progress selectors."""
+    return format_html(
+        '<a href="{}">{} tasks</a>: {} open, {} leased now, {} done, {} in review',
+        tasks_url,
+        obj.progress_total,
+        obj.progress_open,
+        obj.progress_leased,
+        obj.progress_done,
+        obj.progress_review,
+    )
 
 
 # -- projects --------------------------------------------------------------------------------------
@@ -198,17 +214,7 @@ class ProjectAdmin(
     def progress(self, obj: Project) -> str:
         batches = reverse("admin:assignments_batch_changelist") + f"?project__id__exact={obj.pk}"
         tasks = reverse("admin:assignments_task_changelist") + f"?project__id__exact={obj.pk}"
-        return format_html(
-            '<a href="{}">{} tasks</a>: {} open, {} leased now, {} done, {} in review — '
-            '<a href="{}">batches</a>',
-            tasks,
-            obj.progress_total,
-            obj.progress_open,
-            obj.progress_leased,
-            obj.progress_done,
-            obj.progress_review,
-            batches,
-        )
+        return format_html('{} — <a href="{}">batches</a>', _progress_line(obj, tasks), batches)
 
     @admin.display(description="control tasks against real ones")
     def control_tasks(self, obj: Project) -> str:
@@ -537,15 +543,7 @@ class BatchAdmin(ProgressColumnsMixin, ReadOnlyAdmin):
     @admin.display(description="progress")
     def progress(self, obj: Batch) -> str:
         tasks = reverse("admin:assignments_task_changelist") + f"?batch={obj.pk}"
-        return format_html(
-            '<a href="{}">{} tasks</a>: {} open, {} leased now, {} done, {} in review',
-            tasks,
-            obj.progress_total,
-            obj.progress_open,
-            obj.progress_leased,
-            obj.progress_done,
-            obj.progress_review,
-        )
+        return _progress_line(obj, tasks)
 
 
 # -- tasks -----------------------------------------------------------------------------------------
@@ -635,13 +633,7 @@ class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin
         "project",
         "batch",
         "gold_item",
-        "external_id",
-        "payload",
-        "source",
-        "complexity",
-        "priority",
-        "prelabel",
-        "prelabel_confidence",
+        *TASK_ROW_COLUMNS,
         "state",
         "target",
         "submitted",
@@ -769,25 +761,8 @@ class ReviewAdmin(LargeTableMixin, ReadOnlyAdmin):
     search_fields = ("=task__external_id", "reviewer__public_code", "question", "note")
     list_select_related = ("project", "reviewer")
     date_hierarchy = "created_at"
-    fields = (
-        "kind",
-        "status",
-        "project",
-        "task",
-        "assignment",
-        "reviewer",
-        "for_ops",
-        "question",
-        "audit_week",
-        "leased_at",
-        "expires_at",
-        "resolved_at",
-        "answer",
-        "note",
-        "decided_task",
-        "gold_item",
-        "created_at",
-    )
+    # for_ops comes last: the API does not show it.
+    fields = (*REVIEW_FIELDS, "for_ops")
     readonly_fields = fields
     related = ("project", "reviewer", "task")
 

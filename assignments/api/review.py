@@ -125,25 +125,7 @@ class ReviewOut(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = [
-            "id",
-            "kind",
-            "status",
-            "project",
-            "task",
-            "assignment",
-            "question",
-            "audit_week",
-            "reviewer",
-            "leased_at",
-            "expires_at",
-            "resolved_at",
-            "answer",
-            "note",
-            "decided_task",
-            "gold_item",
-            "created_at",
-        ]
+        fields = ["id", *selectors.REVIEW_FIELDS]
 
 
 class ResolutionOut(ReviewOut):

@@ -20,6 +20,26 @@ from config.exports import export_lines
 from workforce.models import User
 from workforce.selectors import is_ops
 
+# A review's fields, in the order the API's review output lists them (after its id); the admin's
+# review page shows them too.
+REVIEW_FIELDS = (
+    "kind",
+    "status",
+    "project",
+    "task",
+    "assignment",
+    "question",
+    "audit_week",
+    "reviewer",
+    "leased_at",
+    "expires_at",
+    "resolved_at",
+    "answer",
+    "note",
+    "decided_task",
+    "gold_item",
+    "created_at",
+)
 EXPORT_FORMATS = ("csv", "jsonl")
 EXPORT_CHUNK = 2000
 EXPORT_COLUMNS = (

@@ -635,8 +635,9 @@ def _refresh_statistics() -> None:
         logger.warning("ANALYZE of the task table after a bulk write failed: %s", exc)
 
 
-# The columns each row fills, in the order of its COPY line.
-_TASK_ROW_COLUMNS = (
+# The columns each row fills, in the order of its COPY line: a task's own fields as imported,
+# which the admin's task page lists in this order too.
+TASK_ROW_COLUMNS = (
     "external_id",
     "payload",
     "source",
@@ -679,7 +680,7 @@ def _task_constants(project_id: int, batch_id: int, target: int, now: datetime) 
         "created_at": now,
     }
     for f in Task._meta.concrete_fields:
-        if f.primary_key or f.name in constants or f.name in _TASK_ROW_COLUMNS:
+        if f.primary_key or f.name in constants or f.name in TASK_ROW_COLUMNS:
             continue
         if f.db_default is not NOT_PROVIDED:
             continue  # the database fills it
@@ -694,7 +695,7 @@ def _task_constants(project_id: int, batch_id: int, target: int, now: datetime) 
 
 def _copy_tasks(project_id: int, batch_id: int, target: int, now: datetime, rows: _TaskRows):
     constants = _task_constants(project_id, batch_id, target, now)
-    names = (*_TASK_ROW_COLUMNS, *constants)
+    names = (*TASK_ROW_COLUMNS, *constants)
     tail = ("\t" + "\t".join(_copy_value(v) for v in constants.values()) + "\n").encode()
     columns = ", ".join(Task._meta.get_field(n).column for n in names)
     sql = f"COPY {Task._meta.db_table} ({columns}) FROM STDIN"
