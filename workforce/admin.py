@@ -629,7 +629,7 @@ class QualificationStateFilter(admin.SimpleListFilter):
 
 
 class QualificationGrantForm(ServiceModelForm):
-    """A manual grant: ``qualification_grant(source="manual")`` validates and writes it."""
+    """A manual grant: ``qualification_grant_manual`` validates and writes it."""
 
     valid_days = forms.IntegerField(
         required=False, min_value=1, help_text="Empty: the grant does not expire."
@@ -654,13 +654,12 @@ class QualificationRenewForm(QualificationActionForm):
 def _grant_by_hand(request, labeler: Labeler, qualification_type, c: dict) -> Qualification:
     """A manual grant with a form's reason and validity (the add page, the "grant again"
     action)."""
-    return services.qualification_grant(
+    return services.qualification_grant_manual(
         actor=request.user,
         labeler=labeler,
         qualification_type=qualification_type,
-        source=Qualification.Source.MANUAL,
-        valid_days=c.get("valid_days"),
         reason=c["reason"],
+        valid_days=c.get("valid_days"),
     )
 
 

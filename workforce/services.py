@@ -564,6 +564,27 @@ def qualification_grant(
         )
 
 
+def qualification_grant_manual(
+    *,
+    actor: User | None,
+    labeler: Labeler,
+    qualification_type: QualificationType,
+    reason: str,
+    valid_days: int | None = None,
+) -> Qualification:
+    """A grant by hand (the API's qualification grant, the admin's add page and its "grant
+    again" action): ``qualification_grant`` with source manual, which requires the reason;
+    without ``valid_days`` it does not expire."""
+    return qualification_grant(
+        actor=actor,
+        labeler=labeler,
+        qualification_type=qualification_type,
+        source=Qualification.Source.MANUAL,
+        valid_days=valid_days,
+        reason=reason,
+    )
+
+
 def qualification_revoke(
     *, actor: User | None, qualification: Qualification, reason: str
 ) -> Qualification:

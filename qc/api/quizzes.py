@@ -510,13 +510,12 @@ class QualificationListCreateApi(generics.ListAPIView):
             errors["qualification_type"] = ["Unknown qualification type."]
         if errors:
             raise ValidationError(errors)
-        qualification = workforce_services.qualification_grant(
+        qualification = workforce_services.qualification_grant_manual(
             actor=request.user,
             labeler=labeler,
             qualification_type=qtype,
-            source=Qualification.Source.MANUAL,
-            valid_days=data.get("valid_days"),
             reason=data["reason"],
+            valid_days=data.get("valid_days"),
         )
         qualification = qualification_list_for(actor=request.user).get(pk=qualification.pk)
         return Response(QualificationOut(qualification).data, status=status.HTTP_201_CREATED)
