@@ -76,7 +76,9 @@ def contract(vendor, *, percent="0", per_label="0") -> VendorContract:
     )[0]
 
 
-def _assignments(project: Project, labeler: Labeler, n: int, *, at, control: bool, seconds: int):
+def _assignments(
+    project: Project, labeler: Labeler, n: int, *, at, control: bool, seconds: int, decided=None
+):
     item = gold_item(slug=f"pay-gold-{project.pk}") if control else None
     tasks = Task.objects.bulk_create(
         Task(
@@ -87,7 +89,9 @@ def _assignments(project: Project, labeler: Labeler, n: int, *, at, control: boo
             submitted=1 if control else project.overlap,
             is_open=False,
             state="complete",
-            decided_at=None if control else at,
+            decided_at=None if decided is None else at,
+            decided_by="" if decided is None else "consensus",
+            final_answer=decided,
         )
         for _ in range(n)
     )
@@ -124,7 +128,13 @@ def decided_labels(
     check each (answer "crack"; a rejected one failed its check). Returns the assignments,
     accepted first."""
     item, assignments = _assignments(
-        project, labeler, accepted + rejected, at=at, control=control, seconds=seconds
+        project,
+        labeler,
+        accepted + rejected,
+        at=at,
+        control=control,
+        seconds=seconds,
+        decided=None if control else "crack",
     )
     for i, a in enumerate(assignments):
         ok = i < accepted
