@@ -593,10 +593,23 @@ def period_calculate(*, actor, period_id: int, calculation_id: int | None = None
             code="period_frozen",
         )
     projects = _projects(period)
+    # A retried task reruns its calculation from the start: counts begin again.
     calculation.status = Calculation.Status.RUNNING
     calculation.started_at = timezone.now()
     calculation.batches_total = len(projects)
-    calculation.save(update_fields=["status", "started_at", "batches_total"])
+    calculation.batches_done = calculation.lines = calculation.items = 0
+    calculation.error = ""
+    calculation.save(
+        update_fields=[
+            "status",
+            "started_at",
+            "batches_total",
+            "batches_done",
+            "lines",
+            "items",
+            "error",
+        ]
+    )
     try:
         for project_id in projects:
             with transaction.atomic():

@@ -406,3 +406,24 @@ def test_two_calculations_at_once_leave_one_ledger(people):
     hashes = {r.ledger_hash for r in results}
     assert hashes == {PayPeriod.objects.get(pk=period.pk).ledger_hash}
     assert period_calculate(actor=None, period_id=period.pk).ledger_hash in hashes
+
+
+def test_a_queued_calculation_runs_in_the_worker_once_the_request_commits(
+    project, people, django_capture_on_commit_callbacks
+):
+    make_rate(project, "0.05")
+    decided_labels(project, people["ann"], accepted=4)
+    period = make_period()
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = calculate.calculation_queue(actor=None, period_id=period.pk)
+        assert Calculation.objects.get(pk=queued.pk).status == Calculation.Status.QUEUED
+    done = Calculation.objects.get(pk=queued.pk)
+    assert (done.status, done.batches_done, done.items) == (Calculation.Status.DONE, 1, 4)
+    assert done.ledger_hash == PayPeriod.objects.get(pk=period.pk).ledger_hash != ""
+
+
+def test_queueing_a_calculation_of_a_frozen_period_is_refused(project):
+    period = make_period(status=PayPeriod.Status.CLOSED)
+    with pytest.raises(Conflict):
+        calculate.calculation_queue(actor=None, period_id=period.pk)
+    assert not Calculation.objects.filter(period=period).exists()
