@@ -342,6 +342,7 @@ EXPORT_WRITERS = {
     # module: how it is covered above
     "workforce/resources.py": "test_admin_labeler_csv_export_escapes_formulae",
     "config/exports.py": "export_lines, through the exports that call it (EXPORT_LINES_CALLERS)",
+    "payments/exports.py": "tests/payments/test_exports.py (invoice cells, payroll names)",
 }
 # Modules whose files config.exports.export_lines writes: how each is covered above.
 EXPORT_LINES_CALLERS = {
