@@ -1,0 +1,539 @@
+"""Cost reports and vendor SLA cards (payments.selectors.costs, payments.admin_reports): the
+split of a period's cost adds up to its total to the last decimal in every grouping, a piece of
+work costs its value after its corrections (and earlier periods' work stays out), the cost per
+accepted label, the converted total with and without an exchange rate, the SLA card's median,
+Wilson bounds and rework, query counts that do not grow with the number of labelers, and the
+admin pages for operations only.
+
+The world: real tasks labeled by two or three labelers (first label, overlap, extra slot),
+control tasks, resolved reviews, written with tests/payments/factories.py; its ledger lines and
+paid items are written directly by ``pay`` below (the calculation engine is tested on its own
+in test_calculate.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.urls import path, reverse
+
+from assignments.models import Assignment, Batch, Task
+from payments import admin_reports  # noqa: F401 (adds the report pages to the admin site)
+from payments.currency import round_money
+from payments.models import ExchangeRate, LedgerLine, PaidItem
+from payments.selectors.costs import COMPONENTS, cost_report, vendor_sla_card
+from qc.models import LabelOutcome
+from qc.selectors.quality_facts import rate
+from qc.stats import wilson
+from tests.assignments.factories import make_project
+from tests.factories import UserFactory, VendorFactory, make_labeler
+from tests.payments.factories import (
+    DEC,
+    JAN,
+    MID_NOV,
+    NOV,
+    decided_labels,
+    make_period,
+    resolved_reviews,
+)
+
+# The admin with the report pages, whether or not payments.admin is registered yet.
+urlpatterns = [path("admin/", admin.site.urls)]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+OCT = datetime(2026, 10, 1, tzinfo=UTC)
+MID_OCT = datetime(2026, 10, 15, 12, tzinfo=UTC)
+EARLY_DEC = datetime(2026, 12, 3, 9, tzinfo=UTC)
+
+
+def D(text: str) -> Decimal:
+    return Decimal(text)
+
+
+# -- writing the ledger for given work -------------------------------------------------------------
+
+
+def pay(period, pieces, value: str, currency: str, *, kind: str = "task", corrects=None):
+    """One ledger line of ``period`` paying ``pieces`` (assignments, or reviews for kind
+    "review"), each worth ``value``; with ``corrects`` (items), an adjustment line whose items
+    correct them to ``value``. Returns the items."""
+    first = pieces[0]
+    labeler = first.reviewer if kind == "review" else first.labeler
+    unit = D(value) - (corrects[0].unit_value if corrects else 0)
+    line = LedgerLine.objects.create(
+        period=period,
+        project_id=first.project_id,
+        labeler=labeler,
+        vendor_id=labeler.vendor_id,
+        kind="adjustment" if corrects else kind,
+        quantity=len(pieces),
+        unit_rate=unit,
+        amount=round_money(unit * len(pieces), currency),
+        currency=currency,
+    )
+    return [
+        PaidItem.objects.create(
+            line=line,
+            period=period,
+            kind=kind,
+            assignment=None if kind == "review" else piece,
+            review=piece if kind == "review" else None,
+            unit_value=D(value),
+            earned_at=period.starts_at + timedelta(days=1),
+            corrects=corrects[i] if corrects else None,
+        )
+        for i, piece in enumerate(pieces)
+    ]
+
+
+def extra_line(
+    period, project, kind: str, amount: str, currency: str, *, labeler=None, vendor=None
+):
+    """A bonus (of ``labeler``) or vendor fee (of ``vendor``) line."""
+    return LedgerLine.objects.create(
+        period=period,
+        project=project,
+        labeler=labeler,
+        vendor=vendor or (labeler.vendor if labeler else None),
+        kind=kind,
+        quantity=1,
+        unit_rate=D(amount),
+        amount=D(amount),
+        currency=currency,
+    )
+
+
+def join(first: list[Assignment], labeler, *, agree: list[bool], turnaround: list[int], after=1):
+    """``labeler`` answers the tasks of ``first`` too, ``after`` minutes after the first
+    answer, leased ``turnaround`` seconds before submitting; each answer agrees with the final
+    one or not (its label outcome). Returns the assignments."""
+    out = []
+    for a, ok, seconds in zip(first, agree, turnaround, strict=True):
+        submitted = a.submitted_at + timedelta(minutes=after)
+        b = Assignment.objects.create(
+            task_id=a.task_id,
+            project_id=a.project_id,
+            labeler=labeler,
+            status=Assignment.Status.SUBMITTED,
+            leased_at=submitted - timedelta(seconds=seconds),
+            expires_at=submitted + timedelta(hours=1),
+            submitted_at=submitted,
+            answer="crack" if ok else "rust",
+            active_seconds=seconds,
+        )
+        outcome = LabelOutcome.objects.get(assignment_id=a.pk)
+        LabelOutcome.objects.create(
+            project_id=a.project_id,
+            task_id=a.task_id,
+            assignment_id=b.pk,
+            labeler=labeler,
+            answer=b.answer,
+            answer_class=b.answer,
+            final_class=outcome.final_class,
+            agrees_final=ok,
+            peers=1,
+            peers_agreeing=1 if ok else 0,
+            decided_by="consensus",
+            submitted_at=submitted,
+            decided_at=outcome.decided_at,
+        )
+        out.append(b)
+    return out
+
+
+@pytest.fixture
+def world(db):
+    """Project "poles" (overlap 2) in November 2026:
+
+    * ann (vendor A, EUR) gives the first label of 4 real tasks, paid 0.10 each; the first
+      task's is corrected to 0.05 in December;
+    * bob (vendor B, USD) the second (overlap) of the same 4, 0.12 USD each, agreeing on 3;
+      and 3 control tasks (2 right), 0.12 / 0.12 / 0.06 USD;
+    * ida (internal) the third (an extra slot) of tasks 1 and 2, paid by the hour: 0.025 EUR
+      each, agreeing on one;
+    * sam (internal, senior) resolves 2 reviews at 0.50 EUR;
+    * a bonus of 0.04 EUR for ann, a fee of 0.05 USD for vendor B;
+    * tasks 1-2 are in batch 1, tasks 3-4 and the reviewed tasks in batch 2;
+    * ann's label of October (its task decided in October, paid there, corrected in November)
+      is October's work, not November's.
+    """
+    vendor_a = VendorFactory(name="Acme Annotation", slug="acme")
+    vendor_b = VendorFactory(name="Bravo Labels", slug="bravo", default_currency="USD")
+    project = make_project(tasks=0, overlap=2)
+    ann = make_labeler(vendor=vendor_a, username="ann")
+    bob = make_labeler(vendor=vendor_b, username="bob")
+    ida = make_labeler(username="ida")
+    sam = make_labeler(username="sam", seniority="senior")
+    october, november, december = (
+        make_period(OCT, NOV),
+        make_period(NOV, DEC),
+        make_period(DEC, JAN),
+    )
+    batch_1 = Batch.objects.create(project=project, source="north.jsonl")
+    batch_2 = Batch.objects.create(project=project, source="south.jsonl")
+
+    firsts = decided_labels(project, ann, accepted=4, at=MID_NOV)
+    seconds = join(firsts, bob, agree=[True, True, True, False], turnaround=[60, 120, 180, 600])
+    thirds = join(firsts[:2], ida, agree=[True, False], turnaround=[30, 90], after=2)
+    controls = decided_labels(project, bob, accepted=2, rejected=1, control=True)
+    reviews = resolved_reviews(project, sam, 2)
+    Task.objects.filter(pk__in=[a.task_id for a in firsts[:2]]).update(batch=batch_1)
+    Task.objects.filter(
+        pk__in=[a.task_id for a in firsts[2:]] + [r.task_id for r in reviews]
+    ).update(batch=batch_2)
+
+    ann_items = pay(november, firsts, "0.10", "EUR")
+    pay(december, firsts[:1], "0.05", "EUR", corrects=ann_items[:1])
+    pay(november, seconds, "0.12", "USD")
+    pay(november, thirds, "0.025", "EUR", kind="hourly")
+    pay(november, controls[:2], "0.12", "USD")
+    pay(november, controls[2:], "0.06", "USD")
+    pay(november, reviews, "0.50", "EUR", kind="review")
+    extra_line(november, project, "bonus", "0.04", "EUR", labeler=ann)
+    extra_line(november, project, "vendor_fee", "0.05", "USD", vendor=vendor_b)
+
+    old = decided_labels(project, ann, accepted=1, at=MID_OCT)
+    old_items = pay(october, old, "0.10", "EUR")
+    pay(november, old, "0.20", "EUR", corrects=old_items)
+    return {
+        "project": project,
+        "vendors": (vendor_a, vendor_b),
+        "people": (ann, bob, ida, sam),
+        "periods": (october, november, december),
+        "batches": (batch_1, batch_2),
+    }
+
+
+def split(**amounts: str) -> dict[str, Decimal]:
+    return {name: D(amounts.get(name, "0")) for name in COMPONENTS}
+
+
+def costs_of(group) -> dict[str, dict[str, Decimal]]:
+    """A group's components per currency (without total and per label)."""
+    return {code: {c: f[c] for c in COMPONENTS} for code, f in group["currencies"].items()}
+
+
+# -- the split -------------------------------------------------------------------------------------
+
+PROJECT_EUR = split(first_label="0.35", extra_slots="0.05", review="1.00", bonus="0.04")
+PROJECT_USD = split(overlap="0.48", control="0.30", vendor_fee="0.05")
+
+
+def test_the_project_split_adds_up_to_the_total_exactly(world):
+    november = world["periods"][1]
+    report = cost_report(period=november, group_by="project")
+    [group] = report["groups"]
+    assert group["name"] == world["project"].name
+    assert costs_of(group) == {"EUR": PROJECT_EUR, "USD": PROJECT_USD}
+    eur, usd = group["currencies"]["EUR"], group["currencies"]["USD"]
+    assert eur["total"] == D("1.44") == sum(PROJECT_EUR.values())
+    assert usd["total"] == D("0.83") == sum(PROJECT_USD.values())
+    # Four real tasks decided in November; the control tasks and the undecided reviewed tasks
+    # are no accepted labels, nor is October's task.
+    assert group["accepted_labels"] == 4
+    assert eur["per_accepted_label"] == D("0.36")
+    assert usd["per_accepted_label"] == D("0.2075")
+    assert report["totals"]["currencies"]["EUR"]["total"] == D("1.44")
+    assert group["converted"] is None
+
+
+def test_the_batch_and_vendor_splits_add_up_to_the_project_split(world):
+    november = world["periods"][1]
+    batch_1, batch_2 = world["batches"]
+    project = world["project"]
+    by_batch = {g["key"]: g for g in cost_report(period=november, group_by="batch")["groups"]}
+    assert set(by_batch) == {(project.pk, batch_1.pk), (project.pk, batch_2.pk), (project.pk, None)}
+    assert costs_of(by_batch[project.pk, batch_1.pk]) == {
+        "EUR": split(first_label="0.15", extra_slots="0.05"),
+        "USD": split(overlap="0.24"),
+    }
+    assert costs_of(by_batch[project.pk, batch_2.pk]) == {
+        "EUR": split(first_label="0.20", review="1.00"),
+        "USD": split(overlap="0.24"),
+    }
+    # Control tasks have no batch; bonus and fee lines belong to the project.
+    assert costs_of(by_batch[project.pk, None]) == {
+        "EUR": split(bonus="0.04"),
+        "USD": split(control="0.30", vendor_fee="0.05"),
+    }
+    assert [by_batch[k]["accepted_labels"] for k in sorted(by_batch, key=str)] == [2, 2, 0]
+
+    vendor_a, vendor_b = world["vendors"]
+    by_vendor = {
+        g["vendor_id"]: g for g in cost_report(period=november, group_by="vendor")["groups"]
+    }
+    assert costs_of(by_vendor[vendor_a.pk]) == {"EUR": split(first_label="0.35", bonus="0.04")}
+    assert costs_of(by_vendor[vendor_b.pk]) == {"USD": PROJECT_USD}
+    assert costs_of(by_vendor[None]) == {"EUR": split(extra_slots="0.05", review="1.00")}
+    assert by_vendor[None]["name"] == "Internal labelers"
+    # Per vendor, accepted labels are its labels agreeing with the final answer.
+    assert {k: g["accepted_labels"] for k, g in by_vendor.items()} == {
+        vendor_a.pk: 4,
+        vendor_b.pk: 3,
+        None: 1,
+    }
+    assert by_vendor[vendor_b.pk]["currencies"]["USD"]["per_accepted_label"] == D("0.276667")
+
+    for grouping in (by_batch, by_vendor):
+        for code, expected in (("EUR", PROJECT_EUR), ("USD", PROJECT_USD)):
+            summed = {
+                c: sum(
+                    (
+                        g["currencies"][code][c]
+                        for g in grouping.values()
+                        if code in g["currencies"]
+                    ),
+                    D("0"),
+                )
+                for c in COMPONENTS
+            }
+            assert summed == expected
+
+
+def test_a_piece_costs_its_value_after_corrections_and_earlier_work_stays_out(world):
+    october, _, december = world["periods"]
+    [group] = cost_report(period=october, group_by="project")["groups"]
+    # October's label, paid 0.10 there, corrected to 0.20 by an adjustment paid in November.
+    assert costs_of(group) == {"EUR": split(first_label="0.20")}
+    assert group["accepted_labels"] == 1
+    # December pays only the correction of November's work: no work of its own.
+    assert cost_report(period=december, group_by="project")["groups"] == []
+
+
+def test_quality_is_qcs_figures_over_the_periods_facts(world):
+    november = world["periods"][1]
+    [group] = cost_report(period=november, group_by="project")["groups"]
+    assert group["quality"]["gold_accuracy"] == rate(2, 3)
+    # 10 label outcomes decided in November: ann 4/4, bob 3/4, ida 1/2 agree with the final.
+    assert group["quality"]["with_final"] == rate(8, 10, key="agreeing")
+    assert group["quality"]["pairwise"] == rate(8, 10, key="agreeing")
+    by_vendor = {
+        g["vendor_id"]: g for g in cost_report(period=november, group_by="vendor")["groups"]
+    }
+    bob_vendor = world["vendors"][1].pk
+    assert by_vendor[bob_vendor]["quality"]["gold_accuracy"] == rate(2, 3)
+    assert by_vendor[bob_vendor]["quality"]["with_final"] == rate(3, 4, key="agreeing")
+
+
+# -- converting for reporting ----------------------------------------------------------------------
+
+
+def test_the_converted_total_uses_the_rate_in_effect_on_the_first_day(world):
+    november = world["periods"][1]
+    for since, value in (
+        (date(2026, 1, 1), "0.80"),
+        (date(2026, 10, 1), "0.90"),
+        (date(2026, 11, 2), "0.99"),
+    ):
+        ExchangeRate.objects.create(base="USD", quote="EUR", rate=D(value), effective_from=since)
+    report = cost_report(period=november, group_by="project", reporting_currency="EUR")
+    [group] = report["groups"]
+    # 1.44 EUR + 0.83 USD x 0.90 = 2.187 EUR, rounded once for the total.
+    assert group["converted"] == {
+        "currency": "EUR",
+        "total": D("2.19"),
+        "per_accepted_label": D("0.546750"),
+        "missing": [],
+    }
+    assert report["totals"]["converted"]["total"] == D("2.19")
+    assert report["exchange_rates"]["USD"] == {
+        "rate": D("0.9"),
+        "effective_from": date(2026, 10, 1),
+    }
+    # The amounts themselves stay in their currencies.
+    assert costs_of(group) == {"EUR": PROJECT_EUR, "USD": PROJECT_USD}
+
+
+def test_a_missing_rate_makes_the_converted_figure_unavailable_never_guessed(world):
+    november = world["periods"][1]
+    # Only the inverse pair, and a rate that starts after the period's first day.
+    ExchangeRate.objects.create(
+        base="EUR", quote="USD", rate=D("1.10"), effective_from=date(2026, 1, 1)
+    )
+    ExchangeRate.objects.create(
+        base="USD", quote="EUR", rate=D("0.90"), effective_from=date(2026, 11, 2)
+    )
+    report = cost_report(period=november, group_by="vendor", reporting_currency="EUR")
+    by_vendor = {g["vendor_id"]: g for g in report["groups"]}
+    vendor_a, vendor_b = world["vendors"]
+    assert by_vendor[vendor_b.pk]["converted"] == {
+        "currency": "EUR",
+        "total": None,
+        "per_accepted_label": None,
+        "missing": ["USD"],
+    }
+    # A vendor paid in EUR only converts at 1.
+    assert by_vendor[vendor_a.pk]["converted"]["total"] == D("0.39")
+    assert report["totals"]["converted"]["total"] is None
+    assert report["exchange_rates"]["USD"] is None
+
+
+def test_a_bad_grouping_or_currency_is_refused(world):
+    november = world["periods"][1]
+    with pytest.raises(ValueError):
+        cost_report(period=november, group_by="labeler")
+    with pytest.raises(Exception, match="ISO 4217"):
+        cost_report(period=november, group_by="project", reporting_currency="XYZ")
+
+
+# -- the vendor SLA card ---------------------------------------------------------------------------
+
+
+def test_the_vendor_sla_card(world):
+    november = world["periods"][1]
+    vendor_b = world["vendors"][1]
+    card = vendor_sla_card(vendor=vendor_b, period=november)
+    # bob: 4 overlap labels (60, 120, 180, 600 s from lease to submit) and 3 control tasks
+    # (240 s each, the factories' lease): the median of 7 is 240 s.
+    assert card["throughput"]["labels"] == 7
+    assert card["throughput"]["days"] == 30
+    assert card["throughput"]["per_day"] == D("0.23")
+    assert card["turnaround"] == {"n": 7, "median_seconds": D("240.000")}
+    assert [d["labels"] for d in card["throughput"]["daily"]] == [7]
+    interval = wilson(2, 3)
+    assert card["accuracy"]["n"] == 3 and card["accuracy"]["correct"] == 2
+    assert (card["accuracy"]["low"], card["accuracy"]["high"]) == (interval.low, interval.high)
+    # One of bob's 4 decided labels lost to the final answer.
+    assert card["rework"] == rate(1, 4, key="lost")
+    assert card["accepted_labels"] == 3
+    assert card["costs"]["USD"]["total"] == D("0.83")
+    assert card["costs"]["USD"]["per_accepted_label"] == D("0.276667")
+
+
+def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(world):
+    november = world["periods"][1]
+    vendor = VendorFactory(name="Cedar", slug="cedar")
+    cy = make_labeler(vendor=vendor, username="cy")
+    project = world["project"]
+    firsts = decided_labels(
+        project, world["people"][0], accepted=4, at=MID_NOV + timedelta(hours=1)
+    )
+    join(firsts, cy, agree=[True] * 4, turnaround=[10, 20, 40, 100])
+    card = vendor_sla_card(vendor=vendor, period=november)
+    assert card["turnaround"] == {"n": 4, "median_seconds": D("30.000")}
+    assert card["rework"] == rate(0, 4, key="lost")
+    assert card["costs"] == {}  # nothing paid
+    empty = vendor_sla_card(vendor=vendor, period=world["periods"][2])
+    assert empty["turnaround"] == {"n": 0, "median_seconds": None}
+    assert empty["accuracy"]["n"] == 0 and empty["accuracy"]["rate"] is None
+
+
+# -- query counts ----------------------------------------------------------------------------------
+
+
+def more_labelers(world, n: int) -> None:
+    """``n`` more labelers of vendor B with a paid overlap label each on a new task."""
+    project, november = world["project"], world["periods"][1]
+    ann = world["people"][0]
+    vendor_b = world["vendors"][1]
+    firsts = decided_labels(project, ann, accepted=n, at=MID_NOV + timedelta(hours=2))
+    for i, first in enumerate(firsts):
+        labeler = make_labeler(vendor=vendor_b, username=f"extra{n}-{i}")
+        pay(november, join([first], labeler, agree=[True], turnaround=[50]), "0.12", "USD")
+
+
+@pytest.mark.parametrize("group_by", ["project", "batch", "vendor"])
+def test_the_report_and_card_take_a_fixed_number_of_queries(
+    world, group_by, django_assert_num_queries
+):
+    november = world["periods"][1]
+    vendor_b = world["vendors"][1]
+    ExchangeRate.objects.create(
+        base="USD", quote="EUR", rate=D("0.9"), effective_from=date(2026, 10, 1)
+    )
+    expected = 8 if group_by == "batch" else 7
+
+    def measure():
+        with django_assert_num_queries(expected):
+            cost_report(period=november, group_by=group_by, reporting_currency="EUR")
+        with django_assert_num_queries(expected - 1):
+            cost_report(period=november, group_by=group_by)
+        with django_assert_num_queries(6):
+            return vendor_sla_card(vendor=vendor_b, period=november)
+
+    assert measure()["throughput"]["labels"] == 7
+    more_labelers(world, 5)
+    card = measure()
+    assert card["throughput"]["labels"] == 12
+
+
+# -- the admin pages -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ops(db):
+    user = UserFactory(username="ops-costs", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_payperiod"))
+    return user
+
+
+def page(client, name: str, **query):
+    return client.get(reverse(f"admin:{name}"), query)
+
+
+def test_the_cost_report_page_renders_for_ops(world, client, ops):
+    november = world["periods"][1]
+    ExchangeRate.objects.create(
+        base="USD", quote="EUR", rate=D("0.9"), effective_from=date(2026, 10, 1)
+    )
+    client.force_login(ops)
+    for group_by in ("project", "batch", "vendor"):
+        response = page(
+            client, "payments_cost_report", period=november.pk, group_by=group_by, currency="EUR"
+        )
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Cost in EUR" in html and "Cost in USD" in html
+        assert '<svg class="lf-chart lf-stacked-chart"' in html
+        assert "2.19 EUR" in html  # the converted total
+        assert (
+            "http://"
+            not in html.split('<div id="content-main">', 1)[1].split("<!-- END Content -->")[0]
+        )
+    html = page(client, "payments_cost_report", period=november.pk).content.decode()
+    assert "1.44 EUR" in html and "0.83 USD" in html and "0.36 EUR" in html
+    # No period chosen: the latest one (December, with no work of its own).
+    assert page(client, "payments_cost_report").status_code == 200
+    bad = page(client, "payments_cost_report", period="nope", group_by="labeler")
+    assert bad.status_code == 200 and "Unknown choice" in bad.content.decode()
+
+
+def test_the_vendor_sla_page_renders_for_ops(world, client, ops):
+    november = world["periods"][1]
+    vendor_b = world["vendors"][1]
+    client.force_login(ops)
+    response = page(client, "payments_vendor_sla", period=november.pk, vendor=vendor_b.pk)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Vendor SLA: Bravo Labels" in html
+    assert "4 min 00 s (n = 7 labels)" in html
+    assert "66.7% (n = 3" in html  # gold accuracy with its interval
+    assert "0.27667 USD" in html  # per accepted label, to 1/1000 of a cent
+    assert '<svg class="lf-chart lf-bar-chart"' in html
+    assert page(client, "payments_vendor_sla").status_code == 200
+
+
+def test_the_pages_are_for_ops_only(world, client, ops):
+    november = world["periods"][1]
+    for name in ("payments_cost_report", "payments_vendor_sla"):
+        # Not logged in, or logged in without staff: the admin's login page.
+        assert page(client, name, period=november.pk).status_code == 302
+        client.force_login(world["people"][0].user)
+        assert page(client, name, period=november.pk).status_code == 302
+        # Staff without the payments permission: refused.
+        client.force_login(UserFactory(username=f"staff-{name}", is_staff=True))
+        assert page(client, name, period=november.pk).status_code == 403
+        client.force_login(ops)
+        assert page(client, name, period=november.pk).status_code == 200
+        client.logout()
+
+
+def test_the_pages_render_before_any_period_or_vendor(client, ops):
+    client.force_login(ops)
+    for name in ("payments_cost_report", "payments_vendor_sla"):
+        response = page(client, name)
+        assert response.status_code == 200
+        assert "No pay periods yet." in response.content.decode()
