@@ -34,7 +34,7 @@ from config.errors import Forbidden
 from config.exports import escape_row
 from payments.currency import minor_unit, round_money
 from payments.models import LedgerLine, PayPeriod
-from payments.selectors.invoices import InvoiceView, pay_period_get_for
+from payments.selectors.invoices import PRICED, InvoiceView, Priced, pay_period_get_for
 from workforce.models import Labeler, User
 from workforce.selectors import is_ops
 
@@ -43,17 +43,8 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-LINE_COLUMNS = (
-    "public_code",
-    "project",
-    "kind",
-    "basis",
-    "quantity",
-    "unit_rate",
-    "amount",
-    "currency",
-)
-FEE_COLUMNS = ("project", "fee", "quantity", "unit_rate", "amount", "currency")
+LINE_COLUMNS = ("public_code", "project", "kind", "basis", *PRICED)
+FEE_COLUMNS = ("project", "fee", *PRICED)
 PAYROLL_COLUMNS = ("period", "public_code", "username", "name", "currency", "amount")
 
 
@@ -105,33 +96,27 @@ def invoice_rows(view: InvoiceView) -> Iterator[list[Any]]:
     yield ["Lines"]
     yield list(LINE_COLUMNS)
     for line in view.lines:
-        yield [
-            line.public_code,
-            line.project,
-            line.kind,
-            line.basis,
-            format(line.quantity.normalize(), "f"),
-            rate_text(line.unit_rate, line.currency),
-            Amount(line.amount, line.currency),
-            line.currency,
-        ]
+        yield [line.public_code, line.project, line.kind, line.basis, *_priced(line)]
     yield []
     yield ["Fees"]
     yield list(FEE_COLUMNS)
     for fee in view.fees:
-        yield [
-            fee.project,
-            fee.rule,
-            format(fee.quantity.normalize(), "f"),
-            rate_text(fee.unit_rate, fee.currency),
-            Amount(fee.amount, fee.currency),
-            fee.currency,
-        ]
+        yield [fee.project, fee.rule, *_priced(fee)]
     yield []
     yield ["Totals"]
     yield ["currency", "amount"]
     for currency, total in view.totals.items():
         yield [currency, Amount(total, currency)]
+
+
+def _priced(row: Priced) -> list[Any]:
+    """The ``PRICED`` cells of a row."""
+    return [
+        format(row.quantity.normalize(), "f"),
+        rate_text(row.unit_rate, row.currency),
+        Amount(row.amount, row.currency),
+        row.currency,
+    ]
 
 
 def _text_cells(row: list[Any]) -> list[Any]:

@@ -49,8 +49,23 @@ def invoices_list_for(*, actor: User, vendor_id: int) -> QuerySet[Invoice]:
     )
 
 
+# The fields of a priced row, in the order files write them.
+PRICED = ("quantity", "unit_rate", "amount", "currency")
+
+
 @dataclass(frozen=True)
-class InvoiceLine:
+class Priced:
+    """``quantity`` units at ``unit_rate`` make ``amount`` in ``currency`` (rounded once per
+    ledger line; a sum of lines is a sum of their amounts)."""
+
+    quantity: Decimal
+    unit_rate: Decimal
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class InvoiceLine(Priced):
     """A labeler's lines on a project of one kind, basis, unit rate and currency, summed."""
 
     public_code: str
@@ -58,23 +73,15 @@ class InvoiceLine:
     project: str
     kind: str
     basis: str
-    quantity: Decimal
-    unit_rate: Decimal
-    amount: Decimal
-    currency: str
 
 
 @dataclass(frozen=True)
-class FeeLine:
+class FeeLine(Priced):
     """One vendor fee line: ``quantity`` (what the fee is on: earnings or paid labels) times
-    ``unit_rate`` (the fee's fraction or the amount per label)."""
+    ``unit_rate`` (the fee's fraction or the amount per label); ``rule`` says which."""
 
     project_id: int
     project: str
-    quantity: Decimal
-    unit_rate: Decimal
-    amount: Decimal
-    currency: str
     rule: str
 
 
@@ -130,7 +137,7 @@ def invoice_get_for(*, actor: User, vendor_id: int, invoice_id: int) -> InvoiceV
     )
     fee_rows = (
         vendor_lines.filter(kind=LedgerLine.Kind.VENDOR_FEE)
-        .values("project_id", "quantity", "unit_rate", "amount", "currency", "rule")
+        .values("project_id", "rule", *PRICED)
         .annotate(project=F("project__name"))
         .order_by("project", "project_id", "currency", "rule")
     )

@@ -34,7 +34,13 @@ from django.utils import timezone
 from assignments.models import Assignment
 from payments.currency import round_money
 from payments.models import LedgerLine, PaidItem, PayPeriod
-from payments.selectors.invoices import FROZEN, money_totals, pay_period_get_for
+from payments.selectors.invoices import (
+    FROZEN,
+    PRICED,
+    Priced,
+    money_totals,
+    pay_period_get_for,
+)
 from qc.models import GoldCheck, LabelOutcome
 from qc.selectors.quality_facts import start_of_day
 from workforce.models import Labeler, User, Vendor
@@ -46,16 +52,12 @@ QUANTITY = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
-class StatementLine:
+class StatementLine(Priced):
     """A group of the labeler's lines on a project: one kind, basis, unit rate, currency and
     rule (the rule says why a bonus or an adjustment was made)."""
 
     kind: str
     basis: str
-    quantity: Decimal
-    unit_rate: Decimal
-    amount: Decimal
-    currency: str
     rule: str
 
 
@@ -89,16 +91,12 @@ class Bonus:
 
 
 @dataclass(frozen=True)
-class Adjustment:
+class Adjustment(Priced):
     """An adjustment line: what it corrects (labels paid in ``corrects_period``) and why."""
 
     project_id: int
     project: str
     basis: str
-    quantity: Decimal
-    unit_rate: Decimal
-    amount: Decimal
-    currency: str
     rule: str
     corrects_period: str
 
@@ -191,12 +189,9 @@ def _statements(labeler: Labeler, periods: list[PayPeriod], now: datetime) -> li
             "project__name",
             "kind",
             "basis",
-            "quantity",
-            "unit_rate",
-            "amount",
-            "currency",
             "rule",
             "detail",
+            *PRICED,
         )
         .order_by("project__name", "project_id", "kind", "basis", "id")
     )
