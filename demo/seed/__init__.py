@@ -9,15 +9,16 @@ evaluated through the services pause and warn the most careless labeler.
 The seed is split by area, each part holding its story data, its steps and its lines of the
 closing report, and importing only the parts before it:
 
-    workforce  ←  qualification  ←  work  ←  quality        (survey: the photos, for both)
+    workforce  ←  qualification  ←  work  ←  quality  ←  pay        (survey: the photos)
 
 - ``workforce``: role groups, skills, the operations manager, vendors, managers, labelers.
 - ``qualification``: the guide, the gold sets, the quizzes, attempts and qualifications.
 - ``survey``: the northern survey's photos, real tasks and control tasks alike.
 - ``work``: the project, its tasks, and the labels made through claim and submit.
 - ``quality``: the project's quality rules, the refit, a contested gold check.
-- pay: none yet, because ``payments`` is not built. Its demo data (pay rates, a pay period,
-  statements) will be a ``pay`` module here, its steps after quality in ``STEPS``.
+- ``pay``: the project's rates, policy, bonus tier, the vendors' contracts, exchange rates;
+  weekly pay periods, the past ones closed with the vendors' invoices, a gold correction that
+  adjusts a closed week, and the current week calculated, not approved.
 
 Every part writes through the services only, but for the logins no service makes: the
 operations and vendor managers' plain logins, and every demo login's shared password hash (see
@@ -25,7 +26,8 @@ operations and vendor managers' plain logins, and every demo login's shared pass
 
 Idempotent: every object is looked up by its natural key (username, vendor slug, skill slug,
 guide and gold-set slugs, version number, gold external id, quiz slug, attempt number, project
-slug) and left alone when it exists, so a second run creates nothing and writes no history.
+slug, a pay rate's scope and unit, a pay period's start) and left alone when it exists, so a
+second run creates nothing and writes no history.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import TypeVar
 
 from django.contrib.auth.hashers import make_password
 
-from demo.seed import qualification, quality, work, workforce
+from demo.seed import pay, qualification, quality, work, workforce
 from qc.models import GoldSet, Guide, Quiz
 from workforce.models import QualificationType, User, Vendor
 
@@ -90,6 +92,8 @@ STEPS: tuple[Callable[[DemoSeed], None], ...] = (
     qualification.seed_attempts,
     work.seed_project,
     quality.seed_quality,
+    pay.seed_rates,
+    pay.seed_periods,
 )
 
 # The closing report, in order: each part's lines, given the seed and the server's base URL.
@@ -97,6 +101,7 @@ REPORTS: tuple[Callable[[DemoSeed, str], list[str]], ...] = (
     workforce.report,
     qualification.report,
     quality.report,
+    pay.report,
 )
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
+from django.db.models import Min, Sum
 from django.utils import timezone
 from guardian.models import UserObjectPermission
 
@@ -32,6 +33,20 @@ from demo.seed.qualification import (
 )
 from demo.seed.work import DEMO_PROJECT, DEMO_PROJECT_SUBMISSIONS, DEMO_PROJECT_TASKS
 from demo.seed.workforce import DEMO_PASSWORD, LABELERS, LOGIN_TABLE, STORIES, VENDORS
+from payments.ledger import ledger_hash
+from payments.models import (
+    BonusTier,
+    Calculation,
+    ExchangeRate,
+    Invoice,
+    LedgerLine,
+    PaidItem,
+    PayPeriod,
+    PayPeriodStatusChange,
+    PayPolicy,
+    PayRate,
+    VendorContract,
+)
 from qc.models import (
     AttemptQuestion,
     GoldItem,
@@ -498,9 +513,16 @@ def test_the_quiz_list_tells_a_blocked_labeler_why(client_for):
 
 # -- when the demo's work happened -----------------------------------------------------------
 
-# Fields that hold a deadline or a validity end, not something that happened: they may lie
-# after now by design (a qualification granted by the demo is valid for 180 days).
-DEADLINES = {("workforce", "qualification", "expires_at")}
+# Fields that hold a deadline or a bound, not something that happened: they may lie after now
+# or before the work by design (a qualification granted by the demo is valid for 180 days; the
+# current pay period ends after now, and the first one and the rates start on the Monday of the
+# week of the first label).
+DEADLINES = {
+    ("workforce", "qualification", "expires_at"),
+    ("payments", "payperiod", "starts_at"),
+    ("payments", "payperiod", "ends_at"),
+    ("payments", "payrate", "effective_from"),
+}
 DEMO_SPAN = timedelta(days=28)
 
 
@@ -644,3 +666,131 @@ def test_control_tasks_look_like_the_real_tasks_and_no_quiz_teaches_them():
     assert state.report.compared and state.report.ok, state.report.summary()
     assert state.report.controls_checked == len(control) and state.warnings == []
     assert project.control_check["ok"] and project.control_override_at is None
+
+
+# -- pay -----------------------------------------------------------------------------------------
+
+
+def _pay_snapshot() -> dict:
+    """The demo's pay as two runs can be compared by: each period's status and ledger hash, its
+    invoices, and how many rows of each kind there are."""
+    return {
+        "periods": list(
+            PayPeriod.objects.order_by("starts_at").values_list(
+                "starts_at", "status", "ledger_hash"
+            )
+        ),
+        "invoices": sorted(
+            Invoice.objects.values_list("vendor__slug", "number", "period__starts_at", "totals"),
+            key=repr,
+        ),
+        "counts": {
+            model.__name__: model.objects.count()
+            for model in (
+                PayRate,
+                PayPolicy,
+                BonusTier,
+                VendorContract,
+                ExchangeRate,
+                PayPeriod,
+                PayPeriodStatusChange,
+                Calculation,
+                LedgerLine,
+                PaidItem,
+                Invoice,
+                GoldItemStatusChange,
+            )
+        },
+    }
+
+
+def _pay_lines(output: str) -> list[str]:
+    return output[output.index("Pay on ") :].splitlines()
+
+
+# Committed transactions, as in `make demo`: the labels are decided and graded after each submit
+# commits, so there is work to pay.
+@pytest.mark.django_db(transaction=True)
+def test_pay_closes_the_past_weeks_with_invoices_and_adjusts_a_closed_week_in_the_current_one():
+    output = _seed()
+    now = timezone.now()
+    periods = list(PayPeriod.objects.order_by("starts_at"))
+    *past, current = periods
+
+    # Weekly periods in UTC, back to back, from the week of the first label to this week.
+    assert len(past) >= 4
+    assert {(p.cadence, p.timezone) for p in periods} == {("weekly", "UTC")}
+    assert all(a.ends_at == b.starts_at for a, b in pairwise(periods))
+    first = Assignment.objects.aggregate(at=Min("submitted_at"))["at"]
+    assert past[0].starts_at <= first < past[0].ends_at
+    assert current.starts_at <= now < current.ends_at
+
+    # The past weeks went through every step, by ops, and are closed; this week is calculated
+    # (its hash is its ledger's) and not approved: it has not ended.
+    assert {p.status for p in past} == {PayPeriod.Status.CLOSED}
+    for period in past:
+        steps = list(period.status_changes.order_by("at", "id"))
+        assert [s.to_status for s in steps][-3:] == ["calculated", "approved", "closed"]
+        assert {s.actor.username for s in steps} == {"ops"}
+        assert period.ledger_hash == ledger_hash(period.pk)
+    assert current.status == PayPeriod.Status.CALCULATED
+    assert current.ledger_hash == ledger_hash(current.pk)
+    assert not Invoice.objects.filter(period=current).exists()
+
+    # Invoices: Northwind's in EUR, Kestrel's in INR, both in at least one closed week; numbered
+    # 1, 2, 3… per vendor; totals are the sums of the vendor's lines in the period.
+    both = [
+        p
+        for p in past
+        if set(Invoice.objects.filter(period=p).values_list("vendor__slug", flat=True))
+        == {"northwind", "kestrel"}
+    ]
+    assert both
+    for slug, currency in (("northwind", "EUR"), ("kestrel", "INR")):
+        invoices = list(Invoice.objects.filter(vendor__slug=slug).order_by("number"))
+        assert [i.number for i in invoices] == list(range(1, len(invoices) + 1))
+        for invoice in invoices:
+            assert set(invoice.totals) == {currency}
+            lines = LedgerLine.objects.filter(period=invoice.period, vendor=invoice.vendor)
+            assert Decimal(invoice.totals[currency]) == lines.aggregate(s=Sum("amount"))["s"] > 0
+        # Its labelers are paid at the vendor's rate, in its currency.
+        paid = LedgerLine.objects.filter(labeler__vendor__slug=slug, kind="task")
+        assert set(paid.values_list("currency", flat=True)) == {currency}
+        assert set(paid.values_list("rate__scope", flat=True)) == {"vendor"}
+    # Internal staff are paid by the hour; the fees are lines of the vendors.
+    hourly = LedgerLine.objects.filter(kind="hourly")
+    assert hourly.exists()
+    assert set(hourly.values_list("labeler__kind", "rate__scope", "currency")) == {
+        ("internal", "internal", "USD")
+    }
+    assert not LedgerLine.objects.filter(labeler__kind="internal", kind="task").exists()
+    fees = LedgerLine.objects.filter(kind="vendor_fee")
+    assert set(fees.values_list("vendor__slug", "currency")) == {
+        ("northwind", "EUR"),
+        ("kestrel", "INR"),
+    }
+    assert ExchangeRate.objects.filter(quote="USD").count() == 2
+
+    # The gold correction made after the weeks closed adjusts their labels in this week: each
+    # adjustment points at a closed week and corrects an item paid there.
+    adjustments = LedgerLine.objects.filter(period=current, kind="adjustment")
+    assert adjustments.exists()
+    closed = {p.pk for p in past}
+    assert {line.detail["corrects_period"] for line in adjustments} <= closed
+    corrected = PaidItem.objects.filter(line__in=adjustments)
+    assert set(corrected.values_list("corrects__period", flat=True)) <= closed
+    assert all(line.rule for line in adjustments)
+
+    # What the closing report says, and a second run: nothing new, the same ledgers, the same
+    # lines printed.
+    lines = _pay_lines(output)
+    invoiced = f"{both[0].label}  closed"
+    assert any(invoiced in line and "NORTHWIND-" in line and "KESTREL-" in line for line in lines)
+    assert any(current.label in line and "calculated" in line for line in lines)
+    assert any(line.strip().startswith("adjustment in " + current.label) for line in lines)
+    assert any("/api/v1/me/earnings/" in line for line in lines)
+    before = _pay_snapshot()
+    again = _seed()
+    assert _pay_snapshot() == before
+    assert "created nothing" in again
+    assert _pay_lines(again) == lines

@@ -19,7 +19,9 @@ class Command(BaseCommand):
     help = (
         "Create (or complete) the demo operation: an operations manager, two vendors with their "
         f"managers and about thirty labelers, all with the password {DEMO_PASSWORD!r}; a "
-        "labeling guide, a gold set, quizzes, attempts and qualifications. "
+        "labeling guide, gold sets, quizzes, attempts and qualifications; a half-done project "
+        "with its quality rules; its pay: rates, weekly pay periods (the past weeks closed with "
+        "the vendors' invoices, this week calculated) and an adjustment. "
         "Idempotent. Refuses to run unless DEBUG is on or --force is given."
     )
 
