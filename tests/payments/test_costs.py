@@ -25,6 +25,7 @@ from payments import admin_reports  # noqa: F401 (adds the report pages to the a
 from payments.currency import round_money
 from payments.models import ExchangeRate, LedgerLine, PaidItem
 from payments.selectors.costs import COMPONENTS, cost_report, vendor_sla_card
+from payments.services.calculate import period_calculate
 from qc.models import LabelOutcome
 from qc.selectors.quality_facts import rate
 from qc.stats import wilson
@@ -37,7 +38,9 @@ from tests.payments.factories import (
     NOV,
     decided_labels,
     make_period,
+    make_rate,
     resolved_reviews,
+    set_policy,
 )
 
 # The admin with the report pages, whether or not payments.admin is registered yet.
@@ -316,6 +319,31 @@ def test_quality_is_qcs_figures_over_the_periods_facts(world):
     bob_vendor = world["vendors"][1].pk
     assert by_vendor[bob_vendor]["quality"]["gold_accuracy"] == rate(2, 3)
     assert by_vendor[bob_vendor]["quality"]["with_final"] == rate(3, 4, key="agreeing")
+
+
+def test_the_report_reads_the_ledger_the_engine_writes(db):
+    vendor = VendorFactory(name="Acme Annotation", slug="acme")
+    project = make_project(tasks=0, overlap=2, slug="engine", name="Engine")
+    ann = make_labeler(vendor=vendor, username="ann")
+    bob = make_labeler(vendor=vendor, username="bob")
+    sam = make_labeler(username="sam", seniority="senior")
+    make_rate(project, "0.10", "EUR")
+    make_rate(project, "0.50", "EUR", unit="resolved_review")
+    set_policy(project, rejected_fraction="0.5")
+    firsts = decided_labels(project, ann, accepted=3)
+    join(firsts, bob, agree=[True, True, False], turnaround=[60, 60, 60])
+    decided_labels(project, bob, accepted=1, rejected=1, control=True)
+    resolved_reviews(project, sam, 1)
+    november = make_period(NOV, DEC)
+    period_calculate(actor=None, period_id=november.pk)
+    [group] = cost_report(period=november, group_by="project")["groups"]
+    # Rejected labels at half the rate: bob's third overlap label and one control task.
+    assert costs_of(group) == {
+        "EUR": split(first_label="0.30", overlap="0.25", control="0.15", review="0.50")
+    }
+    ledger = sum(LedgerLine.objects.filter(period=november).values_list("amount", flat=True))
+    assert group["currencies"]["EUR"]["total"] == ledger == D("1.20")
+    assert group["currencies"]["EUR"]["per_accepted_label"] == D("0.40")
 
 
 # -- converting for reporting ----------------------------------------------------------------------
