@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from tests.assignments.factories import assignments_admin_samples
 from tests.factories import SkillFactory, admin_url
+from tests.payments.factories import payments_admin_samples
 from tests.qc.factories import qc_admin_samples, rules_admin_samples
 from tests.qc.quiz_factories import quiz_admin_samples
 from workforce import services
@@ -41,6 +42,7 @@ def sample_data(vendor_a, manager_a, vendor_labeler, internal_labeler, ops_user)
         **quiz_admin_samples(labeler=internal_labeler),
         **assignments_admin_samples(actor=ops_user, labeler=vendor_labeler),
         **rules_admin_samples(actor=ops_user, labeler=internal_labeler),
+        **payments_admin_samples(actor=ops_user, labeler=vendor_labeler),
     }
 
 

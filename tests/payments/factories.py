@@ -9,11 +9,21 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from assignments.models import Assignment, Project, Review, Task
-from payments.models import BonusTier, PayPeriod, PayPolicy, PayRate, VendorContract
+from payments.models import (
+    BonusTier,
+    ExchangeRate,
+    Invoice,
+    PayPeriod,
+    PayPolicy,
+    PayRate,
+    VendorContract,
+)
+from payments.services import calculate, periods
 from qc.models import GoldCheck, LabelOutcome
-from tests.assignments.factories import gold_item
+from tests.assignments.factories import gold_item, make_project
 from workforce.models import Labeler
 
 # November 2026 (UTC): the period most tests pay; December follows it.
@@ -202,3 +212,44 @@ def overturn(assignment: Assignment, *, accepted: bool, at: datetime) -> None:
         LabelOutcome.objects.filter(assignment_id=assignment.pk).update(
             agrees_final=accepted, decided_by="review", decided_at=at
         )
+
+
+# -- the admin smoke test's sample rows ---------------------------------------------------------
+
+OCT = datetime(2026, 10, 1, tzinfo=UTC)
+MID_OCT = datetime(2026, 10, 15, 12, tzinfo=UTC)
+
+
+def payments_admin_samples(*, actor, labeler: Labeler) -> dict[str, Any]:
+    """At least one row of every payments model with an admin, for the admin smoke test
+    (tests/config/test_admin_smoke.py) and the payments admin's tests: a project paid
+    0.10 EUR per accepted label (half for a rejected one, a bonus tier), the contract of
+    ``labeler``'s vendor (5 %), an exchange rate, all written directly; ``labeler``'s decided
+    labels in October and November 2026; October calculated and approved (its invoice for the
+    vendor) and November calculated, through the services."""
+    project = make_project(tasks=0, slug="pay-sample", name="Pay sample")
+    rate = make_rate(project, "0.10", "EUR")
+    policy = set_policy(project, rejected_fraction="0.5")
+    tier = bonus_tier(project)
+    fee = contract(labeler.vendor, percent="5")
+    exchange = ExchangeRate.objects.create(
+        base="EUR", quote="USD", rate=Decimal("1.08"), effective_from=OCT.date()
+    )
+    october, november = make_period(OCT, NOV), make_period(NOV, DEC)
+    decided_labels(project, labeler, accepted=3, rejected=1, at=MID_OCT)
+    decided_labels(project, labeler, accepted=2, at=MID_NOV)
+    calculate.period_calculate(actor=actor, period_id=october.pk)
+    periods.period_approve(actor=actor, period_id=october.pk, reason="sample")
+    calculation = calculate.period_calculate(actor=actor, period_id=november.pk)
+    return {
+        "pay_project": project,
+        "rate": rate,
+        "policy": policy,
+        "bonus_tier": tier,
+        "contract": fee,
+        "exchange_rate": exchange,
+        "approved_period": october,
+        "period": november,
+        "calculation": calculation,
+        "invoice": Invoice.objects.get(period=october),
+    }

@@ -1,0 +1,371 @@
+"""The payments admin: every page renders for operations; the workflow's steps go through
+their confirmation pages (totals per currency and the ledger hash shown, a reason asked, the
+hash shown is the hash approved); the ledger cannot be changed or deleted through the admin;
+nobody but staff gets in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import RequestFactory
+from payments.admin import period_totals
+
+from payments.ledger import ledger_hash
+from payments.models import (
+    Calculation,
+    Invoice,
+    LedgerLine,
+    PaidItem,
+    PayPeriod,
+    PayPeriodStatusChange,
+    PayRate,
+)
+from payments.services import calculate
+from tests.factories import admin_url
+from tests.payments.factories import (
+    MID_NOV,
+    decided_labels,
+    payments_admin_samples,
+)
+
+pytestmark = pytest.mark.django_db
+
+PAYMENTS_MODELS = sorted(
+    (m for m in admin.site._registry if m._meta.app_label == "payments"),
+    key=lambda m: m._meta.label,
+)
+
+
+@pytest.fixture
+def samples(ops_user, vendor_labeler):
+    return payments_admin_samples(actor=ops_user, labeler=vendor_labeler)
+
+
+def _post_action(client, model, action: str, objects, **data):
+    return client.post(
+        admin_url(model, "changelist"),
+        {"action": action, ACTION_CHECKBOX_NAME: [o.pk for o in objects], **data},
+    )
+
+
+# -- every page ------------------------------------------------------------------------------------
+
+
+def test_every_payments_model_has_an_admin():
+    # So the page test below cannot pass by covering nothing.
+    assert len(PAYMENTS_MODELS) == 10
+
+
+@pytest.mark.parametrize("model", PAYMENTS_MODELS, ids=lambda m: m._meta.label)
+def test_pages_render_for_ops(model, ops_client, ops_user, samples):
+    model_admin = admin.site._registry[model]
+    request = RequestFactory().get("/")
+    request.user = ops_user
+    assert ops_client.get(admin_url(model, "changelist")).status_code == 200
+    assert ops_client.get(admin_url(model, "changelist"), {"q": "L-"}).status_code == 200
+    if model_admin.has_add_permission(request):
+        assert ops_client.get(admin_url(model, "add")).status_code == 200
+    for obj in model_admin.get_queryset(request).order_by("pk")[:3]:
+        assert ops_client.get(admin_url(model, "change", obj.pk)).status_code == 200
+
+
+def test_the_periods_list_shows_totals_per_currency_and_the_hash(ops_client, samples):
+    november = samples["period"]
+    response = ops_client.get(admin_url(PayPeriod, "changelist"))
+    text = response.content.decode()
+    assert "2026-11" in text and "2026-10" in text
+    total = LedgerLine.objects.filter(period=november, currency="EUR")
+    expected = sum((line.amount for line in total), Decimal(0))
+    assert f"{expected.quantize(Decimal('0.01')):,f} EUR" in text
+    november.refresh_from_db()
+    assert november.ledger_hash[:12] in text
+
+
+def test_totals_are_one_group_by_query(samples, django_assert_num_queries):
+    october, november = samples["approved_period"], samples["period"]
+    with django_assert_num_queries(1):
+        totals = period_totals([october.pk, november.pk])
+    for period in (october, november):
+        lines = LedgerLine.objects.filter(period=period)
+        assert totals[period.pk] == {
+            c: sum((x.amount for x in lines if x.currency == c), Decimal(0))
+            for c in {x.currency for x in lines}
+        }
+
+
+# -- approve and close -----------------------------------------------------------------------------
+
+
+def test_approve_asks_first_showing_totals_and_hash(ops_client, samples):
+    november = samples["period"]
+    november.refresh_from_db()
+    response = _post_action(ops_client, PayPeriod, "approve", [november])
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert november.ledger_hash in text  # all 64 digits, as approved
+    eur = period_totals([november.pk])[november.pk]["EUR"]
+    assert f"{eur.quantize(Decimal('0.01')):,f} EUR" in text
+    assert 'name="reason"' in text
+    november.refresh_from_db()
+    assert november.status == PayPeriod.Status.CALCULATED  # nothing happened yet
+
+
+def test_approving_through_the_page_records_the_reason(ops_client, ops_user, samples):
+    november = samples["period"]
+    page = _post_action(ops_client, PayPeriod, "approve", [november])
+    hashes = page.context["form"]["hashes"].value()
+    response = _post_action(
+        ops_client,
+        PayPeriod,
+        "approve",
+        [november],
+        post="yes",
+        reason="Checked against the vendor's own count.",
+        hashes=hashes,
+    )
+    assert response.status_code == 302
+    november.refresh_from_db()
+    assert november.status == PayPeriod.Status.APPROVED
+    step = PayPeriodStatusChange.objects.filter(period=november).first()
+    assert (step.from_status, step.to_status) == ("calculated", "approved")
+    assert step.reason == "Checked against the vendor's own count."
+    assert step.actor == ops_user
+    assert Invoice.objects.filter(period=november).count() == 1
+
+
+def test_approving_without_a_reason_shows_the_page_again(ops_client, samples):
+    november = samples["period"]
+    response = _post_action(ops_client, PayPeriod, "approve", [november], post="yes", reason="")
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    november.refresh_from_db()
+    assert november.status == PayPeriod.Status.CALCULATED
+
+
+def test_a_ledger_changed_after_the_page_was_shown_is_not_approved(
+    ops_client, ops_user, vendor_labeler, samples
+):
+    november = samples["period"]
+    page = _post_action(ops_client, PayPeriod, "approve", [november])
+    hashes = page.context["form"]["hashes"].value()
+    # More work decided and the period recalculated while the page was open.
+    decided_labels(samples["pay_project"], vendor_labeler, accepted=1, at=MID_NOV)
+    calculate.period_calculate(actor=ops_user, period_id=november.pk)
+    response = _post_action(
+        ops_client, PayPeriod, "approve", [november], post="yes", reason="ok", hashes=hashes
+    )
+    assert response.status_code == 302
+    november.refresh_from_db()
+    assert november.status == PayPeriod.Status.CALCULATED
+    assert november.ledger_hash == ledger_hash(november.pk)
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("Could not approve 2026-11" in m for m in messages), messages
+
+
+def test_the_period_page_buttons_run_the_step_on_that_period(ops_client, samples):
+    october = samples["approved_period"]
+    page = ops_client.get(admin_url(PayPeriod, "change", october.pk))
+    close_url = admin_url(PayPeriod, "close", october.pk)
+    assert close_url in page.content.decode()
+    assert admin_url(PayPeriod, "approve", october.pk) not in page.content.decode()
+    confirm = ops_client.get(close_url)
+    assert confirm.status_code == 200 and october.ledger_hash in confirm.content.decode()
+    done = ops_client.post(close_url, {"post": "yes", "reason": "Paid out."})
+    assert done.status_code == 302
+    assert done.url == admin_url(PayPeriod, "change", october.pk)
+    october.refresh_from_db()
+    assert october.status == PayPeriod.Status.CLOSED
+
+
+# -- calculate and its progress --------------------------------------------------------------------
+
+
+def test_calculate_queues_a_calculation_that_the_page_follows(
+    ops_client, samples, django_capture_on_commit_callbacks
+):
+    november = samples["period"]
+    url = admin_url(PayPeriod, "calculate", november.pk)
+    assert ops_client.get(url).status_code == 200  # asks first
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ops_client.post(url, {"post": "yes"})
+    queued = Calculation.objects.filter(period=november).first()
+    assert queued.status == Calculation.Status.QUEUED
+    page = ops_client.get(admin_url(PayPeriod, "change", november.pk)).content.decode()
+    assert '<meta http-equiv="refresh"' in page and "Queued at" in page
+    for callback in callbacks:  # the worker runs it
+        callback()
+    queued.refresh_from_db()
+    assert queued.status == Calculation.Status.DONE
+    page = ops_client.get(admin_url(PayPeriod, "change", november.pk)).content.decode()
+    assert '<meta http-equiv="refresh"' not in page and "Done at" in page
+
+
+def test_a_running_calculation_shows_its_progress(ops_client, samples):
+    november = samples["period"]
+    Calculation.objects.create(
+        period=november, status=Calculation.Status.RUNNING, batches_total=4, batches_done=1
+    )
+    page = ops_client.get(admin_url(PayPeriod, "change", november.pk)).content.decode()
+    assert '<progress value="1" max="4">' in page and "Running: 1 of 4 projects" in page
+    assert '<meta http-equiv="refresh"' in page
+
+
+def test_a_period_is_created_through_the_service(ops_client):
+    response = ops_client.post(
+        admin_url(PayPeriod, "add"),
+        {"cadence": "monthly", "starts_on": "2027-01-17", "timezone": "Europe/Berlin"},
+    )
+    assert response.status_code == 302
+    period = PayPeriod.objects.get()
+    assert (period.label, period.timezone, period.status) == ("2027-01", "Europe/Berlin", "open")
+    assert period.starts_at == datetime(2026, 12, 31, 23, tzinfo=UTC)  # Berlin midnight
+
+
+# -- the ledger is a record ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [LedgerLine, PaidItem, Invoice, Calculation])
+def test_records_cannot_be_changed_or_deleted_through_the_admin(model, ops_client, samples):
+    obj = model.objects.order_by("pk").first()
+    before = model.objects.filter(pk=obj.pk).values().get()
+    assert ops_client.post(admin_url(model, "change", obj.pk), {"amount": "999"}).status_code == 403
+    assert ops_client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    assert ops_client.get(admin_url(model, "add")).status_code == 403
+    response = ops_client.post(
+        admin_url(model, "changelist"),
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [obj.pk], "post": "yes"},
+    )
+    assert model.objects.filter(pk=obj.pk).values().get() == before
+    page = ops_client.get(admin_url(model, "change", obj.pk)).content.decode()
+    assert 'name="_save"' not in page and "deletelink" not in page
+    del response
+
+
+def test_a_line_page_links_the_work_it_pays_for(ops_client, samples):
+    line = LedgerLine.objects.filter(kind="task").exclude(items=None).order_by("pk").first()
+    page = ops_client.get(admin_url(LedgerLine, "change", line.pk)).content.decode()
+    for item in line.items.all():
+        assert admin_url(type(item.assignment), "change", item.assignment_id) in page
+    assert line.labeler.public_code in page
+
+
+def test_lines_are_found_by_public_code(ops_client, samples, vendor_labeler):
+    response = ops_client.get(
+        admin_url(LedgerLine, "changelist"), {"q": vendor_labeler.public_code}
+    )
+    shown = list(response.context["cl"].result_list)
+    assert shown and all(line.labeler_id == vendor_labeler.pk for line in shown)
+
+
+def test_a_rate_is_never_edited_and_is_ended_by_the_action(ops_client, samples):
+    rate = samples["rate"]
+    response = ops_client.post(admin_url(PayRate, "change", rate.pk), {"amount": "5"})
+    assert response.status_code == 403
+    assert (
+        ops_client.post(admin_url(PayRate, "delete", rate.pk), {"post": "yes"}).status_code == 403
+    )
+    response = _post_action(
+        ops_client, PayRate, "end", [rate], post="yes", effective_to="2027-02-01 00:00"
+    )
+    assert response.status_code == 302
+    rate.refresh_from_db()
+    assert rate.effective_to is not None and rate.amount == Decimal("0.10")
+
+
+def test_a_rate_is_added_through_the_service(ops_client, ops_user, samples):
+    response = ops_client.post(
+        admin_url(PayRate, "add"),
+        {
+            "project": samples["pay_project"].pk,
+            "scope": "internal",
+            "unit": "active_hour",
+            "amount": "12.50",
+            "currency": "EUR",
+            "effective_from_0": "2026-12-01",
+            "effective_from_1": "00:00:00",
+            "note": "Internal staff",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    rate = PayRate.objects.get(scope="internal")
+    assert (rate.amount, rate.created_by) == (Decimal("12.50"), ops_user)
+
+
+# -- who gets in -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["anonymous", "labeler", "vendor manager"])
+def test_nobody_but_staff_gets_in(who, client, samples, vendor_labeler, manager_a):
+    user = {"anonymous": None, "labeler": vendor_labeler.user, "vendor manager": manager_a}[who]
+    if user is not None:
+        client.force_login(user)
+    october = samples["approved_period"]
+    invoice = samples["invoice"]
+    for url in (
+        admin_url(PayPeriod, "changelist"),
+        admin_url(PayPeriod, "change", october.pk),
+        admin_url(PayPeriod, "approve", samples["period"].pk),
+        admin_url(LedgerLine, "changelist"),
+        admin_url(Invoice, "download", invoice.pk) + "?format=csv",
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response.url, url
+    response = client.post(
+        admin_url(PayPeriod, "approve", samples["period"].pk), {"post": "yes", "reason": "x"}
+    )
+    assert response.status_code == 302
+    assert PayPeriod.objects.get(pk=samples["period"].pk).status == PayPeriod.Status.CALCULATED
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("file_format", "content_type", "magic"),
+    [
+        ("csv", "text/csv", b""),
+        ("xlsx", "application/vnd.openxmlformats", b"PK"),
+        ("pdf", "application/pdf", b"%PDF"),
+    ],
+)
+def test_an_invoice_downloads_in_each_format(ops_client, samples, file_format, content_type, magic):
+    invoice = samples["invoice"]
+    response = ops_client.get(admin_url(Invoice, "download", invoice.pk), {"format": file_format})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(content_type)
+    assert f"{invoice.reference}.{file_format}" in response["Content-Disposition"]
+    assert response.content.startswith(magic)
+    if file_format == "csv":
+        assert invoice.reference in response.content.decode()
+
+
+def test_the_invoice_list_links_its_files(ops_client, samples):
+    invoice = samples["invoice"]
+    page = ops_client.get(admin_url(Invoice, "changelist")).content.decode()
+    for file_format in ("csv", "xlsx", "pdf"):
+        assert f"{admin_url(Invoice, 'download', invoice.pk)}?format={file_format}" in page
+
+
+def test_the_period_page_hands_out_the_payroll(ops_client, samples):
+    response = ops_client.get(admin_url(PayPeriod, "payroll", samples["period"].pk))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.decode().startswith("period,public_code")
+
+
+def test_a_labelers_statement_is_one_click_from_their_lines(ops_client, samples, vendor_labeler):
+    november = samples["period"]
+    lines = ops_client.get(admin_url(LedgerLine, "changelist"), {"period__id__exact": november.pk})
+    url = f"{admin_url(PayPeriod, 'statement', november.pk)}?labeler={vendor_labeler.pk}"
+    assert url in lines.content.decode()
+    page = ops_client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert vendor_labeler.public_code in text and "Pay sample" in text
+    statement = page.context["statement"]
+    assert statement.period == "2026-11" and statement.totals
+    assert ops_client.get(admin_url(PayPeriod, "statement", november.pk)).status_code == 404
