@@ -18,6 +18,8 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
 from assignments.models import Assignment, Batch, Task
@@ -565,3 +567,24 @@ def test_the_pages_render_before_any_period_or_vendor(client, ops):
         response = page(client, name)
         assert response.status_code == 200
         assert "No pay periods yet." in response.content.decode()
+
+
+def test_the_pages_cost_the_same_queries_with_more_labelers(world, client, ops):
+    november, vendor_b = world["periods"][1], world["vendors"][1]
+    client.force_login(ops)
+    asks = [
+        ("payments_cost_report", {"period": november.pk, "group_by": "batch", "currency": "EUR"}),
+        ("payments_vendor_sla", {"period": november.pk, "vendor": vendor_b.pk}),
+    ]
+
+    def counts() -> list[int]:
+        out = []
+        for name, query in asks:
+            with CaptureQueriesContext(connection) as queries:
+                assert page(client, name, **query).status_code == 200
+            out.append(len(queries))
+        return out
+
+    before = counts()
+    more_labelers(world, 6)
+    assert counts() == before
