@@ -53,10 +53,10 @@ from payments.models import (
     Calculation,
     LedgerLine,
     PayPeriod,
-    PayPeriodStatusChange,
     PayRate,
     VendorContract,
 )
+from payments.services import periods
 from qc.models import GoldCheck
 from qc.stats import wilson
 
@@ -623,30 +623,12 @@ def period_calculate(*, actor, period_id: int, calculation_id: int | None = None
         with transaction.atomic():
             period = _lock_open(period_id)
             digest = ledger_hash(period_id)
-            _mark_calculated(period, actor=actor, digest=digest)
+            periods.period_mark_calculated(actor=actor, period_id=period_id, ledger_hash=digest)
     except Exception as exc:
         _finish(calculation, Calculation.Status.FAILED, error=str(exc) or type(exc).__name__)
         raise
     _finish(calculation, Calculation.Status.DONE, digest=digest)
     return calculation
-
-
-def _mark_calculated(period: PayPeriod, *, actor, digest: str) -> None:
-    now = timezone.now()
-    from_status = period.status
-    PayPeriod.objects.filter(pk=period.pk).update(
-        status=PayPeriod.Status.CALCULATED, ledger_hash=digest, calculated_at=now
-    )
-    if from_status != PayPeriod.Status.CALCULATED or period.ledger_hash != digest:
-        PayPeriodStatusChange.objects.create(
-            period=period,
-            from_status=from_status,
-            to_status=PayPeriod.Status.CALCULATED,
-            actor=actor,
-            reason="Calculated",
-            ledger_hash=digest,
-            at=now,
-        )
 
 
 def _finish(calculation: Calculation, status: str, *, digest: str = "", error: str = "") -> None:
