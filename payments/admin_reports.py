@@ -170,10 +170,9 @@ def cost_report_view(request):
     cost per accepted label and the quality it bought; a stacked bar chart of the split."""
     _require_ops(request)
     periods, by_id = _period_choices()
-    currencies = sorted(
-        set(ExchangeRate.objects.values_list("base", flat=True).distinct())
-        | set(ExchangeRate.objects.values_list("quote", flat=True).distinct())
-    )
+    # The reporting currencies offered: those the exchange-rate table knows.
+    pairs = ExchangeRate.objects.values_list("base", "quote").distinct()
+    currencies = sorted({code for pair in pairs for code in pair})
     asked = CostReportFilter(request.GET or None, periods=periods, currencies=currencies)
     period = by_id.get(_cleaned(asked, "period")) or next(iter(by_id.values()), None)
     group_by = _cleaned(asked, "group_by", "project")
