@@ -26,7 +26,7 @@ from django.db.models import Sum
 from django.utils.html import escape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -45,6 +45,14 @@ CONTENT_TYPES = {
 }
 LINE_COLUMNS = ("public_code", "project", "kind", "basis", *PRICED)
 FEE_COLUMNS = ("project", "fee", *PRICED)
+# The PDF's tables: each section's column widths (mm, within A4's 180 mm between margins) and
+# the column whose text may be long enough to wrap (a project's name, a fee's rule).
+PDF_COLUMNS_MM = {
+    "Lines": (24, 42, 18, 16, 18, 22, 26, 14),
+    "Fees": (36, 66, 18, 20, 26, 14),
+    "Totals": (30, 40),
+}
+PDF_WRAPPED = {"Lines": 1, "Fees": 1}
 PAYROLL_COLUMNS = ("period", "public_code", "username", "name", "currency", "amount")
 
 
@@ -135,7 +143,7 @@ def invoice_xlsx(view: InvoiceView) -> bytes:
     """One sheet; amounts are numbers shown to their currency's minor unit."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
-    sheet.title = view.reference
+    sheet.title = "Invoice"  # a sheet's title is at most 31 characters; a reference may be longer
     for row in invoice_rows(view):
         sheet.append(escape_row(cell.value if isinstance(cell, Amount) else cell for cell in row))
         for column, cell in enumerate(row, start=1):
@@ -164,7 +172,8 @@ def invoice_pdf(view: InvoiceView, *, compress: bool = True) -> bytes:
         invariant=1,
         pageCompression=1 if compress else 0,
     )
-    sections: dict[str, list[list[str]]] = {"": []}
+    cell_style = ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=9.5)
+    sections: dict[str, list[list[Any]]] = {"": []}
     current = ""
     for row in invoice_rows(view):
         if len(row) == 1:
@@ -172,6 +181,9 @@ def invoice_pdf(view: InvoiceView, *, compress: bool = True) -> bytes:
             sections[current] = []
         elif row:
             sections[current].append([str(cell) for cell in row])
+    for title, wrapped in PDF_WRAPPED.items():
+        for row in sections[title][1:]:  # long text wraps in its column; the rest stays whole
+            row[wrapped] = Paragraph(escape(row[wrapped]), cell_style)
     story: list[Any] = [Paragraph(f"Invoice {escape(view.reference)}", styles["Title"])]
     header = Table(sections[""], hAlign="LEFT")
     header.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "Helvetica", 9)]))
@@ -184,9 +196,11 @@ def invoice_pdf(view: InvoiceView, *, compress: bool = True) -> bytes:
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ]
     )
-    for title in ("Lines", "Fees", "Totals"):
+    for title, widths in PDF_COLUMNS_MM.items():
         story += [Spacer(1, 6 * mm), Paragraph(title, styles["Heading2"])]
-        table = Table(sections[title], hAlign="LEFT", repeatRows=1)
+        table = Table(
+            sections[title], colWidths=[w * mm for w in widths], hAlign="LEFT", repeatRows=1
+        )
         table.setStyle(grid)
         story.append(table)
     doc.build(story)

@@ -233,6 +233,9 @@ def test_a_vendors_invoice_costs_at_most_ten_queries_for_200_labelers(
     with django_assert_max_num_queries(10):
         view = invoice_get_for(actor=manager_a, vendor_id=vendor_a.pk, invoice_id=invoice.pk)
     assert len(view.lines) == 400 and view.totals == {"EUR": Decimal(400)} == view.issued_totals
+    pdf = exports.invoice_pdf(view, compress=False)
+    assert pdf.count(b"/Type /Page\n") > 5  # the lines run over pages
+    assert "(400.00)" in pdf_text(pdf)
 
 
 def test_the_payroll_lists_internal_staff_per_currency_for_ops_only(
@@ -281,3 +284,7 @@ def test_invoice_cells_that_would_run_as_formulae_are_escaped(vendor_a, manager_
     sheet = openpyxl.load_workbook(io.BytesIO(exports.invoice_xlsx(view))).active
     names = [row[1].value for row in sheet.iter_rows() if row[0].value == labeler.public_code]
     assert names == ["'" + project.name]
+    # The PDF draws the name as text, wrapped in its column (its quotes and ampersand are no
+    # markup to ReportLab).
+    text = pdf_text(exports.invoice_pdf(view, compress=False))
+    assert all(f"({part})" in text for part in ("=HYPERLINK\\(", "&", "open")), text
