@@ -103,6 +103,9 @@ def test_every_bad_field_is_reported_at_once(project):
         create, project=project, currency="XYZ", amount=1.5, effective_to=datetime(2026, 1, 1)
     )
     assert fields == {"currency", "amount", "effective_to"}
+    no_project = {"actor": None, "unit": "accepted_label", "currency": "EUR", "project": None}
+    no_project |= {"amount": Decimal(1), "effective_from": NOV}
+    assert refused_fields(rate_create, **no_project) == {"project"}
 
 
 def test_scopes_name_exactly_their_vendor_or_labeler(
