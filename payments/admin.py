@@ -655,6 +655,17 @@ class PayPeriodAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Mode
         )
         statement = statements.statement_for(labeler=labeler, period=period)
         title = f"Statement of {labeler_text(labeler)}"
+        sections = [
+            {
+                "project": section.project,
+                "pending": section.pending,
+                "rows": [
+                    (line.kind, line.basis or "—", *_figures(line), line.rule or "—")
+                    for line in section.lines
+                ],
+            }
+            for section in statement.projects
+        ]
         context = {
             **self.admin_site.each_context(request),
             # The quality pages' frame (its breadcrumbs and table styles).
@@ -664,6 +675,22 @@ class PayPeriodAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Mode
             "title": title,
             "labeler": labeler,
             "statement": statement,
+            "sections": sections,
+            "bonuses": [
+                (
+                    b.project,
+                    b.n,
+                    b.correct,
+                    f"[{b.lower:.3f}, {b.upper:.3f}]",
+                    f"+{_plain(b.percent)}%",
+                    money(b.base, b.currency),
+                    money(b.amount, b.currency),
+                )
+                for b in statement.bonuses
+            ],
+            "adjustments": [
+                (a.project, a.corrects_period, *_figures(a), a.rule) for a in statement.adjustments
+            ],
             "totals": totals_text(statement.totals),
             "lines_url": _changelist_url(
                 LedgerLine, period__id__exact=period.pk, labeler__id__exact=labeler.pk
@@ -853,6 +880,11 @@ def _plain(number: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _figures(line) -> tuple[str, str, str]:
+    """A line's (or a statement line's) quantity, unit rate and amount as text."""
+    return _plain(line.quantity), _plain(line.unit_rate), money(line.amount, line.currency)
+
+
 def _work_link(item: PaidItem) -> str:
     """The assignment or review a paid item pays for, linked to its admin page."""
     if item.review_id is not None:
@@ -904,7 +936,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
     readonly_fields = fields
     # Pieces of work listed on a line's page; the rest are one click away.
     ITEMS_SHOWN = 25
-    RULE_SHOWN = 60  # characters of a line's rule in the list (all of it on hover)
+    RULE_SHOWN = 40  # characters of a line's rule in the list (all of it on hover)
 
     # -- columns: a line in one row at 1400 px --
 
@@ -916,7 +948,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
         vendor = obj.vendor.name if obj.vendor_id else "internal"
         statement = reverse("admin:payments_payperiod_statement", args=[obj.period_id])
         return format_html(
-            '<a href="{}?labeler={}" title="Statement">{}</a><br>'
+            '<a class="lf-nowrap" href="{}?labeler={}" title="Statement">{}</a><br>'
             '<small><span class="lf-nowrap">{}</span> · {}</small>',
             statement,
             obj.labeler_id,
@@ -931,8 +963,9 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
 
     @admin.display(description="kind", ordering="kind")
     def kind_column(self, obj: LedgerLine) -> str:
-        basis = f" ({obj.get_basis_display().lower()})" if obj.basis else ""
-        return f"{obj.get_kind_display()}{basis}"
+        if not obj.basis:
+            return obj.get_kind_display()
+        return format_html("{}<br><small>{}</small>", obj.get_kind_display(), obj.basis)
 
     @admin.display(description="quantity", ordering="quantity")
     def quantity_column(self, obj: LedgerLine) -> str:

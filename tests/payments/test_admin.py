@@ -12,8 +12,8 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import RequestFactory
-from payments.admin import period_totals
 
+from payments.admin import period_totals
 from payments.ledger import ledger_hash
 from payments.models import (
     Calculation,
@@ -366,6 +366,7 @@ def test_a_labelers_statement_is_one_click_from_their_lines(ops_client, samples,
     assert page.status_code == 200
     text = page.content.decode()
     assert vendor_labeler.public_code in text and "Pay sample" in text
+    assert "0.20 EUR" in text  # 2 accepted labels at 0.10, at the minor unit
     statement = page.context["statement"]
     assert statement.period == "2026-11" and statement.totals
     assert ops_client.get(admin_url(PayPeriod, "statement", november.pk)).status_code == 404
