@@ -36,6 +36,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
@@ -121,15 +122,22 @@ def short_hash(digest: str) -> str:
 
 
 def _admin_link(obj, text=None) -> str:
-    opts = obj._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, text if text is not None else obj)
+    return _admin_link_id(type(obj), obj.pk, obj if text is None else text)
+
+
+def _admin_link_id(model, pk: int | None, text=None) -> str:
+    """A link to the admin page of ``model``'s row ``pk`` (``—`` for none)."""
+    if pk is None:
+        return "—"
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+    return format_html('<a href="{}">{}</a>', url, pk if text is None else text)
 
 
 def _changelist_url(model, **query) -> str:
     opts = model._meta
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def labeler_text(labeler) -> str:
@@ -251,12 +259,13 @@ class PayRateAdmin(
     )
 
 
-class SetServiceAdminMixin(ServiceFormAdminMixin):
+class SetServiceAdminMixin(NeverDeletedMixin, ServiceFormAdminMixin):
     """ModelAdmin mixin for a row written by one "set" service (create or replace) keyed by
     ``key_fields``: adding and changing both call ``set_service(actor=…, **key, **values)``;
     the key is fixed once the row exists. Never deleted: the calculation reads these rows,
     and removing one would silently change what open periods pay."""
 
+    form = ServiceModelForm  # the service validates everything (and replaces a row it finds)
     set_service: staticmethod
     key_fields: tuple[str, ...]
     value_fields: tuple[str, ...]
@@ -266,9 +275,6 @@ class SetServiceAdminMixin(ServiceFormAdminMixin):
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.key_fields
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         c = form.cleaned_data
@@ -326,7 +332,7 @@ class BonusTierForm(ServiceModelForm):
 
 
 @admin.register(BonusTier)
-class BonusTierAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class BonusTierAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     # Added through bonus_tier_create; never edited or deleted here (no service does it, and
     # the tiers decide what open periods pay).
     form = BonusTierForm
@@ -338,9 +344,6 @@ class BonusTierAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("project",)
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -481,7 +484,9 @@ def _when(moment) -> str:
 
 
 @admin.register(PayPeriod)
-class PayPeriodAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class PayPeriodAdmin(
+    NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+):
     # Read-only once created: the workflow's steps are the actions (and the buttons on the
     # period's page), each calling its service. Never deleted: lines and invoices refer to it.
     create_service = staticmethod(periods.period_create)
@@ -599,9 +604,6 @@ class PayPeriodAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Mode
         return () if obj is None else self.inlines
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
     def _may_run(self, request) -> bool:
@@ -816,8 +818,8 @@ class PayPeriodAdmin(ConfirmationActionsMixin, ServiceFormAdminMixin, admin.Mode
             name="close",
             verb="close",
             past="Closed",
-            intro="Closing ends the periods' workflow: their ledgers and invoices stay as they "
-            "are, and a decision changed after this is paid as an adjustment in a later period.",
+            intro="Closing ends the periods' workflow; their ledgers and invoices stay as "
+            "approved.",
             form_class=PeriodReasonForm,
             apply=lambda p, c: periods.period_close(
                 actor=request.user, period_id=p.pk, reason=c["reason"]
@@ -1009,7 +1011,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    _admin_link(i, i.pk),
+                    _admin_link_id(PaidItem, i.pk),
                     _work_link(i),
                     i.get_basis_display(),
                     _plain(i.unit_value),
@@ -1029,14 +1031,6 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
             total,
             _changelist_url(PaidItem, line__id__exact=obj.pk),
         )
-
-
-def _admin_link_id(model, pk: int | None) -> str:
-    if pk is None:
-        return "—"
-    opts = model._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
-    return format_html('<a href="{}">{}</a>', url, pk)
 
 
 @admin.register(PaidItem)

@@ -11,7 +11,9 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from payments.admin import period_totals
 from payments.ledger import ledger_hash
@@ -370,3 +372,33 @@ def test_a_labelers_statement_is_one_click_from_their_lines(ops_client, samples,
     statement = page.context["statement"]
     assert statement.period == "2026-11" and statement.totals
     assert ops_client.get(admin_url(PayPeriod, "statement", november.pk)).status_code == 404
+
+
+def test_the_periods_list_costs_the_same_queries_for_more_periods(
+    ops_client, samples, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as two:
+        ops_client.get(admin_url(PayPeriod, "changelist"))
+    for month in (1, 2, 3):
+        PayPeriod.objects.create(
+            cadence="monthly",
+            starts_at=datetime(2027, month, 1, tzinfo=UTC),
+            ends_at=datetime(2027, month + 1, 1, tzinfo=UTC),
+        )
+    with django_assert_max_num_queries(len(two.captured_queries)):
+        ops_client.get(admin_url(PayPeriod, "changelist"))
+
+
+def test_a_policy_is_set_through_the_service_on_add_and_change(ops_client, samples):
+    policy = samples["policy"]
+    url = admin_url(type(policy), "change", policy.pk)
+    response = ops_client.post(url, {"rejected_fraction": "0.25", "clawback": ""})
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert (policy.rejected_fraction, policy.clawback) == (Decimal("0.25"), False)
+    response = ops_client.post(url, {"rejected_fraction": "1.5", "clawback": "on"})
+    assert response.status_code == 200  # the service's error, on its field
+    assert response.context["adminform"].form.errors["rejected_fraction"]
+    policy.refresh_from_db()
+    assert policy.rejected_fraction == Decimal("0.25")
+    assert ops_client.post(admin_url(type(policy), "delete", policy.pk)).status_code == 403
