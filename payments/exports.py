@@ -53,6 +53,7 @@ PDF_COLUMNS_MM = {
     "Totals": (30, 40),
 }
 PDF_WRAPPED = {"Lines": 1, "Fees": 1}
+PDF_TABLE_ROWS = 50
 PAYROLL_COLUMNS = ("period", "public_code", "username", "name", "currency", "amount")
 
 
@@ -144,12 +145,12 @@ def invoice_xlsx(view: InvoiceView) -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "Invoice"  # a sheet's title is at most 31 characters; a reference may be longer
-    for row in invoice_rows(view):
+    for number, row in enumerate(invoice_rows(view), start=1):
         sheet.append(escape_row(cell.value if isinstance(cell, Amount) else cell for cell in row))
         for column, cell in enumerate(row, start=1):
             if isinstance(cell, Amount):
                 digits = minor_unit(cell.currency)
-                sheet.cell(row=sheet.max_row, column=column).number_format = (
+                sheet.cell(row=number, column=column).number_format = (
                     "0." + "0" * digits if digits else "0"
                 )
     buffer = io.BytesIO()
@@ -198,11 +199,18 @@ def invoice_pdf(view: InvoiceView, *, compress: bool = True) -> bytes:
     )
     for title, widths in PDF_COLUMNS_MM.items():
         story += [Spacer(1, 6 * mm), Paragraph(title, styles["Heading2"])]
-        table = Table(
-            sections[title], colWidths=[w * mm for w in widths], hAlign="LEFT", repeatRows=1
-        )
-        table.setStyle(grid)
-        story.append(table)
+        columns, *rows = sections[title]
+        # Tables of a bounded number of rows, each with the column names: splitting one long
+        # table across pages costs time quadratic in its rows.
+        for start in range(0, max(len(rows), 1), PDF_TABLE_ROWS):
+            table = Table(
+                [columns, *rows[start : start + PDF_TABLE_ROWS]],
+                colWidths=[w * mm for w in widths],
+                hAlign="LEFT",
+                repeatRows=1,
+            )
+            table.setStyle(grid)
+            story.append(table)
     doc.build(story)
     return buffer.getvalue()
 
