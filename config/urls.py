@@ -71,6 +71,7 @@ api_v1 = [
     path("", include("workforce.urls")),
     path("", include("qc.urls")),
     path("", include("assignments.urls")),
+    path("", include("payments.urls")),
 ]
 
 urlpatterns = [

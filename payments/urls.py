@@ -1,0 +1,3 @@
+from payments import api
+
+urlpatterns = api.urlpatterns
