@@ -49,6 +49,8 @@ from workforce.selectors import vendor_get_for
 Kind = LedgerLine.Kind
 SECONDS_PER_HOUR = Decimal(3600)
 QUANTITY = Decimal("0.0001")
+# Lines whose quantity counts paid items (work or reviews); the others rest on none.
+ITEMISED = (Kind.TASK, Kind.HOURLY, Kind.REVIEW, Kind.ADJUSTMENT)
 
 
 @dataclass(frozen=True)
@@ -237,10 +239,12 @@ def _counted_items(labeler: Labeler, period_ids: set[int], cutoff: datetime) -> 
 
 def _as_of(row: dict[str, Any], items: dict | None, *, bonus: bool) -> dict[str, Any] | None:
     """A line of a period under way as of the cut-off: its quantity and amount from the items
-    earned before it; a bonus only if the period was calculated before it; None when nothing of
-    the line is earned yet."""
+    earned before it; a bonus only if the period was calculated before it; a line of no items
+    (a deduction) as it is; None when nothing of the line is earned yet."""
     if row["kind"] == Kind.BONUS:
         return row if bonus else None
+    if row["kind"] not in ITEMISED:  # a line set by hand (a deduction) rests on no work
+        return row
     if items is None:
         return None
     currency, unit_rate = row["currency"], row["unit_rate"]

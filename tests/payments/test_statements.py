@@ -158,6 +158,32 @@ def test_work_submitted_today_is_pending_even_when_decided(vendor_labeler, proje
     assert statement.pending == 3 + 4 + 1
 
 
+def test_a_deduction_of_a_period_under_way_shows_as_it_is(vendor_labeler, project):
+    make_rate(project, "0.10", "EUR")
+    decided_labels(project, vendor_labeler, accepted=2, at=YESTERDAY)
+    december = calculated(make_period(DEC, JAN))
+    LedgerLine.objects.create(
+        period=december,
+        project=project,
+        labeler=vendor_labeler,
+        vendor=vendor_labeler.vendor,
+        kind="deduction",
+        quantity=Decimal(1),
+        unit_rate=Decimal("-0.05"),
+        amount=Decimal("-0.05"),
+        currency="EUR",
+        rule="Equipment",
+    )
+
+    statement = statement_for(labeler=vendor_labeler, period=december)
+
+    assert [(x.kind, x.amount) for x in statement.projects[0].lines] == [
+        ("deduction", Decimal("-0.05")),
+        ("task", Decimal("0.20")),
+    ]
+    assert statement.totals == {"EUR": Decimal("0.15")}
+
+
 def _world(project, labeler, *, control: bool) -> None:
     """The same work of ``labeler``, with some labels on control tasks (``control``) or every
     label on real tasks: November (paid and approved), yesterday and today."""
