@@ -193,17 +193,7 @@ class PayRateAdmin(
     form = PayRateForm
     create_service = staticmethod(rates.rate_create)
     create_defaults = {"scope": PayRate.Scope.PROJECT}
-    list_display = (
-        "project",
-        "scope",
-        "payee",
-        "unit",
-        "amount",
-        "currency",
-        "effective_from",
-        "effective_to",
-        "created_by",
-    )
+    list_display = ("project", "payee", "unit", "rate", "in_effect", "created_by")
     list_filter = ("project", "scope", "unit", "currency", "effective_from")
     search_fields = (
         "project__name",
@@ -221,11 +211,25 @@ class PayRateAdmin(
 
     @admin.display(description="paid to", ordering="scope")
     def payee(self, obj: PayRate) -> str:
+        """Whom the rate pays: its scope, and the labeler or vendor it names."""
         if obj.labeler_id:
             return labeler_text(obj.labeler)
         if obj.vendor_id:
-            return str(obj.vendor)
+            return f"{obj.vendor}'s labelers"
         return obj.get_scope_display()
+
+    @admin.display(description="rate", ordering="amount")
+    def rate(self, obj: PayRate) -> str:
+        return f"{_plain(obj.amount)} {obj.currency}"
+
+    @admin.display(description="in effect", ordering="effective_from")
+    def in_effect(self, obj: PayRate) -> str:
+        until = f"until {_when(obj.effective_to)}" if obj.effective_to else "(current)"
+        return format_html(
+            '<span class="lf-nowrap">from {}</span><br><span class="lf-nowrap">{}</span>',
+            _when(obj.effective_from),
+            until,
+        )
 
     def get_fields(self, request, obj=None):
         return PayRateForm.Meta.fields if obj is None else self.fields
@@ -841,9 +845,7 @@ class CalculationAdmin(ReadOnlyAdmin):
         "items",
         "hash_column",
         "actor",
-        "queued_at",
-        "started_at",
-        "finished_at",
+        "last_step",
     )
     list_filter = ("status", "period")
     search_fields = ("ledger_hash", "error")
@@ -863,6 +865,11 @@ class CalculationAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     related = ("period", "actor")
+
+    @admin.display(description="last step at", ordering="queued_at")
+    def last_step(self, obj: Calculation) -> str:
+        """When it finished, or else started, or else was queued."""
+        return _when(obj.finished_at or obj.started_at or obj.queued_at)
 
     @admin.display(description="projects done")
     def progress(self, obj: Calculation) -> str:
