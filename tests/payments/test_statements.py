@@ -25,7 +25,6 @@ from tests.factories import make_labeler
 from tests.payments.factories import (
     DEC,
     JAN,
-    MID_NOV,
     bonus_tier,
     decided_labels,
     make_period,
@@ -41,6 +40,11 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now()
 TODAY = max(NOW - timedelta(seconds=1), start_of_day(NOW) + timedelta(minutes=2))
 YESTERDAY = start_of_day(NOW) - timedelta(hours=6)
+# A period under way around today (from the day before yesterday, a week long), and the one
+# before it, whatever today's date: the periods of the factories are fixed in November 2026.
+LIVE = (start_of_day(NOW) - timedelta(days=2), start_of_day(NOW) + timedelta(days=5))
+PAST = (LIVE[0] - timedelta(days=30), LIVE[0])
+MID_PAST = PAST[0] + timedelta(days=15)
 
 
 def approve(period: PayPeriod) -> PayPeriod:
@@ -146,10 +150,10 @@ def test_work_submitted_today_is_pending_even_when_decided(vendor_labeler, proje
     decided_labels(project, vendor_labeler, accepted=3, at=TODAY)  # decided today
     decided_labels(project, vendor_labeler, accepted=4, at=TODAY, control=True)  # checked today
     pending_labels(project, vendor_labeler, 1, at=YESTERDAY)
-    december = calculated(make_period(DEC, JAN))
-    assert LedgerLine.objects.get(period=december, labeler=vendor_labeler).quantity == 9
+    live = calculated(make_period(*LIVE))
+    assert LedgerLine.objects.get(period=live, labeler=vendor_labeler).quantity == 9
 
-    statement = statement_for(labeler=vendor_labeler, period=december)
+    statement = statement_for(labeler=vendor_labeler, period=live)
 
     assert not statement.final and statement.as_of == start_of_day(NOW)
     [line] = statement.projects[0].lines
@@ -161,9 +165,9 @@ def test_work_submitted_today_is_pending_even_when_decided(vendor_labeler, proje
 def test_a_deduction_of_a_period_under_way_shows_as_it_is(vendor_labeler, project):
     make_rate(project, "0.10", "EUR")
     decided_labels(project, vendor_labeler, accepted=2, at=YESTERDAY)
-    december = calculated(make_period(DEC, JAN))
+    live = calculated(make_period(*LIVE))
     LedgerLine.objects.create(
-        period=december,
+        period=live,
         project=project,
         labeler=vendor_labeler,
         vendor=vendor_labeler.vendor,
@@ -175,7 +179,7 @@ def test_a_deduction_of_a_period_under_way_shows_as_it_is(vendor_labeler, projec
         rule="Equipment",
     )
 
-    statement = statement_for(labeler=vendor_labeler, period=december)
+    statement = statement_for(labeler=vendor_labeler, period=live)
 
     assert [(x.kind, x.amount) for x in statement.projects[0].lines] == [
         ("deduction", Decimal("-0.05")),
@@ -186,9 +190,9 @@ def test_a_deduction_of_a_period_under_way_shows_as_it_is(vendor_labeler, projec
 
 def _world(project, labeler, *, control: bool) -> None:
     """The same work of ``labeler``, with some labels on control tasks (``control``) or every
-    label on real tasks: November (paid and approved), yesterday and today."""
-    decided_labels(project, labeler, accepted=3, rejected=1, at=MID_NOV)
-    decided_labels(project, labeler, accepted=2, rejected=1, at=MID_NOV, control=control)
+    label on real tasks: in the past period (paid and approved), yesterday and today."""
+    decided_labels(project, labeler, accepted=3, rejected=1, at=MID_PAST)
+    decided_labels(project, labeler, accepted=2, rejected=1, at=MID_PAST, control=control)
     decided_labels(project, labeler, accepted=2, at=YESTERDAY)
     decided_labels(project, labeler, accepted=2, rejected=1, at=YESTERDAY, control=control)
     decided_labels(project, labeler, accepted=1, at=TODAY)
@@ -211,14 +215,14 @@ def test_a_statement_never_tells_control_tasks_from_real_ones(vendor_a, project)
     all_real = make_labeler(vendor=vendor_a, username="real")
     _world(project, with_control, control=True)
     _world(project, all_real, control=False)
-    november = approve(calculated(make_period()))
-    december = calculated(make_period(DEC, JAN))
+    past = approve(calculated(make_period(*PAST)))
+    live = calculated(make_period(*LIVE))
 
     mixed = earnings_for(labeler=with_control)
     real = earnings_for(labeler=all_real)
 
-    assert [s.period for s in mixed.statements] == [november.label]
-    assert [s.period for s in mixed.current] == [december.label]
+    assert [s.period for s in mixed.statements] == [past.label]
+    assert [s.period for s in mixed.current] == [live.label]
     assert _shown(mixed) == _shown(real)
     assert mixed.pending == real.pending == 2 + 1 + 1 + 3  # yesterday's, and today's four
     # Yesterday: 4 accepted (0.40) and 1 rejected at a quarter (0.025, rounded to 0.03).
@@ -231,7 +235,7 @@ def test_a_statement_never_tells_control_tasks_from_real_ones(vendor_a, project)
 def test_earnings_of_a_period_not_yet_calculated_are_pending_counts_only(vendor_labeler, project):
     make_rate(project, "0.10", "EUR")
     decided_labels(project, vendor_labeler, accepted=2, at=YESTERDAY)
-    make_period(DEC, JAN)
+    make_period(*LIVE)
 
     earnings = earnings_for(labeler=vendor_labeler)
 
