@@ -305,6 +305,9 @@ def test_healthz_reports_database_and_readiness_the_eager_broker(anonymous, sett
     assert broker["mode"].startswith("eager")
 
 
+_PARAMETER = {"pk": "id"}  # drf-spectacular names a pk "id", any other parameter by its name
+
+
 def _v1_routes() -> set[str]:
     def walk(patterns, prefix=""):
         for pattern in patterns:
@@ -315,7 +318,7 @@ def _v1_routes() -> set[str]:
                 yield route
 
     return {
-        "/" + re.sub(r"<(?:\w+:)?pk>", "{id}", route)
+        "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: f"{{{_PARAMETER.get(m[1], m[1])}}}", route)
         for route in walk(get_resolver().url_patterns)
         if route.startswith("api/v1/")
     }
