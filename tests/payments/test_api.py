@@ -27,8 +27,6 @@ from qc.selectors.quality_facts import start_of_day
 from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 from tests.payments.factories import (
-    DEC,
-    JAN,
     contract,
     decided_labels,
     make_period,
@@ -51,6 +49,17 @@ def ops(client_for, ops_user):
     return client_for(ops_user)
 
 
+NOW = timezone.now()
+CUTOFF = start_of_day(NOW)
+# A past period (approved in the fixture) and the period under way, around the real clock: what
+# a labeler sees of the period under way stops at the start of the day.
+PAST = (CUTOFF - timedelta(days=40), CUTOFF - timedelta(days=10))
+CURRENT = (CUTOFF - timedelta(days=10), CUTOFF + timedelta(days=20))
+IN_PAST = CUTOFF - timedelta(days=20)
+YESTERDAY = CUTOFF - timedelta(hours=6)
+TODAY = max(NOW - timedelta(seconds=1), CUTOFF + timedelta(minutes=2))
+
+
 # -- the pay periods' workflow -------------------------------------------------------------------
 
 
@@ -65,9 +74,9 @@ def _calculate(ops, period, django_capture_on_commit_callbacks):
 def test_a_period_is_calculated_approved_and_closed_through_the_api(
     ops, project, vendor_labeler, django_capture_on_commit_callbacks
 ):
-    make_rate(project, "0.05", "EUR")
-    decided_labels(project, vendor_labeler, accepted=10, rejected=2)
-    period = make_period()
+    make_rate(project, "0.05", "EUR", effective_from=PAST[0])
+    decided_labels(project, vendor_labeler, accepted=10, rejected=2, at=IN_PAST)
+    period = make_period(*PAST)
 
     queued = _calculate(ops, period, django_capture_on_commit_callbacks)
     assert queued["status"] == "queued" and queued["period"] == period.pk
@@ -109,9 +118,9 @@ def test_a_period_is_calculated_approved_and_closed_through_the_api(
 def test_the_workflow_refuses_steps_out_of_order_with_409s_in_the_error_shape(
     ops, project, vendor_labeler, django_capture_on_commit_callbacks
 ):
-    make_rate(project, "0.05", "EUR")
-    decided_labels(project, vendor_labeler, accepted=3)
-    period = make_period()
+    make_rate(project, "0.05", "EUR", effective_from=PAST[0])
+    decided_labels(project, vendor_labeler, accepted=3, at=IN_PAST)
+    period = make_period(*PAST)
     url = f"/api/v1/pay-periods/{period.pk}/"
 
     too_early = ops.post(url + "approve/", {"reason": "x"}, format="json")
@@ -131,28 +140,24 @@ def test_the_workflow_refuses_steps_out_of_order_with_409s_in_the_error_shape(
     assert frozen.status_code == 409 and frozen.json()["code"] == "period_frozen"
     assert set(frozen.json()) == {"detail", "code", "fields"}
 
+    under_way = make_period(*CURRENT)
+    _calculate(ops, under_way, django_capture_on_commit_callbacks)
+    early = ops.post(f"/api/v1/pay-periods/{under_way.pk}/approve/", {}, format="json")
+    assert early.status_code == 409 and early.json()["code"] == "period_not_ended"
+
 
 def test_vendor_managers_see_approved_and_closed_periods_only(client_for, manager_a, ops_user):
-    open_ = make_period(DEC, JAN)
-    closed = make_period(status=PayPeriod.Status.CLOSED)
+    open_ = make_period(*CURRENT)
+    closed = make_period(*PAST, status=PayPeriod.Status.CLOSED)
     listed = client_for(manager_a).get("/api/v1/pay-periods/").json()["results"]
     assert [p["id"] for p in listed] == [closed.pk]
     everything = client_for(ops_user).get("/api/v1/pay-periods/").json()["results"]
     assert [p["id"] for p in everything] == [open_.pk, closed.pk]
-    assert closed.label == "2026-11" and listed[0]["label"] == "2026-11"
+    assert listed[0]["label"] == closed.label
 
 
 # -- what each role sees of the money ------------------------------------------------------------
 
-NOW = timezone.now()
-CUTOFF = start_of_day(NOW)
-# A past period (approved in the fixture) and the period under way, around the real clock: what
-# a labeler sees of the period under way stops at the start of the day.
-PAST = (CUTOFF - timedelta(days=40), CUTOFF - timedelta(days=10))
-CURRENT = (CUTOFF - timedelta(days=10), CUTOFF + timedelta(days=20))
-IN_PAST = CUTOFF - timedelta(days=20)
-YESTERDAY = CUTOFF - timedelta(hours=6)
-TODAY = max(NOW - timedelta(seconds=1), CUTOFF + timedelta(minutes=2))
 NAMED = {"first_name": "Zenobia", "last_name": "Quillfeather"}
 
 
