@@ -402,3 +402,15 @@ def test_a_policy_is_set_through_the_service_on_add_and_change(ops_client, sampl
     policy.refresh_from_db()
     assert policy.rejected_fraction == Decimal("0.25")
     assert ops_client.post(admin_url(type(policy), "delete", policy.pk)).status_code == 403
+
+
+def test_calculating_a_frozen_period_says_why_and_queues_nothing(ops_client, samples):
+    october = samples["approved_period"]
+    before = Calculation.objects.filter(period=october).count()
+    response = _post_action(ops_client, PayPeriod, "calculate", [october], post="yes")
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any(m.startswith("Could not calculate 2026-10") for m in messages), messages
+    assert Calculation.objects.filter(period=october).count() == before
+    page = ops_client.get(admin_url(PayPeriod, "change", october.pk)).content.decode()
+    assert admin_url(PayPeriod, "calculate", october.pk) not in page  # no button either
