@@ -6,14 +6,16 @@ INR), an hourly rate for internal staff, a rate per resolved review (only senior
 pay policy pays a rejected label a quarter of the rate and claws back; a bonus tier; the
 vendors' contracts (Northwind a percentage, Kestrel an amount per label); exchange rates to USD
 for reporting. Weekly pay periods in UTC cover the work: the past weeks are calculated, approved
-(which issues the vendors' invoices) and closed; then operations correct a control photo's gold
+(which issues the vendors' invoices) and closed; this week a labeler flags a label and the
+senior labeler resolves the flag (a review, paid); then operations correct a control photo's gold
 answer, which re-grades labels paid as rejected in a closed week, so calculating the current
 week (left calculated, not approved: it has not ended) adds adjustment lines pointing at it.
 
-Everything goes through the services of ``payments`` and ``qc``. Idempotent: rates, policy,
-tier, contracts and exchange rates are found by their natural keys, periods by their start; a
-period moves only from where an earlier run left it, and the gold correction is made once (its
-status-history row says so), so a second run creates nothing and prints the same.
+Everything goes through the services of ``payments``, ``assignments`` and ``qc``. Idempotent:
+rates, policy, tier, contracts and exchange rates are found by their natural keys, periods by
+their start; a period moves only from where an earlier run left it; the flag is found by its
+question and the gold correction by its status-history row, so a second run creates nothing and
+prints the same.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import TYPE_CHECKING
 from django.db.models import Min
 from django.utils import timezone
 
-from assignments.models import Assignment, Project
+from assignments.models import Assignment, Project, Review
+from assignments.services import review as reviews
 from demo.seed.work import DEMO_PROJECT
 from payments.currency import quantum
 from payments.models import (
@@ -44,6 +47,7 @@ from payments.models import (
 from payments.services import calculate, periods, rates
 from qc.models import GoldCheck, GoldItemStatusChange
 from qc.services import gold_health
+from workforce.models import Labeler
 
 if TYPE_CHECKING:
     from demo.seed import DemoSeed
@@ -117,6 +121,12 @@ EXCHANGE_RATES = (("EUR", "USD", Decimal("1.0850")), ("INR", "USD", Decimal("0.0
 
 APPROVE_REASON = "Checked the week's totals against the project's progress."
 CLOSE_REASON = "Paid: the labelers' payroll and the vendors' invoices are settled."
+# This week's flag, and the senior labeler's answer to it (and to any review before it).
+SENIOR = "senior"
+FLAG_QUESTION = (
+    "The pole has surface rust and a hairline crack near the base: which does the guide rank first?"
+)
+REVIEW_NOTE = "Checked against the guide's severity order (1.1): this answer stands."
 # The gold correction that overturns verdicts paid in a closed week; its status-history row
 # carries this text, so a second run finds it made.
 CORRECTION_REASON = (
@@ -253,8 +263,9 @@ def _settle(seed: DemoSeed, period: PayPeriod) -> None:
 
 
 def seed_periods(seed: DemoSeed) -> None:
-    """Weekly periods over the project's work: each past week settled (``_settle``), then the
-    gold correction (``correct_gold``), then the current week calculated, not approved."""
+    """Weekly periods over the project's work: each past week settled (``_settle``); then this
+    week's flag and review (``review_flag``) and the gold correction (``correct_gold``); then the
+    current week calculated, not approved (it has not ended)."""
     project = _project()
     if project is None:
         return
@@ -262,10 +273,54 @@ def seed_periods(seed: DemoSeed) -> None:
     weeks = [_period(seed, starts_at) for starts_at in _weeks(project, now)]
     for period in weeks[:-1]:
         _settle(seed, period)
+    review_flag(seed, project)
     correct_gold(seed, project)
     current = weeks[-1]
     if current.status == Status.OPEN:
         _calculate(seed, current)
+
+
+def review_flag(seed: DemoSeed, project: Project) -> None:
+    """This week a vendor labeler flags one of their decided labels with a question, and the
+    senior labeler works the review queue until that flag is resolved (answering with the
+    task's answer, or for a task still undecided the first label's): reviews paid at the review
+    rate in the current week. Once: the flag is found by its question."""
+    flagged = Review.objects.filter(project=project, kind=Review.Kind.FLAG, question=FLAG_QUESTION)
+    if flagged.exists():
+        seed.existing["flags"] += 1
+        return
+    senior = Labeler.objects.filter(user__username=SENIOR, status=Labeler.Status.ACTIVE).first()
+    target = (
+        Assignment.objects.select_related("labeler")
+        .filter(
+            project=project,
+            is_control=False,
+            status=Assignment.Status.SUBMITTED,
+            labeler__kind=Labeler.Kind.VENDOR,
+            task__decided_at__isnull=False,
+        )
+        .exclude(task__assignments__labeler=senior)
+        .exclude(task__reviews__isnull=False)
+        .order_by("task_id", "id")
+        .first()
+    )
+    if senior is None or target is None:
+        return
+    flag = reviews.assignment_flag(
+        labeler=target.labeler, assignment_id=target.pk, question=FLAG_QUESTION
+    ).review
+    seed.created["flags"] += 1
+    while (claim := reviews.review_claim_next(reviewer=senior, project_id=project.pk)) is not None:
+        task = claim.review.task
+        if task.decided_at is None and not claim.answers:
+            break  # a flag on a task without an answer yet: left to a person
+        answer = task.final_answer if task.decided_at else claim.answers[0]["answer"]
+        reviews.review_resolve(
+            reviewer=senior, review_id=claim.review.pk, answer=answer, note=REVIEW_NOTE
+        )
+        seed.created["resolved reviews"] += 1
+        if claim.review.pk == flag.pk:
+            break
 
 
 def _correction_target(project: Project) -> GoldCheck | None:
@@ -367,12 +422,28 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         .values_list("labeler__user__username", flat=True)
         .first()
     )
+    flag = (
+        Review.objects.filter(project=project, kind=Review.Kind.FLAG, question=FLAG_QUESTION)
+        .select_related("assignment__labeler__user", "reviewer__user")
+        .first()
+    )
     northwind, kestrel = seed.vendors["northwind"].pk, seed.vendors["kestrel"].pk
+    closed = [period.pk for period in weeks if period.status == Status.CLOSED]
+    last_closed = closed[-1] if closed else weeks[-1].pk
     return [
         "",
         f"Pay on {project.name!r}, weekly periods (UTC): the past weeks closed with the vendors' "
         "invoices, this week calculated and waiting for approval:",
         *(_period_line(period) for period in weeks),
+        *(
+            [
+                f"    this week {flag.assignment.labeler.user.username} flagged a label and "
+                f"{flag.reviewer.user.username} resolved the flag: a review line at the review "
+                "rate"
+            ]
+            if flag and flag.reviewer
+            else []
+        ),
         *(
             [
                 f"    after they closed, ops corrected control photo "
@@ -384,12 +455,14 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         *_adjustments(weeks),
         f"  admin (as ops): {base}/admin/payments/payperiod/ (calculate, approve, close: totals "
         f"and ledger hash on the confirmation page), {base}/admin/payments/ledgerline/, "
-        f"{base}/admin/payments/invoice/; rates, exchange rates and cost reports under "
-        f"{base}/admin/payments/",
-        f"  GET {base}/api/v1/pay-periods/ as ops; GET {base}/api/v1/vendors/{northwind}/invoices/ "
-        f"as northwind_manager, /vendors/{kestrel}/invoices/ as kestrel_manager (each other's is "
-        "a 404; ?format=csv|xlsx|pdf on an invoice)",
+        f"{base}/admin/payments/invoice/, the cost report {base}/admin/payments/reports/costs/ "
+        f"and vendor SLA cards {base}/admin/payments/reports/vendor-sla/",
+        f"  GET {base}/api/v1/pay-periods/ as ops (…/{{id}}/payroll/: internal staff's CSV); "
+        f"GET {base}/api/v1/vendors/{northwind}/invoices/ as northwind_manager, "
+        f"/vendors/{kestrel}/invoices/ as kestrel_manager (each other's is a 404; "
+        "?format=csv|xlsx|pdf on an invoice; "
+        f"/vendors/{northwind}/statements/?period={last_closed}: its labelers by public code)",
         f"  GET {base}/api/v1/me/earnings/ as {adjusted or 'ines.costa'} (a vendor labeler"
         + (", with the adjustment" if adjusted else "")
-        + ") or as senior (internal, paid by the hour)",
+        + ") or as senior (internal: paid by the hour, and per review)",
     ]

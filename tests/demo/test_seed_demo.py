@@ -515,10 +515,12 @@ def test_the_quiz_list_tells_a_blocked_labeler_why(client_for):
 
 # Fields that hold a deadline or a bound, not something that happened: they may lie after now
 # or before the work by design (a qualification granted by the demo is valid for 180 days; the
-# current pay period ends after now, and the first one and the rates start on the Monday of the
-# week of the first label).
+# review the senior labeler resolves during the seeding was leased for 30 minutes; the current
+# pay period ends after now, and the first one and the rates start on the Monday of the week of
+# the first label).
 DEADLINES = {
     ("workforce", "qualification", "expires_at"),
+    ("assignments", "review", "expires_at"),
     ("payments", "payperiod", "starts_at"),
     ("payments", "payperiod", "ends_at"),
     ("payments", "payrate", "effective_from"),
@@ -717,8 +719,9 @@ def test_pay_closes_the_past_weeks_with_invoices_and_adjusts_a_closed_week_in_th
     periods = list(PayPeriod.objects.order_by("starts_at"))
     *past, current = periods
 
-    # Weekly periods in UTC, back to back, from the week of the first label to this week.
-    assert len(past) >= 4
+    # Weekly periods in UTC, back to back, from the week of the first label (27 days ago: three
+    # weeks back on a Sunday, four on other days) to this week.
+    assert len(past) >= 3
     assert {(p.cadence, p.timezone) for p in periods} == {("weekly", "UTC")}
     assert all(a.ends_at == b.starts_at for a, b in pairwise(periods))
     first = Assignment.objects.aggregate(at=Min("submitted_at"))["at"]
@@ -770,6 +773,14 @@ def test_pay_closes_the_past_weeks_with_invoices_and_adjusts_a_closed_week_in_th
         ("kestrel", "INR"),
     }
     assert ExchangeRate.objects.filter(quote="USD").count() == 2
+    # This week's flag, resolved by the senior labeler: a review line at the review rate.
+    review = LedgerLine.objects.get(period=current, kind="review")
+    assert (review.labeler.user.username, review.quantity, review.rate.unit) == (
+        "senior",
+        1,
+        "resolved_review",
+    )
+    assert review.amount == review.rate.amount
 
     # The gold correction made after the weeks closed adjusts their labels in this week: each
     # adjustment points at a closed week and corrects an item paid there.
