@@ -311,22 +311,23 @@ def totals_out(totals: dict) -> list[dict[str, Any]]:
     ).data
 
 
-class PeriodRefOut(serializers.ModelSerializer):
-    label = serializers.CharField(read_only=True)
-
-    class Meta:
-        model = PayPeriod
-        fields = ["id", "label", "starts_at", "ends_at", "status"]
-
-
 class InvoiceOut(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True, help_text="As printed, e.g. ACME-00003.")
-    period = PeriodRefOut(read_only=True)
+    period_label = serializers.CharField(source="period.label", read_only=True)
     totals = serializers.SerializerMethodField(help_text="Per currency, frozen at issue.")
 
     class Meta:
         model = Invoice
-        fields = ["id", "vendor", "number", "reference", "period", "issued_at", "totals"]
+        fields = [
+            "id",
+            "vendor",
+            "number",
+            "reference",
+            "period",
+            "period_label",
+            "issued_at",
+            "totals",
+        ]
 
     @extend_schema_field(TotalOut(many=True))
     def get_totals(self, obj: Invoice) -> list[dict[str, Any]]:
@@ -334,9 +335,7 @@ class InvoiceOut(serializers.ModelSerializer):
 
 
 class InvoiceLineOut(PricedOut):
-    labeler = serializers.CharField(
-        source="public_code", help_text="The public code, never a name."
-    )
+    public_code = serializers.CharField(help_text="The labeler's public code, never a name.")
     project = serializers.IntegerField(source="project_id")
     project_name = serializers.CharField(source="project")
     kind = serializers.ChoiceField(choices=LedgerLine.Kind.choices)
@@ -354,7 +353,8 @@ class InvoiceDetailOut(serializers.Serializer):
     vendor = serializers.IntegerField(source="vendor.pk")
     number = serializers.IntegerField(source="invoice.number")
     reference = serializers.CharField()
-    period = PeriodRefOut()
+    period = serializers.IntegerField(source="period.pk")
+    period_label = serializers.CharField(source="period.label")
     issued_at = serializers.DateTimeField(source="invoice.issued_at")
     ledger_hash = serializers.CharField(help_text="The period's ledger hash.")
     lines = InvoiceLineOut(many=True, help_text="The vendor's labelers' lines, by public code.")
@@ -512,7 +512,7 @@ class StatementOut(serializers.Serializer):
 
 
 class EarningsOut(serializers.Serializer):
-    labeler = serializers.CharField(source="public_code", help_text="Your public code.")
+    public_code = serializers.CharField(help_text="Your public code.")
     as_of = serializers.DateTimeField(help_text="The start of the day: later work is pending.")
     statements = StatementOut(many=True, help_text="Approved and closed periods, newest first.")
     current = StatementOut(many=True, help_text="Periods under way, as of the start of the day.")
@@ -541,9 +541,7 @@ class KindTotalOut(TotalOut):
 
 
 class LabelerStatementOut(serializers.Serializer):
-    labeler = serializers.CharField(
-        source="public_code", help_text="The public code, never a name."
-    )
+    public_code = serializers.CharField(help_text="The labeler's public code, never a name.")
     earnings = serializers.SerializerMethodField(help_text="Per kind of line and currency.")
     totals = serializers.SerializerMethodField()
 
@@ -563,7 +561,8 @@ class LabelerStatementOut(serializers.Serializer):
 
 class VendorStatementsOut(serializers.Serializer):
     vendor = serializers.IntegerField(source="vendor.pk")
-    period = PeriodRefOut()
+    period = serializers.IntegerField(source="period.pk")
+    period_label = serializers.CharField(source="period.label")
     labelers = LabelerStatementOut(many=True)
     fees = serializers.SerializerMethodField(help_text="The vendor's fee, per currency.")
     totals = serializers.SerializerMethodField(help_text="Labelers and fees, per currency.")

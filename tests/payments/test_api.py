@@ -222,7 +222,7 @@ def test_a_labeler_sees_their_own_earnings_only_and_nothing_that_tells_control_f
     reply = client_for(vendor_labeler.user).get("/api/v1/me/earnings/")
     assert reply.status_code == 200
     body = reply.json()
-    assert body["labeler"] == vendor_labeler.public_code
+    assert body["public_code"] == vendor_labeler.public_code
     [statement] = body["statements"]
     assert statement["period"] == paid["past"].pk and statement["final"] is True
     # 9 accepted labels (7 real, 2 control: paid alike) and 1 rejected (unpaid, no policy).
@@ -246,7 +246,7 @@ def test_a_labeler_sees_their_own_earnings_only_and_nothing_that_tells_control_f
     assert not words_of(vendor_labeler) & set(re.findall(r"\w+", text))
 
     theirs = client_for(vendor_b_labeler.user).get("/api/v1/me/earnings/").json()
-    assert theirs["labeler"] == vendor_b_labeler.public_code
+    assert theirs["public_code"] == vendor_b_labeler.public_code
     assert theirs["statements"][0]["totals"] == [{"currency": "INR", "amount": "32.00"}]
 
 
@@ -271,9 +271,10 @@ def test_a_vendor_manager_sees_their_vendors_invoices_only_by_public_code(
     client = client_for(manager_a)
     listed = client.get(f"/api/v1/vendors/{vendor_a.pk}/invoices/").json()["results"]
     invoice = paid["a_invoice"]
-    assert [(i["id"], i["number"], i["reference"]) for i in listed] == [
-        (invoice.pk, 1, "ACME-00001")
+    assert [(i["id"], i["number"], i["reference"], i["period"]) for i in listed] == [
+        (invoice.pk, 1, "ACME-00001", paid["past"].pk)
     ]
+    assert listed[0]["period_label"] == paid["past"].label
     # 12 labels at 0.10 EUR and a 5 % fee on them.
     assert listed[0]["totals"] == [{"currency": "EUR", "amount": "1.26"}]
     assert client.get(f"/api/v1/vendors/{vendor_b.pk}/invoices/").status_code == 404
@@ -285,7 +286,7 @@ def test_a_vendor_manager_sees_their_vendors_invoices_only_by_public_code(
     reply = client.get(f"/api/v1/vendors/{vendor_a.pk}/invoices/{invoice.pk}/")
     assert reply.status_code == 200
     body = reply.json()
-    codes = {line["labeler"] for line in body["lines"]}
+    codes = {line["public_code"] for line in body["lines"]}
     assert codes == {vendor_labeler.public_code, paid["second"].public_code}
     assert body["totals"] == [{"currency": "EUR", "amount": "1.26"}]
     assert Decimal(invoice.totals["EUR"]) == Decimal("1.26")
@@ -374,7 +375,7 @@ def test_a_vendor_manager_sees_their_labelers_statements_by_public_code_only(
     reply = client_for(manager_a).get(url)
     assert reply.status_code == 200
     body = reply.json()
-    by_code = {row["labeler"]: row["totals"] for row in body["labelers"]}
+    by_code = {row["public_code"]: row["totals"] for row in body["labelers"]}
     assert by_code == {
         vendor_labeler.public_code: [{"currency": "EUR", "amount": "0.90"}],
         paid["second"].public_code: [{"currency": "EUR", "amount": "0.30"}],
@@ -429,7 +430,7 @@ def test_the_invoice_and_statements_of_a_vendor_of_200_labelers_take_at_most_10_
     client = client_for(manager_a)
     with django_assert_max_num_queries(10):
         detail = client.get(f"/api/v1/vendors/{vendor_a.pk}/invoices/{invoice.pk}/")
-    assert len({line["labeler"] for line in detail.json()["lines"]}) == 200
+    assert len({line["public_code"] for line in detail.json()["lines"]}) == 200
     with django_assert_max_num_queries(10):
         pdf = client.get(f"/api/v1/vendors/{vendor_a.pk}/invoices/{invoice.pk}/?format=pdf")
     assert pdf.status_code == 200
