@@ -305,6 +305,14 @@ SPECTACULAR_SETTINGS = {
         "QualityRuleActionEnum": "qc.models.QualityRule.Action",
         "RuleFiringStatusEnum": "qc.models.RuleFiring.Status",
         "GoldCheckContestEnum": "qc.models.GoldCheck.Contest",
+        "PayRateUnitEnum": "payments.models.PayRate.Unit",
+        "PayRateScopeEnum": "payments.models.PayRate.Scope",
+        "PayPeriodCadenceEnum": "payments.models.PayPeriod.Cadence",
+        "PayPeriodStatusEnum": "payments.models.PayPeriod.Status",
+        "CalculationStatusEnum": "payments.models.Calculation.Status",
+        "LedgerLineKindEnum": "payments.models.LedgerLine.Kind",
+        "LedgerLineBasisEnum": "payments.models.LedgerLine.Basis",
+        "PaidItemKindEnum": "payments.models.PaidItem.Kind",
     },
 }
 

@@ -9,8 +9,8 @@ constraint ``payments_payrate_no_overlap`` on PostgreSQL (mapped to the same err
 rate never rewrites a period already paid: a rate may not be created, or ended, so that what it
 pays changes inside an approved or closed period.
 
-Bad input is a ``ValidationError`` naming each field at fault; money is a ``Decimal`` (a float
-is refused, never converted).
+Bad input is a ``ValidationError`` naming each field at fault; money is a ``Decimal`` (a
+floating-point number is refused, never converted).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ Unit = PayRate.Unit
 FROZEN = (PayPeriod.Status.APPROVED, PayPeriod.Status.CLOSED)
 OVERLAP_CONSTRAINT = "payments_payrate_no_overlap"
 TIER_TAKEN = "The project has a tier with this lower bound and number of checks."
-NOT_DECIMAL = "Give a Decimal (money and fractions are never floats)."
+NOT_DECIMAL = "Give an exact decimal (money and fractions are never floating-point numbers)."
 OVERLAP = (
     "Overlaps rate #{id} ({range}) of the same scope and family; end that rate first "
     "(rates of one scope and family never overlap in time)."
@@ -79,8 +79,8 @@ def clean_decimal(
 ) -> Decimal | None:
     """``value`` as a Decimal that fits ``model.field`` (digits and decimals) and lies in
     ``[minimum, maximum]`` (``(minimum, maximum]`` with ``above_minimum``); None with its
-    messages in ``errors[name]`` otherwise. An int is taken exactly; a float or a string is
-    refused."""
+    messages in ``errors[name]`` otherwise. An int is taken exactly; any other type (a string,
+    a floating-point number) is refused."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         errors[name] = [NOT_DECIMAL]
         return None
@@ -197,7 +197,7 @@ def rate_create(
     in effect over ``[effective_from, effective_to)`` (open-ended without ``effective_to``).
 
     Raises ValidationError naming each field at fault: an unknown unit or scope, a code that
-    is not ISO 4217, an amount that is a float, negative or has more than 6 decimals, a vendor
+    is not ISO 4217, an amount that is not a Decimal, negative or has more than 6 decimals, a vendor
     or labeler the scope does not name (or lacks), an active-hour rate outside internal staff
     (hourly pay is for them), a range that is empty or not time-zone aware; on
     ``effective_from``, a range that overlaps a rate of the same scope and family, or meets

@@ -16,6 +16,7 @@ from payments.models import (
     BonusTier,
     ExchangeRate,
     Invoice,
+    LedgerLine,
     PayPeriod,
     PayPolicy,
     PayRate,
@@ -24,7 +25,7 @@ from payments.models import (
 from payments.services import calculate, periods
 from qc.models import GoldCheck, LabelOutcome
 from tests.assignments.factories import gold_item, make_project
-from workforce.models import Labeler
+from workforce.models import Labeler, User
 
 # November 2026 (UTC): the period most tests pay; December follows it.
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
@@ -253,3 +254,30 @@ def payments_admin_samples(*, actor, labeler: Labeler) -> dict[str, Any]:
         "calculation": calculation,
         "invoice": Invoice.objects.get(period=october),
     }
+
+
+def vendor_with_lines(vendor, project, period, n: int) -> None:
+    """``n`` labelers of ``vendor`` with a task line and a bonus line each, written in bulk."""
+    users = User.objects.bulk_create(
+        User(username=f"{vendor.slug}-bulk-{i}", email=f"{vendor.slug}{i}@example.test")
+        for i in range(n)
+    )
+    labelers = Labeler.objects.bulk_create(
+        Labeler(user=user, kind=Labeler.Kind.VENDOR, vendor=vendor) for user in users
+    )
+    LedgerLine.objects.bulk_create(
+        LedgerLine(
+            period=period,
+            project=project,
+            labeler=labeler,
+            vendor=vendor,
+            kind=kind,
+            basis="accepted" if kind == "task" else "",
+            quantity=Decimal(10),
+            unit_rate=Decimal("0.1"),
+            amount=Decimal("1.00"),
+            currency="EUR",
+        )
+        for labeler in labelers
+        for kind in ("task", "bonus")
+    )

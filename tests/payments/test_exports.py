@@ -34,8 +34,8 @@ from tests.payments.factories import (
     make_period,
     make_rate,
     set_policy,
+    vendor_with_lines,
 )
-from tests.payments.test_statements import _vendor_with_lines
 from workforce.models import User
 
 pytestmark = pytest.mark.django_db
@@ -227,7 +227,7 @@ def test_a_vendors_invoice_costs_at_most_ten_queries_for_200_labelers(
 ):
     project = make_project(tasks=0)
     period = make_period()
-    _vendor_with_lines(vendor_a, project, period, 200)
+    vendor_with_lines(vendor_a, project, period, 200)
     [invoice] = approve_and_invoice(period, vendor_a)
 
     with django_assert_max_num_queries(10):

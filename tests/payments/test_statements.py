@@ -32,6 +32,7 @@ from tests.payments.factories import (
     overturn,
     pending_labels,
     set_policy,
+    vendor_with_lines,
 )
 from workforce.models import Labeler, User
 
@@ -309,39 +310,12 @@ def test_vendor_statements_are_scoped(
     )
 
 
-def _vendor_with_lines(vendor, project, period, n: int) -> None:
-    """``n`` labelers of ``vendor`` with a task line and a bonus line each, written in bulk."""
-    users = User.objects.bulk_create(
-        User(username=f"{vendor.slug}-bulk-{i}", email=f"{vendor.slug}{i}@example.test")
-        for i in range(n)
-    )
-    labelers = Labeler.objects.bulk_create(
-        Labeler(user=user, kind=Labeler.Kind.VENDOR, vendor=vendor) for user in users
-    )
-    LedgerLine.objects.bulk_create(
-        LedgerLine(
-            period=period,
-            project=project,
-            labeler=labeler,
-            vendor=vendor,
-            kind=kind,
-            basis="accepted" if kind == "task" else "",
-            quantity=Decimal(10),
-            unit_rate=Decimal("0.1"),
-            amount=Decimal("1.00"),
-            currency="EUR",
-        )
-        for labeler in labelers
-        for kind in ("task", "bonus")
-    )
-
-
 def test_a_vendors_statements_page_costs_the_same_queries_for_200_labelers_as_for_2(
     vendor_a, vendor_b, manager_a, manager_b, project, django_assert_max_num_queries
 ):
     period = make_period()
-    _vendor_with_lines(vendor_a, project, period, 200)
-    _vendor_with_lines(vendor_b, project, period, 2)
+    vendor_with_lines(vendor_a, project, period, 200)
+    vendor_with_lines(vendor_b, project, period, 2)
     approve(period)
 
     counts = []
