@@ -35,10 +35,12 @@ from rest_framework.test import APIClient
 
 from assignments import services
 from assignments.models import Assignment, Task
+from payments.services.calculate import period_calculate
 from qc.models import GoldItem, GoldSet, QualityRule, Quiz, QuizAttempt, RuleFiring
 from qc.services import rules as rule_services
 from tests.assignments.factories import make_project
 from tests.factories import make_labeler
+from tests.payments.factories import make_period, make_rate
 from tests.qc.factories import make_rule
 from tests.qc.quiz_factories import make_quiz
 
@@ -288,6 +290,13 @@ def test_nothing_a_labeler_senior_or_manager_sees_tells_control_from_real(world)
         listed[kind].add(json.dumps(url_shape(row), sort_keys=True))
     assert listed[True] == listed[False]
 
+    # Pay: the project pays per accepted label and the period under way is calculated, so the
+    # walk below reads earnings, statements and the period with lines in them.
+    make_rate(world["project"], "0.10", "EUR")
+    now = timezone.now()
+    world["period"] = make_period(now - timedelta(days=7), now + timedelta(days=7))
+    period_calculate(actor=world["ops_user"], period_id=world["period"].pk)
+
     # Every GET route, as each of the three: no canary of an untaught item, ever.
     untaught = [canary(i) for pk, i in world["items"].items() if pk not in taught]
     for who in ("client", "manager", "senior"):
@@ -339,6 +348,7 @@ def walk_every_get(world, client: APIClient):
         "rule-firings": firings,
         "rule-actions": firings,  # the deprecated alias of rule-firings/ answers the same
         "projects": [project.pk],
+        "pay-periods": [world["period"].pk],
         "quality-rules": list(
             QualityRule.objects.filter(project_id=project.pk).values_list("pk", flat=True)
         ),
