@@ -399,25 +399,45 @@ class PaidItem(models.Model):
         HOURLY = "hourly", "Hourly"
         REVIEW = "review", "Review"
 
+    # A period pays up to millions of items, each written once by INSERT … SELECT: every index
+    # is paid for on each row, so none is kept twice (period leads payments_item_period_line)
+    # and the sparse columns (review, corrects) are indexed only where they are set.
     line = models.ForeignKey(LedgerLine, on_delete=models.PROTECT, related_name="items")
-    period = models.ForeignKey(PayPeriod, on_delete=models.PROTECT, related_name="+")
+    period = models.ForeignKey(
+        PayPeriod, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     assignment = models.ForeignKey(
         Assignment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     review = models.ForeignKey(
-        Review, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Review, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     basis = models.CharField(max_length=12, choices=LedgerLine.Basis.choices, blank=True)
     unit_value = _money()
     earned_at = models.DateTimeField()
-    corrects = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrected_by"
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrected_by",
+        db_index=False,
     )
 
     class Meta:
-        indexes = [models.Index(fields=["period", "line"], name="payments_item_period_line")]
+        indexes = [
+            models.Index(fields=["period", "line"], name="payments_item_period_line"),
+            models.Index(
+                fields=["review"], condition=Q(review__isnull=False), name="payments_item_review"
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["corrects"],
+                condition=Q(corrects__isnull=False),
+                name="payments_paiditem_corrected_once",
+            ),
             models.UniqueConstraint(
                 fields=["kind", "assignment"],
                 condition=Q(corrects__isnull=True, assignment__isnull=False),

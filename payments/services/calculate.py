@@ -348,6 +348,55 @@ def _fetch(sql: str, params: dict | None = None) -> list[tuple]:
         return cursor.fetchall()
 
 
+# The tables a calculation reads, whose statistics its plans rest on.
+READ_TABLES = (
+    "qc_labeloutcome",
+    "qc_goldcheck",
+    "assignments_assignment",
+    "assignments_review",
+    "workforce_labeler",
+    "payments_payrate",
+    "payments_paiditem",
+    "payments_ledgerline",
+)
+# Those autovacuum would analyze now: never analyzed, or changed by more than its default
+# threshold (50 rows and 10 % of the table) since they were.
+STALE_STATISTICS = """
+    SELECT relname FROM pg_stat_user_tables
+    WHERE relname = ANY(%(tables)s)
+      AND (COALESCE(last_analyze, last_autoanalyze) IS NULL
+           OR n_mod_since_analyze > 50 + 0.1 * n_live_tup)
+    ORDER BY relname
+"""
+# pg_try_advisory_xact_lock key: one calculation at a time analyzes (two ANALYZEs of one table
+# at once can fail updating pg_statistic); the other goes on with what the first leaves.
+ANALYZE_LOCK = 0x7061795F616E  # "pay_an"
+
+
+def _refresh_statistics() -> list[str]:
+    """ANALYZE the tables the calculation reads whose statistics are stale, on PostgreSQL;
+    returns their names. A calculation often follows a bulk import or a month of work that
+    autovacuum has not caught up with (or that a server without autovacuum never will): on no
+    statistics the planner expects one row from each table, and the 'never paid before' check
+    turns quadratic in the period's size."""
+    if connection.vendor != "postgresql":
+        return []
+    with transaction.atomic():
+        if not _fetch("SELECT pg_try_advisory_xact_lock(%(key)s)", {"key": ANALYZE_LOCK})[0][0]:
+            return []
+        stale = [row[0] for row in _fetch(STALE_STATISTICS, {"tables": list(READ_TABLES)})]
+        if stale:
+            _execute("ANALYZE " + ", ".join(stale))
+    return stale
+
+
+def _analyze_temp_tables() -> None:
+    """Temporary tables are never analyzed by autovacuum: without this the items insert joins
+    a million desired items to their groups on a guess of a thousand rows each."""
+    if connection.vendor == "postgresql":
+        _execute("ANALYZE pay_desired, pay_groups, pay_lines")
+
+
 def _drop_temp_tables() -> None:
     for table in ("pay_desired", "pay_groups", "pay_lines"):
         _execute(f"DROP TABLE IF EXISTS {table}")
@@ -548,6 +597,7 @@ def _project_batch(period: PayPeriod, project_id: int) -> tuple[int, int]:
                 "INSERT INTO pay_lines (g, line_id) VALUES (%s, %s)",
                 [(group.g, line.pk) for group, line in zip(groups, item_lines, strict=True)],
             )
+        _analyze_temp_tables()
         written_items = _execute(ITEMS_INSERT, params)
     extra = _bonus_lines(period, project_id, item_lines)
     extra += _fee_lines(period, project_id, item_lines + extra)
@@ -592,6 +642,7 @@ def period_calculate(*, actor, period_id: int, calculation_id: int | None = None
             f"Period {period.label} is {period.status}: its ledger can no longer change.",
             code="period_frozen",
         )
+    _refresh_statistics()
     projects = _projects(period)
     # A retried task reruns its calculation from the start: counts begin again.
     calculation.status = Calculation.Status.RUNNING

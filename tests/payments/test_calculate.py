@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from config.errors import Conflict
 from payments.ledger import ledger_hash
@@ -406,6 +407,44 @@ def test_two_calculations_at_once_leave_one_ledger(people):
     hashes = {r.ledger_hash for r in results}
     assert hashes == {PayPeriod.objects.get(pk=period.pk).ledger_hash}
     assert period_calculate(actor=None, period_id=period.pk).ledger_hash in hashes
+
+
+def _analyzes(run) -> list[str]:
+    """The tables ``run()`` analyzed, from the statements it sent."""
+    with connection.cursor() as cursor:
+        # Counters reach the shared statistics at the end of the next transaction.
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return [
+        table.strip()
+        for query in queries
+        if query["sql"].startswith("ANALYZE ")
+        for table in query["sql"].removeprefix("ANALYZE ").split(",")
+    ]
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_calculation_analyzes_the_tables_it_reads_once_their_statistics_are_stale(people):
+    project = make_project(tasks=0)
+    make_rate(project, "0.05")
+    period = make_period()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(calculate.READ_TABLES))
+    # More than autovacuum's threshold (50 rows and 10 %) of new outcomes since then.
+    decided_labels(project, people["ann"], accepted=150)
+
+    def run():
+        period_calculate(actor=None, period_id=period.pk)
+
+    first = _analyzes(run)
+    assert "qc_labeloutcome" in first
+    assert {"pay_desired", "pay_groups", "pay_lines"} <= set(first)  # before the items insert
+    second = _analyzes(run)
+    assert "qc_labeloutcome" not in second
+    assert "pay_desired" not in second  # unchanged: no items written, nothing to join
 
 
 def test_a_queued_calculation_runs_in_the_worker_once_the_request_commits(
