@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from assignments import sql
@@ -159,25 +159,34 @@ class FollowUp:
 def submission_follow_up(*, assignment_id: int) -> FollowUp:
     """After a submission commits (the Celery task ``assignments.assignment_submitted``): grade
     a control answer (``control_answer_grade``) and run consensus on a task whose last slot is
-    filled (``task_consensus_run``). Reloads everything; idempotent and safe to run
-    concurrently (each step is; a second run does nothing more). An unknown or unsubmitted
-    assignment is a no-op."""
+    filled (``task_consensus_run``, deciding it as of its last label's submission). Reloads
+    everything; idempotent and safe to run concurrently (each step is; a second run does
+    nothing more). An unknown or unsubmitted assignment is a no-op."""
     # Imported here: consensus imports this module's package.
     from assignments.services.consensus import task_consensus_run
 
+    # When the task's last label came in: a task is decided when it is complete, as a control
+    # answer is graded at its submission, so that neither kind of label is earned (paid, scored)
+    # at a moment of its own (the worker's delay is not the labeler's).
+    completed_at = (
+        Assignment.objects.filter(task_id=OuterRef("task_id"), status=Assignment.Status.SUBMITTED)
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1]
+    )
     row = (
         Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.SUBMITTED)
-        .values_list("is_control", "task_id", "task__state")
+        .annotate(completed_at=Subquery(completed_at))
+        .values_list("is_control", "task_id", "task__state", "completed_at")
         .first()
     )
     if row is None:
         return FollowUp(graded=False, consensus="")
-    is_control, task_id, state = row
+    is_control, task_id, state, completed_at = row
     if is_control:
         return FollowUp(graded=control_answer_grade(assignment_id=assignment_id), consensus="")
     if state != Task.State.COMPLETE:
         return FollowUp(graded=False, consensus="")
-    return FollowUp(graded=False, consensus=task_consensus_run(task_id=task_id))
+    return FollowUp(graded=False, consensus=task_consensus_run(task_id=task_id, now=completed_at))
 
 
 def control_answer_grade(*, assignment_id: int, now: datetime | None = None) -> bool:

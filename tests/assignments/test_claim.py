@@ -64,6 +64,31 @@ class TestClaim:
             )
         assert sorted(seen) == sorted(Task.objects.values_list("pk", flat=True))
 
+    def test_a_task_is_decided_as_of_its_last_labels_submission_not_when_the_worker_runs(self):
+        from qc.models import LabelOutcome
+
+        project = make_project(tasks=1, overlap=2)
+        start = timezone.now() - timedelta(hours=3)
+        submitted = []
+        for i, labeler in enumerate((make_labeler(), make_labeler())):
+            at = start + timedelta(minutes=10 * i)
+            claim = services.assignment_claim_next(labeler=labeler, project_id=project.pk, now=at)
+            services.assignment_submit(
+                labeler=labeler,
+                assignment_id=claim.assignment.pk,
+                answer="ok",
+                now=at + timedelta(minutes=1),
+            )
+            submitted.append(claim.assignment.pk)
+        # The worker runs hours later, for the first label's message and then the second's.
+        for pk in submitted:
+            services.submission_follow_up(assignment_id=pk)
+        task = Task.objects.get(project=project)
+        last = start + timedelta(minutes=11)
+        assert task.state == Task.State.RESOLVED
+        assert task.decided_at == last
+        assert set(LabelOutcome.objects.values_list("decided_at", flat=True)) == {last}
+
     def test_expired_lease_frees_its_slot_without_any_job(self):
         project = make_project(tasks=1, overlap=1, lease_seconds=60)
         a, b = make_labeler(), make_labeler()
