@@ -362,6 +362,9 @@ class LedgerLine(models.Model):
     )
     rule = models.CharField(max_length=200, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # How many paid items hang on the line (0 for a bonus, a fee or a deduction): an hourly
+    # line's quantity is hours, so the count is kept, and a recalculation compares it.
+    item_count = models.PositiveIntegerField(db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from config.errors import Conflict
@@ -427,6 +427,7 @@ def _line(period: PayPeriod, project_id: int, group: _Group) -> LedgerLine:
         rate_id=group.rate_id,
         rule=group.rule,
         detail=detail,
+        item_count=group.n,
     )
 
 
@@ -574,7 +575,7 @@ def _project_batch(period: PayPeriod, project_id: int) -> tuple[int, int]:
     groups = [_Group(*row) for row in _fetch(GROUP_ROWS)]
     # The project's lines as they stand, by whether items hang on them.
     stored = LedgerLine.objects.filter(period=period, project_id=project_id)
-    stored_items = _fetch(f"SELECT COUNT(*) FROM ({STORED}) s", params)[0][0]
+    stored_items = stored.aggregate(n=Sum("item_count"))["n"] or 0
     unchanged = stored_items == sum(g.n for g in groups) and not _fetch(
         f"SELECT 1 FROM ({DESIRED_AS_STORED} EXCEPT {STORED}) x LIMIT 1", params
     )
