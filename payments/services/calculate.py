@@ -526,8 +526,14 @@ def _fee_lines(period: PayPeriod, project_id: int, lines: list[LedgerLine]) -> l
                         f"Vendor fee: {contract.fee_percent}% of its labelers' earnings",
                     )
                 )
+        # A label that earns nothing (rejected, with no pay for rejected work) is not paid,
+        # so it carries no fee either.
         labels = sum(
-            (line.quantity for line in by_vendor[vendor_id] if line.kind == Kind.TASK),
+            (
+                line.quantity
+                for line in by_vendor[vendor_id]
+                if line.kind == Kind.TASK and line.unit_rate > 0
+            ),
             Decimal(0),
         )
         if contract.fee_per_label and labels:

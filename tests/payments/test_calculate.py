@@ -314,7 +314,8 @@ def test_a_vendor_fee_is_a_line_of_the_vendor_per_currency_and_per_label(project
     contract(vendor_a, percent="10", per_label="0.002")
     vendor_a.default_currency = "EUR"
     vendor_a.save(update_fields=["default_currency"])
-    decided_labels(project, people["ann"], accepted=30)
+    # Ann's five rejected labels earn nothing (no policy pays rejected work): no fee on them.
+    decided_labels(project, people["ann"], accepted=30, rejected=5)
     decided_labels(project, people["bob"], accepted=30)
     period = make_period()
     period_calculate(actor=None, period_id=period.pk)
