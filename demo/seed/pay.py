@@ -280,31 +280,45 @@ def seed_periods(seed: DemoSeed) -> None:
         _calculate(seed, current)
 
 
+def _flag_target(project: Project, senior: Labeler) -> Assignment | None:
+    """The first vendor label on a real task paid as rejected in a closed week (it lost to the
+    consensus answer), on a task the senior did not label and no review has touched."""
+    paid = PaidItem.objects.filter(
+        kind=PaidItem.Kind.TASK,
+        basis=LedgerLine.Basis.REJECTED,
+        corrects__isnull=True,
+        period__status=Status.CLOSED,
+        line__project=project,
+    ).values("assignment_id")
+    return (
+        Assignment.objects.select_related("labeler")
+        .filter(
+            pk__in=paid,
+            is_control=False,
+            status=Assignment.Status.SUBMITTED,
+            labeler__kind=Labeler.Kind.VENDOR,
+        )
+        .exclude(task__assignments__labeler=senior)
+        .exclude(task__reviews__isnull=False)
+        .order_by("submitted_at", "id")
+        .first()
+    )
+
+
 def review_flag(seed: DemoSeed, project: Project) -> None:
-    """This week a vendor labeler flags one of their decided labels with a question, and the
-    senior labeler works the review queue until that flag is resolved (answering with the
-    task's answer, or for a task still undecided the first label's): reviews paid at the review
-    rate in the current week. Once: the flag is found by its question."""
+    """This week a vendor labeler flags a label of theirs that lost to the consensus answer
+    in a closed week, asking whether their answer was right after all; the senior labeler works
+    the review queue (answering with the task's answer, or for a task still undecided the first
+    label's) and, on that flag, agrees with the labeler: the review overturns the closed week's
+    decision. The review is paid at the review rate in the current week, and the labels whose
+    verdict changed are adjusted there. Once: the flag is found by its question."""
     flagged = Review.objects.filter(project=project, kind=Review.Kind.FLAG, question=FLAG_QUESTION)
     if flagged.exists():
         seed.existing["flags"] += 1
         return
     senior = Labeler.objects.filter(user__username=SENIOR, status=Labeler.Status.ACTIVE).first()
-    target = (
-        Assignment.objects.select_related("labeler")
-        .filter(
-            project=project,
-            is_control=False,
-            status=Assignment.Status.SUBMITTED,
-            labeler__kind=Labeler.Kind.VENDOR,
-            task__decided_at__isnull=False,
-        )
-        .exclude(task__assignments__labeler=senior)
-        .exclude(task__reviews__isnull=False)
-        .order_by("task_id", "id")
-        .first()
-    )
-    if senior is None or target is None:
+    target = _flag_target(project, senior) if senior is not None else None
+    if target is None:
         return
     flag = reviews.assignment_flag(
         labeler=target.labeler, assignment_id=target.pk, question=FLAG_QUESTION
@@ -312,9 +326,12 @@ def review_flag(seed: DemoSeed, project: Project) -> None:
     seed.created["flags"] += 1
     while (claim := reviews.review_claim_next(reviewer=senior, project_id=project.pk)) is not None:
         task = claim.review.task
-        if task.decided_at is None and not claim.answers:
+        if claim.review.pk == flag.pk:
+            answer = target.answer  # the labeler was right: the closed week's decision changes
+        elif task.decided_at is None and not claim.answers:
             break  # a flag on a task without an answer yet: left to a person
-        answer = task.final_answer if task.decided_at else claim.answers[0]["answer"]
+        else:
+            answer = task.final_answer if task.decided_at else claim.answers[0]["answer"]
         reviews.review_resolve(
             reviewer=senior, review_id=claim.review.pk, answer=answer, note=REVIEW_NOTE
         )

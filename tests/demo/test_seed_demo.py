@@ -19,6 +19,7 @@ from guardian.models import UserObjectPermission
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors.control_set import project_control_state
+from demo.seed.pay import FLAG_QUESTION
 from demo.seed.qualification import (
     ATTEMPTS,
     GOLD_ITEMS,
@@ -47,6 +48,7 @@ from payments.models import (
     PayRate,
     VendorContract,
 )
+from payments.services.calculate import RULE_REGRADED, RULE_REVIEW
 from qc.models import (
     AttemptQuestion,
     GoldItem,
@@ -782,10 +784,15 @@ def test_pay_closes_the_past_weeks_with_invoices_and_adjusts_a_closed_week_in_th
     )
     assert review.amount == review.rate.amount
 
-    # The gold correction made after the weeks closed adjusts their labels in this week: each
-    # adjustment points at a closed week and corrects an item paid there.
+    # The flag's review overturned a closed week's decision, and the gold correction made after
+    # the weeks closed re-graded control labels: both are adjusted in this week, each adjustment
+    # pointing at a closed week and correcting an item paid there.
     adjustments = LedgerLine.objects.filter(period=current, kind="adjustment")
-    assert adjustments.exists()
+    assert {line.rule for line in adjustments} == {RULE_REVIEW, RULE_REGRADED}
+    flagged = Review.objects.get(kind="flag", question=FLAG_QUESTION)
+    assert flagged.assignment.answer == flagged.task.final_answer  # the labeler was right
+    overturned = adjustments.filter(rule=RULE_REVIEW, labeler=flagged.assignment.labeler)
+    assert overturned.get().amount > 0
     closed = {p.pk for p in past}
     assert {line.detail["corrects_period"] for line in adjustments} <= closed
     corrected = PaidItem.objects.filter(line__in=adjustments)
