@@ -29,7 +29,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -40,6 +40,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from assignments.models import Project
 from config.admin import (
     ConfirmationActionsMixin,
     LargeTableMixin,
@@ -69,7 +70,7 @@ from payments.models import (
     VendorContract,
 )
 from payments.selectors import invoices, statements
-from payments.services import calculate, periods, rates
+from payments.services import calculate, deductions, periods, rates
 from workforce.models import Labeler
 
 P = PayPeriod.Status
@@ -396,6 +397,33 @@ class ShownHashesInput(forms.HiddenInput):
         )
 
 
+class DeductionForm(forms.Form):
+    """What ``deductions.deduction_add`` takes, the labeler found by public code or user name
+    (a select of every labeler would not fit a large workforce)."""
+
+    labeler = forms.CharField(max_length=150, help_text="Their public code or user name.")
+    project = forms.ModelChoiceField(queryset=Project.objects.order_by("name"))
+    amount = forms.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="What is taken off their pay, more than 0, to the currency's minor unit.",
+    )
+    currency = forms.CharField(max_length=3, help_text="ISO 4217, e.g. EUR.")
+    reason = forms.CharField(
+        max_length=200, help_text="Shown to the labeler on their statement, and to their vendor."
+    )
+
+    def clean_labeler(self) -> Labeler:
+        text = self.cleaned_data["labeler"].strip()
+        labeler = Labeler.objects.filter(Q(public_code=text) | Q(user__username=text)).first()
+        if labeler is None:
+            raise forms.ValidationError("No labeler has this public code or user name.")
+        return labeler
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].strip().upper()
+
+
 class ApproveForm(PeriodReasonForm):
     """The reason, and the ledger hash of each period as the page showed it (``pk:hash``
     pairs): approving passes it as ``expected_hash``, so a period recalculated meanwhile is
@@ -614,6 +642,7 @@ class PayPeriodAdmin(
         return request.user.has_perm("payments.change_payperiod")
 
     has_calculate_permission = has_approve_permission = has_close_permission = _may_run
+    has_deduct_permission = _may_run
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = dict(extra_context or {})
@@ -631,6 +660,7 @@ class PayPeriodAdmin(
 
     STEPS = (
         ("calculate", "Calculate", (P.OPEN, P.CALCULATED)),
+        ("deduct", "Deduct…", (P.OPEN, P.CALCULATED)),
         ("approve", "Approve…", (P.CALCULATED,)),
         ("close", "Close…", (P.APPROVED,)),
     )
@@ -644,7 +674,9 @@ class PayPeriodAdmin(
         ]
 
     def get_urls(self):
-        steps = object_view_urls(self, "calculate", "approve", "close", "payroll", "statement")
+        steps = object_view_urls(
+            self, "calculate", "approve", "close", "deduct", "payroll", "statement"
+        )
         return [*steps, *super().get_urls()]
 
     def statement_view(self, request, object_id):
@@ -734,6 +766,9 @@ class PayPeriodAdmin(
     def close_view(self, request, object_id):
         return self._object_step(request, object_id, "close")
 
+    def deduct_view(self, request, object_id):
+        return self._object_step(request, object_id, "deduct")
+
     # -- the workflow's actions --
 
     reason_noun = "period"
@@ -812,6 +847,39 @@ class PayPeriodAdmin(
                 reason=c["reason"],
                 expected_hash=c["hashes"].get(p.pk) or "(not shown)",
             ),
+        )
+
+    @admin.action(description="Deduct from a labeler's pay", permissions=["deduct"])
+    def deduct(self, request, queryset):
+        """The period page's "Deduct…" button (not in the list's actions: one period at a
+        time): ``deductions.deduction_add`` with the form's labeler, project, amount and
+        reason."""
+        chosen = list(queryset.order_by("pk"))
+        totals = period_totals(p.pk for p in chosen)
+        return self.reason_action(
+            request,
+            chosen,
+            action="deduct",
+            form_class=DeductionForm,
+            apply=lambda p, c: deductions.deduction_add(
+                actor=request.user,
+                period_id=p.pk,
+                labeler_id=c["labeler"].pk,
+                project_id=c["project"].pk,
+                amount=c["amount"],
+                currency=c["currency"],
+                reason=c["reason"],
+            ),
+            verb="deduct",
+            success=lambda n: (
+                "Deducted: the line is in the period's ledger, and a calculated "
+                "period's hash follows it."
+            ),
+            title="Deduct from a labeler's pay",
+            intro="A deduction is a line of its own in the period, with its reason, on the "
+            "labeler's statement and their vendor's invoice; a recalculation keeps it. In:",
+            line=lambda p: self._confirm_line(p, totals.get(p.pk, {})),
+            describe=lambda p: p.label,
         )
 
     @admin.action(description="Close selected periods", permissions=["close"])

@@ -25,6 +25,10 @@ Routes (under /api/v1/):
   hash the caller confirmed; 409 ``invalid_transition`` from any other status).
 * ``POST pay-periods/{id}/close/`` ``{"reason"}`` — ops: approved → closed.
 * ``GET pay-periods/{id}/payroll/?format=csv`` — ops: the internal staff's payroll, a CSV.
+* ``GET|POST pay-periods/{id}/deductions/`` ``{"labeler", "project", "amount", "currency",
+  "reason"}`` — ops: a period's deductions; deduct an amount from a labeler's pay in an open or
+  calculated period (201; 409 ``period_frozen`` otherwise). ``POST
+  pay-periods/{id}/deductions/{line_id}/remove/`` ``{"reason"}`` — ops: remove one (204).
 
 Money is a decimal string in every reply (``Money``), never a JSON number, which a client
 would read as binary floating point and lose cents; amounts are written to their currency's
@@ -52,7 +56,7 @@ from payments import exports
 from payments.models import Calculation, Invoice, LedgerLine, PayPeriod, PayPeriodStatusChange
 from payments.selectors import invoices as selectors
 from payments.selectors import statements
-from payments.services import calculate, periods
+from payments.services import calculate, deductions, periods
 from workforce.permissions import OPS_ONLY, OPS_OR_VENDOR_MANAGER
 from workforce.selectors import is_ops, vendor_get_for
 
@@ -590,6 +594,90 @@ class VendorStatementsApi(APIView):
         return Response(VendorStatementsOut(data).data)
 
 
+# -- deductions --------------------------------------------------------------------------------
+
+
+class DeductionIn(StrictSerializer):
+    labeler = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
+    project = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
+    amount = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="What is deducted, more than 0, as a decimal string in the currency's minor "
+        "unit at most (JPY 0 decimals, EUR 2, KWD 3).",
+    )
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217.")
+    reason = serializers.CharField(max_length=200, help_text="Why; the labeler sees it.")
+
+
+class DeductionOut(MoneyRowOut):
+    id = serializers.IntegerField()
+    period = serializers.IntegerField(source="period_id")
+    labeler = serializers.CharField(source="labeler.public_code")
+    project = serializers.IntegerField(source="project_id")
+    amount = Money(help_text="Negative: what the line takes off.")
+    currency = serializers.CharField()
+    reason = serializers.CharField(source="rule")
+    created_at = serializers.DateTimeField()
+
+
+class DeductionRemoveIn(StrictSerializer):
+    reason = serializers.CharField(max_length=2_000, help_text="Why the deduction goes; kept.")
+
+
+_DEDUCTION_CONFLICTS = "period_frozen: the period is approved or closed"
+
+
+class DeductionListApi(APIView):
+    """GET: a period's deductions (ops). POST: deduct an amount from a labeler's pay in an open
+    or calculated period, with the reason (``payments.services.deductions``); a calculated
+    period's ledger hash follows."""
+
+    permission_classes = OPS_ONLY
+
+    @extend_schema(responses=DeductionOut(many=True))
+    def get(self, request, pk: int):
+        rows = selectors.deductions_list_for(actor=request.user, period_id=pk)
+        return Response(DeductionOut(rows, many=True).data)
+
+    @extend_schema(
+        request=DeductionIn,
+        responses={201: DeductionOut, 409: OpenApiResponse(description=_DEDUCTION_CONFLICTS)},
+    )
+    def post(self, request, pk: int):
+        selectors.pay_period_get_for(actor=request.user, period_id=pk)
+        data = parse_input(DeductionIn, request.data)
+        line = deductions.deduction_add(
+            actor=request.user,
+            period_id=pk,
+            labeler_id=data["labeler"],
+            project_id=data["project"],
+            amount=data["amount"],
+            currency=data["currency"],
+            reason=data["reason"],
+        )
+        line = selectors.deductions_list_for(actor=request.user, period_id=pk).get(pk=line.pk)
+        return Response(DeductionOut(line).data, status=status.HTTP_201_CREATED)
+
+
+class DeductionRemoveApi(APIView):
+    """POST: remove a deduction made in error from an open or calculated period (ops)."""
+
+    permission_classes = OPS_ONLY
+
+    @extend_schema(
+        request=DeductionRemoveIn,
+        responses={204: None, 409: OpenApiResponse(description=_DEDUCTION_CONFLICTS)},
+    )
+    def post(self, request, pk: int, line_id: int):
+        selectors.pay_period_get_for(actor=request.user, period_id=pk)
+        data = parse_input(DeductionRemoveIn, request.data)
+        deductions.deduction_remove(
+            actor=request.user, period_id=pk, line_id=line_id, reason=data["reason"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 urlpatterns = [
     path("pay-periods/", PeriodListApi.as_view(), name="pay-period-list"),
     path("pay-periods/<id:pk>/", PeriodDetailApi.as_view(), name="pay-period-detail"),
@@ -606,5 +694,15 @@ urlpatterns = [
         name="vendor-invoice-detail",
     ),
     path("pay-periods/<id:pk>/payroll/", PeriodPayrollApi.as_view(), name="pay-period-payroll"),
+    path(
+        "pay-periods/<id:pk>/deductions/",
+        DeductionListApi.as_view(),
+        name="pay-period-deduction-list",
+    ),
+    path(
+        "pay-periods/<id:pk>/deductions/<id:line_id>/remove/",
+        DeductionRemoveApi.as_view(),
+        name="pay-period-deduction-remove",
+    ),
     path("me/earnings/", MeEarningsApi.as_view(), name="me-earnings"),
 ]

@@ -40,6 +40,16 @@ def pay_period_get_for(*, actor: User, period_id: int) -> PayPeriod:
     return get_or_not_found(pay_periods_list_for(actor=actor), pk=period_id)
 
 
+def deductions_list_for(*, actor: User, period_id: int) -> QuerySet[LedgerLine]:
+    """The deductions of a period ``actor`` may read (``pay_period_get_for``), oldest first."""
+    period = pay_period_get_for(actor=actor, period_id=period_id)
+    return (
+        LedgerLine.objects.filter(period=period, kind=LedgerLine.Kind.DEDUCTION)
+        .select_related("labeler", "project")
+        .order_by("id")
+    )
+
+
 def invoices_list_for(*, actor: User, vendor_id: int) -> QuerySet[Invoice]:
     """The invoices of a vendor ``actor`` may read (ops: any; a vendor manager: theirs),
     newest number first; ``NotFound`` for a vendor they may not read."""

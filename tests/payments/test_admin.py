@@ -414,3 +414,65 @@ def test_calculating_a_frozen_period_says_why_and_queues_nothing(ops_client, sam
     assert Calculation.objects.filter(period=october).count() == before
     page = ops_client.get(admin_url(PayPeriod, "change", october.pk)).content.decode()
     assert admin_url(PayPeriod, "calculate", october.pk) not in page  # no button either
+
+
+# -- deductions ----------------------------------------------------------------------------------
+
+
+def test_a_deduction_is_made_from_the_period_page_through_the_service(
+    ops_client, samples, vendor_labeler
+):
+    november = samples["period"]  # calculated
+    page = ops_client.get(admin_url(PayPeriod, "change", november.pk)).content.decode()
+    deduct_url = admin_url(PayPeriod, "deduct", november.pk)
+    assert deduct_url in page
+    form = ops_client.get(deduct_url)
+    assert form.status_code == 200 and november.ledger_hash in form.content.decode()
+    fields = {
+        "post": "yes",
+        "labeler": vendor_labeler.public_code,
+        "project": samples["pay_project"].pk,
+        "amount": "0.40",
+        "currency": "eur",
+        "reason": "Headset not returned",
+    }
+    unknown = ops_client.post(deduct_url, {**fields, "labeler": "nobody"})
+    assert unknown.status_code == 200
+    assert "No labeler has this public code or user name." in unknown.content.decode()
+    assert not LedgerLine.objects.filter(kind="deduction").exists()
+
+    done = ops_client.post(deduct_url, fields)
+    assert done.status_code == 302
+    line = LedgerLine.objects.get(kind="deduction")
+    assert (line.labeler, line.amount, line.currency, line.rule) == (
+        vendor_labeler,
+        Decimal("-0.40"),
+        "EUR",
+        "Headset not returned",
+    )
+    november.refresh_from_db()
+    assert november.ledger_hash == ledger_hash(november.pk)
+
+
+def test_a_frozen_period_offers_no_deduction_and_refuses_one_with_the_reason(
+    ops_client, samples, vendor_labeler
+):
+    october = samples["approved_period"]
+    deduct_url = admin_url(PayPeriod, "deduct", october.pk)
+    page = ops_client.get(admin_url(PayPeriod, "change", october.pk)).content.decode()
+    assert deduct_url not in page
+    response = ops_client.post(
+        deduct_url,
+        {
+            "post": "yes",
+            "labeler": vendor_labeler.public_code,
+            "project": samples["pay_project"].pk,
+            "amount": "0.40",
+            "currency": "EUR",
+            "reason": "Too late",
+        },
+    )
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("its ledger can no longer change" in m for m in messages), messages
+    assert not LedgerLine.objects.filter(kind="deduction").exists()

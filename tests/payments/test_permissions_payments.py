@@ -11,6 +11,7 @@ payroll; ops and vendor managers on ``me/earnings/``, which is a labeler's own).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 from payments.ledger import ledger_hash
 from payments.models import Invoice, PayPeriod
+from payments.services import deductions
+from tests.assignments.factories import make_project
 from tests.payments.factories import DEC, JAN, NOV, make_period
 from tests.permissions import V1, Row, matrix_test, route_test
 
@@ -30,6 +33,14 @@ STATEMENTS = VENDOR + "statements/"
 PERIODS = V1 + "pay-periods/"
 SEP, OCT = NOV.replace(month=9), NOV.replace(month=10)
 PERIOD = PERIODS + "<id:pk>/"
+
+DEDUCTION = {
+    "labeler": "{vendor_labeler}",
+    "project": "{project}",
+    "amount": "1.50",
+    "currency": "EUR",
+    "reason": "Headset not returned",
+}
 
 # ops, manager A, manager B, internal labeler, vendor labeler (of A), anonymous
 NOT_OPS = (403, 403, 403, 403, 401)
@@ -283,6 +294,69 @@ MATRIX: tuple[Row, ...] = (
         "/api/v1/pay-periods/{missing}/payroll/",
         (404, *NOT_OPS),
     ),
+    # -- deductions (ops) --
+    Row(
+        "deductions of the open period",
+        "GET",
+        PERIOD + "deductions/",
+        "/api/v1/pay-periods/{open_period}/deductions/",
+        (200, *NOT_OPS),
+    ),
+    Row(
+        "deductions of a period that does not exist",
+        "GET",
+        PERIOD + "deductions/",
+        "/api/v1/pay-periods/{missing}/deductions/",
+        (404, *NOT_OPS),
+    ),
+    Row(
+        "deduct in the open period",
+        "POST",
+        PERIOD + "deductions/",
+        "/api/v1/pay-periods/{open_period}/deductions/",
+        (201, *NOT_OPS),
+        DEDUCTION,
+    ),
+    Row(
+        "deduct in a closed period",
+        "POST",
+        PERIOD + "deductions/",
+        "/api/v1/pay-periods/{closed_period}/deductions/",
+        (409, *NOT_OPS),
+        DEDUCTION,
+    ),
+    Row(
+        "deduct cents from a currency without them",
+        "POST",
+        PERIOD + "deductions/",
+        "/api/v1/pay-periods/{open_period}/deductions/",
+        (400, *NOT_OPS),
+        {**DEDUCTION, "currency": "JPY"},
+    ),
+    Row(
+        "deduct from a labeler that does not exist",
+        "POST",
+        PERIOD + "deductions/",
+        "/api/v1/pay-periods/{open_period}/deductions/",
+        (400, *NOT_OPS),
+        {**DEDUCTION, "labeler": "{missing}"},
+    ),
+    Row(
+        "remove a deduction",
+        "POST",
+        PERIOD + "deductions/<id:line_id>/remove/",
+        "/api/v1/pay-periods/{open_period}/deductions/{deduction}/remove/",
+        (204, *NOT_OPS),
+        {"reason": "made in error"},
+    ),
+    Row(
+        "remove a deduction under another period",
+        "POST",
+        PERIOD + "deductions/<id:line_id>/remove/",
+        "/api/v1/pay-periods/{calculated_period}/deductions/{deduction}/remove/",
+        (404, *NOT_OPS),
+        {"reason": "made in error"},
+    ),
     Row(
         "close with an unknown field",
         "POST",
@@ -310,6 +384,17 @@ def world(cast):
         "closed_period": make_period(NOV, DEC, status=PayPeriod.Status.CLOSED).pk,
         "missing": 987654321,
     }
+    project = make_project(tasks=0)
+    ids["project"] = project.pk
+    ids["deduction"] = deductions.deduction_add(
+        actor=cast.users["ops"],
+        period_id=ids["open_period"],
+        labeler_id=ids["vendor_labeler"],
+        project_id=project.pk,
+        amount=Decimal("2.00"),
+        currency="EUR",
+        reason="Advance repaid",
+    ).pk
     closed = ids["closed_period"]
     for name, vendor in (("a_invoice", cast.vendor_a), ("b_invoice", cast.vendor_b)):
         ids[name] = Invoice.objects.create(
