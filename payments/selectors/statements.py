@@ -13,8 +13,8 @@ or returns whether a task is a control task, nor which assignment a line pays fo
 
 An approved or closed period's statement is its ledger as frozen (its figures equal the
 vendor's invoice). Pending work of a period is the labeler's submitted work of the period
-(``starts_at <= submitted_at < ends_at``) not yet earned: no label outcome (a real task) and no
-gold check (a control task) recorded before the cut-off.
+(``starts_at <= submitted_at < ends_at``) not yet earned: no label outcome (a real task), no
+gold check (a control task) and no paid item recorded before the cut-off.
 
 Money is ``Decimal``; a statement's totals are the exact sums of its lines' amounts, each
 rounded once to its currency's minor unit (``payments.currency.round_money``).
@@ -168,10 +168,14 @@ def earnings_for(*, labeler: Labeler, now: datetime | None = None) -> Earnings:
 
 def _pending(labeler: Labeler, cutoff: datetime):
     """The labeler's submitted assignments not earned as of ``cutoff``: submitted since, or
-    with neither a label outcome nor a gold check recorded before it."""
-    earned = Exists(
-        LabelOutcome.objects.filter(assignment_id=OuterRef("pk"), decided_at__lt=cutoff)
-    ) | Exists(GoldCheck.objects.filter(assignment_id=OuterRef("pk"), checked_at__lt=cutoff))
+    with neither a label outcome nor a gold check recorded before it, nor an item paying for
+    it earned before it (a label paid whose task a review decided again since keeps its outcome
+    row, with the review's time)."""
+    earned = (
+        Exists(LabelOutcome.objects.filter(assignment_id=OuterRef("pk"), decided_at__lt=cutoff))
+        | Exists(GoldCheck.objects.filter(assignment_id=OuterRef("pk"), checked_at__lt=cutoff))
+        | Exists(PaidItem.objects.filter(assignment_id=OuterRef("pk"), earned_at__lt=cutoff))
+    )
     return Assignment.objects.filter(labeler=labeler, status=Assignment.Status.SUBMITTED).filter(
         Q(submitted_at__gte=cutoff) | ~earned
     )

@@ -183,7 +183,7 @@ HOURLY = f"""
     SELECT 'hourly' AS item_kind, w.assignment_id, CAST(NULL AS BIGINT) AS review_id,
            w.labeler_id, w.vendor_id,
            w.earned_at, w.rate_id, w.currency, '' AS basis,
-           ROUND(w.amount * w.seconds / 3600, 6) AS unit_value,
+           ROUND(w.amount * w.seconds / 3600.0, 6) AS unit_value,
            CAST(NULL AS BIGINT) AS corrects_id, 0 AS corrects_period,
            'hourly' AS line_kind, '' AS rule,
            w.seconds, w.amount AS rate_amount, 0 AS old_value

@@ -160,6 +160,10 @@ def test_internal_staff_on_an_hourly_rate_are_paid_for_active_time_not_per_label
         # 180 s = 0.05 h at 20 USD an hour.
         ("ida", "hourly", "", D("0.05"), D("20"), D("1"), "USD"),
     ]
+    # Each hour-paid assignment is worth its 60 s at the rate (what the cost report adds up),
+    # on SQLite too, where a whole-number rate times whole seconds once divided as integers.
+    hourly = PaidItem.objects.filter(period=period, kind="hourly")
+    assert [item.unit_value for item in hourly] == [Decimal("0.333333")] * 3  # 6 decimals
 
 
 def test_resolved_reviews_pay_their_reviewer(project, people):

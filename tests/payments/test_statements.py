@@ -163,6 +163,21 @@ def test_work_submitted_today_is_pending_even_when_decided(vendor_labeler, proje
     assert statement.pending == 3 + 4 + 1
 
 
+def test_a_label_paid_in_a_frozen_period_is_not_pending_after_a_review_decides_it_again(
+    vendor_labeler, project
+):
+    make_rate(project, "0.10", "EUR")
+    [label] = decided_labels(project, vendor_labeler, rejected=1, at=MID_PAST)
+    past = approve(calculated(make_period(*PAST)))
+    # Today a review overturns it: its outcome is decided again, today.
+    overturn(label, accepted=True, at=TODAY)
+
+    statement = statement_for(labeler=vendor_labeler, period=past)
+
+    assert statement.final and statement.pending == 0
+    assert earnings_for(labeler=vendor_labeler).pending == 0
+
+
 def test_a_deduction_of_a_period_under_way_shows_as_it_is(vendor_labeler, project):
     make_rate(project, "0.10", "EUR")
     decided_labels(project, vendor_labeler, accepted=2, at=YESTERDAY)
