@@ -55,7 +55,7 @@ from config.admin import (
     reason_asking_action,
 )
 from payments import exports
-from payments.currency import quantum
+from payments.currency import plain, quantum, rate_text
 from payments.models import (
     BonusTier,
     Calculation,
@@ -221,7 +221,7 @@ class PayRateAdmin(
 
     @admin.display(description="rate", ordering="amount")
     def rate(self, obj: PayRate) -> str:
-        return f"{_plain(obj.amount)} {obj.currency}"
+        return f"{plain(obj.amount)} {obj.currency}"
 
     @admin.display(description="in effect", ordering="effective_from")
     def in_effect(self, obj: PayRate) -> str:
@@ -305,14 +305,19 @@ class VendorContractAdmin(SetServiceAdminMixin, admin.ModelAdmin):
     set_service = staticmethod(rates.contract_set)
     key_fields = ("vendor",)
     value_fields = ("fee_percent", "fee_per_label")
-    list_display = ("vendor", "fee_percent", "fee_per_label", "currency")
+    list_display = ("vendor", "percent_column", "per_label_column")
     search_fields = ("vendor__name", "vendor__slug")
     list_select_related = ("vendor",)
     autocomplete_fields = ("vendor",)
 
-    @admin.display(description="fee per label in", ordering="vendor__default_currency")
-    def currency(self, obj: VendorContract) -> str:
-        return obj.vendor.default_currency
+    @admin.display(description="fee: % of earnings", ordering="fee_percent")
+    def percent_column(self, obj: VendorContract) -> str:
+        return f"{plain(obj.fee_percent)}%"
+
+    @admin.display(description="fee per paid label", ordering="fee_per_label")
+    def per_label_column(self, obj: VendorContract) -> str:
+        code = obj.vendor.default_currency
+        return f"{rate_text(obj.fee_per_label, code)} {code}"
 
 
 @admin.register(ExchangeRate)
@@ -598,7 +603,7 @@ class PayPeriodAdmin(
         return format_html(
             '<a href="{}">Ledger lines</a> · <a href="{}">Paid items</a> · '
             '<a href="{}">Payroll of internal staff (CSV)</a> · <a href="{}">Cost report</a><br>'
-            "A labeler's statement: their name in the ledger lines.",
+            "A labeler's statement: follow their name in the ledger lines.",
             _changelist_url(LedgerLine, period__id__exact=obj.pk),
             _changelist_url(PaidItem, period__id__exact=obj.pk),
             reverse("admin:payments_payperiod_payroll", args=[obj.pk]),
@@ -720,7 +725,7 @@ class PayPeriodAdmin(
                     b.n,
                     b.correct,
                     f"[{b.lower:.3f}, {b.upper:.3f}]",
-                    f"+{_plain(b.percent)}%",
+                    f"+{plain(b.percent)}%",
                     money(b.base, b.currency),
                     money(b.amount, b.currency),
                 )
@@ -951,15 +956,9 @@ class CalculationAdmin(ReadOnlyAdmin):
 # -- the ledger -----------------------------------------------------------------------------------
 
 
-def _plain(number: Decimal) -> str:
-    """A stored decimal without its trailing zeros: 0.0125, 3, 12.5."""
-    text = format(number, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _figures(line) -> tuple[str, str, str]:
     """A line's (or a statement line's) quantity, unit rate and amount as text."""
-    return _plain(line.quantity), _plain(line.unit_rate), money(line.amount, line.currency)
+    return plain(line.quantity), plain(line.unit_rate), money(line.amount, line.currency)
 
 
 def _work_link(item: PaidItem) -> str:
@@ -1046,11 +1045,11 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
 
     @admin.display(description="quantity", ordering="quantity")
     def quantity_column(self, obj: LedgerLine) -> str:
-        return _plain(obj.quantity)
+        return plain(obj.quantity)
 
     @admin.display(description="unit rate", ordering="unit_rate")
     def unit_rate_column(self, obj: LedgerLine) -> str:
-        return _plain(obj.unit_rate)
+        return plain(obj.unit_rate)
 
     @admin.display(description="amount", ordering="amount")
     def amount_column(self, obj: LedgerLine) -> str:
@@ -1089,7 +1088,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
                     _admin_link_id(PaidItem, i.pk),
                     _work_link(i),
                     i.get_basis_display(),
-                    _plain(i.unit_value),
+                    plain(i.unit_value),
                     _when(i.earned_at),
                     _admin_link_id(PaidItem, i.corrects_id),
                 )

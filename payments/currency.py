@@ -43,3 +43,21 @@ def round_money(amount: Decimal, code: str) -> Decimal:
     if not isinstance(amount, Decimal):
         raise TypeError(f"money must be a Decimal, not {type(amount).__name__}")
     return amount.quantize(quantum(code), rounding=ROUND_HALF_UP)
+
+
+def money_text(amount: Decimal, code: str) -> str:
+    """``amount`` written to the minor unit of ``code`` (``12.50`` EUR, ``1250`` JPY)."""
+    return format(round_money(amount, code), "f")
+
+
+def rate_text(rate: Decimal, code: str) -> str:
+    """A unit rate with its significant decimals, and at least those of the minor unit of
+    ``code`` (a rate may be a fraction of the minor unit, e.g. 0.004 EUR a label)."""
+    digits = max(minor_unit(code), -rate.normalize().as_tuple().exponent)
+    return format(rate.quantize(Decimal(1).scaleb(-digits)), "f")
+
+
+def plain(number: Decimal) -> str:
+    """A decimal without its trailing zeros: 0.0125, 3, 12.5."""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

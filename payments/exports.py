@@ -32,7 +32,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from config.errors import Forbidden
 from config.exports import escape_row
-from payments.currency import minor_unit, round_money
+from payments.currency import minor_unit, money_text, rate_text
 from payments.models import LedgerLine, PayPeriod
 from payments.selectors.invoices import PRICED, InvoiceView, Priced, pay_period_get_for
 from workforce.models import Labeler, User
@@ -68,16 +68,7 @@ class Amount(NamedTuple):
         return money(self.value, self.currency)
 
 
-def money(amount: Decimal, currency: str) -> str:
-    """``amount`` written to the minor unit of ``currency`` (``12.50`` EUR, ``1250`` JPY)."""
-    return format(round_money(amount, currency), "f")
-
-
-def rate_text(rate: Decimal, currency: str) -> str:
-    """A unit rate with its significant decimals, and at least those of the minor unit (a rate
-    may be a fraction of the minor unit, e.g. 0.004 EUR a label)."""
-    digits = max(minor_unit(currency), -rate.normalize().as_tuple().exponent)
-    return format(rate.quantize(Decimal(1).scaleb(-digits)), "f")
+money = money_text  # the name the API and the admin import
 
 
 def period_days(period: PayPeriod) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from assignments.models import Assignment, Project, Review
+from payments.currency import money_text, plain, rate_text
 from workforce.models import Labeler, Vendor
 
 CURRENCY_HELP = "ISO 4217 code, e.g. EUR."
@@ -106,7 +107,8 @@ class PayRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} {self.get_unit_display().lower()} ({self.scope})"
+        amount = rate_text(self.amount, self.currency)
+        return f"{amount} {self.currency} {self.get_unit_display().lower()} ({self.scope})"
 
 
 class PayPolicy(models.Model):
@@ -129,6 +131,7 @@ class PayPolicy(models.Model):
     )
 
     class Meta:
+        verbose_name_plural = "pay policies"
         constraints = [
             models.CheckConstraint(
                 condition=Q(rejected_fraction__gte=0, rejected_fraction__lte=1),
@@ -164,7 +167,8 @@ class BonusTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"+{self.percent}% at lower bound ≥ {self.min_lower_bound} (n ≥ {self.min_checks})"
+        bound, percent = plain(self.min_lower_bound), plain(self.percent)
+        return f"+{percent}% at lower bound ≥ {bound} (n ≥ {self.min_checks})"
 
 
 class VendorContract(models.Model):
@@ -212,7 +216,7 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 {self.base} = {self.rate} {self.quote} from {self.effective_from}"
+        return f"1 {self.base} = {plain(self.rate)} {self.quote} from {self.effective_from}"
 
 
 class PayPeriod(models.Model):
@@ -384,7 +388,11 @@ class LedgerLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.quantity} x {self.unit_rate} = {self.amount}"
+        code = self.currency
+        return (
+            f"{self.get_kind_display()} {plain(self.quantity)} x "
+            f"{rate_text(self.unit_rate, code)} = {money_text(self.amount, code)} {code}"
+        )
 
 
 class PaidItem(models.Model):

@@ -454,9 +454,10 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         *(_period_line(period) for period in weeks),
         *(
             [
-                f"    this week {flag.assignment.labeler.user.username} flagged a label and "
-                f"{flag.reviewer.user.username} resolved the flag: a review line at the review "
-                "rate"
+                f"    this week {flag.assignment.labeler.user.username} flagged a label that "
+                f"lost to consensus in a closed week and {flag.reviewer.user.username}, "
+                "resolving the flag, agreed: a review line at the review rate, and the closed "
+                "week's decision overturned"
             ]
             if flag and flag.reviewer
             else []
@@ -480,6 +481,7 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         "?format=csv|xlsx|pdf on an invoice; "
         f"/vendors/{northwind}/statements/?period={last_closed}: its labelers by public code)",
         f"  GET {base}/api/v1/me/earnings/ as {adjusted or 'ines.costa'} (a vendor labeler"
-        + (", with the adjustment" if adjusted else "")
-        + ") or as senior (internal: paid by the hour, and per review)",
+        + (", with the adjustment from tomorrow" if adjusted else "")
+        + ") or as senior (internal: paid by the hour, and per review from tomorrow): a "
+        "period under way shows what was earned before the start of the day",
     ]

@@ -46,7 +46,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from config.errors import Conflict
-from payments.currency import round_money
+from payments.currency import plain, rate_text, round_money
 from payments.ledger import ledger_hash
 from payments.models import (
     BonusTier,
@@ -523,7 +523,7 @@ def _fee_lines(period: PayPeriod, project_id: int, lines: list[LedgerLine]) -> l
                         totals[currency],
                         rate,
                         currency,
-                        f"Vendor fee: {contract.fee_percent}% of its labelers' earnings",
+                        f"Vendor fee: {plain(contract.fee_percent)}% of its labelers' earnings",
                     )
                 )
         # A label that earns nothing (rejected, with no pay for rejected work) is not paid,
@@ -546,7 +546,8 @@ def _fee_lines(period: PayPeriod, project_id: int, lines: list[LedgerLine]) -> l
                     labels,
                     contract.fee_per_label,
                     currency,
-                    f"Vendor fee: {contract.fee_per_label} {currency} per paid label",
+                    f"Vendor fee: {rate_text(contract.fee_per_label, currency)} {currency} "
+                    "per paid label",
                 )
             )
     return fees

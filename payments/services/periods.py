@@ -137,8 +137,9 @@ def _step(
 
 def _require(period: PayPeriod, status: str, step: str) -> None:
     if period.status != status:
+        article = "an" if status[:1] in "aeiou" else "a"
         raise InvalidTransition(
-            f"Only a {status} period can be {step}; {period.label} is {period.status}."
+            f"Only {article} {status} period can be {step}; {period.label} is {period.status}."
         )
 
 
@@ -200,8 +201,8 @@ def period_approve(
         now = django_timezone.now()
         if period.ends_at > now:
             raise Conflict(
-                f"Period {period.label} runs until {period.ends_at.isoformat()}: work decided "
-                "before then is still to be paid in it.",
+                f"Period {period.label} runs until {_local(period.ends_at, period.timezone)}: "
+                "work decided before then is still to be paid in it.",
                 code="period_not_ended",
             )
         period = _step(period, to_status=S.APPROVED, actor=actor, reason=reason, now=now)
@@ -215,6 +216,11 @@ def period_approve(
             )
         _issue_invoices(period, now)
     return period
+
+
+def _local(moment: datetime, zone: str) -> str:
+    """``moment`` as the period's people read it: ``2026-12-07 00:00 (Europe/Lisbon)``."""
+    return f"{moment.astimezone(zoneinfo.ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
 
 
 def _money_text(total: Decimal, code: str) -> str:
