@@ -55,7 +55,7 @@ from config.admin import (
     reason_asking_action,
 )
 from payments import exports
-from payments.currency import plain, quantum, rate_text
+from payments.currency import money_text, plain, rate_text
 from payments.models import (
     BonusTier,
     Calculation,
@@ -81,9 +81,15 @@ HASH_SHOWN = 12  # hex digits of a ledger hash shown in lists (the page shows al
 
 
 def money(amount: Decimal, currency: str) -> str:
-    """``1,520.40 EUR``: the amount at its currency's minor unit (line amounts are already
-    rounded to it, so this only drops the stored scale), with thousands separators."""
-    return f"{amount.quantize(quantum(currency)):,f} {currency}"
+    """``1,520.40 EUR``: ``money_text`` (the amount at its currency's minor unit; line amounts
+    are already rounded to it, so this only drops the stored scale) with thousands separators
+    and the currency."""
+    return f"{Decimal(money_text(amount, currency)):,f} {currency}"
+
+
+def rate_money(rate: Decimal, currency: str) -> str:
+    """``0.36 EUR``: a unit rate with its significant decimals (``rate_text``) and currency."""
+    return f"{rate_text(rate, currency)} {currency}"
 
 
 def totals_text(totals: dict[str, Decimal]) -> str:
@@ -133,6 +139,13 @@ def _admin_link_id(model, pk: int | None, text=None) -> str:
     opts = model._meta
     url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
     return format_html('<a href="{}">{}</a>', url, pk if text is None else text)
+
+
+def _cut(text: str, shown: int) -> str:
+    """``text`` cut to ``shown`` characters for a list's column, whole on hover (its title)."""
+    if not text:
+        return "—"
+    return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(shown))
 
 
 def _changelist_url(model, **query) -> str:
@@ -194,7 +207,9 @@ class PayRateAdmin(
     form = PayRateForm
     create_service = staticmethod(rates.rate_create)
     create_defaults = {"scope": PayRate.Scope.PROJECT}
-    list_display = ("project", "payee", "unit", "rate", "in_effect", "created_by")
+    # One rate a row at 1400 px: the project's name cut short, the unit under the rate, the
+    # time in effect to the minute.
+    list_display = ("project_column", "payee", "rate", "in_effect", "created_by")
     list_filter = ("project", "scope", "unit", "currency", "effective_from")
     search_fields = (
         "project__name",
@@ -206,9 +221,18 @@ class PayRateAdmin(
     list_select_related = ("project", "vendor", "labeler__user", "created_by")
     autocomplete_fields = ("project", "vendor", "labeler")
     date_hierarchy = "effective_from"
-    fields = (*PayRateForm.Meta.fields, "created_by", "created_at")
-    readonly_fields = ("created_by", "created_at")
+    # A rate's page: what the form asks, the amount with its currency as one rate.
+    fields = (
+        *("rate" if f == "amount" else f for f in PayRateForm.Meta.fields if f != "currency"),
+        "created_by",
+        "created_at",
+    )
     actions = ("end",)
+    PROJECT_SHOWN = 24  # characters of the project's name in the list (all of it on hover)
+
+    @admin.display(description="project", ordering="project__name")
+    def project_column(self, obj: PayRate) -> str:
+        return _cut(obj.project.name, self.PROJECT_SHOWN)
 
     @admin.display(description="paid to", ordering="scope")
     def payee(self, obj: PayRate) -> str:
@@ -221,14 +245,19 @@ class PayRateAdmin(
 
     @admin.display(description="rate", ordering="amount")
     def rate(self, obj: PayRate) -> str:
-        return f"{plain(obj.amount)} {obj.currency}"
+        """The amount with its currency, over the unit it pays."""
+        return format_html(
+            '<span class="lf-nowrap">{}</span><br><small>{}</small>',
+            rate_money(obj.amount, obj.currency),
+            obj.get_unit_display().lower(),
+        )
 
     @admin.display(description="in effect", ordering="effective_from")
     def in_effect(self, obj: PayRate) -> str:
-        until = f"until {_when(obj.effective_to)}" if obj.effective_to else "(current)"
+        until = f"until {_minute(obj.effective_to)}" if obj.effective_to else "(current)"
         return format_html(
             '<span class="lf-nowrap">from {}</span><br><span class="lf-nowrap">{}</span>',
-            _when(obj.effective_from),
+            _minute(obj.effective_from),
             until,
         )
 
@@ -264,13 +293,24 @@ class PayRateAdmin(
     )
 
 
+class PlainDecimalsForm(ServiceModelForm):
+    """A row's form whose decimals show as people write them (``0.5``, ``1.085``), not at the
+    column's stored scale (``0.5000``, ``1.0850000000``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, value in self.initial.items():
+            if isinstance(value, Decimal):
+                self.initial[name] = plain(value)
+
+
 class SetServiceAdminMixin(NeverDeletedMixin, ServiceFormAdminMixin):
     """ModelAdmin mixin for a row written by one "set" service (create or replace) keyed by
     ``key_fields``: adding and changing both call ``set_service(actor=…, **key, **values)``;
     the key is fixed once the row exists. Never deleted: the calculation reads these rows,
     and removing one would silently change what open periods pay."""
 
-    form = ServiceModelForm  # the service validates everything (and replaces a row it finds)
+    form = PlainDecimalsForm  # the service validates everything (and replaces a row it finds)
     set_service: staticmethod
     key_fields: tuple[str, ...]
     value_fields: tuple[str, ...]
@@ -293,11 +333,15 @@ class PayPolicyAdmin(SetServiceAdminMixin, admin.ModelAdmin):
     set_service = staticmethod(rates.policy_set)
     key_fields = ("project",)
     value_fields = ("rejected_fraction", "clawback")
-    list_display = ("project", "rejected_fraction", "clawback")
+    list_display = ("project", "fraction_column", "clawback")
     list_filter = ("clawback",)
     search_fields = ("project__name", "project__slug")
     list_select_related = ("project",)
     autocomplete_fields = ("project",)
+
+    @admin.display(description="rejected fraction", ordering="rejected_fraction")
+    def fraction_column(self, obj: PayPolicy) -> str:
+        return plain(obj.rejected_fraction)
 
 
 @admin.register(VendorContract)
@@ -327,10 +371,14 @@ class ExchangeRateAdmin(SetServiceAdminMixin, admin.ModelAdmin):
     set_service = staticmethod(rates.exchange_rate_set)
     key_fields = ("base", "quote", "effective_from")
     value_fields = ("rate",)
-    list_display = ("base", "quote", "rate", "effective_from")
+    list_display = ("base", "quote", "rate_column", "effective_from")
     list_filter = ("base", "quote")
     search_fields = ("base", "quote")
     date_hierarchy = "effective_from"
+
+    @admin.display(description="rate", ordering="rate")
+    def rate_column(self, obj: ExchangeRate) -> str:
+        return plain(obj.rate)
 
 
 class BonusTierForm(ServiceModelForm):
@@ -347,11 +395,25 @@ class BonusTierAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin)
     # the tiers decide what open periods pay).
     form = BonusTierForm
     create_service = staticmethod(rates.bonus_tier_create)
-    list_display = BonusTierForm.Meta.fields
+    list_display = ("project", "lower_bound_column", "min_checks", "percent_column")
     list_filter = ("project",)
     search_fields = ("project__name", "project__slug")
     list_select_related = ("project",)
     autocomplete_fields = ("project",)
+
+    @admin.display(description="min lower bound", ordering="min_lower_bound")
+    def lower_bound_column(self, obj: BonusTier) -> str:
+        return plain(obj.min_lower_bound)
+
+    @admin.display(description="bonus", ordering="percent")
+    def percent_column(self, obj: BonusTier) -> str:
+        return f"+{plain(obj.percent)}%"
+
+    def get_fields(self, request, obj=None):
+        return self.form.Meta.fields if obj is None else self.list_display
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.list_display
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -518,6 +580,11 @@ def _progress_text(calc: Calculation | None) -> str:
 
 def _when(moment) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else "—"
+
+
+def _minute(moment) -> str:
+    """``moment`` in the admin's time zone to the minute (a rate's start and end)."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "—"
 
 
 @admin.register(PayPeriod)
@@ -958,7 +1025,21 @@ class CalculationAdmin(ReadOnlyAdmin):
 
 def _figures(line) -> tuple[str, str, str]:
     """A line's (or a statement line's) quantity, unit rate and amount as text."""
-    return plain(line.quantity), plain(line.unit_rate), money(line.amount, line.currency)
+    code = line.currency
+    return plain(line.quantity), rate_text(line.unit_rate, code), money(line.amount, code)
+
+
+def _corrected_item(item: PaidItem) -> str:
+    """The item ``item`` corrects (``corrects`` and its period loaded with it), linked, with
+    the period that paid it: ``item 6 (paid in 2026-W45)``."""
+    if item.corrects_id is None:
+        return "—"
+    paid = item.corrects.period
+    return format_html(
+        '{} <span class="lf-nowrap">(paid in {})</span>',
+        _admin_link_id(PaidItem, item.corrects_id, f"item {item.corrects_id}"),
+        _admin_link(paid, paid.label),
+    )
 
 
 def _work_link(item: PaidItem) -> str:
@@ -976,15 +1057,16 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
     closed period the database refuses any change). A line's page lists the work it pays for,
     each piece linked to its assignment or review."""
 
+    # A line in one row at 1400 px: the period only when the list shows more than one, the
+    # project's name cut short, kind over basis, the amount over quantity times unit rate, the rule
+    # cut short (each whole on hover).
     list_display = (
         "id",
         "period",
-        "project",
+        "project_column",
         "payee",
         "kind_column",
-        "quantity_column",
-        "unit_rate_column",
-        "amount_column",
+        "amount_figures",
         "rule_column",
     )
     list_filter = ("period", "kind", "currency", "project", "vendor")
@@ -1013,8 +1095,28 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
     # Pieces of work listed on a line's page; the rest are one click away.
     ITEMS_SHOWN = 25
     RULE_SHOWN = 40  # characters of a line's rule in the list (all of it on hover)
+    PROJECT_SHOWN = 24  # and of its project's name
 
     # -- columns: a line in one row at 1400 px --
+
+    def get_list_display(self, request):
+        # A list of one period's lines (as the period's page links it) says the period once,
+        # in its filter, not on every row.
+        if "period__id__exact" in request.GET:
+            return tuple(c for c in self.list_display if c != "period")
+        return self.list_display
+
+    @admin.display(description="project", ordering="project__name")
+    def project_column(self, obj: LedgerLine) -> str:
+        return _cut(obj.project.name, self.PROJECT_SHOWN)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_figures(self, obj: LedgerLine) -> str:
+        """The amount, over the quantity and the unit rate that make it."""
+        quantity, unit_rate, amount = _figures(obj)
+        return format_html(
+            '{}<br><small class="lf-nowrap">{} &times; {}</small>', amount, quantity, unit_rate
+        )
 
     @admin.display(description="paid to", ordering="labeler__public_code")
     def payee(self, obj: LedgerLine) -> str:
@@ -1049,7 +1151,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
 
     @admin.display(description="unit rate", ordering="unit_rate")
     def unit_rate_column(self, obj: LedgerLine) -> str:
-        return plain(obj.unit_rate)
+        return rate_money(obj.unit_rate, obj.currency)
 
     @admin.display(description="amount", ordering="amount")
     def amount_column(self, obj: LedgerLine) -> str:
@@ -1057,8 +1159,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
 
     @admin.display(description="rule")
     def rule_column(self, obj: LedgerLine) -> str:
-        short = Truncator(obj.rule).chars(self.RULE_SHOWN)
-        return format_html('<span title="{}">{}</span>', obj.rule, short) if obj.rule else "—"
+        return _cut(obj.rule, self.RULE_SHOWN)
 
     @admin.display(description="rate")
     def rate_link(self, obj: LedgerLine) -> str:
@@ -1067,7 +1168,9 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
     @admin.display(description="pays for")
     def paid_items(self, obj: LedgerLine) -> str:
         items = list(
-            obj.items.order_by("earned_at", "id").only(
+            obj.items.order_by("earned_at", "id")
+            .select_related("corrects__period")
+            .only(
                 "id",
                 "kind",
                 "assignment_id",
@@ -1075,7 +1178,9 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
                 "basis",
                 "unit_value",
                 "earned_at",
-                "corrects_id",
+                "corrects__period__starts_at",
+                "corrects__period__cadence",
+                "corrects__period__timezone",
             )[: self.ITEMS_SHOWN]
         )
         if not items:
@@ -1088,9 +1193,9 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
                     _admin_link_id(PaidItem, i.pk),
                     _work_link(i),
                     i.get_basis_display(),
-                    plain(i.unit_value),
+                    rate_text(i.unit_value, obj.currency),
                     _when(i.earned_at),
-                    _admin_link_id(PaidItem, i.corrects_id),
+                    _corrected_item(i),
                 )
                 for i in items
             ),
@@ -1111,23 +1216,24 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
 class PaidItemAdmin(LargeTableMixin, ReadOnlyAdmin):
     """What each line pays for, piece by piece: read-only, each linked to its work."""
 
-    list_display = (
-        "id",
-        "line_link",
-        "period",
-        "kind",
-        "work",
-        "basis",
-        "unit_value",
-        "earned_at",
-        "corrects_link",
-    )
+    # An item in one row at 1400 px: its work over kind and basis, its worth in the line's
+    # currency, what it corrects with the period that paid that.
+    list_display = ("id", "line_link", "period", "work", "worth", "earned", "corrects_link")
     list_filter = ("period", "kind", "basis")
     search_fields = ("line__labeler__public_code",)
     search_help_text = "A labeler's public code, e.g. L-7KQ4XM."
-    related = ("period",)
+    related = ("period", "line", "corrects__period")
     list_select_related = related
-    fields = list_display[1:]
+    fields = (
+        "line_link",
+        "period",
+        "kind",
+        "basis",
+        "work_link",
+        "worth",
+        "earned",
+        "corrects_link",
+    )
     readonly_fields = fields
 
     @admin.display(description="line", ordering="line_id")
@@ -1136,11 +1242,26 @@ class PaidItemAdmin(LargeTableMixin, ReadOnlyAdmin):
 
     @admin.display(description="work")
     def work(self, obj: PaidItem) -> str:
+        """The work, over the item's kind and basis."""
+        kind = obj.get_kind_display()
+        said = f"{kind} · {obj.get_basis_display()}" if obj.basis else kind
+        return format_html("{}<br><small>{}</small>", _work_link(obj), said)
+
+    @admin.display(description="work")
+    def work_link(self, obj: PaidItem) -> str:
         return _work_link(obj)
+
+    @admin.display(description="worth", ordering="unit_value")
+    def worth(self, obj: PaidItem) -> str:
+        return rate_money(obj.unit_value, obj.line.currency)
+
+    @admin.display(description="earned at", ordering="earned_at")
+    def earned(self, obj: PaidItem) -> str:
+        return _when(obj.earned_at)
 
     @admin.display(description="corrects", ordering="corrects_id")
     def corrects_link(self, obj: PaidItem) -> str:
-        return _admin_link_id(PaidItem, obj.corrects_id)
+        return _corrected_item(obj)
 
 
 # -- invoices -------------------------------------------------------------------------------------

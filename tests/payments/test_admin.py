@@ -476,3 +476,58 @@ def test_a_frozen_period_offers_no_deduction_and_refuses_one_with_the_reason(
     messages = [str(m) for m in response.wsgi_request._messages]
     assert any("its ledger can no longer change" in m for m in messages), messages
     assert not LedgerLine.objects.filter(kind="deduction").exists()
+
+
+# -- lists that fit 1400 px, figures as people read them -------------------------------------------
+
+
+def test_one_periods_ledger_lines_fit_in_six_columns_with_figures_as_read(ops_client, samples):
+    november, project = samples["period"], samples["pay_project"]
+    project.name = "Pay sample: pole inspection in the northern region"
+    project.save(update_fields=["name"])
+    response = ops_client.get(
+        admin_url(LedgerLine, "changelist"), {"period__id__exact": november.pk}
+    )
+    assert response.context["cl"].list_display == (
+        "id",
+        "project_column",
+        "payee",
+        "kind_column",
+        "amount_figures",
+        "rule_column",
+    )
+    text = response.content.decode()
+    # 2 accepted labels at 0.10 EUR: the amount over its quantity and the rate (not "0.1").
+    assert '0.20 EUR<br><small class="lf-nowrap">2 &times; 0.10</small>' in text
+    assert f'<span title="{project.name}">Pay sample: pole inspec…</span>' in text
+    everything = ops_client.get(admin_url(LedgerLine, "changelist"))
+    assert "period" in everything.context["cl"].list_display  # more than one period shown
+
+
+def test_the_rates_list_fits_in_five_columns_the_unit_under_the_rate(ops_client, samples):
+    response = ops_client.get(admin_url(PayRate, "changelist"))
+    assert tuple(response.context["cl"].list_display) == (
+        "action_checkbox",
+        "project_column",
+        "payee",
+        "rate",
+        "in_effect",
+        "created_by",
+    )
+    text = response.content.decode()
+    assert '0.10 EUR</span><br><small>per accepted label</small>' in text
+    assert "from 2026-01-01 00:00<" in text  # to the minute
+    page = ops_client.get(admin_url(PayRate, "change", samples["rate"].pk)).content.decode()
+    assert "0.10 EUR" in page and "0.100000" not in page
+
+
+def test_paid_items_and_exchange_rates_show_no_stored_scale(ops_client, samples):
+    items = ops_client.get(admin_url(PaidItem, "changelist")).content.decode()
+    assert "0.10 EUR" in items and "0.100000" not in items
+    exchange = samples["exchange_rate"]
+    rates = ops_client.get(admin_url(type(exchange), "changelist")).content.decode()
+    assert ">1.08<" in rates and "1.0800000000" not in rates
+    form = ops_client.get(admin_url(type(exchange), "change", exchange.pk)).content.decode()
+    assert 'value="1.08"' in form
+    tiers = ops_client.get(admin_url(type(samples["bonus_tier"]), "changelist")).content.decode()
+    assert ">+10%<" in tiers and "0.9500" not in tiers
