@@ -29,7 +29,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -677,6 +677,37 @@ class PayPeriodAdmin(
             reverse("admin:payments_cost_report") + f"?period={obj.pk}",
         )
 
+    @admin.display(description="corrected later by")
+    def corrections(self, obj: PayPeriod) -> str:
+        """The adjustment lines of later periods that correct what this period paid, counted
+        per period, each count linked to the ledger lines list of those lines."""
+        counts = list(
+            LedgerLine.objects.filter(
+                kind=LedgerLine.Kind.ADJUSTMENT,
+                detail__corrects_period=obj.pk,
+                period__starts_at__gte=obj.ends_at,
+            )
+            .values_list("period_id")
+            .annotate(n=Count("pk"))
+            .order_by("period__starts_at")
+        )
+        if not counts:
+            return "No line of a later period corrects what it paid."
+        labels = PayPeriod.objects.in_bulk([period_id for period_id, _ in counts])
+        return format_html_join(
+            "; ",
+            '<a href="{}">{} adjustment line{} in {}</a>',
+            (
+                (
+                    _changelist_url(LedgerLine, corrects=obj.pk, period__id__exact=period_id),
+                    n,
+                    "" if n == 1 else "s",
+                    labels[period_id].label,
+                )
+                for period_id, n in counts
+            ),
+        )
+
     @admin.display(description="invoices")
     def invoices(self, obj: PayPeriod) -> str:
         issued = list(obj.invoices.select_related("vendor").order_by("vendor__name"))
@@ -694,10 +725,16 @@ class PayPeriodAdmin(
     # -- pages --
 
     def get_fields(self, request, obj=None):
-        return PayPeriodAddForm.field_order if obj is None else self.record_fields
+        if obj is None:
+            return PayPeriodAddForm.field_order
+        if not obj.is_frozen:
+            return self.record_fields
+        # Only a frozen period's items are corrected by later lines (an open one is recalculated).
+        at = self.record_fields.index("ledger") + 1
+        return (*self.record_fields[:at], "corrections", *self.record_fields[at:])
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.record_fields
+        return () if obj is None else self.get_fields(request, obj)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -1051,6 +1088,62 @@ def _work_link(item: PaidItem) -> str:
     return format_html('<a href="{}">assignment {}</a>', url, item.assignment_id)
 
 
+class CorrectsFilter(admin.SimpleListFilter):
+    """``?corrects=<period id>``: the adjustment lines that correct what that period paid (as
+    a frozen period's page links them). Shown only while it filters: offering every frozen
+    period would list years of weeks."""
+
+    title = "period corrected"
+    parameter_name = "corrects"
+
+    def lookups(self, request, model_admin):
+        value = self.value() or ""
+        period = PayPeriod.objects.filter(pk=value).first() if value.isdigit() else None
+        return [(str(period.pk), period.label)] if period else []
+
+    def queryset(self, request, queryset):
+        if not (self.value() or "").isdigit():
+            return queryset
+        return queryset.filter(
+            kind=LedgerLine.Kind.ADJUSTMENT, detail__corrects_period=int(self.value())
+        )
+
+
+def _bonus_text(detail: dict, currency: str) -> str:
+    """A bonus line's ``detail`` (what the calculation wrote: n, correct, the Wilson interval's
+    bounds, the tier and its percent, the task earnings it is a percent of) in words."""
+    return format_html(
+        "{} of {} gold checks correct: accuracy between {} and {} (Wilson 95% interval), "
+        "which reaches tier {}: {}% of task earnings of {}.",
+        detail["correct"],
+        detail["n"],
+        f"{Decimal(detail['lower']):.3f}",
+        f"{Decimal(detail['upper']):.3f}",
+        _admin_link_id(BonusTier, detail["tier"], f"+{plain(Decimal(detail['percent']))}%"),
+        plain(Decimal(detail["percent"])),
+        money(Decimal(detail["base"]), currency),
+    )
+
+
+def _detail_text(line: LedgerLine) -> str:
+    """What a line's ``detail`` says, in words: the period an adjustment corrects (linked), what
+    a bonus rests on, who made a deduction."""
+    detail = line.detail or {}
+    if line.kind == LedgerLine.Kind.ADJUSTMENT and detail.get("corrects_period"):
+        corrected = PayPeriod.objects.filter(pk=detail["corrects_period"]).first()
+        if corrected is None:
+            return f"Corrects period {detail['corrects_period']}."
+        return format_html(
+            "Corrects {}: what that period paid for the work below, whose verdict changed.",
+            _admin_link(corrected, corrected.label),
+        )
+    if line.kind == LedgerLine.Kind.BONUS and {"n", "correct", "tier"} <= detail.keys():
+        return _bonus_text(detail, line.currency)
+    if line.kind == LedgerLine.Kind.DEDUCTION and detail.get("by"):
+        return f"Deducted by {detail['by']}."
+    return "; ".join(f"{key}: {value}" for key, value in sorted(detail.items())) or "—"
+
+
 @admin.register(LedgerLine)
 class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
     """The ledger: written by the calculation only, read-only here (and in an approved or
@@ -1069,7 +1162,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
         "amount_figures",
         "rule_column",
     )
-    list_filter = ("period", "kind", "currency", "project", "vendor")
+    list_filter = ("period", "kind", "currency", "project", "vendor", CorrectsFilter)
     ordering = ("-period_id", "project_id", "labeler_id", "kind", "id")
     search_fields = ("labeler__public_code",)
     search_help_text = "A labeler's public code, e.g. L-7KQ4XM."
@@ -1087,7 +1180,7 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
         "amount_column",
         "rate_link",
         "rule",
-        "detail",
+        "detail_column",
         "created_at",
         "paid_items",
     )
@@ -1160,6 +1253,10 @@ class LedgerLineAdmin(LargeTableMixin, ReadOnlyAdmin):
     @admin.display(description="rule")
     def rule_column(self, obj: LedgerLine) -> str:
         return _cut(obj.rule, self.RULE_SHOWN)
+
+    @admin.display(description="detail")
+    def detail_column(self, obj: LedgerLine) -> str:
+        return _detail_text(obj)
 
     @admin.display(description="rate")
     def rate_link(self, obj: LedgerLine) -> str:

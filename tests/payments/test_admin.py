@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from assignments.models import Assignment
 from payments.admin import period_totals
 from payments.ledger import ledger_hash
 from payments.models import (
@@ -27,10 +28,13 @@ from payments.models import (
     PayRate,
 )
 from payments.services import calculate
+from qc.models import LabelOutcome
 from tests.factories import admin_url
 from tests.payments.factories import (
     MID_NOV,
+    bonus_tier,
     decided_labels,
+    overturn,
     payments_admin_samples,
 )
 
@@ -515,7 +519,7 @@ def test_the_rates_list_fits_in_five_columns_the_unit_under_the_rate(ops_client,
         "created_by",
     )
     text = response.content.decode()
-    assert '0.10 EUR</span><br><small>per accepted label</small>' in text
+    assert "0.10 EUR</span><br><small>per accepted label</small>" in text
     assert "from 2026-01-01 00:00<" in text  # to the minute
     page = ops_client.get(admin_url(PayRate, "change", samples["rate"].pk)).content.decode()
     assert "0.10 EUR" in page and "0.100000" not in page
@@ -531,3 +535,56 @@ def test_paid_items_and_exchange_rates_show_no_stored_scale(ops_client, samples)
     assert 'value="1.08"' in form
     tiers = ops_client.get(admin_url(type(samples["bonus_tier"]), "changelist")).content.decode()
     assert ">+10%<" in tiers and "0.9500" not in tiers
+
+
+# -- what a line's detail says -----------------------------------------------------------------
+
+
+def _adjusted(ops_user, samples) -> LedgerLine:
+    """October's rejected label accepted by a review in November, November recalculated: the
+    adjustment line in November that corrects what October paid."""
+    rejected = LabelOutcome.objects.get(project_id=samples["pay_project"].pk, agrees_final=False)
+    overturn(Assignment.objects.get(pk=rejected.assignment_id), accepted=True, at=MID_NOV)
+    calculate.period_calculate(actor=ops_user, period_id=samples["period"].pk)
+    return LedgerLine.objects.get(kind=LedgerLine.Kind.ADJUSTMENT)
+
+
+def test_an_adjustment_line_says_which_period_it_corrects(ops_client, ops_user, samples):
+    october = samples["approved_period"]
+    line = _adjusted(ops_user, samples)
+    page = ops_client.get(admin_url(LedgerLine, "change", line.pk)).content.decode()
+    october_url = admin_url(PayPeriod, "change", october.pk)
+    assert f'Corrects <a href="{october_url}">2026-10</a>' in page
+    assert "corrects_period" not in page
+    corrected = line.items.get().corrects_id
+    paid_in = f'<span class="lf-nowrap">(paid in <a href="{october_url}">2026-10</a>)</span>'
+    assert f">item {corrected}</a> {paid_in}" in page
+
+
+def test_a_corrected_period_links_the_later_lines_that_correct_it(ops_client, ops_user, samples):
+    october, november = samples["approved_period"], samples["period"]
+    line = _adjusted(ops_user, samples)
+    page = ops_client.get(admin_url(PayPeriod, "change", october.pk)).content.decode()
+    assert "Corrected later by" in page
+    url = (
+        admin_url(LedgerLine, "changelist")
+        + f"?corrects={october.pk}&amp;period__id__exact={november.pk}"
+    )
+    assert f'<a href="{url}">1 adjustment line in 2026-11</a>' in page
+    listed = ops_client.get(url.replace("&amp;", "&"))
+    assert list(listed.context["cl"].result_list) == [line]
+    november_page = ops_client.get(admin_url(PayPeriod, "change", november.pk)).content.decode()
+    assert "Corrected later by" not in november_page  # an open ledger is recalculated instead
+
+
+def test_a_bonus_line_says_in_words_what_it_rests_on(ops_client, ops_user, samples, vendor_labeler):
+    project, november = samples["pay_project"], samples["period"]
+    tier = bonus_tier(project, lower="0.3", n=4, percent="5")
+    decided_labels(project, vendor_labeler, accepted=4, at=MID_NOV, control=True)
+    calculate.period_calculate(actor=ops_user, period_id=november.pk)
+    line = LedgerLine.objects.get(kind=LedgerLine.Kind.BONUS)
+    page = ops_client.get(admin_url(LedgerLine, "change", line.pk)).content.decode()
+    assert "4 of 4 gold checks correct: accuracy between 0.510 and 1.000" in page
+    tier_url = admin_url(type(tier), "change", tier.pk)
+    assert f'tier <a href="{tier_url}">+5%</a>' in page
+    assert '"lower"' not in page
