@@ -588,3 +588,28 @@ def test_a_bonus_line_says_in_words_what_it_rests_on(ops_client, ops_user, sampl
     tier_url = admin_url(type(tier), "change", tier.pk)
     assert f'tier <a href="{tier_url}">+5%</a>' in page
     assert '"lower"' not in page
+
+
+# -- what a calculation wrote ------------------------------------------------------------------
+
+
+def test_a_recalculation_says_it_rewrote_part_beside_the_ledgers_size(
+    ops_client, ops_user, samples
+):
+    november, first = samples["period"], samples["calculation"]
+    again = calculate.period_calculate(actor=ops_user, period_id=november.pk)  # nothing changed
+    # The task line with its 2 items, and the vendor's fee line; then only the fee line again.
+    assert (first.lines, first.items, again.lines, again.items) == (2, 2, 1, 0)
+    page = ops_client.get(admin_url(PayPeriod, "change", november.pk)).content.decode()
+    assert (
+        "rewrote 1 line, 0 paid items (the rest unchanged); "
+        "the ledger now holds 2 lines, 2 paid items" in page
+    )
+    listed = ops_client.get(
+        admin_url(Calculation, "changelist"), {"period__id__exact": november.pk}
+    )
+    text = listed.content.decode()
+    assert "wrote 2 lines, 2 paid items<" in text  # the first run wrote the whole ledger
+    assert "rewrote 1 line, 0 paid items (the rest unchanged)" in text
+    shown = ops_client.get(admin_url(Calculation, "change", again.pk)).content.decode()
+    assert "rewrote 1 line, 0 paid items (the rest unchanged)" in shown
