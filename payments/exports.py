@@ -6,9 +6,12 @@ more: the reference, the vendor, the period (its label and its first and last da
 zone), the lines by labeler public code (never a name), the fee lines, the totals per currency
 and the period's ledger hash. Amounts are written to their currency's minor unit (JPY 0, EUR 2,
 KWD 3: ``payments.currency``), so a file's totals read back equal the invoice's to the minor
-unit. Every text cell of a CSV or XLSX file is escaped for spreadsheets
-(``config.exports.escape_row``). The PDF is drawn by ReportLab offline with its built-in
-Helvetica (no font or image is fetched), and the same invoice always gives the same bytes.
+unit. The CSV and XLSX files share their rows and their column names (field names, as
+docs/api.md states them); in the XLSX file quantities, unit rates and amounts are numbers. Every
+text cell of a CSV or XLSX file is escaped for spreadsheets (``config.exports.escape_row``). The
+PDF is laid out for a reader (labelled header fields, column names in words, wrapped text
+within the margins); it is drawn by ReportLab offline with its built-in Helvetica (no font or
+image is fetched), and the same invoice always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -26,15 +29,29 @@ from django.db.models import Sum
 from django.utils.html import escape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from config.errors import Forbidden
 from config.exports import escape_row
-from payments.currency import minor_unit, money_text, rate_text
+from payments.currency import money_text, plain, rate_text
 from payments.models import LedgerLine, PayPeriod
-from payments.selectors.invoices import PRICED, InvoiceView, Priced, pay_period_get_for
+from payments.selectors.invoices import (
+    PRICED,
+    InvoiceLine,
+    InvoiceView,
+    Priced,
+    pay_period_get_for,
+)
 from workforce.models import Labeler, User
 from workforce.selectors import is_ops
 
@@ -43,32 +60,37 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
+# The CSV's and the XLSX's column names: field names, a contract with the programs that read
+# the files (docs/api.md); the PDF names its columns for people instead.
 LINE_COLUMNS = ("public_code", "project", "kind", "basis", *PRICED)
 FEE_COLUMNS = ("project", "fee", *PRICED)
-# The PDF's tables: each section's column widths (mm, within A4's 180 mm between margins) and
-# the column whose text may be long enough to wrap (a project's name, a fee's rule).
-PDF_COLUMNS_MM = {
-    "Lines": (24, 42, 18, 16, 18, 22, 26, 14),
-    "Fees": (36, 66, 18, 20, 26, 14),
-    "Totals": (30, 40),
-}
-PDF_WRAPPED = {"Lines": 1, "Fees": 1}
-PDF_TABLE_ROWS = 50
 PAYROLL_COLUMNS = ("period", "public_code", "username", "name", "currency", "amount")
 
 
-class Amount(NamedTuple):
-    """A money cell: written as text at the currency's minor unit (CSV, PDF), or as a number
-    shown to the minor unit (XLSX)."""
+class Number(NamedTuple):
+    """A numeric cell: its exact value and its text as the CSV and the PDF write it (an amount
+    at its currency's minor unit, a unit rate with its significant decimals, a quantity
+    without trailing zeros). The XLSX writes the value, shown with the text's decimals."""
 
     value: Decimal
-    currency: str
+    text: str
 
     def __str__(self) -> str:
-        return money(self.value, self.currency)
+        return self.text
+
+    @property
+    def number_format(self) -> str:
+        """The spreadsheet number format showing exactly the text's decimals."""
+        decimals = len(self.text.partition(".")[2])
+        return "0." + "0" * decimals if decimals else "0"
 
 
 money = money_text  # the name the API and the admin import
+
+
+def amount_cell(value: Decimal, currency: str) -> Number:
+    """An amount's cell, its text at the currency's minor unit."""
+    return Number(value, money(value, currency))
 
 
 def period_days(period: PayPeriod) -> tuple[str, str]:
@@ -79,13 +101,13 @@ def period_days(period: PayPeriod) -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
-# -- the invoice's rows, once for every format --------------------------------------------------
+# -- CSV and XLSX: the invoice's rows --------------------------------------------------------------
 
 
 def invoice_rows(view: InvoiceView) -> Iterator[list[Any]]:
     """The invoice as rows of cells: the header (reference, vendor, period, issue date, ledger
     hash), then titled sections: the lines, the fees and the totals, each with its column
-    names. Money cells are ``Amount``; every other cell is text."""
+    names. Quantities, unit rates and amounts are ``Number``; every other cell is text."""
     first, last = period_days(view.period)
     yield ["Invoice", view.reference]
     yield ["Vendor", view.vendor.name]
@@ -106,15 +128,15 @@ def invoice_rows(view: InvoiceView) -> Iterator[list[Any]]:
     yield ["Totals"]
     yield ["currency", "amount"]
     for currency, total in view.totals.items():
-        yield [currency, Amount(total, currency)]
+        yield [currency, amount_cell(total, currency)]
 
 
 def _priced(row: Priced) -> list[Any]:
     """The ``PRICED`` cells of a row."""
     return [
-        format(row.quantity.normalize(), "f"),
-        rate_text(row.unit_rate, row.currency),
-        Amount(row.amount, row.currency),
+        Number(row.quantity, plain(row.quantity)),
+        Number(row.unit_rate, rate_text(row.unit_rate, row.currency)),
+        amount_cell(row.amount, row.currency),
         row.currency,
     ]
 
@@ -132,76 +154,236 @@ def invoice_csv(view: InvoiceView) -> bytes:
 
 
 def invoice_xlsx(view: InvoiceView) -> bytes:
-    """One sheet; amounts are numbers shown to their currency's minor unit."""
+    """One sheet, the CSV's rows: quantities, unit rates and amounts are numbers (exact
+    decimals) shown with the CSV's decimals, so a spreadsheet sums them; text is escaped."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "Invoice"  # a sheet's title is at most 31 characters; a reference may be longer
     for number, row in enumerate(invoice_rows(view), start=1):
-        sheet.append(escape_row(cell.value if isinstance(cell, Amount) else cell for cell in row))
+        sheet.append(escape_row(cell.value if isinstance(cell, Number) else cell for cell in row))
         for column, cell in enumerate(row, start=1):
-            if isinstance(cell, Amount):
-                digits = minor_unit(cell.currency)
-                sheet.cell(row=number, column=column).number_format = (
-                    "0." + "0" * digits if digits else "0"
-                )
+            if isinstance(cell, Number):
+                sheet.cell(row=number, column=column).number_format = cell.number_format
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
+# -- PDF -------------------------------------------------------------------------------------------
+
+PDF_MARGIN = 15 * mm
+# Column widths in mm, 180 in all (A4 between the margins). The lines and the fees end in the
+# same numeric columns as the totals, so every amount lines up on one right edge.
+PDF_NUMBERS_MM = (18, 22, 27, 17)  # quantity, unit rate, amount, currency
+PDF_LINES_MM = (24, 46, 26, *PDF_NUMBERS_MM)
+PDF_FEES_MM = (40, 56, *PDF_NUMBERS_MM)
+PDF_TOTALS_MM = (180 - sum(PDF_NUMBERS_MM[2:]), *PDF_NUMBERS_MM[2:])
+PDF_NUMBERS_HEADER = ("Quantity", "Unit rate", "Amount", "Currency")
+PDF_LINES_HEADER = ("Labeler (public code)", "Project", "Kind", *PDF_NUMBERS_HEADER)
+PDF_FEES_HEADER = ("Project", "Fee", *PDF_NUMBERS_HEADER)
+PDF_TABLE_ROWS = 50
+KINDS = dict(LedgerLine.Kind.choices)
+BASES = dict(LedgerLine.Basis.choices)
+
+
+def _kind_text(line: InvoiceLine) -> str:
+    """``Task, accepted``: the line's kind and, where it has one, its basis, as words."""
+    kind = KINDS.get(line.kind, line.kind)
+    return f"{kind}, {BASES.get(line.basis, line.basis).lower()}" if line.basis else kind
+
+
+class _PdfStyles:
+    """The PDF's paragraph styles: 8 point body text, bold column names (numeric ones
+    right-aligned over their right-aligned numbers), 9 point header fields."""
+
+    def __init__(self) -> None:
+        self.title = ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=16, leading=20)
+        self.heading = ParagraphStyle("heading", fontName="Helvetica-Bold", fontSize=11, leading=14)
+        self.cell = ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=9.5)
+        self.column = ParagraphStyle("column", parent=self.cell, fontName="Helvetica-Bold")
+        self.number_column = ParagraphStyle("number_column", parent=self.column, alignment=2)
+        self.field = ParagraphStyle("field", fontName="Helvetica", fontSize=9, leading=11)
+        self.field_label = ParagraphStyle(
+            "field_label", parent=self.field, fontName="Helvetica-Bold"
+        )
+
+    def text(self, text: str, style: ParagraphStyle | None = None) -> Paragraph:
+        """``text`` as a paragraph that wraps in its cell (escaped: it is no markup)."""
+        return Paragraph(escape(text), style or self.cell)
+
+
+def _pdf_header(view: InvoiceView, styles: _PdfStyles) -> Table:
+    """Who invoices, which invoice, for what period (its days in its own time zone), issued
+    when: one labelled field a row."""
+    first, last = period_days(view.period)
+    fields = (
+        ("Vendor", view.vendor.name),
+        ("Invoice number", view.reference),
+        ("Period", view.period.label),
+        ("First day", first),
+        ("Last day", last),
+        ("Time zone", view.period.timezone),
+        ("Issue date", view.invoice.issued_at.date().isoformat()),
+    )
+    rows = [[styles.text(k, styles.field_label), styles.text(v, styles.field)] for k, v in fields]
+    table = Table(rows, colWidths=[32 * mm, 100 * mm], hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_padding(2)]))
+    return table
+
+
+def _padding(points: int) -> list[tuple[Any, ...]]:
+    return [
+        (side, (0, 0), (-1, -1), points)
+        for side in ("LEFTPADDING", "RIGHTPADDING", "TOPPADDING", "BOTTOMPADDING")
+    ]
+
+
+def _pdf_section(
+    title: str,
+    header: tuple[str, ...],
+    rows: list[list[Any]],
+    widths_mm: tuple[int, ...],
+    styles: _PdfStyles,
+) -> list[Any]:
+    """``title``, then ``rows`` under ``header`` in columns of ``widths_mm``, the last four the
+    numeric ones (right-aligned but the currency), or "No <title>." without rows. Tables of a
+    bounded number of rows, each with the column names: splitting one long table across pages
+    costs time quadratic in its rows."""
+    if not rows:
+        return [Paragraph(title, styles.heading), styles.text(f"No {title.lower()}.")]
+    numbers = len(widths_mm) - len(PDF_NUMBERS_MM)
+    columns = [
+        styles.text(name, styles.number_column if numbers <= i < len(header) - 1 else styles.column)
+        for i, name in enumerate(header)
+    ]
+    grid = TableStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("ALIGN", (numbers, 1), (-2, -1), "RIGHT"),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+            ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.lightgrey),
+            *_padding(3),
+        ]
+    )
+    tables: list[Any] = [Paragraph(title, styles.heading)]
+    for start in range(0, len(rows), PDF_TABLE_ROWS):
+        table = Table(
+            [columns, *rows[start : start + PDF_TABLE_ROWS]],
+            colWidths=[w * mm for w in widths_mm],
+            hAlign="LEFT",
+            repeatRows=1,
+        )
+        table.setStyle(grid)
+        tables.append(table)
+    return tables
+
+
+def _pdf_numbers(row: Priced) -> list[str]:
+    return [str(cell) for cell in _priced(row)]
+
+
+def _pdf_footer(reference: str) -> Any:
+    """Draws the invoice's reference and the page's number at the foot of every page."""
+
+    def draw(canvas: Any, doc: BaseDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.drawString(PDF_MARGIN, 9 * mm, f"Invoice {reference}")
+        canvas.drawRightString(A4[0] - PDF_MARGIN, 9 * mm, f"Page {doc.page}")
+        canvas.restoreState()
+
+    return draw
+
+
 def invoice_pdf(view: InvoiceView, *, compress: bool = True) -> bytes:
     """The invoice as an A4 PDF (ReportLab, built-in fonts, the same bytes for the same
-    invoice). ``compress=False`` leaves the page streams readable as text (for tests)."""
-    styles = getSampleStyleSheet()
+    invoice): a header of labelled fields (vendor, invoice number, period with its first and
+    last day and its time zone, issue date); the lines by labeler public code and the fees, in
+    columns named for people that fit between the margins, long text wrapped in its cell and
+    numbers right-aligned; the totals per currency last, under the amounts; the ledger hash in
+    small print. ``compress=False`` leaves the page streams readable as text (for tests)."""
+    styles = _PdfStyles()
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = BaseDocTemplate(
         buffer,
         pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
+        leftMargin=PDF_MARGIN,
+        rightMargin=PDF_MARGIN,
+        topMargin=PDF_MARGIN,
+        bottomMargin=PDF_MARGIN + 3 * mm,  # room for the footer
         title=f"Invoice {view.reference}",
         author="LabelForce",
         invariant=1,
         pageCompression=1 if compress else 0,
     )
-    cell_style = ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=9.5)
-    sections: dict[str, list[list[Any]]] = {"": []}
-    current = ""
-    for row in invoice_rows(view):
-        if len(row) == 1:
-            current = row[0]
-            sections[current] = []
-        elif row:
-            sections[current].append([str(cell) for cell in row])
-    for title, wrapped in PDF_WRAPPED.items():
-        for row in sections[title][1:]:  # long text wraps in its column; the rest stays whole
-            row[wrapped] = Paragraph(escape(row[wrapped]), cell_style)
-    story: list[Any] = [Paragraph(f"Invoice {escape(view.reference)}", styles["Title"])]
-    header = Table(sections[""], hAlign="LEFT")
-    header.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "Helvetica", 9)]))
-    story.append(header)
-    grid = TableStyle(
-        [
-            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-            ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]
+    # No frame padding: the tables' 180 mm are the page between the margins, exactly.
+    frame = Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
     )
-    for title, widths in PDF_COLUMNS_MM.items():
-        story += [Spacer(1, 6 * mm), Paragraph(title, styles["Heading2"])]
-        columns, *rows = sections[title]
-        # Tables of a bounded number of rows, each with the column names: splitting one long
-        # table across pages costs time quadratic in its rows.
-        for start in range(0, max(len(rows), 1), PDF_TABLE_ROWS):
-            table = Table(
-                [columns, *rows[start : start + PDF_TABLE_ROWS]],
-                colWidths=[w * mm for w in widths],
+    doc.addPageTemplates([PageTemplate(frames=[frame], onPage=_pdf_footer(view.reference))])
+
+    lines = [
+        [
+            line.public_code,
+            styles.text(line.project),
+            styles.text(_kind_text(line)),
+            *_pdf_numbers(line),
+        ]
+        for line in view.lines
+    ]
+    fees = [
+        [styles.text(fee.project), styles.text(fee.rule), *_pdf_numbers(fee)] for fee in view.fees
+    ]
+    totals: list[Any] = []
+    if view.totals:  # an invoice without lines has no total (and a table needs a row)
+        totals.append(
+            Table(
+                [[f"Total {code}", money(total, code)] for code, total in view.totals.items()],
+                colWidths=[w * mm for w in PDF_TOTALS_MM],
                 hAlign="LEFT",
-                repeatRows=1,
+                style=[
+                    ("FONT", (0, 0), (-1, -1), "Helvetica-Bold", 9),
+                    ("ALIGN", (0, 0), (1, -1), "RIGHT"),
+                    ("LINEABOVE", (1, 0), (1, 0), 0.75, colors.black),
+                    *_padding(3),
+                ],
             )
-            table.setStyle(grid)
-            story.append(table)
+        )
+    ledger = Table(
+        [["Ledger hash of the period", view.ledger_hash]],
+        colWidths=[32 * mm, 148 * mm],
+        hAlign="LEFT",
+    )
+    ledger.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), "Helvetica", 6.5),
+                ("TEXTCOLOR", (0, 0), (-1, -1), colors.dimgrey),
+                *_padding(0),
+            ]
+        )
+    )
+    story: list[Any] = [
+        Paragraph(f"Invoice {escape(view.reference)}", styles.title),
+        Spacer(1, 3 * mm),
+        _pdf_header(view, styles),
+        Spacer(1, 6 * mm),
+        *_pdf_section("Lines", PDF_LINES_HEADER, lines, PDF_LINES_MM, styles),
+        Spacer(1, 6 * mm),
+        *_pdf_section("Fees", PDF_FEES_HEADER, fees, PDF_FEES_MM, styles),
+        Spacer(1, 6 * mm),
+        *totals,
+        Spacer(1, 8 * mm),
+        ledger,
+    ]
     doc.build(story)
     return buffer.getvalue()
 

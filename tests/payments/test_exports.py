@@ -2,21 +2,31 @@
 the ledger lines to the statements, the invoice and its CSV, XLSX and PDF files; labelers by
 public code only; another vendor's invoice is a 404 and a labeler sees none; a constant number of
 queries for a vendor's invoice; the payroll of internal staff for operations only; spreadsheet
-cells escaped."""
+cells escaped; the PDF laid out for a reader (labelled header, column names in words, text
+within the margins and none over another, amounts on one right edge) and the XLSX's numbers
+written as numbers."""
 
 from __future__ import annotations
 
 import base64
 import csv
 import io
+import itertools
 import re
 import zlib
+import zoneinfo
+from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import openpyxl
 import pytest
 from django.db.models import Sum
 from django.utils import timezone
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 
 from config.errors import Forbidden, NotFound
 from payments import exports
@@ -288,3 +298,230 @@ def test_invoice_cells_that_would_run_as_formulae_are_escaped(vendor_a, manager_
     # markup to ReportLab).
     text = pdf_text(exports.invoice_pdf(view, compress=False))
     assert all(f"({part})" in text for part in ("=HYPERLINK\\(", "&", "open")), text
+
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def sample(vendor_a, manager_a):
+    """A vendor's invoice as their accountant gets it: two labelers on a project whose name
+    needs two lines, paid per accepted label and a third of that per rejected one (a rate of
+    six decimals), a fee of 7.5% plus 0.003 EUR a label, November in Europe/Berlin."""
+    contract(vendor_a, percent="7.5", per_label="0.003")
+    project = make_project(
+        tasks=0, slug="northern", name="Northern region power-line pole inspection, phase 2"
+    )
+    people = [make_labeler(vendor=vendor_a), make_labeler(vendor=vendor_a)]
+    make_rate(project, "0.0475", "EUR")
+    set_policy(project, rejected_fraction="0.3333")
+    for j, labeler in enumerate(people):
+        decided_labels(project, labeler, accepted=7 + 3 * j, rejected=2 + j)
+    period = make_period(
+        datetime(2026, 11, 1, tzinfo=BERLIN),
+        datetime(2026, 12, 1, tzinfo=BERLIN),
+        timezone="Europe/Berlin",
+    )
+    period_calculate(actor=None, period_id=period.pk)
+    [invoice] = approve_and_invoice(period, vendor_a)
+    return invoice_get_for(actor=manager_a, vendor_id=vendor_a.pk, invoice_id=invoice.pk)
+
+
+class Drawn(NamedTuple):
+    """A string drawn on a PDF page: where it starts and ends on its baseline (points from
+    the page's bottom left), its font and size."""
+
+    page: int
+    text: str
+    left: float
+    right: float
+    baseline: float
+    font: str
+    size: float
+
+
+PDF_TOKEN = re.compile(
+    rb"\((?:\\.|[^\\)])*\)|/[^\s/\[\]()<>]+|[-+]?(?:\d+\.?\d*|\.\d+)|[A-Za-z*']+"
+)
+
+
+def _pdf_string(token: bytes) -> str:
+    """A PDF string literal's text: ``\\(``, ``\\)``, ``\\\\`` and octal escapes undone."""
+
+    def unescape(match: re.Match[bytes]) -> bytes:
+        escaped = match.group(1)
+        return bytes([int(escaped, 8)]) if escaped[:1].isdigit() else escaped
+
+    return re.sub(rb"\\([0-7]{1,3}|.)", unescape, token[1:-1], flags=re.S).decode("cp1252")
+
+
+def pdf_drawn(data: bytes) -> list[Drawn]:
+    """Every string the (uncompressed) PDF draws, placed on its page: the page streams are
+    read as ReportLab writes them (translations by ``cm`` inside ``q``/``Q``, text placed by
+    ``Tm``, ``Td`` and ``T*``, shown by ``Tj``, each string after the one before it on its
+    line)."""
+    fonts = {
+        name.decode(): base.decode()
+        for base, name in re.findall(rb"/BaseFont /(\S+) .*?/Name /(\S+)", data)
+    }
+    drawn = []
+    pages = re.findall(rb"<<[^>]*>>\s*stream\r?\n(.*?)endstream", data, re.S)
+    for page, stream in enumerate(s for s in pages if b" Tj" in s):
+        stack, ctm = [], (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+        line, advance = (0.0, 0.0), 0.0
+        leading, font, size = 0.0, "", 0.0
+        args: list[bytes] = []
+        for token in PDF_TOKEN.findall(stream):
+            if token[:1] in b"(/" or re.fullmatch(rb"[-+.\d]+", token):
+                args.append(token)
+                continue
+            numbers = [float(a) for a in args if a[:1] not in b"(/"]
+            if token == b"q":
+                stack.append(ctm)
+            elif token == b"Q":
+                ctm = stack.pop()
+            elif token == b"cm":
+                a, b, c, d, e, f = numbers
+                A, B, C, D, E, F = ctm
+                ctm = (
+                    a * A + b * C,
+                    a * B + b * D,
+                    c * A + d * C,
+                    c * B + d * D,
+                    e * A + f * C + E,
+                    e * B + f * D + F,
+                )
+            elif token == b"Tm":
+                line, advance = (numbers[4], numbers[5]), 0.0
+            elif token == b"Td":
+                line, advance = (line[0] + numbers[0], line[1] + numbers[1]), 0.0
+            elif token == b"TL":
+                leading = numbers[0]
+            elif token == b"T*":
+                line, advance = (line[0], line[1] - leading), 0.0
+            elif token == b"Tf":
+                font, size = fonts[args[0][1:].decode()], numbers[0]
+            elif token == b"Tj":
+                text = _pdf_string(args[-1])
+                a, _, c, d, e, f = ctm
+                width = pdfmetrics.stringWidth(text, font, size)
+                x, y = a * (line[0] + advance) + c * line[1] + e, d * line[1] + f
+                drawn.append(Drawn(page, text, x, x + a * width, y, font, size))
+                advance += width
+            args = []
+    return drawn
+
+
+def test_the_invoice_pdf_reads_as_an_invoice(sample):
+    """Headed by who, which invoice, what period (dates labelled, in the period's time zone)
+    and when issued; tables within the margins with no text over another, in words a reader
+    knows, amounts right-aligned; the totals last; the ledger hash in small print."""
+    drawn = pdf_drawn(exports.invoice_pdf(sample, compress=False))
+    words = " ".join(d.text for d in drawn)
+    width, _ = A4
+    margin = 15 * mm
+
+    assert [d for d in drawn if d.left < margin - 0.01 or d.right > width - margin + 0.01] == []
+    rows = defaultdict(list)
+    for d in drawn:
+        rows[d.page, round(d.baseline, 1)].append(d)
+    for row in rows.values():
+        row.sort(key=lambda d: d.left)
+        overlaps = [(a.text, b.text) for a, b in itertools.pairwise(row) if a.right > b.left + 0.01]
+        assert overlaps == [], overlaps
+
+    for label, value in (
+        ("Vendor", "Acme Annotation"),
+        ("Invoice number", sample.reference),
+        ("Period", "2026-11"),
+        ("First day", "2026-11-01"),
+        ("Last day", "2026-11-30"),
+        ("Time zone", "Europe/Berlin"),
+        ("Issue date", sample.invoice.issued_at.date().isoformat()),
+    ):
+        [at] = [d for d in drawn if d.text == label]
+        assert [d.text for d in rows[at.page, round(at.baseline, 1)]] == [label, value]
+    for header in (
+        "Labeler (public code)",
+        "Project",
+        "Kind",
+        "Quantity",
+        "Unit rate",
+        "Amount",
+        "Currency",
+    ):
+        assert header in words
+    assert "_" not in words.replace(sample.ledger_hash, "")  # no field names
+    assert "Task, accepted" in words and "Vendor fee:" in words
+    project = "Northern region power-line pole inspection, phase 2"
+    assert project in words and project not in {d.text for d in drawn}  # wrapped in its cell
+
+    amounts = {exports.money(row.amount, "EUR") for row in (*sample.lines, *sample.fees)}
+    total = exports.money(sample.totals["EUR"], "EUR")
+    amount_cells = [d for d in drawn if d.text in {*amounts, total}]
+    assert len(amount_cells) == len(sample.lines) + len(sample.fees) + 1
+    assert len({round(d.right, 2) for d in amount_cells}) == 1  # one right edge
+    assert amount_cells[-1].text == total and amount_cells[-1].font == "Helvetica-Bold"
+    [total_label] = [d for d in drawn if d.text == "Total EUR"]
+    assert [d.text for d in rows[total_label.page, round(total_label.baseline, 1)]] == [
+        "Total EUR",
+        total,
+    ]
+    assert drawn.index(total_label) > max(drawn.index(d) for d in drawn if d.text == "Fees")
+
+    [ledger_hash] = [d for d in drawn if d.text == sample.ledger_hash]
+    assert ledger_hash.size < min(d.size for d in amount_cells)
+    assert ledger_hash.baseline < total_label.baseline
+
+
+def test_the_invoice_xlsx_writes_every_number_as_a_number_and_the_csv_as_its_text(sample):
+    """Quantities, unit rates and amounts are numbers a spreadsheet sums, equal to the invoice's
+    decimals and shown with the decimals the CSV writes (amounts at the minor unit, rates with
+    their significant decimals); the CSV keeps its field names as column names."""
+    csv_rows = csv_sections(exports.invoice_csv(sample))
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.invoice_xlsx(sample))).active
+    titles = {row[0].value: number for number, row in enumerate(sheet.iter_rows()) if row}
+    cells = list(sheet.iter_rows())
+    for title, rows, first in (("Lines", sample.lines, 4), ("Fees", sample.fees, 2)):
+        header = [c.value for c in cells[titles[title] + 1] if c.value is not None]
+        assert header == csv_rows[title][0]
+        for at, (row, text) in enumerate(zip(rows, csv_rows[title][1:], strict=True)):
+            numbers = cells[titles[title] + 2 + at][first : first + 3]
+            expected = (row.quantity, row.unit_rate, row.amount)
+            for cell, value, written in zip(
+                numbers, expected, text[first : first + 3], strict=True
+            ):
+                assert not isinstance(cell.value, str), (title, cell.value)
+                assert Decimal(str(cell.value)) == value == Decimal(written)
+                decimals = len(written.partition(".")[2])
+                assert cell.number_format == ("0." + "0" * decimals if decimals else "0")
+    assert csv_rows["Lines"][0] == [
+        "public_code",
+        "project",
+        "kind",
+        "basis",
+        "quantity",
+        "unit_rate",
+        "amount",
+        "currency",
+    ]
+    assert csv_rows["Fees"][0] == ["project", "fee", "quantity", "unit_rate", "amount", "currency"]
+    assert sorted(row[4:6] for row in csv_rows["Lines"][1:]) == [
+        ["10", "0.0475"],
+        ["2", "0.015832"],
+        ["3", "0.015832"],
+        ["7", "0.0475"],
+    ]
+
+
+def test_an_invoice_without_lines_still_renders_in_every_format(vendor_a, manager_a):
+    """A vendor whose labelers earned nothing in the period: the PDF says so, with no total."""
+    period = make_period()
+    [invoice] = approve_and_invoice(period, vendor_a)
+    view = invoice_get_for(actor=manager_a, vendor_id=vendor_a.pk, invoice_id=invoice.pk)
+    assert view.lines == view.fees == () and view.totals == {}
+
+    assert csv_sections(exports.invoice_csv(view))["Totals"] == [["currency", "amount"]]
+    assert openpyxl.load_workbook(io.BytesIO(exports.invoice_xlsx(view))).active["B1"].value
+    words = " ".join(d.text for d in pdf_drawn(exports.invoice_pdf(view, compress=False)))
+    assert "No lines." in words and "No fees." in words and "Total" not in words
