@@ -117,6 +117,42 @@ def period_days(period: PayPeriod) -> str:
     return f"{first} to {last} ({period.timezone})"
 
 
+def period_end(period: PayPeriod) -> str:
+    """``2026-12-07 00:00 (Europe/Lisbon)``: when the period ends, in its own time zone."""
+    end = period.ends_at.astimezone(zoneinfo.ZoneInfo(period.timezone))
+    return f"{end:%Y-%m-%d %H:%M} ({period.timezone})"
+
+
+def refusal(step: str, period: PayPeriod, now) -> str | None:
+    """Why the service of ``step`` (``approve``, ``close``, ``calculate``, ``deduct``) will
+    refuse ``period`` as it stands at ``now``, or ``None``: the checks of ``period_approve``
+    (calculated, ended), ``period_close`` (approved), ``calculation_queue`` and
+    ``deduction_add`` (not frozen) that a confirmation page can make before it is sent. A
+    warning only: the service decides when the step is sent."""
+    label, status = period.label, period.get_status_display().lower()
+    match step:
+        case "approve" if period.status != P.CALCULATED:
+            return (
+                f"{label} will not be approved: only a calculated period can be, and it is "
+                f"{status}."
+            )
+        case "approve" if period.ends_at > now:
+            return (
+                f"{label} will not be approved yet: it runs until {period_end(period)}, and work "
+                "decided before then is still to be paid in it."
+            )
+        case "close" if period.status != P.APPROVED:
+            return (
+                f"{label} will not be closed: only an approved period can be, and it is {status}."
+            )
+        case "calculate" | "deduct" if period.is_frozen:
+            done = "calculated" if step == "calculate" else "deducted from"
+            return (
+                f"{label} will not be {done}: it is {status}, so its ledger can no longer change."
+            )
+    return None
+
+
 def attachment(content: bytes, content_type: str, file_name: str) -> HttpResponse:
     """A file the admin hands out (an invoice, a payroll)."""
     response = HttpResponse(content, content_type=content_type)
@@ -808,12 +844,18 @@ class PayPeriodAdmin(
     )
 
     def _steps(self, period: PayPeriod) -> list[dict[str, str]]:
-        """The workflow buttons the period's page shows: the steps its status allows."""
-        return [
-            {"url": reverse(f"admin:payments_payperiod_{name}", args=[period.pk]), "label": label}
-            for name, label, statuses in self.STEPS
-            if period.status in statuses
-        ]
+        """The workflow buttons the period's page shows: the steps its status allows, except
+        that a calculated period not ended yet shows when "Approve…" opens instead of it."""
+        steps = []
+        for name, label, statuses in self.STEPS:
+            if period.status not in statuses:
+                continue
+            if name == "approve" and period.ends_at > timezone.now():
+                steps.append({"note": f"{label} opens on {period_end(period)}"})
+                continue
+            url = reverse(f"admin:payments_payperiod_{name}", args=[period.pk])
+            steps.append({"url": url, "label": label})
+        return steps
 
     def get_urls(self):
         steps = object_view_urls(
@@ -914,6 +956,21 @@ class PayPeriodAdmin(
     # -- the workflow's actions --
 
     reason_noun = "period"
+
+    def confirmation_page(self, request, *, action: str, object_pks: list[int], **kwargs):
+        """The workflow's confirmation page (``ConfirmationActionsMixin.confirmation_page``),
+        with a warning up front for each period the step will be refused for, saying why
+        (``refusal``)."""
+        response = super().confirmation_page(
+            request, action=action, object_pks=object_pks, **kwargs
+        )
+        now = timezone.now()
+        chosen = PayPeriod.objects.filter(pk__in=object_pks).order_by("starts_at")
+        response.context_data["refusals"] = [
+            why for period in chosen if (why := refusal(action, period, now))
+        ]
+        response.template_name = "admin/payments/payperiod/confirmation.html"
+        return response
 
     def _confirm_line(self, period: PayPeriod, totals: dict[str, Decimal]) -> str:
         """A period on a confirmation page: its totals per currency and its full ledger hash."""

@@ -5,8 +5,9 @@ nobody but staff gets in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
@@ -14,6 +15,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from assignments.models import Assignment
 from payments.admin import period_totals
@@ -34,6 +36,7 @@ from tests.payments.factories import (
     MID_NOV,
     bonus_tier,
     decided_labels,
+    make_period,
     overturn,
     payments_admin_samples,
 )
@@ -613,3 +616,53 @@ def test_a_recalculation_says_it_rewrote_part_beside_the_ledgers_size(
     assert "rewrote 1 line, 0 paid items (the rest unchanged)" in text
     shown = ops_client.get(admin_url(Calculation, "change", again.pk)).content.decode()
     assert "rewrote 1 line, 0 paid items (the rest unchanged)" in shown
+
+
+# -- a step that will be refused says so before it is sent -------------------------------------
+
+
+def _warnings(response) -> list[str]:
+    return response.context["refusals"]
+
+
+def test_approving_a_period_not_ended_yet_warns_and_offers_no_button_before_its_end(ops_client):
+    # A week in Lisbon that ends two weeks from now, calculated early.
+    start = (timezone.now() + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    week = make_period(
+        start,
+        start + timedelta(days=7),
+        status=PayPeriod.Status.CALCULATED,
+        cadence="weekly",
+        timezone="Europe/Lisbon",
+        ledger_hash="0" * 64,
+    )
+    end = timezone.localtime(week.ends_at, ZoneInfo("Europe/Lisbon"))
+    opens = f"{end:%Y-%m-%d %H:%M} (Europe/Lisbon)"
+    page = ops_client.get(admin_url(PayPeriod, "change", week.pk)).content.decode()
+    assert admin_url(PayPeriod, "approve", week.pk) not in page
+    assert f"Approve… opens on {opens}" in page
+    confirm = ops_client.get(admin_url(PayPeriod, "approve", week.pk))
+    assert _warnings(confirm) == [
+        f"{week.label} will not be approved yet: it runs until {opens}, and work decided "
+        "before then is still to be paid in it."
+    ]
+    assert '<li class="warning">' in confirm.content.decode()  # up front, before the form
+
+
+def test_the_list_actions_warn_of_each_period_the_step_refuses(ops_client, samples):
+    october, november = samples["approved_period"], samples["period"]  # approved; calculated
+    approve = _post_action(ops_client, PayPeriod, "approve", [october, november])
+    assert _warnings(approve) == [
+        "2026-10 will not be approved: only a calculated period can be, and it is approved."
+    ]
+    close = _post_action(ops_client, PayPeriod, "close", [october, november])
+    assert _warnings(close) == [
+        "2026-11 will not be closed: only an approved period can be, and it is calculated."
+    ]
+    calculate = _post_action(ops_client, PayPeriod, "calculate", [october, november])
+    assert _warnings(calculate) == [
+        "2026-10 will not be calculated: it is approved, so its ledger can no longer change."
+    ]
+    november_page = ops_client.get(admin_url(PayPeriod, "approve", november.pk))
+    assert _warnings(november_page) == []  # calculated and ended: nothing to warn of
+    assert '<li class="warning">' not in november_page.content.decode()
