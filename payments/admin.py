@@ -9,12 +9,16 @@ a bonus tier, creating a period (``period_create``) and moving it on: "Calculate
 calculation (``calculation_queue``, a Celery task; the period's page shows its progress and
 refreshes itself while it runs), "Approve" and "Close" ask first on a confirmation page that
 shows the period's totals per currency and its ledger hash, and take a reason. Approving passes
-the hash shown as ``expected_hash``: what is approved is what was seen, or nothing (409).
+the hash shown as ``expected_hash``: what is approved is what was seen, or nothing (409). Each
+step's page warns first of the periods its service will refuse, and why (``refusal``); a
+period's page offers "Approve…" once the period has ended, and says when before.
 
 Ledger lines, paid items, calculations, invoices and status changes are records: read-only,
 whatever the user's model permissions, and the database refuses changes to a frozen period's
 lines anyway. Operations see labelers' names here (vendors never do: their invoice shows public
-codes).
+codes). Money, rates and quantities are written as ``payments.currency`` writes them (at the
+minor unit; rates and quantities without the stored scale), a line's ``detail`` in words, and
+a frozen period's page links the adjustment lines of later periods that correct it.
 """
 
 from __future__ import annotations
