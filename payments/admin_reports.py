@@ -19,7 +19,9 @@ costs a constant number of queries, whatever the number of groups, labelers or a
 
 from __future__ import annotations
 
-from decimal import Decimal
+from bisect import bisect_right
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import accumulate
 from typing import Any
 
 from django import forms
@@ -31,7 +33,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from assignments.admin_quality_pages import duration_text, rate_text
-from payments.currency import minor_unit, round_money
+from payments.currency import minor_unit, money_text, plain
 from payments.models import ExchangeRate, PayPeriod
 from payments.selectors import costs
 from qc import charts
@@ -42,28 +44,59 @@ TEMPLATES = "payments/costs/"
 PERMISSION = "payments.view_payperiod"
 GROUP_CHOICES = (("project", "Project"), ("batch", "Batch"), ("vendor", "Vendor"))
 CHART_COMPONENTS = (*costs.WORK_COMPONENTS, "bonus", "vendor_fee")  # drawn: never negative
+# Decimals a cost per label shows beyond its currency's minor unit: labels cost fractions of a
+# cent, and one fixed number keeps a column's figures aligned ("0.2913", "0.2720").
+PER_LABEL_PLACES = 2
+PER_LABEL_RULE = (
+    "Cost per accepted label to two decimals below the currency's minor unit (0.2913 EUR, "
+    "24.1875 INR, 12.35 JPY), rounded half away from zero; other amounts to the minor unit."
+)
+# qc.charts' stacked bars leave their labels 104 px (110 px less a 6 px gap) at 11 px: 9.45 em.
+# A label is cut to 8.1 em of text and an ellipsis (1 em), a margin for wider fonts.
+CHART_LABEL_EM = 8.1
 
 
 # -- formatting ----------------------------------------------------------------------------------
 
 
-def money(amount: Decimal | None, code: str) -> str:
-    """An amount rounded to the minor unit of its currency, with the code; "—" when None."""
+def money(amount: Decimal | None, code: str, *, with_code: bool = True) -> str:
+    """An amount rounded to the minor unit of its currency, with the code unless a heading
+    names it; "—" when None."""
     if amount is None:
         return "—"
-    return f"{round_money(amount, code)} {code}"
+    return f"{money_text(amount, code)} {code}" if with_code else money_text(amount, code)
 
 
-def per_label(amount: Decimal | None, code: str) -> str:
-    """A cost per label to up to three decimals below the minor unit (labels cost fractions
-    of a cent), never fewer than the minor unit has: "0.10 EUR", "0.27667 USD"."""
+def per_label(amount: Decimal | None, code: str, *, with_code: bool = True) -> str:
+    """A cost per label to exactly ``PER_LABEL_PLACES`` decimals beyond the minor unit of
+    ``code``, rounded half away from zero (as money): "0.2913 EUR", "0.2720 EUR", "12.35 JPY";
+    "—" when None (no accepted labels). Rounded from the selector's six-decimal figure: no
+    minor unit has more than four decimals, so six always hold the ones shown."""
     if amount is None:
         return "—"
-    places = minor_unit(code)
-    text = format(amount.quantize(Decimal(1).scaleb(-(places + 3))), "f")
-    whole, _, decimals = text.partition(".")
-    decimals = decimals.rstrip("0").ljust(places, "0")
-    return f"{whole}.{decimals} {code}" if decimals else f"{whole} {code}"
+    places = Decimal(1).scaleb(-(minor_unit(code) + PER_LABEL_PLACES))
+    text = format(amount.quantize(places, rounding=ROUND_HALF_UP), "f")
+    return f"{text} {code}" if with_code else text
+
+
+def _em(char: str) -> float:
+    """A character's advance width in em, on the wide side of the browsers' sans-serif."""
+    if char in "fijlrtI.,:;'!|()[]·/- ":
+        return 0.33
+    if char in "mwMW@%":
+        return 0.95
+    if char.isupper():
+        return 0.75
+    return 0.58 if char.isascii() else 1.0
+
+
+def chart_label(name: str) -> str:
+    """``name`` as it fits the label area of a stacked bar chart: whole when it fits, else cut
+    and ended with "…" (the table above the chart names it in full)."""
+    widths = list(accumulate(map(_em, name)))
+    if not widths or widths[-1] <= CHART_LABEL_EM + 1:
+        return name
+    return name[: bisect_right(widths, CHART_LABEL_EM)].rstrip(" ,·(-") + "…"
 
 
 def _svg(markup: str) -> SafeString:
@@ -86,12 +119,12 @@ def _unit_name(code: str) -> str:
 
 def split_chart(rows: list[tuple[str, dict[str, Decimal]]], code: str, *, title: str) -> SafeString:
     """A stacked bar per ``(label, components)``: the share of each component of its cost,
-    in whole minor units of ``code`` (deductions are not drawn)."""
+    in whole minor units of ``code`` (deductions are not drawn); labels cut to fit."""
     return _svg(
         charts.stacked_bar_chart(
             [
                 (
-                    label,
+                    chart_label(label),
                     [
                         (costs.COMPONENT_NAMES[name], costs.minor_units(figures[name], code))
                         for name in CHART_COMPONENTS
@@ -196,18 +229,26 @@ def cost_report_view(request):
     return _render(request, "report.html", context)
 
 
+def _bar_name(group: dict[str, Any], *, one_project: bool) -> str:
+    """What a group's bar is called: its name, less the project's when every bar is of the same
+    project's batches (a label area that short would show only the project's name)."""
+    if one_project and " · " in group["name"]:
+        return group["name"].split(" · ", 1)[1]
+    return group["name"]
+
+
 def _report_context(report: dict[str, Any], currency: str | None) -> dict[str, Any]:
     groups, totals = report["groups"], report["totals"]
     codes = list(totals["currencies"])
     names = [costs.COMPONENT_NAMES[c] for c in costs.COMPONENTS]
+    one_project = report["group_by"] == "batch" and len({g["project_id"] for g in groups}) == 1
     tables = []
     for code in codes:
-        rows = [
-            (g["name"], g["accepted_labels"], g["currencies"][code])
-            for g in groups
-            if code in g["currencies"]
-        ]
-        rows.append(("All", totals["accepted_labels"], totals["currencies"][code]))
+        # The currency's groups, and its "All": their sums and their accepted labels only.
+        in_code = [g for g in groups if code in g["currencies"]]
+        rows = [(g["name"], g["accepted_labels"], g["currencies"][code]) for g in in_code]
+        all_figures = totals["currencies"][code]
+        rows.append(("All", all_figures["accepted_labels"], all_figures))
         tables.append(
             {
                 "currency": code,
@@ -216,14 +257,22 @@ def _report_context(report: dict[str, Any], currency: str | None) -> dict[str, A
                         "name": name,
                         "is_total": i == len(rows) - 1,
                         "accepted": accepted,
-                        "amounts": [money(figures[c], code) for c in costs.COMPONENTS],
-                        "total": money(figures["total"], code),
-                        "per_label": per_label(figures["per_accepted_label"], code),
+                        # The table's heading names the currency: a bare figure per cell.
+                        "amounts": [
+                            money(figures[c], code, with_code=False) for c in costs.COMPONENTS
+                        ],
+                        "total": money(figures["total"], code, with_code=False),
+                        "per_label": per_label(
+                            figures["per_accepted_label"], code, with_code=False
+                        ),
                     }
                     for i, (name, accepted, figures) in enumerate(rows)
                 ],
                 "chart": split_chart(
-                    [(name, figures) for name, _, figures in rows[:-1]],
+                    [
+                        (_bar_name(g, one_project=one_project), g["currencies"][code])
+                        for g in in_code
+                    ],
                     code,
                     title="Cost split per group",
                 ),
@@ -253,6 +302,7 @@ def _report_context(report: dict[str, Any], currency: str | None) -> dict[str, A
     ]
     return {
         "component_names": names,
+        "per_label_rule": PER_LABEL_RULE,
         "tables": tables,
         "quality": quality,
         "reporting_currency": currency,
@@ -304,13 +354,36 @@ def vendor_sla_view(request):
     return _render(request, "vendor_sla.html", context)
 
 
+def _days_text(days: Decimal) -> str:
+    return plain(days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _throughput_text(t: dict[str, Any]) -> str:
+    """The labels and the days they came in ("7 in 30 days"); for a period under way, how much
+    of it has passed; before it starts, that it has not."""
+    if not t["days"]:
+        return f"{t['labels']} (the period has not started)"
+    text = f"{t['labels']} in {_days_text(t['days'])} days"
+    if t["under_way"]:
+        text += (
+            f" (the period is under way: {_days_text(t['days'])} of its "
+            f"{_days_text(t['period_days'])} days have passed)"
+        )
+    return text
+
+
 def _card_context(card: dict[str, Any]) -> dict[str, Any]:
     t, turnaround = card["throughput"], card["turnaround"]
     rework = card["rework"]
     median = turnaround["median_seconds"]
     figures = [
-        ("Labels submitted", f"{t['labels']} in {t['days'].normalize():f} days"),
-        ("Labels per day", f"{t['per_day']}"),
+        ("Labels submitted", _throughput_text(t)),
+        (
+            "Labels per day",
+            "—"
+            if t["per_day"] is None
+            else f"{t['per_day']}" + (" so far" if t["under_way"] else ""),
+        ),
         (
             "Median turnaround, lease to submit",
             f"{duration_text(median)} (n = {turnaround['n']} labels)"
@@ -336,6 +409,8 @@ def _card_context(card: dict[str, Any]) -> dict[str, Any]:
                 value_name="labels",
             )
         ),
+        "under_way": t["under_way"],
+        "per_label_rule": PER_LABEL_RULE,
         "split_charts": [
             split_chart([(code, c)], code, title="Cost split") for code, c in card["costs"].items()
         ],

@@ -24,7 +24,9 @@ exactly (``Decimal``).
 **Accepted labels**: per project or batch, the real tasks decided in the period (one final
 answer per task; a re-decided task counts in the period of its current decision); per vendor,
 its labelers' labels on real tasks decided in the period that agree with the final answer (a
-task's labels may come from several vendors). Cost per accepted label = total / accepted labels.
+task's labels may come from several vendors). Cost per accepted label = total / accepted labels;
+a currency's total over all groups divides by the accepted labels of the groups paid in that
+currency only.
 
 **Quality** is qc's, with qc's definitions (``qc.selectors.quality_facts``): gold accuracy over
 counted gold checks, pairwise agreement ``sum(peers_agreeing) / sum(peers)`` and agreement with
@@ -64,6 +66,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from assignments.models import Assignment, Batch, Project, Task
 from payments.currency import minor_unit, round_money, validate
@@ -357,8 +360,11 @@ def cost_report(
     groups, totals}``; each group (sorted by name) is ``{key, name, project_id, batch_id,
     vendor_id, accepted_labels, currencies: {code: {<component>: Decimal, total,
     per_accepted_label}}, converted, quality: {gold_accuracy, pairwise, with_final}}`` and
-    ``totals`` is ``{accepted_labels, currencies, converted}`` over all groups. ``converted``
-    is None without a reporting currency. Six queries (seven by batch), one more with a
+    ``totals`` is ``{accepted_labels, currencies, converted}``: ``accepted_labels`` and
+    ``converted`` over all groups; ``currencies`` per currency over the groups with an amount
+    in it only, ``{<component>, total, accepted_labels, per_accepted_label}`` (a group paid in
+    two currencies counts its accepted labels in both, as its own rows do). ``converted`` is
+    None without a reporting currency. Six queries (seven by batch), one more with a
     reporting currency, whatever the number of groups, labelers or assignments."""
     if group_by not in GROUP_BYS:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}, not {group_by!r}.")
@@ -380,12 +386,16 @@ def cost_report(
     }
     groups = []
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(COMPONENTS, ZERO))
+    # A currency's cost per accepted label is over the labels its groups delivered, not over
+    # those of groups paid in other currencies only.
+    accepted_in: dict[str, int] = defaultdict(int)
     for key in keys:
         n = accepted.get(key, 0)
         currencies = {
             code: _figures(components, n) for code, components in sorted(costs.get(key, {}).items())
         }
         for code, components in costs.get(key, {}).items():
+            accepted_in[code] += n
             for name, amount in components.items():
                 totals[code][name] += amount
         fields = dict(zip(KEY_FIELDS[group_by], key, strict=True))
@@ -410,7 +420,13 @@ def cost_report(
         )
     groups.sort(key=lambda g: g["name"])
     all_accepted = sum(g["accepted_labels"] for g in groups)
-    all_currencies = {code: _figures(totals[code], all_accepted) for code in sorted(totals)}
+    all_currencies = {
+        code: {
+            **_figures(totals[code], accepted_in[code]),
+            "accepted_labels": accepted_in[code],
+        }
+        for code in sorted(totals)
+    }
     return {
         "period": period,
         "group_by": group_by,
@@ -471,17 +487,49 @@ def _count_and_median_turnaround(submitted: QuerySet[Assignment]) -> tuple[int, 
     return int(count or 0), _seconds(median)
 
 
-def _days(period: PayPeriod) -> Decimal:
-    span = period.ends_at - period.starts_at
+def _days(span: dt.timedelta) -> Decimal:
     return Decimal(span.days) + Decimal(span.seconds) / 86400
 
 
-def vendor_sla_card(*, vendor: Vendor, period: PayPeriod) -> dict[str, Any]:
-    """A vendor's service figures for ``period``, over its labelers (those whose vendor it is):
+def _elapsed(period: PayPeriod, now: dt.datetime) -> dt.timedelta:
+    """How much of the period has passed at ``now``: none before it starts, all once it ends."""
+    return max(dt.timedelta(0), min(now, period.ends_at) - period.starts_at)
 
-    * ``throughput`` — ``{labels, days, per_day, daily: [{day, labels}]}``: assignments
-      submitted in the period (real and control alike), per day of the period (days in its time
-      zone for ``daily``);
+
+def _daily(
+    period: PayPeriod, elapsed: dt.timedelta, counts: dict[dt.date, int]
+) -> list[dict[str, Any]]:
+    """``{day, labels}`` for each day of the period (in its time zone) begun within
+    ``elapsed``, 0 where ``counts`` has none; stretched to the last day ``counts`` holds, so
+    the days add up to every label counted."""
+    local = zoneinfo.ZoneInfo(period.timezone)
+    first = first_day(period)
+    ends = list(counts)
+    if elapsed:
+        # The last instant passed, so that a midnight ``now`` does not begin the day after it.
+        ends.append(
+            (period.starts_at + elapsed - dt.timedelta(microseconds=1)).astimezone(local).date()
+        )
+    if not ends:
+        return []
+    return [
+        {"day": day, "labels": counts.get(day, 0)}
+        for day in (first + dt.timedelta(days=i) for i in range((max(ends) - first).days + 1))
+    ]
+
+
+def vendor_sla_card(
+    *, vendor: Vendor, period: PayPeriod, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """A vendor's service figures for ``period``, over its labelers (those whose vendor it is),
+    as of ``now`` (the current time by default):
+
+    * ``throughput`` — ``{labels, days, period_days, under_way, per_day, daily: [{day,
+      labels}]}``: assignments submitted in the period (real and control alike); ``days``, the
+      days of the period elapsed (the time since its start, at most its length
+      ``period_days``, 0 before it starts), which ``per_day`` divides ``labels`` by (None when
+      none has); ``under_way`` while ``now`` is inside the period; ``daily``, every day of the
+      period begun by ``now`` (days in its time zone), those without labels at 0;
     * ``turnaround`` — ``{n, median_seconds}``: the median time from lease to submit of those
       assignments;
     * ``accuracy`` — gold accuracy over the counted gold checks made in the period, with n and
@@ -500,11 +548,12 @@ def vendor_sla_card(*, vendor: Vendor, period: PayPeriod) -> dict[str, Any]:
     )
     labels, median = _count_and_median_turnaround(submitted)
     local = zoneinfo.ZoneInfo(period.timezone)
-    daily = list(
+    counts = dict(
         submitted.annotate(day=TruncDate("submitted_at", tzinfo=local))
         .values("day")
         .annotate(labels=Count("pk"))
-        .order_by("day")
+        .values_list("day", "labels")
+        .order_by()
     )
     checks = GoldCheck.objects.filter(
         _in_period("checked_at", period), counted=True, labeler__vendor_id=vendor.pk
@@ -514,15 +563,21 @@ def vendor_sla_card(*, vendor: Vendor, period: PayPeriod) -> dict[str, Any]:
     ).aggregate(n=Count("pk"), lost=Count("pk", filter=Q(agrees_final=False)))
     accepted = decided["n"] - decided["lost"]
     costs = _costs(period, "vendor", vendor_id=vendor.pk).get((vendor.pk,), {})
-    days = _days(period)
+    now = now or timezone.now()
+    elapsed = _elapsed(period, now)
+    days = _days(elapsed)
     return {
         "vendor": vendor,
         "period": period,
         "throughput": {
             "labels": labels,
             "days": days,
-            "per_day": (Decimal(labels) / days).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
-            "daily": daily,
+            "period_days": _days(period.ends_at - period.starts_at),
+            "under_way": period.starts_at <= now < period.ends_at,
+            "per_day": (Decimal(labels) / days).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            if days
+            else None,
+            "daily": _daily(period, elapsed, counts),
         },
         "turnaround": {"n": labels, "median_seconds": median},
         "accuracy": rate(checks["correct"], checks["n"]),

@@ -1,9 +1,11 @@
 """Cost reports and vendor SLA cards (payments.selectors.costs, payments.admin_reports): the
 split of a period's cost adds up to its total to the last decimal in every grouping, a piece of
 work costs its value after its corrections (and earlier periods' work stays out), the cost per
-accepted label, the converted total with and without an exchange rate, the SLA card's median,
-Wilson bounds and rework, query counts that do not grow with the number of labelers, and the
-admin pages for operations only.
+accepted label (a currency's "All" over that currency's groups only), the converted total with
+and without an exchange rate, the SLA card's median, Wilson bounds, rework and throughput over
+the days elapsed with every one of them charted, query counts that do not grow with the number
+of labelers, and the admin pages for operations only: each currency's table totalling its own
+rows, costs per label to two decimals below the minor unit, long names cut to fit the charts.
 
 The world: real tasks labeled by two or three labelers (first label, overlap, extra slot),
 control tasks, resolved reviews, written with tests/payments/factories.py; its ledger lines and
@@ -12,6 +14,7 @@ in test_calculate.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -21,9 +24,10 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
+from django.utils import timezone
 
 from assignments.models import Assignment, Batch, Task
-from payments import admin_reports  # noqa: F401 (adds the report pages to the admin site)
+from payments import admin_reports  # adds the report pages to the admin site
 from payments.currency import round_money
 from payments.models import ExchangeRate, LedgerLine, PaidItem
 from payments.selectors.costs import COMPONENTS, cost_report, vendor_sla_card
@@ -298,6 +302,46 @@ def test_the_batch_and_vendor_splits_add_up_to_the_project_split(world):
             assert summed == expected
 
 
+def harbour(world):
+    """A second project, "Harbour", paid in INR only: 2 real tasks labeled by cy (vendor
+    Cedar, INR) and decided in November, 10.00 INR each. Returns the project."""
+    project = make_project(tasks=0, overlap=1, slug="harbour", name="Harbour")
+    vendor = VendorFactory(name="Cedar", slug="cedar", default_currency="INR")
+    cy = make_labeler(vendor=vendor, username="cy")
+    pay(world["periods"][1], decided_labels(project, cy, accepted=2), "10.00", "INR")
+    return project
+
+
+@pytest.mark.parametrize(
+    ("group_by", "accepted"),
+    [
+        # "poles" (4 accepted) is paid in EUR and USD, "Harbour" (2) in INR only.
+        ("project", {"EUR": 4, "USD": 4, "INR": 2}),
+        ("batch", {"EUR": 4, "USD": 4, "INR": 2}),
+        # Per vendor: Acme (4) and the internal labelers (1) in EUR, Bravo (3) in USD,
+        # Cedar (2) in INR.
+        ("vendor", {"EUR": 5, "USD": 3, "INR": 2}),
+    ],
+)
+def test_a_currencys_total_counts_only_the_accepted_labels_of_its_groups(world, group_by, accepted):
+    harbour(world)
+    november = world["periods"][1]
+    report = cost_report(period=november, group_by=group_by)
+    totals = report["totals"]["currencies"]
+    for code, n in accepted.items():
+        in_code = [g for g in report["groups"] if code in g["currencies"]]
+        assert totals[code]["per_accepted_label"] == (totals[code]["total"] / n).quantize(
+            D("0.000001")
+        )
+        assert totals[code]["accepted_labels"] == n == sum(g["accepted_labels"] for g in in_code)
+    assert totals["EUR"]["total"] == D("1.44") and totals["INR"]["total"] == D("20.00")
+    assert totals["INR"]["per_accepted_label"] == D("10")
+    # The report's own total counts every group once, whatever it was paid in.
+    assert report["totals"]["accepted_labels"] == sum(
+        g["accepted_labels"] for g in report["groups"]
+    )
+
+
 def test_a_piece_costs_its_value_after_corrections_and_earlier_work_stays_out(world):
     october, _, december = world["periods"]
     [group] = cost_report(period=october, group_by="project")["groups"]
@@ -415,14 +459,18 @@ def test_a_bad_grouping_or_currency_is_refused(world):
 def test_the_vendor_sla_card(world):
     november = world["periods"][1]
     vendor_b = world["vendors"][1]
-    card = vendor_sla_card(vendor=vendor_b, period=november)
+    card = vendor_sla_card(vendor=vendor_b, period=november, now=EARLY_DEC)
     # bob: 4 overlap labels (60, 120, 180, 600 s from lease to submit) and 3 control tasks
     # (240 s each, the factories' lease): the median of 7 is 240 s.
     assert card["throughput"]["labels"] == 7
-    assert card["throughput"]["days"] == 30
+    assert card["throughput"]["days"] == card["throughput"]["period_days"] == 30
+    assert card["throughput"]["under_way"] is False
     assert card["throughput"]["per_day"] == D("0.23")
     assert card["turnaround"] == {"n": 7, "median_seconds": D("240.000")}
-    assert [d["labels"] for d in card["throughput"]["daily"]] == [7]
+    # Every day of the period, those without labels too: all 7 on 15 November.
+    daily = card["throughput"]["daily"]
+    assert [d["day"] for d in daily] == [date(2026, 11, 1) + timedelta(days=i) for i in range(30)]
+    assert [d["labels"] for d in daily] == [0] * 14 + [7] + [0] * 15
     interval = wilson(2, 3)
     assert card["accuracy"]["n"] == 3 and card["accuracy"]["correct"] == 2
     assert (card["accuracy"]["low"], card["accuracy"]["high"]) == (interval.low, interval.high)
@@ -431,6 +479,49 @@ def test_the_vendor_sla_card(world):
     assert card["accepted_labels"] == 3
     assert card["costs"]["USD"]["total"] == D("0.83")
     assert card["costs"]["USD"]["per_accepted_label"] == D("0.276667")
+
+
+def test_a_period_under_way_divides_by_the_days_elapsed_and_charts_each_of_them(world):
+    november = world["periods"][1]
+    vendor_b = world["vendors"][1]
+    # 17 November at 12:00: 16.5 of the period's 30 days have passed.
+    card = vendor_sla_card(vendor=vendor_b, period=november, now=MID_NOV + timedelta(days=2))
+    throughput = card["throughput"]
+    assert throughput["labels"] == 7
+    assert throughput["days"] == D("16.5") and throughput["period_days"] == 30
+    assert throughput["under_way"] is True
+    assert throughput["per_day"] == D("0.42")  # 7 / 16.5, not 7 / 30
+    # 1 to 17 November: today included, the days to come left out.
+    assert [d["labels"] for d in throughput["daily"]] == [0] * 14 + [7, 0, 0]
+    assert throughput["daily"][-1]["day"] == date(2026, 11, 17)
+    # Before the period starts no day has passed: no rate, no day to chart.
+    early = vendor_sla_card(vendor=vendor_b, period=world["periods"][2], now=MID_NOV)
+    assert early["throughput"]["days"] == 0 and early["throughput"]["per_day"] is None
+    assert early["throughput"]["daily"] == []
+
+
+def test_the_daily_chart_counts_days_in_the_periods_time_zone(db):
+    vendor = VendorFactory(name="Cedar", slug="cedar")
+    project = make_project(tasks=0, slug="kolkata", name="Kolkata")
+    # Two labels submitted on 15 February 19:59 UTC: 16 February 01:29 in Kolkata.
+    decided_labels(
+        project, make_labeler(vendor=vendor), accepted=2, at=datetime(2027, 2, 15, 20, tzinfo=UTC)
+    )
+    week = make_period(
+        datetime(2027, 2, 14, 18, 30, tzinfo=UTC),  # 15 February, midnight in Kolkata
+        datetime(2027, 2, 21, 18, 30, tzinfo=UTC),
+        timezone="Asia/Kolkata",
+        cadence="weekly",
+    )
+    # Now: 16 February 20:00 UTC, 17 February 01:30 in Kolkata.
+    card = vendor_sla_card(vendor=vendor, period=week, now=datetime(2027, 2, 16, 20, tzinfo=UTC))
+    daily = card["throughput"]["daily"]
+    assert [(d["day"], d["labels"]) for d in daily] == [
+        (date(2027, 2, 15), 0),
+        (date(2027, 2, 16), 2),
+        (date(2027, 2, 17), 0),
+    ]
+    assert card["throughput"]["days"] == D("2.0625")
 
 
 def test_the_median_of_an_even_count_is_the_mean_of_the_middle_two(world):
@@ -524,11 +615,81 @@ def test_the_cost_report_page_renders_for_ops(world, client, ops):
             not in html.split('<div id="content-main">', 1)[1].split("<!-- END Content -->")[0]
         )
     html = page(client, "payments_cost_report", period=november.pk).content.decode()
-    assert "1.44 EUR" in html and "0.83 USD" in html and "0.36 EUR" in html
+    # The amounts of a currency's table are in that currency, its code in the heading.
+    assert total_row(html, "EUR")[-2:] == ["1.44", "0.3600"]
+    assert total_row(html, "USD")[-2:] == ["0.83", "0.2075"]
     # No period chosen: the latest one (December, with no work of its own).
     assert page(client, "payments_cost_report").status_code == 200
     bad = page(client, "payments_cost_report", period="nope", group_by="labeler")
     assert bad.status_code == 200 and "Unknown choice" in bad.content.decode()
+
+
+def total_row(html: str, code: str) -> list[str]:
+    """The cells of the "All" row of the page's table of costs in ``code``, as text."""
+    table = html.split(f"<h2>Cost in {code}</h2>", 1)[1].split("</table>", 1)[0]
+    row = table.split('<tr class="total">', 1)[1].split("</tr>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in row.split("</td>")[:-1]]
+
+
+def test_each_currency_table_totals_only_its_own_rows(world, client, ops):
+    harbour(world)
+    november = world["periods"][1]
+    client.force_login(ops)
+    html = page(client, "payments_cost_report", period=november.pk, group_by="vendor").content
+    html = html.decode()
+    # EUR pays Acme (4 accepted) and the internal labelers (1): 1.44 EUR over 5 labels.
+    eur = total_row(html, "EUR")
+    assert eur[:2] == ["All", "5"] and eur[-2:] == ["1.44", "0.2880"]
+    assert total_row(html, "USD")[1] == "3"
+    inr = total_row(html, "INR")
+    assert inr[1] == "2" and inr[-1] == "10.0000"
+
+
+@pytest.mark.parametrize(
+    ("amount", "code", "text"),
+    [
+        ("0.291333", "EUR", "0.2913 EUR"),
+        ("0.272", "EUR", "0.2720 EUR"),
+        ("0.10", "EUR", "0.1000 EUR"),
+        ("24.1875", "INR", "24.1875 INR"),
+        ("0.276667", "USD", "0.2767 USD"),
+        ("0.000050", "EUR", "0.0001 EUR"),  # half away from zero, as money
+        ("12.345678", "JPY", "12.35 JPY"),  # no minor unit: two decimals
+        ("0.123456", "KWD", "0.12346 KWD"),  # three: five decimals
+    ],
+)
+def test_a_cost_per_label_is_written_to_two_decimals_below_the_minor_unit(amount, code, text):
+    assert admin_reports.per_label(D(amount), code) == text
+
+
+def test_a_chart_label_is_cut_to_its_width_not_its_length():
+    assert admin_reports.chart_label("Internal labelers") == "Internal labelers"
+    assert admin_reports.chart_label("Kestrel Data Services") == "Kestrel Data Ser…"
+    # Wide letters fill the area sooner than narrow ones; a cut never ends on a space.
+    wide, narrow = admin_reports.chart_label("M" * 30), admin_reports.chart_label("i" * 30)
+    assert wide.endswith("…") and narrow.endswith("…") and len(wide) < 10 < len(narrow)
+    assert admin_reports.chart_label("aaaaaaaaaaaaa bbbbbb") == "aaaaaaaaaaaaa…"
+    assert admin_reports.chart_label("") == ""
+
+
+def test_the_cost_report_states_its_rounding_and_names_long_groups_in_full(world, client, ops):
+    november = world["periods"][1]
+    project = world["project"]
+    project.name = "Pole inspection of the northern region, second survey"
+    project.save(update_fields=["name"])
+    client.force_login(ops)
+    html = page(client, "payments_cost_report", period=november.pk, group_by="batch")
+    html = html.content.decode()
+    assert "Cost per accepted label to two decimals below the currency" in html
+    full = f"{project.name} · batch {world['batches'][0].pk} (north.jsonl)"
+    assert f'title="{full}"' in html
+    # The charts' label area holds about 16 characters: longer names end in an ellipsis, and
+    # the batches of one project leave its name out, keeping what tells them apart.
+    labels = re.findall(r'<text[^>]*text-anchor="end"[^>]*>([^<]*)</text>', html)
+    assert labels and all(len(label) <= 18 for label in labels)
+    batch = f"batch {world['batches'][0].pk} ("
+    assert any(label.startswith(batch) and label.endswith("…") for label in labels)
+    assert any(label.startswith("no batch") for label in labels)
 
 
 def test_the_vendor_sla_page_renders_for_ops(world, client, ops):
@@ -541,9 +702,31 @@ def test_the_vendor_sla_page_renders_for_ops(world, client, ops):
     assert "Vendor SLA: Bravo Labels" in html
     assert "4 min 00 s (n = 7 labels)" in html
     assert "66.7% (n = 3" in html  # gold accuracy with its interval
-    assert "0.27667 USD" in html  # per accepted label, to 1/1000 of a cent
+    assert "0.2767 USD" in html  # per accepted label, to 1/100 of a cent
     assert '<svg class="lf-chart lf-bar-chart"' in html
     assert page(client, "payments_vendor_sla").status_code == 200
+
+
+def test_the_vendor_sla_page_of_a_period_under_way(client, ops):
+    vendor = VendorFactory(name="Cedar", slug="cedar")
+    project = make_project(tasks=0, slug="under-way", name="Under way")
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    week = make_period(today - timedelta(days=2), today + timedelta(days=5), cadence="weekly")
+    # One label submitted a minute after midnight today.
+    decided_labels(
+        project, make_labeler(vendor=vendor), accepted=1, at=today + timedelta(minutes=2)
+    )
+    client.force_login(ops)
+    html = page(client, "payments_vendor_sla", period=week.pk, vendor=vendor.pk).content.decode()
+    assert "under way" in html and "of its 7 days" in html
+    # Three bars: the two days before today without labels, and today with its label.
+    chart = html.split('<svg class="lf-chart lf-bar-chart"', 1)[1].split("</svg>", 1)[0]
+    days = [f"{today - timedelta(days=n):%d %b}" for n in (2, 1, 0)]
+    assert re.findall(r"<title>([^<]*) labels</title>", chart) == [
+        f"{days[0]}: 0",
+        f"{days[1]}: 0",
+        f"{days[2]}: 1",
+    ]
 
 
 def test_the_pages_are_for_ops_only(world, client, ops):
