@@ -53,7 +53,7 @@ PER_LABEL_RULE = (
 )
 # qc.charts' stacked bars leave their labels 104 px (110 px less a 6 px gap) at 11 px: 9.45 em.
 # A label is cut to 8.1 em of text and an ellipsis (1 em), a margin for wider fonts.
-CHART_LABEL_EM = 8.1
+CHART_LABEL_EM = 810  # hundredths of an em
 
 
 # -- formatting ----------------------------------------------------------------------------------
@@ -79,22 +79,23 @@ def per_label(amount: Decimal | None, code: str, *, with_code: bool = True) -> s
     return f"{text} {code}" if with_code else text
 
 
-def _em(char: str) -> float:
-    """A character's advance width in em, on the wide side of the browsers' sans-serif."""
+def _em(char: str) -> int:
+    """A character's advance width in hundredths of an em, on the wide side of the browsers'
+    sans-serif."""
     if char in "fijlrtI.,:;'!|()[]·/- ":
-        return 0.33
+        return 33
     if char in "mwMW@%":
-        return 0.95
+        return 95
     if char.isupper():
-        return 0.75
-    return 0.58 if char.isascii() else 1.0
+        return 75
+    return 58 if char.isascii() else 100
 
 
 def chart_label(name: str) -> str:
     """``name`` as it fits the label area of a stacked bar chart: whole when it fits, else cut
     and ended with "…" (the table above the chart names it in full)."""
     widths = list(accumulate(map(_em, name)))
-    if not widths or widths[-1] <= CHART_LABEL_EM + 1:
+    if not widths or widths[-1] <= CHART_LABEL_EM + 100:
         return name
     return name[: bisect_right(widths, CHART_LABEL_EM)].rstrip(" ,·(-") + "…"
 
