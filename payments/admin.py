@@ -121,10 +121,7 @@ def period_days(period: PayPeriod) -> str:
     return f"{first} to {last} ({period.timezone})"
 
 
-def period_end(period: PayPeriod) -> str:
-    """``2026-12-07 00:00 (Europe/Lisbon)``: when the period ends, in its own time zone."""
-    end = period.ends_at.astimezone(zoneinfo.ZoneInfo(period.timezone))
-    return f"{end:%Y-%m-%d %H:%M} ({period.timezone})"
+period_end = periods.period_end_text
 
 
 def refusal(step: str, period: PayPeriod, now) -> str | None:

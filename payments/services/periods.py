@@ -201,7 +201,7 @@ def period_approve(
         now = django_timezone.now()
         if period.ends_at > now:
             raise Conflict(
-                f"Period {period.label} runs until {_local(period.ends_at, period.timezone)}: "
+                f"Period {period.label} runs until {period_end_text(period)}: "
                 "work decided before then is still to be paid in it.",
                 code="period_not_ended",
             )
@@ -218,9 +218,10 @@ def period_approve(
     return period
 
 
-def _local(moment: datetime, zone: str) -> str:
-    """``moment`` as the period's people read it: ``2026-12-07 00:00 (Europe/Lisbon)``."""
-    return f"{moment.astimezone(zoneinfo.ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+def period_end_text(period: PayPeriod) -> str:
+    """When ``period`` ends, as its people read it: ``2026-12-07 00:00 (Europe/Lisbon)``."""
+    end = period.ends_at.astimezone(zoneinfo.ZoneInfo(period.timezone))
+    return f"{end:%Y-%m-%d %H:%M} ({period.timezone})"
 
 
 def _money_text(total: Decimal, code: str) -> str:
