@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "payments",
     "demo",
     "health",
+    "labeler_pages",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +62,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Under /labeler/ only: the labeler's chosen language, else their profile's, else the
+    # browser's. The admin and the API stay in English.
+    "labeler_pages.middleware.LabelerLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a login it refused into the lockout response.
@@ -111,7 +115,8 @@ AUTH_USER_MODEL = "workforce.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out client before any password is checked (see below).
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the labeler profile with the user (one query per page).
+    "config.authentication.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No anonymous user row: anonymous requests are simply unauthenticated.
@@ -125,10 +130,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of the labeler pages (labeler_pages/locale); the admin and the API speak English.
+LANGUAGES = [("en", "English"), ("pt-pt", "Português (Portugal)")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Sign-in for people (the labeler pages); the admin keeps its own login page.
+LOGIN_URL = "labeler:login"
+LOGIN_REDIRECT_URL = "labeler:home"
+LOGOUT_REDIRECT_URL = "labeler:login"
+# How long an invitation link and a password-reset link stay usable.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3 * 24 * 3600)
+
+# Mail (password resets, invitations): printed to the console in the demo, SMTP from EMAIL_URL
+# (django-environ's smtp://user:password@host:port form) elsewhere.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = env.str(
+        "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    )
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LabelForce <noreply@localhost>")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.signals import user_logged_in
 from django.urls import include, path, re_path, register_converter
+from django.views.i18n import set_language
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
@@ -76,6 +77,9 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("labeler/", include("labeler_pages.urls")),
+    # The language chooser of the labeler pages (a cookie; labeler_pages.middleware).
+    path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", include((api_v1, "v1"), namespace="v1")),
     path(
         "api/schema/",

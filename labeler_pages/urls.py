@@ -1,0 +1,14 @@
+"""The labeler pages at /labeler/: each module of ``labeler_pages.views`` lists its own routes."""
+
+from labeler_pages.views import account, guides, home, quality, quizzes, work
+
+app_name = "labeler"
+
+urlpatterns = [
+    *account.urlpatterns,
+    *home.urlpatterns,
+    *guides.urlpatterns,
+    *quizzes.urlpatterns,
+    *work.urlpatterns,
+    *quality.urlpatterns,
+]

@@ -1,0 +1,3 @@
+"""The labeler pages: guides (routes listed in ``urlpatterns``)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The labeler pages: quizzes (routes listed in ``urlpatterns``)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The labeler pages: work (routes listed in ``urlpatterns``)."""
+
+urlpatterns: list = []
