@@ -352,7 +352,7 @@ EXPORT_LINES_CALLERS = {
 
 
 def _app_modules():
-    for app in ("config", "workforce", "qc", "assignments", "payments", "demo"):
+    for app in ("config", "workforce", "qc", "assignments", "payments", "labeler_pages", "demo"):
         for file in (ROOT / app).rglob("*.py"):
             if "migrations" not in file.parts:
                 yield str(file.relative_to(ROOT)), file.read_text()
