@@ -10,7 +10,7 @@ PORT ?= 8000
 # The test and CI runs need a key; it signs nothing that outlives the run.
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-not-secret} DJANGO_SECURE_SSL_REDIRECT=0
 
-.PHONY: install demo serve test lint fmt check-deploy bench bench-sequential bench-load clean
+.PHONY: install demo serve test lint fmt messages check-deploy bench bench-sequential bench-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The translation catalogue (locale/): collect every marked string, then compile. Translate the
+# new entries of locale/pt_PT/LC_MESSAGES/django.po between the two steps.
+MESSAGES_IGNORE := --ignore=.venv --ignore=tests --ignore=bench --ignore=demo --ignore=staticfiles --ignore=var
+messages: $(STAMP)
+	SECRET_KEY=messages $(PY) manage.py makemessages -l pt_PT --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	SECRET_KEY=messages $(PY) manage.py compilemessages -l pt_PT --ignore=.venv
 
 # Production settings must pass Django's deployment checks without a single warning.
 check-deploy: $(STAMP)
