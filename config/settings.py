@@ -131,7 +131,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-# The languages of the labeler pages (labeler_pages/locale); the admin and the API speak English.
+# The languages of the labeler pages (catalogue in locale/); the admin and the API speak English.
 LANGUAGES = [("en", "English"), ("pt-pt", "Português (Portugal)")]
 # One catalogue for the whole project (`make messages` rebuilds it; tests/labeler_pages/
 # test_translations.py checks that it is complete and compiled).
