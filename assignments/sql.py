@@ -13,7 +13,7 @@ rest of the code:
 * every model row comes back through a ``config.rawsql.RowReader`` (the ORM's converters: JSON
   decoded, datetimes made aware) — the reader travels with its statement in a ``Statement``;
 * the rules the statements share are written once, here: ``holds_slot`` (an assignment takes
-  one of its task's slots), ``live_lease``, ``has_free_slot`` and ``lock_clause``.
+  one of its task's slots), ``live_lease``, ``has_free_slot``, ``claimable`` and ``lock_clause``.
 
 tests/assignments/test_sql.py checks each statement against the equivalent ORM queryset on the
 same data.
@@ -107,21 +107,28 @@ class Statement:
 # -- the gate -----------------------------------------------------------------------------------
 
 
-@cache
-def gate() -> Statement:
-    """The next-task gate in one row: the project, then the labeler's status, the name of a
-    required qualification type they lack (first by name), whether the guide has a published
-    version, whether they acknowledged its current major, their live lease in the project, a
-    stale (run-out) lease of theirs there, an open ``pause_on_project`` firing, and their own
-    control rate when it applies (the project adapts, or a quality rule set it). Parameters:
-    ``labeler``, ``project``, ``now``."""
-    project = RowReader(Project)
+def _missing_qualification(project: str, column: str) -> str:
+    """A required qualification type of project row ``project`` of which ``%(labeler)s`` holds
+    no valid grant at ``%(now)s`` (not revoked, not superseded, not expired), the first by name:
+    its ``column`` (``name`` or ``id``); NULL when they hold every one."""
+    qtype = QualificationType._meta.db_table
+    required = Project.required_qualifications.through._meta.db_table
+    grant = Qualification._meta.db_table
+    return f"""(SELECT qt.{column} FROM {qtype} qt
+             JOIN {required} r ON r.qualificationtype_id = qt.id
+            WHERE r.project_id = {project}.id
+              AND NOT EXISTS (
+                  SELECT 1 FROM {grant} q
+                   WHERE q.labeler_id = %(labeler)s AND q.qualification_type_id = qt.id
+                     AND q.revoked_at IS NULL AND q.superseded_at IS NULL
+                     AND (q.expires_at IS NULL OR q.expires_at > %(now)s))
+            ORDER BY qt.name, qt.id LIMIT 1)"""  # noqa: S608 (identifiers from model metadata)
+
+
+def _standing(p: str) -> str:
+    """The gate's columns after the project's, for project row ``p`` (see ``gate``)."""
     t = {
-        "project": Project._meta.db_table,
         "labeler": Labeler._meta.db_table,
-        "qtype": QualificationType._meta.db_table,
-        "required": Project.required_qualifications.through._meta.db_table,
-        "grant": Qualification._meta.db_table,
         "version": GuideVersion._meta.db_table,
         "ack": GuideAcknowledgement._meta.db_table,
         "assignment": Assignment._meta.db_table,
@@ -133,39 +140,66 @@ def gate() -> Statement:
     firing_open = literal(RuleFiring.Status.OPEN)
     pause = literal(QualityRule.Action.PAUSE_ON_PROJECT)
     rule_reason = literal(RULE_PREFIX + "%")
-    sql = f"""
-        SELECT {project.columns("p")},
+    return f"""
           (SELECT l.status FROM {t["labeler"]} l WHERE l.id = %(labeler)s) AS _labeler_status,
-          (SELECT qt.name FROM {t["qtype"]} qt
-             JOIN {t["required"]} r ON r.qualificationtype_id = qt.id
-            WHERE r.project_id = p.id
-              AND NOT EXISTS (
-                  SELECT 1 FROM {t["grant"]} q
-                   WHERE q.labeler_id = %(labeler)s AND q.qualification_type_id = qt.id
-                     AND q.revoked_at IS NULL AND q.superseded_at IS NULL
-                     AND (q.expires_at IS NULL OR q.expires_at > %(now)s))
-            ORDER BY qt.name LIMIT 1) AS _missing,
+          {_missing_qualification(p, "name")} AS _missing,
           EXISTS (SELECT 1 FROM {t["version"]} v
-                   WHERE v.guide_id = p.guide_id AND v.status = {published}) AS _published,
+                   WHERE v.guide_id = {p}.guide_id AND v.status = {published}) AS _published,
           EXISTS (SELECT 1 FROM {t["ack"]} k JOIN {t["version"]} kv ON kv.id = k.version_id
-                   WHERE k.labeler_id = %(labeler)s AND kv.guide_id = p.guide_id
+                   WHERE k.labeler_id = %(labeler)s AND kv.guide_id = {p}.guide_id
                      AND kv.major = (SELECT cv.major FROM {t["version"]} cv
-                                      WHERE cv.guide_id = p.guide_id AND cv.status = {published}
+                                      WHERE cv.guide_id = {p}.guide_id
+                                        AND cv.status = {published}
                                       ORDER BY cv.major DESC LIMIT 1)) AS _acknowledged,
           (SELECT a.id FROM {t["assignment"]} a
-            WHERE a.labeler_id = %(labeler)s AND a.project_id = p.id AND {live_lease("a")}
+            WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id AND {live_lease("a")}
             LIMIT 1) AS _live,
           EXISTS (SELECT 1 FROM {t["assignment"]} a
-                   WHERE a.labeler_id = %(labeler)s AND a.project_id = p.id
+                   WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id
                      AND a.status = {leased} AND a.expires_at <= %(now)s) AS _stale,
           EXISTS (SELECT 1 FROM {t["firing"]} f
-                   WHERE f.labeler_id = %(labeler)s AND f.project_id = p.id
+                   WHERE f.labeler_id = %(labeler)s AND f.project_id = {p}.id
                      AND f.status = {firing_open} AND f.action = {pause}) AS _paused,
           (SELECT cr.rate FROM {t["rate"]} cr
-            WHERE cr.labeler_id = %(labeler)s AND cr.project_id = p.id
-              AND (p.adaptive_control OR cr.reason LIKE {rule_reason})) AS _control_rate
-        FROM {t["project"]} p
+            WHERE cr.labeler_id = %(labeler)s AND cr.project_id = {p}.id
+              AND ({p}.adaptive_control OR cr.reason LIKE {rule_reason})) AS _control_rate"""  # noqa: S608
+
+
+@cache
+def gate() -> Statement:
+    """The next-task gate in one row: the project, then the labeler's status, the name of a
+    required qualification type they lack (first by name), whether the guide has a published
+    version, whether they acknowledged its current major, their live lease in the project, a
+    stale (run-out) lease of theirs there, an open ``pause_on_project`` firing, and their own
+    control rate when it applies (the project adapts, or a quality rule set it). Parameters:
+    ``labeler``, ``project``, ``now``."""
+    project = RowReader(Project)
+    sql = f"""
+        SELECT {project.columns("p")},{_standing("p")}
+        FROM {Project._meta.db_table} p
         WHERE p.id = %(project)s
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
+    return Statement(sql, (project,))
+
+
+@cache
+def gates() -> Statement:
+    """The gate of every project a labeler may read (active and paused: ``project_list_for``),
+    highest priority first then by id: one row per project with ``gate``'s columns, then the id
+    of the missing qualification type that ``_missing`` names, and how many tasks wait for the
+    labeler — the claim's own question (``claimable``) counted, up to ``%(cap)s``. Parameters:
+    ``labeler``, ``now``, ``cap``. For a page that lists projects, never for the claim."""
+    project = RowReader(Project)
+    visible = ", ".join(literal(s) for s in (Project.Status.ACTIVE, Project.Status.PAUSED))
+    t = Task._meta.db_table
+    sql = f"""
+        SELECT {project.columns("p")},{_standing("p")},
+          {_missing_qualification("p", "id")} AS _missing_id,
+          (SELECT COUNT(*) FROM (SELECT 1 FROM {t} t WHERE {claimable("t", "p.id")}
+                                  LIMIT %(cap)s) _waiting) AS _waiting
+        FROM {Project._meta.db_table} p
+        WHERE p.status IN ({visible})
+        ORDER BY p.priority DESC, p.id
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)
     return Statement(sql, (project,))
 
@@ -183,21 +217,29 @@ def _task_reader() -> RowReader:
     return RowReader(Task, [Task._meta.get_field(name) for name in TASK_SHOWN])
 
 
+def claimable(task: str, project: str) -> str:
+    """The task row ``task`` is one the claim may hand ``%(labeler)s`` in project ``project``
+    (an SQL expression) at ``%(now)s``: open, never touched by them, with a free slot. The
+    open-queue index predicate plus two index probes per row."""
+    a = Assignment._meta.db_table
+    return f"""{task}.is_open AND {task}.project_id = {project}
+           AND NOT EXISTS (SELECT 1 FROM {a} d WHERE d.task_id = {task}.id
+                                                 AND d.labeler_id = %(labeler)s)
+           AND {has_free_slot(task, "u")}"""  # noqa: S608 (identifiers from model metadata)
+
+
 @cache
 def claim(lock: bool = True) -> Statement:
     """Step 3 of docs/next-task.md: the highest-priority open task of ``%(project)s`` that
     ``%(labeler)s`` has not touched and that has a free slot at ``%(now)s``, locked (skipping
     rows other claims hold). Its WHERE is the open-queue index predicate plus two index probes
     per candidate row. Without ``lock``: the same question, no row locked or skipped."""
-    t, a = Task._meta.db_table, Assignment._meta.db_table
+    t = Task._meta.db_table
     task = _task_reader()
     return Statement(
         f"""
         SELECT {task.columns("t")} FROM {t} t
-         WHERE t.is_open AND t.project_id = %(project)s
-           AND NOT EXISTS (SELECT 1 FROM {a} d WHERE d.task_id = t.id
-                                                 AND d.labeler_id = %(labeler)s)
-           AND {has_free_slot("t", "u")}
+         WHERE {claimable("t", "%(project)s")}
          ORDER BY t.priority DESC, t.id
          LIMIT 1
          {lock_clause("FOR NO KEY UPDATE OF t SKIP LOCKED") if lock else ""}

@@ -45,7 +45,11 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
     row = sql.gate().one(params)
     if row is None:
         raise NotFound()
-    project, status, missing, published, acknowledged, live, stale, paused, own_rate = row
+    return _gate(row)
+
+
+def _gate(row: tuple) -> Gate:
+    project, status, missing, published, acknowledged, live, stale, paused, own_rate = row[:9]
     needs_ack = bool(project.guide_id and project.require_guide_ack and published)
     rate = float(project.control_ratio)
     if own_rate is not None and rate > 0:
@@ -60,3 +64,41 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
         paused_by_rule=bool(paused),
         control_rate=rate,
     )
+
+
+# A project list says "1000 or more" rather than counting a large queue to its end.
+WAITING_CAP = 1000
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A labeler's standing on one project, for a page that lists projects: the project's
+    ``Gate``, the id of the qualification type ``gate.missing_qualification`` names, and how
+    many tasks wait for them — what the claim would hand them, counted up to ``WAITING_CAP``
+    (``waiting == WAITING_CAP`` means at least that many). Control tasks are never counted: they
+    are not in the claim queue."""
+
+    gate: Gate
+    missing_qualification_id: int | None
+    waiting: int
+
+
+def project_standings(*, labeler: Labeler, now: datetime) -> list[Standing]:
+    """The gate (``project_gate``) of every project the labeler may read — active and paused,
+    as ``project_list_for`` shows a non-ops caller — highest priority first, each with its
+    waiting tasks. One query (``assignments.sql.gates``), whatever the number of projects;
+    each project's waiting count reads at most ``WAITING_CAP`` rows of its claim queue. Whether
+    the labeler may work there is the claim's decision (``claim_refusal``)."""
+    params = {
+        "labeler": labeler.pk,
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "cap": WAITING_CAP,
+    }
+    statement = sql.gates()
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        rows = [statement.read(row) for row in cursor.fetchall()]
+    return [
+        Standing(gate=_gate(row), missing_qualification_id=row[9], waiting=int(row[10]))
+        for row in rows
+    ]

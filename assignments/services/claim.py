@@ -24,7 +24,7 @@ from assignments import sql
 from assignments.models import Assignment, Project, Task
 from assignments.selectors import gate as selectors
 from assignments.selectors.projects import LABELER_VISIBLE_STATUSES
-from config.errors import Conflict, Forbidden, NotFound
+from config.errors import ApplicationError, Conflict, Forbidden, NotFound
 from qc.models import GoldItem
 from workforce.models import Labeler, User
 from workforce.selectors import is_ops
@@ -154,35 +154,47 @@ def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Rand
 
 
 def _check_gate(gate: selectors.Gate, *, labeler: Labeler) -> None:
+    refusal = claim_refusal(gate, labeler=labeler)
+    if refusal is not None:
+        raise refusal
+
+
+def claim_refusal(gate: selectors.Gate, *, labeler: Labeler) -> ApplicationError | None:
+    """Why the claim refuses this labeler on the gate's project — the error it raises, the
+    first of: NotFound (a project they may not read), Conflict ``project_not_active``,
+    Forbidden ``labeler_inactive``, ``qualification_missing``, ``guide_not_acknowledged``,
+    ``paused_on_project`` — or None when it hands out work (a task, or none left). Pure: for
+    pages that show why before anyone asks for a task."""
     if gate.project.status not in LABELER_VISIBLE_STATUSES and not is_ops(labeler.user):
         # What the labeler cannot read (``project_get_for``) does not exist for them here either.
-        raise NotFound()
+        return NotFound()
     if gate.project.status != Project.Status.ACTIVE:
-        raise Conflict(
+        return Conflict(
             f"The project is {gate.project.status}; no work is handed out.",
             code="project_not_active",
         )
     if gate.labeler_status != Labeler.Status.ACTIVE:
-        raise Forbidden(
+        return Forbidden(
             f"Your labeler account is {gate.labeler_status}; only active labelers get work.",
             code="labeler_inactive",
         )
     if gate.missing_qualification:
-        raise Forbidden(
+        return Forbidden(
             f"You need a valid '{gate.missing_qualification}' qualification for this project.",
             code="qualification_missing",
         )
     if gate.guide_ack_missing:
-        raise Forbidden(
+        return Forbidden(
             "Read and acknowledge the current version of the project's guide first.",
             code="guide_not_acknowledged",
         )
     if gate.paused_by_rule:
-        raise Forbidden(
+        return Forbidden(
             "A quality rule paused your work on this project; your vendor manager or the "
             "operations team can tell you more.",
             code="paused_on_project",
         )
+    return None
 
 
 def _claim_params(*, project: Project, labeler: Labeler, now: datetime) -> dict:
