@@ -1,5 +1,10 @@
 """The operations managers' admin for the workforce registry.
 
+Invited labelers get in through a one-time invitation link: the labelers list's "Issue
+invitation links" action and the labeler page's "Invite…" button call
+``labeler_invitation_issue`` and show each link once, on the page that answers (only its hash is
+kept); it is also mailed when the labeler has an e-mail address.
+
 Thin, like the API: lists are annotated and joined up front (no query per row), state changes
 go through admin actions that call the services, and every form save that the services own —
 adding a vendor, a vendor manager or a labeler, editing a labeler — calls the service instead
@@ -15,12 +20,14 @@ import re
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 
@@ -37,9 +44,12 @@ from config.admin import (
     adopt,
     annotation_column,
     delegating_action,
+    error_text,
+    object_view_urls,
     reason_asking_action,
     with_reason,
 )
+from config.errors import ApplicationError
 from workforce import selectors, services
 from workforce.models import (
     Labeler,
@@ -53,6 +63,8 @@ from workforce.models import (
     qualification_live_q,
 )
 from workforce.resources import LabelerResource
+
+INVITATIONS_TEMPLATE = "admin/workforce/labeler/invitations.html"
 
 # A labeler's work settings: the form's fields, shown together on the add and change pages.
 WORK_FIELDS = ("kind", "vendor", "external_id", "seniority", "skills", "languages", "timezone")
@@ -384,13 +396,23 @@ class LabelerAdmin(
         "status",
         "status_changed_at",
         "scorecard",
+        "invitation_list",
         "created_at",
         "updated_at",
     )
     fieldsets = (
         (
             None,
-            {"fields": ("public_code", "user_link", "status", "status_changed_at", "scorecard")},
+            {
+                "fields": (
+                    "public_code",
+                    "user_link",
+                    "status",
+                    "status_changed_at",
+                    "scorecard",
+                    "invitation_list",
+                )
+            },
         ),
         ("Person", {"fields": ("email", "first_name", "last_name")}),
         ("Work", {"fields": WORK_FIELDS}),
@@ -401,15 +423,17 @@ class LabelerAdmin(
             "Login",
             {
                 "fields": ("username", "email", "first_name", "last_name"),
-                "description": "The labeler is invited with no password and cannot log in: "
-                "LabelForce sends no invitation and has no password reset yet (both come with "
-                "the labeler pages). Set a password on their user page and hand it over.",
+                "description": "The labeler is invited with no password and cannot log in "
+                "until they open an invitation link and choose one. After saving, issue the "
+                "link with the labeler page's Invite… button (or the list's Issue invitation "
+                "links action): it is shown once and mailed when an e-mail address is given.",
             },
         ),
         ("Work", {"fields": WORK_FIELDS}),
     )
     inlines = (LabelerStatusChangeInline,)
-    actions = ("activate", "suspend", "reactivate", "offboard")
+    actions = ("invite", "activate", "suspend", "reactivate", "offboard")
+    change_form_template = "admin/workforce/labeler/change_form.html"
 
     # django-import-export
     resource_classes = (LabelerResource,)
@@ -449,6 +473,29 @@ class LabelerAdmin(
             return "—"
         return format_html('<a href="{}">Scorecard</a>', url)
 
+    @admin.display(description="invitations")
+    def invitation_list(self, obj: Labeler) -> str:
+        # A read-only field rather than an inline: nothing here is edited, and the links
+        # themselves are never stored (only their hashes), so only their states are shown.
+        now = timezone.now()
+        invitations = list(selectors.labeler_invitations(labeler=obj))
+        if not invitations:
+            return "none (the Invite… button issues one)"
+        rows = format_html_join(
+            "",
+            "<li>issued {} by {}: {} (expires {})</li>",
+            (
+                (
+                    formats.localize(timezone.template_localtime(i.created_at)),
+                    i.issued_by.username if i.issued_by_id else "—",
+                    i.state_at(now),
+                    formats.localize(timezone.template_localtime(i.expires_at)),
+                )
+                for i in invitations
+            ),
+        )
+        return format_html('<ul style="margin:0;padding-left:1.2em">{}</ul>', rows)
+
     # -- forms --
 
     def get_fieldsets(self, request, obj=None):
@@ -482,9 +529,9 @@ class LabelerAdmin(
         adopt(obj, labeler)
         self.message_user(
             request,
-            f"{labeler.user.username} cannot log in yet: no password is set, and LabelForce "
-            "sends no invitation or password reset yet. Set a password on their user page and "
-            "hand it over.",
+            f"{labeler.user.username} cannot log in yet: no password is set. Issue their "
+            "invitation link with the Invite… button on this page; they choose their password "
+            "there.",
             messages.WARNING,
         )
 
@@ -522,6 +569,60 @@ class LabelerAdmin(
             ("offboard", services.labeler_offboard, "Offboarded"),
         )
     )
+
+    # -- invitations --
+
+    def get_urls(self):
+        return [*object_view_urls(self, "invite"), *super().get_urls()]
+
+    def _issue_invitations(self, request, labelers) -> TemplateResponse:
+        """Issue a link for each of ``labelers`` (one transaction each) and show the links
+        once, with each refusal."""
+        base_url = request.build_absolute_uri("/")
+        issued, refused = [], []
+        for labeler in labelers:
+            try:
+                result = services.labeler_invitation_issue(
+                    actor=request.user, labeler=labeler, base_url=base_url
+                )
+            except (ApplicationError, ValidationError) as exc:
+                refused.append((labeler, error_text(exc)))
+            else:
+                issued.append((labeler, result))
+        return self._invitations_page(request, issued=issued, refused=refused)
+
+    def _invitations_page(self, request, **context) -> TemplateResponse:
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            INVITATIONS_TEMPLATE,
+            {
+                **self.admin_site.each_context(request),
+                "title": "Invitation links",
+                "opts": self.opts,
+                **context,
+            },
+        )
+
+    @admin.action(description="Issue invitation links for selected labelers")
+    def invite(self, request, queryset):
+        labelers = list(queryset.select_related("user").order_by("pk"))
+        return self._issue_invitations(request, labelers)
+
+    def invite_view(self, request, object_id):
+        """The labeler page's Invite… button: GET asks to confirm (issuing replaces an open
+        link), POST issues and shows the link once."""
+        labeler = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, labeler):
+            raise PermissionDenied
+        if request.method == "POST":
+            return self._issue_invitations(request, [labeler])
+        return self._invitations_page(
+            request,
+            confirm=labeler,
+            can_be_invited=selectors.labeler_can_be_invited(labeler=labeler),
+            has_open=selectors.labeler_has_open_invitation(labeler=labeler),
+        )
 
     # -- import / export --
 

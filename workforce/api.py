@@ -59,12 +59,13 @@ class LabelerOut(serializers.ModelSerializer):
         ]
 
 
-# What an invited labeler's login can do today, said plainly wherever one is created (the API's
-# 201 answer, its documentation, the admin's add page).
+# What an invited labeler's login can do, said plainly wherever one is created (the API's 201
+# answer, its documentation, the admin's add page).
 INVITED_LOGIN_NOTE = (
-    "The labeler is invited with no usable password: LabelForce sends no invitation and has no "
-    "password reset yet (both come with the labeler pages), so they cannot log in until an "
-    "operations manager sets a password on their user in the admin and hands it to them."
+    "The labeler is invited with no usable password: they cannot log in until they open an "
+    "invitation link and choose their password there. Issue the link with POST "
+    "/api/v1/labelers/{id}/invitation/ (or the admin's Invite action): it is shown once, works "
+    "once, expires, and is mailed to the labeler when they have an e-mail address."
 )
 
 
@@ -72,7 +73,7 @@ class LabelerCreatedOut(LabelerOut):
     """The labeler just created, with whether their login works and why not."""
 
     can_log_in = serializers.SerializerMethodField(
-        help_text="False for an invited labeler: no password is set and none can be set by them."
+        help_text="False for an invited labeler until they accept an invitation link."
     )
     login_note = serializers.SerializerMethodField(help_text="Why the labeler cannot log in yet.")
 
@@ -140,6 +141,23 @@ class LabelerUpdateIn(_LabelerFieldsIn):
 
 class LabelerUpdateStaffIn(_StaffFieldsMixin, _LabelerFieldsIn):
     pass
+
+
+class InvitationIn(StrictSerializer):
+    """No fields: the labeler is in the URL. Anything sent is a 400 naming it."""
+
+
+class InvitationOut(serializers.Serializer):
+    link = serializers.CharField(
+        help_text="The invitation link. Shown only here, once: LabelForce keeps only its hash."
+    )
+    expires_at = serializers.DateTimeField()
+    mailed = serializers.BooleanField(
+        help_text="Whether the link is also mailed to the labeler's e-mail address."
+    )
+    superseded_previous = serializers.BooleanField(
+        help_text="Issuing replaced an earlier link, which no longer works."
+    )
 
 
 class ReasonIn(StrictSerializer):
@@ -335,6 +353,36 @@ class LabelerOffboardApi(_LabelerTransitionApi):
 
 class LabelerActivateApi(_LabelerTransitionApi):
     service = services.labeler_activate
+
+
+class LabelerInvitationApi(APIView):
+    @extend_schema(
+        request=InvitationIn,
+        responses={201: InvitationOut},
+        description="Issue a one-time invitation link for an invited labeler (or one who never "
+        "chose a password): opening it, the labeler chooses a password and moves to onboarding. "
+        "The link is in this answer only; it expires after the configured days and works once. "
+        "Issuing again replaces the previous link. The labeler must be the caller's to manage "
+        "(another vendor's labeler: 404); a labeler who can already sign in, or is suspended or "
+        "offboarded: 409 `labeler_not_invitable`.",
+    )
+    def post(self, request, pk: int):
+        labeler = _managed_labeler(request, pk)
+        parse_input(InvitationIn, request.data)
+        issued = services.labeler_invitation_issue(
+            actor=request.user, labeler=labeler, base_url=request.build_absolute_uri("/")
+        )
+        return Response(
+            InvitationOut(
+                {
+                    "link": issued.link,
+                    "expires_at": issued.invitation.expires_at,
+                    "mailed": issued.mailed,
+                    "superseded_previous": issued.superseded,
+                }
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 # The earlier name of config.api.parse_input, still imported by qc.api.gold.

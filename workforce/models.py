@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -300,3 +301,61 @@ class Qualification(models.Model):
             and self.superseded_at is None
             and (self.expires_at is None or self.expires_at > when)
         )
+
+
+def invitation_token_hash(token: str) -> str:
+    """What an invitation stores of its token: the SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class LabelerInvitation(models.Model):
+    """A one-time link that lets an invited labeler choose their password.
+
+    Only the SHA-256 of the link's token is stored: the token itself is shown once to whoever
+    issued it (and mailed to the labeler when they have an address), so a database dump opens
+    no account. An invitation is *open* while neither used nor superseded (re-issuing supersedes
+    the previous one); it is *usable* while open and not expired. At most one open invitation
+    per labeler — a database constraint — so an old link can never work beside a new one.
+    """
+
+    labeler = models.ForeignKey(Labeler, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    issued_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    used_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["labeler"],
+                condition=Q(used_at__isnull=True, superseded_at__isnull=True),
+                name="workforce_labelerinvitation_one_open_per_labeler",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")),
+                name="workforce_labelerinvitation_expires_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(used_at__isnull=True) | Q(superseded_at__isnull=True),
+                name="workforce_labelerinvitation_used_or_superseded",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["labeler", "-created_at"], name="workforce_invitation_labeler")
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.labeler} ({self.state_at(timezone.now())})"
+
+    def state_at(self, when: datetime) -> str:
+        """used, superseded, expired or usable (at ``when``)."""
+        if self.used_at is not None:
+            return "used"
+        if self.superseded_at is not None:
+            return "superseded"
+        return "expired" if self.expires_at <= when else "usable"

@@ -13,7 +13,15 @@ from guardian.shortcuts import get_objects_for_user
 
 from config.errors import get_or_not_found
 from workforce import roles
-from workforce.models import Labeler, LabelerStatusChange, Qualification, User, Vendor
+from workforce.models import (
+    Labeler,
+    LabelerInvitation,
+    LabelerStatusChange,
+    Qualification,
+    User,
+    Vendor,
+    invitation_token_hash,
+)
 
 # A vendor's own fields, in the order the admin's vendor page and the API's vendor output list
 # them (each adds its own around them).
@@ -155,3 +163,72 @@ def qualification_list_for(*, actor: User) -> QuerySet[Qualification]:
     their own for a labeler."""
     qs = Qualification.objects.select_related("labeler", "qualification_type")
     return qs if is_ops(actor) else qs.filter(readable_labelers_q(actor))
+
+
+# -- invitations --------------------------------------------------------------------------------
+
+# Why an invitation link does not work, by code (the accept service's error codes).
+INVITATION_PROBLEMS = {
+    "invitation_unknown": "This invitation link is not known.",
+    "invitation_expired": "This invitation link has expired.",
+    "invitation_used": "This invitation link has been used already.",
+    "invitation_superseded": "A newer invitation link replaced this one.",
+    "labeler_not_invitable": "This account can no longer be set up through an invitation.",
+}
+
+
+def labeler_can_be_invited(*, labeler: Labeler) -> bool:
+    """Whether ``labeler`` may get (and use) an invitation: invited, or onboarding or active
+    without a usable password (activated before they ever chose one), with an active login.
+    Reads the labeler's user (loaded with it, or one query)."""
+    user = labeler.user
+    if not user.is_active:
+        return False
+    if labeler.status == Labeler.Status.INVITED:
+        return True
+    return (
+        labeler.status in (Labeler.Status.ONBOARDING, Labeler.Status.ACTIVE)
+        and not user.has_usable_password()
+    )
+
+
+def labeler_invitation_for_token(*, token: str) -> LabelerInvitation | None:
+    """The invitation whose token is ``token`` (any state), with its labeler and user; None if
+    no invitation has it. One query."""
+    return (
+        LabelerInvitation.objects.select_related("labeler__user")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )
+
+
+def labeler_invitation_problem(
+    *, invitation: LabelerInvitation | None, now: datetime
+) -> str | None:
+    """Why ``invitation`` cannot be accepted at ``now`` (a key of ``INVITATION_PROBLEMS``), or
+    None when it can. The one statement of the rule: the page asks it before showing the form,
+    the accept service again under the row lock."""
+    if invitation is None:
+        return "invitation_unknown"
+    if invitation.used_at is not None:
+        return "invitation_used"
+    if invitation.superseded_at is not None:
+        return "invitation_superseded"
+    if invitation.expires_at <= now:
+        return "invitation_expired"
+    if not labeler_can_be_invited(labeler=invitation.labeler):
+        return "labeler_not_invitable"
+    return None
+
+
+def labeler_has_open_invitation(*, labeler: Labeler) -> bool:
+    """Whether an invitation of ``labeler`` is neither used nor superseded (it may have
+    expired): issuing another replaces it."""
+    return LabelerInvitation.objects.filter(
+        labeler=labeler, used_at__isnull=True, superseded_at__isnull=True
+    ).exists()
+
+
+def labeler_invitations(*, labeler: Labeler) -> QuerySet[LabelerInvitation]:
+    """The labeler's invitations, newest first, with who issued each."""
+    return labeler.invitations.select_related("issued_by").order_by("-created_at", "-id")

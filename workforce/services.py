@@ -8,24 +8,31 @@ Every function is one transaction. Status changes are guarded updates (``UPDATE 
 from __future__ import annotations
 
 import re
+import secrets
 import zoneinfo
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from guardian.shortcuts import assign_perm, remove_perm
 
-from config.errors import Conflict, InvalidTransition
+from config.errors import ApplicationError, Conflict, InvalidTransition
 from config.services import model_update, save_unique
-from workforce import roles
+from workforce import roles, selectors
 from workforce.models import (
     Labeler,
+    LabelerInvitation,
     LabelerStatusChange,
     Qualification,
     QualificationType,
@@ -33,6 +40,7 @@ from workforce.models import (
     User,
     Vendor,
     VendorMembership,
+    invitation_token_hash,
 )
 
 S = Labeler.Status
@@ -267,9 +275,9 @@ def labeler_create(
     suspended vendor.
 
     Without ``password`` (the API and the admin never pass one) the user gets an unusable
-    password and cannot log in: LabelForce sends no invitation and has no password reset yet
-    (both come with the labeler pages), so until then an operations manager must set a password
-    on the user's admin page and hand it over.
+    password and cannot log in until they accept an invitation
+    (``labeler_invitation_issue``, then ``labeler_invitation_accept``), which sets the password
+    they choose and moves them to onboarding.
     """
     _check_kind_vendor(kind, vendor)
     _check_vendor_active(vendor)
@@ -605,3 +613,171 @@ def qualification_revoke(
             )
     qualification.refresh_from_db()
     return qualification
+
+
+# -- invitations --------------------------------------------------------------------------------
+
+
+class InvitationNotUsable(
+    ApplicationError,
+    status=410,
+    code="invitation_not_usable",
+    default_detail="This invitation link no longer works.",
+):
+    """An invitation token that is unknown, expired, used, superseded, or whose labeler may no
+    longer accept one; ``code`` says which (``selectors.INVITATION_PROBLEMS``)."""
+
+
+class IssuedInvitation(NamedTuple):
+    invitation: LabelerInvitation
+    link: str  # the only copy of the token: shown once to the issuer, never stored
+    mailed: bool  # whether the link goes out by mail (after the commit)
+    superseded: bool  # whether it replaced an open invitation, whose link now fails
+
+
+def labeler_invitation_issue(
+    *,
+    actor: User | None,
+    labeler: Labeler,
+    base_url: str = "",
+    now: datetime | None = None,
+) -> IssuedInvitation:
+    """Issue a one-time invitation link for ``labeler``, valid ``settings.INVITATION_DAYS``.
+
+    Who may get one (``selectors.labeler_can_be_invited``): an invited labeler, or an
+    onboarding or active one whose login has no usable password (activated before they ever
+    chose one); a suspended or offboarded labeler, or one who can sign in, gets Conflict (409,
+    code ``labeler_not_invitable``) — a person who forgot their password resets it instead.
+    The caller checks that ``actor`` may manage the labeler.
+
+    Re-issuing supersedes the labeler's open invitation in the same transaction (the labeler row
+    is locked, so two issues serialize; the constraint
+    ``workforce_labelerinvitation_one_open_per_labeler`` backs that up): only the newest link
+    works. Only the token's SHA-256 is stored.
+
+    ``base_url`` (``https://host``) makes the link absolute; without it the link is the path.
+    When it is absolute and the user has an e-mail address, the link is also mailed to them,
+    in their language, after the commit (the token never goes through a task queue, so the
+    mail is sent in-process). Returns the invitation, the link, whether it is mailed and
+    whether it superseded an open invitation.
+    """
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        locked = (
+            Labeler.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=labeler.pk)
+        )
+        if not selectors.labeler_can_be_invited(labeler=locked):
+            raise Conflict(
+                "Only an invited labeler, or one who has never chosen a password, can be "
+                f"invited; this one is {locked.status}"
+                + (
+                    " and can sign in (they can reset their password)."
+                    if _can_sign_in(locked)
+                    else "."
+                ),
+                code="labeler_not_invitable",
+            )
+        superseded = LabelerInvitation.objects.filter(
+            labeler=locked, used_at__isnull=True, superseded_at__isnull=True
+        ).update(superseded_at=now)
+        invitation = LabelerInvitation.objects.create(
+            labeler=locked,
+            token_hash=invitation_token_hash(token),
+            created_at=now,
+            expires_at=now + timedelta(days=settings.INVITATION_DAYS),
+            issued_by=actor,
+        )
+        link = base_url.rstrip("/") + reverse("labeler:invitation", args=[token])
+        email = locked.user.email
+        mailed = bool(email and base_url)
+        if mailed:
+            transaction.on_commit(
+                lambda: _mail_invitation(labeler=locked, invitation=invitation, link=link)
+            )
+    return IssuedInvitation(
+        invitation=invitation, link=link, mailed=mailed, superseded=bool(superseded)
+    )
+
+
+def _can_sign_in(labeler: Labeler) -> bool:
+    return labeler.user.is_active and labeler.user.has_usable_password()
+
+
+def _mail_invitation(*, labeler: Labeler, invitation: LabelerInvitation, link: str) -> None:
+    with translation.override(_language_of(labeler)):
+        expires = timezone.localtime(invitation.expires_at, _tz(labeler.timezone))
+        subject = gettext("Your invitation to LabelForce")
+        body = gettext(
+            "Hello,\n\n"
+            "You are invited to label data with LabelForce. Open this link to choose your "
+            "password:\n\n%(link)s\n\n"
+            "The link works once and until %(expires)s. If it has expired, ask your vendor or "
+            "the operations team for a new one.\n\n"
+            "Your username: %(username)s\n"
+        ) % {
+            "link": link,
+            "expires": expires.strftime("%Y-%m-%d %H:%M %Z"),
+            "username": labeler.user.get_username(),
+        }
+    send_mail(subject, body, None, [labeler.user.email])
+
+
+def _language_of(labeler: Labeler) -> str:
+    for code in labeler.languages or ():
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def _tz(name: str):
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def labeler_invitation_accept(*, token: str, password: str, now: datetime | None = None) -> Labeler:
+    """Accept an invitation: set the password the person chose and move an invited labeler to
+    onboarding (``labeler_transition``, with its history row; actor: the labeler's own user).
+
+    One durable transaction holding the invitation's row lock, so of two submissions of one
+    link (a double click, two tabs) one sets the password and the other finds it used. Raises
+    InvitationNotUsable (410; ``code`` one of ``selectors.INVITATION_PROBLEMS``) for a token
+    that is unknown, expired, used or superseded, or whose labeler can no longer be invited
+    (suspended, offboarded, or able to sign in meanwhile); ValidationError on ``password``
+    when Django's password validators refuse it. Nothing is written when it raises. Returns the
+    labeler with its user, for the caller to sign in.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(durable=True):
+        invitation = (
+            LabelerInvitation.objects.select_for_update(of=("self",))
+            .select_related("labeler__user")
+            .filter(token_hash=invitation_token_hash(token))
+            .first()
+        )
+        problem = selectors.labeler_invitation_problem(invitation=invitation, now=now)
+        if problem is not None:
+            raise InvitationNotUsable(selectors.INVITATION_PROBLEMS[problem], code=problem)
+        labeler = invitation.labeler
+        user = labeler.user
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        LabelerInvitation.objects.filter(pk=invitation.pk).update(used_at=now)
+        if labeler.status == S.INVITED:
+            labeler = labeler_transition(
+                actor=user,
+                labeler=labeler,
+                to_status=S.ONBOARDING,
+                reason="Accepted the invitation and chose a password.",
+            )
+    return labeler

@@ -17,4 +17,9 @@ urlpatterns = [
         name="labeler-reactivate",
     ),
     path("labelers/<id:pk>/offboard/", api.LabelerOffboardApi.as_view(), name="labeler-offboard"),
+    path(
+        "labelers/<id:pk>/invitation/",
+        api.LabelerInvitationApi.as_view(),
+        name="labeler-invitation",
+    ),
 ]

@@ -32,7 +32,7 @@ def test_an_invited_labeler_cannot_log_in_and_the_api_says_so(client_for, ops_us
     assert body["status"] == "invited"
     assert body["can_log_in"] is False
     assert "cannot log in" in body["login_note"]
-    assert "no invitation" in body["login_note"] and "password reset" in body["login_note"]
+    assert "invitation link" in body["login_note"] and "/invitation/" in body["login_note"]
     assert not User.objects.get(username="invitee").has_usable_password()
     # And indeed: no password opens the login.
     for password in ("", "invitee", "password"):
@@ -55,7 +55,7 @@ def test_the_admin_says_an_added_labeler_cannot_log_in(client, ops_user):
     client.force_login(ops_user)
     add = reverse("admin:workforce_labeler_add")
     page = client.get(add).content.decode()
-    assert "cannot log in" in page and "no invitation" in page
+    assert "cannot log in" in page and "invitation link" in page
     response = client.post(
         add,
         {
