@@ -16,8 +16,10 @@ PREFIX = "/labeler/"
 
 
 def _supported(code: str) -> str | None:
+    # Lower-cased as Django spells its language codes (a profile's "pt-PT" is "pt-pt"): Django
+    # returns the variant in the case it was given.
     try:
-        return translation.get_supported_language_variant(code)
+        return translation.get_supported_language_variant(code).lower()
     except LookupError:
         return None
 
