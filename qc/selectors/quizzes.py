@@ -369,6 +369,16 @@ def attempt_get_own(*, actor: User, pk: int) -> QuizAttempt:
     )
 
 
+def attempt_list_own(*, actor: User, quiz: Quiz | int) -> QuerySet[QuizAttempt]:
+    """The caller's own attempts at ``quiz``, latest first: what a labeler's own page lists of
+    them. Nobody else's, whoever the caller is. One query (no permission lookups, unlike
+    ``attempt_list_for``)."""
+    quiz_id = quiz if isinstance(quiz, int) else quiz.pk
+    return QuizAttempt.objects.filter(quiz_id=quiz_id, labeler__user_id=actor.pk).order_by(
+        "-number"
+    )
+
+
 def attempt_next_question(*, attempt: QuizAttempt) -> AttemptQuestion | None:
     """The first unanswered question of an open attempt, or None. Loads of the gold item only
     what a labeler may see (its payload): the accepted answers and the explanation are not even
@@ -380,6 +390,28 @@ def attempt_next_question(*, attempt: QuizAttempt) -> AttemptQuestion | None:
         .select_related("gold_item")
         .only("id", "position", "attempt_id", "gold_item__id", "gold_item__payload")
         .order_by("position")
+        .first()
+    )
+
+
+def attempt_answered_feedback(*, attempt: QuizAttempt, question_id: int) -> AttemptQuestion | None:
+    """The feedback a labeler may read again about one question of their training attempt: the
+    question with its answer, whether it was right, and its gold item in full (accepted answers,
+    explanation). The same facts ``qc.services.quizzes`` returns as ``Feedback`` right after
+    the answer, for a page that shows them after a redirect or a reload.
+
+    None unless the quiz is a training quiz and the question is this attempt's and answered —
+    an answer, once written, is locked, so the gold shown can no longer change it. A
+    qualification quiz never tells anything per question. The caller has checked that the
+    attempt is the labeler's own (``attempt_get_own``). One query (none for a qualification
+    quiz)."""
+    if attempt.quiz.kind != Quiz.Kind.TRAINING:
+        return None
+    return (
+        AttemptQuestion.objects.filter(
+            attempt_id=attempt.pk, pk=question_id, answered_at__isnull=False
+        )
+        .select_related("gold_item")
         .first()
     )
 
