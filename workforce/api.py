@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -357,8 +357,17 @@ class LabelerActivateApi(_LabelerTransitionApi):
 
 class LabelerInvitationApi(APIView):
     @extend_schema(
-        request=InvitationIn,
-        responses={201: InvitationOut},
+        # An empty serializer would drop the body from the schema; say it is an empty object.
+        request={
+            "application/json": {"type": "object", "properties": {}, "additionalProperties": False}
+        },
+        responses={
+            201: InvitationOut,
+            409: OpenApiResponse(
+                description="labeler_not_invitable: the labeler can sign in already, or is "
+                "suspended or offboarded."
+            ),
+        },
         description="Issue a one-time invitation link for an invited labeler (or one who never "
         "chose a password): opening it, the labeler chooses a password and moves to onboarding. "
         "The link is in this answer only; it expires after the configured days and works once. "
