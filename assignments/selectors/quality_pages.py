@@ -145,6 +145,25 @@ def labeler_scorecard(
     }
 
 
+def labeler_project_scores(
+    *, labeler: Labeler, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The labeler's own figures per project (``quality_facts.labeler_scores_by_project``) as
+    they see them — facts recorded before the start of the day — each with the project's id and
+    name (``project_id``, ``project``), projects by name. Only projects they have facts on, so
+    only projects they worked on. Three queries."""
+    now = now or timezone.now()
+    rows = quality_facts.labeler_scores_by_project(
+        labeler_id=labeler.pk, before=start_of_day(now), now=now
+    )
+    if not rows:
+        return []
+    names = dict(Project.objects.filter(pk__in=list(rows)).values_list("pk", "name"))
+    out = [{"project_id": pk, "project": names.get(pk, ""), **row} for pk, row in rows.items()]
+    out.sort(key=lambda row: (row["project"], row["project_id"]))
+    return out
+
+
 # -- project quality ---------------------------------------------------------------------------
 
 

@@ -166,6 +166,38 @@ def earnings_for(*, labeler: Labeler, now: datetime | None = None) -> Earnings:
     )
 
 
+@dataclass(frozen=True)
+class EarningsSummary:
+    """The headline of a labeler's ``Earnings``: ``approved``, the totals per currency of their
+    statements of approved and closed periods, and ``pending``, all their work not yet earned
+    as of ``as_of`` (the start of the day)."""
+
+    as_of: datetime
+    approved: dict[str, Decimal]
+    pending: int
+
+
+def earnings_summary_for(*, labeler: Labeler, now: datetime | None = None) -> EarningsSummary:
+    """What ``earnings_for`` says in two figures, for a page that only summarises: the sum per
+    currency of the totals of ``earnings_for(...).statements`` (a frozen statement's totals are
+    the exact sums of its ledger lines, so the lines of the labeler's approved and closed
+    periods are summed in SQL) and ``earnings_for(...).pending``. Two queries."""
+    now = now or timezone.now()
+    cutoff = start_of_day(now)
+    approved = (
+        LedgerLine.objects.filter(labeler=labeler, period__status__in=FROZEN)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .values_list("currency", "total")
+        .order_by()
+    )
+    return EarningsSummary(
+        as_of=cutoff,
+        approved=money_totals(approved),
+        pending=_pending(labeler, cutoff).count(),
+    )
+
+
 def _pending(labeler: Labeler, cutoff: datetime):
     """The labeler's submitted assignments not earned as of ``cutoff``: submitted since, or
     with neither a label outcome nor a gold check recorded before it, nor an item paying for

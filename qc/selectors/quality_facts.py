@@ -32,13 +32,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, IntegerField, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
 from qc.models import AttemptQuestion, GoldCheck, LabelerEstimate, LabelOutcome
 from qc.stats import wilson
-from workforce.models import Vendor
+from workforce.models import Labeler, Vendor
 
 # The windows every windowed figure is given over: key -> days back from now (None: all time).
 WINDOWS: tuple[tuple[str, int | None], ...] = (
@@ -353,17 +353,40 @@ def labeler_score_table(
             outcomes.filter(labeler_id__in=ids),
             fits.filter(labeler_id__in=ids),
         )
-    table: dict[int, dict[str, Any]] = defaultdict(
-        lambda: {
-            "gold_last_30_days": rate(0, 0),
-            "gold_all_time": rate(0, 0),
-            "pairwise": rate(0, 0, key="agreeing"),
-            "with_final": rate(0, 0, key="agreeing"),
-            "estimate": None,
+    table: dict[int, dict[str, Any]] = defaultdict(_empty_scores)
+    _fill_score_table(table, "labeler_id", gold=gold, outcomes=outcomes, since=since)
+    for row in fits.values("labeler_id", "accuracy", "method", "n_items"):
+        table[row["labeler_id"]]["estimate"] = {
+            "accuracy": row["accuracy"],
+            "method": row["method"],
+            "n_items": row["n_items"],
         }
-    )
+    return dict(table)
+
+
+def _empty_scores() -> dict[str, Any]:
+    return {
+        "gold_last_30_days": rate(0, 0),
+        "gold_all_time": rate(0, 0),
+        "pairwise": rate(0, 0, key="agreeing"),
+        "with_final": rate(0, 0, key="agreeing"),
+        "estimate": None,
+    }
+
+
+def _fill_score_table(
+    table: dict[int, dict[str, Any]],
+    field: str,
+    *,
+    gold: QuerySet[GoldCheck],
+    outcomes: QuerySet[LabelOutcome],
+    since: datetime,
+) -> None:
+    """Gold accuracy over the last 30 days (from ``since``) and all time, pairwise agreement
+    and agreement with the final label (all time), per value of ``field`` (``labeler_id`` or
+    ``project_id``), into ``table``. Two grouped queries."""
     for row in (
-        gold.values("labeler_id")
+        gold.values(field)
         .annotate(
             n=Count("pk"),
             c=Count("pk", filter=Q(correct=True)),
@@ -372,11 +395,11 @@ def labeler_score_table(
         )
         .order_by()
     ):
-        entry = table[row["labeler_id"]]
+        entry = table[row[field]]
         entry["gold_all_time"] = rate(row["c"], row["n"])
         entry["gold_last_30_days"] = rate(row["c30"], row["n30"])
     for row in (
-        outcomes.values("labeler_id")
+        outcomes.values(field)
         .annotate(
             pairs=Coalesce(Sum("peers"), 0),
             agreeing=Coalesce(Sum("peers_agreeing"), 0),
@@ -385,16 +408,83 @@ def labeler_score_table(
         )
         .order_by()
     ):
-        entry = table[row["labeler_id"]]
+        entry = table[row[field]]
         entry["pairwise"] = rate(row["agreeing"], row["pairs"], key="agreeing")
         entry["with_final"] = rate(row["final"], row["n"], key="agreeing")
-    for row in fits.values("labeler_id", "accuracy", "method", "n_items"):
-        table[row["labeler_id"]]["estimate"] = {
-            "accuracy": row["accuracy"],
-            "method": row["method"],
-            "n_items": row["n_items"],
-        }
+
+
+def labeler_scores_by_project(
+    *, labeler_id: int, before: datetime | None = None, now: datetime | None = None
+) -> dict[int, dict[str, Any]]:
+    """One labeler's figures per project they have facts on — the same figures as a row of
+    ``labeler_score_table`` (gold accuracy over the last 30 days and all time, pairwise and
+    final agreement all time), without the estimate: ``{project_id: {...}}``. ``before`` as
+    everywhere here (the start of the day for the labeler's own view). Two grouped queries,
+    whatever the number of projects."""
+    now = now or timezone.now()
+    table: dict[int, dict[str, Any]] = defaultdict(_empty_scores)
+    _fill_score_table(
+        table,
+        "project_id",
+        gold=_gold_checks(labeler_id=labeler_id, project_id=None, before=before, now=now),
+        outcomes=_outcomes(labeler_id=labeler_id, project_id=None, before=before, now=now),
+        since=now - timedelta(days=30),
+    )
+    for entry in table.values():
+        del entry["estimate"]
     return dict(table)
+
+
+def labeler_summary(
+    *,
+    labeler_id: int,
+    days: int = 30,
+    before: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A scorecard's headline figures over the last ``days`` days: gold accuracy
+    (``gold_accuracy``'s window), pairwise agreement and agreement with the final label
+    (``agreement``'s window), each with its count and Wilson interval, as ``{"gold",
+    "pairwise", "with_final"}``. The same scopes and windows as those two (``before`` for the
+    labeler's own view); one query instead of two: six scalar aggregates over the labeler's
+    facts, read on their labeler row."""
+    now = now or timezone.now()
+    since = _since(now, days)
+    gold = (
+        _gold_checks(labeler_id=labeler_id, project_id=None, before=before, now=now)
+        .filter(_window_q("checked_at", since))
+        .order_by()
+        .values("labeler_id")
+    )
+    outcomes = (
+        _outcomes(labeler_id=labeler_id, project_id=None, before=before, now=now)
+        .filter(_window_q("submitted_at", since))
+        .order_by()
+        .values("labeler_id")
+    )
+
+    def scalar(qs: QuerySet, aggregate: Any) -> Coalesce:
+        value = qs.annotate(v=aggregate).values("v")[:1]
+        return Coalesce(Subquery(value, output_field=IntegerField()), Value(0))
+
+    row = (
+        Labeler.objects.filter(pk=labeler_id)
+        .values(
+            gold_n=scalar(gold, Count("pk")),
+            gold_c=scalar(gold, Count("pk", filter=Q(correct=True))),
+            pairs=scalar(outcomes, Sum("peers")),
+            agreeing=scalar(outcomes, Sum("peers_agreeing")),
+            n=scalar(outcomes, Count("pk")),
+            final=scalar(outcomes, Count("pk", filter=Q(agrees_final=True))),
+        )
+        .first()
+    ) or dict.fromkeys(("gold_n", "gold_c", "pairs", "agreeing", "n", "final"), 0)
+    return {
+        "days": days,
+        "gold": rate(row["gold_c"], row["gold_n"]),
+        "pairwise": rate(row["agreeing"], row["pairs"], key="agreeing"),
+        "with_final": rate(row["final"], row["n"], key="agreeing"),
+    }
 
 
 INTERNAL = "internal"
