@@ -10,11 +10,16 @@ The seed is split by area, each part holding its story data, its steps and its l
 closing report, and importing only the parts before it:
 
     workforce  ←  qualification  ←  work  ←  quality  ←  pay        (survey: the photos)
+                                       ↖  images  ←  boxes
 
 - ``workforce``: role groups, skills, the operations manager, vendors, managers, labelers.
 - ``qualification``: the guide, the gold sets, the quizzes, attempts and qualifications.
 - ``survey``: the northern survey's photos, real tasks and control tasks alike.
 - ``work``: the project, its tasks, and the labels made through claim and submit.
+- ``images``: every photo the demo shows, drawn as SVG files under demo/static/demo/ (committed;
+  ``manage.py demo_images`` redraws them), served at ``/static/demo/`` so the pages work offline.
+- ``boxes``: a bounding-box project new this week, its own guide (2.0 not yet acknowledged) and
+  its qualification granted by hand: what the demo labeler draws boxes on.
 - ``quality``: the project's quality rules, the refit, a contested gold check.
 - ``pay``: the project's rates, policy, bonus tier, the vendors' contracts, exchange rates;
   weekly pay periods, the past ones closed with the vendors' invoices, a gold correction that
@@ -39,7 +44,7 @@ from typing import TypeVar
 
 from django.contrib.auth.hashers import make_password
 
-from demo.seed import pay, qualification, quality, work, workforce
+from demo.seed import boxes, pay, qualification, quality, work, workforce
 from qc.models import GoldSet, Guide, Quiz
 from workforce.models import QualificationType, User, Vendor
 
@@ -91,6 +96,7 @@ STEPS: tuple[Callable[[DemoSeed], None], ...] = (
     qualification.seed_quizzes,
     qualification.seed_attempts,
     work.seed_project,
+    boxes.seed_box_project,
     quality.seed_quality,
     pay.seed_rates,
     pay.seed_periods,
@@ -102,6 +108,7 @@ REPORTS: tuple[Callable[[DemoSeed, str], list[str]], ...] = (
     qualification.report,
     quality.report,
     pay.report,
+    boxes.report,
 )
 
 

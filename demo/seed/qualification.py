@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from demo.seed.survey import CONTROL_PHOTOS, north_external_id, north_payload
+from demo.seed.survey import CONTROL_PHOTOS, DEMO_IMAGES, north_external_id, north_payload
 from demo.seed.workforce import LABELERS, story_labelers
 from qc.models import (
     AnswerType,
@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 S = Labeler.Status
 
 # -- the guide -----------------------------------------------------------------------------------
+
+# The quiz photos (the gold set below), drawn by demo.seed.images; the guide shows four of them.
+GOLD_IMAGE_URL = DEMO_IMAGES + "/poles/{n:03d}.svg"
 
 GUIDE_SLUG = "pole-inspection"
 GUIDE_NAME = "Utility pole inspection"
@@ -106,22 +109,22 @@ def _definitions(rust: str) -> list[dict[str, object]]:
         {
             "label": "crack",
             "definition": "A crack or split across or along the pole, or spalled concrete.",
-            "examples": ["https://demo.labelforce.invalid/poles/019.jpg"],
+            "examples": [GOLD_IMAGE_URL.format(n=19)],
         },
         {
             "label": "rust",
             "definition": rust,
-            "examples": ["https://demo.labelforce.invalid/poles/027.jpg"],
+            "examples": [GOLD_IMAGE_URL.format(n=27)],
         },
         {
             "label": "woodpecker",
             "definition": "Holes or cavities dug by birds in a wooden pole.",
-            "examples": ["https://demo.labelforce.invalid/poles/030.jpg"],
+            "examples": [GOLD_IMAGE_URL.format(n=30)],
         },
         {
             "label": "missing-crossarm",
             "definition": "A crossarm, or one of two, is missing or lies on the ground.",
-            "examples": ["https://demo.labelforce.invalid/poles/005.jpg"],
+            "examples": [GOLD_IMAGE_URL.format(n=5)],
         },
     ]
 
@@ -188,7 +191,6 @@ GUIDE_NOT_ACKNOWLEDGED = ("joao.ferreira", "vikram.singh")  # quizzes blocked on
 GOLD_SLUG = "pole-gold"
 GOLD_NAME = "Pole defects (quiz gold)"
 GOLD_CLASSES = ["ok", "crack", "rust", "woodpecker", "missing-crossarm"]
-GOLD_IMAGE_URL = "https://demo.labelforce.invalid/poles/{n:03d}.jpg"
 _REGIONS = ("Alentejo", "Beira Interior", "Kerala", "Gujarat")
 _VIEWS = ("north", "east", "south", "west")
 
@@ -368,10 +370,13 @@ QUALIFICATION_MANUAL = {
 # -- the steps -----------------------------------------------------------------------------------
 
 
-def _ensure_guide_version(seed: DemoSeed, spec: DemoGuideVersion) -> GuideVersion:
-    """The version ``spec`` describes: found published by number, or as a draft by its change
-    summary, or written now; published when the story says so."""
-    guide = seed.guide
+def ensure_guide_version(
+    seed: DemoSeed, spec: DemoGuideVersion, *, guide: Guide | None = None
+) -> GuideVersion:
+    """The version ``spec`` describes of ``guide`` (the pole guide by default): found published
+    by number, or as a draft by its change summary, or written now; published when the story
+    says so."""
+    guide = guide or seed.guide
     version = None
     if spec.publish:
         version = guide_selectors.guide_version_published_by_number(guide=guide, number=spec.number)
@@ -407,15 +412,19 @@ def _ensure_guide_version(seed: DemoSeed, spec: DemoGuideVersion) -> GuideVersio
     return version
 
 
-def _acknowledge(seed: DemoSeed, labelers: list[Labeler], number: str) -> None:
-    """Each labeler acknowledges the guide's current version, if that is still ``number`` (a
-    later run after someone published more must not acknowledge the newer one for them)."""
-    current = guide_selectors.guide_current_version(guide=seed.guide)
+def acknowledge(
+    seed: DemoSeed, labelers: list[Labeler], number: str, *, guide: Guide | None = None
+) -> None:
+    """Each labeler acknowledges the current version of ``guide`` (the pole guide by default),
+    if that is still ``number`` (a later run after someone published more must not acknowledge
+    the newer one for them)."""
+    guide = guide or seed.guide
+    current = guide_selectors.guide_current_version(guide=guide)
     if current is None or current.number != number:
         if current is not None:  # moved on: this part was done before
             seed.existing["guide acknowledgements"] += GuideAcknowledgement.objects.filter(
                 version=guide_selectors.guide_version_published_by_number(
-                    guide=seed.guide, number=number
+                    guide=guide, number=number
                 ),
                 labeler__in=labelers,
             ).count()
@@ -429,7 +438,7 @@ def _acknowledge(seed: DemoSeed, labelers: list[Labeler], number: str) -> None:
         if labeler.pk in done:
             seed.existing["guide acknowledgements"] += 1
             continue
-        guide_services.guide_acknowledge(actor=labeler.user, labeler=labeler, guide=seed.guide)
+        guide_services.guide_acknowledge(actor=labeler.user, labeler=labeler, guide=guide)
         seed.created["guide acknowledgements"] += 1
 
 
@@ -457,11 +466,11 @@ def seed_guides(seed: DemoSeed) -> None:
     early = set(GUIDE_ACKS_1_0_THEN_1_1) | set(GUIDE_ACKS_1_0_ONLY)
     skip_1_1 = set(GUIDE_ACKS_1_0_ONLY) | set(GUIDE_NOT_ACKNOWLEDGED)
     v1_0, v1_1, v2_0 = GUIDE_VERSIONS
-    _ensure_guide_version(seed, v1_0)
-    _acknowledge(seed, [lab for lab in active if lab.user.username in early], v1_0.number)
-    _ensure_guide_version(seed, v1_1)
-    _acknowledge(seed, [lab for lab in active if lab.user.username not in skip_1_1], v1_1.number)
-    _ensure_guide_version(seed, v2_0)
+    ensure_guide_version(seed, v1_0)
+    acknowledge(seed, [lab for lab in active if lab.user.username in early], v1_0.number)
+    ensure_guide_version(seed, v1_1)
+    acknowledge(seed, [lab for lab in active if lab.user.username not in skip_1_1], v1_1.number)
+    ensure_guide_version(seed, v2_0)
 
 
 def _ensure_gold_set(

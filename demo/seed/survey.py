@@ -6,6 +6,9 @@ control task carries its gold item's payload as it is, so control payloads are m
 the project's real tasks are (``north_payload``: same host and path, a four-digit photo number,
 the same two metadata keys of the same types), and their photo numbers are drawn from the
 survey's, interleaved with the real tasks'.
+
+The photos are the demo's own drawings (``demo.seed.images``), served as static files at
+``/static/demo/north/`` — a path on the server itself, so the labeler pages work offline.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ CONTROL_PHOTOS = tuple(
 )
 TASK_PHOTOS = tuple(p for p in range(1, SURVEY_PHOTOS + 1) if p not in CONTROL_PHOTOS)
 
+# Where the demo's drawn photos are served (demo/static/demo/ through staticfiles). A relative
+# URL: the labeler pages and the images are on the same server.
+DEMO_IMAGES = "/static/demo"
+NORTH_IMAGE_URL = DEMO_IMAGES + "/north/{photo:04d}.svg"
+
 
 def north_external_id(photo: int) -> str:
     return f"NORTH-{photo:04d}"
@@ -26,6 +34,6 @@ def north_external_id(photo: int) -> str:
 def north_payload(photo: int) -> dict[str, object]:
     """Photo ``photo`` of the northern survey as a task shows it: real and control alike."""
     return {
-        "image_url": f"https://demo.labelforce.invalid/north/{photo:04d}.jpg",
+        "image_url": NORTH_IMAGE_URL.format(photo=photo),
         "metadata": {"pole_id": f"N-{7000 + photo}", "flight": f"F{1 + (photo - 1) // 40}"},
     }

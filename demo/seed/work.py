@@ -71,7 +71,7 @@ def _demo_task_rows(first: int, last: int) -> str:
     return "\n".join(rows)
 
 
-def _demo_truth(n: int, classes: list[str]) -> str:
+def demo_truth(n: int, classes: list[str]) -> str:
     """The true class of real task ``n`` (1-based). The second batch (coastal flights) has far
     more rust, so the project quality page's drift test has something to find."""
     if n > DEMO_PROJECT_TASKS // 2 and n % 3 != 0:
@@ -186,7 +186,7 @@ def seed_project(seed: DemoSeed) -> None:
             else:
                 image = str(claim.assignment.task.payload.get("image_url", ""))
                 photo = int(image.rsplit("/", 1)[1].split(".")[0])
-                right = _demo_truth(TASK_PHOTOS.index(photo) + 1, classes)
+                right = demo_truth(TASK_PHOTOS.index(photo) + 1, classes)
             wrong = [c for c in classes if c != right]
             answer = right if rng.random() < _accuracy_of(labeler) else rng.choice(wrong)
             if task_id in gold_answers and labeler.user.username == DEMO_CARELESS:

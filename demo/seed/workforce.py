@@ -199,13 +199,22 @@ LABELERS = _labelers(
     )
 )
 
+# The login a newcomer uses on the labeler pages (/labeler/): trained, not yet qualified, with a
+# guide version to acknowledge, quizzes open and tasks waiting in both demo projects (the story
+# is told by demo.seed.qualification and demo.seed.boxes).
+DEMO_LABELER = "labeler"
+
 # The rows of the closing login table: (role, username, what to try).
 LOGIN_TABLE = (
     ("Operations manager", "ops", "the admin at {base}/admin/; the API sees every vendor"),
     ("Vendor manager", "northwind_manager", "GET /api/v1/labelers/ lists Northwind's only"),
     ("Vendor manager", "kestrel_manager", "a Northwind labeler's URL is a 404 here"),
     ("Senior labeler", "senior", "GET /api/v1/me/ (internal, senior)"),
-    ("Labeler (internal)", "labeler", "GET /api/v1/me/; other labelers are 404"),
+    (
+        "Labeler (internal)",
+        DEMO_LABELER,
+        "the labeler pages at {base}/labeler/; GET /api/v1/me/; other labelers are 404",
+    ),
     ("Labeler (Northwind)", "ines.costa", "GET /api/v1/me/ (vendor labeler NW-0001)"),
     ("Labeler (offboarded)", "lucia.marques", "the token request is refused: login disabled"),
 )
@@ -344,6 +353,7 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         ),
         "",
         f"Admin:     {base}/admin/  (log in as ops)",
+        f"Labeler pages: {base}/labeler/  (log in as {DEMO_LABELER})",
         f"API docs:  {base}/api/docs/  (schema: {base}/api/schema/)",
         f"Health:    {base}/healthz",
         "Get a token, then call the API with it:",

@@ -19,6 +19,7 @@ from guardian.models import UserObjectPermission
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors.control_set import project_control_state
+from demo.seed.boxes import BOX_GUIDE_VERSIONS, BOX_LABELERS
 from demo.seed.pay import FLAG_QUESTION
 from demo.seed.qualification import (
     ATTEMPTS,
@@ -183,7 +184,7 @@ def test_running_twice_yields_the_same_data():
     assert first["counts"]["labelers"] == len(LABELERS) >= 25
     assert first["counts"]["users"] == len(LABELERS) + 1 + len(VENDORS)
     assert first["counts"]["memberships"] == len(VENDORS)
-    assert first["counts"]["guide_versions"] == 3
+    assert first["counts"]["guide_versions"] == 3 + len(BOX_GUIDE_VERSIONS)
     # The quizzes' forty items and the project's forty control items.
     assert first["counts"]["gold_items"] == 2 * len(GOLD_ITEMS) == 80
     assert first["counts"]["quizzes"] == 2
@@ -332,6 +333,7 @@ def test_quality_story_names_only_active_demo_labelers():
         *QUALIFICATION_REVOKED,
         *QUALIFICATION_MANUAL,
         *(u for story in ATTEMPTS.values() for u in story),
+        *BOX_LABELERS,
     }
     assert named <= active
     # Everyone who takes a quiz has read the guide.
@@ -386,7 +388,7 @@ def test_gold_set_is_deterministic_and_varied():
     assert len(items) == 40
     for n, item in enumerate(items, start=1):
         assert item.external_id == f"POLE-{n:03d}"
-        assert item.payload["image_url"] == f"https://demo.labelforce.invalid/poles/{n:03d}.jpg"
+        assert item.payload["image_url"] == f"/static/demo/poles/{n:03d}.svg"
         assert (
             item.payload["metadata"]
             == gold_payload(n, item.payload["metadata"]["material"])["metadata"]
@@ -620,7 +622,8 @@ def test_suspensions_and_the_revocation_are_by_hand_and_cite_no_rule():
 
 
 def _shape(value: object, path: str = "") -> set[tuple[str, str]]:
-    """(key path, JSON type or, for a URL, its pattern with every digit a #) of every value."""
+    """(key path, JSON type or, for a URL or a path, its pattern with every digit a #) of every
+    value."""
     if isinstance(value, dict):
         found = {(path, "object")}
         for key, inner in value.items():
@@ -628,7 +631,7 @@ def _shape(value: object, path: str = "") -> set[tuple[str, str]]:
         return found
     if isinstance(value, list):
         return {(path, "array")}.union(*(_shape(v, f"{path}[]") for v in value))
-    if isinstance(value, str) and "://" in value:
+    if isinstance(value, str) and ("://" in value or value.startswith("/")):
         return {(path, re.sub(r"\d", "#", value))}
     return {(path, type(value).__name__)}
 
