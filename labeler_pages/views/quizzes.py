@@ -34,6 +34,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -106,17 +107,26 @@ def quiz(request, pk: int):
             "attempts": attempts,
             "seen": attempts[0].number if attempts else 0,
             "pass_percent": _percent(found.pass_mark),
-            "time_limit_minutes": _minutes(found.time_limit_seconds),
-            "retry_delay_minutes": _minutes(found.retry_delay_seconds),
+            "time_limit": _duration(found.time_limit_seconds),
+            "retry_delay": _duration(found.retry_delay_seconds),
             "labeler": request.labeler,
         },
     )
 
 
-def _minutes(seconds: int | None) -> int | None:
+def _duration(seconds: int | None) -> str:
+    """A length of time in words, in the largest unit that reads well ("45 minutes",
+    "6 hours", "3 days"); empty for none."""
     if not seconds:
-        return None
-    return max(1, round(seconds / 60))
+        return ""
+    minutes = max(1, round(seconds / 60))
+    if minutes < 120:
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    hours = round(minutes / 60)
+    if hours < 48:
+        return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+    days = round(hours / 24)
+    return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
 
 
 @require_POST
@@ -171,12 +181,18 @@ def attempt(request, pk: int):
         )
         messages.warning(request, _("The time limit has passed: this attempt has ended."))
     quiz_ = found.quiz
+    seconds_left = None
+    if found.status == A.IN_PROGRESS and found.deadline is not None:
+        seconds_left = max(0, int((found.deadline - now).total_seconds()))
     context = {
         "attempt": found,
         "quiz": quiz_,
         "labeler": request.labeler,
         "answer_type": quiz_.gold_set.answer_type,
         "classes": list(quiz_.gold_set.classes or []),
+        # The clock runs on while the labeler reads feedback, so both pages show it.
+        "seconds_left": seconds_left,
+        "time_left": _clock(seconds_left),
     }
 
     feedback_id = request.GET.get("feedback", "")
@@ -198,15 +214,10 @@ def attempt(request, pk: int):
     question = quiz_selectors.attempt_next_question(attempt=found)
     if question is not None:
         payload = question.gold_item.payload or {}
-        seconds_left = None
-        if found.deadline is not None:
-            seconds_left = max(0, int((found.deadline - now).total_seconds()))
         context.update(
             question=question,
             payload=payload,
             image_url=payload.get("image_url", ""),
-            seconds_left=seconds_left,
-            time_left=_clock(seconds_left),
             progress_percent=round(100 * found.answered_count / max(found.question_count, 1)),
         )
         return render(request, "labeler/quizzes/question.html", context)

@@ -268,6 +268,16 @@ def test_training_feedback_comes_after_the_answer_with_the_explanation(labeler_c
     assert EXPLANATION not in html
 
 
+def test_the_clock_keeps_running_on_the_feedback_page(labeler_client):
+    attempt = start(labeler_client, training_quiz(time_limit_seconds=120))
+    first = questions(attempt)[0]
+    url = labeler_client.post(answer_url(attempt), {"question": first.pk, "answer": gold(first)})[
+        "Location"
+    ]
+    html = labeler_client.get(url).content.decode()
+    assert "Correct" in html and 'role="timer"' in html
+
+
 def test_feedback_of_a_question_not_answered_yet_is_not_shown(labeler_client):
     attempt = start(labeler_client, training_quiz())
     first = questions(attempt)[0]
