@@ -125,6 +125,14 @@ def test_label_with_the_keyboard_and_draw_a_box(desktop, phone):
     page.mouse.up()
     page.keyboard.press("2")  # the selected (new) box becomes a crossarm
     assert page.get_by_label("Label of box 1").input_value() == "crossarm"
+    # The keyboard: the arrows move the selected box (a step is 1% of the image's width, 6 px
+    # here), Shift with the arrows resizes it; "Add a box" and Delete.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")
+    page.get_by_role("button", name="Add a box").click()
+    assert page.locator("[data-box-count]").inner_text() == "2"
+    page.keyboard.press("Delete")
+    assert page.locator("[data-box-count]").inner_text() == "1"
     assert axe_violations(page) == []
     screenshot(page, "label-boxes-desktop")
     assignment_id = int(current_assignment(page))
@@ -135,9 +143,10 @@ def test_label_with_the_keyboard_and_draw_a_box(desktop, phone):
     )
     (box,) = Assignment.objects.get(pk=assignment_id).answer
     assert box["label"] == "crossarm"
-    # The image is 640 by 480 natural pixels: the drag went from 25%, 20% to 60%, 70% of it.
-    assert box["x"] == pytest.approx(160, abs=4) and box["y"] == pytest.approx(96, abs=4)
-    assert box["w"] == pytest.approx(224, abs=6) and box["h"] == pytest.approx(240, abs=6)
+    # The image is 640 by 480 natural pixels: the drag went from 25%, 20% to 60%, 70% of it,
+    # then the box moved 6 px right and grew 6 px taller.
+    assert box["x"] == pytest.approx(166, abs=4) and box["y"] == pytest.approx(96, abs=4)
+    assert box["w"] == pytest.approx(224, abs=6) and box["h"] == pytest.approx(246, abs=6)
 
     # -- the phone ---------------------------------------------------------------------------
     sign_in(phone, "worker1", PASSWORD)
