@@ -190,6 +190,9 @@ def attempt(request, pk: int):
         "labeler": request.labeler,
         "answer_type": quiz_.gold_set.answer_type,
         "classes": list(quiz_.gold_set.classes or []),
+        # The answer widget's optional inputs: a quiz question starts blank, with no suggestion.
+        "answer": None,
+        "prelabel": None,
         # The clock runs on while the labeler reads feedback, so both pages show it.
         "seconds_left": seconds_left,
         "time_left": _clock(seconds_left),
@@ -249,7 +252,12 @@ def _answer_words(answer) -> str:
     if isinstance(answer, list):
         if answer and all(isinstance(box, dict) for box in answer):
             labels = ", ".join(str(box.get("label", "")) for box in answer)
-            return _("%(count)s box(es): %(labels)s") % {"count": len(answer), "labels": labels}
+            return ngettext(
+                "%(count)d box: %(labels)s", "%(count)d boxes: %(labels)s", len(answer)
+            ) % {
+                "count": len(answer),
+                "labels": labels,
+            }
         return ", ".join(str(label) for label in answer) if answer else _("(none)")
     return str(answer) if answer not in (None, "") else _("(none)")
 

@@ -6,6 +6,7 @@ someone else's attempt. Set-up through the qc factories and services, flows thro
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from datetime import timedelta
 
@@ -276,6 +277,25 @@ def test_the_clock_keeps_running_on_the_feedback_page(labeler_client):
     ]
     html = labeler_client.get(url).content.decode()
     assert "Correct" in html and 'role="timer"' in html
+
+
+def test_a_box_question_shows_the_box_tool_on_the_image_and_takes_boxes(labeler_client):
+    gold_set = make_gold_set(answer_type="boxes", classes=["pole", "insulator"])
+    for _ in range(2):
+        make_gold_item(gold_set, image_url="/static/demo/north/0024.svg", explanation=EXPLANATION)
+    quiz = make_quiz(gold_set, kind=Quiz.Kind.TRAINING, num_questions=2, pass_mark="0.5")
+    attempt = start(labeler_client, quiz)
+    first = questions(attempt)[0]
+    html = labeler_client.get(attempt_url(attempt)).content.decode()
+    assert "data-box-tool" in html
+    assert html.count('src="/static/demo/north/0024.svg"') == 1  # the tool's image, once
+    assert EXPLANATION not in html
+    box = {"label": "pole", "x": 10, "y": 20, "w": 30, "h": 40}  # the gold box exactly
+    response = labeler_client.post(
+        answer_url(attempt), {"question": first.pk, "answer": json.dumps([box])}
+    )
+    html = labeler_client.get(response["Location"]).content.decode()
+    assert "Correct" in html and "1 box: pole" in html and EXPLANATION in html
 
 
 def test_feedback_of_a_question_not_answered_yet_is_not_shown(labeler_client):
