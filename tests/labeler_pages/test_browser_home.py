@@ -14,7 +14,7 @@ from qc.selectors.quality_facts import start_of_day
 from qc.services.quality_facts import gold_check_record
 from tests.assignments.factories import make_project
 from tests.labeler_pages.conftest import axe_violations, needs_chromium, screenshot, sign_in
-from tests.labeler_pages.test_home import _world
+from tests.labeler_pages.home_factories import home_world
 from tests.qc.factories import make_gold_item, make_gold_set, record_outcomes
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
@@ -49,7 +49,7 @@ def _graded(labeler) -> None:
 def test_home_and_quality_at_both_widths(desktop, phone, internal_labeler):
     internal_labeler.user.set_password(PASSWORD)
     internal_labeler.user.save()
-    _world(internal_labeler)
+    home_world(internal_labeler)
     _graded(internal_labeler)
 
     for name, page in (("desktop", desktop), ("phone", phone)):

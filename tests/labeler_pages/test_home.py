@@ -11,20 +11,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from assignments.models import Project
 from payments.models import PayPeriod
 from payments.services.calculate import period_calculate
-from qc.models import GuideVersion, Quiz
-from qc.services import quizzes as quiz_services
+from qc.models import Quiz
 from tests.assignments.factories import make_project
 from tests.factories import make_labeler
+from tests.labeler_pages.home_factories import home_world, make_guide, make_quiz
 from tests.payments.factories import decided_labels, make_period, make_rate
 from tests.qc.factories import (
-    GuideFactory,
-    acknowledge,
-    make_gold_set,
-    make_published_guide,
-    publish_version,
     record_checks,
     record_outcomes,
 )
@@ -36,73 +30,14 @@ pytestmark = pytest.mark.django_db
 HOME = "/labeler/"
 
 
-def _quiz(slug, *, title=None, kind=Quiz.Kind.TRAINING, guide=None, items=3, **extra):
-    return Quiz.objects.create(
-        slug=slug,
-        title=title or slug.replace("-", " ").title(),
-        kind=kind,
-        gold_set=make_gold_set(items=items),
-        guide=guide,
-        num_questions=extra.pop("num_questions", 2),
-        pass_mark="0.5",
-        **extra,
-    )
-
-
-def _guide(slug: str, name: str):
-    guide = GuideFactory(slug=slug, name=name)
-    return guide, publish_version(guide, change_summary="First version.")
-
-
 def _text(response) -> str:
     assert response.status_code == 200, response.status_code
     html = response.content.decode()
     return re.sub(r"\s+", " ", html.split('id="main"', 1)[1])
 
 
-def _world(labeler: Labeler):
-    """Several guides, quizzes and projects in every state the page explains."""
-    unread, _ = _guide("unread", "Pole basics")
-    updated, _ = _guide("updated", "Rust guide")
-    acknowledge(labeler, updated)
-    publish_version(updated, bump=GuideVersion.Bump.MAJOR, change_summary="Boxes around rust.")
-    minor, _ = _guide("minor", "Bird guide")
-    acknowledge(labeler, minor)
-    publish_version(minor, change_summary="Gulls count as birds.")
-    done, _ = _guide("done", "Done guide")
-    acknowledge(labeler, done)
-
-    poles = QualificationType.objects.create(slug="poles", name="Poles certified")
-    orphan = QualificationType.objects.create(slug="orphan", name="Orphan skill")
-    qualifying = _quiz(
-        "poles-test", title="Poles test", kind=Quiz.Kind.QUALIFICATION,
-        qualification_type=poles, validity_days=90, guide=done,
-    )  # fmt: skip
-    _quiz("warm-up", title="Warm-up")
-    _quiz("rust-drill", title="Rust drill", guide=updated)
-    delayed = _quiz("bird-drill", title="Bird drill", max_attempts=3, retry_delay_seconds=7200)
-    exhausted = _quiz("one-shot", title="One shot", max_attempts=1)
-    _quiz("hidden", title="Hidden quiz", is_active=False)
-    for quiz in (delayed, exhausted):
-        attempt, _ = quiz_services.quiz_attempt_start(
-            actor=labeler.user, labeler=labeler, quiz=quiz
-        )
-        quiz_services.quiz_attempt_finish(actor=labeler.user, attempt=attempt)
-
-    open_project = make_project(tasks=5, slug="open", name="Open poles", priority=1)
-    qualified = make_project(tasks=2, slug="qualified", name="Certified poles", priority=9)
-    qualified.required_qualifications.set([poles])
-    orphaned = make_project(tasks=2, slug="orphaned", name="Orphan project")
-    orphaned.required_qualifications.set([orphan])
-    make_project(tasks=2, slug="guided", name="Guided poles", guide=unread, require_guide_ack=True)
-    make_project(tasks=2, slug="paused", name="Paused poles", status=Project.Status.PAUSED)
-    make_project(tasks=2, slug="drafted", name="Draft poles", status=Project.Status.DRAFT)
-    make_project(tasks=0, slug="empty", name="Empty poles")
-    return {"qualifying": qualifying, "delayed": delayed, "open": open_project}
-
-
 def test_each_section_in_order_with_what_the_labeler_may_do(labeler_client):
-    _world(labeler_client.labeler)
+    home_world(labeler_client.labeler)
 
     text = _text(labeler_client.get(HOME))
 
@@ -124,7 +59,7 @@ def test_each_section_in_order_with_what_the_labeler_may_do(labeler_client):
 
 def test_quizzes_open_first_then_each_with_why_not(labeler_client):
     labeler = labeler_client.labeler
-    world = _world(labeler)
+    world = home_world(labeler)
 
     text = _text(labeler_client.get(HOME))
     quizzes = text.split("Quizzes and qualification tests", 1)[1].split("<h2", 1)[0]
@@ -146,7 +81,7 @@ def test_quizzes_open_first_then_each_with_why_not(labeler_client):
 
 def test_projects_workable_first_with_waiting_tasks_then_why_not(labeler_client):
     labeler = labeler_client.labeler
-    world = _world(labeler)
+    world = home_world(labeler)
 
     text = _text(labeler_client.get(HOME))
     projects = text.split('id="projects-heading"', 1)[1].split("<h2", 1)[0]
@@ -175,7 +110,7 @@ def test_projects_workable_first_with_waiting_tasks_then_why_not(labeler_client)
 
 def test_a_passed_qualification_opens_its_project(labeler_client):
     labeler = labeler_client.labeler
-    _world(labeler)
+    home_world(labeler)
     workforce_services.qualification_grant(
         actor=None,
         labeler=labeler,
@@ -223,9 +158,9 @@ def test_empty_states(labeler_client):
 
 def test_an_onboarding_labeler_sees_what_to_do_and_that_work_opens_on_activation(client):
     labeler = make_labeler(status=Labeler.Status.ONBOARDING, username="newcomer")
-    guide, _ = _guide("first", "First guide")
+    guide, _ = make_guide("first", "First guide")
     entry = QualificationType.objects.create(slug="entry", name="Entry")
-    _quiz("entry", title="Entry test", kind=Quiz.Kind.QUALIFICATION, qualification_type=entry)
+    make_quiz("entry", title="Entry test", kind=Quiz.Kind.QUALIFICATION, qualification_type=entry)
     make_project(tasks=3, slug="work", name="Some work")
     client.force_login(labeler.user)
 
@@ -242,7 +177,7 @@ def test_an_onboarding_labeler_sees_what_to_do_and_that_work_opens_on_activation
 
 
 def test_the_home_page_costs_at_most_ten_queries(labeler_client, django_assert_max_num_queries):
-    _world(labeler_client.labeler)
+    home_world(labeler_client.labeler)
     record_checks(labeler_client.labeler, "101")
     labeler_client.get(HOME)  # warm caches (content types, translations)
     with django_assert_max_num_queries(10):
@@ -254,12 +189,12 @@ def test_the_home_page_costs_the_same_for_more_guides_quizzes_and_projects(label
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    _world(labeler_client.labeler)
+    home_world(labeler_client.labeler)
     with CaptureQueriesContext(connection) as few:
         labeler_client.get(HOME)
     for i in range(4):
-        make_published_guide(f"more-{i}")
-        _quiz(f"more-{i}", title=f"More {i}")
+        make_guide(f"more-{i}", f"More guide {i}")
+        make_quiz(f"more-{i}", title=f"More {i}")
         make_project(tasks=2, slug=f"more-{i}", name=f"More {i}")
     with CaptureQueriesContext(connection) as many:
         labeler_client.get(HOME)
