@@ -2,10 +2,11 @@
 quizzes with their gating, from facts the page has already loaded where it can.
 
 The gating is ``qc.selectors.quizzes.quiz_gate``, the one rule the API's quiz list and
-``quiz_attempt_start`` use; only how its facts are loaded differs from ``quiz_availability_for``:
-the guide facts come from the guide states the page shows anyway
-(``qc.selectors.guides.guide_states_readable_for``) and the active item counts from the quiz
-list's own query, so the quizzes cost three queries instead of six.
+``quiz_attempt_start`` use, applied by the same ``quiz_availability_given`` as
+``quiz_availability_for``. Only where two of its facts come from differs: the guide facts come
+from the guide states the page shows anyway (``qc.selectors.guides.guide_states_readable_for``)
+and the active item counts from the quiz list's own query, so the quizzes cost three queries
+instead of six.
 """
 
 from __future__ import annotations
@@ -19,13 +20,7 @@ from django.utils import timezone
 
 from qc.models import GoldItem, GuideVersion, Quiz
 from qc.selectors.guides import GuideState
-from qc.selectors.quizzes import (
-    Availability,
-    attempt_facts,
-    qualification_facts,
-    quiz_gate,
-    quiz_list_for,
-)
+from qc.selectors.quizzes import Availability, quiz_availability_given, quiz_list_for
 from workforce.models import Labeler, User
 
 
@@ -69,22 +64,10 @@ def quiz_availability_with(
     absent from it counts as acknowledged, as a guide with nothing published does). Two
     queries whatever the number of quizzes (attempts, grants; one when no quiz grants a
     qualification)."""
-    now = now or timezone.now()
-    if not quizzes:
-        return {}
-    attempts = attempt_facts(labeler=labeler, quiz_ids=[q.pk for q in quizzes], now=now)
-    grants = qualification_facts(
-        labeler=labeler, qualification_type_ids=[q.qualification_type_id for q in quizzes]
+    return quiz_availability_given(
+        labeler=labeler,
+        quizzes=quizzes,
+        guides_missing=guides_missing,
+        active_items={quiz.gold_set_id: quiz.active_items for quiz in quizzes},
+        now=now or timezone.now(),
     )
-    return {
-        quiz.pk: quiz_gate(
-            quiz=quiz,
-            labeler_status=labeler.status,
-            guide_version_missing=guides_missing.get(quiz.guide_id) if quiz.guide_id else None,
-            attempts=attempts.get(quiz.pk, []),
-            qualifications=grants,
-            active_items=quiz.active_items,
-            now=now,
-        )
-        for quiz in quizzes
-    }

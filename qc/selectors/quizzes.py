@@ -12,7 +12,7 @@ gold item's payload only, never its accepted answers or explanation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -311,20 +311,44 @@ def quiz_availability_for(
     now = now or timezone.now()
     if not quizzes:
         return {}
+    return quiz_availability_given(
+        labeler=labeler,
+        quizzes=quizzes,
+        guides_missing=guide_versions_missing(
+            labeler=labeler, guide_ids=[q.guide_id for q in quizzes]
+        ),
+        active_items=active_item_counts(gold_set_ids=[q.gold_set_id for q in quizzes]),
+        now=now,
+    )
+
+
+def quiz_availability_given(
+    *,
+    labeler: Labeler,
+    quizzes: Sequence[Quiz],
+    guides_missing: Mapping[int, GuideVersion],
+    active_items: Mapping[int, int],
+    now: datetime,
+) -> dict[int, Availability]:
+    """``quiz_availability_for`` with two of its facts already loaded by the caller:
+    ``guides_missing`` as ``guide_versions_missing`` gives it for the quizzes' guides, and
+    ``active_items`` as ``active_item_counts`` gives it for their gold sets (a gold set absent
+    has none). Loads the rest — the labeler's attempts and grants — in two queries (one when
+    no quiz grants a qualification)."""
+    if not quizzes:
+        return {}
     attempts = attempt_facts(labeler=labeler, quiz_ids=[q.pk for q in quizzes], now=now)
     grants = qualification_facts(
         labeler=labeler, qualification_type_ids=[q.qualification_type_id for q in quizzes]
     )
-    missing = guide_versions_missing(labeler=labeler, guide_ids=[q.guide_id for q in quizzes])
-    items = active_item_counts(gold_set_ids=[q.gold_set_id for q in quizzes])
     return {
         quiz.pk: quiz_gate(
             quiz=quiz,
             labeler_status=labeler.status,
-            guide_version_missing=missing.get(quiz.guide_id) if quiz.guide_id else None,
+            guide_version_missing=guides_missing.get(quiz.guide_id) if quiz.guide_id else None,
             attempts=attempts.get(quiz.pk, []),
             qualifications=grants,
-            active_items=items.get(quiz.gold_set_id, 0),
+            active_items=active_items.get(quiz.gold_set_id, 0),
             now=now,
         )
         for quiz in quizzes
