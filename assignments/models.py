@@ -381,6 +381,10 @@ class Assignment(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     answer = models.JSONField(null=True, blank=True)
     active_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Leased in advance by the labeler pages: the labeler's next task while they work on the
+    # current one (docs/next-task.md, "Look-ahead lease"). A live lease like any other (it holds
+    # its task's slot); the claim promotes it to the current one when that one is done.
+    ahead = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-leased_at", "-id"]
@@ -388,13 +392,13 @@ class Assignment(models.Model):
             models.UniqueConstraint(
                 fields=["task", "labeler"], name="assignments_assignment_one_per_labeler"
             ),
-            # One lease at a time per labeler and project: a retried or concurrent next-task
-            # call gets the same lease back instead of burning a second task. Also the index of
-            # the gate's live-lease lookup.
+            # One current lease and one look-ahead lease at a time per labeler and project: a
+            # retried or concurrent next-task call gets the same lease back instead of burning a
+            # second task. Also the index of the gate's live-lease lookups.
             models.UniqueConstraint(
-                fields=["labeler", "project"],
+                fields=["labeler", "project", "ahead"],
                 condition=Q(status="leased"),
-                name="assignments_assignment_one_live_lease",
+                name="assignments_assignment_one_live_lease_per_kind",
             ),
             models.CheckConstraint(
                 condition=Q(status="submitted", answer__isnull=False, submitted_at__isnull=False)

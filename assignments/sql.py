@@ -152,7 +152,8 @@ def _standing(p: str) -> str:
                                         AND cv.status = {published}
                                       ORDER BY cv.major DESC LIMIT 1)) AS _acknowledged,
           (SELECT a.id FROM {t["assignment"]} a
-            WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id AND {live_lease("a")}
+            WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id AND NOT a.ahead
+              AND {live_lease("a")}
             LIMIT 1) AS _live,
           EXISTS (SELECT 1 FROM {t["assignment"]} a
                    WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id
@@ -162,17 +163,22 @@ def _standing(p: str) -> str:
                      AND f.status = {firing_open} AND f.action = {pause}) AS _paused,
           (SELECT cr.rate FROM {t["rate"]} cr
             WHERE cr.labeler_id = %(labeler)s AND cr.project_id = {p}.id
-              AND ({p}.adaptive_control OR cr.reason LIKE {rule_reason})) AS _control_rate"""  # noqa: S608
+              AND ({p}.adaptive_control OR cr.reason LIKE {rule_reason})) AS _control_rate,
+          (SELECT a.id FROM {t["assignment"]} a
+            WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id AND a.ahead
+              AND {live_lease("a")}
+            LIMIT 1) AS _ahead"""  # noqa: S608
 
 
 @cache
 def gate() -> Statement:
     """The next-task gate in one row: the project, then the labeler's status, the name of a
     required qualification type they lack (first by name), whether the guide has a published
-    version, whether they acknowledged its current major, their live lease in the project, a
-    stale (run-out) lease of theirs there, an open ``pause_on_project`` firing, and their own
-    control rate when it applies (the project adapts, or a quality rule set it). Parameters:
-    ``labeler``, ``project``, ``now``."""
+    version, whether they acknowledged its current major, their live current lease in the
+    project, a stale (run-out) lease of theirs there (of either kind), an open
+    ``pause_on_project`` firing, their own control rate when it applies (the project adapts, or
+    a quality rule set it), and their live look-ahead lease in the project (``Assignment.ahead``:
+    the labeler pages' next task). Parameters: ``labeler``, ``project``, ``now``."""
     project = RowReader(Project)
     sql = f"""
         SELECT {project.columns("p")},{_standing("p")}
@@ -307,23 +313,70 @@ def control_claim() -> Statement:
 
 
 @cache
-def lease(control: bool) -> Statement:
+def lease(control: bool, ahead: bool = False) -> Statement:
     """Insert ``%(labeler)s``'s lease of task ``%(task)s`` of ``%(project)s`` (``%(control)s``:
-    a control task), leased at ``%(now)s`` until ``%(expires)s``, and return it. A real task's
-    lease is inserted only if the task still has a free slot, counted afresh (a new statement
-    sees every committed lease) while the caller holds the task row's lock; a control task has
-    no slots."""
+    a control task), leased at ``%(now)s`` until ``%(expires)s``, and return it; ``ahead``: a
+    look-ahead lease (``Assignment.ahead``). A real task's lease is inserted only if the task
+    still has a free slot, counted afresh (a new statement sees every committed lease) while the
+    caller holds the task row's lock; a control task has no slots."""
     a, t = Assignment._meta.db_table, Task._meta.db_table
     assignment = RowReader(Assignment)
     slot_check = "1 = 1" if control else has_free_slot("t", "x")
     returning = ", ".join(f.column for f in assignment.fields)
     return Statement(
         f"""INSERT INTO {a} (task_id, project_id, labeler_id, is_control, status, leased_at,
-                             expires_at)
+                             expires_at, ahead)
             SELECT t.id, %(project)s, %(labeler)s, %(control)s,
-                   {literal(Assignment.Status.LEASED)}, %(now)s, %(expires)s FROM {t} t
+                   {literal(Assignment.Status.LEASED)}, %(now)s, %(expires)s,
+                   {"TRUE" if ahead else "FALSE"} FROM {t} t
             WHERE t.id = %(task)s AND {slot_check}
             RETURNING {returning}""",  # noqa: S608 (identifiers come from model metadata)
+        (assignment,),
+    )
+
+
+# -- the look-ahead lease's promotion ------------------------------------------------------------
+
+
+@cache
+def promote_lock() -> Statement:
+    """The promotion's first statement: look-ahead lease ``%(assignment)s`` of ``%(labeler)s``
+    locked, then its task's row (``FOR … OF a, t`` locks in that order, the submit's order:
+    assignment, then task), returning the task as the claim reads it. Waits for a claim that
+    holds the task row: the promotion's slot count (``promote``) must see that claim's lease."""
+    a, t = Assignment._meta.db_table, Task._meta.db_table
+    task = _task_reader()
+    return Statement(
+        f"""
+        SELECT {task.columns("t")} FROM {a} a JOIN {t} t ON t.id = a.task_id
+         WHERE a.id = %(assignment)s AND a.labeler_id = %(labeler)s
+         {lock_clause("FOR NO KEY UPDATE OF a, t")}
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (task,),
+    )
+
+
+@cache
+def promote() -> Statement:
+    """Make look-ahead lease ``%(assignment)s`` the current one, if it is still a live
+    look-ahead lease at ``%(now)s``, and return it (no row: it is not, any more). Its expiry
+    becomes ``%(expires)s`` when that is later and the lease still has its slot — counted afresh
+    under the task row's lock that ``promote_lock`` took: the holders of its task's slots,
+    itself included, do not outnumber the target (a claim that saw the lease as run out, at a
+    later ``now`` than ours, may have taken its slot; then the expiry stays as it was). A control
+    task has no slots."""
+    a, t = Assignment._meta.db_table, Task._meta.db_table
+    assignment = RowReader(Assignment)
+    returning = ", ".join(f"a.{f.column}" for f in assignment.fields)
+    kept = f"""(SELECT COUNT(*) FROM {a} x WHERE x.task_id = a.task_id AND {holds_slot("x")})
+               <= (SELECT t.target FROM {t} t WHERE t.id = a.task_id)"""  # noqa: S608
+    return Statement(
+        f"""UPDATE {a} AS a SET ahead = FALSE,
+                   expires_at = CASE WHEN a.expires_at < %(expires)s AND (a.is_control OR {kept})
+                                     THEN %(expires)s ELSE a.expires_at END
+             WHERE a.id = %(assignment)s AND a.labeler_id = %(labeler)s AND a.ahead
+               AND {live_lease("a")}
+         RETURNING {returning}""",  # noqa: S608 (identifiers come from model metadata)
         (assignment,),
     )
 

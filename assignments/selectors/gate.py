@@ -1,6 +1,7 @@
 """The next-task gate. ``project_gate`` answers, in one query, everything the next-task call
 must know before it claims: the project, the labeler's status, a missing qualification, a
-missing guide acknowledgement, and the labeler's live lease in the project. The statement is
+missing guide acknowledgement, and the labeler's live leases in the project (the current one,
+and the look-ahead one the labeler pages take). The statement is
 ``assignments.sql.gate``: written out once rather than built with the ORM on every call, since
 this runs before every task a labeler gets."""
 
@@ -23,10 +24,12 @@ class Gate:
     labeler_status: str
     missing_qualification: str | None  # the name of one required type the labeler lacks
     guide_ack_missing: bool
-    live_assignment_id: int | None
-    has_stale_lease: bool  # a lease of this labeler in the project ran out without submission
+    live_assignment_id: int | None  # their live current lease (not a look-ahead one)
+    has_stale_lease: bool  # a lease of theirs (either kind) in the project ran out unsubmitted
     paused_by_rule: bool = False  # an open quality-rule firing pauses them on this project
     control_rate: float = 0.0  # this labeler's share of control tasks on this project
+    # Their live look-ahead lease (``Assignment.ahead``; only the labeler pages take one).
+    ahead_assignment_id: int | None = None
 
 
 def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
@@ -49,7 +52,9 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
 
 
 def _gate(row: tuple) -> Gate:
-    project, status, missing, published, acknowledged, live, stale, paused, own_rate = row[:9]
+    project, status, missing, published, acknowledged, live, stale, paused, own_rate, ahead = row[
+        :10
+    ]
     needs_ack = bool(project.guide_id and project.require_guide_ack and published)
     rate = float(project.control_ratio)
     if own_rate is not None and rate > 0:
@@ -63,6 +68,7 @@ def _gate(row: tuple) -> Gate:
         has_stale_lease=bool(stale),
         paused_by_rule=bool(paused),
         control_rate=rate,
+        ahead_assignment_id=ahead,
     )
 
 
@@ -99,6 +105,6 @@ def project_standings(*, labeler: Labeler, now: datetime) -> list[Standing]:
         cursor.execute(statement.sql, params)
         rows = [statement.read(row) for row in cursor.fetchall()]
     return [
-        Standing(gate=_gate(row), missing_qualification_id=row[9], waiting=int(row[10]))
+        Standing(gate=_gate(row), missing_qualification_id=row[10], waiting=int(row[11]))
         for row in rows
     ]

@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from assignments import sql
@@ -61,11 +61,24 @@ class _Contended(Exception):
     back)."""
 
 
+class _Moved(Exception):
+    """Internal: the look-ahead lease the gate saw was no longer one when the claim came to
+    promote it (a concurrent call of the same labeler promoted, released or submitted it):
+    start again from a fresh gate, as after a concurrent lease."""
+
+
 @dataclass(frozen=True)
 class Claim:
     assignment: Assignment
     project: Project
-    created: bool  # False when the labeler's live lease was handed back
+    created: bool  # False when a live lease was handed back (or the look-ahead one promoted)
+    # ``ahead=True`` only: the labeler's look-ahead lease, handed back or claimed (None: no
+    # other task is available to them now).
+    ahead: Claim | None = None
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
 def assignment_claim_next(
@@ -74,8 +87,21 @@ def assignment_claim_next(
     project_id: int,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    ahead: bool = False,
 ) -> Claim | None:
     """Lease the labeler the next task of the project, or hand back their live lease.
+
+    The labeler's current lease is, in this order: their live current lease handed back; else
+    their live look-ahead lease promoted to current (``ahead`` cleared; its expiry moved to a
+    full lease from ``now`` when that is later and the lease still holds its slot); else a new
+    lease. With ``ahead`` (the labeler pages, docs/next-task.md "Look-ahead lease"), the same
+    call then hands back their live look-ahead lease or claims one (``Assignment.ahead``: their
+    next task, leased while they work on the current one; never the current one's task), in the
+    same transaction and from the same gate, and returns it as ``claim.ahead`` (None when no
+    other task is available now, or when the claims of others took every one this call tried:
+    a look-ahead lease is an optimisation, so its contention is not retried). A labeler holds at
+    most one lease of each kind per project (a constraint); a look-ahead lease is a live lease
+    like any other, holding its task's slot.
 
     Returns None only when no task is available to this labeler (none open that they have not
     done, or every open one's slots taken by live leases and submissions). Raises NotFound for
@@ -93,11 +119,14 @@ def assignment_claim_next(
     pause = CONTENDED_PAUSE_SECONDS
     while True:
         try:
-            return _claim(labeler=labeler, project_id=project_id, now=now, rng=rng)
-        except IntegrityError:
-            # The same labeler's concurrent call leased first (one live lease per labeler and
-            # project is a constraint): the next try hands that lease back. Bounded: each try
-            # is the same few set-based statements.
+            return _claim(labeler=labeler, project_id=project_id, now=now, rng=rng, ahead=ahead)
+        except (IntegrityError, _Moved, OperationalError) as exc:
+            # The same labeler's concurrent call leased (or promoted) first (one live lease of
+            # each kind per labeler and project is a constraint): the next try hands that lease
+            # back. A deadlock between two calls of one labeler (PostgreSQL aborts one) is the
+            # same race. Bounded: each try is the same few set-based statements.
+            if isinstance(exc, OperationalError) and not _deadlock(exc):
+                raise
             integrity_failures += 1
             if integrity_failures == CLAIM_TRIES:
                 raise Conflict(
@@ -115,42 +144,131 @@ def assignment_claim_next(
             pause *= 2
 
 
-def _claim(*, labeler: Labeler, project_id: int, now: datetime, rng: random.Random) -> Claim | None:
+def _claim(
+    *, labeler: Labeler, project_id: int, now: datetime, rng: random.Random, ahead: bool
+) -> Claim | None:
     with transaction.atomic(durable=True):
         gate = selectors.project_gate(labeler=labeler, project_id=project_id, now=now)
         _check_gate(gate, labeler=labeler)
         project = gate.project
+        stale = gate.has_stale_lease
         if gate.live_assignment_id:
             assignment = Assignment.objects.select_related("task").get(pk=gate.live_assignment_id)
-            return Claim(assignment, project, created=False)
-        if gate.has_stale_lease:
-            # A lease that ran out still holds the one-live-lease row; mark it expired first.
-            Assignment.objects.filter(
-                labeler_id=labeler.pk,
-                project_id=project.pk,
-                status=Assignment.Status.LEASED,
-                expires_at__lte=now,
-            ).update(status=Assignment.Status.EXPIRED)
-        want_control = gate.control_rate > 0 and rng.random() < gate.control_rate
-        assignment = None
-        if want_control:
-            assignment = _claim_control(project=project, labeler=labeler, now=now)
-        if assignment is None:
-            for _ in range(CLAIM_TRIES):
-                task = _lock_next_open_task(project=project, labeler=labeler, now=now)
-                if task is None:
-                    break
-                assignment = _lease_if_slot(task=task, project=project, labeler=labeler, now=now)
-                if assignment is not None:
-                    break
-        if assignment is None:
-            # Skip-locked and the lease's re-count cannot tell "nothing left" from "others hold
-            # or just took the rest": ask the same question without locks (a fresh snapshot,
-            # on this rare path only). A candidate seen means a lost race, never a 204.
-            if _open_task_exists(project=project, labeler=labeler, now=now):
-                raise _Contended()
-            return None
-        return Claim(assignment, project, created=True)
+            current = Claim(assignment, project, created=False)
+            if not ahead:
+                return current
+        else:
+            if stale:
+                _expire_stale(project=project, labeler=labeler, now=now)
+                stale = False
+            if gate.ahead_assignment_id:
+                assignment = _promote(
+                    assignment_id=gate.ahead_assignment_id,
+                    project=project,
+                    labeler=labeler,
+                    now=now,
+                )
+                current = Claim(assignment, project, created=False)
+            else:
+                assignment = _lease_next(
+                    project=project,
+                    labeler=labeler,
+                    now=now,
+                    rng=rng,
+                    control_rate=gate.control_rate,
+                )
+                if assignment is None:
+                    # Skip-locked and the lease's re-count cannot tell "nothing left" from
+                    # "others hold or just took the rest": ask the same question without locks
+                    # (a fresh snapshot, on this rare path only). A candidate seen means a lost
+                    # race, never a 204.
+                    if _open_task_exists(project=project, labeler=labeler, now=now):
+                        raise _Contended()
+                    return None
+                current = Claim(assignment, project, created=True)
+            if not ahead:
+                return current
+        # The look-ahead lease: the one the gate saw, unless it was just promoted; else a new one.
+        if gate.ahead_assignment_id and gate.live_assignment_id:
+            assignment = Assignment.objects.select_related("task").get(pk=gate.ahead_assignment_id)
+            return replace(current, ahead=Claim(assignment, project, created=False))
+        if stale:
+            # A run-out lease of either kind still holds its one-live-lease row.
+            _expire_stale(project=project, labeler=labeler, now=now)
+        assignment = _lease_next(
+            project=project,
+            labeler=labeler,
+            now=now,
+            rng=rng,
+            control_rate=gate.control_rate,
+            ahead=True,
+        )
+        look = None if assignment is None else Claim(assignment, project, created=True)
+        return replace(current, ahead=look)
+
+
+def _expire_stale(*, project: Project, labeler: Labeler, now: datetime) -> None:
+    """Mark the labeler's run-out leases in the project expired: a lease that ran out still
+    holds its one-live-lease row (current or look-ahead)."""
+    Assignment.objects.filter(
+        labeler_id=labeler.pk,
+        project_id=project.pk,
+        status=Assignment.Status.LEASED,
+        expires_at__lte=now,
+    ).update(status=Assignment.Status.EXPIRED)
+
+
+def _lease_next(
+    *,
+    project: Project,
+    labeler: Labeler,
+    now: datetime,
+    rng: random.Random,
+    control_rate: float,
+    ahead: bool = False,
+) -> Assignment | None:
+    """Steps 2 to 4 of docs/next-task.md: a control task with probability ``control_rate``,
+    else the next open task, leased (``ahead``: as the look-ahead lease). None when nothing was
+    leased (nothing left, or every try lost to concurrent claims: the caller tells which)."""
+    assignment = None
+    if control_rate > 0 and rng.random() < control_rate:
+        assignment = _claim_control(project=project, labeler=labeler, now=now, ahead=ahead)
+    if assignment is None:
+        for _ in range(CLAIM_TRIES):
+            task = _lock_next_open_task(project=project, labeler=labeler, now=now)
+            if task is None:
+                break
+            assignment = _lease_if_slot(
+                task=task, project=project, labeler=labeler, now=now, ahead=ahead
+            )
+            if assignment is not None:
+                break
+    return assignment
+
+
+def _promote(
+    *, assignment_id: int, project: Project, labeler: Labeler, now: datetime
+) -> Assignment:
+    """Make the labeler's look-ahead lease their current one (``sql.promote_lock``, then
+    ``sql.promote``): its expiry becomes a full lease from ``now`` when that is later — only
+    while it still holds its slot, counted under its task row's lock, so that a slot a
+    concurrent claim saw as freed (the lease run out at that claim's ``now``) is never held
+    twice. Raises ``_Moved`` when it is no longer a live look-ahead lease (a concurrent call
+    promoted, released or submitted it)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "assignment": assignment_id,
+        "labeler": labeler.pk,
+        "now": adapt(now),
+        "expires": adapt(now + timedelta(seconds=project.lease_seconds)),
+    }
+    locked = sql.promote_lock().one(params)
+    row = sql.promote().one(params) if locked else None
+    if row is None:
+        raise _Moved()
+    (assignment,) = row
+    (assignment.task,) = locked
+    return assignment
 
 
 def _check_gate(gate: selectors.Gate, *, labeler: Labeler) -> None:
@@ -221,7 +339,13 @@ def _open_task_exists(*, project: Project, labeler: Labeler, now: datetime) -> b
 
 
 def _lease_if_slot(
-    *, task: Task, project: Project, labeler: Labeler, now: datetime, is_control: bool = False
+    *,
+    task: Task,
+    project: Project,
+    labeler: Labeler,
+    now: datetime,
+    is_control: bool = False,
+    ahead: bool = False,
 ) -> Assignment | None:
     """Insert the lease only if the task still has a free slot, counted afresh (a new statement
     sees every committed lease) while this transaction holds the task row's lock
@@ -235,7 +359,7 @@ def _lease_if_slot(
         "expires": adapt(now + timedelta(seconds=project.lease_seconds)),
         "task": task.pk,
     }
-    row = sql.lease(control=is_control).one(params)
+    row = sql.lease(control=is_control, ahead=ahead).one(params)
     if row is None:
         return None
     (assignment,) = row
@@ -243,7 +367,9 @@ def _lease_if_slot(
     return assignment
 
 
-def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assignment | None:
+def _claim_control(
+    *, project: Project, labeler: Labeler, now: datetime, ahead: bool = False
+) -> Assignment | None:
     """Lease a random control task (a gold item served as a task) that the labeler has never
     met: not served to them in any project (a lease of any status on a control task of the same
     gold item), no gold check of theirs on it in any project (one gold set may be the control
@@ -271,7 +397,9 @@ def _claim_control(*, project: Project, labeler: Labeler, now: datetime) -> Assi
     if row is None:
         return None
     (task,) = row
-    return _lease_if_slot(task=task, project=project, labeler=labeler, now=now, is_control=True)
+    return _lease_if_slot(
+        task=task, project=project, labeler=labeler, now=now, is_control=True, ahead=ahead
+    )
 
 
 def assignment_release(

@@ -69,8 +69,9 @@ def orm_holds_slot(now) -> Q:
     return Q(status=S.SUBMITTED) | Q(status=S.LEASED, expires_at__gt=now)
 
 
-def assign(task, labeler, status, *, expires_in=timedelta(minutes=10), control=False):
+def assign(task, labeler, status, *, expires_in=timedelta(minutes=10), control=False, ahead=False):
     return Assignment.objects.create(
+        ahead=ahead,
         task=task,
         project_id=task.project_id,
         labeler=labeler,
@@ -342,7 +343,7 @@ def orm_gate(project_id, labeler, now) -> tuple:
         missing,
         published.exists(),
         acknowledged,
-        mine.filter(expires_at__gt=now).values_list("id", flat=True).first(),
+        mine.filter(ahead=False, expires_at__gt=now).values_list("id", flat=True).first(),
         mine.filter(expires_at__lte=now).exists(),
         RuleFiring.objects.filter(
             labeler=labeler,
@@ -351,6 +352,7 @@ def orm_gate(project_id, labeler, now) -> tuple:
             action=QualityRule.Action.PAUSE_ON_PROJECT,
         ).exists(),
         rate.values_list("rate", flat=True).first(),
+        mine.filter(ahead=True, expires_at__gt=now).values_list("id", flat=True).first(),
     )
 
 
@@ -407,6 +409,7 @@ def test_the_gate_is_the_orm_standing_of_every_labeler():
     grant(ready, alpha), grant(ready, beta)
     acknowledge(ready, guide)
     assign(tasks[0], ready, S.LEASED)
+    assign(tasks[2], ready, S.LEASED, ahead=True)  # the labeler pages' look-ahead lease
     ControlRate.objects.create(
         labeler=ready, project_id=project.pk, rate=0.03, reason="adaptive:narrow", updated_at=NOW
     )
@@ -456,7 +459,7 @@ def test_the_gate_without_a_guide_or_requirements():
     labeler = make_labeler()
     raw = raw_gate(project.pk, labeler, NOW)
     assert raw == orm_gate(project.pk, labeler, NOW)
-    assert raw[1:] == (Labeler.Status.ACTIVE, None, False, False, None, False, False, None)
+    assert raw[1:] == (Labeler.Status.ACTIVE, None, False, False, None, False, False, None, None)
 
 
 # -- the submit ---------------------------------------------------------------------------------
