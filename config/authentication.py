@@ -71,17 +71,25 @@ def lockout_response(request, original_response=None, credentials=None):
     from axes.helpers import get_cool_off
     from django.http import JsonResponse
     from django.shortcuts import render
+    from django.utils.translation import gettext, ngettext
 
     from config.api import error_body
 
     cool_off = get_cool_off(request)
     seconds = int(cool_off.total_seconds()) if cool_off else None
     minutes = -(-seconds // 60) if seconds else None
+    # In the language of the request: the labeler pages activate the labeler's; the admin and
+    # the API have none active, so they stay in English.
     if minutes:
-        unit = "minute" if minutes == 1 else "minutes"
-        detail = f"Too many failed login attempts. Try again in {minutes} {unit}."
+        detail = ngettext(
+            "Too many failed login attempts. Try again in %(n)d minute.",
+            "Too many failed login attempts. Try again in %(n)d minutes.",
+            minutes,
+        ) % {"n": minutes}
     else:
-        detail = "Too many failed login attempts. Ask an operations manager to unlock the login."
+        detail = gettext(
+            "Too many failed login attempts. Ask an operations manager to unlock the login."
+        )
     if request.path.startswith("/api/"):
         response = JsonResponse(error_body(detail, "login_locked_out"), status=429)
     else:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext
 
 M = TypeVar("M", bound=models.Model)
 
@@ -121,5 +122,5 @@ def required_text(
     if not text:
         raise ValidationError({field: [missing]})
     if max_chars is not None and len(text) > max_chars:
-        raise ValidationError({field: [f"At most {max_chars} characters."]})
+        raise ValidationError({field: [gettext("At most %(n)s characters.") % {"n": max_chars}]})
     return text

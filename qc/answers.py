@@ -19,6 +19,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 SINGLE_CHOICE = "single_choice"
 MULTIPLE_CHOICE = "multiple_choice"
 BOXES = "boxes"
@@ -29,7 +31,8 @@ MAX_COORDINATE = 1_000_000.0
 
 
 class AnswerError(ValueError):
-    """The answer is malformed; ``messages`` says why, for the ``answer`` field."""
+    """The answer is malformed; ``messages`` says why, for the ``answer`` field (in the active
+    language: English in the API, the labeler's on the labeler pages)."""
 
     def __init__(self, *messages: str) -> None:
         self.messages = list(messages)
@@ -42,55 +45,73 @@ def validate_answer(answer_type: str, classes: list[str], value: Any) -> Any:
     allowed = set(classes)
     if answer_type == SINGLE_CHOICE:
         if not isinstance(value, str):
-            raise AnswerError("Expected one label (a string).")
+            raise AnswerError(_("Expected one label (a string)."))
         if value not in allowed:
-            raise AnswerError(f"{value[:80]!r} is not one of the labels.")
+            raise AnswerError(
+                _("%(value)s is not one of the labels.") % {"value": repr(value[:80])}
+            )
         return value
     if answer_type == MULTIPLE_CHOICE:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise AnswerError("Expected a list of labels.")
+            raise AnswerError(_("Expected a list of labels."))
         unknown = sorted({v for v in value if v not in allowed})
         if unknown:
-            raise AnswerError(f"Not labels of this set: {', '.join(u[:80] for u in unknown[:5])}.")
+            raise AnswerError(
+                _("Not labels of this set: %(labels)s.")
+                % {"labels": ", ".join(u[:80] for u in unknown[:5])}
+            )
         return sorted(set(value))
     if answer_type == BOXES:
         return _validate_boxes(allowed, value)
-    raise AnswerError(f"Unknown answer type {answer_type!r}.")
+    raise AnswerError(_("Unknown answer type %(type)s.") % {"type": repr(answer_type)})
+
+
+def _out_of_range() -> str:
+    return _("Box %(index)s: %(key)s is out of range.")
 
 
 def _number(box: dict, key: str, index: int) -> float:
     raw = box.get(key)
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise AnswerError(f"Box {index}: {key} must be a number.")
+        raise AnswerError(
+            _("Box %(index)s: %(key)s must be a number.") % {"index": index, "key": key}
+        )
     try:
         number = float(raw)
     except OverflowError:  # an int too large for a float: JSON allows it
-        raise AnswerError(f"Box {index}: {key} is out of range.") from None
+        raise AnswerError(_out_of_range() % {"index": index, "key": key}) from None
     if not math.isfinite(number) or abs(number) > MAX_COORDINATE:
-        raise AnswerError(f"Box {index}: {key} is out of range.")
+        raise AnswerError(_out_of_range() % {"index": index, "key": key})
     return number
 
 
 def _validate_boxes(allowed: set[str], value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
-        raise AnswerError("Expected a list of boxes.")
+        raise AnswerError(_("Expected a list of boxes."))
     if len(value) > MAX_BOXES:
-        raise AnswerError(f"At most {MAX_BOXES} boxes.")
+        raise AnswerError(_("At most %(n)s boxes.") % {"n": MAX_BOXES})
     boxes = []
     for index, box in enumerate(value):
         if not isinstance(box, dict):
-            raise AnswerError(f"Box {index}: expected an object with label, x, y, w, h.")
+            raise AnswerError(
+                _("Box %(index)s: expected an object with label, x, y, w, h.") % {"index": index}
+            )
         extra = set(box) - {"label", "x", "y", "w", "h"}
         if extra:
-            raise AnswerError(f"Box {index}: unknown keys {', '.join(sorted(extra))}.")
+            raise AnswerError(
+                _("Box %(index)s: unknown keys %(keys)s.")
+                % {"index": index, "keys": ", ".join(sorted(extra))}
+            )
         label = box.get("label")
         if not isinstance(label, str) or label not in allowed:
-            raise AnswerError(f"Box {index}: label must be one of the set's labels.")
+            raise AnswerError(
+                _("Box %(index)s: label must be one of the set's labels.") % {"index": index}
+            )
         x, y, w, h = (_number(box, k, index) for k in ("x", "y", "w", "h"))
         if w <= 0 or h <= 0:
-            raise AnswerError(f"Box {index}: w and h must be positive.")
+            raise AnswerError(_("Box %(index)s: w and h must be positive.") % {"index": index})
         if x < 0 or y < 0:
-            raise AnswerError(f"Box {index}: x and y must not be negative.")
+            raise AnswerError(_("Box %(index)s: x and y must not be negative.") % {"index": index})
         boxes.append({"label": label, "x": x, "y": y, "w": w, "h": h})
     boxes.sort(key=lambda b: (b["label"], b["x"], b["y"], b["w"], b["h"]))
     return boxes
@@ -100,13 +121,18 @@ def validate_accepted(answer_type: str, classes: list[str], value: Any) -> list[
     """Accepted answers: a non-empty list of answers, each valid; returned canonical, distinct.
     Raises AnswerError."""
     if not isinstance(value, list) or not value:
-        raise AnswerError("Expected a non-empty list of accepted answers.")
+        raise AnswerError(_("Expected a non-empty list of accepted answers."))
     out: list[Any] = []
     for index, answer in enumerate(value):
         try:
             canonical = validate_answer(answer_type, classes, answer)
         except AnswerError as exc:
-            raise AnswerError(*(f"Accepted answer {index}: {m}" for m in exc.messages)) from None
+            raise AnswerError(
+                *(
+                    _("Accepted answer %(index)s: %(problem)s") % {"index": index, "problem": m}
+                    for m in exc.messages
+                )
+            ) from None
         if canonical not in out:
             out.append(canonical)
     return out

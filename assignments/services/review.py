@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
@@ -506,7 +507,7 @@ def assignment_flag(
     question = required_text(
         question,
         field="question",
-        missing="Ask your question about this task.",
+        missing=gettext("Ask your question about this task."),
         max_chars=MAX_QUESTION_CHARS,
     )
     try:
@@ -529,7 +530,7 @@ def _flag(*, labeler: Labeler, assignment_id: int, question: str) -> Flag:
         if existing is not None:
             if existing.question == question:
                 return Flag(existing, created=False)
-            raise Conflict("You already flagged this assignment.", code="already_flagged")
+            raise Conflict(gettext("You already flagged this assignment."), code="already_flagged")
         review = Review.objects.create(
             task_id=assignment["task_id"],
             project_id=assignment["project_id"],

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from assignments import sql
 from assignments import tasks as work_tasks
@@ -66,15 +67,19 @@ def assignment_submit(
             if assignment.answer == canonical:
                 return Submission(assignment, created=False, task_completed=False)
             raise Conflict(
-                "This assignment was already submitted with a different answer.",
+                _("This assignment was already submitted with a different answer."),
                 code="already_submitted",
             )
         if assignment.status == Assignment.Status.RELEASED:
-            raise Conflict("This assignment was released; it cannot be submitted.", code="released")
+            raise Conflict(
+                _("This assignment was released; it cannot be submitted."), code="released"
+            )
         if assignment.expires_at <= now:
             raise Conflict(
-                "Your lease on this task expired before you submitted, so the answer was not "
-                "saved; ask for the next task.",
+                _(
+                    "Your lease on this task expired before you submitted, so the answer was not "
+                    "saved; ask for the next task."
+                ),
                 code="lease_expired",
             )
         active = max(
@@ -142,7 +147,7 @@ def _store_submission(
                 row = row or (False,)
     if row is None:
         raise Conflict(
-            "The task's slots were all taken when your answer arrived; it was not saved.",
+            _("The task's slots were all taken when your answer arrived; it was not saved."),
             code="slot_taken",
         )
     return bool(row[0])

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from config.errors import Conflict, Forbidden, get_or_not_found
 from qc.models import (
@@ -151,7 +153,10 @@ def quiz_gate(
     blocked: list[Blocker] = []
     if labeler_status != Labeler.Status.ACTIVE:
         blocked.append(
-            Blocker(LABELER_INACTIVE, f"Your labeler account is {labeler_status}, not active.")
+            Blocker(
+                LABELER_INACTIVE,
+                _("Your labeler account is %(status)s, not active.") % {"status": labeler_status},
+            )
         )
 
     qtype_id = quiz.qualification_type_id
@@ -178,15 +183,18 @@ def quiz_gate(
         blocked.append(
             Blocker(
                 GUIDE_NOT_ACKNOWLEDGED,
-                f"Read and acknowledge version {guide_version_missing.number} of the guide first.",
+                _("Read and acknowledge version %(number)s of the guide first.")
+                % {"number": guide_version_missing.number},
             )
         )
     if quiz.kind == Quiz.Kind.QUALIFICATION and holds is not None:
         blocked.append(
             Blocker(
                 ALREADY_QUALIFIED,
-                "You already hold this qualification"
-                + (f" (valid until {holds.expires_at.isoformat()})." if holds.expires_at else "."),
+                _("You already hold this qualification (valid until %(until)s).")
+                % {"until": holds.expires_at.isoformat()}
+                if holds.expires_at
+                else _("You already hold this qualification."),
                 until=holds.expires_at,
             )
         )
@@ -194,7 +202,12 @@ def quiz_gate(
         blocked.append(
             Blocker(
                 ATTEMPTS_EXHAUSTED,
-                f"You have used all {quiz.max_attempts} attempt(s) at this quiz.",
+                ngettext(
+                    "You have used your only attempt at this quiz.",
+                    "You have used all %(n)s attempts at this quiz.",
+                    quiz.max_attempts,
+                )
+                % {"n": quiz.max_attempts},
             )
         )
     next_at = None
@@ -205,7 +218,7 @@ def quiz_gate(
             blocked.append(
                 Blocker(
                     RETRY_DELAY,
-                    f"You may try again from {next_at.isoformat()}.",
+                    _("You may try again from %(when)s.") % {"when": next_at.isoformat()},
                     until=next_at,
                 )
             )
@@ -215,8 +228,10 @@ def quiz_gate(
         blocked.append(
             Blocker(
                 NOT_ENOUGH_ITEMS,
-                "This quiz cannot be taken at the moment: its gold set has too few active items. "
-                "Operations have to add items or lower the number of questions.",
+                _(
+                    "This quiz cannot be taken at the moment: its gold set has too few active "
+                    "items. Operations have to add items or lower the number of questions."
+                ),
             )
         )
     return Availability(

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict, InvalidTransition, NotFound
 from config.services import required_text
@@ -57,7 +58,7 @@ def gold_check_contest(
     note = required_text(
         note,
         field="note",
-        missing="Say why you think the verdict is wrong.",
+        missing=gettext("Say why you think the verdict is wrong."),
         max_chars=MAX_CONTEST_NOTE_CHARS,
     )
     with transaction.atomic():
@@ -71,7 +72,9 @@ def gold_check_contest(
         )
         if not updated:
             if mine.exists():
-                raise Conflict("You already contested this verdict.", code="already_contested")
+                raise Conflict(
+                    gettext("You already contested this verdict."), code="already_contested"
+                )
             raise NotFound()
         return mine.select_related("gold_item").get()
 

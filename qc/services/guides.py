@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from config.errors import Conflict
 from config.services import model_update, save_unique
@@ -305,7 +306,9 @@ def guide_acknowledge(
     """
     current = guide_current_version(guide=guide)
     if current is None:
-        raise Conflict("This guide has no published version yet.", code="nothing_published")
+        raise Conflict(
+            gettext("This guide has no published version yet."), code="nothing_published"
+        )
     with transaction.atomic():
         existing = GuideAcknowledgement.objects.filter(labeler=labeler, version=current).first()
         if existing is not None:

@@ -35,6 +35,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import Conflict, Forbidden, InvalidInput, NotFound
 from config.services import save_unique, with_defaults
@@ -417,15 +418,19 @@ def clean_answer(gold_set: GoldSet, answer: Any) -> Any:
     try:
         size = len(json.dumps(answer))
     except (TypeError, ValueError):
-        raise InvalidInput(fields={"answer": ["Expected a JSON value."]}) from None
+        raise InvalidInput(fields={"answer": [_("Expected a JSON value.")]}) from None
     if size > MAX_ANSWER_BYTES:
         raise InvalidInput(
-            fields={"answer": [f"The answer is too large (at most {MAX_ANSWER_BYTES} bytes)."]}
+            fields={
+                "answer": [
+                    _("The answer is too large (at most %(n)s bytes).") % {"n": MAX_ANSWER_BYTES}
+                ]
+            }
         )
     try:
         return validate_answer(gold_set.answer_type, list(gold_set.classes or []), answer)
     except AnswerError as exc:
-        raise InvalidInput("The answer is not valid.", fields={"answer": exc.messages}) from None
+        raise InvalidInput(_("The answer is not valid."), fields={"answer": exc.messages}) from None
 
 
 def quiz_attempt_answer(
@@ -457,15 +462,16 @@ def quiz_attempt_answer(
             raise NotFound()
         locked = _lock_attempt(attempt.pk)
         if locked.status != A.IN_PROGRESS:
-            raise Conflict("This attempt has ended.", code="attempt_ended")
+            raise Conflict(_("This attempt has ended."), code="attempt_ended")
         if locked.deadline is not None and locked.deadline <= now:
             _finish_locked(locked, end_reason=End.TIME_LIMIT, now=now)
             refusal = Conflict(
-                "The time limit has passed; the attempt has ended.", code="time_limit_passed"
+                _("The time limit has passed; the attempt has ended."), code="time_limit_passed"
             )
         elif labeler.status != Labeler.Status.ACTIVE:
             raise Forbidden(
-                f"Your labeler account is {labeler.status}, not active.", code="labeler_inactive"
+                _("Your labeler account is %(status)s, not active.") % {"status": labeler.status},
+                code="labeler_inactive",
             )
         else:
             outcome = _answer_locked(locked, question_id, canonical, now=now)
@@ -484,10 +490,11 @@ def _answer_locked(
         .first()
     )
     if question is None:
-        raise InvalidInput(fields={"question": ["Not a question of this attempt."]})
+        raise InvalidInput(fields={"question": [_("Not a question of this attempt.")]})
     if question.answered_at is not None:
         raise Conflict(
-            "This question is already answered; the first answer stands.", code="already_answered"
+            _("This question is already answered; the first answer stands."),
+            code="already_answered",
         )
     current = (
         AttemptQuestion.objects.filter(attempt_id=attempt.pk, answered_at__isnull=True)
@@ -496,7 +503,7 @@ def _answer_locked(
         .first()
     )
     if current != question.pk:
-        raise InvalidInput(fields={"question": ["Answer the current question first."]})
+        raise InvalidInput(fields={"question": [_("Answer the current question first.")]})
 
     item = question.gold_item
     correct = grade(
@@ -510,7 +517,8 @@ def _answer_locked(
     )
     if not written:  # cannot happen under the attempt lock; the guard is the backstop
         raise Conflict(
-            "This question is already answered; the first answer stands.", code="already_answered"
+            _("This question is already answered; the first answer stands."),
+            code="already_answered",
         )
     n, k = attempt.answered_count + 1, attempt.correct_count + int(correct)
     changes: dict[str, Any] = {
@@ -598,7 +606,7 @@ def _finish_locked(attempt: QuizAttempt, *, end_reason: str, now: datetime) -> Q
         qualification=qualification,
     )
     if not updated:  # cannot happen under the lock; never grant twice
-        raise Conflict("This attempt has ended.", code="attempt_ended")
+        raise Conflict(_("This attempt has ended."), code="attempt_ended")
     attempt.status, attempt.end_reason, attempt.finished_at = status, end_reason, finished_at
     attempt.score, attempt.sequential_llr, attempt.qualification = score, llr_value, qualification
     return attempt
