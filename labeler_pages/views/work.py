@@ -11,15 +11,22 @@ get), so a reload never posts twice, and the services decide what a repeated pos
 * a different answer after a submit is the service's ``already_submitted`` (the first stands);
 * a submit after the lease ran out is ``lease_expired`` (nothing saved; said in words).
 
-With ``Accept: application/json`` (static/labeler/work.js), submit and release answer in one
-round trip with the next task's markup (the same ``labeler/work/task.html`` the page renders)
-or where to go, so the browser swaps the next item in without a page load. A labeler holds one
-lease per project (a constraint), so the next task is claimed when this one is submitted, in
-the same request; the browser preloads its image before the swap (the "prefetch" the issue
-asks for, within one lease: docs/next-task.md).
+The next task is prefetched (docs/next-task.md, "Look-ahead lease"): once a task is shown,
+static/labeler/work.js posts ``projects/<id>/work/ahead/``, which leases the labeler's next task
+as their look-ahead lease (``assignment_claim_next(ahead=True)``) and answers with its markup
+(the same ``labeler/work/task.html``); the browser decodes its image. On submit or skip the
+browser swaps that task in at once and posts the command in the background with
+``Accept: application/json``; the command's answer is one round trip too: the command, then one
+``ahead=True`` claim that promotes the look-ahead lease to the current one and leases the next
+look-ahead task, whose markup comes back. The browser says which task it shows (``shown``);
+when the current lease is another one (the look-ahead lease ran out, say), its markup comes
+back too and replaces it. A refused command says so about the *previous* task ("your previous
+answer was not saved: …"), since the page already shows the next one. Without JavaScript
+nothing of this runs: no look-ahead lease is taken, and the commands post and redirect.
 
 Refusals (not qualified, guide not acknowledged, paused, project not active) come from the
-service's error codes and are shown as a message with where to go, never an error page.
+service's error codes and are shown as a message with where to go, never an error page: the
+guide to acknowledge, or the quiz that grants the missing qualification when one does.
 """
 
 from __future__ import annotations
@@ -37,13 +44,16 @@ from django.views.decorators.http import require_GET, require_POST
 from assignments import services
 from assignments.api.work import task_for_labeler
 from assignments.models import Assignment
+from assignments.selectors.gate import project_standings
 from assignments.services.review import assignment_flag
 from config.errors import ApplicationError, NotFound
 from labeler_pages.access import labeler_page
 from labeler_pages.answers import answer_from_form
+from qc.selectors.quizzes import quiz_list_for
 
 # What the service's refusal codes mean to a person, and where they can do something about it
-# (their home page lists the guides to acknowledge and the quizzes open to them).
+# (their home page lists the guides to acknowledge and the quizzes open to them; ``_fix``
+# links the project's guide, or the quiz that grants the missing qualification, instead).
 REFUSALS = {
     "qualification_missing": (
         lambda: _(
@@ -134,11 +144,47 @@ def _clock(seconds: int) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
-def _claim(request, project_id: int):
-    """``(claim, None)`` or ``(None, response)``: the page that says why there is no task."""
+def _fix(request, project_id: int, code: str) -> tuple[str, str] | None:
+    """Where the labeler can lift refusal ``code`` on the project: ``(text, url)`` of the
+    project's guide (not acknowledged), or of the quiz that grants the qualification they miss
+    (the first by title, as the home page lists them); None when there is no such page. The
+    claim's own gate, read again on this rare path (``project_standings``: one query)."""
+    if code not in ("guide_not_acknowledged", "qualification_missing"):
+        return None
+    now = timezone.now()
+    standing = next(
+        (
+            s
+            for s in project_standings(labeler=request.labeler, now=now)
+            if s.gate.project.pk == project_id
+        ),
+        None,
+    )
+    if standing is None:
+        return None
+    project = standing.gate.project
+    if code == "guide_not_acknowledged":
+        if not project.guide_id:
+            return None
+        return _("Read the project's guide"), reverse("labeler:guide", args=[project.guide_id])
+    quiz = (
+        quiz_list_for(actor=request.user)
+        .filter(qualification_type_id=standing.missing_qualification_id)
+        .order_by("title", "pk")
+        .first()
+    )
+    if quiz is None:
+        return None
+    text = _("Take “%(title)s”, which grants it") % {"title": quiz.title}
+    return text, reverse("labeler:quiz", args=[quiz.pk])
+
+
+def _claim(request, project_id: int, *, ahead: bool = False):
+    """``(claim, None)`` or ``(None, response)``: the page that says why there is no task.
+    ``ahead``: also the look-ahead lease (``claim.ahead``)."""
     labeler = request.labeler
     try:
-        claim = services.assignment_claim_next(labeler=labeler, project_id=project_id)
+        claim = services.assignment_claim_next(labeler=labeler, project_id=project_id, ahead=ahead)
     except NotFound:
         raise Http404() from None
     except services.ClaimContended:
@@ -147,12 +193,15 @@ def _claim(request, project_id: int):
         )
     except ApplicationError as exc:
         message, link = REFUSALS.get(exc.code, (None, None))
+        link_text = link() if link else _("Back to my home page")
+        link_url = reverse("labeler:quality" if exc.code == "paused_on_project" else "labeler:home")
+        fix = _fix(request, project_id, exc.code)
+        if fix is not None:
+            link_text, link_url = fix
         context = {
             "reason": message() if message else exc.detail,
-            "link_text": link() if link else _("Back to my home page"),
-            "link_url": reverse(
-                "labeler:quality" if exc.code == "paused_on_project" else "labeler:home"
-            ),
+            "link_text": link_text,
+            "link_url": link_url,
             "code": exc.code,
             "nav": "home",
         }
@@ -174,36 +223,79 @@ def project_work(request, pk: int):
     return render(request, "labeler/work/work.html", context)
 
 
-def _next(request, project_id: int, *, notice: str, level: str = "success"):
-    """After a command: redirect to the work page with ``notice`` (a form post), or, for
-    work.js, the next task's markup in the same response (one round trip)."""
-    if not _wants_json(request):
-        getattr(messages, level)(request, notice)
-        return redirect(_work_url(project_id))
-    claim, _page = _claim(request, project_id)
-    if claim is None:
-        # Nothing to swap in (none left, a refusal, contention): the browser loads the page,
-        # which says why; the notice goes with it.
-        getattr(messages, level)(request, notice)
-        return JsonResponse({"status": "page", "url": _work_url(project_id)})
+def _shown(request) -> int | None:
+    """The assignment id of the task the browser shows (work.js posts it as ``shown``)."""
+    try:
+        return int(request.POST.get("shown", ""))
+    except ValueError:
+        return None
+
+
+def _task_reply(request, claim, *, shown: int | None) -> dict:
+    """One task for work.js: its id, seconds left and image, and its markup unless the browser
+    already shows it."""
     context = _task_context(request, claim)
-    html = render_to_string("labeler/work/task.html", context, request)
+    reply = {
+        "id": claim.assignment.pk,
+        "seconds_left": context["seconds_left"],
+        "image_url": context["image_url"],
+    }
+    if claim.assignment.pk != shown:
+        reply["html"] = render_to_string("labeler/work/task.html", context, request)
+    return reply
+
+
+def _lookahead_reply(request, project_id: int, *, notice: str = "", level: str = "success"):
+    """For work.js: the current task and the look-ahead one (``assignment_claim_next`` with
+    ``ahead``: one claim, one gate), with ``notice`` about the command before. Nothing to show
+    (none left, a refusal, contention): where to go, the page saying why, the notice with it."""
+    claim, _page = _claim(request, project_id, ahead=True)
+    if claim is None:
+        if notice:
+            getattr(messages, level)(request, notice)
+        return JsonResponse({"status": "page", "url": _work_url(project_id)})
+    shown = _shown(request)
     return JsonResponse(
         {
             "status": "next",
-            "html": html,
             "notice": notice,
             "level": level,
-            "image_url": context["image_url"],
+            "current": _task_reply(request, claim, shown=shown),
+            "ahead": None if claim.ahead is None else _task_reply(request, claim.ahead, shown=None),
         }
     )
 
 
-def _refused(request, project_id: int, *, notice: str):
-    """A command the service refused: the message on the work page (JSON: where to go)."""
-    messages.error(request, notice)
+@require_POST
+@labeler_page
+def project_work_ahead(request, pk: int):
+    """work.js, once a task is shown: the labeler's look-ahead task of project ``pk`` (leased
+    now, or the one they hold handed back), with the current one's id (``_lookahead_reply``).
+    Always JSON: only work.js posts here, so a page without JavaScript never takes a look-ahead
+    lease."""
+    return _lookahead_reply(request, pk)
+
+
+def _next(request, project_id: int, *, notice: str, level: str = "success"):
+    """After a command: redirect to the work page with ``notice`` (a form post), or, for
+    work.js, the current and the look-ahead task in the same response (one round trip)."""
+    if not _wants_json(request):
+        getattr(messages, level)(request, notice)
+        return redirect(_work_url(project_id))
+    return _lookahead_reply(request, project_id, notice=notice, level=level)
+
+
+def _refused(request, project_id: int, *, notice: str, skip: bool = False):
+    """A command the service refused: the message on the work page. For work.js, which shows
+    the next task already, the message says it is about the previous task (``skip``: a skip,
+    else an answer), and the answer carries the tasks to show as after any command."""
     if _wants_json(request):
-        return JsonResponse({"status": "page", "url": _work_url(project_id)})
+        if skip:
+            notice = _("Your previous task was not skipped: %(reason)s") % {"reason": notice}
+        else:
+            notice = _("Your previous answer was not saved: %(reason)s") % {"reason": notice}
+        return _next(request, project_id, notice=notice, level="error")
+    messages.error(request, notice)
     return redirect(_work_url(project_id))
 
 
@@ -222,9 +314,11 @@ def assignment_submit(request, pk: int):
             labeler=request.labeler, assignment_id=pk, answer=answer
         )
     except ValidationError as exc:
-        notice = _("Your answer was not saved: %(errors)s") % {"errors": _errors(exc)}
         if _wants_json(request):
-            return JsonResponse({"status": "invalid", "notice": notice}, status=400)
+            # The page shows the next task already; the current lease is still this one, so
+            # the answer brings it back (``current``) with the reason.
+            return _refused(request, project_id, notice=_errors(exc))
+        notice = _("Your answer was not saved: %(errors)s") % {"errors": _errors(exc)}
         messages.error(request, notice)
         return redirect(_work_url(project_id))
     except NotFound:
@@ -250,7 +344,7 @@ def assignment_release(request, pk: int):
             notice = _("This task was already submitted, so it cannot be skipped.")
         else:
             notice = exc.detail
-        return _refused(request, project_id, notice=notice)
+        return _refused(request, project_id, notice=notice, skip=True)
     return _next(request, assignment.project_id, notice=_("Skipped. Here is another task."))
 
 
@@ -312,6 +406,7 @@ def _flag_reply(request, project_id: int, *, notice: str, level: str, status: in
 
 urlpatterns = [
     path("projects/<int:pk>/work/", project_work, name="project-work"),
+    path("projects/<int:pk>/work/ahead/", project_work_ahead, name="project-work-ahead"),
     path("assignments/<int:pk>/submit/", assignment_submit, name="assignment-submit"),
     path("assignments/<int:pk>/release/", assignment_release, name="assignment-release"),
     path("assignments/<int:pk>/flag/", assignment_flag_view, name="assignment-flag"),

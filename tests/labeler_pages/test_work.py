@@ -40,7 +40,20 @@ def notice(response) -> str:
 
 
 def leased(labeler) -> Assignment:
-    return Assignment.objects.get(labeler=labeler, status=Assignment.Status.LEASED)
+    """The labeler's current lease (not the look-ahead one)."""
+    return Assignment.objects.get(labeler=labeler, status=Assignment.Status.LEASED, ahead=False)
+
+
+def look_ahead(labeler) -> Assignment:
+    return Assignment.objects.get(labeler=labeler, status=Assignment.Status.LEASED, ahead=True)
+
+
+def ahead_url(project) -> str:
+    return reverse("labeler:project-work-ahead", args=[project.pk])
+
+
+def json_post(client, url, data=None):
+    return client.post(url, data or {}, HTTP_ACCEPT="application/json")
 
 
 @pytest.fixture
@@ -174,6 +187,40 @@ def test_a_gate_refusal_says_why_and_where_to_go(labeler_client, project):
     assert not Assignment.objects.exists()
 
 
+def test_a_refusal_links_the_guide_to_acknowledge(labeler_client, project):
+    from tests.qc.factories import make_published_guide
+
+    guide, _version = make_published_guide()
+    Project.objects.filter(pk=project.pk).update(guide=guide, require_guide_ack=True)
+    html = labeler_client.get(work_url(project)).content.decode()
+    assert 'data-refusal="guide_not_acknowledged"' in html
+    assert f'href="{reverse("labeler:guide", args=[guide.pk])}"' in html
+    assert "Read the project&#x27;s guide" in html
+    assert not Assignment.objects.exists()
+
+
+def test_a_refusal_links_the_quiz_that_grants_the_missing_qualification(labeler_client, project):
+    from tests.qc.quiz_factories import make_qualification_type, make_quiz
+
+    qtype = make_qualification_type("poles-certified", "Poles certified")
+    project.required_qualifications.add(qtype)
+    quiz = make_quiz(qualification_type=qtype, title="Pole certification")
+    make_quiz(title="Another test")  # grants something else
+    html = labeler_client.get(work_url(project)).content.decode()
+    assert 'data-refusal="qualification_missing"' in html
+    assert f'href="{reverse("labeler:quiz", args=[quiz.pk])}"' in html
+    assert "Take “Pole certification”, which grants it" in html
+
+
+def test_the_box_tool_needs_neither_an_answer_nor_a_prelabel():
+    from django.template.loader import render_to_string
+
+    html = render_to_string(
+        "labeler/includes/box_tool.html", {"image_url": "/x.svg", "classes": ["pole"]}
+    )
+    assert '<script type="application/json">null</script>' in html
+
+
 def test_a_paused_project_says_so(labeler_client, project):
     Project.objects.filter(pk=project.pk).update(status=Project.Status.PAUSED)
     html = labeler_client.get(work_url(project)).content.decode()
@@ -204,36 +251,140 @@ def test_commands_only_take_posts(labeler_client, project):
     assert labeler_client.get(command_url("submit", assignment.pk)).status_code == 405
 
 
-def test_the_json_variant_submits_and_answers_with_the_next_task(labeler_client, project):
+def test_the_page_prefetches_the_next_task_as_a_look_ahead_lease(labeler_client, project):
     labeler_client.get(work_url(project))
     first = leased(labeler_client.labeler)
-    response = labeler_client.post(
-        command_url("submit", first.pk), {"answer": "rust"}, HTTP_ACCEPT="application/json"
+    # The page takes no look-ahead lease by itself (a page without JavaScript never does).
+    assert not Assignment.objects.filter(ahead=True).exists()
+    body = json_post(labeler_client, ahead_url(project), {"shown": first.pk}).json()
+    nxt = look_ahead(labeler_client.labeler)
+    assert nxt.task_id != first.task_id
+    assert body["status"] == "next" and body["notice"] == ""
+    # The task shown is the current one: no markup for it; the look-ahead task's markup.
+    assert body["current"]["id"] == first.pk and "html" not in body["current"]
+    assert body["ahead"]["id"] == nxt.pk
+    assert f'action="{command_url("submit", nxt.pk)}"' in body["ahead"]["html"]
+    assert body["ahead"]["image_url"] == nxt.task.payload["image_url"]
+    # Asked again (a reload, a second tab): the same two leases, no third task.
+    again = json_post(labeler_client, ahead_url(project), {"shown": first.pk}).json()
+    assert (again["current"]["id"], again["ahead"]["id"]) == (first.pk, nxt.pk)
+    assert Assignment.objects.filter(labeler=labeler_client.labeler).count() == 2
+    # A look-ahead call for a project the labeler cannot read: not found.
+    draft = make_project(tasks=2, slug="draft", status=Project.Status.DRAFT)
+    assert json_post(labeler_client, ahead_url(draft)).status_code == 404
+    # A reload of the page shows the current task, not the look-ahead one.
+    html = labeler_client.get(work_url(project)).content.decode()
+    assert f'data-assignment="{first.pk}"' in html and f'data-assignment="{nxt.pk}"' not in html
+
+
+def test_the_json_submit_promotes_the_look_ahead_and_brings_the_next(labeler_client, project):
+    labeler_client.get(work_url(project))
+    first = leased(labeler_client.labeler)
+    nxt = json_post(labeler_client, ahead_url(project), {"shown": first.pk}).json()["ahead"]
+    # The browser shows the look-ahead task already and says so.
+    response = json_post(
+        labeler_client, command_url("submit", first.pk), {"answer": "rust", "shown": nxt["id"]}
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "next" and body["notice"] == "Saved."
-    second = leased(labeler_client.labeler)
-    assert second.pk != first.pk
-    assert f'action="{command_url("submit", second.pk)}"' in body["html"]
-    assert body["image_url"] == second.task.payload["image_url"]
-    # Skip with JSON: the next one again.
-    skipped = labeler_client.post(
-        command_url("release", second.pk), HTTP_ACCEPT="application/json"
+    assert body["status"] == "next" and body["notice"] == "Saved." and body["level"] == "success"
+    first.refresh_from_db()
+    assert first.status == Assignment.Status.SUBMITTED and first.answer == "rust"
+    # The look-ahead lease is the current one now; the browser has its markup already.
+    assert leased(labeler_client.labeler).pk == nxt["id"]
+    assert body["current"] == {
+        "id": nxt["id"],
+        "seconds_left": body["current"]["seconds_left"],
+        "image_url": nxt["image_url"],
+    }
+    assert body["current"]["seconds_left"] >= project.lease_seconds - 5
+    third = look_ahead(labeler_client.labeler)
+    assert body["ahead"]["id"] == third.pk
+    assert f'action="{command_url("submit", third.pk)}"' in body["ahead"]["html"]
+    # Skip (Esc) likewise: the look-ahead one becomes current, a new one comes.
+    skipped = json_post(
+        labeler_client, command_url("release", nxt["id"]), {"shown": third.pk}
     ).json()
-    assert skipped["status"] == "next"
-    # A bad answer: a message, no swap.
-    third = leased(labeler_client.labeler)
-    bad = labeler_client.post(
-        command_url("submit", third.pk), {"answer": ""}, HTTP_ACCEPT="application/json"
+    assert skipped["status"] == "next" and skipped["current"]["id"] == third.pk
+    assert skipped["notice"] == "Skipped. Here is another task."
+    assert Assignment.objects.get(pk=nxt["id"]).status == Assignment.Status.RELEASED
+
+
+def test_without_a_look_ahead_task_the_json_submit_brings_the_next_markup(labeler_client, project):
+    labeler_client.get(work_url(project))
+    first = leased(labeler_client.labeler)
+    body = json_post(
+        labeler_client, command_url("submit", first.pk), {"answer": "rust", "shown": first.pk}
+    ).json()
+    second = leased(labeler_client.labeler)
+    assert second.pk != first.pk and body["current"]["id"] == second.pk
+    assert f'action="{command_url("submit", second.pk)}"' in body["current"]["html"]
+    assert body["ahead"]["id"] == look_ahead(labeler_client.labeler).pk
+
+
+def test_a_refused_background_submit_is_said_about_the_previous_task(labeler_client, project):
+    """The browser shows the look-ahead task while the previous answer is sent: a refusal is a
+    message about the previous task, with the tasks to show."""
+    past = timezone.now() - timedelta(seconds=project.lease_seconds - 30)
+    services.assignment_claim_next(labeler=labeler_client.labeler, project_id=project.pk, now=past)
+    first = leased(labeler_client.labeler)
+    nxt = json_post(labeler_client, ahead_url(project), {"shown": first.pk}).json()["ahead"]
+    Assignment.objects.filter(pk=first.pk).update(expires_at=past + timedelta(seconds=1))
+    body = json_post(
+        labeler_client, command_url("submit", first.pk), {"answer": "ok", "shown": nxt["id"]}
+    ).json()
+    assert body["level"] == "error"
+    assert body["notice"] == (
+        "Your previous answer was not saved: Your time on this task ran out before you "
+        "submitted, so your answer was not saved; the task may have gone to someone else. Here "
+        "is your next task."
     )
-    assert bad.status_code == 400 and bad.json()["status"] == "invalid"
+    assert body["current"]["id"] == nxt["id"] and "html" not in body["current"]
+    assert Assignment.objects.get(pk=first.pk).answer is None
+    # Submitted before with another answer: the first stands, and the page says so.
+    json_post(labeler_client, command_url("submit", nxt["id"]), {"answer": "ok"})
+    again = json_post(
+        labeler_client, command_url("submit", nxt["id"]), {"answer": "rust", "shown": 0}
+    ).json()
+    assert again["level"] == "error" and again["notice"].startswith(
+        "Your previous answer was not saved: You had already submitted this task"
+    )
+    # A bad answer: the previous task comes back (it is still the current lease) with why.
+    current = again["current"]["id"]
+    shown = again["ahead"]["id"]
+    bad = json_post(
+        labeler_client, command_url("submit", current), {"answer": "", "shown": shown}
+    ).json()
+    assert bad["level"] == "error"
+    assert bad["notice"] == "Your previous answer was not saved: Choose one of the labels."
+    assert bad["current"]["id"] == current and "html" in bad["current"]
+    assert bad["ahead"]["id"] == shown
+
+
+def test_a_run_out_look_ahead_task_on_the_screen_is_replaced(labeler_client, project):
+    labeler_client.get(work_url(project))
+    first = leased(labeler_client.labeler)
+    nxt = json_post(labeler_client, ahead_url(project), {"shown": first.pk}).json()["ahead"]
+    stale = Assignment.objects.get(pk=nxt["id"])
+    Assignment.objects.filter(pk=stale.pk).update(
+        leased_at=stale.leased_at - timedelta(hours=1),
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    body = json_post(
+        labeler_client, command_url("submit", first.pk), {"answer": "ok", "shown": nxt["id"]}
+    ).json()
+    current = leased(labeler_client.labeler)
+    assert current.pk != nxt["id"] and body["current"]["id"] == current.pk
+    assert f'data-assignment="{current.pk}"' in body["current"]["html"]
+    assert Assignment.objects.get(pk=nxt["id"]).status == Assignment.Status.EXPIRED
 
 
 def test_the_json_variant_sends_to_the_page_when_nothing_is_left(labeler_client):
     project = make_project(tasks=1, overlap=1)
     labeler_client.get(work_url(project))
     assignment = leased(labeler_client.labeler)
+    prefetch = json_post(labeler_client, ahead_url(project), {"shown": assignment.pk}).json()
+    assert prefetch["current"]["id"] == assignment.pk and prefetch["ahead"] is None
     body = labeler_client.post(
         command_url("submit", assignment.pk), {"answer": "ok"}, HTTP_ACCEPT="application/json"
     ).json()
@@ -315,24 +466,49 @@ def test_submit_is_at_most_10_queries(
     assert response.status_code == 302
 
 
+def statements_of(ctx) -> list[str]:
+    """The statements a request sent, without the savepoints that stand in for the durable
+    transactions' BEGIN and COMMIT under a test's own transaction."""
+    return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
 def test_submit_and_next_in_one_round_trip_is_at_most_10_statements(
     client, internal_labeler, project
 ):
-    """The JSON variant submits and claims the next task: two durable transactions, which a
-    test's own transaction turns into savepoints (four statements that production sends as
-    BEGIN and COMMIT on the connection). The statements of the request itself: at most 10
-    (session, user, the assignment's answer type; the lock and the store; the gate, the claim
-    and the lease)."""
+    """The JSON variant submits, then promotes the look-ahead lease and leases the next one
+    (one claim): two durable transactions, which a test's own transaction turns into savepoints
+    (four statements that production sends as BEGIN and COMMIT on the connection). The
+    statements of the request itself: at most 10 (session, user, the assignment's answer type;
+    the lock and the store; the gate, the promotion's lock and update, the claim and the
+    lease) — and as many when nothing was prefetched (the gate, two claims and two leases)."""
     client.force_login(internal_labeler.user)
     client.get(work_url(project))
     assignment = leased(internal_labeler)
     with CaptureQueriesContext(connection) as ctx:
-        response = client.post(
-            command_url("submit", assignment.pk), {"answer": "ok"}, HTTP_ACCEPT="application/json"
-        )
+        response = json_post(client, command_url("submit", assignment.pk), {"answer": "ok"})
     assert response.json()["status"] == "next"
-    statements = [
-        q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)
-    ]
-    assert len(ctx.captured_queries) - len(statements) == 4
-    assert len(statements) <= 10, statements
+    assert len(ctx.captured_queries) - len(statements_of(ctx)) == 4
+    assert len(statements_of(ctx)) <= 10, statements_of(ctx)
+    # Now with the look-ahead task prefetched: the submit promotes it.
+    current = leased(internal_labeler)
+    shown = look_ahead(internal_labeler).pk
+    with CaptureQueriesContext(connection) as ctx:
+        response = json_post(
+            client, command_url("submit", current.pk), {"answer": "ok", "shown": shown}
+        )
+    assert response.json()["current"]["id"] == shown
+    assert len(ctx.captured_queries) - len(statements_of(ctx)) == 4
+    assert len(statements_of(ctx)) <= 10, statements_of(ctx)
+
+
+def test_the_look_ahead_call_is_at_most_10_statements(client, internal_labeler, project):
+    """Session, user; the gate, the current lease handed back, the claim and the lease (one
+    durable transaction: two savepoints here)."""
+    client.force_login(internal_labeler.user)
+    client.get(work_url(project))
+    shown = leased(internal_labeler).pk
+    with CaptureQueriesContext(connection) as ctx:
+        body = json_post(client, ahead_url(project), {"shown": shown})
+    assert body.json()["ahead"] is not None
+    assert len(ctx.captured_queries) - len(statements_of(ctx)) == 2
+    assert len(statements_of(ctx)) <= 10, statements_of(ctx)

@@ -95,6 +95,10 @@ def page_of(client, labeler, project, *, control: bool) -> tuple[str, Assignment
     return response.content.decode(), claim.assignment
 
 
+def current_of(labeler) -> Assignment:
+    return Assignment.objects.get(labeler=labeler, status=Assignment.Status.LEASED, ahead=False)
+
+
 def test_the_work_page_of_a_control_task_differs_only_in_payload_and_id(client, project):
     labeler = make_labeler()
     client.force_login(labeler.user)
@@ -119,7 +123,7 @@ def test_a_new_claim_on_the_page_and_the_next_task_markup_do_not_tell(client, pr
         # The page's own claim (no rng passed): steer its draw through the module's generator.
         monkeypatch.setattr(claim_module, "_rng", AlwaysControl() if control else NeverControl())
         html = client.get(url).content.decode()
-        assignment = Assignment.objects.get(labeler=labeler, status=Assignment.Status.LEASED)
+        assignment = current_of(labeler)
         assert assignment.is_control is control
         pages[control] = normalised(html, assignment.pk, assignment.task.payload["image_url"])
         # Submit with the JSON variant: the next task's markup, claimed as the other kind.
@@ -130,14 +134,58 @@ def test_a_new_claim_on_the_page_and_the_next_task_markup_do_not_tell(client, pr
             HTTP_ACCEPT="application/json",
         ).json()
         assert reply["status"] == "next" and reply["notice"] == "Saved."
-        following = Assignment.objects.get(labeler=labeler, status=Assignment.Status.LEASED)
+        following = current_of(labeler)
         assert following.is_control is not control
-        assert_nothing_tells(reply["html"])
+        assert_nothing_tells(reply["current"]["html"])
         pages[("next", following.is_control)] = normalised(
-            reply["html"], following.pk, following.task.payload["image_url"]
+            reply["current"]["html"], following.pk, following.task.payload["image_url"]
         )
         services.assignment_release(labeler=labeler, assignment_id=following.pk)
+        services.assignment_release(labeler=labeler, assignment_id=reply["ahead"]["id"])
     assert pages[False] == pages[True]
     assert pages[("next", False)] == pages[("next", True)]
     for html in pages.values():
+        assert_nothing_tells(html)
+
+
+def test_the_look_ahead_markup_and_its_promotion_do_not_tell(client, project, monkeypatch):
+    """The prefetched (look-ahead) task of either kind: the same markup but for payload and id,
+    and the same answer shape when the submit promotes it."""
+    labeler = make_labeler()
+    client.force_login(labeler.user)
+    monkeypatch.setattr(claim_module, "_rng", NeverControl())
+    client.get(reverse("labeler:project-work", args=[project.pk]))
+    markup, promoted = {}, {}
+    for control in (False, True):
+        monkeypatch.setattr(claim_module, "_rng", AlwaysControl() if control else NeverControl())
+        current = current_of(labeler)
+        response = client.post(
+            reverse("labeler:project-work-ahead", args=[project.pk]),
+            {"shown": current.pk},
+            HTTP_ACCEPT="application/json",
+        )
+        assert_nothing_tells(response.content.decode())
+        reply = response.json()
+        look = Assignment.objects.get(pk=reply["ahead"]["id"])
+        assert look.ahead and look.is_control is control
+        markup[control] = normalised(
+            reply["ahead"]["html"], look.pk, look.task.payload["image_url"]
+        )
+        # Submitted, the current task's answer promotes the look-ahead one, which the browser
+        # already shows: the same keys for both kinds, and nothing more.
+        monkeypatch.setattr(claim_module, "_rng", NeverControl())
+        response = client.post(
+            reverse("labeler:assignment-submit", args=[current.pk]),
+            {"answer": "ok", "shown": look.pk},
+            HTTP_ACCEPT="application/json",
+        )
+        assert_nothing_tells(response.content.decode())
+        reply = response.json()
+        assert reply["current"]["id"] == look.pk
+        promoted[control] = (sorted(reply), sorted(reply["current"]), sorted(reply["ahead"]))
+        # Back to a real current task with no look-ahead lease for the next round.
+        services.assignment_release(labeler=labeler, assignment_id=reply["ahead"]["id"])
+    assert markup[False] == markup[True]
+    assert promoted[False] == promoted[True]
+    for html in markup.values():
         assert_nothing_tells(html)

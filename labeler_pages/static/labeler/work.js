@@ -1,8 +1,16 @@
 // The work page (templates/labeler/work/): keyboard shortcuts, the lease's countdown, and
-// submit-and-next without a page load. Without this module the page's forms post and redirect
-// as usual; with it, Submit and Skip post the same form with fetch (Accept: application/json)
-// and the server answers, in the same round trip, with the next task's markup, whose image is
-// loaded before the swap so the next item appears whole.
+// submit-and-next without a wait. Without this module the page's forms post and redirect as
+// usual, and no task is leased in advance.
+//
+// With it, the next task is prefetched (docs/next-task.md, "Look-ahead lease"): once a task
+// shows, the page posts work/ahead/, which leases the labeler's next task and answers with its
+// markup; its image is decoded at once. Submit (or Skip) then swaps that task in immediately and
+// posts the command in the background; the command's answer carries the next look-ahead task.
+// The posts go one at a time, in order. The page always says which task it shows ("shown"):
+// if the server's current lease is another one (the look-ahead lease ran out, say), its markup
+// comes back and replaces it. A refused command is said in a banner about the previous task —
+// never dropped silently. With nothing prefetched (none left), Submit waits for the answer as
+// a plain round trip.
 //
 // Timing: from the submit (key or click) to the next item painted, each measured as
 // performance.measure("labelforce:submit-to-next") and pushed (milliseconds) onto
@@ -12,9 +20,12 @@ import { initBoxTools } from "./boxes.js";
 
 const area = document.querySelector("[data-work-area]");
 const status = document.querySelector("[data-work-status]");
+const alertBox = document.querySelector("[data-work-alert]");
 window.labelforceTimings = window.labelforceTimings || [];
-let busy = false;
+let busy = false; // a submit or skip is being shown
 let ticking = null;
+let ahead = null; // the look-ahead task: {id, html, image_url, ready}
+let queue = Promise.resolve(); // the posts, one after the other
 
 function clock(seconds) {
   const h = Math.floor(seconds / 3600);
@@ -24,6 +35,10 @@ function clock(seconds) {
 }
 
 function notify(text, level = "success") {
+  if (level === "error") {
+    warn(text);
+    return;
+  }
   if (!text) {
     status.hidden = true;
     return;
@@ -33,28 +48,37 @@ function notify(text, level = "success") {
   status.hidden = false;
 }
 
-function startCountdown() {
+function warn(text) {
+  // An error stays until the labeler closes it: it is about a task no longer on the screen.
+  alertBox.querySelector("[data-work-alert-text]").textContent = text;
+  alertBox.hidden = false;
+}
+
+alertBox.querySelector("[data-work-alert-close]").addEventListener("click", () => {
+  alertBox.hidden = true;
+  area.querySelector("#task-heading")?.focus({ preventScroll: true });
+});
+
+function startCountdown(secondsLeft) {
   clearInterval(ticking);
   const el = area.querySelector(".countdown");
   if (!el) return;
+  if (secondsLeft !== undefined) el.dataset.secondsLeft = secondsLeft;
   // The server's seconds left, counted on this page's clock (not the device's time of day).
   const end = performance.now() + Number(el.dataset.secondsLeft) * 1000;
+  const over = area.querySelector("[data-lease-over]");
+  if (over) over.hidden = true;
   const tick = () => {
     const left = Math.max(0, Math.round((end - performance.now()) / 1000));
     el.textContent = clock(left);
     el.classList.toggle("countdown-low", left <= 60);
     if (left === 0) {
       clearInterval(ticking);
-      area.querySelector("[data-lease-over]").hidden = false;
+      if (over) over.hidden = false;
     }
   };
   tick();
   ticking = setInterval(tick, 1000);
-}
-
-function setUp() {
-  initBoxTools(area);
-  startCountdown();
 }
 
 function afterPaint() {
@@ -74,10 +98,46 @@ async function preload(url) {
   }
 }
 
-async function swapIn(reply, started) {
-  await preload(reply.image_url);
-  area.innerHTML = reply.html;
-  setUp();
+function shownId() {
+  return area.querySelector("[data-task]")?.dataset.assignment || "";
+}
+
+function token() {
+  return area.querySelector('[name="csrfmiddlewaretoken"]')?.value || "";
+}
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    body,
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRFToken": body.get("csrfmiddlewaretoken") || token() },
+  });
+  return response.json(); // a page that is not JSON (an error page) throws here
+}
+
+function enqueue(job) {
+  const run = queue.then(job);
+  queue = run.catch(() => {});
+  return run;
+}
+
+function keep(next) {
+  // The look-ahead task, its image decoded as soon as it comes; data-ahead-ready names it once
+  // it can be swapped in without a wait (the browser tests wait for it, as a labeler would).
+  delete area.dataset.aheadReady;
+  ahead = next ? { ...next, ready: preload(next.image_url) } : null;
+  const kept = ahead;
+  kept?.ready.then(() => {
+    if (ahead === kept) area.dataset.aheadReady = kept.id;
+  });
+}
+
+async function show(html, started) {
+  // Swap a task in; with ``started``, measure from the submit to its paint.
+  area.innerHTML = html;
+  initBoxTools(area);
+  startCountdown();
   area.querySelector("#task-heading")?.focus({ preventScroll: true });
   window.scrollTo({ top: 0 });
   const image = area.querySelector("[data-item-image]");
@@ -88,7 +148,41 @@ async function swapIn(reply, started) {
     const measure = performance.measure("labelforce:submit-to-next", "labelforce:submit-start", "labelforce:next-painted");
     window.labelforceTimings.push(measure.duration);
   }
-  notify(reply.notice, reply.level);
+}
+
+async function handle(reply, { started = false } = {}) {
+  // The server's answer to a command or to the look-ahead call.
+  if (reply.status === "page") {
+    window.location.assign(reply.url);
+    return;
+  }
+  const current = reply.current;
+  let notice = reply.notice;
+  let level = reply.level;
+  if (current.html) {
+    // The server's current task is not the one on the screen: show it, and, when it replaces
+    // one the labeler was looking at, say why.
+    await preload(current.image_url);
+    await show(current.html, started);
+    if (!started) {
+      notice = [notice, alertBox.dataset.replaced].filter(Boolean).join(" ");
+      if (level !== "error") level = "warning";
+    }
+  } else {
+    // The one on the screen: its lease may have been extended when it became the current one.
+    startCountdown(current.seconds_left);
+  }
+  keep(reply.ahead);
+  if (notice) notify(notice, level);
+}
+
+function lookAhead() {
+  const body = new FormData();
+  body.append("csrfmiddlewaretoken", token());
+  body.append("shown", shownId());
+  enqueue(async () => handle(await post(area.dataset.aheadUrl, body))).catch(() => {
+    // No look-ahead task: Submit then waits for the next one, as without a prefetch.
+  });
 }
 
 function postWithoutScript(form, url) {
@@ -103,46 +197,58 @@ async function send(kind) {
   if (kind === "submit" && !form.reportValidity()) return;
   busy = true;
   const url = kind === "release" ? form.querySelector('[data-action="release"]').formAction : form.action;
-  if (kind === "submit") performance.mark("labelforce:submit-start");
+  const started = kind === "submit";
+  if (started) performance.mark("labelforce:submit-start");
   const body = new FormData(form);
-  let reply;
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      body,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": body.get("csrfmiddlewaretoken") },
-    });
-    reply = await response.json();
-  } catch {
-    postWithoutScript(form, url);
-    return;
-  }
-  try {
-    if (reply.status === "next") {
-      await swapIn(reply, kind === "submit");
-    } else if (reply.status === "page") {
-      window.location.assign(reply.url);
+    // A look-ahead answer still on its way (a quick labeler) comes before the swap.
+    if (!ahead) await queue;
+    const next = ahead;
+    ahead = null;
+    delete area.dataset.aheadReady;
+    if (next) {
+      await next.ready;
+      body.append("shown", next.id);
+      notify("");
+      await show(next.html, started);
+      busy = false;
+      enqueue(() => background(url, body));
       return;
-    } else {
-      notify(reply.notice, "error");
     }
+    // Nothing prefetched: one round trip, the next task shown when it comes.
+    body.append("shown", shownId());
+    let reply;
+    try {
+      reply = await enqueue(() => post(url, body));
+    } catch {
+      postWithoutScript(form, url);
+      return;
+    }
+    await handle(reply, { started });
   } finally {
     busy = false;
   }
+}
+
+async function background(url, body) {
+  // The command of a task no longer on the screen. A retry is safe (the same answer again is
+  // "already saved"); a failure is said, never dropped.
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      await handle(await post(url, body));
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 800));
+    }
+  }
+  warn(alertBox.dataset.unsent);
 }
 
 async function sendFlag(form) {
   const body = new FormData(form);
   let reply;
   try {
-    const response = await fetch(form.action, {
-      method: "POST",
-      body,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": body.get("csrfmiddlewaretoken") },
-    });
-    reply = await response.json();
+    reply = await enqueue(() => post(form.action, body));
   } catch {
     HTMLFormElement.prototype.submit.call(form);
     return;
@@ -196,7 +302,7 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   if (target.closest?.("textarea, input[type=text], input[type=password], [contenteditable]")) return;
-  if (target.closest?.(".header-tools, .site-header")) return;
+  if (target.closest?.(".header-tools, .site-header, [data-work-alert]")) return;
   if (/^[1-9]$/.test(event.key)) {
     if (target.tagName === "SELECT") return; // the select's own type-to-choose
     event.preventDefault();
@@ -214,4 +320,6 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-setUp();
+initBoxTools(area);
+startCountdown();
+lookAhead();
