@@ -180,6 +180,21 @@ def test_the_sign_in_page_speaks_portuguese(client):
 
 
 @pytest.mark.django_db
+def test_the_lockout_page_speaks_portuguese_on_the_labeler_sign_in(client, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    form = {"username": "nobody", "password": "wrong"}
+    for _ in range(2):
+        response = client.post("/labeler/login/", form, headers=PT)
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert '<html lang="pt-pt">' in html and "<h1>Início de sessão bloqueado</h1>" in html
+    assert re.search(r"Demasiadas tentativas .* daqui a \d+ minutos?\.", html)
+    # The admin's is the same page, in English.
+    admin = client.post("/admin/login/", form, headers=PT)
+    assert admin.status_code == 429 and "Too many failed login attempts" in admin.content.decode()
+
+
+@pytest.mark.django_db
 def test_the_labeler_pages_speak_portuguese(labeler_client):
     labeler = labeler_client.labeler
     guide, _version = make_guide("poles", "Pole basics")
