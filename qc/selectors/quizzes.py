@@ -147,7 +147,8 @@ def quiz_gate(
       of the quiz's type, so a lapsed qualification may be earned again with fresh attempts.
     * The retry delay runs from the end of the latest attempt (an attempt past its deadline
       ended at its deadline).
-    * A qualification quiz is closed to a labeler who holds a valid grant of its type.
+    * A qualification quiz is closed to a labeler who holds a valid grant of its type; that is
+      then its only reason (no attempts-used or retry-delay reason beside it).
     * A quiz whose gold set has fewer active items than questions cannot be started.
     """
     blocked: list[Blocker] = []
@@ -187,7 +188,8 @@ def quiz_gate(
                 % {"number": guide_version_missing.number},
             )
         )
-    if quiz.kind == Quiz.Kind.QUALIFICATION and holds is not None:
+    qualified = quiz.kind == Quiz.Kind.QUALIFICATION and holds is not None
+    if qualified:
         blocked.append(
             Blocker(
                 ALREADY_QUALIFIED,
@@ -198,7 +200,9 @@ def quiz_gate(
                 until=holds.expires_at,
             )
         )
-    if left is not None and left <= 0:
+    # Holding the qualification closes the quiz by itself: attempts left and the retry delay
+    # would only tell a qualified labeler when they could take a test they have no need of.
+    if not qualified and left is not None and left <= 0:
         blocked.append(
             Blocker(
                 ATTEMPTS_EXHAUSTED,
@@ -212,7 +216,7 @@ def quiz_gate(
         )
     next_at = None
     ended = [a.ended_at for a in attempts if a.ended_at is not None]
-    if quiz.retry_delay_seconds and ended:
+    if quiz.retry_delay_seconds and ended and not qualified:
         next_at = max(ended) + timedelta(seconds=quiz.retry_delay_seconds)
         if next_at > now:
             blocked.append(

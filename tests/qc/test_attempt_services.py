@@ -270,7 +270,9 @@ def test_a_lapsed_qualification_requires_requalification_with_fresh_attempts(int
     valid = selectors.quiz_availability_for(
         labeler=internal_labeler, quizzes=[quiz], now=T0 + timedelta(days=1)
     )[quiz.pk]
-    assert [b.code for b in valid.blocked] == ["already_qualified", "attempts_exhausted"]
+    # Holding it is the one reason: its used attempt matters again only once it lapses.
+    assert [b.code for b in valid.blocked] == ["already_qualified"]
+    assert valid.attempts_left == 0
 
     if how == "expiry":
         when = T0 + timedelta(days=31)
@@ -548,3 +550,15 @@ def test_offboarded_labeler_is_refused(vendor_a):
     labeler = make_labeler(vendor=vendor_a, status=Labeler.Status.OFFBOARDED)
     quiz = make_quiz(num_questions=2)
     assert refused(quiz, labeler).code == "labeler_inactive"
+
+
+def test_a_passed_qualification_quiz_gives_no_retry_time(internal_labeler):
+    # The retry delay runs after every attempt, but a labeler who holds the qualification is
+    # told that, not when they could take the test again.
+    quiz = make_quiz(num_questions=2, pass_mark="1", retry_delay_seconds=6 * 3600)
+    attempt, _ = start(quiz, internal_labeler)
+    assert answer_all(attempt, internal_labeler, right=True).qualification is not None
+    soon = T0 + timedelta(minutes=30)
+    held = selectors.quiz_availability_for(labeler=internal_labeler, quizzes=[quiz], now=soon)
+    assert [b.code for b in held[quiz.pk].blocked] == ["already_qualified"]
+    assert held[quiz.pk].next_attempt_at is None
