@@ -367,7 +367,7 @@ def promote() -> Statement:
     task has no slots."""
     a, t = Assignment._meta.db_table, Task._meta.db_table
     assignment = RowReader(Assignment)
-    returning = ", ".join(f"a.{f.column}" for f in assignment.fields)
+    returning = ", ".join(f.column for f in assignment.fields)
     kept = f"""(SELECT COUNT(*) FROM {a} x WHERE x.task_id = a.task_id AND {holds_slot("x")})
                <= (SELECT t.target FROM {t} t WHERE t.id = a.task_id)"""  # noqa: S608
     return Statement(

@@ -481,6 +481,8 @@ def test_submit_and_next_in_one_round_trip_is_at_most_10_statements(
     statements of the request itself: at most 10 (session, user, the assignment's answer type;
     the lock and the store; the gate, the promotion's lock and update, the claim and the
     lease) — and as many when nothing was prefetched (the gate, two claims and two leases)."""
+    # SQLite (the demo) stores a submission in two statements (docs/next-task.md, "Submit").
+    limit = 10 + (connection.vendor == "sqlite")
     client.force_login(internal_labeler.user)
     client.get(work_url(project))
     assignment = leased(internal_labeler)
@@ -488,7 +490,7 @@ def test_submit_and_next_in_one_round_trip_is_at_most_10_statements(
         response = json_post(client, command_url("submit", assignment.pk), {"answer": "ok"})
     assert response.json()["status"] == "next"
     assert len(ctx.captured_queries) - len(statements_of(ctx)) == 4
-    assert len(statements_of(ctx)) <= 10, statements_of(ctx)
+    assert len(statements_of(ctx)) <= limit, statements_of(ctx)
     # Now with the look-ahead task prefetched: the submit promotes it.
     current = leased(internal_labeler)
     shown = look_ahead(internal_labeler).pk
@@ -498,7 +500,7 @@ def test_submit_and_next_in_one_round_trip_is_at_most_10_statements(
         )
     assert response.json()["current"]["id"] == shown
     assert len(ctx.captured_queries) - len(statements_of(ctx)) == 4
-    assert len(statements_of(ctx)) <= 10, statements_of(ctx)
+    assert len(statements_of(ctx)) <= limit, statements_of(ctx)
 
 
 def test_the_look_ahead_call_is_at_most_10_statements(client, internal_labeler, project):
