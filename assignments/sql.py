@@ -359,7 +359,10 @@ def promote_lock() -> Statement:
 @cache
 def promote() -> Statement:
     """Make look-ahead lease ``%(assignment)s`` the current one, if it is still a live
-    look-ahead lease at ``%(now)s``, and return it (no row: it is not, any more). Its expiry
+    look-ahead lease at ``%(now)s``, and return it (no row: it is not, any more). Its
+    ``leased_at`` becomes ``%(now)s``: the labeler's time on it starts now, not while they were
+    on the task before (a submission's ``active_seconds``, which hourly pay and throughput
+    count, is measured from it). Its expiry
     becomes ``%(expires)s`` when that is later and the lease still has its slot — counted afresh
     under the task row's lock that ``promote_lock`` took: the holders of its task's slots,
     itself included, do not outnumber the target (a claim that saw the lease as run out, at a
@@ -371,7 +374,7 @@ def promote() -> Statement:
     kept = f"""(SELECT COUNT(*) FROM {a} x WHERE x.task_id = a.task_id AND {holds_slot("x")})
                <= (SELECT t.target FROM {t} t WHERE t.id = a.task_id)"""  # noqa: S608
     return Statement(
-        f"""UPDATE {a} AS a SET ahead = FALSE,
+        f"""UPDATE {a} AS a SET ahead = FALSE, leased_at = %(now)s,
                    expires_at = CASE WHEN a.expires_at < %(expires)s AND (a.is_control OR {kept})
                                      THEN %(expires)s ELSE a.expires_at END
              WHERE a.id = %(assignment)s AND a.labeler_id = %(labeler)s AND a.ahead

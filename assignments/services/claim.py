@@ -92,10 +92,11 @@ def assignment_claim_next(
     """Lease the labeler the next task of the project, or hand back their live lease.
 
     The labeler's current lease is, in this order: their live current lease handed back; else
-    their live look-ahead lease promoted to current (``ahead`` cleared; its expiry moved to a
-    full lease from ``now`` when that is later and the lease still holds its slot); else a new
-    lease. With ``ahead`` (the labeler pages, docs/next-task.md "Look-ahead lease"), the same
-    call then hands back their live look-ahead lease or claims one (``Assignment.ahead``: their
+    their live look-ahead lease promoted to current (``ahead`` cleared; ``leased_at`` set to
+    ``now``, so that the time on it is counted from now; its expiry moved to a full lease from
+    ``now`` when that is later and the lease still holds its slot); else a new lease. With
+    ``ahead`` (the labeler pages, docs/next-task.md "Look-ahead lease"), the same call then
+    hands back their live look-ahead lease or claims one (``Assignment.ahead``: their
     next task, leased while they work on the current one; never the current one's task), in the
     same transaction and from the same gate, and returns it as ``claim.ahead`` (None when no
     other task is available now, or when the claims of others took every one this call tried:
@@ -250,7 +251,9 @@ def _promote(
     *, assignment_id: int, project: Project, labeler: Labeler, now: datetime
 ) -> Assignment:
     """Make the labeler's look-ahead lease their current one (``sql.promote_lock``, then
-    ``sql.promote``): its expiry becomes a full lease from ``now`` when that is later — only
+    ``sql.promote``): leased as of ``now`` (a submission's ``active_seconds`` counts from
+    there, not the time the labeler spent on the task before, which is paid and counted on that
+    task); its expiry becomes a full lease from ``now`` when that is later — only
     while it still holds its slot, counted under its task row's lock, so that a slot a
     concurrent claim saw as freed (the lease run out at that claim's ``now``) is never held
     twice. Raises ``_Moved`` when it is no longer a live look-ahead lease (a concurrent call

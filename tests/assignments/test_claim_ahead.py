@@ -98,7 +98,22 @@ class TestLookAhead:
         assert promoted.assignment.expires_at == now + timedelta(seconds=600)
         stored = Assignment.objects.get(pk=look.pk)
         assert (stored.ahead, stored.expires_at) == (False, now + timedelta(seconds=600))
-        # It is the current lease now: handed back, and a look-ahead call leases a new next task.
+        # Leased as of the promotion: the four minutes on the first task are not counted (paid)
+        # again on this one.
+        assert stored.leased_at == now == promoted.assignment.leased_at
+        submitted = services.assignment_submit(
+            labeler=labeler, assignment_id=look.pk, answer="ok", now=now + timedelta(seconds=20)
+        )
+        assert submitted.assignment.active_seconds == 20
+
+    def test_the_promoted_lease_is_the_current_one(self):
+        project = make_project(tasks=5, overlap=1)
+        labeler = make_labeler()
+        first = claim(labeler, project, ahead=True)
+        services.assignment_submit(labeler=labeler, assignment_id=first.assignment.pk, answer="ok")
+        look = first.ahead.assignment
+        assert claim(labeler, project).assignment.pk == look.pk  # promoted
+        # Handed back as the current lease; a look-ahead call leases a new next task.
         assert claim(labeler, project).assignment.pk == look.pk
         nxt = claim(labeler, project, ahead=True)
         assert nxt.assignment.pk == look.pk and nxt.ahead.created
