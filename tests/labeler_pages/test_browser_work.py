@@ -181,12 +181,18 @@ def test_label_with_the_keyboard_and_draw_a_box(desktop, phone):
     screenshot(page, "label-boxes-desktop")
     assignment_id = int(current_assignment(page))
     wait_for_ahead(page)
+    # Pressed twice: the second press must not answer the box task swapped in (no boxes is a
+    # valid answer), which the labeler has not seen yet.
+    page.keyboard.press("Enter")
     page.keyboard.press("Enter")
     page.wait_for_function(
         "previous => document.querySelector('[data-task]').dataset.assignment !== previous",
         arg=str(assignment_id),
     )
     (box,) = until(lambda: Assignment.objects.get(pk=assignment_id).answer)
+    page.wait_for_load_state("networkidle")
+    following = Assignment.objects.get(pk=int(current_assignment(page)))
+    assert following.status == Assignment.Status.LEASED and following.answer is None
     assert box["label"] == "crossarm"
     # The image is 640 by 480 natural pixels: the drag went from 25%, 20% to 60%, 70% of it,
     # then the box moved 6 px right and grew 6 px taller.

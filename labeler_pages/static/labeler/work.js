@@ -26,6 +26,12 @@ let busy = false; // a submit or skip is being shown
 let ticking = null;
 let ahead = null; // the look-ahead task: {id, html, image_url, ready}
 let queue = Promise.resolve(); // the posts, one after the other
+// A task swapped in takes no command for this long unless the labeler touched it: a double
+// press meant for the task before must not answer one they have not seen (an empty box or
+// multiple-choice answer is valid).
+const SETTLE_MS = 300;
+let shownAt = -Infinity;
+let touched = true;
 
 function clock(seconds) {
   const h = Math.floor(seconds / 3600);
@@ -136,6 +142,8 @@ function keep(next) {
 async function show(html, started) {
   // Swap a task in; with ``started``, measure from the submit to its paint.
   area.innerHTML = html;
+  shownAt = performance.now();
+  touched = false;
   initBoxTools(area);
   startCountdown();
   area.querySelector("#task-heading")?.focus({ preventScroll: true });
@@ -193,7 +201,7 @@ function postWithoutScript(form, url) {
 
 async function send(kind) {
   const form = area.querySelector("[data-submit-form]");
-  if (busy || !form) return;
+  if (busy || !form || (!touched && performance.now() - shownAt < SETTLE_MS)) return;
   if (kind === "submit" && !form.reportValidity()) return;
   busy = true;
   const url = kind === "release" ? form.querySelector('[data-action="release"]').formAction : form.action;
@@ -262,6 +270,13 @@ async function sendFlag(form) {
   }
 }
 
+for (const type of ["input", "change", "pointerdown", "click"]) {
+  area.addEventListener(type, (event) => {
+    // Submit and Skip themselves do not count: a double click on them is the double press.
+    if (!event.target.closest?.("[data-action]")) touched = true;
+  });
+}
+
 area.addEventListener("submit", (event) => {
   event.preventDefault();
   if (event.target.matches("[data-flag-form]")) {
@@ -293,6 +308,7 @@ function choose(position) {
 
 document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.repeat && (event.key === "Enter" || event.key === "Escape")) return;
   const target = event.target;
   const flag = area.querySelector("[data-flag]");
   if (event.key === "Escape" && flag?.open) {
