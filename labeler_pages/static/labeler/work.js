@@ -117,16 +117,29 @@ async function post(url, body) {
     method: "POST",
     body,
     credentials: "same-origin",
+    keepalive: true, // an answer sent as the labeler leaves the page still reaches the server
     headers: { Accept: "application/json", "X-CSRFToken": body.get("csrfmiddlewaretoken") || token() },
   });
   return response.json(); // a page that is not JSON (an error page) throws here
 }
 
-function enqueue(job) {
+let commandsPending = 0; // answers and skips not yet answered by the server
+
+function enqueue(job, { command = false } = {}) {
   const run = queue.then(job);
   queue = run.catch(() => {});
+  if (command) {
+    commandsPending += 1;
+    run.finally(() => { commandsPending -= 1; }).catch(() => {});
+  }
   return run;
 }
+
+// Leaving while an answer is still on its way (closing the tab, following a link) asks first:
+// a queued answer that has not started cannot outlive the page.
+window.addEventListener("beforeunload", (event) => {
+  if (commandsPending) event.preventDefault();
+});
 
 function keep(next) {
   // The look-ahead task, its image decoded as soon as it comes; data-ahead-ready names it once
@@ -220,14 +233,14 @@ async function send(kind) {
       notify("");
       await show(next.html, started);
       busy = false;
-      enqueue(() => background(url, body));
+      enqueue(() => background(url, body), { command: true });
       return;
     }
     // Nothing prefetched: one round trip, the next task shown when it comes.
     body.append("shown", shownId());
     let reply;
     try {
-      reply = await enqueue(() => post(url, body));
+      reply = await enqueue(() => post(url, body), { command: true });
     } catch {
       postWithoutScript(form, url);
       return;
@@ -256,7 +269,7 @@ async function sendFlag(form) {
   const body = new FormData(form);
   let reply;
   try {
-    reply = await enqueue(() => post(form.action, body));
+    reply = await enqueue(() => post(form.action, body), { command: true });
   } catch {
     HTMLFormElement.prototype.submit.call(form);
     return;
