@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from assignments import sql
 from assignments.models import Assignment, Project, Task
@@ -49,7 +51,7 @@ class ClaimContended(Conflict):
     tried: retryable (the API adds ``Retry-After``)."""
 
     code = "claim_contended"
-    default_detail = (
+    default_detail = gettext_lazy(
         "Tasks are still open for you, but other labelers were taking them at the same moment; "
         "ask again in a second."
     )
@@ -131,7 +133,7 @@ def assignment_claim_next(
             integrity_failures += 1
             if integrity_failures == CLAIM_TRIES:
                 raise Conflict(
-                    "Another request of yours is taking a task right now; try again.",
+                    _("Another request of yours is taking a task right now; try again."),
                     code="concurrent_claim",
                 ) from None
         except _Contended:
@@ -291,28 +293,33 @@ def claim_refusal(gate: selectors.Gate, *, labeler: Labeler) -> ApplicationError
         return NotFound()
     if gate.project.status != Project.Status.ACTIVE:
         return Conflict(
-            f"The project is {gate.project.status}; no work is handed out.",
+            _("The project is %(status)s; no work is handed out.")
+            % {"status": gate.project.status},
             code="project_not_active",
         )
     if gate.labeler_status != Labeler.Status.ACTIVE:
         return Forbidden(
-            f"Your labeler account is {gate.labeler_status}; only active labelers get work.",
+            _("Your labeler account is %(status)s; only active labelers get work.")
+            % {"status": gate.labeler_status},
             code="labeler_inactive",
         )
     if gate.missing_qualification:
         return Forbidden(
-            f"You need a valid '{gate.missing_qualification}' qualification for this project.",
+            _("You need a valid '%(name)s' qualification for this project.")
+            % {"name": gate.missing_qualification},
             code="qualification_missing",
         )
     if gate.guide_ack_missing:
         return Forbidden(
-            "Read and acknowledge the current version of the project's guide first.",
+            _("Read and acknowledge the current version of the project's guide first."),
             code="guide_not_acknowledged",
         )
     if gate.paused_by_rule:
         return Forbidden(
-            "A quality rule paused your work on this project; your vendor manager or the "
-            "operations team can tell you more.",
+            _(
+                "A quality rule paused your work on this project; your vendor manager or the "
+                "operations team can tell you more."
+            ),
             code="paused_on_project",
         )
     return None
@@ -420,7 +427,9 @@ def assignment_release(
         if assignment is None:
             raise NotFound()
         if assignment.status == Assignment.Status.SUBMITTED:
-            raise Conflict("A submitted assignment cannot be released.", code="already_submitted")
+            raise Conflict(
+                _("A submitted assignment cannot be released."), code="already_submitted"
+            )
         if assignment.status == Assignment.Status.LEASED:
             Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.RELEASED)
             assignment.status = Assignment.Status.RELEASED
