@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -119,6 +121,42 @@ class Project(models.Model):
     )
     control_override_at = models.DateTimeField(null=True, blank=True, editable=False)
     control_override_accepts = models.JSONField(null=True, blank=True, editable=False)
+    # Who may work on the project (docs/next-task.md, "Who may work"): the claim gate checks
+    # these in its one query. Empty means no restriction.
+    internal_only = models.BooleanField(
+        default=False, help_text="Only internal staff work on this project; no vendor labelers."
+    )
+    allowed_vendors = models.ManyToManyField(
+        "workforce.Vendor",
+        blank=True,
+        related_name="+",
+        help_text="If any are listed, vendor labelers of these vendors only (internal staff "
+        "still may, unless internal-only).",
+    )
+    required_skills = models.ManyToManyField(
+        "workforce.Skill",
+        blank=True,
+        related_name="+",
+        help_text="Labelers must have every skill listed.",
+    )
+    required_languages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Labelers must speak every language listed (BCP 47 codes, e.g. ["pt"]); '
+        '"pt" is met by "pt-BR".',
+    )
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="IANA time zone of the project's weeks and days (audit weeks, reports).",
+    )
+    drift_alpha = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.001"),
+        help_text="A batch whose label distribution differs from the project's baseline with "
+        "a chi-square p-value below this records a drift event. 0 turns drift checks off.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -245,6 +283,40 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} batch {self.pk}"
+
+
+class DriftEvent(models.Model):
+    """A batch whose label distribution (its tasks' final answers) differs from the project's
+    baseline (the final answers of the tasks of earlier batches): a chi-square test of
+    homogeneity with p-value below the project's ``drift_alpha``. Recorded once per batch
+    (``assignments.services.drift``); ``rule`` is the quality rule of metric ``label_drift``
+    it fired, if any, and ``action`` what that rule did."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="drift_events")
+    batch = models.OneToOneField(Batch, on_delete=models.CASCADE, related_name="drift_event")
+    statistic = models.FloatField()
+    dof = models.PositiveIntegerField()
+    p_value = models.FloatField()
+    n = models.PositiveIntegerField(help_text="Decided tasks of the batch in the test.")
+    baseline_n = models.PositiveIntegerField(help_text="Decided tasks of the baseline.")
+    observed = models.JSONField(help_text="Per class: the batch's count.")
+    expected = models.JSONField(help_text="Per class: the baseline's share.")
+    rule = models.ForeignKey(
+        "qc.QualityRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=24, blank=True)
+    detected_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        indexes = [models.Index(fields=["project", "-detected_at"], name="assignments_drift_at")]
+
+    def __str__(self) -> str:
+        return f"drift in {self.batch} (p={self.p_value:.2g})"
 
 
 class Task(models.Model):
@@ -480,6 +552,16 @@ class Review(models.Model):
     gold_item = models.ForeignKey(
         GoldItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # What a decision is worth (docs/operations.md, "Review queue"): the consensus confidence
+    # of the task's leading label when the review opened; lowest first, under an age cap.
+    confidence = models.FloatField(null=True, blank=True)
+    # Flags: the resolution proposes a change to the guide; ``guide_version`` is the published
+    # version that answers it, once there is one.
+    proposes_guide_change = models.BooleanField(default=False)
+    guide_version = models.ForeignKey(
+        "qc.GuideVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    active_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "payments",
     "demo",
     "health",
+    "notifications",
+    "operations",
     "labeler_pages",
 ]
 

@@ -361,6 +361,7 @@ class AttemptQuestion(models.Model):
     answer = models.JSONField(null=True, blank=True)
     is_correct = models.BooleanField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    active_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["attempt", "position"]
@@ -602,6 +603,9 @@ class QualityRule(models.Model):
     class Metric(models.TextChoices):
         GOLD_ACCURACY = "gold_accuracy", "Gold accuracy (control tasks)"
         FINAL_AGREEMENT = "final_agreement", "Agreement with the final label"
+        # A project-level rule: fires on a batch's drift event (threshold = the p-value below
+        # which it fires), never on a labeler; its actions are warn and pause_project.
+        LABEL_DRIFT = "label_drift", "Label distribution drift (batch p-value)"
 
     class Bound(models.TextChoices):
         LOWER = "lower", "Lower bound"
@@ -618,6 +622,7 @@ class QualityRule(models.Model):
         REVOKE_QUALIFICATION = "revoke_qualification", "Revoke qualification"
         SUSPEND = "suspend", "Suspend the labeler"
         LOWER_CONTROL_RATE = "lower_control_rate", "Lower the control-task rate"
+        PAUSE_PROJECT = "pause_project", "Pause the project (drift rules)"
 
     project_id = models.BigIntegerField()
     name = models.CharField(max_length=200)

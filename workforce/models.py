@@ -24,6 +24,7 @@ class Vendor(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"
+        OFFBOARDED = "offboarded", "Offboarded"
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=64, unique=True)
@@ -34,6 +35,8 @@ class Vendor(models.Model):
     default_currency = models.CharField(
         max_length=3, default="USD", help_text="ISO 4217 code of the vendor's invoices."
     )
+    # Written by workforce.services.vendor_status_change only, with a VendorStatusChange row.
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,6 +52,30 @@ class Vendor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class VendorStatusChange(models.Model):
+    """One row per vendor status transition, written in the same transaction as the change.
+    A suspended or offboarded vendor's labelers get no new work (the claim gate reads the
+    vendor's status in its one query) and their live leases end with the change."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, choices=Vendor.Status.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    leases_ended = models.PositiveIntegerField(
+        default=0, help_text="Live leases of the vendor's labelers this change ended."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor}: {self.from_status or '∅'} → {self.to_status}"
 
 
 class VendorMembership(models.Model):

@@ -1,4 +1,5 @@
-"""App imports go one way: workforce ← qc ← assignments ← payments ← labeler_pages. A lower app
+"""App imports go one way: workforce ← qc ← assignments ← payments ← notifications ← operations ←
+labeler_pages. A lower app
 never imports a higher one (docs/architecture.md), at module level or inside a function."""
 
 from __future__ import annotations
@@ -7,7 +8,15 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["workforce", "qc", "assignments", "payments", "labeler_pages"]
+ORDER = [
+    "workforce",
+    "qc",
+    "assignments",
+    "payments",
+    "notifications",
+    "operations",
+    "labeler_pages",
+]
 
 
 def imported_apps(source: str) -> set[str]:
