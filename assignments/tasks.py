@@ -12,9 +12,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from assignments import services
+from assignments.models import Project
 from assignments.services import consensus as consensus_services
+from assignments.services import drift as drift_services
 from assignments.services import refits as refit_services
 from assignments.services import review as review_services
+from qc.services import control as control_services
 from qc.services import rules as rules_services
 
 # What a completed task's consensus run can answer when the task is done with labels (decided,
@@ -87,9 +90,10 @@ def control_answers_sweep() -> int:
 
 @shared_task(name="assignments.audit_sample_weekly", ignore_result=True, periodic=True)
 def audit_sample_weekly(week_start: str | None = None) -> int:
-    """Audit sampling of last week (or of the week starting ``week_start``, ISO date) for every
-    project with an audit percent. Idempotent per (project, labeler, week). Scheduled by
-    ``CELERY_BEAT_SCHEDULE`` on Mondays at 03:00."""
+    """Audit sampling of last week — each project's, from Monday 00:00 in its time zone — (or of
+    the week starting ``week_start``, ISO date) for every project with an audit percent.
+    Idempotent per (project, labeler, week). Scheduled by ``CELERY_BEAT_SCHEDULE`` on Mondays
+    at 12:00 UTC (when last week has ended in every zone)."""
     start = date.fromisoformat(week_start) if week_start else None
     return review_services.audit_sample_all(week_start=start)
 
@@ -132,3 +136,32 @@ def gold_reviews_open() -> int:
     by default (``GOLD_REVIEWS_SECONDS``): the delay between a quarantine and its review.
     Idempotent. Returns the reviews opened."""
     return review_services.gold_reviews_open()
+
+
+@shared_task(name="assignments.drift_sweep", ignore_result=True, periodic=True)
+def drift_sweep() -> int:
+    """Label drift (``drift.drift_sweep``): test the batches of active projects that had a task
+    decided in the last hours and have no drift event yet; record an event (once per batch)
+    and fire the project's ``label_drift`` rules where a batch drifted. Scheduled by
+    ``CELERY_BEAT_SCHEDULE`` (every 15 minutes by default, ``DRIFT_SWEEP_SECONDS``).
+    Idempotent. Returns the events recorded."""
+    return drift_services.drift_sweep()
+
+
+@shared_task(name="assignments.control_rates_rebuild", ignore_result=True, periodic=True)
+def control_rates_rebuild() -> int:
+    """Recount the adaptive control rate of every labeler on every active adaptive-control
+    project from its counted gold checks (``qc.services.control.control_rates_rebuild``): the
+    running counters miss what a quarantine voided or a correction re-graded. Scheduled by
+    ``CELERY_BEAT_SCHEDULE`` (nightly at 02:30 by default). Idempotent. Returns the rows
+    written."""
+    projects = Project.objects.filter(
+        status=Project.Status.ACTIVE, adaptive_control=True
+    ).values_list("pk", "control_ratio", "control_floor")
+    now = timezone.now()
+    return sum(
+        control_services.control_rates_rebuild(
+            project_id=pk, ratio=float(ratio), floor=float(floor), now=now
+        )
+        for pk, ratio, floor in projects
+    )

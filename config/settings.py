@@ -211,7 +211,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The database scheduler, except that it never writes the settings over what ops edited in the
+# admin: it only adds missing entries, as migrate does (health.schedules).
+CELERY_BEAT_SCHEDULER = "health.schedules:CreateOnlyDatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing gives up fast when the broker is down: a submit's after-commit message costs at
 # most about CELERY_PUBLISH_TIMEOUT — two attempts (the second reconnects a pooled connection
@@ -255,9 +257,9 @@ def _every(task: str, setting: str, seconds: float) -> dict:
 
 
 # Periodic jobs: every task marked periodic=True (config.celery) has its entry here, and a test
-# holds the two together. The database scheduler of django-celery-beat copies these entries
-# into its tables at start-up (editable in the admin afterwards). What each catches:
-# docs/architecture.md, "Background jobs".
+# holds the two together. Every entry is a row of django-celery-beat's tables after migrate
+# (health.schedules; editable in the admin, never overwritten from here afterwards). What each
+# catches: docs/architecture.md, "Background jobs".
 CELERY_BEAT_SCHEDULE = {
     "consensus-sweep": _every("assignments.consensus_sweep", "CONSENSUS_SWEEP_SECONDS", 300.0),
     "control-answers-sweep": _every(
@@ -267,15 +269,22 @@ CELERY_BEAT_SCHEDULE = {
     "quiz-attempts-end-overdue": _every(
         "qc.quiz_attempts_end_overdue", "QUIZ_OVERDUE_SECONDS", 60.0
     ),
+    # Mondays at 12:00 UTC: the previous week (Monday 00:00 in each project's time zone) has
+    # ended in every zone by then.
     "audit-sample-weekly": {
         "task": "assignments.audit_sample_weekly",
-        "schedule": crontab(minute=0, hour=3, day_of_week=1),
+        "schedule": crontab(minute=0, hour=12, day_of_week=1),
     },
     "quality-refit": _every("assignments.quality_refit", "QUALITY_REFIT_SECONDS", 3600.0),
     "quality-rules-sweep": _every(
         "assignments.quality_rules_sweep", "QUALITY_RULES_SWEEP_SECONDS", 3600.0
     ),
     "gold-reviews-open": _every("assignments.gold_reviews_open", "GOLD_REVIEWS_SECONDS", 60.0),
+    "drift-sweep": _every("assignments.drift_sweep", "DRIFT_SWEEP_SECONDS", 900.0),
+    "control-rates-rebuild": {
+        "task": "assignments.control_rates_rebuild",
+        "schedule": crontab(minute=30, hour=2),
+    },
 }
 
 REST_FRAMEWORK = {
