@@ -14,6 +14,8 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -41,6 +43,8 @@ from assignments.services.imports import (
     TASK_ROW_COLUMNS,
 )
 from config.admin import (
+    AutocompleteFilterMixin,
+    AutocompleteListFilter,
     ConfirmationActionsMixin,
     FileImportForm,
     FileImportMixin,
@@ -55,9 +59,20 @@ from config.admin import (
     annotation_column,
     error_text,
     object_view_urls,
+    person_column,
 )
 from config.errors import ApplicationError
 from config.uploads import upload_file
+from qc.admin import rules as rules_admin
+from workforce.admin import labeler_panel, panel_table, panel_time
+
+
+def _project_names(ids) -> dict[int, str]:
+    return dict(Project.objects.filter(pk__in=list(ids)).values_list("pk", "name"))
+
+
+# qc's admin shows projects by id unless told their names (qc cannot import assignments).
+rules_admin.use_project_names(_project_names)
 
 S = Project.Status
 
@@ -599,23 +614,26 @@ class TaskForm(ServiceModelForm):
         fields = ("priority",)
 
 
+FINAL_ANSWER_CHARS = 40  # a final answer's rendering in the tasks list; whole on its page
+
+
 @admin.register(Task)
 class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     # Never deleted: deleting a task would delete its answers.
     form = TaskForm
+    # Whether a task is open, its complexity and creation time are on its page (fits 1400 px).
     list_display = (
         "id",
         "project",
         "batch_id",
         "external_id",
         "state",
-        "is_open",
         "slots",
+        "final",
         "decided_by",
+        "agreement_share",
         "priority",
-        "complexity",
         "is_control",
-        "created_at",
     )
     list_filter = (
         "project",
@@ -647,6 +665,42 @@ class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin
         "created_at",
     )
     readonly_fields = tuple(f for f in fields if f != "priority")
+
+    def get_queryset(self, request):
+        # The page's agreement: its submitted answers, and those equal to the final answer
+        # (jsonb equality), counted by two sub-selects of the page's own query.
+        submitted = Assignment.objects.filter(
+            task_id=OuterRef("pk"), status=Assignment.Status.SUBMITTED
+        ).order_by()
+
+        def count(rows):
+            counted = rows.values("task_id").annotate(c=Count("pk")).values("c")
+            return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                answers_submitted=count(submitted),
+                answers_agreeing=count(submitted.filter(answer=OuterRef("final_answer"))),
+            )
+        )
+
+    @admin.display(description="final answer")
+    def final(self, obj: Task) -> str:
+        if obj.final_answer is None:
+            return "—"
+        text = json.dumps(obj.final_answer, ensure_ascii=False)
+        return text if len(text) <= FINAL_ANSWER_CHARS else text[: FINAL_ANSWER_CHARS - 1] + "…"
+
+    @admin.display(description="agreement")
+    def agreement_share(self, obj: Task) -> str:
+        """The share of the task's submitted answers equal to its final answer, now (a review
+        may have changed the final answer since consensus stored its own agreement)."""
+        if obj.final_answer is None or not obj.answers_submitted:
+            return "—"
+        share = obj.answers_agreeing / obj.answers_submitted
+        return f"{obj.answers_agreeing}/{obj.answers_submitted} ({share:.0%})"
 
     @admin.display(description="decisions")
     def decision_history(self, obj: Task) -> str:
@@ -705,27 +759,39 @@ class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(LargeTableMixin, ReadOnlyAdmin):
+class AssignmentAdmin(AutocompleteFilterMixin, LargeTableMixin, ReadOnlyAdmin):
     """Leases and submissions: a record of work, read-only."""
 
     list_display = (
         "id",
+        "person",
         "project",
         "task_id",
-        "labeler",
         "status",
         "is_control",
         "leased_at",
-        "expires_at",
         "submitted_at",
     )
-    list_filter = ("status", "project", "is_control")
-    search_fields = ("labeler__public_code", "labeler__user__username", "=task__external_id")
-    list_select_related = ("project", "labeler")
+    # Labelers and projects are picked by autocomplete: thousands of labelers are never listed.
+    list_filter = (
+        "status",
+        ("labeler", AutocompleteListFilter),
+        ("project", AutocompleteListFilter),
+        "is_control",
+    )
+    search_fields = (
+        "labeler__public_code",
+        "labeler__user__username",
+        "labeler__user__first_name",
+        "labeler__user__last_name",
+        "=task__external_id",
+    )
+    list_select_related = ("project", "labeler__user")
+    person = person_column()
     fields = (
         "project",
         "task",
-        "labeler",
+        "person",
         "is_control",
         "status",
         "leased_at",
@@ -735,7 +801,7 @@ class AssignmentAdmin(LargeTableMixin, ReadOnlyAdmin):
         "active_seconds",
     )
     readonly_fields = fields
-    related = ("project", "labeler", "task")
+    related = ("project", "labeler__user", "task")
 
 
 # -- reviews ---------------------------------------------------------------------------------------
@@ -794,3 +860,42 @@ class ProjectRefitAdmin(ReadOnlyAdmin):
     @admin.display(description="refit every (labels)", ordering="project__refit_every")
     def refit_every(self, obj: ProjectRefit) -> str:
         return str(obj.project.refit_every or "hourly only")
+
+
+# -- the labeler's page ----------------------------------------------------------------------------
+
+RECENT_ASSIGNMENTS = 20
+
+
+@labeler_panel("Recent assignments", order=10)
+def recent_assignments_panel(request, labeler):
+    """The labeler's last 20 assignments, newest lease first, each linked (one query)."""
+    rows = [
+        (
+            format_html(
+                '<a href="{}">#{}</a>',
+                reverse("admin:assignments_assignment_change", args=[a.pk]),
+                a.pk,
+            ),
+            a.project.name,
+            format_html(
+                '<a href="{}">task {}</a>',
+                reverse("admin:assignments_task_change", args=[a.task_id]),
+                a.task_id,
+            ),
+            a.get_status_display(),
+            panel_time(a.leased_at),
+            panel_time(a.submitted_at),
+        )
+        for a in Assignment.objects.filter(labeler_id=labeler.pk)
+        .select_related("project")
+        .only("id", "task_id", "status", "leased_at", "submitted_at", "project__name")
+        .order_by("-leased_at", "-id")[:RECENT_ASSIGNMENTS]
+    ]
+    more = reverse("admin:assignments_assignment_changelist") + f"?labeler__id__exact={labeler.pk}"
+    return panel_table(
+        ("assignment", "project", "task", "status", "leased", "submitted"),
+        rows,
+        empty="No assignments yet.",
+        more_url=more if len(rows) == RECENT_ASSIGNMENTS else None,
+    )

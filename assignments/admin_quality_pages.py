@@ -35,16 +35,18 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from assignments.models import Assignment, Batch, Project
 from assignments.selectors import quality_pages
+from config.admin import person_label
 from qc import charts
 from qc.charts import DASH, percent
 from qc.selectors import quality_facts
 from qc.selectors.rules import public_inputs, rule_firings_for
+from workforce.admin import labeler_panel
 from workforce.models import Labeler, Vendor
 from workforce.selectors import is_ops
 
@@ -284,7 +286,7 @@ class QualityDashboardsMixin:
         window_name = dict(WINDOW_CHOICES)[window]
         throughput = t["windows"][window]
         context = {
-            "title": f"Scorecard of {labeler.public_code}",
+            "title": f"Scorecard of {person_label(labeler)}",
             "labeler": labeler,
             "form": form,
             "filter_errors": asked.errors if asked.is_bound else {},
@@ -383,15 +385,17 @@ class QualityDashboardsMixin:
         self._require_ops(request, "assignments.view_project", "workforce.view_labeler")
         project = get_object_or_404(Project, pk=object_id)
         data = quality_pages.project_quality(project=project)
-        codes = {row["labeler"]: row["public_code"] for row in data["labelers"]}
-        missing = {
+        # Ops see people by name beside their code: one query for every labeler on the page.
+        shown = {row["labeler"] for row in data["labelers"]} | {
             pk
             for pair in data["pairs"]
             for pk in (pair["labeler_a"], pair["labeler_b"])
-            if pk is not None and pk not in codes
+            if pk is not None
         }
-        if missing:
-            codes.update(Labeler.objects.filter(pk__in=missing).values_list("pk", "public_code"))
+        codes = {
+            labeler.pk: person_label(labeler)
+            for labeler in Labeler.objects.filter(pk__in=shown).select_related("user")
+        }
         drift = data["drift"]["batches"]
         sources = dict(
             Batch.objects.filter(pk__in=[b["batch"] for b in drift]).values_list("pk", "source")
@@ -486,7 +490,7 @@ class QualityDashboardsMixin:
             ),
             "labelers": [
                 {
-                    "code": r["public_code"] or f"#{r['labeler']}",
+                    "code": codes.get(r["labeler"]) or r["public_code"] or f"#{r['labeler']}",
                     "url": scorecard(r["labeler"]),
                     "gold_30": rate_text(r["gold_last_30_days"]),
                     "gold_all": rate_text(r["gold_all_time"]),
@@ -566,3 +570,32 @@ class QualityDashboardsMixin:
         return self._render(
             request, "vendors.html", context, under=Vendor, crumb="Quality comparison"
         )
+
+# -- the labeler's page ----------------------------------------------------------------------------
+
+
+@labeler_panel("Scorecard summary", order=5)
+def scorecard_panel(request, labeler: Labeler) -> SafeString:
+    """The scorecard's headline figures, all projects (``labeler_scorecard``, ten queries at
+    most), with a link to the whole scorecard."""
+    card = quality_pages.labeler_scorecard(labeler=labeler, now=timezone.now())
+    s, windows = card["scores"], card["throughput"]["windows"]
+    rows = [
+        (
+            "Gold accuracy, control tasks, last 30 days",
+            rate_text(s["gold_accuracy"]["last_30_days"]),
+        ),
+        ("Gold accuracy, control tasks, all time", rate_text(s["gold_accuracy"]["all_time"])),
+        ("Gold accuracy, quizzes, all time", rate_text(s["quiz_accuracy"]["all_time"])),
+        ("Agreement with the final label", rate_text(s["agreement"]["with_final"]["all_time"])),
+        (
+            "Labels submitted (last 7 days, all time)",
+            f"{windows['last_7_days']['submissions']}, {windows['all_time']['submissions']}",
+        ),
+    ]
+    lines = format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', rows)
+    return format_html(
+        '<table>{}</table><p><a href="{}">Whole scorecard…</a></p>',
+        lines,
+        reverse("admin:assignments_quality_scorecard", args=[labeler.pk]),
+    )

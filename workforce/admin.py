@@ -16,25 +16,30 @@ History rows are read-only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats import base_formats
 
 from config.admin import (
     ConfirmationActionsMixin,
+    NamedAutocompleteMixin,
     NeverDeletedMixin,
     ReadOnlyAdmin,
+    ReadOnlyInline,
     ReasonForm,
     ServiceActionsMixin,
     ServiceErrorsFormMixin,
@@ -45,7 +50,10 @@ from config.admin import (
     annotation_column,
     delegating_action,
     error_text,
+    named_autocomplete_urls,
     object_view_urls,
+    person_column,
+    person_label,
     reason_asking_action,
     with_reason,
 )
@@ -360,6 +368,96 @@ class LabelerStatusChangeInline(StatusHistoryInline):
     model = LabelerStatusChange
 
 
+class LabelerQualificationInline(ReadOnlyInline):
+    """The labeler's qualifications, newest grant first, each linked to its page (where it is
+    revoked or granted again)."""
+
+    model = Qualification
+    fk_name = "labeler"
+    fields = ("qualification_type", "score", "source", "granted_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    ordering = ("-granted_at", "-id")
+    related = ("qualification_type",)
+    show_change_link = True
+
+
+# -- the labeler page's panels ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelerPanel:
+    """A read-only panel of the labeler's page: ``render(request, labeler)`` returns its HTML
+    (escaped, e.g. by ``format_html``) in a constant number of queries."""
+
+    title: str
+    render: Callable[[HttpRequest, Labeler], SafeString]
+    order: int
+
+
+# The records of the apps above workforce (quiz attempts and rule firings in qc, assignments and
+# the scorecard in assignments) are theirs to show: workforce cannot import them, so their admin
+# modules add panels here (``labeler_panel``), as they add their own admin pages.
+LABELER_PANELS: list[LabelerPanel] = []
+
+
+def labeler_panel(title: str, *, order: int = 50) -> Callable:
+    """Decorator: add ``render(request, labeler)`` as a panel of the labeler's page, panels in
+    ``order``."""
+
+    def register(render: Callable[[HttpRequest, Labeler], SafeString]) -> Callable:
+        if not any(p.title == title for p in LABELER_PANELS):  # a module imported twice
+            LABELER_PANELS.append(LabelerPanel(title, render, order))
+            LABELER_PANELS.sort(key=lambda p: p.order)
+        return render
+
+    return register
+
+
+def panel_table(
+    headers: tuple[str, ...], rows: list[tuple], *, empty: str, more_url: str | None = None
+) -> SafeString:
+    """A panel's table: ``rows`` of cells (escaped here unless already safe), "``empty``" when
+    there are none, and a link to the whole list (``more_url``) under it."""
+    if not rows:
+        body = format_html("<p>{}</p>", empty)
+    else:
+        head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+        lines = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows),
+        )
+        body = format_html(
+            "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, lines
+        )
+    if more_url:
+        body = format_html('{}<p><a href="{}">All of them…</a></p>', body, more_url)
+    return body
+
+
+def panel_time(when) -> str:
+    """A time in a panel: local, to the minute; "—" when there is none."""
+    return f"{timezone.localtime(when):%Y-%m-%d %H:%M}" if when else "—"
+
+
+# Status buttons of the labeler's page: the lifecycle action each calls, and the statuses it
+# is offered from (the service still decides; ``workforce.services.ALLOWED_TRANSITIONS``).
+STATUS_BUTTONS = (
+    ("activate", (Labeler.Status.INVITED, Labeler.Status.ONBOARDING)),
+    ("suspend", (Labeler.Status.ACTIVE,)),
+    ("reactivate", (Labeler.Status.SUSPENDED,)),
+    (
+        "offboard",
+        (
+            Labeler.Status.INVITED,
+            Labeler.Status.ONBOARDING,
+            Labeler.Status.ACTIVE,
+            Labeler.Status.SUSPENDED,
+        ),
+    ),
+)
+
+
 @admin.register(Labeler)
 class LabelerAdmin(
     NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, ImportExportModelAdmin
@@ -367,16 +465,14 @@ class LabelerAdmin(
     # Never deleted: labelers are offboarded; deleting would erase their history.
     form = LabelerChangeForm
     add_form = LabelerAddForm
+    # The person and code, the username and created time on the change page (fits 1400 px).
     list_display = (
-        "public_code",
-        "username",
-        "full_name",
+        "person",
         "kind",
         "vendor",
         "status",
         "seniority",
         "skill_list",
-        "created_at",
         "scorecard",
     )
     list_filter = ("vendor", "kind", "status", "seniority", "skills")
@@ -431,7 +527,7 @@ class LabelerAdmin(
         ),
         ("Work", {"fields": WORK_FIELDS}),
     )
-    inlines = (LabelerStatusChangeInline,)
+    inlines = (LabelerQualificationInline, LabelerStatusChangeInline)
     actions = ("invite", "activate", "suspend", "reactivate", "offboard")
     change_form_template = "admin/workforce/labeler/change_form.html"
 
@@ -446,13 +542,14 @@ class LabelerAdmin(
 
     # -- columns --
 
-    @admin.display(description="username", ordering="user__username")
-    def username(self, obj: Labeler) -> str:
-        return obj.user.username
+    @admin.display(description="labeler", ordering="user__last_name")
+    def person(self, obj: Labeler) -> str:
+        return person_label(obj)
 
-    @admin.display(description="name", ordering="user__last_name")
-    def full_name(self, obj: Labeler) -> str:
-        return obj.user.get_full_name()
+    def autocomplete_label(self, obj: Labeler) -> str:
+        """Every autocomplete of a labeler (``NamedAutocompleteMixin``, the list filters) shows
+        the person beside the code."""
+        return person_label(obj)
 
     @admin.display(description="skills")
     def skill_list(self, obj: Labeler) -> str:
@@ -549,11 +646,10 @@ class LabelerAdmin(
     reason_related = ("user",)
 
     def reason_line(self, labeler: Labeler) -> str:
-        status = labeler.get_status_display().lower()
-        return f"{labeler.public_code} — {labeler.user.username} ({status})"
+        return f"{person_label(labeler)}, {labeler.get_status_display().lower()}"
 
     def reason_subject(self, labeler: Labeler) -> str:
-        return f"{labeler.public_code} ({labeler.user.username})"
+        return person_label(labeler)
 
     activate, suspend, reactivate, offboard = (
         reason_asking_action(
@@ -573,7 +669,51 @@ class LabelerAdmin(
     # -- invitations --
 
     def get_urls(self):
-        return [*object_view_urls(self, "invite"), *super().get_urls()]
+        status = path(
+            "<path:object_id>/status/<str:verb>/",
+            self.admin_site.admin_view(self.status_view),
+            name="workforce_labeler_status",
+        )
+        return [
+            *named_autocomplete_urls(self),
+            status,
+            *object_view_urls(self, "invite"),
+            *super().get_urls(),
+        ]
+
+    # -- the labeler's page: panels and status buttons --
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        labeler = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if labeler is not None:
+            context["labeler_panels"] = [
+                (p.title, p.render(request, labeler)) for p in LABELER_PANELS
+            ]
+            if self.has_change_permission(request, labeler):
+                context["status_buttons"] = [
+                    (
+                        verb.capitalize(),
+                        reverse("admin:workforce_labeler_status", args=[labeler.pk, verb]),
+                    )
+                    for verb, statuses in STATUS_BUTTONS
+                    if labeler.status in statuses
+                ]
+        return super().change_view(request, object_id, form_url, context)
+
+    def status_view(self, request, object_id, verb: str):
+        """A status button: the same lifecycle action as the list's (``verb``), on this labeler
+        alone — the reason is asked on the same confirmation page, and the service is called
+        when it is given; then back to the labeler's page."""
+        if verb not in dict(STATUS_BUTTONS):
+            raise Http404
+        labeler = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, labeler):
+            raise PermissionDenied
+        response = getattr(self, verb)(request, self.get_queryset(request).filter(pk=labeler.pk))
+        if response is not None:
+            return response
+        return HttpResponseRedirect(reverse("admin:workforce_labeler_change", args=[labeler.pk]))
 
     def _issue_invitations(self, request, labelers) -> TemplateResponse:
         """Issue a link for each of ``labelers`` (one transaction each) and show the links
@@ -660,18 +800,22 @@ class LabelerAdmin(
 class LabelerStatusChangeAdmin(ReadOnlyAdmin):
     """The lifecycle's audit trail: read-only."""
 
-    list_display = ("created_at", "labeler", "from_status", "to_status", "actor", "reason")
+    list_display = ("created_at", "person", "from_status", "to_status", "actor", "reason")
     list_filter = ("to_status", "from_status", "labeler__kind", "labeler__vendor", "created_at")
     search_fields = (
         "labeler__public_code",
         "labeler__user__username",
+        "labeler__user__first_name",
+        "labeler__user__last_name",
         "actor__username",
         "reason",
     )
-    list_select_related = ("labeler", "actor")
+    list_select_related = ("labeler__user", "actor")
     date_hierarchy = "created_at"
-    fields = ("labeler", "from_status", "to_status", "actor", "reason", "created_at")
+    fields = ("person", "from_status", "to_status", "actor", "reason", "created_at")
     readonly_fields = fields
+    related = ("labeler__user", "actor")
+    person = person_column()
 
 
 # -- qualifications -----------------------------------------------------------------------------
@@ -766,35 +910,41 @@ def _grant_by_hand(request, labeler: Labeler, qualification_type, c: dict) -> Qu
 
 @admin.register(Qualification)
 class QualificationAdmin(
-    NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+    NeverDeletedMixin,
+    NamedAutocompleteMixin,
+    ConfirmationActionsMixin,
+    ServiceFormAdminMixin,
+    admin.ModelAdmin,
 ):
     """Grants of qualifications: read-only rows. Adding one is a manual grant
     (``qualification_grant``); the actions revoke (``qualification_revoke``) or grant again
     (``qualification_grant``), each with a reason."""
 
     list_display = (
-        "labeler",
+        "id",
+        "person",
         "qualification_type",
         "state",
         "score",
         "source",
-        "source_ref",
         "granted_at",
         "expires_at",
-        "revoked_at",
     )
     list_filter = (QualificationStateFilter, "qualification_type", "source")
     search_fields = (
         "labeler__public_code",
         "labeler__user__username",
+        "labeler__user__first_name",
+        "labeler__user__last_name",
         "qualification_type__slug",
         "source_ref",
     )
-    list_select_related = ("labeler", "qualification_type")
+    list_select_related = ("labeler__user", "qualification_type")
+    person = person_column()
     autocomplete_fields = ("labeler", "qualification_type")
     date_hierarchy = "granted_at"
     # Who granted and who revoked come last: the API does not show them.
-    fields = ("labeler", *selectors.QUALIFICATION_FIELDS, "granted_by", "revoked_by")
+    fields = ("person", *selectors.QUALIFICATION_FIELDS, "granted_by", "revoked_by")
     readonly_fields = fields
     actions = ("revoke", "renew")
 
@@ -802,7 +952,7 @@ class QualificationAdmin(
         return (
             super()
             .get_queryset(request)
-            .select_related("labeler", "qualification_type", "granted_by", "revoked_by")
+            .select_related("labeler__user", "qualification_type", "granted_by", "revoked_by")
         )
 
     @admin.display(description="state")
@@ -850,12 +1000,12 @@ class QualificationAdmin(
 
     reason_form = QualificationActionForm
     reason_noun = "qualification"
-    reason_related = ("labeler", "qualification_type")
+    reason_related = ("labeler__user", "qualification_type")
 
     def reason_line(self, q: Qualification) -> str:
         granted = formats.localize(timezone.template_localtime(q.granted_at))
         revoked = ", revoked" if q.revoked_at else ""
-        return f"{q.labeler} — {q.qualification_type} (granted {granted}{revoked})"
+        return f"{person_label(q.labeler)} — {q.qualification_type} (granted {granted}{revoked})"
 
     revoke = reason_asking_action(
         "revoke",

@@ -21,6 +21,7 @@ from config.admin import (
     ServiceFormAdminMixin,
     ServiceModelForm,
     annotation_column,
+    person_column,
     with_defaults,
 )
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
@@ -310,7 +311,7 @@ class GuideAcknowledgementAdmin(ReadOnlyAdmin):
     """Who acknowledged which version, and when: read-only (labelers acknowledge through the
     API)."""
 
-    list_display = ("acknowledged_at", "labeler", "labeler_vendor", "guide", "version_number")
+    list_display = ("acknowledged_at", "person", "labeler_vendor", "guide", "version_number")
     list_filter = (
         "version__guide",
         ("version", admin.RelatedOnlyFieldListFilter),
@@ -320,13 +321,17 @@ class GuideAcknowledgementAdmin(ReadOnlyAdmin):
     search_fields = (
         "labeler__public_code",
         "labeler__user__username",
+        "labeler__user__first_name",
+        "labeler__user__last_name",
         "version__guide__name",
         "version__guide__slug",
     )
     list_select_related = ("labeler__user", "labeler__vendor", "version__guide")
     date_hierarchy = "acknowledged_at"
-    fields = ("labeler", "version", "acknowledged_at")
+    fields = ("person", "version", "acknowledged_at")
     readonly_fields = fields
+    related = ("labeler__user", "version__guide")
+    person = person_column()
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("version__body", "version__label_definitions")

@@ -25,9 +25,11 @@ from config.admin import (
     ServiceModelForm,
     annotation_column,
     delegating_action,
+    person_column,
 )
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.services import quizzes as services
+from workforce.admin import labeler_panel, panel_table, panel_time
 
 
 class QuizForm(ServiceModelForm):
@@ -145,27 +147,28 @@ class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "quiz",
-        "labeler",
+        "person",
         "number",
         "status",
-        "end_reason",
         "progress",
         "score",
         "started_at",
-        "finished_at",
     )
     list_filter = ("status", "end_reason", "quiz__kind", "quiz")
     search_fields = (
         "labeler__public_code",
         "labeler__user__username",
+        "labeler__user__first_name",
+        "labeler__user__last_name",
         "quiz__slug",
         "quiz__title",
     )
-    list_select_related = ("quiz", "labeler")
+    list_select_related = ("quiz", "labeler__user")
+    person = person_column()
     date_hierarchy = "started_at"
     fields = (
         "quiz",
-        "labeler",
+        "person",
         "number",
         "status",
         "end_reason",
@@ -175,7 +178,7 @@ class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
         "qualification_link",
     )
     readonly_fields = fields
-    related = ("quiz", "labeler", "qualification")
+    related = ("quiz", "labeler__user", "qualification")
     inlines = (AttemptQuestionInline,)
     actions = ("end_attempts",)
 
@@ -201,3 +204,39 @@ class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
             lambda attempt: services.quiz_attempt_finish(actor=request.user, attempt=attempt),
         )
         self.message_user(request, f"Ended {done} attempt(s).", messages.SUCCESS)
+
+
+# -- the labeler's page --------------------------------------------------------------------------
+
+PANEL_ROWS = 20
+
+
+@labeler_panel("Quiz attempts", order=20)
+def quiz_attempts_panel(request, labeler):
+    """The labeler's latest quiz attempts (one query)."""
+    attempts = list(
+        QuizAttempt.objects.filter(labeler_id=labeler.pk)
+        .select_related("quiz")
+        .order_by("-started_at", "-id")[:PANEL_ROWS]
+    )
+    rows = [
+        (
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:qc_quizattempt_change", args=[a.pk]),
+                panel_time(a.started_at),
+            ),
+            a.quiz.title,
+            a.number,
+            a.get_status_display(),
+            f"{a.correct_count}/{a.answered_count} of {a.question_count}",
+        )
+        for a in attempts
+    ]
+    more = reverse("admin:qc_quizattempt_changelist") + f"?q={labeler.public_code}"
+    return panel_table(
+        ("started", "quiz", "attempt", "status", "correct"),
+        rows,
+        empty="No quiz attempts.",
+        more_url=more if len(rows) == PANEL_ROWS else None,
+    )

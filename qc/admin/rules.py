@@ -13,9 +13,14 @@ suspend and revoke, the interval otherwise), as in the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from config.admin import (
     ConfirmationActionsMixin,
@@ -26,11 +31,97 @@ from config.admin import (
     ServiceModelForm,
     adopt,
     annotation_column,
+    person_column,
+    person_label,
     reason_asking_action,
 )
 from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
+from workforce.admin import labeler_panel, panel_table, panel_time
 from workforce.selectors import is_ops
+
+# -- projects by name --------------------------------------------------------------------------
+
+# qc stores a project as its plain id and cannot import assignments (it sits below), so it
+# cannot name a project itself. The assignments admin — above both — tells it how, once, at
+# import (``use_project_names``): a resolver from ids to names, called once per page with every
+# id the page shows. Until then (or for an id it does not know) a project is "project <id>".
+# A resolver handed down keeps the dependency visible and one-way; looking the model up by
+# name at run time (apps.get_model) would hide the same dependency from the layering test.
+ProjectNames = Callable[[Iterable[int]], dict[int, str]]
+_project_names: list[ProjectNames] = []
+
+
+def use_project_names(resolver: ProjectNames) -> None:
+    """Name projects with ``resolver(ids) -> {id: name}`` (one query for all the ids)."""
+    _project_names[:] = [resolver]
+
+
+def project_names(ids: Iterable[int]) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids or not _project_names:
+        return {}
+    return _project_names[0](ids)
+
+
+def project_text(project_id: int | None, names: dict[int, str]) -> str:
+    if project_id is None:
+        return "all projects"
+    return names.get(project_id) or f"project {project_id}"
+
+
+class ProjectNamesChangeList(ChangeList):
+    """A changelist whose rows carry ``project_name``: the names of the page's projects are
+    looked up once, after the page's rows."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        names = project_names(obj.project_id for obj in self.result_list)
+        for obj in self.result_list:
+            obj.project_name = project_text(obj.project_id, names)
+
+
+class ProjectFilter(admin.SimpleListFilter):
+    """The projects the rows refer to, by name (two queries: the ids, then their names)."""
+
+    title = "project"
+    parameter_name = "project"
+
+    def lookups(self, request, model_admin):
+        ids = list(
+            model_admin.model.objects.exclude(project_id=None)
+            .order_by()
+            .values_list("project_id", flat=True)
+            .distinct()
+        )
+        names = project_names(ids)
+        return sorted(((str(i), project_text(i, names)) for i in ids), key=lambda c: c[1])
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(project_id=int(value))
+        return queryset
+
+
+class ProjectNamesMixin:
+    """ModelAdmin mixin for qc rows with a ``project_id``: a ``project`` column by name (one
+    lookup per page) and a ``project_name`` field for the change page."""
+
+    def get_changelist(self, request, **kwargs):
+        return ProjectNamesChangeList
+
+    @admin.display(description="project", ordering="project_id")
+    def project(self, obj) -> str:
+        name = getattr(obj, "project_name", None)
+        return name if name is not None else self.project_name(obj)
+
+    @admin.display(description="project")
+    def project_name(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        return project_text(obj.project_id, project_names([obj.project_id]))
+
 
 RULE_FIELDS = ("project_id", *services.RULE_SETTINGS)
 TEST_CHOICES = QualityRule.Test.choices
@@ -57,12 +148,14 @@ class ReverseReasonForm(ReasonForm):
 
 
 @admin.register(QualityRule)
-class QualityRuleAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+class QualityRuleAdmin(
+    NeverDeletedMixin, ProjectNamesMixin, ServiceFormAdminMixin, admin.ModelAdmin
+):
     # Never deleted: firings refer to a rule; it is turned off instead.
     form = QualityRuleForm
     list_display = (
         "name",
-        "project_id",
+        "project",
         "metric",
         "condition",
         "window",
@@ -71,7 +164,7 @@ class QualityRuleAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmi
         "is_active",
         "open_firings",
     )
-    list_filter = ("is_active", "test", "metric", "action", "project_id")
+    list_filter = ("is_active", "test", "metric", "action", ProjectFilter)
     search_fields = ("name",)
     list_select_related = ("qualification_type",)
     autocomplete_fields = ("qualification_type", "lift_quiz")
@@ -85,10 +178,12 @@ class QualityRuleAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmi
         )
 
     def get_fields(self, request, obj=None):
-        return RULE_FIELDS if obj is None else (*RULE_FIELDS, "created_by", "created_at")
+        if obj is None:
+            return RULE_FIELDS
+        return ("project_name", *RULE_FIELDS[1:], "created_by", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("project_id", "created_by", "created_at")
+        return () if obj is None else ("project_name", "created_by", "created_at")
 
     @admin.display(description="fires when")
     def condition(self, obj: QualityRule) -> str:
@@ -136,18 +231,27 @@ class QualityRuleAdmin(NeverDeletedMixin, ServiceFormAdminMixin, admin.ModelAdmi
 
 
 @admin.register(RuleFiring)
-class RuleFiringAdmin(ConfirmationActionsMixin, ReadOnlyAdmin):
+class RuleFiringAdmin(ProjectNamesMixin, ConfirmationActionsMixin, ReadOnlyAdmin):
     """What the rules did: read-only; ops reverse a firing with a reason."""
 
-    list_display = ("fired_at", "labeler", "rule", "action", "status", "inputs_summary")
-    list_filter = ("status", "action", "project_id", "rule")
-    search_fields = ("labeler__user__username", "labeler__external_id", "rule__name")
+    list_display = ("fired_at", "person", "project", "rule", "action", "status", "inputs_summary")
+    list_filter = ("status", "action", ProjectFilter, "rule")
+    search_fields = (
+        "labeler__public_code",
+        "labeler__user__username",
+        "labeler__user__first_name",
+        "labeler__user__last_name",
+        "labeler__external_id",
+        "rule__name",
+    )
     list_select_related = ("rule", "labeler__user", "reversed_by")
+    related = ("rule", "labeler__user", "reversed_by")
     date_hierarchy = "fired_at"
+    person = person_column()
     fields = (
         "rule",
-        "labeler",
-        "project_id",
+        "person",
+        "project_name",
         "action",
         "status",
         "inputs_summary",
@@ -189,7 +293,10 @@ class RuleFiringAdmin(ConfirmationActionsMixin, ReadOnlyAdmin):
     reason_related = ("rule", "labeler__user")
 
     def reason_line(self, firing: RuleFiring) -> str:
-        return f"{firing} — {firing.get_action_display().lower()}"
+        return (
+            f"{firing.rule.name}: {person_label(firing.labeler)} — "
+            f"{firing.get_action_display().lower()}"
+        )
 
     reverse = reason_asking_action(
         "reverse",
@@ -199,4 +306,41 @@ class RuleFiringAdmin(ConfirmationActionsMixin, ReadOnlyAdmin):
             actor=request.user, firing_id=firing.pk, reason=c["reason"]
         ),
         past="Reversed",
+    )
+
+
+# -- the labeler's page --------------------------------------------------------------------------
+
+PANEL_ROWS = 20
+
+
+@labeler_panel("Rule firings", order=30)
+def rule_firings_panel(request, labeler):
+    """The labeler's latest rule firings (two queries: the firings, their projects' names)."""
+    firings = list(
+        RuleFiring.objects.filter(labeler_id=labeler.pk)
+        .select_related("rule")
+        .order_by("-fired_at", "-id")[:PANEL_ROWS]
+    )
+    names = project_names(f.project_id for f in firings)
+    rows = [
+        (
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:qc_rulefiring_change", args=[f.pk]),
+                panel_time(f.fired_at),
+            ),
+            f.rule.name,
+            project_text(f.project_id, names),
+            f.get_action_display(),
+            f.get_status_display(),
+        )
+        for f in firings
+    ]
+    more = reverse("admin:qc_rulefiring_changelist") + f"?q={labeler.public_code}"
+    return panel_table(
+        ("fired", "rule", "project", "action", "status"),
+        rows,
+        empty="No rule has fired on this labeler.",
+        more_url=more if len(rows) == PANEL_ROWS else None,
     )

@@ -261,7 +261,8 @@ def test_project_quality_shows_agreement_drift_and_the_ranked_labelers(ops_clien
     assert "&#9888; drift" in page and "1 batch drifted from the first batch" in page
     assert "Final labels per batch" in page
     # The labelers ranked: the one with gold first, each rate with n and interval.
-    rows = re.findall(r"<tr>\s*<td><a href=\"[^\"]*\">(L-\w+)</a></td>", page)
+    # Each by name beside the code: "<full name or username> (<code>)".
+    rows = re.findall(r"<tr>\s*<td><a href=\"[^\"]*\">[^<(]+ \((L-\w+)\)</a></td>", page)
     assert rows[-2:] == [target.public_code, peer.public_code]
     assert EIGHT_OF_TEN in page and "87.0% (one-coin, n = 120 items)" in page
     assert page.count(f"<td>{TEN_OF_TEN}</td>") == 4  # both: with peers and with final

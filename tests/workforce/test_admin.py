@@ -241,11 +241,12 @@ def _change_data(labeler: Labeler, **overrides) -> dict:
         "skills": [s.pk for s in labeler.skills.all()],
         "languages": ", ".join(labeler.languages),
         "timezone": labeler.timezone,
-        # The read-only history inline: no forms posted.
-        "status_changes-TOTAL_FORMS": "0",
-        "status_changes-INITIAL_FORMS": "0",
-        "status_changes-MIN_NUM_FORMS": "0",
-        "status_changes-MAX_NUM_FORMS": "0",
+        # The read-only inlines (qualifications, history): no forms posted.
+        **{
+            f"{prefix}-{name}": "0"
+            for prefix in ("qualifications", "status_changes")
+            for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")
+        },
     }
     data.update(overrides)
     return data
