@@ -8,7 +8,16 @@ from django.contrib.auth.models import Group, Permission
 
 from workforce import roles
 
-OPS_APPS = ("workforce", "qc", "assignments", "payments", "authtoken", "django_celery_beat")
+# health: the failed background work ops see and retry (health.admin).
+OPS_APPS = (
+    "workforce",
+    "qc",
+    "assignments",
+    "payments",
+    "authtoken",
+    "django_celery_beat",
+    "health",
+)
 
 
 def ensure_role_groups(*args, **kwargs) -> None:
