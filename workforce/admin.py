@@ -377,7 +377,8 @@ class LabelerQualificationInline(ReadOnlyInline):
     fields = ("qualification_type", "score", "source", "granted_at", "expires_at", "revoked_at")
     readonly_fields = fields
     ordering = ("-granted_at", "-id")
-    related = ("qualification_type",)
+    # A row's text is the grant's (labeler and type): both joined.
+    related = ("labeler", "qualification_type")
     show_change_link = True
 
 
@@ -687,6 +688,7 @@ class LabelerAdmin(
         labeler = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if labeler is not None:
+            context["subtitle"] = person_label(labeler)
             context["labeler_panels"] = [
                 (p.title, p.render(request, labeler)) for p in LABELER_PANELS
             ]
