@@ -36,6 +36,7 @@ from assignments.models import (
 from assignments.selectors import control_set as control_selectors
 from assignments.selectors.review import REVIEW_FIELDS
 from assignments.services import control_set as control_services
+from assignments.services import review as review_services
 from assignments.services.imports import (
     IMPORT_COLUMNS,
     TASK_IMPORT_MAX_BYTES,
@@ -60,10 +61,12 @@ from config.admin import (
     error_text,
     object_view_urls,
     person_column,
+    reason_asking_action,
 )
 from config.errors import ApplicationError
 from config.uploads import upload_file
 from qc.admin import rules as rules_admin
+from qc.models import GuideVersion
 from workforce.admin import labeler_panel, panel_table, panel_time
 
 
@@ -808,9 +811,10 @@ class AssignmentAdmin(AutocompleteFilterMixin, LargeTableMixin, ReadOnlyAdmin):
 
 
 @admin.register(Review)
-class ReviewAdmin(LargeTableMixin, ReadOnlyAdmin):
+class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
     """The review queue as a record: written by the review services (claim, resolve, flags,
-    audits), read-only here."""
+    audits), read-only here. One action: link resolved flags that propose a guide change to
+    the published guide version that answers them (``flag_link_guide_version``)."""
 
     list_display = (
         "id",
@@ -823,7 +827,7 @@ class ReviewAdmin(LargeTableMixin, ReadOnlyAdmin):
         "created_at",
         "resolved_at",
     )
-    list_filter = ("kind", "status", "project", "for_ops")
+    list_filter = ("kind", "status", "project", "for_ops", "proposes_guide_change")
     search_fields = ("=task__external_id", "reviewer__public_code", "question", "note")
     list_select_related = ("project", "reviewer")
     date_hierarchy = "created_at"
@@ -898,4 +902,38 @@ def recent_assignments_panel(request, labeler):
         rows,
         empty="No assignments yet.",
         more_url=more if len(rows) == RECENT_ASSIGNMENTS else None,
+    )
+class GuideVersionLinkForm(forms.Form):
+    """The published guide version that answers the selected flags' proposed guide changes
+    (the service refuses a version of another guide than the flag's project's)."""
+
+    guide_version = forms.ModelChoiceField(
+        queryset=GuideVersion.objects.filter(status=GuideVersion.Status.PUBLISHED)
+        .select_related("guide")
+        .order_by("guide__name", "-major", "-minor"),
+        help_text="A published version of the guide of each selected flag's project.",
+    )
+
+
+        "confidence",
+    actions = ("link_guide_version",)
+    reason_noun = "flag"
+    reason_related = ("project",)
+
+    def reason_line(self, review: Review) -> str:
+        return f"{review} — {review.project.name}: {review.question[:80]}"
+
+    def has_link_permission(self, request) -> bool:
+        return request.user.has_perm("assignments.view_review") and request.user.is_staff
+
+    link_guide_version = reason_asking_action(
+        "link_guide_version",
+        description="Link selected flags to the guide version that answers them",
+        permissions=["link"],
+        form_class=GuideVersionLinkForm,
+        apply=lambda request, review, c: review_services.flag_link_guide_version(
+            actor=request.user, review_id=review.pk, guide_version_id=c["guide_version"].pk
+        ),
+        verb="link",
+        past="Linked",
     )

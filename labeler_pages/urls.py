@@ -1,6 +1,6 @@
 """The labeler pages at /labeler/: each module of ``labeler_pages.views`` lists its own routes."""
 
-from labeler_pages.views import account, guides, home, quality, quizzes, work
+from labeler_pages.views import account, flags, guides, home, quality, quizzes, work
 
 app_name = "labeler"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *quizzes.urlpatterns,
     *work.urlpatterns,
     *quality.urlpatterns,
+    *flags.urlpatterns,
 ]

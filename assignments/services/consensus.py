@@ -134,7 +134,12 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
                 status__in=[RS.OPEN, RS.LEASED],
             )
             if not live.exists():
-                Review.objects.create(task=task, project=project, kind=Review.Kind.DISAGREEMENT)
+                # What the decision is worth (docs/operations.md, "Review queue"): the leading
+                # label's posterior (weighted) or its share of the votes (majority).
+                worth = result.confidence if result.confidence is not None else result.agreement
+                Review.objects.create(
+                    task=task, project=project, kind=Review.Kind.DISAGREEMENT, confidence=worth
+                )
         return ConsensusAction.REVIEW
 
 

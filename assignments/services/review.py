@@ -9,8 +9,9 @@ here, is ``assignments.services.consensus``.
 
 Claiming reviews follows the next-task pattern (docs/next-task.md): one short durable
 transaction, the caller's live lease handed back, one ``SELECT … FOR NO KEY UPDATE SKIP LOCKED
-LIMIT 1`` over the partial index of unresolved reviews, then a guarded ``UPDATE``. A reviewer
-never gets a review of a task they have an assignment on (any status).
+LIMIT 1`` over the unresolved reviews (the partial index's predicate), in the queue's order
+(``selectors.queue_order``: docs/operations.md, "Review queue"), then a guarded ``UPDATE``.
+A reviewer never gets a review of a task they have an assignment on (any status).
 
 Flags on control tasks. A senior labeler is a labeler too, so a flag on a control task reaches
 the senior queue exactly like a flag on a real task — same kind, same fields, the task's payload
@@ -41,15 +42,17 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from assignments.models import Assignment, Project, Review, Task
+from assignments import signals
 from assignments.selectors import review as selectors
 from assignments.services.consensus import decision_and_outcomes_record, task_answers
 from config.errors import Conflict, Forbidden, NotFound
 from config.services import required_text
 from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus_maths import agreement_with
-from qc.models import GoldExposure, GoldItem, GoldSet
+from qc.models import GoldExposure, GoldItem, GoldSet, GuideVersion
 from qc.services.exposures import gold_exposures_record
-from workforce.models import Labeler
+from workforce.models import Labeler, User
+from workforce.selectors import is_ops
 
 # Reviews take longer than labels; a lapsed review lease goes back to the queue.
 REVIEW_LEASE_SECONDS = 1800
@@ -60,6 +63,10 @@ MAX_NOTE_CHARS = 5000
 CLAIM_TRIES = 3
 
 _rng = random.SystemRandom()
+# A review's active time as its client measured it is accepted up to this (a larger value is
+# a 400); it is then clamped to the wall time since the lease (``review_resolve``).
+MAX_ACTIVE_SECONDS = 86_400
+
 
 S = Task.State
 RS = Review.Status
@@ -97,8 +104,9 @@ def _check_reviewer(reviewer: Labeler) -> bool:
 def review_claim_next(
     *, reviewer: Labeler, project_id: int | None = None, now: datetime | None = None
 ) -> ReviewClaim | None:
-    """Lease the reviewer the oldest unresolved review they may take, or hand back their live
-    lease (in ``project_id`` when given, else any).
+    """Lease the reviewer the unresolved review worth most that they may take
+    (``selectors.queue_order``: past the age cap first, oldest first; then the lowest
+    confidence), or hand back their live lease (in ``project_id`` when given, else any).
 
     Raises Forbidden (``not_a_reviewer``, ``labeler_inactive``) unless the reviewer is an active
     senior labeler; NotFound for an unknown ``project_id``. Returns None when nothing is left.
@@ -149,7 +157,7 @@ def _claim_review(
         own_work = Assignment.objects.filter(task_id=OuterRef("task_id"), labeler_id=reviewer.pk)
         row = (
             queue.exclude(Exists(own_work))
-            .order_by("id")
+            .order_by(*selectors.queue_order(now=now))
             .select_for_update(skip_locked=True, no_key=True, of=("self",))
             .values_list("id", flat=True)[:1]
         )
@@ -195,6 +203,8 @@ def review_resolve(
     note: str,
     promote_to_gold: str | None = None,
     now: datetime | None = None,
+    proposes_guide_change: bool = False,
+    active_seconds: int | None = None,
 ) -> Resolution:
     """Resolve the reviewer's leased review with the final answer and a note.
 
@@ -221,6 +231,14 @@ def review_resolve(
     ``promote_to_gold`` on a resolved review promotes it if it was not promoted yet.
 
     One durable transaction (all or nothing, promotion included); locks the review row, then the
+    ``proposes_guide_change`` (flags only; ValidationError on that field for another kind): the
+    answer says the guide should change; ops later link the published version that does
+    (``flag_link_guide_version``). ``active_seconds``: the reviewer's active time as their
+    client measured it, clamped to the wall time since the lease; without it, the wall time
+    capped at ``REVIEW_LEASE_SECONDS`` (as a submission's). Resolving a flag sends
+    ``assignments.signals.flag_resolved(review=…)`` inside the transaction — for a flag on a
+    control task too, with the same review fields (the labeler hears of both alike).
+
     task row.
     """
     now = now or timezone.now()
@@ -252,6 +270,10 @@ def review_resolve(
         )
         control_flag = review.kind == Review.Kind.FLAG and task.gold_item_id is not None
         if review.status == RS.RESOLVED:
+        if proposes_guide_change and review.kind != Review.Kind.FLAG:
+            raise ValidationError(
+                {"proposes_guide_change": ["Only the answer to a flag proposes a guide change."]}
+            )
             if review.answer != canonical:
                 raise Conflict(
                     "This review is resolved with a different answer; a resolution is final.",
@@ -273,24 +295,83 @@ def review_resolve(
         # (module docstring).
         shown_decided = decides or control_flag
         Review.objects.filter(pk=review.pk, status=RS.LEASED, reviewer_id=reviewer.pk).update(
+        active = review_active_seconds(leased_at=review.leased_at, measured=active_seconds, now=now)
             status=RS.RESOLVED,
             answer=canonical,
             note=note,
             resolved_at=now,
             decided_task=shown_decided,
         )
+            proposes_guide_change=proposes_guide_change,
+            active_seconds=active,
         review.status = RS.RESOLVED
         review.answer = canonical
         review.note = note
         review.resolved_at = now
         review.decided_task = shown_decided
         review.task = _as_reviewer_sees(task, review) if control_flag else task
+        review.proposes_guide_change = proposes_guide_change
+        review.active_seconds = active
         if promote_to_gold:
             _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
     return Resolution(review, created=True)
+        if review.kind == Review.Kind.FLAG:
+            signals.flag_resolved.send(sender=Review, review=review)
 
 
 def _as_reviewer_sees(task: Task, review: Review) -> Task:
+def review_active_seconds(
+    *, leased_at: datetime | None, measured: int | None, now: datetime
+) -> int | None:
+    """A resolution's active seconds: what the client measured (``measured``), never more than
+    the wall time since the lease; nothing measured → the wall time, at most
+    ``REVIEW_LEASE_SECONDS`` (a lease that lapsed and was resolved later counts its lease's
+    length, like a submission). None without a lease time. Pure."""
+    if leased_at is None:
+        return None
+    wall = max(int((now - leased_at).total_seconds()), 0)
+    if measured is None:
+        return min(wall, REVIEW_LEASE_SECONDS)
+    return min(max(int(measured), 0), wall)
+
+
+def flag_link_guide_version(
+    *, actor: User, review_id: int, guide_version_id: int, now: datetime | None = None
+) -> Review:
+    """Link a resolved flag that proposes a guide change to the published guide version that
+    answers it (operations managers; Forbidden otherwise). NotFound for an unknown review.
+    ValidationError on ``review`` unless the review is a resolved flag whose resolution
+    proposes a guide change; on ``guide_version`` unless the version is a published version of
+    the guide of the flag's project. Linking the same version again is a no-op; another version
+    replaces the link (ops correcting it). One durable transaction; locks the review row."""
+    if not is_ops(actor):
+        raise Forbidden("Only operations managers link guide versions to flags.")
+    with transaction.atomic(durable=True):
+        review = (
+            Review.objects.select_related("project")
+            .select_for_update(of=("self",), no_key=True)
+            .filter(pk=review_id)
+            .first()
+        )
+        if review is None:
+            raise NotFound()
+        if review.kind != Review.Kind.FLAG or review.status != RS.RESOLVED:
+            raise ValidationError({"review": ["Only a resolved flag is answered by the guide."]})
+        if not review.proposes_guide_change:
+            raise ValidationError({"review": ["This flag's answer proposes no guide change."]})
+        version = GuideVersion.objects.filter(pk=guide_version_id).first()
+        if version is None or version.guide_id != review.project.guide_id:
+            raise ValidationError(
+                {"guide_version": ["Not a version of the guide of this flag's project."]}
+            )
+        if version.status != GuideVersion.Status.PUBLISHED:
+            raise ValidationError({"guide_version": ["Only a published version answers a flag."]})
+        if review.guide_version_id != version.pk:
+            Review.objects.filter(pk=review.pk).update(guide_version=version)
+        review.guide_version = version
+    return review
+
+
     """A control task as the reviewer of a flag on it is shown it: decided by their review, as
     a real task would be. An unsaved copy: the task itself keeps no final answer."""
     return Task(
