@@ -73,6 +73,7 @@ api_v1 = [
     path("", include("qc.urls")),
     path("", include("assignments.urls")),
     path("", include("payments.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

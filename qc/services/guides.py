@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 
 from config.errors import Conflict
 from config.services import model_update, save_unique
+from qc import signals as qc_signals
 from qc.models import Guide, GuideAcknowledgement, GuideVersion
 from qc.selectors.guides import guide_current_version
 from workforce.models import Labeler, User
@@ -287,6 +288,7 @@ def guide_version_publish(*, actor: User | None, version: GuideVersion) -> Guide
                 f"Version {major}.{minor} of this guide was published meanwhile; try again.",
                 code="version_number_taken",
             ) from None
+        qc_signals.guide_version_published.send(sender=GuideVersion, version=draft)
     return draft
 
 
