@@ -160,6 +160,14 @@ else:
     )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LabelForce <noreply@localhost>")
 
+# Notifications (docs/notifications.md). SITE_URL, if set, is the site's address put in e-mails'
+# links (e.g. https://labelforce.example.com). Outgoing webhooks call vendors' URLs: private,
+# loopback and link-local addresses are refused unless WEBHOOK_ALLOW_PRIVATE=1 (the tests and a
+# demo whose receiver runs on localhost); each attempt gives up after WEBHOOK_TIMEOUT_SECONDS.
+SITE_URL = env.str("SITE_URL", default="")
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
@@ -284,6 +292,14 @@ CELERY_BEAT_SCHEDULE = {
     "control-rates-rebuild": {
         "task": "assignments.control_rates_rebuild",
         "schedule": crontab(minute=30, hour=2),
+    },
+    "webhook-retry-sweep": _every(
+        "notifications.webhook_retry_sweep", "WEBHOOK_RETRY_SWEEP_SECONDS", 60.0
+    ),
+    "email-sweep": _every("notifications.email_sweep", "EMAIL_SWEEP_SECONDS", 300.0),
+    "qualification-expiry-notify": {
+        "task": "notifications.qualification_expiry_notify",
+        "schedule": crontab(minute=0, hour=6),
     },
 }
 

@@ -1,6 +1,15 @@
 """The labeler pages at /labeler/: each module of ``labeler_pages.views`` lists its own routes."""
 
-from labeler_pages.views import account, flags, guides, home, quality, quizzes, work
+from labeler_pages.views import (
+    account,
+    flags,
+    guides,
+    home,
+    notifications,
+    quality,
+    quizzes,
+    work,
+)
 
 app_name = "labeler"
 
@@ -12,4 +21,5 @@ urlpatterns = [
     *work.urlpatterns,
     *quality.urlpatterns,
     *flags.urlpatterns,
+    *notifications.urlpatterns,
 ]
