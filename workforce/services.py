@@ -29,7 +29,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from config.errors import ApplicationError, Conflict, InvalidTransition
 from config.services import model_update, save_unique
-from workforce import roles, selectors
+from workforce import roles, selectors, signals
 from workforce.models import (
     Labeler,
     LabelerInvitation,
@@ -417,9 +417,10 @@ def labeler_transition(
                 "The labeler's status changed meanwhile; reload and try again.",
                 code="stale_status",
             )
-        LabelerStatusChange.objects.create(
+        change = LabelerStatusChange.objects.create(
             labeler=labeler, from_status=current, to_status=to_status, actor=actor, reason=reason
         )
+        signals.labeler_status_changed.send(sender=Labeler, labeler=labeler, change=change)
         if to_status == S.OFFBOARDED:
             from rest_framework.authtoken.models import Token
 

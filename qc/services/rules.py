@@ -62,6 +62,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, NotFound
 from config.services import model_update, with_defaults
+from qc import signals as qc_signals
 from qc.models import (
     QUALITY_RULE_SETTINGS,
     ControlRate,
@@ -517,6 +518,14 @@ def rules_evaluate(
             for firing_id, rule_id in fired:
                 rule, inputs = by_rule[rule_id]
                 _perform(firing_id, rule, labeler, inputs, now)
+            # Read back (with their rule and labeler) inside the transaction, and announced.
+            firings = list(
+                RuleFiring.objects.filter(pk__in=[pk for pk, _ in fired])
+                .select_related("rule", "labeler")
+                .order_by("id")
+            )
+            for firing in firings:
+                qc_signals.rule_fired.send(sender=RuleFiring, firing=firing)
         if to_clear:
             _clear(RuleFiring.objects.select_for_update().filter(pk__in=to_clear), now=now)
         if breach_over:
@@ -525,13 +534,7 @@ def rules_evaluate(
             )
         for firing, attempt in to_lift:
             _lift(firing, attempt, now=now)
-    if not fired:
-        return []
-    return list(
-        RuleFiring.objects.filter(pk__in=[pk for pk, _ in fired])
-        .select_related("rule")
-        .order_by("id")
-    )
+    return firings if fired else []
 
 
 def _sequential_decisions(
