@@ -810,6 +810,18 @@ class AssignmentAdmin(AutocompleteFilterMixin, LargeTableMixin, ReadOnlyAdmin):
 # -- reviews ---------------------------------------------------------------------------------------
 
 
+class GuideVersionLinkForm(forms.Form):
+    """The published guide version that answers the selected flags' proposed guide changes
+    (the service refuses a version of another guide than the flag's project's)."""
+
+    guide_version = forms.ModelChoiceField(
+        queryset=GuideVersion.objects.filter(status=GuideVersion.Status.PUBLISHED)
+        .select_related("guide")
+        .order_by("guide__name", "-major", "-minor"),
+        help_text="A published version of the guide of each selected flag's project.",
+    )
+
+
 @admin.register(Review)
 class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
     """The review queue as a record: written by the review services (claim, resolve, flags,
@@ -823,6 +835,7 @@ class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
         "task_id",
         "project",
         "reviewer",
+        "confidence",
         "for_ops",
         "created_at",
         "resolved_at",
@@ -835,6 +848,27 @@ class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
     fields = (*REVIEW_FIELDS, "for_ops")
     readonly_fields = fields
     related = ("project", "reviewer", "task")
+    actions = ("link_guide_version",)
+    reason_noun = "flag"
+    reason_related = ("project",)
+
+    def reason_line(self, review: Review) -> str:
+        return f"{review} — {review.project.name}: {review.question[:80]}"
+
+    def has_link_permission(self, request) -> bool:
+        return request.user.has_perm("assignments.view_review") and request.user.is_staff
+
+    link_guide_version = reason_asking_action(
+        "link_guide_version",
+        description="Link selected flags to the guide version that answers them",
+        permissions=["link"],
+        form_class=GuideVersionLinkForm,
+        apply=lambda request, review, c: review_services.flag_link_guide_version(
+            actor=request.user, review_id=review.pk, guide_version_id=c["guide_version"].pk
+        ),
+        verb="link",
+        past="Linked",
+    )
 
 
 # -- refits ----------------------------------------------------------------------------------------
@@ -902,38 +936,4 @@ def recent_assignments_panel(request, labeler):
         rows,
         empty="No assignments yet.",
         more_url=more if len(rows) == RECENT_ASSIGNMENTS else None,
-    )
-class GuideVersionLinkForm(forms.Form):
-    """The published guide version that answers the selected flags' proposed guide changes
-    (the service refuses a version of another guide than the flag's project's)."""
-
-    guide_version = forms.ModelChoiceField(
-        queryset=GuideVersion.objects.filter(status=GuideVersion.Status.PUBLISHED)
-        .select_related("guide")
-        .order_by("guide__name", "-major", "-minor"),
-        help_text="A published version of the guide of each selected flag's project.",
-    )
-
-
-        "confidence",
-    actions = ("link_guide_version",)
-    reason_noun = "flag"
-    reason_related = ("project",)
-
-    def reason_line(self, review: Review) -> str:
-        return f"{review} — {review.project.name}: {review.question[:80]}"
-
-    def has_link_permission(self, request) -> bool:
-        return request.user.has_perm("assignments.view_review") and request.user.is_staff
-
-    link_guide_version = reason_asking_action(
-        "link_guide_version",
-        description="Link selected flags to the guide version that answers them",
-        permissions=["link"],
-        form_class=GuideVersionLinkForm,
-        apply=lambda request, review, c: review_services.flag_link_guide_version(
-            actor=request.user, review_id=review.pk, guide_version_id=c["guide_version"].pk
-        ),
-        verb="link",
-        past="Linked",
     )

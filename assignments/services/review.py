@@ -41,8 +41,8 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from assignments.models import Assignment, Project, Review, Task
 from assignments import signals
+from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import review as selectors
 from assignments.services.consensus import decision_and_outcomes_record, task_answers
 from config.errors import Conflict, Forbidden, NotFound
@@ -62,11 +62,11 @@ MAX_NOTE_CHARS = 5000
 # lease the other call took); each try is the same short transaction.
 CLAIM_TRIES = 3
 
-_rng = random.SystemRandom()
 # A review's active time as its client measured it is accepted up to this (a larger value is
 # a 400); it is then clamped to the wall time since the lease (``review_resolve``).
 MAX_ACTIVE_SECONDS = 86_400
 
+_rng = random.SystemRandom()
 
 S = Task.State
 RS = Review.Status
@@ -202,9 +202,9 @@ def review_resolve(
     answer: object,
     note: str,
     promote_to_gold: str | None = None,
-    now: datetime | None = None,
     proposes_guide_change: bool = False,
     active_seconds: int | None = None,
+    now: datetime | None = None,
 ) -> Resolution:
     """Resolve the reviewer's leased review with the final answer and a note.
 
@@ -230,7 +230,6 @@ def review_resolve(
     for an unknown set, a set of another answer type, or an item the set refuses. A retry with
     ``promote_to_gold`` on a resolved review promotes it if it was not promoted yet.
 
-    One durable transaction (all or nothing, promotion included); locks the review row, then the
     ``proposes_guide_change`` (flags only; ValidationError on that field for another kind): the
     answer says the guide should change; ops later link the published version that does
     (``flag_link_guide_version``). ``active_seconds``: the reviewer's active time as their
@@ -239,6 +238,7 @@ def review_resolve(
     ``assignments.signals.flag_resolved(review=…)`` inside the transaction — for a flag on a
     control task too, with the same review fields (the labeler hears of both alike).
 
+    One durable transaction (all or nothing, promotion included); locks the review row, then the
     task row.
     """
     now = now or timezone.now()
@@ -269,11 +269,11 @@ def review_resolve(
             .first()
         )
         control_flag = review.kind == Review.Kind.FLAG and task.gold_item_id is not None
-        if review.status == RS.RESOLVED:
         if proposes_guide_change and review.kind != Review.Kind.FLAG:
             raise ValidationError(
                 {"proposes_guide_change": ["Only the answer to a flag proposes a guide change."]}
             )
+        if review.status == RS.RESOLVED:
             if review.answer != canonical:
                 raise Conflict(
                     "This review is resolved with a different answer; a resolution is final.",
@@ -294,32 +294,31 @@ def review_resolve(
         # A control task's flag is recorded as a real flag's would be, and applied to nothing
         # (module docstring).
         shown_decided = decides or control_flag
-        Review.objects.filter(pk=review.pk, status=RS.LEASED, reviewer_id=reviewer.pk).update(
         active = review_active_seconds(leased_at=review.leased_at, measured=active_seconds, now=now)
+        Review.objects.filter(pk=review.pk, status=RS.LEASED, reviewer_id=reviewer.pk).update(
             status=RS.RESOLVED,
             answer=canonical,
             note=note,
             resolved_at=now,
             decided_task=shown_decided,
-        )
             proposes_guide_change=proposes_guide_change,
             active_seconds=active,
+        )
         review.status = RS.RESOLVED
         review.answer = canonical
         review.note = note
         review.resolved_at = now
         review.decided_task = shown_decided
-        review.task = _as_reviewer_sees(task, review) if control_flag else task
         review.proposes_guide_change = proposes_guide_change
         review.active_seconds = active
+        review.task = _as_reviewer_sees(task, review) if control_flag else task
         if promote_to_gold:
             _promote(review=review, task=task, reviewer=reviewer, slug=promote_to_gold)
-    return Resolution(review, created=True)
         if review.kind == Review.Kind.FLAG:
             signals.flag_resolved.send(sender=Review, review=review)
+    return Resolution(review, created=True)
 
 
-def _as_reviewer_sees(task: Task, review: Review) -> Task:
 def review_active_seconds(
     *, leased_at: datetime | None, measured: int | None, now: datetime
 ) -> int | None:
@@ -372,6 +371,7 @@ def flag_link_guide_version(
     return review
 
 
+def _as_reviewer_sees(task: Task, review: Review) -> Task:
     """A control task as the reviewer of a flag on it is shown it: decided by their review, as
     a real task would be. An unsaved copy: the task itself keeps no final answer."""
     return Task(
