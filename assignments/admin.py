@@ -937,3 +937,7 @@ def recent_assignments_panel(request, labeler):
         empty="No assignments yet.",
         more_url=more if len(rows) == RECENT_ASSIGNMENTS else None,
     )
+
+
+# Drift events (a module of its own; registered on import).
+from assignments import admin_drift  # noqa: E402, F401

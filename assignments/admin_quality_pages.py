@@ -39,6 +39,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
+from assignments.admin_drift import drift_event_rows
 from assignments.models import Assignment, Batch, Project
 from assignments.selectors import quality_pages
 from config.admin import person_label
@@ -475,6 +476,9 @@ class QualityDashboardsMixin:
             ],
             "drift_flagged": sum(1 for b in drift if b["drift"]),
             "drift_note": data["drift"]["note"],
+            "drift_events": drift_event_rows(project.pk),
+            "drift_events_url": reverse("admin:assignments_driftevent_changelist")
+            + f"?project__id__exact={project.pk}",
             "drift_chart": _svg(
                 charts.stacked_bar_chart(
                     [

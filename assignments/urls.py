@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assignments.api import imports, projects, quality, review, rules
+from assignments.api import drift, imports, projects, quality, review, rules
 from assignments.api import work as api
 
 urlpatterns = [
@@ -9,6 +9,7 @@ urlpatterns = [
     *review.urlpatterns,
     *quality.urlpatterns,
     *rules.urlpatterns,
+    *drift.urlpatterns,
     path("projects/<id:pk>/next-task/", api.NextTaskApi.as_view(), name="project-next-task"),
     path("assignments/", api.AssignmentListApi.as_view(), name="assignment-list"),
     path(

@@ -236,8 +236,27 @@ def _clean_rule(values: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
             out["control_rate"] = float(rate)
     else:
         out["control_rate"] = None
+    _clean_drift(values, out, errors)
     _clean_sequential(values, out, errors)
     return out
+
+
+#: What a ``label_drift`` rule may do (it watches a project's batches, not a labeler).
+DRIFT_ACTIONS = frozenset({A.WARN, A.PAUSE_PROJECT})
+
+
+def _clean_drift(values: dict[str, Any], out: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """A ``label_drift`` rule fires on a batch's drift event when its p-value is below the
+    threshold (``assignments.services.drift``): it warns or pauses the project, and its
+    threshold is a p-value above 0. Pausing the project is for drift rules only."""
+    metric, action = values.get("metric"), values.get("action")
+    if metric == M.LABEL_DRIFT:
+        if action in A.values and action not in DRIFT_ACTIONS:
+            errors["action"] = ["A label-drift rule warns or pauses the project."]
+        if "threshold" not in errors and out.get("threshold") == 0:
+            errors["threshold"] = ["A label-drift rule's threshold is a p-value above 0."]
+    elif action == A.PAUSE_PROJECT and metric in M.values:
+        errors["action"] = ["Pausing the project is for label-drift rules only."]
 
 
 def rule_create(
@@ -457,7 +476,12 @@ def rules_evaluate(
     """
     now = now or timezone.now()
     before = before or start_of_day(now)
-    rules = list(QualityRule.objects.filter(project_id=project_id, is_active=True))
+    # Drift rules watch batches, not labelers (assignments.services.drift).
+    rules = list(
+        QualityRule.objects.filter(project_id=project_id, is_active=True).exclude(
+            metric=M.LABEL_DRIFT
+        )
+    )
     if not rules:
         return []
     sequential = [rule for rule in rules if rule.test == T.SEQUENTIAL]

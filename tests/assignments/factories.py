@@ -18,7 +18,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assignments import services
-from assignments.models import Assignment, Project, ProjectRefit, ProjectStatusChange, Task
+from assignments.models import (
+    Assignment,
+    DriftEvent,
+    Project,
+    ProjectRefit,
+    ProjectStatusChange,
+    Task,
+)
 from assignments.services import review as review_services
 from assignments.services.refits import project_refit_run
 from assignments.services.review import assignment_flag
@@ -378,4 +385,18 @@ def assignments_admin_samples(*, actor: User, labeler: Labeler) -> dict[str, Any
         "task": claim.assignment.task,
         "assignment": claim.assignment,
         "review": flag.review,
+        # A drift event as assignments.services.drift records it (tests/assignments/test_drift.py
+        # makes real ones from decided batches).
+        "drift_event": DriftEvent.objects.create(
+            project=project,
+            batch=result.batch,
+            statistic=12.5,
+            dof=1,
+            p_value=0.0004,
+            n=40,
+            baseline_n=60,
+            observed={"a": 30, "b": 10},
+            expected={"a": 0.4, "b": 0.6},
+            detected_at=timezone.now(),
+        ),
     }

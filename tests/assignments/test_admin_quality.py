@@ -384,9 +384,10 @@ def test_staff_without_the_view_permissions_get_403(client, vendor_labeler):
 
 # Each page: session, user and permissions (4), then its own reads. Scorecard: the labeler, their
 # projects, the scorecard selector (10, or 11 when the median needs two middle values) and the
-# rule firings. Project: the project, the quality selector (at most 12) and the batches' sources.
+# rule firings. Project: the project, the quality selector (at most 12), the batches' sources
+# and the drift events panel.
 # Vendors: the projects, the comparison selector (4) and the throughput per vendor.
-MAX_QUERIES = {"scorecard": 18, "project": 17, "vendors": 10}
+MAX_QUERIES = {"scorecard": 18, "project": 18, "vendors": 10}
 
 
 def _count(client, url: str) -> int:
