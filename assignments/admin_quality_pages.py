@@ -157,6 +157,32 @@ def _cleaned(form: forms.Form, name: str, default: Any = None) -> Any:
     return default
 
 
+def _every_day(daily: list[dict[str, Any]], *, now) -> list[tuple[str, int]]:
+    """Every day the selector's daily series covers (``DAILY_DAYS`` back from ``now``, the
+    first in part), oldest first, each with its submissions: a day without any is a zero bar,
+    so every bar keeps its date (the selector lists only the days with work)."""
+    by_day = {d["day"]: d["submissions"] for d in daily}
+    today = now.date()  # the selector's days are UTC dates, like ``now``
+    days = [today - timedelta(days=k) for k in range(quality_pages.DAILY_DAYS, -1, -1)]
+    return [(f"{day:%d %b}", by_day.get(day, 0)) for day in days]
+
+
+def _vendor_accuracy_chart(by_vendor: dict[int | None, dict[str, Any]]) -> SafeString:
+    """Gold accuracy (all time) per vendor as dots with their Wilson 95% intervals, in the
+    table's order (vendors by name, then the internal labelers)."""
+    rows = []
+    for vendor_id, row in sorted(
+        by_vendor.items(), key=lambda kv: (kv[0] is None, kv[1]["vendor_name"])
+    ):
+        r = row["gold_all_time"]
+        name = row["vendor_name"] if vendor_id is not None else "Internal labelers"
+        point = charts.RatePoint(
+            label=name, rate=r["rate"] if r["n"] else None, low=r["low"], high=r["high"], n=r["n"]
+        )
+        rows.append((name, point))
+    return _svg(charts.interval_chart(rows, title="Gold accuracy per vendor, all time"))
+
+
 # -- a read the selectors do not have yet ------------------------------------------------------
 
 
@@ -280,7 +306,12 @@ class QualityDashboardsMixin:
         firings = list(firings.order_by("-fired_at", "-id")[:MAX_FIRINGS])
         weekly = [
             charts.RatePoint(
-                label=f"{w['week']:%d %b}", rate=w["rate"], low=w["low"], high=w["high"], n=w["n"]
+                label=f"{w['week']:%d %b}",
+                rate=w["rate"],
+                low=w["low"],
+                high=w["high"],
+                n=w["n"],
+                at=w["week"],  # on a time axis: a week without checks is a gap
             )
             for w in s["gold_weekly"]
         ]
@@ -333,9 +364,10 @@ class QualityDashboardsMixin:
             ],
             "daily_chart": _svg(
                 charts.bar_chart(
-                    [(f"{d['day']:%d %b}", d["submissions"]) for d in t["daily"]],
+                    _every_day(t["daily"], now=now),
                     title="Labels per day, last 30 days",
                     value_name="labels",
+                    y_label="labels per day",
                 )
             ),
             "firings": [self._firing_row(f, labeler, names) for f in firings],
@@ -569,11 +601,13 @@ class QualityDashboardsMixin:
             "form": form,
             "project_name": next((p.name for p in projects if p.pk == project_id), None),
             "vendors": vendors,
+            "accuracy_chart": _vendor_accuracy_chart(by_vendor),
             "throughput_days": THROUGHPUT_DAYS,
         }
         return self._render(
             request, "vendors.html", context, under=Vendor, crumb="Quality comparison"
         )
+
 
 # -- the labeler's page ----------------------------------------------------------------------------
 

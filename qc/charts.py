@@ -9,11 +9,18 @@ is escaped, and characters that XML does not allow are dropped, so the output is
 XML whatever the labels hold.
 
 * ``rate_band_chart`` — a rate over time (e.g. weekly gold accuracy) as a line, with its
-  interval as a shaded band (and a whisker per point), the y axis 0 to 100%.
-* ``bar_chart`` — bars of counts (a histogram when the labels are bins).
+  interval as a shaded band (and a whisker per point), the y axis 0 to 100%. Dated points sit on
+  a time axis: a missing period is a gap in the line, never two periods drawn side by side.
+* ``bar_chart`` — bars of counts (a histogram when the labels are bins), with a y axis (ticks
+  and its name) when asked.
 * ``stacked_bar_chart`` — one bar per group (e.g. a batch), split by class share, with a legend.
 * ``heatmap`` — a confusion matrix: rows (gold or final class) by columns (class answered), each
   cell shaded by its share of the row and labeled with its count.
+* ``interval_chart`` — a rate per group (e.g. per vendor) as a dot with its interval as a
+  whisker, on a 0 to 100% axis.
+
+Class names and group labels are never cut: the margins grow to the longest one (column
+names of the heatmap are slanted), as the text width is estimated from its length.
 
 An empty input gives a chart frame saying "No data yet" rather than an error.
 """
@@ -21,9 +28,11 @@ An empty input gives a chart frame saying "No data yet" rather than an error.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 FONT = "sans-serif"
 LINE = "#417690"  # the admin's header blue
@@ -58,6 +67,29 @@ def _num(x: float) -> str:
     """A coordinate: two decimals at most, no trailing zeros."""
     out = f"{x:.2f}".rstrip("0").rstrip(".")
     return "0" if out in ("", "-0") else out
+
+
+CHAR_WIDTH = 6.6  # an estimate of a character's width at font-size 11 (sans-serif), in px
+
+
+def text_width(value: object) -> float:
+    """The estimated width of ``value`` drawn at font-size 11: margins are sized by it."""
+    return len(str(value)) * CHAR_WIDTH
+
+
+def nice_ticks(top: float, count: int = 5) -> list[float]:
+    """Ticks from 0 up to at least ``top`` in round steps (1, 2, 2.5 or 5 times a power of
+    ten), about ``count`` of them; whole steps when ``top`` is 1 or more (counts)."""
+    if top <= 0:
+        return [0, 1]
+    raw = top / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    multipliers = (1, 2, 2.5, 5, 10) if top < 1 or power >= 10 else (1, 2, 5, 10)
+    step = next(m * power for m in multipliers if m * power >= raw - 1e-12)
+    if top >= 1:
+        step = max(1, round(step))
+    n = math.ceil(top / step - 1e-9)
+    return [round(k * step, 10) for k in range(n + 1)]
 
 
 def percent(x: float | None, digits: int = 1) -> str:
@@ -118,14 +150,44 @@ class _Frame:
 
 @dataclass(frozen=True)
 class RatePoint:
-    """One point of a rate series: its x label, the rate (None: no observations, skipped), its
-    interval and the count it rests on."""
+    """One point of a rate series: its x label, the rate (None: no observations — a gap), its
+    interval, the count it rests on, and the start of its period (``at``) when the x axis is
+    time."""
 
     label: str
     rate: float | None
     low: float
     high: float
     n: int
+    at: date | None = None
+
+
+def _runs(points: Sequence[RatePoint], period: timedelta | None) -> list[list[int]]:
+    """Indexes of ``points`` in runs that a line may join: a point without a rate ends a run,
+    and so does more than one ``period`` between two dated points (a period is missing)."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    previous: RatePoint | None = None
+    for i, p in enumerate(points):
+        if p.rate is None:
+            if current:
+                runs.append(current)
+            current, previous = [], None
+            continue
+        if (
+            previous is not None
+            and period is not None
+            and p.at is not None
+            and previous.at is not None
+            and p.at - previous.at > period
+        ):
+            runs.append(current)
+            current = []
+        current.append(i)
+        previous = p
+    if current:
+        runs.append(current)
+    return runs
 
 
 def rate_band_chart(
@@ -135,19 +197,35 @@ def rate_band_chart(
     width: int = 640,
     height: int = 240,
     interval_name: str = "95% CI",
+    period: timedelta | None = timedelta(days=7),
 ) -> str:
-    """A line of ``points`` (x evenly spaced in the given order) on a 0 to 100% axis, with the
-    interval [low, high] as a shaded band between consecutive points and a whisker at each
-    point; each point's tooltip states the rate, n and the interval. Points without a rate
-    are left out."""
-    shown = [p for p in points if p.rate is not None]
+    """A line of ``points`` on a 0 to 100% axis, with the interval [low, high] as a shaded band
+    between consecutive points and a whisker at each point; each point's tooltip states the
+    rate, n and the interval.
+
+    x is time when every point has its date (``at``): positions follow the dates, and two
+    points more than one ``period`` apart (a period with no point) are not joined — the line
+    and band break there. Otherwise the points are evenly spaced in the given order. A point
+    without a rate is not drawn and breaks the line too."""
+    shown = [i for i, p in enumerate(points) if p.rate is not None]
     if not shown:
         return _empty(width, height, title, "lf-rate-chart")
     f = _Frame(left=44, top=12, right=width - 12, bottom=height - 36)
-    step = f.width / max(1, len(shown) - 1)
+    dated = all(p.at is not None for p in points)
+    if dated:
+        first = min(p.at for p in points)
+        span = (max(p.at for p in points) - first).days
 
-    def x(i: int) -> float:
-        return f.left + (i * step if len(shown) > 1 else f.width / 2)
+        def x(i: int) -> float:
+            if not span:
+                return f.left + f.width / 2
+            return f.left + f.width * (points[i].at - first).days / span
+
+    else:
+        step = f.width / max(1, len(points) - 1)
+
+        def x(i: int) -> float:
+            return f.left + (i * step if len(points) > 1 else f.width / 2)
 
     def y(v: float) -> float:
         return f.bottom - max(0.0, min(1.0, v)) * f.height
@@ -159,20 +237,23 @@ def rate_band_chart(
             f'y2="{_num(y(tick))}" stroke="{AXIS}" stroke-opacity="0.35"/>'
         )
         parts.append(_label(f.left - 6, y(tick) + 4, percent(tick, 0), anchor="end"))
-    if len(shown) > 1:
-        upper = [f"{_num(x(i))},{_num(y(p.high))}" for i, p in enumerate(shown)]
-        lower = [f"{_num(x(i))},{_num(y(p.low))}" for i, p in reversed(list(enumerate(shown)))]
+    for run in _runs(points, period if dated else None):
+        if len(run) < 2:
+            continue
+        upper = [f"{_num(x(i))},{_num(y(points[i].high))}" for i in run]
+        lower = [f"{_num(x(i))},{_num(y(points[i].low))}" for i in reversed(run)]
         parts.append(
             f'<polygon class="lf-band" points="{" ".join(upper + lower)}" fill="{BAND}" '
             'fill-opacity="0.35" stroke="none"/>'
         )
-        line = " ".join(f"{_num(x(i))},{_num(y(p.rate))}" for i, p in enumerate(shown))
+        line = " ".join(f"{_num(x(i))},{_num(y(points[i].rate))}" for i in run)
         parts.append(
             f'<polyline class="lf-line" points="{line}" fill="none" stroke="{LINE}" '
             'stroke-width="2"/>'
         )
     every = max(1, len(shown) // 8)  # at most about eight x labels
-    for i, p in enumerate(shown):
+    for k, i in enumerate(shown):
+        p = points[i]
         tip = (
             f"{p.label}: {percent(p.rate)} (n = {p.n}, {interval_name} "
             f"{percent(p.low)}{DASH}{percent(p.high)})"
@@ -185,17 +266,18 @@ def rate_band_chart(
             f'<circle cx="{_num(x(i))}" cy="{_num(y(p.rate))}" r="3.5" fill="{LINE}">'
             f"<title>{text(tip)}</title></circle>"
         )
-        if i % every == 0 or i == len(shown) - 1:
+        if k % every == 0 or k == len(shown) - 1:
             parts.append(_label(x(i), f.bottom + 16, p.label))
     parts.append(
         f'<line x1="{_num(f.left)}" y1="{_num(f.bottom)}" x2="{_num(f.right)}" '
         f'y2="{_num(f.bottom)}" stroke="{AXIS}"/>'
     )
+    gaps = "; a gap: no data that period" if dated else ""
     parts.append(
         _label(
             f.left,
             height - 4,
-            f"line: rate; band: {interval_name}; n per point in the tooltip",
+            f"line: rate; band: {interval_name}; n per point in the tooltip{gaps}",
             anchor="start",
             fill_opacity="0.8",
         )
@@ -214,19 +296,42 @@ def bar_chart(
     width: int = 640,
     height: int = 220,
     value_name: str = "tasks",
+    y_label: str | None = None,
 ) -> str:
-    """One bar per ``(label, value)`` (values >= 0), scaled to the largest, the value written
-    above each bar. All values zero (or no bars) gives the empty frame."""
+    """One bar per ``(label, value)`` (values >= 0), the value written above each bar. Without
+    ``y_label`` the bars scale to the largest; with it, a y axis named ``y_label`` with round
+    ticks (``nice_ticks``) and grid lines, the bars scaled to the top tick. All values zero (or
+    no bars) gives the empty frame."""
     if not bars or max(v for _, v in bars) <= 0:
         return _empty(width, height, title, "lf-bar-chart")
     if min(v for _, v in bars) < 0:
         raise ValueError("bar_chart takes values >= 0.")
-    top = max(v for _, v in bars)
-    f = _Frame(left=12, top=18, right=width - 12, bottom=height - 30)
+    ticks = nice_ticks(max(v for _, v in bars)) if y_label else []
+    top = ticks[-1] if ticks else max(v for _, v in bars)
+    left = 12 if not ticks else 28 + max(text_width(_fmt(t)) for t in ticks)
+    f = _Frame(left=left, top=18, right=width - 12, bottom=height - 30)
     slot = f.width / len(bars)
     gap = min(8.0, slot * 0.15)
     parts = _open(width, height, title, "lf-bar-chart")
-    every = max(1, len(bars) // 12)
+    for tick in ticks:
+        ty = f.bottom - f.height * tick / top
+        parts.append(
+            f'<line class="lf-tick" x1="{_num(f.left)}" y1="{_num(ty)}" x2="{_num(f.right)}" '
+            f'y2="{_num(ty)}" stroke="{AXIS}" stroke-opacity="0.35"/>'
+        )
+        parts.append(_label(f.left - 6, ty + 4, _fmt(tick), anchor="end"))
+    if ticks:
+        mid = f.top + f.height / 2
+        parts.append(
+            _label(12, mid, y_label, transform=f"rotate(-90 12 {_num(mid)})", **{"class": "lf-y"})
+        )
+        parts.append(
+            f'<line x1="{_num(f.left)}" y1="{_num(f.top)}" x2="{_num(f.left)}" '
+            f'y2="{_num(f.bottom)}" stroke="{AXIS}"/>'
+        )
+    # At most about twelve x labels, fewer when the labels are long.
+    fit = max(1, int(f.width // max(1.0, max(text_width(b[0]) for b in bars) + 8)))
+    every = max(1, math.ceil(len(bars) / min(12, fit)))
     for i, (label, value) in enumerate(bars):
         h = f.height * value / top
         x0 = f.left + i * slot + gap / 2
@@ -235,7 +340,8 @@ def bar_chart(
             f'height="{_num(h)}" fill="{LINE}">'
             f"<title>{text(f'{label}: {_fmt(value)} {value_name}')}</title></rect>"
         )
-        parts.append(_label(x0 + (slot - gap) / 2, f.bottom - h - 4, _fmt(value)))
+        if not ticks or len(bars) <= 16:  # with an axis, many small numbers only clutter
+            parts.append(_label(x0 + (slot - gap) / 2, f.bottom - h - 4, _fmt(value)))
         if i % every == 0:
             parts.append(_label(x0 + (slot - gap) / 2, f.bottom + 14, label))
     parts.append(
@@ -270,8 +376,15 @@ def stacked_bar_chart(
             if name not in order:
                 order.append(name)
     colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(order)}
-    legend_rows = (len(order) + 3) // 4
-    f = _Frame(left=110, top=10, right=width - 12, bottom=10 + len(groups) * (bar_height + 6))
+    # Group labels and class names are whole: the left margin fits the longest label, the
+    # legend has as many columns as its longest name leaves room for (one per line at worst).
+    left = max(110, 18 + max(text_width(label) for label, _ in groups))
+    if left > width / 2:
+        width = int(2 * left)
+    f = _Frame(left=left, top=10, right=width - 12, bottom=10 + len(groups) * (bar_height + 6))
+    column = 24 + max((text_width(name) for name in order), default=0)
+    columns = max(1, min(4, int(f.width // column)))
+    legend_rows = (len(order) + columns - 1) // columns
     height = int(f.bottom + 12 + legend_rows * 18)
     parts = _open(width, height, title, "lf-stacked-chart")
     for row, (label, counts) in enumerate(groups):
@@ -296,8 +409,8 @@ def stacked_bar_chart(
             )
             x0 += w
     for i, name in enumerate(order):
-        lx = f.left + (i % 4) * (f.width / 4)
-        ly = f.bottom + 12 + (i // 4) * 18
+        lx = f.left + (i % columns) * (f.width / columns)
+        ly = f.bottom + 12 + (i // columns) * 18
         parts.append(
             f'<rect x="{_num(lx)}" y="{_num(ly - 9)}" width="10" height="10" '
             f'fill="{colour[name]}"/>'
@@ -328,12 +441,15 @@ def heatmap(
         raise ValueError("heatmap needs a square matrix with one row and column per class.")
     if k == 0 or not any(any(row) for row in counts):
         return _empty(360, 120, title, "lf-heatmap")
-    label_width = min(140, 14 + 7 * max(len(str(c)) for c in classes))
-    left, top = label_width + 18, 34
-    width = left + k * cell + 12
-    height = top + k * cell + 22
+    # Class names are whole: rows get the longest name's width, column names are slanted
+    # (40 degrees up) with room above for the longest.
+    longest = max(text_width(c) for c in classes)
+    left = longest + 30
+    top = 34 + longest * math.sin(math.radians(40))
+    width = int(left + k * cell + 12 + longest * math.cos(math.radians(40)))
+    height = int(top + k * cell + 22)
     parts = _open(width, height, title, "lf-heatmap")
-    parts.append(_label(left + k * cell / 2, 12, f"{column_name} →"))
+    parts.append(_label(left + k * cell / 2, 12, f"{column_name} →"))  # above the names
     parts.append(
         _label(
             10,
@@ -343,11 +459,14 @@ def heatmap(
         )
     )
     for j, name in enumerate(classes):
-        parts.append(_label(left + j * cell + cell / 2, top - 6, _short(name)))
+        cx, cy = left + j * cell + cell / 2, top - 6
+        parts.append(
+            _label(cx, cy, name, anchor="start", transform=f"rotate(-40 {_num(cx)} {_num(cy)})")
+        )
     for i, name in enumerate(classes):
         total = sum(counts[i])
         y0 = top + i * cell
-        parts.append(_label(left - 6, y0 + cell / 2 + 4, _short(name, 20), anchor="end"))
+        parts.append(_label(left - 6, y0 + cell / 2 + 4, name, anchor="end"))
         for j, count in enumerate(counts[i]):
             share = count / total if total else 0.0
             x0 = left + j * cell
@@ -372,6 +491,65 @@ def heatmap(
     return "".join(parts)
 
 
-def _short(name: object, limit: int = 8) -> str:
-    s = str(name)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+# -- a rate per group with its interval -----------------------------------------------------------
+
+
+def interval_chart(
+    rows: Sequence[tuple[str, RatePoint]],
+    *,
+    title: str,
+    width: int = 640,
+    row_height: int = 26,
+    interval_name: str = "95% CI",
+) -> str:
+    """One line per ``(group label, point)``: the rate as a dot and its interval [low, high] as
+    a whisker on a shared 0 to 100% axis (ticks every 25%), n at the right end. A group
+    without a rate (n = 0) keeps its line, saying "no data". No rows gives the empty frame."""
+    if not rows:
+        return _empty(width, 120, title, "lf-interval-chart")
+    left = 18 + max(text_width(label) for label, _ in rows)
+    right_text = 12 + max(text_width(f"n = {p.n}") for _, p in rows)
+    width = max(width, int(left + right_text + 240))
+    f = _Frame(left=left, top=10, right=width - right_text, bottom=10 + len(rows) * row_height)
+    height = int(f.bottom + 34)
+
+    def x(v: float) -> float:
+        return f.left + max(0.0, min(1.0, v)) * f.width
+
+    parts = _open(width, height, title, "lf-interval-chart")
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(
+            f'<line class="lf-tick" x1="{_num(x(tick))}" y1="{_num(f.top)}" x2="{_num(x(tick))}" '
+            f'y2="{_num(f.bottom)}" stroke="{AXIS}" stroke-opacity="0.35"/>'
+        )
+        parts.append(_label(x(tick), f.bottom + 14, percent(tick, 0)))
+    for row, (label, p) in enumerate(rows):
+        cy = f.top + row * row_height + row_height / 2
+        parts.append(_label(f.left - 8, cy + 4, label, anchor="end"))
+        if p.rate is None or not p.n:
+            parts.append(_label(f.left + 4, cy + 4, "no data", anchor="start", fill_opacity="0.7"))
+            continue
+        tip = (
+            f"{label}: {percent(p.rate)} (n = {p.n}, {interval_name} "
+            f"{percent(p.low)}{DASH}{percent(p.high)})"
+        )
+        parts.append(
+            f'<line class="lf-whisker" x1="{_num(x(p.low))}" y1="{_num(cy)}" '
+            f'x2="{_num(x(p.high))}" y2="{_num(cy)}" stroke="{BAND}" stroke-width="3"/>'
+        )
+        parts.append(
+            f'<circle cx="{_num(x(p.rate))}" cy="{_num(cy)}" r="4" fill="{LINE}">'
+            f"<title>{text(tip)}</title></circle>"
+        )
+        parts.append(_label(f.right + 8, cy + 4, f"n = {p.n}", anchor="start"))
+    parts.append(
+        _label(
+            f.left,
+            height - 4,
+            f"dot: rate; whisker: {interval_name}",
+            anchor="start",
+            fill_opacity="0.8",
+        )
+    )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -193,7 +193,16 @@ def test_scorecard_shows_the_seeded_figures_with_n_and_interval(ops_client, smal
     # Per class and the weekly series (two weeks, 4 of 5 each), with the chart's band.
     assert f"<td>crack</td><td>{EIGHT_OF_TEN}</td>" in page
     assert page.count(f"<td>{FOUR_OF_FIVE}</td>") == 2
-    assert 'class="lf-band"' in page
+    # On a time axis: the two weeks are joined (band and line) only when no week lies between
+    # them (14 days apart, their weeks are one or two weeks apart depending on the weekday).
+    now = timezone.now()
+    weeks = [
+        (now - ago).date() - timedelta(days=(now - ago).weekday())
+        for ago in (timedelta(days=14), timedelta(hours=1))
+    ]
+    adjacent = (weeks[1] - weeks[0]).days == 7
+    assert ('class="lf-band"' in page) == adjacent
+    assert page.count("<circle cx=") >= 2
     assert "Confusion against gold" in page and "Confusion against final labels" in page
     assert "gold crack, answered rust: 2 (20.0% of the row)" in page
     assert "87.0% (one-coin, n = 120 items)" in page
@@ -311,8 +320,13 @@ def test_vendor_comparison_per_vendor_with_n_and_interval(ops_client, small, ven
     html = content(ops_client.get(vendors_url(project)))
     page = main(html)
     assert_no_foreign_assets(html)
-    acme = page.split(vendor_a.name, 1)[1].split("</tr>", 1)[0]
-    internal = page.split("Internal labelers", 1)[1].split("</tr>", 1)[0]
+    chart, table = page.split("<table", 1)
+    acme = table.split(vendor_a.name, 1)[1].split("</tr>", 1)[0]
+    internal = table.split("Internal labelers", 1)[1].split("</tr>", 1)[0]
+    # The chart above the table: Acme's gold accuracy as a dot with its interval (the tooltip
+    # says which), the internal labelers' line says there is no data.
+    assert f"{vendor_a.name}: 80.0% (n = 10, 95% CI" in chart
+    assert chart.count('class="lf-whisker"') == 1 and "no data" in chart
     # Acme: one labeler, 10 labels, 8/10 gold, 10/10 with final, DS 0.87, 10 labels / 30 days.
     assert '<td class="num">1</td><td class="num">10</td>' in acme
     assert f"<td>{EIGHT_OF_TEN}</td>" in acme
