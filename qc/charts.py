@@ -127,6 +127,13 @@ def _empty(width: int, height: int, title: str, css_class: str) -> str:
     return "".join(parts)
 
 
+def _closed(parts: list[str], x: float, y: float, note: str) -> str:
+    """The chart: ``parts``, then the key ``note`` at (x, y), closed."""
+    parts.append(_label(x, y, note, anchor="start", fill_opacity="0.8"))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 @dataclass(frozen=True)
 class _Frame:
     """The plot area inside the margins."""
@@ -273,17 +280,8 @@ def rate_band_chart(
         f'y2="{_num(f.bottom)}" stroke="{AXIS}"/>'
     )
     gaps = "; a gap: no data that period" if dated else ""
-    parts.append(
-        _label(
-            f.left,
-            height - 4,
-            f"line: rate; band: {interval_name}; n per point in the tooltip{gaps}",
-            anchor="start",
-            fill_opacity="0.8",
-        )
-    )
-    parts.append("</svg>")
-    return "".join(parts)
+    note = f"line: rate; band: {interval_name}; n per point in the tooltip{gaps}"
+    return _closed(parts, f.left, height - 4, note)
 
 
 # -- bars ----------------------------------------------------------------------------------------
@@ -542,14 +540,4 @@ def interval_chart(
             f"<title>{text(tip)}</title></circle>"
         )
         parts.append(_label(f.right + 8, cy + 4, f"n = {p.n}", anchor="start"))
-    parts.append(
-        _label(
-            f.left,
-            height - 4,
-            f"dot: rate; whisker: {interval_name}",
-            anchor="start",
-            fill_opacity="0.8",
-        )
-    )
-    parts.append("</svg>")
-    return "".join(parts)
+    return _closed(parts, f.left, height - 4, f"dot: rate; whisker: {interval_name}")
