@@ -6,6 +6,7 @@ rate and interval are."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 from itertools import pairwise
 
@@ -13,9 +14,18 @@ import pytest
 
 from qc import charts
 from qc.charts import RatePoint
-from tests.qc.test_charts import parse, texts
 
 MONDAY = date(2026, 1, 5)
+
+
+def parse(svg: str) -> ET.Element:
+    root = ET.fromstring(svg)  # noqa: S314 (our own output); raises unless well-formed
+    assert root.tag == "svg"
+    return root
+
+
+def texts(root: ET.Element) -> list[str]:
+    return ["".join(el.itertext()) for el in root.iter() if el.tag in ("text", "title")]
 
 
 def week(k: int, rate: float | None = 0.8, n: int = 10) -> RatePoint:
