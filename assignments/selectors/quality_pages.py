@@ -133,7 +133,8 @@ def labeler_scorecard(
     submission that caused it and tell control tasks from real ones. Scoping (who may see whose
     card) is the caller's job. Ten queries at most."""
     now = now or timezone.now()
-    before = start_of_day(now) if own_view else None
+    # The labeler's own day, in their time zone (docs/quality.md, "Time zones").
+    before = start_of_day(now, labeler.timezone) if own_view else None
     return {
         "labeler": {"id": labeler.pk, "public_code": labeler.public_code},
         "project": project_id,
@@ -154,7 +155,7 @@ def labeler_project_scores(
     only projects they worked on. Three queries."""
     now = now or timezone.now()
     rows = quality_facts.labeler_scores_by_project(
-        labeler_id=labeler.pk, before=start_of_day(now), now=now
+        labeler_id=labeler.pk, before=start_of_day(now, labeler.timezone), now=now
     )
     if not rows:
         return []

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import random
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -625,9 +626,18 @@ def _flag(*, labeler: Labeler, assignment_id: int, question: str) -> Flag:
 # -- audit sampling ----------------------------------------------------------------------------
 
 
-def _week_bounds(week_start: date) -> tuple[datetime, datetime]:
-    start = timezone.make_aware(datetime.combine(week_start, time.min))
-    end = timezone.make_aware(datetime.combine(week_start + timedelta(days=7), time.min))
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _week_bounds(week_start: date, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00, wall-clock time in the project's zone (a week
+    with a daylight saving change is 167 or 169 hours long)."""
+    start = datetime.combine(week_start, time.min, tzinfo=zone)
+    end = datetime.combine(week_start + timedelta(days=7), time.min, tzinfo=zone)
     return start, end
 
 
@@ -637,7 +647,8 @@ def audit_sample_week(
     """Send ``project.audit_percent`` % of each labeler's accepted work of one week to review.
 
     A labeler's accepted work that week: their submissions on real tasks of the project whose
-    final answer was decided by consensus in ``[week_start, week_start + 7 days)`` (local time).
+    final answer was decided by consensus in ``[week_start, week_start + 7 days)``, from Monday
+    00:00 in the project's time zone (``Project.timezone``; docs/quality.md, "Time zones").
     For each labeler not yet sampled for that week, ``ceil(percent * count / 100)`` of those
     tasks are picked at random (fewer if not enough remain) into reviews of kind ``audit``,
     skipping tasks already under audit (one audit per task is a constraint: a task two sampled
@@ -653,7 +664,7 @@ def audit_sample_week(
         project = (
             Project.objects.select_for_update(no_key=True)
             .filter(pk=project_id)
-            .only("id", "audit_percent")
+            .only("id", "audit_percent", "timezone")
             .first()
         )
         if project is None:
@@ -661,7 +672,7 @@ def audit_sample_week(
         percent = project.audit_percent
         if percent <= 0:
             return 0
-        start, end = _week_bounds(week_start)
+        start, end = _week_bounds(week_start, _zone(project.timezone))
         rows = (
             Assignment.objects.filter(
                 project_id=project.pk,
@@ -712,14 +723,25 @@ def audit_sample_week(
 
 
 def last_week_start(today: date | None = None) -> date:
-    """The Monday of the week before ``today`` (local date)."""
+    """The Monday of the week before ``today`` (default: today's date in the server's zone)."""
     today = today or timezone.localdate()
     return today - timedelta(days=today.weekday() + 7)
 
 
-def audit_sample_all(*, week_start: date | None = None) -> int:
+def audit_sample_all(*, week_start: date | None = None, now: datetime | None = None) -> int:
     """``audit_sample_week`` for every project with an audit percent, for ``week_start``
-    (default: last week). One transaction per project. Returns the reviews created."""
-    week_start = week_start or last_week_start()
-    ids = Project.objects.filter(audit_percent__gt=0).order_by("id").values_list("id", flat=True)
-    return sum(audit_sample_week(project_id=pk, week_start=week_start) for pk in ids)
+    (default: each project's last complete week — the week before the one ``now`` falls in,
+    in the project's time zone). One transaction per project. Returns the reviews created.
+    The beat job runs it on Mondays at 12:00 UTC, when the previous week has ended in every
+    zone (UTC-12 to UTC+14)."""
+    now = now or timezone.now()
+    projects = (
+        Project.objects.filter(audit_percent__gt=0).order_by("id").values_list("id", "timezone")
+    )
+    return sum(
+        audit_sample_week(
+            project_id=pk,
+            week_start=week_start or last_week_start(timezone.localdate(now, _zone(name))),
+        )
+        for pk, name in projects
+    )

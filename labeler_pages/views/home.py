@@ -184,7 +184,7 @@ def home(request):
         project_rows.append(ProjectRow(standing, reason, _waiting_text(standing.waiting)))
     project_rows.sort(key=lambda row: row.reason is not None)
 
-    as_of = quality_facts.start_of_day(now)
+    as_of = quality_facts.start_of_day(now, labeler.timezone)
     summary = quality_facts.labeler_summary(labeler_id=labeler.pk, before=as_of, now=now)
     earnings = earnings_summary_for(labeler=labeler, now=now)
 

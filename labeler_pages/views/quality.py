@@ -129,7 +129,7 @@ def _check_row(check: GoldCheck, *, names: dict[int, str], form: ContestForm | N
 def _render(request, *, page: int, failed: tuple[int, ContestForm] | None = None, status=200):
     labeler = request.labeler
     now = timezone.now()
-    as_of = quality_facts.start_of_day(now)
+    as_of = quality_facts.start_of_day(now, labeler.timezone)
     scope = {"labeler_id": labeler.pk, "now": now, "before": as_of}
     gold = quality_facts.gold_accuracy(**scope)
     agreement = quality_facts.agreement(**scope)

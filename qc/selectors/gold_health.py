@@ -193,7 +193,7 @@ def gold_check_list_for_labeler(
     item joined for its accepted answers and explanation. Today's checks are held back, as on
     their scorecard (``qc.selectors.quality_facts.start_of_day``): seeing a verdict appear right
     after a submit would tell which task was a control task."""
-    before = start_of_day(now or timezone.now())
+    before = start_of_day(now or timezone.now(), labeler.timezone)
     return (
         GoldCheck.objects.filter(labeler_id=labeler.pk, checked_at__lt=before)
         .select_related("gold_item")

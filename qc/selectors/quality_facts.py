@@ -27,9 +27,10 @@ once their attempt has ended, so a running qualification quiz gives no per-quest
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db.models import Avg, Count, F, IntegerField, Q, QuerySet, Subquery, Sum, Value
@@ -49,12 +50,26 @@ WINDOWS: tuple[tuple[str, int | None], ...] = (
 WEEKS = 12  # the weekly gold-accuracy series for charts covers this many weeks
 
 
-def start_of_day(now: datetime) -> datetime:
+def start_of_day(now: datetime, tz: str | tzinfo | None = None) -> datetime:
     """Where a labeler's own view of their quality facts stops: the start of their current day
-    (local time). Facts recorded since are left out, so a labeler cannot watch a gold count
-    move after a submit and tell a control task from a real one: control tasks must stay
-    indistinguishable from real ones in everything a labeler sees."""
-    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    — midnight in ``tz`` (the labeler's stored ``Labeler.timezone``, an IANA name, for their own
+    scorecard; the server's ``TIME_ZONE`` when None, as for the rules sweep's cut-off; an
+    unknown name is read as UTC). Facts recorded since are left out, so a labeler cannot watch
+    a gold count move after a submit and tell a control task from a real one: control tasks
+    must stay indistinguishable from real ones in everything a labeler sees. Across a daylight
+    saving change the day is 23 or 25 hours long; midnight itself is the wall-clock midnight of
+    the zone (docs/quality.md, "Time zones")."""
+    local = timezone.localtime(now, _zone(tz)) if tz is not None else timezone.localtime(now)
+    return datetime.combine(local.date(), time.min, tzinfo=local.tzinfo)
+
+
+def _zone(tz: str | tzinfo) -> tzinfo:
+    if not isinstance(tz, str):
+        return tz
+    try:
+        return zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
 
 
 def rate(successes: int, n: int, *, key: str = "correct") -> dict[str, Any]:
