@@ -29,7 +29,7 @@ from config.celery import (
 from tests.assignments.factories import make_project
 from tests.factories import make_labeler, token_client
 
-OUR_APPS = ("assignments.", "qc.", "workforce.", "payments.", "health.")
+OUR_APPS = ("assignments.", "qc.", "workforce.", "payments.", "health.", "notifications.")
 
 
 def our_tasks() -> dict[str, object]:
