@@ -24,7 +24,7 @@ import traceback as traceback_module
 from typing import Any
 
 from celery import signals
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from health.models import FailedTask
@@ -112,9 +112,14 @@ def _on_task_failure(
     else:
         trace = ""
     try:
-        if not connection.in_atomic_block:
+        if (
+            isinstance(exception, DatabaseError)
+            and not connection.in_atomic_block
+            and connection.connection is not None
+            and not connection.is_usable()
+        ):
             # A task that failed on a dropped connection leaves it unusable: reconnect.
-            connection.close_if_unusable_or_obsolete()
+            connection.close()
         failed_task_record(
             task_name=name,
             task_id=str(task_id),

@@ -22,6 +22,7 @@ from qc.stats import chi_square_homogeneity
 from tests.assignments.factories import make_project
 from tests.conftest import requires_postgres
 from tests.factories import admin_url, race
+from tests.qc.factories import rule_form
 
 pytestmark = pytest.mark.django_db
 
@@ -340,3 +341,22 @@ def test_the_project_quality_page_shows_its_drift_events(ops_client):
     assert page.status_code == 200 and "Drift events" in page.text
     assert admin_url(DriftEvent, "change", event.pk) in page.text
     assert f"{event.p_value:.2g}" in page.text and "warn (drift warn)" in page.text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "text"),
+    [
+        ({"metric": "label_drift", "action": "suspend", "threshold": "0.010"}, "warns or pauses"),
+        ({"action": "pause_project"}, "for label-drift rules only"),
+    ],
+)
+def test_the_rules_admin_shows_the_drift_field_errors(ops_client, overrides, text):
+    project = make_project(tasks=0)
+    form = rule_form(project_id=project.pk, **overrides)
+    response = ops_client.post(reverse("admin:qc_qualityrule_add"), form)
+    assert response.status_code == 200 and text in response.text
+    assert not QualityRule.objects.exists()
+    form = rule_form(project_id=project.pk, metric="label_drift", action="pause_project")
+    form["threshold"] = "0.010"
+    assert ops_client.post(reverse("admin:qc_qualityrule_add"), form).status_code == 302
+    assert QualityRule.objects.get().action == "pause_project"
