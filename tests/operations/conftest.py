@@ -28,7 +28,8 @@ def world(db):
 
 @pytest.fixture
 def ops(ops_user):
-    """The ops manager, with the view permission of failed tasks as well."""
+    """The ops manager, also granted the view permission of failed tasks directly, so these
+    tests do not hang on which apps the group's permissions cover (workforce.roles_setup)."""
     grant(ops_user, "health.view_failedtask")
     return ops_user
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from assignments.models import Review
+from assignments.models import DriftEvent, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -148,6 +148,8 @@ def test_drift_expiring_and_failed(ops_admin, world):
     assert drift["total"].value == 1
     (event,) = drift["rows"]
     assert event["p_value"] == "1.5e-07" and event["project"] == "Pole inspection 1"
+    assert count_of(ops_admin, drift["total"]) == 1
+    assert event["url"] == f"/admin/assignments/driftevent/{event_pk(world)}/change/"
     assert expiring["total"].value == 1
     (grant,) = expiring["rows"]
     assert grant["person"] == f"Ana Silva ({world.labelers[0].public_code})"
@@ -158,6 +160,13 @@ def test_drift_expiring_and_failed(ops_admin, world):
         ("assignments.tasks.consensus_sweep", 1),
         ("notifications.tasks.webhook_send_1", 1),
     ]
+    assert count_of(ops_admin, failed["total"]) == 2
+    for group in failed["rows"]:
+        assert count_of(ops_admin, group["n"]) == 1, group["task_name"]
+
+
+def event_pk(world) -> int:
+    return DriftEvent.objects.get(project=world.projects[0], acknowledged_at__isnull=True).pk
 
 
 def test_every_figure_on_the_page_is_a_working_link(ops_admin, world):
