@@ -368,6 +368,8 @@ SPECTACULAR_SETTINGS = {
         "LedgerLineKindEnum": "payments.models.LedgerLine.Kind",
         "LedgerLineBasisEnum": "payments.models.LedgerLine.Basis",
         "PaidItemKindEnum": "payments.models.PaidItem.Kind",
+        "WebhookDeliveryStatusEnum": "notifications.models.WebhookDelivery.Status",
+        "NotificationEventEnum": "notifications.models.Event",
     },
 }
 

@@ -21,7 +21,9 @@ from workforce.permissions import OPS_OR_VENDOR_MANAGER
 # -- preferences -------------------------------------------------------------------------------
 
 
-class PreferencesSerializer(StrictSerializer):
+class NotificationPreferences(StrictSerializer):
+    """The caller's e-mail choices, one boolean per event type."""
+
     events = serializers.DictField(
         child=serializers.BooleanField(),
         help_text="Event type → whether to e-mail it. GET lists every event the caller may "
@@ -33,13 +35,13 @@ class PreferencesSerializer(StrictSerializer):
 class MyNotificationsApi(APIView):
     """The caller's own e-mail preferences: every event is on until turned off."""
 
-    @extend_schema(responses=PreferencesSerializer)
+    @extend_schema(responses=NotificationPreferences)
     def get(self, request):
         return Response({"events": services.preferences_get(user=request.user)})
 
-    @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
+    @extend_schema(request=NotificationPreferences, responses=NotificationPreferences)
     def put(self, request):
-        data = parse_input(PreferencesSerializer, request.data)
+        data = parse_input(NotificationPreferences, request.data)
         choices = services.preferences_set(user=request.user, choices=data["events"])
         return Response({"events": choices})
 
@@ -47,7 +49,7 @@ class MyNotificationsApi(APIView):
 # -- webhook endpoints -------------------------------------------------------------------------
 
 
-class EndpointOut(serializers.ModelSerializer):
+class WebhookEndpointOut(serializers.ModelSerializer):
     vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS))
 
@@ -65,16 +67,16 @@ class EndpointOut(serializers.ModelSerializer):
         ]
 
 
-class EndpointWithSecretOut(EndpointOut):
+class WebhookEndpointWithSecretOut(WebhookEndpointOut):
     secret = serializers.CharField(
         help_text="The signing secret. Shown only in this answer: keep it; rotate to get a new one."
     )
 
-    class Meta(EndpointOut.Meta):
-        fields = [*EndpointOut.Meta.fields, "secret"]
+    class Meta(WebhookEndpointOut.Meta):
+        fields = [*WebhookEndpointOut.Meta.fields, "secret"]
 
 
-class EndpointIn(StrictSerializer):
+class WebhookEndpointIn(StrictSerializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WEBHOOK_EVENTS),
@@ -86,7 +88,7 @@ class EndpointIn(StrictSerializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class EndpointCreateIn(EndpointIn):
+class WebhookEndpointCreateIn(WebhookEndpointIn):
     vendor = serializers.SlugField(
         required=False,
         help_text="The vendor's slug: required for ops and for a manager of several vendors.",
@@ -98,17 +100,17 @@ class WebhookListCreateApi(generics.ListAPIView):
     secret once."""
 
     permission_classes = OPS_OR_VENDOR_MANAGER
-    serializer_class = EndpointOut
+    serializer_class = WebhookEndpointOut
 
     def get_queryset(self):
         return selectors.webhook_endpoint_list_for(actor=self.request.user)
 
-    @extend_schema(request=EndpointCreateIn, responses={201: EndpointWithSecretOut})
+    @extend_schema(request=WebhookEndpointCreateIn, responses={201: WebhookEndpointWithSecretOut})
     def post(self, request):
-        data = parse_input(EndpointCreateIn, request.data)
+        data = parse_input(WebhookEndpointCreateIn, request.data)
         vendor = _vendor_for(request.user, data.pop("vendor", None))
         endpoint = services.webhook_endpoint_create(actor=request.user, vendor=vendor, **data)
-        return Response(EndpointWithSecretOut(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(WebhookEndpointWithSecretOut(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 def _vendor_for(user, slug: str | None) -> Vendor:
@@ -130,19 +132,19 @@ def _vendor_for(user, slug: str | None) -> Vendor:
 class WebhookDetailApi(APIView):
     permission_classes = OPS_OR_VENDOR_MANAGER
 
-    @extend_schema(responses=EndpointOut)
+    @extend_schema(responses=WebhookEndpointOut)
     def get(self, request, pk: int):
         endpoint = selectors.webhook_endpoint_get_for(actor=request.user, pk=pk)
-        return Response(EndpointOut(endpoint).data)
+        return Response(WebhookEndpointOut(endpoint).data)
 
-    @extend_schema(request=EndpointIn, responses=EndpointOut)
+    @extend_schema(request=WebhookEndpointIn, responses=WebhookEndpointOut)
     def patch(self, request, pk: int):
         endpoint = selectors.webhook_endpoint_get_for(actor=request.user, pk=pk)
-        data = parse_input(EndpointIn, request.data, partial=True)
+        data = parse_input(WebhookEndpointIn, request.data, partial=True)
         endpoint = services.webhook_endpoint_update(
             actor=request.user, endpoint=endpoint, data=data
         )
-        return Response(EndpointOut(endpoint).data)
+        return Response(WebhookEndpointOut(endpoint).data)
 
     @extend_schema(responses={204: OpenApiResponse(description="Deleted, with its log.")})
     def delete(self, request, pk: int):
@@ -160,19 +162,19 @@ class WebhookRotateSecretApi(APIView):
         request={
             "application/json": {"type": "object", "properties": {}, "additionalProperties": False}
         },
-        responses=EndpointWithSecretOut,
+        responses=WebhookEndpointWithSecretOut,
     )
     def post(self, request, pk: int):
         endpoint = selectors.webhook_endpoint_get_for(actor=request.user, pk=pk)
         parse_input(StrictSerializer, request.data)
         endpoint = services.webhook_endpoint_rotate_secret(actor=request.user, endpoint=endpoint)
-        return Response(EndpointWithSecretOut(endpoint).data)
+        return Response(WebhookEndpointWithSecretOut(endpoint).data)
 
 
 # -- deliveries --------------------------------------------------------------------------------
 
 
-class AttemptOut(serializers.Serializer):
+class WebhookAttemptOut(serializers.Serializer):
     number = serializers.IntegerField()
     started_at = serializers.DateTimeField()
     duration_ms = serializers.IntegerField()
@@ -181,7 +183,7 @@ class AttemptOut(serializers.Serializer):
     next_attempt_at = serializers.DateTimeField(allow_null=True)
 
 
-class DeliveryOut(serializers.ModelSerializer):
+class WebhookDeliveryOut(serializers.ModelSerializer):
     endpoint = serializers.IntegerField(source="endpoint_id")
     vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     url = serializers.CharField(source="endpoint.url")
@@ -205,19 +207,19 @@ class DeliveryOut(serializers.ModelSerializer):
         ]
 
 
-class DeliveryDetailOut(DeliveryOut):
+class WebhookDeliveryDetailOut(WebhookDeliveryOut):
     body = serializers.CharField(help_text="The JSON body sent, byte for byte.")
     tries = serializers.SerializerMethodField(help_text="Every attempt, first first.")
 
-    class Meta(DeliveryOut.Meta):
-        fields = [*DeliveryOut.Meta.fields, "body", "tries"]
+    class Meta(WebhookDeliveryOut.Meta):
+        fields = [*WebhookDeliveryOut.Meta.fields, "body", "tries"]
 
-    @extend_schema_field(AttemptOut(many=True))
+    @extend_schema_field(WebhookAttemptOut(many=True))
     def get_tries(self, obj: WebhookDelivery) -> list[dict]:
-        return AttemptOut(selectors.webhook_attempts(delivery=obj), many=True).data
+        return WebhookAttemptOut(selectors.webhook_attempts(delivery=obj), many=True).data
 
 
-class DeliveryFilter(django_filters.FilterSet):
+class WebhookDeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
     event = django_filters.ChoiceFilter(choices=Event.choices)
     endpoint = django_filters.NumberFilter(field_name="endpoint_id")
@@ -231,8 +233,8 @@ class WebhookDeliveryListApi(generics.ListAPIView):
     """The delivery log of the caller's vendors' endpoints (ops: all), newest first."""
 
     permission_classes = OPS_OR_VENDOR_MANAGER
-    serializer_class = DeliveryOut
-    filterset_class = DeliveryFilter
+    serializer_class = WebhookDeliveryOut
+    filterset_class = WebhookDeliveryFilter
 
     def get_queryset(self):
         return selectors.webhook_delivery_list_for(actor=self.request.user)
@@ -241,7 +243,7 @@ class WebhookDeliveryListApi(generics.ListAPIView):
 class WebhookDeliveryDetailApi(APIView):
     permission_classes = OPS_OR_VENDOR_MANAGER
 
-    @extend_schema(responses=DeliveryDetailOut)
+    @extend_schema(responses=WebhookDeliveryDetailOut)
     def get(self, request, pk: int):
         delivery = selectors.webhook_delivery_get_for(actor=request.user, pk=pk)
-        return Response(DeliveryDetailOut(delivery).data)
+        return Response(WebhookDeliveryDetailOut(delivery).data)
