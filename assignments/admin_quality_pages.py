@@ -42,6 +42,7 @@ from django.utils.safestring import SafeString, mark_safe
 from assignments.admin_drift import drift_event_rows
 from assignments.models import Assignment, Batch, Project
 from assignments.selectors import quality_pages
+from assignments.selectors.active_time import active_time_row, vendor_active_time
 from config.admin import person_label
 from qc import charts
 from qc.charts import DASH, percent
@@ -552,29 +553,18 @@ class QualityDashboardsMixin:
         form = VendorFilter(request.GET or None, projects=projects)
         project_id = _cleaned(form, "project")
         now = timezone.now()
-        rows = quality_facts.vendor_comparison(project_id=project_id, now=now)
         work = _vendor_throughput(project_id=project_id, now=now)
+        times = vendor_active_time(project_id=project_id, before=now)
+        rows = quality_facts.vendor_comparison(
+            project_id=project_id, now=now, with_vendors={*work, *times}
+        )
         by_vendor = {row["vendor_id"]: row for row in rows}
-        for vendor_id, w in work.items():
-            if vendor_id not in by_vendor:  # labels submitted, nothing graded or decided yet
-                empty = quality_facts.rate(0, 0)
-                by_vendor[vendor_id] = {
-                    "vendor_id": vendor_id,
-                    "vendor_name": w["vendor_name"] or quality_facts.INTERNAL,
-                    "labelers_checked": 0,
-                    "labelers_decided": 0,
-                    "gold_last_30_days": empty,
-                    "gold_all_time": empty,
-                    "pairwise": quality_facts.rate(0, 0, key="agreeing"),
-                    "with_final": quality_facts.rate(0, 0, key="agreeing"),
-                    "estimated_labelers": 0,
-                    "mean_estimated_accuracy": None,
-                }
         vendors = []
         for vendor_id, row in sorted(
             by_vendor.items(), key=lambda kv: (kv[0] is None, kv[1]["vendor_name"])
         ):
             w = work.get(vendor_id, {})
+            t = times.get(vendor_id) or active_time_row()
             mean = row["mean_estimated_accuracy"]
             vendors.append(
                 {
@@ -594,6 +584,14 @@ class QualityDashboardsMixin:
                     ),
                     "per_day": f"{w.get('per_day', 0.0):.1f}",
                     "active": duration_text(w.get("active_seconds", 0)),
+                    # Active time by activity (assignments.selectors.active_time).
+                    "review_hours": f"{t['review_hours']:.2f}",
+                    "quiz_hours": f"{t['quiz_hours']:.2f}",
+                    "seconds_per_label": (
+                        f"{t['seconds_per_label']:.0f} s"
+                        if t["seconds_per_label"] is not None
+                        else DASH
+                    ),
                 }
             )
         context = {

@@ -12,7 +12,8 @@ Who sees what (docs/quality.md):
   aggregates, but only their own labelers in the per-labeler table, and other labelers shown
   as null in the pairs; labelers: 403 (they see the project, not its quality page).
 * ``GET /vendor-comparison/`` — qc's vendor comparison, routed here so that ``?project=`` is
-  checked like the scorecards' (qc may not import projects).
+  checked like the scorecards' (qc may not import projects), with each vendor's active time
+  (labeling, reviewing, quizzes; ``assignments.selectors.active_time``).
 
 All take ``?project=`` (the scorecards) to narrow to one project the caller may see (404
 otherwise).
@@ -21,13 +22,15 @@ otherwise).
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assignments.selectors import project_get_for
 from assignments.selectors import quality_pages as selectors
+from assignments.selectors.active_time import active_time_row, vendor_active_time
 from config.api import labeler_of
 from config.errors import Forbidden
 from qc.api import scores as scores_api
@@ -39,6 +42,7 @@ from qc.api.scores import (
     project_filter,
     windows_out,
 )
+from qc.selectors import quality_facts
 from workforce.selectors import is_ops, labeler_get_for, managed_vendor_ids
 
 # -- output ------------------------------------------------------------------------------------
@@ -173,11 +177,58 @@ def _project_id(request) -> int | None:
     return project_id
 
 
+class ActiveTimeOut(serializers.Serializer):
+    labeling_hours = serializers.FloatField()
+    review_hours = serializers.FloatField()
+    quiz_hours = serializers.FloatField(help_text="Over all quizzes, whatever ?project= says.")
+    timed_labels = serializers.IntegerField(help_text="Submissions with an active time.")
+    seconds_per_label = serializers.FloatField(allow_null=True)
+
+
+class VendorComparisonWithTimeOut(scores_api.VendorComparisonOut):
+    active_time = ActiveTimeOut()
+
+
 class VendorComparisonApi(scores_api.VendorComparisonApi):
-    """qc's vendor comparison, with ``?project=`` checked like the scorecards' (404)."""
+    """qc's vendor comparison, with ``?project=`` checked like the scorecards' (404), and each
+    listed vendor's active time (``assignments.selectors.active_time``), scoped as qc's rows
+    are: a vendor manager's figures stop at the start of the day."""
 
     def project_id(self, request) -> int | None:
-        return _project_id(request)
+        self.checked_project_id = _project_id(request)
+        return self.checked_project_id
+
+    @extend_schema(
+        parameters=[PROJECT_PARAMETER],
+        responses={
+            200: VendorComparisonWithTimeOut(many=True),
+            404: OpenApiResponse(description="not_found: no such project for the caller"),
+        },
+    )
+    def get(self, request):
+        response = super().get(request)
+        ops = is_ops(request.user)
+        vendor_ids = None if ops else managed_vendor_ids(request.user)
+        if vendor_ids is not None and not vendor_ids:
+            return response  # qc's empty list: not a vendor's manager
+        times = vendor_active_time(
+            vendor_ids=vendor_ids,
+            project_id=self.checked_project_id,
+            before=None if ops else quality_facts.start_of_day(timezone.now()),
+        )
+        rows = list(response.data)
+        listed = {row["vendor_id"] for row in rows}
+        # A vendor with timed work but no quality fact yet (labels not decided) is listed too.
+        padding = quality_facts.vendor_comparison_empty_rows(v for v in times if v not in listed)
+        if padding:
+            rows += scores_api.VendorComparisonOut(padding, many=True).data
+            rows.sort(key=lambda row: (row["vendor_id"] is None, row["vendor_name"]))
+        for row in rows:
+            row["active_time"] = ActiveTimeOut(
+                times.get(row["vendor_id"]) or active_time_row()
+            ).data
+        response.data = rows
+        return response
 
 
 class LabelerScorecardApi(APIView):

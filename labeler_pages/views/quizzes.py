@@ -262,6 +262,16 @@ def _answer_words(answer) -> str:
     return str(answer) if answer not in (None, "") else _("(none)")
 
 
+def _posted_active_seconds(request) -> int | None:
+    """The page's measure of active time on the question (quiz.js), or None when it sent none
+    or something that is not a whole number in range (the service then counts the wall time)."""
+    raw = request.POST.get("active_seconds", "")
+    if not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if value <= quiz_services.MAX_ACTIVE_SECONDS else None
+
+
 @require_POST
 @labeler_page
 def attempt_answer(request, pk: int):
@@ -278,7 +288,11 @@ def attempt_answer(request, pk: int):
     try:
         answer = answer_from_form(request.POST, answer_type=found.quiz.gold_set.answer_type)
         outcome = quiz_services.quiz_attempt_answer(
-            actor=request.user, attempt=found, question_id=question_id, answer=answer
+            actor=request.user,
+            attempt=found,
+            question_id=question_id,
+            answer=answer,
+            active_seconds=_posted_active_seconds(request),
         )
     except NotFound:
         raise Http404 from None

@@ -300,6 +300,13 @@ class AnswerIn(StrictSerializer):
         help_text="A label (single choice), a list of labels (multiple choice) or a list of "
         '{"label", "x", "y", "w", "h"} boxes.'
     )
+    active_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=services.MAX_ACTIVE_SECONDS,
+        required=False,
+        help_text="Seconds the labeler actively worked on the question, as the client "
+        "measured; clamped to the time since the question was served.",
+    )
 
 
 class QualificationGrantIn(StrictSerializer):
@@ -446,6 +453,7 @@ class AttemptAnswerApi(APIView):
             attempt=attempt,
             question_id=data["question"],
             answer=data["answer"],
+            active_seconds=data.get("active_seconds"),
         )
         body: dict[str, Any] = {"question": outcome.question_id}
         if outcome.feedback is not None:

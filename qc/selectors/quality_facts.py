@@ -511,13 +511,16 @@ def vendor_comparison(
     project_id: int | None = None,
     before: datetime | None = None,
     now: datetime | None = None,
+    with_vendors: Iterable[int | None] = (),
 ) -> list[dict[str, Any]]:
     """Quality per vendor (and one row for internal labelers when ``vendor_ids`` is None — ops'
     view): how many labelers have gold checks and decided answers, gold accuracy over the last
     30 days and all time, pairwise and final agreement (all time), the mean Dawid-Skene accuracy
     over the vendor's estimated labelers with how many there are. Pooled over the vendor's
     answers: a vendor's gold rate is its checks' rate, so prolific labelers weigh more.
-    ``before`` leaves out facts recorded from then on, as in ``labeler_score_table``. Four
+    ``before`` leaves out facts recorded from then on, as in ``labeler_score_table``.
+    ``with_vendors``: vendor ids (None: internal) that get a row even without any fact — the
+    caller has other figures of theirs (labels, active time); the caller scopes them. Four
     grouped queries."""
     now = now or timezone.now()
     since = now - timedelta(days=30)
@@ -537,17 +540,7 @@ def vendor_comparison(
 
     def entry(vendor_id: int | None) -> dict[str, Any]:
         if vendor_id not in rows:
-            rows[vendor_id] = {
-                "vendor_id": vendor_id,
-                "labelers_checked": 0,
-                "labelers_decided": 0,
-                "gold_last_30_days": rate(0, 0),
-                "gold_all_time": rate(0, 0),
-                "pairwise": rate(0, 0, key="agreeing"),
-                "with_final": rate(0, 0, key="agreeing"),
-                "estimated_labelers": 0,
-                "mean_estimated_accuracy": None,
-            }
+            rows[vendor_id] = _vendor_row(vendor_id)
         return rows[vendor_id]
 
     for row in (
@@ -591,6 +584,35 @@ def vendor_comparison(
         e = entry(row["vendor"])
         e["estimated_labelers"] = row["labelers"]
         e["mean_estimated_accuracy"] = row["mean"]
+    for vendor_id in with_vendors:
+        entry(vendor_id)
+    return _named(rows)
+
+
+def vendor_comparison_empty_rows(vendor_ids: Iterable[int | None]) -> list[dict[str, Any]]:
+    """Rows of ``vendor_comparison`` for vendors without any quality fact (all counts zero),
+    named, in its order: for a caller listing vendors by other figures too (active time). One
+    query (the names), none for an empty list."""
+    ids = list(vendor_ids)
+    return _named({vendor_id: _vendor_row(vendor_id) for vendor_id in ids}) if ids else []
+
+
+def _vendor_row(vendor_id: int | None) -> dict[str, Any]:
+    return {
+        "vendor_id": vendor_id,
+        "labelers_checked": 0,
+        "labelers_decided": 0,
+        "gold_last_30_days": rate(0, 0),
+        "gold_all_time": rate(0, 0),
+        "pairwise": rate(0, 0, key="agreeing"),
+        "with_final": rate(0, 0, key="agreeing"),
+        "estimated_labelers": 0,
+        "mean_estimated_accuracy": None,
+    }
+
+
+def _named(rows: dict[int | None, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``vendor_name`` (internal labelers last), sorted by it. One query."""
     names = dict(
         Vendor.objects.filter(pk__in=[v for v in rows if v is not None]).values_list("pk", "name")
     )

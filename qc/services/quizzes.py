@@ -33,7 +33,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,6 +54,10 @@ A = QuizAttempt.Status
 End = QuizAttempt.EndReason
 
 MAX_ANSWER_BYTES = 64 * 1024
+# A quiz answer's measured active time is accepted up to this (more is a 400) and clamped to the
+# wall time since the question was served; unmeasured, that wall time counts up to the cap.
+MAX_ACTIVE_SECONDS = 86_400
+QUESTION_ACTIVE_CAP_SECONDS = 900
 SCORE_PLACES = Decimal("0.0001")
 
 # How a quiz is taken and what passing it grants: part of QUIZ_FIELDS, and what the API's quiz
@@ -439,6 +443,7 @@ def quiz_attempt_answer(
     attempt: QuizAttempt,
     question_id: int,
     answer: Any,
+    active_seconds: int | None = None,
     now: datetime | None = None,
 ) -> AnswerOutcome:
     """Record ``actor``'s answer to one question of their attempt, grade it, and end the
@@ -446,6 +451,11 @@ def quiz_attempt_answer(
 
     Questions are answered in order: ``question_id`` must be the first unanswered one. An
     answer, once written, is locked. Locks the labeler's row, then the attempt's.
+
+    ``active_seconds``: the labeler's active time on the question as their client measured it,
+    clamped to the wall time since the question was served (the previous answer, or the
+    attempt's start for the first); without it, that wall time capped at
+    ``QUESTION_ACTIVE_CAP_SECONDS`` (a page left open is not work). Recorded on the question.
 
     Raises NotFound (not the actor's attempt), InvalidInput (a malformed answer, on ``answer``;
     a question that is not this attempt's or not the current one, on ``question``), Conflict
@@ -474,14 +484,31 @@ def quiz_attempt_answer(
                 code="labeler_inactive",
             )
         else:
-            outcome = _answer_locked(locked, question_id, canonical, now=now)
+            outcome = _answer_locked(
+                locked, question_id, canonical, now=now, active_seconds=active_seconds
+            )
     if refusal is not None:
         raise refusal
     return outcome
 
 
+def question_active_seconds(*, served_at: datetime, measured: int | None, now: datetime) -> int:
+    """A quiz answer's active seconds: the client's measure, never more than the wall time
+    since the question was served; nothing measured → that wall time, at most
+    ``QUESTION_ACTIVE_CAP_SECONDS``. Pure."""
+    wall = max(int((now - served_at).total_seconds()), 0)
+    if measured is None:
+        return min(wall, QUESTION_ACTIVE_CAP_SECONDS)
+    return min(max(int(measured), 0), wall)
+
+
 def _answer_locked(
-    attempt: QuizAttempt, question_id: int, canonical: Any, *, now: datetime
+    attempt: QuizAttempt,
+    question_id: int,
+    canonical: Any,
+    *,
+    now: datetime,
+    active_seconds: int | None = None,
 ) -> AnswerOutcome:
     quiz = attempt.quiz
     question = (
@@ -496,14 +523,17 @@ def _answer_locked(
             _("This question is already answered; the first answer stands."),
             code="already_answered",
         )
-    current = (
-        AttemptQuestion.objects.filter(attempt_id=attempt.pk, answered_at__isnull=True)
-        .order_by("position")
-        .values_list("pk", flat=True)
-        .first()
+    # One query: the current question (the first unanswered position) and when it was served
+    # (the latest answer so far).
+    state = AttemptQuestion.objects.filter(attempt_id=attempt.pk).aggregate(
+        current=Min("position", filter=Q(answered_at__isnull=True)),
+        served_at=Max("answered_at"),
     )
-    if current != question.pk:
+    if state["current"] != question.position:
         raise InvalidInput(fields={"question": [_("Answer the current question first.")]})
+    active = question_active_seconds(
+        served_at=state["served_at"] or attempt.started_at, measured=active_seconds, now=now
+    )
 
     item = question.gold_item
     correct = grade(
@@ -513,7 +543,7 @@ def _answer_locked(
         float(quiz.gold_set.iou_threshold),
     )
     written = AttemptQuestion.objects.filter(pk=question.pk, answered_at__isnull=True).update(
-        answer=canonical, is_correct=correct, answered_at=now
+        answer=canonical, is_correct=correct, answered_at=now, active_seconds=active
     )
     if not written:  # cannot happen under the attempt lock; the guard is the backstop
         raise Conflict(

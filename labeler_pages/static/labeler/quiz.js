@@ -70,3 +70,36 @@ window.addEventListener("pageshow", (event) => {
   if (!event.persisted) return;
   for (const form of document.querySelectorAll("form[data-submit-once]")) delete form.dataset.sent;
 });
+
+// Active time on the question (docs/quality.md, "Active time"): seconds the page was visible
+// and the labeler had touched it within the last minute, sent with the answer. The server keeps
+// it only up to the time since the question was served; without this script it counts that
+// time itself, capped.
+const activeField = document.querySelector("[data-active-seconds]");
+if (activeField) {
+  const IDLE_MS = 60_000;
+  let activeMs = 0;
+  let last = performance.now();
+  let lastInput = last;
+  const tick = () => {
+    const now = performance.now();
+    if (document.visibilityState === "visible" && now - lastInput < IDLE_MS) activeMs += now - last;
+    last = now;
+  };
+  for (const type of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"]) {
+    document.addEventListener(
+      type,
+      () => {
+        tick();
+        lastInput = performance.now();
+      },
+      { passive: true },
+    );
+  }
+  document.addEventListener("visibilitychange", tick);
+  setInterval(tick, 1000);
+  activeField.form.addEventListener("submit", () => {
+    tick();
+    activeField.value = String(Math.round(activeMs / 1000));
+  });
+}
