@@ -187,3 +187,12 @@ def test_empty_world_says_so(ops_admin):
     assert "No gold item quarantined or contested." in html
     assert "No qualification expires in the next 14 days." in html
     assert "No failed background task waiting for a retry." in html
+
+
+def test_the_landing_holds_no_script_and_no_outside_address(ops_admin, world):
+    html = landing(ops_admin).content.decode()
+    section = html[html.index('<section class="lf-landing"') : html.index('<div class="lf-below">')]
+    assert "<svg" in section  # the charts are inline
+    assert "<script" not in section
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", section)
+    assert '<link rel="stylesheet" href="/static/operations/landing.css">' in html
