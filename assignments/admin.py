@@ -628,7 +628,7 @@ class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin
     list_display = (
         "id",
         "project",
-        "batch_id",
+        "batch_number",
         "external_id",
         "state",
         "slots",
@@ -734,7 +734,13 @@ class TaskAdmin(LargeTableMixin, NeverDeletedMixin, ServiceFormAdminMixin, admin
         )
         return format_html("<ul>{}</ul>", lines) if lines else "—"
 
-    @admin.display(description="submitted / target")
+    empty_value_display = "—"
+
+    @admin.display(description="batch", ordering="batch_id")
+    def batch_number(self, obj: Task) -> str:
+        return "—" if obj.batch_id is None else str(obj.batch_id)
+
+    @admin.display(description="answers")
     def slots(self, obj: Task) -> str:
         return f"{obj.submitted} / {obj.target}" if obj.gold_item_id is None else "control"
 
@@ -905,7 +911,7 @@ class ProjectRefitAdmin(ReadOnlyAdmin):
 RECENT_ASSIGNMENTS = 20
 
 
-@labeler_panel("Recent assignments", order=10)
+@labeler_panel("Recent assignments", order=20, wide=True)
 def recent_assignments_panel(request, labeler):
     """The labeler's last 20 assignments, newest lease first, each linked (one query)."""
     rows = [

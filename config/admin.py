@@ -53,6 +53,11 @@ from config.uploads import ImportInvalid, format_from_name
 
 CONFIRMATION_TEMPLATE = "admin/reason_confirmation.html"
 
+# The lists are the admin's working pages: at 1400 px the app list Django keeps open on the
+# left of every page would take a third of the width from their columns (the index and the
+# breadcrumbs reach every list). Set here, where every app's admin module looks for its helpers.
+admin.site.enable_nav_sidebar = False
+
 # -- read-only records ----------------------------------------------------------------------------
 
 

@@ -388,11 +388,13 @@ class LabelerQualificationInline(ReadOnlyInline):
 @dataclass(frozen=True)
 class LabelerPanel:
     """A read-only panel of the labeler's page: ``render(request, labeler)`` returns its HTML
-    (escaped, e.g. by ``format_html``) in a constant number of queries."""
+    (escaped, e.g. by ``format_html``) in a constant number of queries; ``wide`` panels take
+    the page's width, the others half of it."""
 
     title: str
     render: Callable[[HttpRequest, Labeler], SafeString]
     order: int
+    wide: bool = False
 
 
 # The records of the apps above workforce (quiz attempts and rule firings in qc, assignments and
@@ -401,13 +403,13 @@ class LabelerPanel:
 LABELER_PANELS: list[LabelerPanel] = []
 
 
-def labeler_panel(title: str, *, order: int = 50) -> Callable:
+def labeler_panel(title: str, *, order: int = 50, wide: bool = False) -> Callable:
     """Decorator: add ``render(request, labeler)`` as a panel of the labeler's page, panels in
     ``order``."""
 
     def register(render: Callable[[HttpRequest, Labeler], SafeString]) -> Callable:
         if not any(p.title == title for p in LABELER_PANELS):  # a module imported twice
-            LABELER_PANELS.append(LabelerPanel(title, render, order))
+            LABELER_PANELS.append(LabelerPanel(title, render, order, wide))
             LABELER_PANELS.sort(key=lambda p: p.order)
         return render
 
@@ -690,7 +692,7 @@ class LabelerAdmin(
         if labeler is not None:
             context["subtitle"] = person_label(labeler)
             context["labeler_panels"] = [
-                (p.title, p.render(request, labeler)) for p in LABELER_PANELS
+                (p.title, p.render(request, labeler), p.wide) for p in LABELER_PANELS
             ]
             if self.has_change_permission(request, labeler):
                 context["status_buttons"] = [

@@ -211,7 +211,7 @@ class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
 PANEL_ROWS = 20
 
 
-@labeler_panel("Quiz attempts", order=20)
+@labeler_panel("Quiz attempts", order=30)
 def quiz_attempts_panel(request, labeler):
     """The labeler's latest quiz attempts (one query)."""
     attempts = list(

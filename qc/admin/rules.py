@@ -314,7 +314,7 @@ class RuleFiringAdmin(ProjectNamesMixin, ConfirmationActionsMixin, ReadOnlyAdmin
 PANEL_ROWS = 20
 
 
-@labeler_panel("Rule firings", order=30)
+@labeler_panel("Rule firings", order=10)
 def rule_firings_panel(request, labeler):
     """The labeler's latest rule firings (two queries: the firings, their projects' names)."""
     firings = list(
