@@ -274,7 +274,11 @@ def rate_band_chart(
             f"<title>{text(tip)}</title></circle>"
         )
         if k % every == 0 or k == len(shown) - 1:
-            parts.append(_label(x(i), f.bottom + 16, p.label))
+            # A label at the right edge ends there instead of running off the chart.
+            if x(i) + text_width(p.label) / 2 > width - 2:
+                parts.append(_label(x(i) + 4, f.bottom + 16, p.label, anchor="end"))
+            else:
+                parts.append(_label(x(i), f.bottom + 16, p.label))
     parts.append(
         f'<line x1="{_num(f.left)}" y1="{_num(f.bottom)}" x2="{_num(f.right)}" '
         f'y2="{_num(f.bottom)}" stroke="{AXIS}"/>'
