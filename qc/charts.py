@@ -448,7 +448,10 @@ def heatmap(
     longest = max(text_width(c) for c in classes)
     left = longest + 30
     top = 34 + longest * math.sin(math.radians(40))
-    width = int(left + k * cell + 12 + longest * math.cos(math.radians(40)))
+    key = "shade: share of the row; number: count"
+    width = int(
+        max(left + k * cell + 12 + longest * math.cos(math.radians(40)), left + text_width(key) + 8)
+    )
     height = int(top + k * cell + 22)
     parts = _open(width, height, title, "lf-heatmap")
     parts.append(_label(left + k * cell / 2, 12, f"{column_name} →"))  # above the names
@@ -488,7 +491,7 @@ def heatmap(
                     fill="#ffffff" if share > 0.5 else TEXT,
                 )
             )
-    parts.append(_label(left, height - 6, "shade: share of the row; number: count", anchor="start"))
+    parts.append(_label(left, height - 6, key, anchor="start"))
     parts.append("</svg>")
     return "".join(parts)
 

@@ -143,6 +143,12 @@ def test_heatmap_draws_long_class_names_whole_and_inside_the_chart():
     assert width >= float(column.get("x")) + charts.text_width(LONG) * 0.76
 
 
+def test_heatmap_of_short_names_keeps_its_key_whole():
+    root = parse(charts.heatmap(["ok", "rust"], [[3, 1], [0, 2]], title="Confusion"))
+    key = next(el for el in root.iter("text") if el.text.startswith("shade:"))
+    assert float(key.get("x")) + charts.text_width(key.text) <= float(root.get("width"))
+
+
 def test_stacked_bars_keep_long_group_labels_and_class_names():
     groups = [("batch 12 — imported from the spring survey", [(LONG, 3), ("ok", 1)])]
     root = parse(charts.stacked_bar_chart(groups, title="t"))
