@@ -155,3 +155,23 @@ def test_labeler_page_and_tasks_list_screenshots(page, vendor_labeler):
     shot(page, "admin-tasks")
     m = page.evaluate(MEASURE)
     assert m["table"] <= m["room"] and m["page"] <= WIDTH
+
+
+def test_the_labeler_filter_is_an_autocomplete_that_filters(page, vendor_labeler):
+    # Typed, not listed: the person is found by name, chosen, and the list filtered to them.
+    page.goto("/admin/assignments/assignment/?status__exact=submitted")
+    field = page.locator("#filter_labeler__id__exact").locator("xpath=following-sibling::span[1]")
+    field.click()
+    page.locator(".select2-search__field").fill("Catarina")
+    option = page.locator(".select2-results__option", has_text="Ana Catarina Silva Rodrigues")
+    option.wait_for()
+    assert option.inner_text() == f"Ana Catarina Silva Rodrigues ({vendor_labeler.public_code})"
+    option.click()
+    page.locator("#filter_labeler__id__exact").locator("xpath=ancestor::form[1]").locator(
+        "input[type=submit]"
+    ).click()
+    page.wait_for_load_state()
+    assert f"labeler__id__exact={vendor_labeler.pk}" in page.url
+    assert "status__exact=submitted" in page.url  # the other filter kept
+    shown = set(page.locator("#result_list td.field-person").all_inner_texts())
+    assert shown == {f"Ana Catarina Silva Rodrigues ({vendor_labeler.public_code})"}
