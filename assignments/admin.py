@@ -828,11 +828,37 @@ class GuideVersionLinkForm(forms.Form):
     )
 
 
+class FlagAnswerForm(forms.Form):
+    """An operations manager's answer to the selected flags, recorded as a senior's would be."""
+
+    answer = forms.CharField(
+        max_length=10_000,
+        help_text='The final label (a class name), or JSON for labels or boxes: ["a", "b"].',
+    )
+    note = forms.CharField(
+        max_length=review_services.MAX_NOTE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text="The answer the labeler reads (never the label above).",
+    )
+    proposes_guide_change = forms.BooleanField(required=False)
+
+    def clean_answer(self):
+        text = self.cleaned_data["answer"].strip()
+        if text[:1] in "[{":
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValidationError("Not valid JSON.") from None
+        return text
+
+
 @admin.register(Review)
 class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
     """The review queue as a record: written by the review services (claim, resolve, flags,
-    audits), read-only here. One action: link resolved flags that propose a guide change to
-    the published guide version that answers them (``flag_link_guide_version``)."""
+    audits), read-only here. Two actions: answer flags as their reviewer — a flag on a control
+    task, say, whose gold ops can see (``flag_answer_by_ops``; the labeler reads it as any
+    answer) — and link resolved flags that propose a guide change to the published guide
+    version that answers them (``flag_link_guide_version``)."""
 
     list_display = (
         "id",
@@ -854,7 +880,7 @@ class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
     fields = (*REVIEW_FIELDS, "for_ops")
     readonly_fields = fields
     related = ("project", "reviewer", "task")
-    actions = ("link_guide_version",)
+    actions = ("answer_flag", "link_guide_version")
     reason_noun = "flag"
     reason_related = ("project",)
 
@@ -863,6 +889,24 @@ class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
 
     def has_link_permission(self, request) -> bool:
         return request.user.has_perm("assignments.view_review") and request.user.is_staff
+
+    has_answer_permission = has_link_permission
+
+    answer_flag = reason_asking_action(
+        "answer_flag",
+        description="Answer selected flags (as their reviewer)",
+        permissions=["answer"],
+        form_class=FlagAnswerForm,
+        apply=lambda request, review, c: review_services.flag_answer_by_ops(
+            actor=request.user,
+            review_id=review.pk,
+            answer=c["answer"],
+            note=c["note"],
+            proposes_guide_change=c["proposes_guide_change"],
+        ),
+        verb="answer",
+        past="Answered",
+    )
 
     link_guide_version = reason_asking_action(
         "link_guide_version",

@@ -335,6 +335,90 @@ def review_active_seconds(
     return min(max(int(measured), 0), wall)
 
 
+def flag_answer_by_ops(
+    *,
+    actor: User,
+    review_id: int,
+    answer: object,
+    note: str,
+    proposes_guide_change: bool = False,
+    now: datetime | None = None,
+) -> Resolution:
+    """An operations manager answers a chosen flag — typically one on a control task, whose
+    gold item they can see and may correct — without waiting for it in the queue. The answer
+    is recorded exactly as a senior's (``review_resolve``: the same fields, the same
+    ``flag_resolved`` announcement), so the labeler cannot tell who answered it or why.
+
+    The actor must be an operations manager (Forbidden) with a labeler profile (Forbidden
+    ``not_a_reviewer``: the answer is recorded under a reviewer, as every resolution is).
+    NotFound unless ``review_id`` is a flag. A flag already answered is handed to
+    ``review_resolve`` as a retry (the same answer again is ``created=False``; another one a
+    Conflict). A flag a senior holds on a live lease is a Conflict (``flag_in_review``). The
+    answer is validated before anything is written; then two durable transactions: the flag
+    leased to the actor (locks its row), then ``review_resolve``."""
+    now = now or timezone.now()
+    if not is_ops(actor):
+        raise Forbidden("Only operations managers answer flags outside the queue.")
+    labeler = Labeler.objects.filter(user_id=actor.pk).first()
+    if labeler is None:
+        raise Forbidden(
+            "Answering a flag records you as its reviewer: you need a labeler profile.",
+            code="not_a_reviewer",
+        )
+    review = Review.objects.select_related("project").filter(pk=review_id, kind="flag").first()
+    if review is None:
+        raise NotFound()
+    try:
+        validate_answer(review.project.answer_type, review.project.classes, answer)
+    except AnswerError as exc:
+        raise ValidationError({"answer": exc.messages}) from None
+    required_text(note, field="note", missing="A note is required.", max_chars=MAX_NOTE_CHARS)
+    if review.status != RS.RESOLVED:
+        try:
+            _take_flag(review_id=review_id, labeler=labeler, now=now)
+        except IntegrityError:  # one lease per reviewer and project
+            raise Conflict(
+                "You hold another review of this project: resolve it first.", code="lease_held"
+            ) from None
+    return review_resolve(
+        reviewer=labeler,
+        review_id=review_id,
+        answer=answer,
+        note=note,
+        proposes_guide_change=proposes_guide_change,
+        now=now,
+    )
+
+
+def _take_flag(*, review_id: int, labeler: Labeler, now: datetime) -> None:
+    """Lease the flag to ``labeler`` (an operations manager) unless a senior holds it."""
+    with transaction.atomic(durable=True):
+        locked = (
+            Review.objects.select_for_update(of=("self",), no_key=True).filter(pk=review_id).first()
+        )
+        held = locked.status == RS.LEASED and locked.expires_at > now
+        if held and locked.reviewer_id != labeler.pk:
+            raise Conflict("A senior labeler is answering this flag now.", code="flag_in_review")
+        if locked.status != RS.RESOLVED and not held:
+            Review.objects.filter(pk=review_id).update(
+                status=RS.LEASED,
+                reviewer_id=labeler.pk,
+                leased_at=now,
+                expires_at=now + timedelta(seconds=REVIEW_LEASE_SECONDS),
+            )
+            gold_item_id = Task.objects.filter(pk=locked.task_id).values_list(
+                "gold_item_id", flat=True
+            )[0]
+            if gold_item_id is not None:
+                # As a senior leasing a control flag: never served it as a control task.
+                gold_exposures_record(
+                    labeler_ids=[labeler.pk],
+                    gold_item_ids=[gold_item_id],
+                    reason=GoldExposure.Reason.REVIEWED,
+                    now=now,
+                )
+
+
 def flag_link_guide_version(
     *, actor: User, review_id: int, guide_version_id: int, now: datetime | None = None
 ) -> Review:

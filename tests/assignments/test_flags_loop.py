@@ -12,13 +12,16 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from assignments import services as work_services
 from assignments import signals
 from assignments.models import Review
 from assignments.services import review as services
-from qc.models import GoldSet
+from config.errors import Conflict, Forbidden
+from qc.models import GoldExposure, GoldSet
 from tests.assignments.factories import (
     CANARY,
     AlwaysControl,
@@ -28,6 +31,7 @@ from tests.assignments.factories import (
 )
 from tests.factories import admin_url, make_labeler, token_client
 from tests.qc.quiz_factories import make_guide, publish_version
+from workforce import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +75,7 @@ def world():
     ops_senior = make_labeler(seniority="senior")
     ops_senior.user.is_staff = True
     ops_senior.user.save(update_fields=["is_staff"])
+    ops_senior.user.groups.add(Group.objects.get(name=roles.OPS_MANAGERS))
     return {
         "project": project,
         "guide": guide,
@@ -292,3 +297,60 @@ def test_the_admin_action_links_flags_to_a_guide_version(world, ops_client):
     assert set(Review.objects.filter(pk__in=ids).values_list("guide_version_id", flat=True)) == {
         version.pk
     }
+
+
+def test_ops_answer_a_chosen_flag_in_the_admin_and_it_reads_like_a_seniors(world, client):
+    flags, labelers = world["flags"], world["labelers"]
+    # A senior answers the real flag through the API; ops pick the control one in the admin.
+    senior = token_client(world["senior"])
+    claimed = senior.post("/api/v1/reviews/next/").json()
+    assert claimed["id"] == flags[False]
+    senior.post(
+        f"/api/v1/reviews/{claimed['id']}/resolve/",
+        {"answer": REVIEWER_LABEL, "note": NOTE},
+        format="json",
+    )
+    client.force_login(world["ops_senior"].user)
+    url = admin_url(Review, "changelist")
+    form = {"action": "answer_flag", "_selected_action": [flags[True]]}
+    asked = client.post(url, form)
+    assert asked.status_code == 200 and QUESTION.encode() in asked.content
+    done = client.post(url, {**form, "post": "yes", "answer": REVIEWER_LABEL, "note": NOTE})
+    assert done.status_code == 302
+    review = Review.objects.get(pk=flags[True])
+    assert (review.status, review.reviewer_id, review.note) == (
+        "resolved",
+        world["ops_senior"].pk,
+        NOTE,
+    )
+    # Recorded, not applied: the control task keeps no answer; ops met its gold item.
+    assert review.task.final_answer is None
+    assert GoldExposure.objects.filter(
+        labeler=world["ops_senior"], gold_item_id=review.task.gold_item_id
+    ).exists()
+    rows = {c: my_flags(labelers[c]) for c in (False, True)}
+    assert layout(rows[True]) == layout(rows[False])
+    own = ("id", "task", "assignment", "created_at", "answered_at")
+    strip = [{k: v for k, v in r[0].items() if k not in own} for r in rows.values()]
+    assert strip[0] == strip[1] and strip[0]["status"] == "answered"
+
+
+def test_ops_do_not_answer_a_flag_a_senior_is_answering(world, ops_user):
+    senior = world["senior"]
+    claim = services.review_claim_next(reviewer=senior)
+    with pytest.raises(Conflict) as held:
+        services.flag_answer_by_ops(
+            actor=world["ops_senior"].user, review_id=claim.review.pk, answer="ok", note="n"
+        )
+    assert held.value.code == "flag_in_review"
+    # An operations manager without a labeler profile cannot be recorded as the reviewer.
+    other = world["flags"][True]
+    with pytest.raises(Forbidden):
+        services.flag_answer_by_ops(actor=ops_user, review_id=other, answer="ok", note="n")
+    # A bad answer writes nothing.
+    with pytest.raises(ValidationError):
+        services.flag_answer_by_ops(
+            actor=world["ops_senior"].user, review_id=other, answer="purple", note="n"
+        )
+    assert Review.objects.get(pk=other).status == "open"
+    assert Review.objects.get(pk=claim.review.pk).reviewer_id == senior.pk
