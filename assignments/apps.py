@@ -11,3 +11,12 @@ class AssignmentsConfig(AppConfig):
         from qc import control_sets
 
         control_sets.register(ProjectControlInspector())
+
+        # A vendor suspended or offboarded loses its labelers' live leases in the same
+        # transaction (workforce announces the change; it cannot import this app).
+        from assignments.services.claim import on_vendor_status_changed
+        from workforce.signals import vendor_status_changed
+
+        vendor_status_changed.connect(
+            on_vendor_status_changed, dispatch_uid="assignments.vendor_leases_end"
+        )

@@ -39,7 +39,7 @@ from qc.models import (
     RuleFiring,
 )
 from qc.services.control import RULE_PREFIX
-from workforce.models import Labeler, Qualification, QualificationType
+from workforce.models import Labeler, Qualification, QualificationType, Skill, Vendor
 
 # -- fragments ----------------------------------------------------------------------------------
 
@@ -125,8 +125,85 @@ def _missing_qualification(project: str, column: str) -> str:
             ORDER BY qt.name, qt.id LIMIT 1)"""  # noqa: S608 (identifiers from model metadata)
 
 
-def _standing(p: str) -> str:
-    """The gate's columns after the project's, for project row ``p`` (see ``gate``)."""
+def json_items(expr: str, alias: str) -> str:
+    """A FROM item: the strings of the JSON array ``expr``, one row each, in the column
+    ``{alias}.value`` (PostgreSQL's ``jsonb_array_elements_text``, SQLite's ``json_each``)."""
+    if connection.vendor == "postgresql":
+        return f"jsonb_array_elements_text({expr}) AS {alias}(value)"
+    return f"json_each({expr}) AS {alias}"
+
+
+def language_met(required: str, spoken: str) -> str:
+    """The language code ``spoken`` meets the required code ``required`` (SQL expressions):
+    equal, or ``required`` followed by a subtag (``pt`` is met by ``pt-BR``), ignoring case —
+    BCP 47 tags are case-insensitive; RFC 4647's basic filtering. ``pt-BR`` is not met by
+    ``pt``. ``assignments.selectors.gate.language_met`` is the same rule in Python."""
+    return (
+        f"(LOWER({spoken}) = LOWER({required})"
+        f" OR SUBSTR(LOWER({spoken}), 1, LENGTH({required}) + 1) = LOWER({required}) || '-')"
+    )
+
+
+def _vendor_status(lock: bool) -> str:
+    """The status of ``%(labeler)s``'s vendor (NULL for internal staff); with ``lock``, read
+    under a ``FOR SHARE`` lock of the vendor row. That lock is what orders a claim against a
+    vendor's suspension (docs/next-task.md, "Who may work on a project"): the suspension holds
+    the row's ``FOR UPDATE`` lock while it ends the vendor's leases, so a claim that read the
+    vendor first is waited for (and its lease then ended), and a claim that comes second waits
+    for the suspension's commit and reads the new status (PostgreSQL re-reads a locked row that
+    changed while it waited)."""
+    v, labeler = Vendor._meta.db_table, Labeler._meta.db_table
+    return f"""(SELECT v.status FROM {v} v
+            WHERE v.id = (SELECT l.vendor_id FROM {labeler} l WHERE l.id = %(labeler)s)
+            {lock_clause("FOR SHARE OF v") if lock else ""})"""  # noqa: S608
+
+
+def _excluded(p: str) -> str:
+    """Why project row ``p`` is closed to ``%(labeler)s`` whatever their skills:
+    ``internal_only`` (a vendor labeler on an internal-only project), ``vendor_not_allowed``
+    (a vendor labeler whose vendor is not among the project's allowed vendors, when it lists
+    any), or NULL. Internal staff may work on a project that lists vendors."""
+    labeler = Labeler._meta.db_table
+    allowed = Project.allowed_vendors.through._meta.db_table
+    internal = literal(Labeler.Kind.INTERNAL)
+    return f"""(SELECT CASE
+              WHEN l.kind = {internal} THEN NULL
+              WHEN {p}.internal_only THEN 'internal_only'
+              WHEN EXISTS (SELECT 1 FROM {allowed} av WHERE av.project_id = {p}.id)
+               AND NOT EXISTS (SELECT 1 FROM {allowed} av
+                                WHERE av.project_id = {p}.id AND av.vendor_id = l.vendor_id)
+              THEN 'vendor_not_allowed' END
+            FROM {labeler} l WHERE l.id = %(labeler)s)"""  # noqa: S608
+
+
+def _missing_skill(p: str) -> str:
+    """The name of a required skill of project row ``p`` that ``%(labeler)s`` lacks, the first
+    by name; NULL when they have every one."""
+    skill = Skill._meta.db_table
+    required = Project.required_skills.through._meta.db_table
+    held = Labeler.skills.through._meta.db_table
+    return f"""(SELECT s.name FROM {skill} s JOIN {required} r ON r.skill_id = s.id
+            WHERE r.project_id = {p}.id
+              AND NOT EXISTS (SELECT 1 FROM {held} h
+                               WHERE h.labeler_id = %(labeler)s AND h.skill_id = s.id)
+            ORDER BY s.name, s.id LIMIT 1)"""  # noqa: S608
+
+
+def _missing_language(p: str) -> str:
+    """A language code of project row ``p``'s ``required_languages`` that none of
+    ``%(labeler)s``'s languages meets (``language_met``), the first by code; NULL when every
+    one is met."""
+    labeler = Labeler._meta.db_table
+    return f"""(SELECT r.value FROM {json_items(f"{p}.required_languages", "r")}
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {labeler} l, {json_items("l.languages", "k")}
+                 WHERE l.id = %(labeler)s AND {language_met("r.value", "k.value")})
+            ORDER BY r.value LIMIT 1)"""  # noqa: S608
+
+
+def _standing(p: str, *, lock: bool = False) -> str:
+    """The gate's columns after the project's, for project row ``p`` (see ``gate``); ``lock``:
+    the vendor's status under its share lock (the claim's gate; never a page's)."""
     t = {
         "labeler": Labeler._meta.db_table,
         "version": GuideVersion._meta.db_table,
@@ -167,7 +244,11 @@ def _standing(p: str) -> str:
           (SELECT a.id FROM {t["assignment"]} a
             WHERE a.labeler_id = %(labeler)s AND a.project_id = {p}.id AND a.ahead
               AND {live_lease("a")}
-            LIMIT 1) AS _ahead"""  # noqa: S608
+            LIMIT 1) AS _ahead,
+          {_vendor_status(lock)} AS _vendor_status,
+          {_excluded(p)} AS _excluded,
+          {_missing_skill(p)} AS _missing_skill,
+          {_missing_language(p)} AS _missing_language"""  # noqa: S608
 
 
 @cache
@@ -177,11 +258,14 @@ def gate() -> Statement:
     version, whether they acknowledged its current major, their live current lease in the
     project, a stale (run-out) lease of theirs there (of either kind), an open
     ``pause_on_project`` firing, their own control rate when it applies (the project adapts, or
-    a quality rule set it), and their live look-ahead lease in the project (``Assignment.ahead``:
-    the labeler pages' next task). Parameters: ``labeler``, ``project``, ``now``."""
+    a quality rule set it), their live look-ahead lease in the project (``Assignment.ahead``:
+    the labeler pages' next task), then who may work on the project: their vendor's status
+    (read under the vendor row's share lock: ``_vendor_status``), whether the project is closed
+    to them (``_excluded``), a required skill and a required language they lack.
+    Parameters: ``labeler``, ``project``, ``now``."""
     project = RowReader(Project)
     sql = f"""
-        SELECT {project.columns("p")},{_standing("p")}
+        SELECT {project.columns("p")},{_standing("p", lock=True)}
         FROM {Project._meta.db_table} p
         WHERE p.id = %(project)s
     """  # noqa: S608 (identifiers come from model metadata; values are parameters)

@@ -41,14 +41,12 @@ from config.admin import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     ReasonForm,
-    ServiceActionsMixin,
     ServiceErrorsFormMixin,
     ServiceFormAdminMixin,
     ServiceModelForm,
     StatusHistoryInline,
     adopt,
     annotation_column,
-    delegating_action,
     error_text,
     named_autocomplete_urls,
     object_view_urls,
@@ -68,6 +66,7 @@ from workforce.models import (
     User,
     Vendor,
     VendorMembership,
+    VendorStatusChange,
     qualification_live_q,
 )
 from workforce.resources import LabelerResource
@@ -197,12 +196,27 @@ class VendorMembershipInline(admin.TabularInline):
         return False
 
 
+class VendorReasonForm(ReasonForm):
+    reason_help = "Recorded in each selected vendor's status history."
+
+
+class VendorStatusChangeInline(StatusHistoryInline):
+    model = VendorStatusChange
+    fields = ("created_at", "from_status", "to_status", "actor", "reason", "leases_ended")
+    readonly_fields = fields
+
+
 @admin.register(Vendor)
-class VendorAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin):
-    # Never deleted: a vendor is suspended, and its labelers, history and money refer to it.
-    # Changing it is the ModelForm's save (validated by VendorForm): no vendor update service.
+class VendorAdmin(
+    NeverDeletedMixin, ConfirmationActionsMixin, ServiceFormAdminMixin, admin.ModelAdmin
+):
+    # Never deleted: a vendor is offboarded, and its labelers, history and money refer to it.
+    # Changing its details is the ModelForm's save (validated by VendorForm): no vendor update
+    # service. Its status changes only through the actions and the page's buttons, which ask
+    # for a reason and call the status services (docs/operations.md, "Vendor status").
     form = VendorForm
     create_service = staticmethod(services.vendor_create)
+    change_form_template = "admin/workforce/vendor/change_form.html"
     list_display = (
         "name",
         "slug",
@@ -215,10 +229,10 @@ class VendorAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin,
     list_filter = ("status", "country")
     search_fields = ("name", "slug", "contact_name", "contact_email")
     prepopulated_fields = {"slug": ("name",)}
-    fields = (*selectors.VENDOR_FIELDS, "created_at", "updated_at")
-    readonly_fields = ("status", "created_at", "updated_at")
-    inlines = (VendorMembershipInline,)
-    actions = ("suspend_vendors", "reactivate_vendors")
+    fields = (*selectors.VENDOR_FIELDS, "status_changed_at", "created_at", "updated_at")
+    readonly_fields = ("status", "status_changed_at", "created_at", "updated_at")
+    inlines = (VendorMembershipInline, VendorStatusChangeInline)
+    actions = ("suspend_vendors", "offboard_vendors", "reactivate_vendors")
 
     def get_queryset(self, request):
         # The selector annotates labeler counts in the same query as the vendors.
@@ -226,6 +240,10 @@ class VendorAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin,
 
     labeler_count = annotation_column("labeler_count", "labelers")
     active_labeler_count = annotation_column("active_labeler_count", "active labelers")
+
+    def get_inlines(self, request, obj):
+        # A vendor being added has no history yet.
+        return self.inlines if obj is not None else (VendorMembershipInline,)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not VendorMembership:
@@ -240,34 +258,95 @@ class VendorAdmin(NeverDeletedMixin, ServiceActionsMixin, ServiceFormAdminMixin,
                 actor=request.user, vendor=form.instance, user=membership.user
             )
 
-    def _set_status(self, request, queryset, status: str, past: str) -> None:
-        # Said here because an operations manager would assume otherwise.
-        note = (
-            " Their labelers can still log in and get work: vendor status does not gate work yet."
-            if status == Vendor.Status.SUSPENDED
-            else ""
-        )
-        self.apply_each(
-            request,
-            queryset,
-            lambda vendor: services.vendor_set_status(
-                actor=request.user, vendor=vendor, status=status
-            ),
-            success=lambda n: f"{past} {n} vendor(s).{note}",
-        )
+    # -- status: actions, and the change page's buttons --
 
-    suspend_vendors = delegating_action(
-        "_set_status",
-        description="Suspend selected vendors",
-        status=Vendor.Status.SUSPENDED,
-        past="Suspended",
+    reason_form = VendorReasonForm
+    reason_noun = "vendor"
+
+    def reason_line(self, vendor: Vendor) -> str:
+        active = getattr(vendor, "active_labeler_count", None)
+        labelers = "" if active is None else f", {active} active labeler(s)"
+        return f"{vendor.name} ({vendor.get_status_display().lower()}{labelers})"
+
+    def reason_subject(self, vendor: Vendor) -> str:
+        return vendor.name
+
+    suspend_vendors, offboard_vendors, reactivate_vendors = (
+        reason_asking_action(
+            f"{verb}_vendors",
+            verb=verb,
+            description=description,
+            apply=with_reason(service, "vendor"),
+            past=past,
+        )
+        for verb, service, past, description in (
+            (
+                "suspend",
+                services.vendor_suspend,
+                "Suspended",
+                "Suspend selected vendors (their labelers get no work; live leases end)",
+            ),
+            (
+                "offboard",
+                services.vendor_offboard,
+                "Offboarded",
+                "Offboard selected vendors (final; live leases end)",
+            ),
+            (
+                "reactivate",
+                services.vendor_reactivate,
+                "Reactivated",
+                "Reactivate selected vendors",
+            ),
+        )
     )
-    reactivate_vendors = delegating_action(
-        "_set_status",
-        description="Reactivate selected vendors",
-        status=Vendor.Status.ACTIVE,
-        past="Reactivated",
-    )
+
+    # The buttons each status allows: (view, label, action).
+    STATUS_BUTTONS = {
+        Vendor.Status.ACTIVE: (
+            ("suspend", "Suspend…", "suspend_vendors"),
+            ("offboard", "Offboard…", "offboard_vendors"),
+        ),
+        Vendor.Status.SUSPENDED: (
+            ("reactivate", "Reactivate…", "reactivate_vendors"),
+            ("offboard", "Offboard…", "offboard_vendors"),
+        ),
+        Vendor.Status.OFFBOARDED: (),
+    }
+
+    def get_urls(self):
+        return [*object_view_urls(self, "suspend", "offboard", "reactivate"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = dict(extra_context or {})
+        vendor = Vendor.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if vendor is not None and self.has_change_permission(request, vendor):
+            context["status_buttons"] = [
+                {"url": reverse(f"admin:workforce_vendor_{view}", args=[vendor.pk]), "label": label}
+                for view, label, _ in self.STATUS_BUTTONS[vendor.status]
+            ]
+        return super().change_view(request, object_id, form_url, context)
+
+    def _status_view(self, request, object_id, action: str):
+        """A vendor page's button: the action on that vendor alone (its confirmation page,
+        which asks for the reason, posts back here), then back to the vendor's page."""
+        queryset = self.get_queryset(request).filter(pk=object_id)
+        vendor = get_object_or_404(queryset)
+        if not self.has_change_permission(request, vendor):
+            raise PermissionDenied
+        response = getattr(self, action)(request, queryset)
+        if response is not None:
+            return response
+        return HttpResponseRedirect(reverse("admin:workforce_vendor_change", args=[vendor.pk]))
+
+    def suspend_view(self, request, object_id):
+        return self._status_view(request, object_id, "suspend_vendors")
+
+    def offboard_view(self, request, object_id):
+        return self._status_view(request, object_id, "offboard_vendors")
+
+    def reactivate_view(self, request, object_id):
+        return self._status_view(request, object_id, "reactivate_vendors")
 
 
 @admin.register(VendorMembership)
@@ -374,12 +453,16 @@ class LabelerQualificationInline(ReadOnlyInline):
 
     model = Qualification
     fk_name = "labeler"
-    fields = ("qualification_type", "score", "source", "granted_at", "expires_at", "revoked_at")
+    fields = ("grant", "score", "source", "granted_at", "expires_at", "revoked_at")
     readonly_fields = fields
     ordering = ("-granted_at", "-id")
     # A row's text is the grant's (labeler and type): both joined.
     related = ("labeler", "qualification_type")
-    show_change_link = True
+
+    @admin.display(description="qualification")
+    def grant(self, obj: Qualification) -> str:
+        url = reverse("admin:workforce_qualification_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.qualification_type.name)
 
 
 # -- the labeler page's panels ------------------------------------------------------------------

@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 from config.api import StrictSerializer, labeler_or_none, parse_input
 from config.errors import Forbidden
 from workforce import selectors, services
-from workforce.models import Labeler, LabelerStatusChange, Skill, Vendor
-from workforce.permissions import IsOpsOrVendorManager
+from workforce.models import Labeler, LabelerStatusChange, Skill, Vendor, VendorStatusChange
+from workforce.permissions import IsOpsOrVendorManager, require_ops
 from workforce.resources import PROFILE_COLUMNS
 
 # -- output -------------------------------------------------------------------------------------
@@ -33,6 +33,7 @@ class VendorOut(serializers.ModelSerializer):
         fields = [
             "id",
             *selectors.VENDOR_FIELDS,
+            "status_changed_at",
             "labeler_count",
             "active_labeler_count",
             "created_at",
@@ -95,6 +96,17 @@ class StatusChangeOut(serializers.ModelSerializer):
         fields = ["id", "from_status", "to_status", "actor", "reason", "created_at"]
 
     def get_actor(self, obj: LabelerStatusChange) -> str | None:
+        return obj.actor.username if obj.actor_id else None
+
+
+class VendorStatusChangeOut(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VendorStatusChange
+        fields = ["id", "from_status", "to_status", "actor", "reason", "leases_ended", "created_at"]
+
+    def get_actor(self, obj: VendorStatusChange) -> str | None:
         return obj.actor.username if obj.actor_id else None
 
 
@@ -214,6 +226,85 @@ class VendorDetailApi(generics.RetrieveAPIView):
 
     def get_object(self):
         return selectors.vendor_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+
+
+class VendorHistoryApi(generics.ListAPIView):
+    """The vendor's status history, newest first: ops, and the vendor's own managers (another
+    vendor: 404)."""
+
+    serializer_class = VendorStatusChangeOut
+    pagination_class = None
+    queryset = VendorStatusChange.objects.none()  # for the schema; rows come from the selector
+
+    def get_queryset(self):
+        vendor = selectors.vendor_get_for(actor=self.request.user, pk=self.kwargs["pk"])
+        return selectors.vendor_history(vendor=vendor)
+
+
+class _VendorTransitionApi(APIView):
+    """POST {"reason": "..."} → the vendor after the transition (ops only; docs/operations.md,
+    "Vendor status")."""
+
+    service = None
+    description = ""
+
+    def post(self, request, pk: int):
+        # Looked up first: a vendor the caller cannot see is a 404 (never a 403 that confirms
+        # it exists); their own vendor's manager may read its status, not change it (403).
+        vendor = selectors.vendor_get_for(actor=request.user, pk=pk)
+        require_ops(request)
+        data = parse_input(ReasonIn, request.data)
+        type(self).service(actor=request.user, vendor=vendor, reason=data["reason"])
+        return Response(VendorOut(selectors.vendor_get_for(actor=request.user, pk=pk)).data)
+
+
+def _vendor_transition_schema(description: str):
+    return extend_schema(
+        request=ReasonIn,
+        responses={
+            200: VendorOut,
+            400: OpenApiResponse(description="invalid: fields.reason (required)"),
+            403: OpenApiResponse(description="permission_denied: operations managers only"),
+            404: OpenApiResponse(description="not_found: no such vendor, or not the caller's"),
+            409: OpenApiResponse(
+                description="invalid_transition: the vendor's status does not allow it "
+                "(offboarding is final)"
+            ),
+        },
+        description=description,
+    )
+
+
+class VendorSuspendApi(_VendorTransitionApi):
+    service = services.vendor_suspend
+
+    @_vendor_transition_schema(
+        "Suspend an active vendor: from the commit on, none of its labelers gets work (next-task "
+        "answers 403 `vendor_inactive`) and their live leases are released. Reactivate undoes it."
+    )
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class VendorOffboardApi(_VendorTransitionApi):
+    service = services.vendor_offboard
+
+    @_vendor_transition_schema(
+        "Offboard an active or suspended vendor, for good: its labelers get no more work and "
+        "their live leases are released."
+    )
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
+class VendorReactivateApi(_VendorTransitionApi):
+    service = services.vendor_reactivate
+
+    @_vendor_transition_schema(
+        "Reactivate a suspended vendor: its labelers get work again as their own status allows."
+    )
+    def post(self, request, pk: int):
+        return super().post(request, pk)
 
 
 class LabelerFilter(django_filters.FilterSet):

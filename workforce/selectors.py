@@ -20,6 +20,7 @@ from workforce.models import (
     Qualification,
     User,
     Vendor,
+    VendorStatusChange,
     invitation_token_hash,
 )
 
@@ -110,6 +111,12 @@ def vendor_list_managed_by(*, actor: User) -> QuerySet[Vendor]:
 
 def vendor_get_for(*, actor: User, pk: int) -> Vendor:
     return get_or_not_found(vendor_list_for(actor=actor), pk=pk)
+
+
+def vendor_history(*, vendor: Vendor) -> QuerySet[VendorStatusChange]:
+    """The vendor's status changes, newest first, with their actors. The caller has scoped the
+    vendor (``vendor_get_for``)."""
+    return VendorStatusChange.objects.filter(vendor=vendor).select_related("actor")
 
 
 def labeler_list_for(*, actor: User) -> QuerySet[Labeler]:

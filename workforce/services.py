@@ -40,6 +40,7 @@ from workforce.models import (
     User,
     Vendor,
     VendorMembership,
+    VendorStatusChange,
     invitation_token_hash,
 )
 
@@ -140,7 +141,7 @@ def _clean_user_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 def _check_vendor_active(vendor: Vendor | None) -> None:
     if vendor is not None and vendor.status != Vendor.Status.ACTIVE:
-        raise ValidationError({"vendor": ["This vendor is suspended."]})
+        raise ValidationError({"vendor": [f"This vendor is {vendor.status}."]})
 
 
 def _check_external_id_free(vendor: Vendor | None, external_id: str, exclude_pk=None) -> None:
@@ -206,25 +207,93 @@ def vendor_create(
     return vendor
 
 
-def vendor_set_status(*, actor: User | None, vendor: Vendor, status: str) -> Vendor:
-    """Suspend or reactivate a vendor. Its labelers keep their own status, and nothing that hands
-    out work reads the vendor's status yet: the next-task gate reads the labeler's status only,
-    so the active labelers of a suspended vendor still log in, get tasks and submit. What a
-    suspended vendor does refuse today is new labelers (``labeler_create``) and labelers moved
-    to it (``labeler_update``). Enforcing vendor status on work is planned, not built. Raises
-    InvalidTransition when the vendor is already in that status."""
-    if status not in Vendor.Status.values:
-        raise ValidationError({"status": [f"Must be one of {', '.join(Vendor.Status.values)}."]})
-    with transaction.atomic():
-        updated = (
-            Vendor.objects.filter(pk=vendor.pk)
-            .exclude(status=status)
-            .update(status=status, updated_at=timezone.now())
+V = Vendor.Status
+
+# A vendor's lifecycle: active ⇄ suspended → offboarded. Suspending is the reversible stop (a
+# dispute, an audit, unpaid invoices): reactivating gives the labelers their access back.
+# Offboarding ends the relationship and is final, as for labelers: a vendor engaged again is a
+# new vendor row, so the old one's history and money stay as they were.
+VENDOR_TRANSITIONS: dict[str, frozenset[str]] = {
+    V.ACTIVE: frozenset({V.SUSPENDED, V.OFFBOARDED}),
+    V.SUSPENDED: frozenset({V.ACTIVE, V.OFFBOARDED}),
+    V.OFFBOARDED: frozenset(),
+}
+
+
+def vendor_transition(
+    *, actor: User | None, vendor: Vendor, to_status: str, reason: str
+) -> VendorStatusChange:
+    """Move a vendor to ``to_status`` and record it (from, to, actor, reason, when, and how many
+    live leases it ended) in a ``VendorStatusChange`` row; returns that row (``change.vendor``
+    is the vendor as saved).
+
+    One durable transaction holding the vendor row's ``FOR UPDATE`` lock. The claim's gate
+    reads the vendor's status under a share lock in its one query, so the lock orders every
+    claim against the change: a claim that read the vendor first is waited for, and one that
+    comes after reads the new status (docs/next-task.md, "Who may work on a project"). From the
+    commit on, none of the vendor's labelers is handed work while it is not active (403
+    ``vendor_inactive``); their own statuses are not touched, so reactivating gives each back
+    exactly the access they had.
+
+    After the write it sends ``workforce.signals.vendor_status_changed`` (``vendor``,
+    ``change``) inside the transaction; the assignments app's receiver ends the live leases of
+    the vendor's labelers when it leaves ``active`` and counts them on ``change.leases_ended``
+    (workforce cannot import that app). Raises ValidationError (field ``reason``) when the
+    reason is blank, ValidationError (``status``) for an unknown status, InvalidTransition (409)
+    when ``VENDOR_TRANSITIONS`` does not allow the move — judged on the locked row, so a stale
+    copy of the vendor cannot slip past.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["A reason is required."]})
+    if to_status not in V.values:
+        raise ValidationError({"status": [f"Must be one of {', '.join(V.values)}."]})
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        locked = Vendor.objects.select_for_update().get(pk=vendor.pk)
+        current = locked.status
+        if to_status not in VENDOR_TRANSITIONS[current]:
+            raise InvalidTransition(
+                f"A vendor cannot go from {V(current).label.lower()} to "
+                f"{V(to_status).label.lower()}."
+                + (" Offboarding is final." if current == V.OFFBOARDED else "")
+            )
+        model_update(
+            instance=locked,
+            fields=("status", "status_changed_at"),
+            data={"status": to_status, "status_changed_at": now},
+            full_clean=False,
         )
-        if not updated:
-            raise InvalidTransition(f"The vendor is already {status}.")
+        change = VendorStatusChange.objects.create(
+            vendor=locked, from_status=current, to_status=to_status, actor=actor, reason=reason
+        )
+        signals.vendor_status_changed.send(sender=Vendor, vendor=locked, change=change)
     vendor.refresh_from_db()
-    return vendor
+    change.vendor = vendor
+    return change
+
+
+def vendor_suspend(*, actor: User | None, vendor: Vendor, reason: str) -> VendorStatusChange:
+    """Active → suspended: the vendor's labelers get no work and their live leases end, until
+    ``vendor_reactivate``. See ``vendor_transition``."""
+    return vendor_transition(actor=actor, vendor=vendor, to_status=V.SUSPENDED, reason=reason)
+
+
+def vendor_offboard(*, actor: User | None, vendor: Vendor, reason: str) -> VendorStatusChange:
+    """Active or suspended → offboarded, for good: the vendor's labelers get no more work and
+    their live leases end. See ``vendor_transition``."""
+    return vendor_transition(actor=actor, vendor=vendor, to_status=V.OFFBOARDED, reason=reason)
+
+
+def vendor_reactivate(*, actor: User | None, vendor: Vendor, reason: str) -> VendorStatusChange:
+    """Suspended → active: the vendor's labelers work again, each as their own status allows.
+    Any other starting status is an InvalidTransition."""
+    if vendor.status != V.SUSPENDED:
+        raise InvalidTransition(
+            f"Only a suspended vendor can be reactivated; this one is {vendor.status}."
+            + (" Offboarding is final." if vendor.status == V.OFFBOARDED else "")
+        )
+    return vendor_transition(actor=actor, vendor=vendor, to_status=V.ACTIVE, reason=reason)
 
 
 def vendor_manager_add(*, actor: User | None, vendor: Vendor, user: User) -> VendorMembership:

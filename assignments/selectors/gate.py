@@ -1,7 +1,8 @@
 """The next-task gate. ``project_gate`` answers, in one query, everything the next-task call
 must know before it claims: the project, the labeler's status, a missing qualification, a
-missing guide acknowledgement, and the labeler's live leases in the project (the current one,
-and the look-ahead one the labeler pages take). The statement is
+missing guide acknowledgement, the labeler's live leases in the project (the current one,
+and the look-ahead one the labeler pages take), their vendor's status and the project's
+restrictions (internal only, allowed vendors, required skills and languages). The statement is
 ``assignments.sql.gate``: written out once rather than built with the ORM on every call, since
 this runs before every task a labeler gets."""
 
@@ -30,6 +31,11 @@ class Gate:
     control_rate: float = 0.0  # this labeler's share of control tasks on this project
     # Their live look-ahead lease (``Assignment.ahead``; only the labeler pages take one).
     ahead_assignment_id: int | None = None
+    # Who may work on the project (docs/next-task.md, "Who may work on a project"):
+    vendor_status: str | None = None  # their vendor's status; None for internal staff
+    excluded: str | None = None  # "internal_only" or "vendor_not_allowed" when closed to them
+    missing_skill: str | None = None  # the name of one required skill they lack
+    missing_language: str | None = None  # one required language code none of theirs meets
 
 
 def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
@@ -51,10 +57,15 @@ def project_gate(*, labeler: Labeler, project_id: int, now: datetime) -> Gate:
     return _gate(row)
 
 
+# The gate's row: the project, then this many columns (``sql.gate``).
+GATE_COLUMNS = 14
+
+
 def _gate(row: tuple) -> Gate:
     project, status, missing, published, acknowledged, live, stale, paused, own_rate, ahead = row[
         :10
     ]
+    vendor_status, excluded, missing_skill, missing_language = row[10:GATE_COLUMNS]
     needs_ack = bool(project.guide_id and project.require_guide_ack and published)
     rate = float(project.control_ratio)
     if own_rate is not None and rate > 0:
@@ -69,7 +80,19 @@ def _gate(row: tuple) -> Gate:
         paused_by_rule=bool(paused),
         control_rate=rate,
         ahead_assignment_id=ahead,
+        vendor_status=vendor_status,
+        excluded=excluded,
+        missing_skill=missing_skill,
+        missing_language=missing_language,
     )
+
+
+def language_met(required: str, spoken: str) -> bool:
+    """The language code ``spoken`` meets the required ``required``: the same code, or it
+    followed by a subtag (``pt`` is met by ``pt-BR``, not the reverse), ignoring case (BCP 47
+    tags are case-insensitive). ``assignments.sql.language_met`` is the gate's SQL of it."""
+    spoken, required = spoken.lower(), required.lower()
+    return spoken == required or spoken.startswith(required + "-")
 
 
 # A project list says "1000 or more" rather than counting a large queue to its end.
@@ -105,6 +128,10 @@ def project_standings(*, labeler: Labeler, now: datetime) -> list[Standing]:
         cursor.execute(statement.sql, params)
         rows = [statement.read(row) for row in cursor.fetchall()]
     return [
-        Standing(gate=_gate(row), missing_qualification_id=row[10], waiting=int(row[11]))
+        Standing(
+            gate=_gate(row),
+            missing_qualification_id=row[GATE_COLUMNS],
+            waiting=int(row[GATE_COLUMNS + 1]),
+        )
         for row in rows
     ]

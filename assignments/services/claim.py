@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,7 +29,7 @@ from assignments.selectors import gate as selectors
 from assignments.selectors.projects import LABELER_VISIBLE_STATUSES
 from config.errors import ApplicationError, Conflict, Forbidden, NotFound
 from qc.models import GoldItem
-from workforce.models import Labeler, User
+from workforce.models import Labeler, User, Vendor, VendorStatusChange
 from workforce.selectors import is_ops
 
 logger = logging.getLogger(__name__)
@@ -285,9 +286,12 @@ def _check_gate(gate: selectors.Gate, *, labeler: Labeler) -> None:
 def claim_refusal(gate: selectors.Gate, *, labeler: Labeler) -> ApplicationError | None:
     """Why the claim refuses this labeler on the gate's project — the error it raises, the
     first of: NotFound (a project they may not read), Conflict ``project_not_active``,
-    Forbidden ``labeler_inactive``, ``qualification_missing``, ``guide_not_acknowledged``,
-    ``paused_on_project`` — or None when it hands out work (a task, or none left). Pure: for
-    pages that show why before anyone asks for a task."""
+    Forbidden ``labeler_inactive``, ``vendor_inactive`` (their vendor is suspended or
+    offboarded), ``project_internal_only``, ``vendor_not_allowed``, ``skill_missing``,
+    ``language_missing`` (docs/next-task.md, "Who may work on a project"),
+    ``qualification_missing``, ``guide_not_acknowledged``, ``paused_on_project`` — or None when
+    it hands out work (a task, or none left). Pure: for pages that show why before anyone asks
+    for a task."""
     if gate.project.status not in LABELER_VISIBLE_STATUSES and not is_ops(labeler.user):
         # What the labeler cannot read (``project_get_for``) does not exist for them here either.
         return NotFound()
@@ -302,6 +306,32 @@ def claim_refusal(gate: selectors.Gate, *, labeler: Labeler) -> ApplicationError
             _("Your labeler account is %(status)s; only active labelers get work.")
             % {"status": gate.labeler_status},
             code="labeler_inactive",
+        )
+    if gate.vendor_status is not None and gate.vendor_status != Vendor.Status.ACTIVE:
+        return Forbidden(
+            _("Your vendor is offboarded; its labelers get no more work.")
+            if gate.vendor_status == Vendor.Status.OFFBOARDED
+            else _("Your vendor is suspended; its labelers get no work until it is reactivated."),
+            code="vendor_inactive",
+        )
+    if gate.excluded == "internal_only":
+        return Forbidden(
+            _("This project is restricted to internal staff."), code="project_internal_only"
+        )
+    if gate.excluded == "vendor_not_allowed":
+        return Forbidden(
+            _("This project is restricted to other vendors' labelers."),
+            code="vendor_not_allowed",
+        )
+    if gate.missing_skill:
+        return Forbidden(
+            _("This project needs the skill '%(name)s'.") % {"name": gate.missing_skill},
+            code="skill_missing",
+        )
+    if gate.missing_language:
+        return Forbidden(
+            _("This project needs the language '%(code)s'.") % {"code": gate.missing_language},
+            code="language_missing",
         )
     if gate.missing_qualification:
         return Forbidden(
@@ -434,6 +464,45 @@ def assignment_release(
             Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.RELEASED)
             assignment.status = Assignment.Status.RELEASED
     return assignment
+
+
+def vendor_leases_end(*, vendor_id: int, now: datetime | None = None) -> int:
+    """End the live leases (current and look-ahead) of every labeler of vendor ``vendor_id``:
+    ``leased`` → ``released``, so each task's slot is free at once and a late submit is refused
+    (409 ``released``). Returns how many ended. Run-out leases are left for ``leases_expire``.
+
+    Called by a vendor's suspension or offboarding, inside its transaction and under the
+    vendor row's ``FOR UPDATE`` lock (``on_vendor_status_changed``): the claim's gate reads the
+    vendor under a share lock, so a claim that read the vendor as active has committed its lease
+    before this statement runs (and this statement, a fresh snapshot, sees it), and a claim
+    that had not yet read it will read the new status (docs/next-task.md, "Who may work on a
+    project")."""
+    now = now or timezone.now()
+    # The status test must be on the updated table itself, not inside a sub-select: a submit
+    # that holds a lease's row lock makes this UPDATE wait, and PostgreSQL then re-checks only
+    # the row's own conditions on its new version (submitted: skipped). A join on the labeler
+    # would make Django write ``id IN (SELECT …)``, whose old snapshot would still say leased.
+    return Assignment.objects.filter(
+        labeler_id__in=Labeler.objects.filter(vendor_id=vendor_id).values("pk"),
+        status=Assignment.Status.LEASED,
+        expires_at__gt=now,
+    ).update(status=Assignment.Status.RELEASED)
+
+
+def on_vendor_status_changed(sender, *, vendor, change, **kwargs) -> None:
+    """Receiver of ``workforce.signals.vendor_status_changed`` (connected by
+    ``AssignmentsConfig``; workforce cannot import this app): a vendor that is no longer active
+    loses its labelers' live leases (``vendor_leases_end``), counted on the history row
+    (``VendorStatusChange.leases_ended``). Runs inside the status change's transaction, so the
+    change and the ended leases commit or roll back together."""
+    if change.to_status == Vendor.Status.ACTIVE:
+        return
+    ended = vendor_leases_end(vendor_id=vendor.pk)
+    if ended:
+        VendorStatusChange.objects.filter(pk=change.pk).update(
+            leases_ended=F("leases_ended") + ended
+        )
+        change.leases_ended += ended
 
 
 def leases_expire(*, now: datetime | None = None) -> int:

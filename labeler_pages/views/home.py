@@ -141,7 +141,9 @@ def _project_reason(
                 "operations team can tell you more."
             ),
         )
-    return Reason(code, _("You cannot work on this project."))
+    # Any other refusal (the vendor suspended, the project closed to them, a skill or a
+    # language it needs) in the claim's own words, which are marked for translation.
+    return Reason(code, refusal.detail or _("You cannot work on this project."))
 
 
 def _waiting_text(waiting: int) -> str:

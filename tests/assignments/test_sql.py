@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from assignments import sql
 from assignments.models import Assignment, Project, Task
+from assignments.selectors.gate import language_met
 from qc.models import (
     ControlRate,
     GoldCheck,
@@ -40,7 +41,7 @@ from tests.assignments.factories import make_project, with_gold
 from tests.factories import make_labeler
 from tests.qc.factories import acknowledge, make_published_guide, publish_version
 from workforce import services as workforce_services
-from workforce.models import Labeler, Qualification, QualificationType
+from workforce.models import Labeler, Qualification, QualificationType, Skill
 
 pytestmark = pytest.mark.django_db
 
@@ -353,6 +354,37 @@ def orm_gate(project_id, labeler, now) -> tuple:
         ).exists(),
         rate.values_list("rate", flat=True).first(),
         mine.filter(ahead=True, expires_at__gt=now).values_list("id", flat=True).first(),
+        *orm_access(project, labeler),
+    )
+
+
+def orm_access(project, labeler) -> tuple:
+    """Who may work on the project, as the gate's last four columns read it: the vendor's
+    status, why the project is closed to the labeler, a missing skill, a missing language."""
+    labeler = Labeler.objects.select_related("vendor").get(pk=labeler.pk)
+    excluded = None
+    if labeler.kind != Labeler.Kind.INTERNAL:
+        allowed = set(project.allowed_vendors.values_list("pk", flat=True))
+        if project.internal_only:
+            excluded = "internal_only"
+        elif allowed and labeler.vendor_id not in allowed:
+            excluded = "vendor_not_allowed"
+    skill = (
+        project.required_skills.exclude(pk__in=labeler.skills.values("pk"))
+        .order_by("name", "id")
+        .values_list("name", flat=True)
+        .first()
+    )
+    unmet = sorted(
+        code
+        for code in project.required_languages
+        if not any(language_met(code, spoken) for spoken in labeler.languages)
+    )
+    return (
+        labeler.vendor.status if labeler.vendor_id else None,
+        excluded,
+        skill,
+        unmet[0] if unmet else None,
     )
 
 
@@ -447,7 +479,7 @@ def test_the_gate_is_the_orm_standing_of_every_labeler():
             for when in WHENS:
                 raw = raw_gate(project.pk, labeler, when)
                 assert raw == orm_gate(project.pk, labeler, when), (step, labeler, when)
-                seen.append(raw[1:])
+                seen.append(raw[1:10])  # who may work: test_the_gate_reads_who_may_work
     # The standings differ: every column but "published" (always, here) takes several values.
     for column, taken in enumerate(zip(*seen, strict=True)):
         assert len(set(taken)) > (0 if column == 2 else 1), column
@@ -459,7 +491,50 @@ def test_the_gate_without_a_guide_or_requirements():
     labeler = make_labeler()
     raw = raw_gate(project.pk, labeler, NOW)
     assert raw == orm_gate(project.pk, labeler, NOW)
-    assert raw[1:] == (Labeler.Status.ACTIVE, None, False, False, None, False, False, None, None)
+    assert raw[1:] == (
+        Labeler.Status.ACTIVE,
+        *(None, False, False, None, False, False, None, None),
+        *(None, None, None, None),
+    )
+
+
+def test_the_gate_reads_who_may_work_as_the_orm_does():
+    """Internal staff and vendor labelers of an allowed, another and a suspended vendor, with
+    and without the skills and languages, on projects open to all, internal only, restricted
+    to one vendor, needing skills, needing languages."""
+    from tests.factories import VendorFactory
+
+    allowed, other = VendorFactory(slug="allowed"), VendorFactory(slug="other")
+    suspended = VendorFactory(slug="stopped")
+    people = [
+        make_labeler(skills=("medical", "bbox")),
+        make_labeler(vendor=allowed, skills=("bbox",)),
+        make_labeler(vendor=other),
+        make_labeler(vendor=suspended, skills=("medical",)),
+    ]
+    languages = [["pt-BR", "en"], ["PT"], ["de"], []]
+    for labeler, spoken in zip(people, languages, strict=True):
+        Labeler.objects.filter(pk=labeler.pk).update(languages=spoken)
+    workforce_services.vendor_suspend(actor=None, vendor=suspended, reason="test")
+    medical, bbox = (Skill.objects.get(slug=s) for s in ("medical", "bbox"))
+    open_to_all = make_project(tasks=1, overlap=1, slug="open")
+    internal = make_project(tasks=1, overlap=1, slug="internal", internal_only=True)
+    restricted = make_project(tasks=1, overlap=1, slug="restricted")
+    restricted.allowed_vendors.set([allowed])
+    skilled = make_project(tasks=1, overlap=1, slug="skilled")
+    skilled.required_skills.set([medical, bbox])
+    lingual = make_project(tasks=1, overlap=1, slug="lingual", required_languages=["pt", "en"])
+    seen = []
+    for project in (open_to_all, internal, restricted, skilled, lingual):
+        for labeler in people:
+            raw = raw_gate(project.pk, labeler, NOW)
+            assert raw == orm_gate(project.pk, labeler, NOW), (project.slug, labeler)
+            seen.append(raw[10:])
+    for column, taken in enumerate(zip(*seen, strict=True)):
+        assert len(set(taken)) > 1, column
+    assert raw_gate(lingual.pk, people[0], NOW)[10:] == (None, None, None, None)
+    assert raw_gate(lingual.pk, people[1], NOW)[13] == "en"  # "PT" meets "pt", not "en"
+    assert raw_gate(skilled.pk, people[1], NOW)[12] == "Medical"
 
 
 # -- the submit ---------------------------------------------------------------------------------

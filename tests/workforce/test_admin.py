@@ -221,7 +221,7 @@ def test_add_labeler_shows_service_errors_on_the_form(ops_client, vendor_a, over
 
 
 def test_add_labeler_for_a_suspended_vendor_is_refused(ops_client, vendor_a):
-    services.vendor_set_status(actor=None, vendor=vendor_a, status=Vendor.Status.SUSPENDED)
+    services.vendor_suspend(actor=None, vendor=vendor_a, reason="test")
     before = _counts()
     response = ops_client.post(admin_url(Labeler, "add"), _add_data(vendor=vendor_a.pk))
     assert response.status_code == 200
@@ -353,6 +353,11 @@ def test_removing_a_manager_inline_takes_the_object_permission_away(
             "memberships-0-id": membership.pk,
             "memberships-0-vendor": vendor_a.pk,
             "memberships-0-DELETE": "on",
+            # The status history inline (read-only) sends its management form too.
+            "status_changes-TOTAL_FORMS": "0",
+            "status_changes-INITIAL_FORMS": "0",
+            "status_changes-MIN_NUM_FORMS": "0",
+            "status_changes-MAX_NUM_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.context and response.context["errors"]
@@ -377,20 +382,33 @@ def test_membership_admin_add_and_delete_keep_the_permission_in_step(ops_client,
 
 
 def test_vendor_suspend_and_reactivate_actions(ops_client, vendor_a):
+    """Each asks for a reason first, then calls the status service (tests/workforce/
+    test_vendor_status.py covers the buttons and the history)."""
     url = admin_url(Vendor, "changelist")
-    response = ops_client.post(
-        url, {"action": "suspend_vendors", "_selected_action": [vendor_a.pk]}
-    )
+    chosen = {"action": "suspend_vendors", "_selected_action": [vendor_a.pk]}
+    response = ops_client.post(url, chosen)
+    assert response.status_code == 200  # the page that asks for the reason
+    assert "reason" in response.context["form"].fields
+    vendor_a.refresh_from_db()
+    assert vendor_a.status == Vendor.Status.ACTIVE
+
+    response = ops_client.post(url, {**chosen, "post": "yes", "reason": "audit"})
     assert response.status_code == 302
     vendor_a.refresh_from_db()
     assert vendor_a.status == Vendor.Status.SUSPENDED
 
-    response = ops_client.post(
-        url, {"action": "suspend_vendors", "_selected_action": [vendor_a.pk]}
-    )
-    assert any("already suspended" in m for m in _messages(response))
+    response = ops_client.post(url, {**chosen, "post": "yes", "reason": "again"})
+    assert any("cannot go from suspended to suspended" in m for m in _messages(response))
 
-    ops_client.post(url, {"action": "reactivate_vendors", "_selected_action": [vendor_a.pk]})
+    ops_client.post(
+        url,
+        {
+            "action": "reactivate_vendors",
+            "_selected_action": [vendor_a.pk],
+            "post": "yes",
+            "reason": "resolved",
+        },
+    )
     vendor_a.refresh_from_db()
     assert vendor_a.status == Vendor.Status.ACTIVE
 
@@ -590,7 +608,7 @@ def test_admin_import_that_fails_at_confirm_is_rolled_back_whole(ops_client, ven
     response = _upload(ops_client, _csv("zed,,,,internal,,,,,,,UTC", "ana,,,,vendor,acme,,,,,,UTC"))
     confirm = response.context["confirm_form"]
     # Between preview and confirm the vendor is suspended: row 2 now fails.
-    services.vendor_set_status(actor=None, vendor=vendor_a, status=Vendor.Status.SUSPENDED)
+    services.vendor_suspend(actor=None, vendor=vendor_a, reason="test")
     before = _counts()
     response = ops_client.post(admin_url(Labeler, "process_import"), confirm.initial)
     assert response.status_code == 302

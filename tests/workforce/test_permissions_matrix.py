@@ -79,6 +79,47 @@ MATRIX: tuple[Row, ...] = (
         "/api/v1/vendors/{missing}/",
         (404, 404, 404, 404, 404, 401),
     ),
+    # A vendor's status: its managers read the history; only ops change it (another vendor's
+    # manager, and labelers, get a 404 that does not confirm the vendor exists).
+    Row(
+        "vendor A history",
+        "GET",
+        V1 + "vendors/<id:pk>/history/",
+        "/api/v1/vendors/{vendor_a}/history/",
+        (200, 200, 404, 404, 404, 401),
+    ),
+    Row(
+        "suspend vendor A",
+        "POST",
+        V1 + "vendors/<id:pk>/suspend/",
+        "/api/v1/vendors/{vendor_a}/suspend/",
+        (200, 403, 404, 404, 404, 401),
+        {"reason": "audit"},
+    ),
+    Row(
+        "suspend vendor A, no reason",
+        "POST",
+        V1 + "vendors/<id:pk>/suspend/",
+        "/api/v1/vendors/{vendor_a}/suspend/",
+        (400, 403, 404, 404, 404, 401),
+        {},
+    ),
+    Row(
+        "offboard vendor B",
+        "POST",
+        V1 + "vendors/<id:pk>/offboard/",
+        "/api/v1/vendors/{vendor_b}/offboard/",
+        (200, 404, 403, 404, 404, 401),
+        {"reason": "contract ended"},
+    ),
+    Row(
+        "reactivate vendor A (active)",
+        "POST",
+        V1 + "vendors/<id:pk>/reactivate/",
+        "/api/v1/vendors/{vendor_a}/reactivate/",
+        (409, 403, 404, 404, 404, 401),
+        {"reason": "resolved"},
+    ),
     Row("labelers", "GET", V1 + "labelers/", "/api/v1/labelers/", (200, 200, 200, 200, 200, 401)),
     Row(
         "create labeler",

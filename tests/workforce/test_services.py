@@ -233,7 +233,7 @@ def test_labeler_create_rejects_bad_language(db, languages):
 
 
 def test_labeler_create_rejects_suspended_vendor(vendor_a):
-    services.vendor_set_status(actor=None, vendor=vendor_a, status=Vendor.Status.SUSPENDED)
+    services.vendor_suspend(actor=None, vendor=vendor_a, reason="test")
     with pytest.raises(ValidationError) as excinfo:
         _create(kind=Labeler.Kind.VENDOR, vendor=vendor_a)
     assert "vendor" in _fields(excinfo)
@@ -336,7 +336,7 @@ def test_labeler_update_moves_labeler_between_kinds(ops_user, vendor_labeler):
 
 
 def test_labeler_update_rejects_move_to_suspended_vendor(vendor_labeler, vendor_b):
-    services.vendor_set_status(actor=None, vendor=vendor_b, status=Vendor.Status.SUSPENDED)
+    services.vendor_suspend(actor=None, vendor=vendor_b, reason="test")
     with pytest.raises(ValidationError) as excinfo:
         services.labeler_update(actor=None, labeler=vendor_labeler, data={"vendor": vendor_b})
     assert "vendor" in _fields(excinfo)

@@ -1,6 +1,5 @@
 """What LabelForce says about what it does not do yet is true, and said where users look: an
-invited labeler cannot log in (the API and the admin say so), a suspended vendor's labelers
-still get work (the vendor service and the docs say so), pay is planned (the README says
+invited labeler cannot log in (the API and the admin say so), pay is planned (the README says
 nowhere that it exists), and no document cites a file the repository does not have."""
 
 from __future__ import annotations
@@ -13,10 +12,7 @@ from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
 
-from assignments import services as work_services
-from tests.assignments.factories import make_project
-from workforce import services
-from workforce.models import User, Vendor
+from workforce.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -70,37 +66,6 @@ def test_the_admin_says_an_added_labeler_cannot_log_in(client, ops_user):
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"]]
     assert any("admin-invitee cannot log in yet" in m for m in shown), shown
-
-
-def test_a_suspended_vendors_labelers_still_get_work_as_the_docs_say(vendor_a, vendor_labeler):
-    services.vendor_set_status(actor=None, vendor=vendor_a, status=Vendor.Status.SUSPENDED)
-    project = make_project(tasks=1)
-    claim = work_services.assignment_claim_next(labeler=vendor_labeler, project_id=project.pk)
-    assert claim is not None  # the gate reads the labeler's status only
-
-    doc = " ".join(services.vendor_set_status.__doc__.split())
-    assert "nothing that hands out work reads the vendor's status yet" in doc
-    assert "gating of work reads both" not in doc
-    for page in ("README.md", "docs/architecture.md"):
-        text = " ".join((ROOT / page).read_text().split())
-        assert "Suspending a vendor does not stop its labelers" in text or (
-            "A vendor's own status gates no work yet" in text
-        ), page
-
-
-def test_the_admin_says_a_suspended_vendors_labelers_still_work(client, ops_user, vendor_a):
-    client.force_login(ops_user)
-    response = client.post(
-        reverse("admin:workforce_vendor_changelist"),
-        {"action": "suspend_vendors", "_selected_action": [vendor_a.pk]},
-        follow=True,
-    )
-    assert response.status_code == 200
-    shown = " ".join(str(m) for m in response.context["messages"])
-    assert "Suspended 1 vendor(s)." in shown
-    assert "Their labelers can still log in and get work" in shown
-    vendor_a.refresh_from_db()
-    assert vendor_a.status == Vendor.Status.SUSPENDED
 
 
 def _paragraphs(text: str) -> list[str]:
