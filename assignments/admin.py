@@ -74,8 +74,12 @@ def _project_names(ids) -> dict[int, str]:
     return dict(Project.objects.filter(pk__in=list(ids)).values_list("pk", "name"))
 
 
+def _project_choices() -> list[tuple[int, str]]:
+    return list(Project.objects.order_by("name").values_list("pk", "name"))
+
+
 # qc's admin shows projects by id unless told their names (qc cannot import assignments).
-rules_admin.use_project_names(_project_names)
+rules_admin.use_project_names(_project_names, choices=_project_choices)
 
 S = Project.Status
 

@@ -49,12 +49,16 @@ from workforce.selectors import is_ops
 # A resolver handed down keeps the dependency visible and one-way; looking the model up by
 # name at run time (apps.get_model) would hide the same dependency from the layering test.
 ProjectNames = Callable[[Iterable[int]], dict[int, str]]
+ProjectChoices = Callable[[], list[tuple[int, str]]]
 _project_names: list[ProjectNames] = []
+_project_choices: list[ProjectChoices] = []
 
 
-def use_project_names(resolver: ProjectNames) -> None:
-    """Name projects with ``resolver(ids) -> {id: name}`` (one query for all the ids)."""
+def use_project_names(resolver: ProjectNames, *, choices: ProjectChoices | None = None) -> None:
+    """Name projects with ``resolver(ids) -> {id: name}`` (one query for all the ids); a new
+    rule's project is picked by name from ``choices() -> [(id, name), …]`` when given."""
     _project_names[:] = [resolver]
+    _project_choices[:] = [choices] if choices else []
 
 
 def project_names(ids: Iterable[int]) -> dict[int, str]:
@@ -141,6 +145,14 @@ class QualityRuleForm(ServiceModelForm):
         model = QualityRule
         fields = RULE_FIELDS
         help_texts = {"project_id": "The project's id (see the projects list)."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("project_id")
+        if field is not None and _project_choices:
+            # Picked by name; the value is still the id (the service checks nothing else here).
+            field.widget = forms.Select(choices=[("", "---------"), *_project_choices[0]()])
+            field.help_text = "The project whose labelers the rule watches."
 
 
 class ReverseReasonForm(ReasonForm):

@@ -20,7 +20,7 @@ from qc.models import QualityRule, RuleFiring
 from qc.services import rules as rule_services
 from tests.assignments.factories import make_project, submissions
 from tests.factories import admin_url, make_labeler
-from tests.qc.factories import make_rule, record_checks
+from tests.qc.factories import make_rule, record_checks, rule_form
 from workforce import services
 
 pytestmark = pytest.mark.django_db
@@ -204,6 +204,17 @@ def test_rules_and_firings_name_their_projects(ops_client):
         admin_url(RuleFiring, "changelist"), {"project": project.pk}
     ).content.decode()
     assert f"/admin/qc/rulefiring/{firing.pk}/change/" in filtered
+
+
+def test_a_new_rules_project_is_picked_by_name(ops_client, ops_user):
+    project = make_project(tasks=0, slug="pick-me", name="Pole inspection")
+    make_project(tasks=0, slug="not-me", name="Street signs")
+    page = ops_client.get(admin_url(QualityRule, "add")).content.decode()
+    assert f'<option value="{project.pk}">Pole inspection</option>' in page
+    assert "Street signs</option>" in page
+    response = ops_client.post(admin_url(QualityRule, "add"), rule_form(project_id=project.pk))
+    assert response.status_code == 302
+    assert QualityRule.objects.get().project_id == project.pk
 
 
 def test_project_names_cost_one_lookup_per_page(ops_client):
