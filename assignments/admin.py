@@ -133,15 +133,35 @@ class ProjectForm(ServiceModelForm):
     # project_create's explicit arguments; any other setting left empty takes its default.
     REQUIRED = ("name", "answer_type", "classes")
     # Quality settings left empty take the service's defaults (weighted consensus, no
-    # threshold, a 2% floor, a refit every DEFAULT_REFIT_EVERY labels), as the other defaulted
-    # settings do.
-    OPTIONAL = ("consensus_method", "confidence_threshold", "control_floor", "refit_every")
+    # threshold, a 2% floor, a refit every DEFAULT_REFIT_EVERY labels; UTC, a drift p-value of
+    # 0.001), as the other defaulted settings do.
+    OPTIONAL = (
+        "consensus_method",
+        "confidence_threshold",
+        "control_floor",
+        "refit_every",
+        "timezone",
+        "drift_alpha",
+    )
+
+    # A comma-separated list on the form (the service checks each code).
+    required_languages = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        help_text='Comma-separated BCP 47 codes a labeler must speak, each: "pt" is met by '
+        '"pt-BR" (not the reverse); case is ignored.',
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in self.OPTIONAL:
             if name in self.fields:  # absent where the page shows the project read-only
                 self.fields[name].required = False
+        if self.instance.pk and "required_languages" in self.fields:
+            self.initial["required_languages"] = ", ".join(self.instance.required_languages or [])
+
+    def clean_required_languages(self) -> list[str]:
+        return [p.strip() for p in self.cleaned_data["required_languages"].split(",") if p.strip()]
 
 
 class TaskImportForm(FileImportForm):
@@ -200,7 +220,13 @@ class ProjectAdmin(
     )
     list_filter = ("status", "answer_type")
     search_fields = ("name", "slug")
-    autocomplete_fields = ("control_gold_set", "guide", "required_qualifications")
+    autocomplete_fields = (
+        "control_gold_set",
+        "guide",
+        "required_qualifications",
+        "allowed_vendors",
+        "required_skills",
+    )
     prepopulated_fields = {"slug": ("name",)}
     actions = (
         "activate",
@@ -311,10 +337,80 @@ class ProjectAdmin(
             reverse("admin:assignments_project_import", args=[obj.pk]),
         )
 
+    # The settings by what they decide; a setting not named here shows under "Other settings".
+    SETTING_GROUPS = (
+        (None, ("slug", "name", "objective")),
+        (
+            "Labeling",
+            (
+                "answer_type",
+                "classes",
+                "iou_threshold",
+                "overlap",
+                "max_overlap",
+                "lease_seconds",
+                "priority",
+                "show_prelabels",
+            ),
+        ),
+        (
+            "Who may work",
+            (
+                "internal_only",
+                "allowed_vendors",
+                "required_skills",
+                "required_languages",
+                "required_qualifications",
+                "guide",
+                "require_guide_ack",
+            ),
+        ),
+        (
+            "Quality",
+            (
+                "control_ratio",
+                "control_gold_set",
+                "adaptive_control",
+                "control_floor",
+                "audit_percent",
+                "consensus_method",
+                "confidence_threshold",
+                "refit_every",
+                "drift_alpha",
+            ),
+        ),
+        ("Calendar", ("timezone",)),
+    )
+    WHO_MAY_WORK = (
+        "Who may work on the project, checked by the next-task gate (docs/next-task.md, "
+        '"Who may work on a project"): internal staff only; else, if vendors are listed, their '
+        "labelers only (internal staff too); every required skill and language, qualification "
+        "and the guide's acknowledgement. A suspended vendor's labelers get no work anywhere."
+    )
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ProjectForm.Meta.fields
         return (*ProjectForm.Meta.fields, *self.record_fields)
+
+    def get_fieldsets(self, request, obj=None):
+        named = {name for _, names in self.SETTING_GROUPS for name in names}
+        others = tuple(n for n in ProjectForm.Meta.fields if n not in named)
+        fieldsets = [
+            (
+                title,
+                {
+                    "fields": names,
+                    **({"description": self.WHO_MAY_WORK} if title == "Who may work" else {}),
+                },
+            )
+            for title, names in self.SETTING_GROUPS
+        ]
+        if others:
+            fieldsets.append(("Other settings", {"fields": others}))
+        if obj is not None:
+            fieldsets.append(("Record", {"fields": self.record_fields}))
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -338,10 +434,14 @@ class ProjectAdmin(
 
     def save_model(self, request, obj, form, change):
         c = form.cleaned_data
-        qualifications = [q.slug for q in c.get("required_qualifications") or ()]
+        # The service takes the many-to-many settings as slugs, as the API gives them.
+        slugs = {
+            name: [row.slug for row in c.get(name) or ()]
+            for name in ("required_qualifications", "allowed_vendors", "required_skills")
+        }
         if change:
             data = {
-                name: (qualifications if name == "required_qualifications" else c[name])
+                name: slugs.get(name, c[name])
                 for name in form.changed_data
                 if name in services.projects.EDITABLE_FIELDS
             }
@@ -363,7 +463,7 @@ class ProjectAdmin(
             name=c["name"],
             answer_type=c["answer_type"],
             classes=c.get("classes"),
-            **{**settings, "required_qualifications": qualifications},
+            **{**settings, **slugs},
         )
         adopt(obj, project)
 

@@ -238,6 +238,13 @@ PROJECT_SETTINGS = (
     "adaptive_control",
     "control_floor",
     "refit_every",
+    # Who may work on the project (docs/next-task.md, "Who may work on a project").
+    "internal_only",
+    "allowed_vendors",
+    "required_skills",
+    "required_languages",
+    "timezone",
+    "drift_alpha",
 )
 #: The settings that shape the tasks, pre-labels and answers already made (the schema and the
 #: overlap): they change only while the project is a draft.

@@ -139,6 +139,8 @@ class ProjectOpsOut(serializers.ModelSerializer):
     required_qualifications = serializers.SlugRelatedField(
         slug_field="slug", many=True, read_only=True
     )
+    allowed_vendors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    required_skills = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     guide = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     control_gold_set = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     control_check = serializers.SerializerMethodField(
@@ -226,6 +228,33 @@ class ProjectPatchIn(StrictSerializer, serializers.ModelSerializer):
         required=False,
         help_text="The guide's id (its slug is still accepted).",
     )
+    # Who may work on the project (docs/next-task.md, "Who may work on a project"): the service
+    # checks that the slugs exist, the codes are BCP 47 and the time zone is an IANA name.
+    allowed_vendors = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        max_length=100,
+        required=False,
+        help_text="Vendor slugs. If any, only these vendors' labelers (and internal staff) "
+        "may work on the project.",
+    )
+    required_skills = serializers.ListField(
+        child=serializers.SlugField(max_length=64),
+        max_length=100,
+        required=False,
+        help_text="Skill slugs: a labeler must have every one.",
+    )
+    required_languages = serializers.ListField(
+        child=serializers.CharField(max_length=35),
+        max_length=50,
+        required=False,
+        help_text='BCP 47 codes a labeler must speak, each (e.g. ["pt"]): "pt" is met by '
+        '"pt-BR", not the reverse; case is ignored.',
+    )
+    timezone = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="IANA time zone of the project's days and weeks, e.g. Europe/Lisbon.",
+    )
 
     class Meta:
         model = Project
@@ -235,6 +264,11 @@ class ProjectPatchIn(StrictSerializer, serializers.ModelSerializer):
             **{
                 name: {"required": False, "min_value": None, "max_value": None}
                 for name in _SERVICE_BOUNDED
+            },
+            "drift_alpha": {
+                "required": False,
+                "help_text": "Chi-square p-value below which a batch's label distribution "
+                "counts as drifted; 0 turns drift checks off. Below 1, at most four decimals.",
             },
             "lease_seconds": {
                 "required": False,
@@ -260,11 +294,15 @@ class ProjectIn(ProjectPatchIn):
         return fields
 
 
+# The relations ``ProjectOpsOut`` lists, loaded once per page.
+OPS_PREFETCH = ("required_qualifications", "allowed_vendors", "required_skills")
+
+
 def project_ops_out(project: Project) -> dict[str, Any]:
     """The project as ops see it, reloaded with its relations."""
     project = (
         Project.objects.select_related("guide", "control_gold_set", "control_override_by")
-        .prefetch_related("required_qualifications")
+        .prefetch_related(*OPS_PREFETCH)
         .get(pk=project.pk)
     )
     return ProjectOpsOut(project).data
@@ -511,7 +549,7 @@ class _ProjectByRoleMixin:
     def get_queryset(self):
         qs = selectors.project_list_for(actor=self.request.user)
         if is_ops(self.request.user):
-            qs = qs.select_related("control_gold_set")
+            qs = qs.select_related("control_gold_set").prefetch_related(*OPS_PREFETCH)
         return qs
 
 

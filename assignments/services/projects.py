@@ -28,9 +28,11 @@ withdraws the override.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
+import zoneinfo
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -61,7 +63,7 @@ from config.errors import Conflict, InvalidTransition, NotFound
 from config.services import model_update, with_defaults
 from qc.models import AnswerType, GoldSet, Guide
 from qc.services import gold as gold_services
-from workforce.models import QualificationType, User
+from workforce.models import QualificationType, Skill, User, Vendor
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
-_PLACES = {2: "two", 3: "three"}
+_PLACES = {2: "two", 3: "three", 4: "four"}
 
 
 def _clean_fixed(
@@ -239,6 +241,64 @@ def _resolve_qualifications(value: Any) -> list[QualificationType]:
     return [found[s] for s in slugs]
 
 
+def _resolve_slugs(value: Any, model: type, what: str) -> list:
+    """``model`` rows by slug, in the order given (duplicates dropped); unknown slugs are an
+    error naming them."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError(f"Expected a list of {what} slugs.")
+    slugs = list(dict.fromkeys(value))
+    if not all(isinstance(s, str) for s in slugs):
+        raise ValueError(f"Expected a list of {what} slugs.")
+    found = {row.slug: row for row in model.objects.filter(slug__in=slugs)}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise ValueError(f"Unknown {what}s: {', '.join(m[:64] for m in missing[:10])}.")
+    return [found[s] for s in slugs]
+
+
+# BCP 47, simplified as for a labeler's languages: a language of 2 or 3 letters, then subtags of
+# 1 to 8 letters or digits.
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*", re.ASCII)
+MAX_REQUIRED_LANGUAGES = 20
+
+
+def _clean_languages(value: Any) -> list[str]:
+    """Language codes (BCP 47), trimmed, duplicates dropped ignoring case (tags are
+    case-insensitive: the gate compares them so, docs/next-task.md)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('Expected a list of language codes, e.g. ["pt", "en-GB"].')
+    cleaned: list[str] = []
+    for code in (v.strip() for v in value):
+        if not _LANGUAGE_RE.fullmatch(code):
+            raise ValueError(f"{code[:40]!r} is not a BCP 47 language code (e.g. pt, en-GB).")
+        if code.lower() not in {c.lower() for c in cleaned}:
+            cleaned.append(code)
+    if len(cleaned) > MAX_REQUIRED_LANGUAGES:
+        raise ValueError(f"At most {MAX_REQUIRED_LANGUAGES} languages.")
+    return cleaned
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _clean_timezone(value: Any) -> str:
+    if not isinstance(value, str) or value not in _time_zones():
+        shown = value[:64] if isinstance(value, str) else value
+        raise ValueError(f"Unknown time zone {shown!r}: use an IANA name, e.g. Europe/Lisbon.")
+    return value
+
+
+def _clean_drift_alpha(value: Any) -> Decimal:
+    return _clean_fixed(
+        value,
+        within=lambda n: 0 <= n < 1,
+        out_of_range="A p-value threshold from 0 (drift checks off) to below 1.",
+        places=4,
+    )
+
+
 _CLEANERS = {
     "name": lambda v: _clean_text(v, max_length=NAME_MAX, required=True),
     "objective": lambda v: _clean_text(v, max_length=20_000, required=False),
@@ -261,6 +321,12 @@ _CLEANERS = {
     "adaptive_control": _clean_bool,
     "control_floor": _clean_control_ratio,
     "refit_every": _clean_refit_every,
+    "internal_only": _clean_bool,
+    "allowed_vendors": lambda v: _resolve_slugs(v, Vendor, "vendor"),
+    "required_skills": lambda v: _resolve_slugs(v, Skill, "skill"),
+    "required_languages": _clean_languages,
+    "timezone": _clean_timezone,
+    "drift_alpha": _clean_drift_alpha,
 }
 
 
@@ -342,7 +408,11 @@ def project_create(
     ``confidence_threshold`` in [0, 1]; ``adaptive_control`` lets each labeler's control rate go
     from ``control_ratio`` down to ``control_floor`` (0 to the ratio;
     docs/adaptive-control.md); ``refit_every`` the new labels after which the model is refitted
-    besides hourly (0 or more; 0 hourly only). Raises ValidationError
+    besides hourly (0 or more; 0 hourly only). Who may work (docs/next-task.md, "Who may work
+    on a project"): ``internal_only``; ``allowed_vendors`` and ``required_skills`` are slugs
+    that exist; ``required_languages`` BCP 47 codes (at most 20; duplicates, ignoring case,
+    dropped). ``timezone`` is an IANA name; ``drift_alpha`` a p-value threshold from 0 (off) to
+    below 1 with at most four decimals. Raises ValidationError
     naming each bad field (a taken slug included). Nothing is written on error.
     """
     unknown = sorted(set(settings) - EDITABLE_FIELDS)
@@ -364,17 +434,22 @@ def project_create(
     if not errors:
         _check_together(values, errors)
     _raise_if(errors)
-    qualifications = values.pop("required_qualifications")
+    # The many-to-many settings are set once the row exists.
+    related = {name: values.pop(name) for name in _MANY_TO_MANY}
     try:
         with transaction.atomic():
             project = Project.objects.create(slug=slug, status=S.DRAFT, created_by=actor, **values)
-            project.required_qualifications.set(qualifications)
+            for name, rows in related.items():
+                getattr(project, name).set(rows)
     except IntegrityError:
         # A concurrent create took the slug between the check and the insert.
         raise ValidationError({"slug": ["A project with this slug exists."]}) from None
     if project.control_gold_set_id is not None:
         project_control_check(actor=actor, project=project)
     return project
+
+
+_MANY_TO_MANY = ("required_qualifications", "allowed_vendors", "required_skills")
 
 
 def _default_max(overlap: Any) -> Any:
