@@ -354,3 +354,35 @@ def test_ops_do_not_answer_a_flag_a_senior_is_answering(world, ops_user):
         )
     assert Review.objects.get(pk=other).status == "open"
     assert Review.objects.get(pk=claim.review.pk).reviewer_id == senior.pk
+
+
+def test_the_flags_page_is_linked_and_costs_the_same_for_many_flags(
+    world, client, django_assert_max_num_queries
+):
+    labeler = world["labelers"][False]
+    client.force_login(labeler.user)
+    home = client.get(reverse("labeler:home")).content.decode()
+    assert f'href="{reverse("labeler:flags")}"' in home
+    client.get(reverse("labeler:flags"))  # warm the session
+    with django_assert_max_num_queries(10) as few:
+        client.get(reverse("labeler:flags"))
+    project = world["project"]
+    for _ in range(3):
+        claim = work_services.assignment_claim_next(
+            labeler=labeler, project_id=project.pk, rng=NeverControl()
+        )
+        if claim is None:
+            break
+        work_services.assignment_submit(
+            labeler=labeler, assignment_id=claim.assignment.pk, answer="ok"
+        )
+        services.assignment_flag(
+            labeler=labeler, assignment_id=claim.assignment.pk, question=QUESTION
+        )
+    assert Review.objects.filter(assignment__labeler=labeler).count() > 1
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("labeler:flags")).content.decode()
+    assert (
+        page.count('class="card" id="flag-')
+        == Review.objects.filter(assignment__labeler=labeler).count()
+    )
