@@ -67,7 +67,7 @@ from config.errors import ApplicationError
 from config.uploads import upload_file
 from qc.admin import rules as rules_admin
 from qc.models import GuideVersion
-from workforce.admin import labeler_panel, panel_table, panel_time
+from workforce.admin import PANEL_ROWS, labeler_panel, panel_link, panel_table, panel_time
 
 
 def _project_names(ids) -> dict[int, str]:
@@ -1056,25 +1056,15 @@ class ProjectRefitAdmin(ReadOnlyAdmin):
 
 # -- the labeler's page ----------------------------------------------------------------------------
 
-RECENT_ASSIGNMENTS = 20
-
 
 @labeler_panel("Recent assignments", order=20, wide=True)
 def recent_assignments_panel(request, labeler):
     """The labeler's last 20 assignments, newest lease first, each linked (one query)."""
     rows = [
         (
-            format_html(
-                '<a href="{}">#{}</a>',
-                reverse("admin:assignments_assignment_change", args=[a.pk]),
-                a.pk,
-            ),
+            panel_link("assignments_assignment_change", a.pk, f"#{a.pk}"),
             a.project.name,
-            format_html(
-                '<a href="{}">task {}</a>',
-                reverse("admin:assignments_task_change", args=[a.task_id]),
-                a.task_id,
-            ),
+            panel_link("assignments_task_change", a.task_id, f"task {a.task_id}"),
             a.get_status_display(),
             panel_time(a.leased_at),
             panel_time(a.submitted_at),
@@ -1082,14 +1072,14 @@ def recent_assignments_panel(request, labeler):
         for a in Assignment.objects.filter(labeler_id=labeler.pk)
         .select_related("project")
         .only("id", "task_id", "status", "leased_at", "submitted_at", "project__name")
-        .order_by("-leased_at", "-id")[:RECENT_ASSIGNMENTS]
+        .order_by("-leased_at", "-id")[:PANEL_ROWS]
     ]
-    more = reverse("admin:assignments_assignment_changelist") + f"?labeler__id__exact={labeler.pk}"
     return panel_table(
         ("assignment", "project", "task", "status", "leased", "submitted"),
         rows,
         empty="No assignments yet.",
-        more_url=more if len(rows) == RECENT_ASSIGNMENTS else None,
+        more_url=reverse("admin:assignments_assignment_changelist")
+        + f"?labeler__id__exact={labeler.pk}",
     )
 
 

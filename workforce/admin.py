@@ -499,11 +499,15 @@ def labeler_panel(title: str, *, order: int = 50, wide: bool = False) -> Callabl
     return register
 
 
+PANEL_ROWS = 20  # the latest rows a panel lists; "All of them…" opens the whole list
+
+
 def panel_table(
-    headers: tuple[str, ...], rows: list[tuple], *, empty: str, more_url: str | None = None
+    headers: tuple[str, ...], rows: list[tuple], *, empty: str, more_url: str
 ) -> SafeString:
-    """A panel's table: ``rows`` of cells (escaped here unless already safe), "``empty``" when
-    there are none, and a link to the whole list (``more_url``) under it."""
+    """A panel's table: ``rows`` of cells (escaped here unless already safe; at most
+    ``PANEL_ROWS``), "``empty``" when there are none, and under a full table a link to the
+    whole list (``more_url``)."""
     if not rows:
         body = format_html("<p>{}</p>", empty)
     else:
@@ -516,9 +520,14 @@ def panel_table(
         body = format_html(
             "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, lines
         )
-    if more_url:
+    if len(rows) >= PANEL_ROWS:
         body = format_html('{}<p><a href="{}">All of them…</a></p>', body, more_url)
     return body
+
+
+def panel_link(url_name: str, pk: int, text: object) -> SafeString:
+    """``text`` linked to the admin page ``admin:<url_name>`` of the row ``pk``."""
+    return format_html('<a href="{}">{}</a>', reverse(f"admin:{url_name}", args=[pk]), text)
 
 
 def panel_time(when) -> str:

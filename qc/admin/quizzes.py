@@ -29,7 +29,7 @@ from config.admin import (
 )
 from qc.models import AttemptQuestion, Quiz, QuizAttempt
 from qc.services import quizzes as services
-from workforce.admin import labeler_panel, panel_table, panel_time
+from workforce.admin import PANEL_ROWS, labeler_panel, panel_link, panel_table, panel_time
 
 
 class QuizForm(ServiceModelForm):
@@ -208,8 +208,6 @@ class QuizAttemptAdmin(ServiceActionsMixin, ReadOnlyAdmin):
 
 # -- the labeler's page --------------------------------------------------------------------------
 
-PANEL_ROWS = 20
-
 
 @labeler_panel("Quiz attempts", order=30)
 def quiz_attempts_panel(request, labeler):
@@ -221,11 +219,7 @@ def quiz_attempts_panel(request, labeler):
     )
     rows = [
         (
-            format_html(
-                '<a href="{}">{}</a>',
-                reverse("admin:qc_quizattempt_change", args=[a.pk]),
-                panel_time(a.started_at),
-            ),
+            panel_link("qc_quizattempt_change", a.pk, panel_time(a.started_at)),
             a.quiz.title,
             a.number,
             a.get_status_display(),
@@ -233,10 +227,9 @@ def quiz_attempts_panel(request, labeler):
         )
         for a in attempts
     ]
-    more = reverse("admin:qc_quizattempt_changelist") + f"?q={labeler.public_code}"
     return panel_table(
         ("started", "quiz", "attempt", "status", "correct"),
         rows,
         empty="No quiz attempts.",
-        more_url=more if len(rows) == PANEL_ROWS else None,
+        more_url=reverse("admin:qc_quizattempt_changelist") + f"?q={labeler.public_code}",
     )

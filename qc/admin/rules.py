@@ -20,7 +20,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils.html import format_html
 
 from config.admin import (
     ConfirmationActionsMixin,
@@ -37,7 +36,7 @@ from config.admin import (
 )
 from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
-from workforce.admin import labeler_panel, panel_table, panel_time
+from workforce.admin import PANEL_ROWS, labeler_panel, panel_link, panel_table, panel_time
 from workforce.selectors import is_ops
 
 # -- projects by name --------------------------------------------------------------------------
@@ -323,8 +322,6 @@ class RuleFiringAdmin(ProjectNamesMixin, ConfirmationActionsMixin, ReadOnlyAdmin
 
 # -- the labeler's page --------------------------------------------------------------------------
 
-PANEL_ROWS = 20
-
 
 @labeler_panel("Rule firings", order=10)
 def rule_firings_panel(request, labeler):
@@ -337,11 +334,7 @@ def rule_firings_panel(request, labeler):
     names = project_names(f.project_id for f in firings)
     rows = [
         (
-            format_html(
-                '<a href="{}">{}</a>',
-                reverse("admin:qc_rulefiring_change", args=[f.pk]),
-                panel_time(f.fired_at),
-            ),
+            panel_link("qc_rulefiring_change", f.pk, panel_time(f.fired_at)),
             f.rule.name,
             project_text(f.project_id, names),
             f.get_action_display(),
@@ -349,10 +342,9 @@ def rule_firings_panel(request, labeler):
         )
         for f in firings
     ]
-    more = reverse("admin:qc_rulefiring_changelist") + f"?q={labeler.public_code}"
     return panel_table(
         ("fired", "rule", "project", "action", "status"),
         rows,
         empty="No rule has fired on this labeler.",
-        more_url=more if len(rows) == PANEL_ROWS else None,
+        more_url=reverse("admin:qc_rulefiring_changelist") + f"?q={labeler.public_code}",
     )
