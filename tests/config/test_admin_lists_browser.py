@@ -11,7 +11,6 @@ the live server, so its data is committed.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -20,7 +19,7 @@ from django.utils import timezone
 from assignments.models import Task
 from tests.assignments.factories import assignments_admin_samples, make_project, submissions
 from tests.factories import SkillFactory, UserFactory, admin_url, make_labeler
-from tests.labeler_pages.conftest import CHROMIUM, SCREENSHOTS, needs_chromium
+from tests.labeler_pages.conftest import CHROMIUM, needs_chromium, screenshot
 from tests.payments.factories import payments_admin_samples
 from tests.qc.factories import qc_admin_samples, rules_admin_samples
 from tests.qc.quiz_factories import quiz_admin_samples
@@ -111,13 +110,6 @@ def page(chromium, live_server, rows):
     context.close()
 
 
-def shot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
 def test_every_changelist_fits_1400_px(page):
     models = sorted(admin.site._registry, key=lambda m: m._meta.label)
     assert len(models) > 30  # every app's admin is registered (a sanity check of the loop)
@@ -145,14 +137,14 @@ def test_labeler_page_and_tasks_list_screenshots(page, vendor_labeler):
     for title in ("Scorecard summary", "Recent assignments", "Quiz attempts", "Rule firings"):
         assert page.get_by_role("heading", name=title).is_visible()
     assert page.get_by_role("link", name="Suspend…").is_visible()
-    shot(page, "admin-labeler")
+    screenshot(page, "admin-labeler")
     assert page.evaluate(MEASURE)["page"] <= WIDTH
 
     page.goto("/admin/assignments/task/")
     header = page.locator("#result_list thead").inner_text()
     for column in ("Final answer", "Decided by", "Agreement"):
         assert column.lower() in header.lower()
-    shot(page, "admin-tasks")
+    screenshot(page, "admin-tasks")
     m = page.evaluate(MEASURE)
     assert m["table"] <= m["room"] and m["page"] <= WIDTH
 
