@@ -23,6 +23,9 @@ class NotificationsConfig(AppConfig):
             receivers.on_labeler_status_changed, dispatch_uid=f"{uid}.status"
         )
         work_signals.flag_resolved.connect(receivers.on_flag_resolved, dispatch_uid=f"{uid}.flag")
+        work_signals.drift_detected.connect(
+            receivers.on_drift_detected, dispatch_uid=f"{uid}.drift"
+        )
         post_migrate.connect(grant_ops_permissions, sender=self, dispatch_uid=f"{uid}.perms")
 
 

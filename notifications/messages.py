@@ -15,11 +15,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from assignments.models import Assignment, Project, Review
+from assignments.models import Assignment, DriftEvent, Project, Review
 from notifications.models import Event
 from qc.models import GuideVersion, QualityRule, RuleFiring
 from workforce.models import (
@@ -356,10 +356,45 @@ def flag_answered(review_id: int) -> Plan | None:
     return plan
 
 
+# -- a batch drifted (ops) --------------------------------------------------------------------
+
+
+def drift_detected(event_id: int) -> Plan | None:
+    """Ops (active staff with an e-mail address) hear of a batch whose label distribution
+    drifted from the project's baseline, and of what a drift rule did about it."""
+    event = (
+        DriftEvent.objects.select_related("project", "batch", "rule").filter(pk=event_id).first()
+    )
+    if event is None:
+        return None
+    key = f"{Event.DRIFT_DETECTED}:drift{event.pk}"
+    plan = Plan(Event.DRIFT_DETECTED, key)
+    project = event.project
+    lines = [
+        f"Batch {event.batch_id} of {project.name} has a label distribution unlike the "
+        f"project's earlier batches (chi-square p = {event.p_value:.2g}, {event.n} decided "
+        f"tasks against a baseline of {event.baseline_n}).",
+    ]
+    if event.rule_id:
+        lines.append(f"Quality rule: {event.rule.name}; action: {event.action or 'none'}.")
+    try:
+        link = _link("admin:assignments_driftevent_change", event.pk)
+    except NoReverseMatch:
+        link = ""
+    if link:
+        lines.append(link)
+    ops = User.objects.filter(is_staff=True, is_active=True).exclude(email="")
+    subject = f"Label drift in {project.name}, batch {event.batch_id}"
+    body = "\n\n".join(lines) + "\n"
+    plan.mails += [Mail(u.pk, u.email, subject, body, f"{key}:u{u.pk}") for u in ops]
+    return plan
+
+
 COMPOSERS = {
     Event.RULE_FIRED: rule_fired,
     Event.LABELER_STATUS_CHANGED: labeler_status_changed,
     Event.GUIDE_VERSION_MAJOR: guide_version_major,
     Event.QUALIFICATION_EXPIRING: qualification_expiring,
     Event.FLAG_ANSWERED: flag_answered,
+    Event.DRIFT_DETECTED: drift_detected,
 }

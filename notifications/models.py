@@ -23,6 +23,7 @@ class Event(models.TextChoices):
     GUIDE_VERSION_MAJOR = "guide.major_version", "A new major guide version to acknowledge"
     QUALIFICATION_EXPIRING = "qualification.expiring", "A qualification expires within 7 days"
     FLAG_ANSWERED = "flag.answered", "A reviewer answered a labeler's flag"
+    DRIFT_DETECTED = "project.drift_detected", "A batch's label distribution drifted"
 
 
 #: What each kind of person may receive by e-mail (and so may switch off).
@@ -34,6 +35,7 @@ LABELER_EVENTS = (
     Event.FLAG_ANSWERED,
 )
 MANAGER_EVENTS = (Event.RULE_FIRED, Event.LABELER_STATUS_CHANGED)
+OPS_EVENTS = (Event.DRIFT_DETECTED,)
 #: What a vendor's webhook endpoint may subscribe to: events about the vendor's own labelers.
 WEBHOOK_EVENTS = (Event.RULE_FIRED, Event.LABELER_STATUS_CHANGED, Event.QUALIFICATION_EXPIRING)
 

@@ -35,3 +35,7 @@ def on_guide_version_published(sender, version, **kwargs) -> None:
 
 def on_flag_resolved(sender, review, **kwargs) -> None:
     _after_commit(Event.FLAG_ANSWERED, review.pk)
+
+
+def on_drift_detected(sender, event, **kwargs) -> None:
+    _after_commit(Event.DRIFT_DETECTED, event.pk)

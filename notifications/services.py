@@ -26,6 +26,7 @@ from notifications import messages, webhooks
 from notifications.models import (
     LABELER_EVENTS,
     MANAGER_EVENTS,
+    OPS_EVENTS,
     WEBHOOK_EVENTS,
     Event,
     Notification,
@@ -380,10 +381,11 @@ def webhook_endpoint_delete(*, actor: User | None, endpoint: WebhookEndpoint) ->
 
 
 def events_for(user: User) -> tuple[str, ...]:
-    """The events ``user`` may receive by e-mail: a labeler's, a vendor manager's, or both."""
-    from workforce.selectors import is_vendor_manager
+    """The events ``user`` may receive by e-mail: a labeler's, a vendor manager's, ops's (or
+    several of these)."""
+    from workforce.selectors import is_ops, is_vendor_manager
 
-    events: list[str] = []
+    events: list[str] = list(OPS_EVENTS) if is_ops(user) else []
     if Labeler.objects.filter(user_id=user.pk).exists():
         events += LABELER_EVENTS
     if is_vendor_manager(user):

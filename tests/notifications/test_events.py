@@ -305,3 +305,36 @@ def test_a_flags_answer_reaches_its_labeler_alike_for_a_control_task(commit):
         assert not re.search(r"gold|control|honeypot", message.body, re.I)
         texts[is_control] = (message.subject, _normalized(message.body, labeler))
     assert texts[True] == texts[False]
+
+
+# -- drift (ops) ---------------------------------------------------------------------------------
+
+
+def test_a_drift_event_is_mailed_to_ops_once(ops_user, manager_a, vendor_labeler, commit):
+    from assignments.models import Batch, DriftEvent
+    from assignments.signals import drift_detected
+
+    project = make_project(tasks=1, name="Pole inspection")
+    batch = Batch.objects.create(project=project, source="test")
+    with commit(), transaction.atomic():
+        event = DriftEvent.objects.create(
+            project=project,
+            batch=batch,
+            statistic=31.2,
+            dof=2,
+            p_value=0.00002,
+            n=40,
+            baseline_n=400,
+            observed={"ok": 5, "rust": 35},
+            expected={"ok": 0.8, "rust": 0.2},
+            detected_at=timezone.now(),
+        )
+        drift_detected.send(sender=DriftEvent, event=event)
+    (message,) = mail.outbox
+    assert message.to == [ops_user.email]
+    assert message.subject == f"Label drift in Pole inspection, batch {batch.pk}"
+    assert "p = 2e-05" in message.body
+    assert services.event_notify(event=Event.DRIFT_DETECTED, object_id=event.pk)["mails"] == []
+    assert len(mail.outbox) == 1
+    assert Event.DRIFT_DETECTED in services.preferences_get(user=ops_user)
+    assert Event.DRIFT_DETECTED not in services.preferences_get(user=manager_a)
