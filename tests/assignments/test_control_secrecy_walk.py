@@ -35,6 +35,8 @@ from rest_framework.test import APIClient
 
 from assignments import services
 from assignments.models import Assignment, Task
+from notifications.models import WebhookDelivery, WebhookEndpoint
+from notifications.services import webhook_endpoint_create
 from payments.services.calculate import period_calculate
 from qc.models import GoldItem, GoldSet, QualityRule, Quiz, QuizAttempt, RuleFiring
 from qc.services import rules as rule_services
@@ -124,6 +126,7 @@ def world(manager_a, vendor_a, senior_labeler, ops_user):
         threshold="0.9",
     )
     labeler = make_labeler(vendor=vendor_a)
+    webhook_endpoint_create(actor=manager_a, vendor=vendor_a, url="https://93.184.215.14/hook")
     return {
         "project": project,
         "gold_set": gold_set,
@@ -352,6 +355,9 @@ def walk_every_get(world, client: APIClient):
         "quality-rules": list(
             QualityRule.objects.filter(project_id=project.pk).values_list("pk", flat=True)
         ),
+        # The vendor's webhook endpoints and what they were sent (notifications).
+        "webhooks": list(WebhookEndpoint.objects.values_list("pk", flat=True)),
+        "webhook-deliveries": list(WebhookDelivery.objects.values_list("pk", flat=True)),
     }
     for path in sorted(_routes()):
         if "<" not in path:
