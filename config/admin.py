@@ -96,6 +96,8 @@ class LargeTableMixin:
 
     show_full_result_count = False
     list_per_page = 100
+    # No "Show counts": a count per filter choice is a full scan per choice on these tables.
+    show_facets = admin.ShowFacets.NEVER
 
 
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
