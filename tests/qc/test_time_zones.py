@@ -94,6 +94,16 @@ def test_an_unknown_time_zone_is_a_field_error():
     assert labeler.timezone == "UTC"
 
 
+def test_the_api_refuses_an_unknown_time_zone_field_by_field(client_for, ops_user, vendor_labeler):
+    url = f"/api/v1/labelers/{vendor_labeler.pk}/"
+    response = client_for(ops_user).patch(url, {"timezone": "Mars/Olympus"}, format="json")
+    assert response.status_code == 400 and set(response.json()["fields"]) == {"timezone"}
+    response = client_for(ops_user).patch(url, {"timezone": "Pacific/Auckland"}, format="json")
+    assert response.status_code == 200
+    vendor_labeler.refresh_from_db()
+    assert vendor_labeler.timezone == "Pacific/Auckland"
+
+
 # -- audit weeks -------------------------------------------------------------------------------
 
 
