@@ -10,7 +10,11 @@ Every task of the project is a ``LabelforceTask``:
   idempotent, so running again is safe. What outlasts the retries is caught by the sweeps.
 * ``periodic`` says whether it is a scheduled job (a safety net such as ``consensus_sweep``, or
   a recurring one such as ``quality_refit``): every periodic task must have an entry in
-  ``CELERY_BEAT_SCHEDULE``; a test holds the two lists together.
+  ``CELERY_BEAT_SCHEDULE``, which ``migrate`` installs as a django-celery-beat row
+  (``health.schedules``); tests hold the three together (tests/config/test_schedules.py).
+* a task that fails once its retries are spent is recorded as a ``health.FailedTask``
+  (``health.failures``, from Celery's ``task_failure`` signal) and can be retried from the
+  admin.
 
 The backoff stays well under the broker's visibility timeout (``CELERY_VISIBILITY_TIMEOUT``),
 so a retry waiting for its time is never redelivered as if its worker had died.
