@@ -1103,6 +1103,9 @@ class QualificationAdmin(
         revoked = ", revoked" if q.revoked_at else ""
         return f"{person_label(q.labeler)} — {q.qualification_type} (granted {granted}{revoked})"
 
+    def reason_subject(self, q: Qualification) -> str:
+        return f"{person_label(q.labeler)} — {q.qualification_type}"
+
     revoke = reason_asking_action(
         "revoke",
         description="Revoke selected qualifications",

@@ -304,10 +304,10 @@ class RuleFiringAdmin(ProjectNamesMixin, ConfirmationActionsMixin, ReadOnlyAdmin
     reason_related = ("rule", "labeler__user")
 
     def reason_line(self, firing: RuleFiring) -> str:
-        return (
-            f"{firing.rule.name}: {person_label(firing.labeler)} — "
-            f"{firing.get_action_display().lower()}"
-        )
+        return f"{self.reason_subject(firing)} — {firing.get_action_display().lower()}"
+
+    def reason_subject(self, firing: RuleFiring) -> str:
+        return f"{firing.rule.name} on {person_label(firing.labeler)}"
 
     reverse = reason_asking_action(
         "reverse",
