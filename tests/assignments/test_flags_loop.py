@@ -386,3 +386,18 @@ def test_the_flags_page_is_linked_and_costs_the_same_for_many_flags(
         page.count('class="card" id="flag-')
         == Review.objects.filter(assignment__labeler=labeler).count()
     )
+
+
+def test_linking_a_guide_version_is_pinned(world, client_for, ops_user, django_assert_num_queries):
+    answer_both(world)
+    version = world["guide"].versions.get(major=1, minor=1)
+    ops = client_for(ops_user)
+    # The transaction's start and end, the flag with its project (locked), the version, the
+    # link's update, the reviewer's code for the reply (the client is forced, no session read).
+    with django_assert_num_queries(6):
+        response = ops.post(
+            f"/api/v1/reviews/{world['flags'][True]}/guide-version/",
+            {"guide_version": version.pk},
+            format="json",
+        )
+    assert response.status_code == 200

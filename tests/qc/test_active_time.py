@@ -28,6 +28,7 @@ from tests.qc.quiz_factories import make_choice_set, make_quiz
 
 pytestmark = pytest.mark.django_db
 _slugs = itertools.count()
+PINNED_RESOLVE = 11
 
 
 # -- quiz answers --------------------------------------------------------------------------------
@@ -293,3 +294,19 @@ def test_the_admin_comparison_shows_review_and_quiz_hours(ops_client, vendor_a):
     row = table.split(vendor_a.name, 1)[1].split("</tr>", 1)[0]
     assert "Review hours" in page and "Quiz hours" in page
     assert '<td class="num">90 s</td><td class="num">1.00</td><td class="num">0.00</td>' in row
+
+
+def test_resolving_with_a_measure_is_pinned(django_assert_num_queries):
+    senior, review_id = leased_review(leased_ago=40)
+    client = token_client(senior)
+    # The token (with the user), the transaction's start and end, the standing, the review
+    # with its project (locked), the task (locked), the task's answers, the task's update, the
+    # decision's history row, the review's update (active time included), the reviewer's code
+    # for the reply. No outcome rows: the task has no answers.
+    with django_assert_num_queries(PINNED_RESOLVE):
+        response = client.post(
+            f"/api/v1/reviews/{review_id}/resolve/",
+            {"answer": "ok", "note": "clear", "active_seconds": 20},
+            format="json",
+        )
+    assert response.status_code == 200 and response.json()["active_seconds"] == 20
