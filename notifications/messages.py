@@ -69,13 +69,9 @@ def _when(moment: datetime, tz_name: str) -> str:
 
 
 def _labeler_public(labeler: Labeler) -> dict[str, Any]:
-    """A labeler as their vendor's webhook shows them: public code, the vendor's own id and the
-    status, nothing else."""
-    return {
-        "public_code": labeler.public_code,
-        "external_id": labeler.external_id,
-        "status": labeler.status,
-    }
+    """A labeler as their vendor's webhook shows them: public code and the vendor's own id,
+    nothing else (a status change carries its own from and to)."""
+    return {"public_code": labeler.public_code, "external_id": labeler.external_id}
 
 
 def _managers(vendor_id: int | None) -> QuerySet[User]:

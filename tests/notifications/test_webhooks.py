@@ -59,7 +59,6 @@ def test_a_delivery_is_signed_and_the_signature_verifies_independently(
     assert payload["data"]["labeler"] == {
         "public_code": vendor_labeler.public_code,
         "external_id": "A-001",
-        "status": "suspended",
     }
     assert (payload["data"]["from_status"], payload["data"]["to_status"]) == ("active", "suspended")
     assert delivery.body.encode() == got.body  # the stored body is what was signed and sent
@@ -232,3 +231,15 @@ def test_a_redirect_is_a_failure_and_not_followed():
             rx.url, b"{}", secret="s", event="x", timeout=0.5, allow_private=True
         )
     assert (outcome.ok, outcome.status_code, len(rx.received)) == (False, 302, 1)
+
+
+def test_the_demo_sink_accepts_a_signed_body_and_refuses_a_tampered_one():
+    from notifications.management.commands.webhook_sink import describe
+
+    body = b'{"data":{"to_status":"suspended"},"id":"e1","type":"labeler.status_changed"}'
+    signature = webhooks.sign("whsec_a", body)
+    status, line = describe(body, signature, ["whsec_other", "whsec_a"])
+    assert status == 200 and line.startswith("verified labeler.status_changed e1")
+    assert describe(body + b" ", signature, ["whsec_a"])[0] == 401
+    assert describe(body, signature, ["whsec_other"])[0] == 401
+    assert describe(body, "", ["whsec_a"])[0] == 401
