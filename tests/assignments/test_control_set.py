@@ -325,7 +325,7 @@ def test_the_warnings_of_a_page_of_projects_cost_one_query(django_assert_num_que
     from django.urls import get_resolver
 
     assert get_resolver().url_patterns  # the API's id converter is registered with the URLs
-    from assignments.api.projects import ProjectOpsOut
+    from assignments.api.projects import OPS_PREFETCH, ProjectOpsOut
 
     gold_set = make_gold("pole-gold", matching_payload)
     make_quiz(gold_set, kind=Quiz.Kind.TRAINING, num_questions=3)
@@ -339,10 +339,9 @@ def test_the_warnings_of_a_page_of_projects_cost_one_query(django_assert_num_que
             control_ratio=Decimal("0.1"),
             control_gold_set=gold_set,
         )
+    # As the list view loads them (its relations prefetched).
     projects = list(
-        Project.objects.select_related("guide", "control_gold_set").prefetch_related(
-            "required_qualifications"
-        )
+        Project.objects.select_related("guide", "control_gold_set").prefetch_related(*OPS_PREFETCH)
     )
     with django_assert_num_queries(1):
         rows = ProjectOpsOut(projects, many=True).data
