@@ -92,10 +92,14 @@ def _labeler_mail(labeler: Labeler, key: str, subject: str, body: str) -> list[M
     return [Mail(user.pk, user.email, subject, f"{greeting}\n\n{body}\n", f"{key}:u{user.pk}")]
 
 
-def _manager_mails(vendor_id: int | None, key: str, subject: str, body: str) -> list[Mail]:
+def _manager_mails(
+    vendor_id: int | None, key: str, subject: str, body: str, *, exclude: int | None = None
+) -> list[Mail]:
+    """One e-mail to each manager of the vendor but ``exclude`` (the user who made the change)."""
     return [
         Mail(user.pk, user.email, subject, body, f"{key}:u{user.pk}")
         for user in _managers(vendor_id)
+        if user.pk != exclude
     ]
 
 
@@ -188,7 +192,8 @@ def labeler_status_changed(change_id: int) -> Plan | None:
     labeler = change.labeler
     key = f"{Event.LABELER_STATUS_CHANGED}:change{change.pk}"
     plan = Plan(Event.LABELER_STATUS_CHANGED, key)
-    # The labeler's own act (accepting an invitation) needs no e-mail to themselves.
+    # Whoever made the change needs no e-mail about it: the labeler accepting their invitation,
+    # the manager suspending their own labeler or importing a file of them.
     if change.actor_id != labeler.user_id:
         with translation.override(_language_of(labeler)):
             status = Labeler.Status(change.to_status).label
@@ -203,6 +208,7 @@ def labeler_status_changed(change_id: int) -> Plan | None:
         f"Your labeler {_who(labeler)} went from {change.from_status or 'nothing'} to "
         f"{change.to_status}.\n\nReason: {change.reason}\n"
         f"When: {_when(change.created_at, 'UTC')}\n",
+        exclude=change.actor_id,
     )
     plan.vendor_id = labeler.vendor_id
     plan.data = {

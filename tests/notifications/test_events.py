@@ -29,7 +29,7 @@ from tests.assignments.factories import (
     make_project,
     with_controls,
 )
-from tests.factories import make_labeler
+from tests.factories import UserFactory, make_labeler
 from tests.notifications.factories import mails_to, with_email
 from tests.qc.factories import GuideFactory, make_rule, publish_version, record_checks
 from tests.qc.quiz_factories import make_qualification_type
@@ -111,11 +111,11 @@ def test_lowering_the_control_rate_tells_nobody(vendor_labeler, manager_a, commi
 
 
 def test_a_status_change_reaches_the_labeler_and_their_vendors_managers_only(
-    vendor_labeler, manager_a, manager_b, commit
+    vendor_labeler, manager_a, manager_b, ops_user, commit
 ):
     with commit():
         workforce_services.labeler_suspend(
-            actor=manager_a, labeler=vendor_labeler, reason="Missed three shifts"
+            actor=ops_user, labeler=vendor_labeler, reason="Missed three shifts"
         )
     (to_labeler,) = mails_to(LABELER_MAIL)
     assert to_labeler.subject == "Your LabelForce account is now suspended"
@@ -139,13 +139,23 @@ def test_an_internal_labelers_change_mails_no_vendor_manager(internal_labeler, m
     assert [m.to for m in mail.outbox] == [[internal_labeler.user.email]]
 
 
-def test_a_labelers_own_act_is_not_mailed_to_them(vendor_a, manager_a, commit):
+def test_whoever_made_the_change_is_not_mailed_about_it(vendor_a, manager_a, commit):
+    second = UserFactory(username="manager_a2")
+    workforce_services.vendor_manager_add(actor=None, vendor=vendor_a, user=second)
     labeler = with_email(make_labeler(vendor=vendor_a, status="invited", username="newbie"))
     with commit():
         workforce_services.labeler_transition(
             actor=labeler.user, labeler=labeler, to_status="onboarding", reason="Accepted"
         )
-    assert [m.to for m in mail.outbox] == [[manager_a.email]]
+    # The labeler accepted their invitation: only the managers hear of it.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([manager_a.email, second.email])
+    mail.outbox.clear()
+    with commit():
+        workforce_services.labeler_transition(
+            actor=manager_a, labeler=labeler, to_status="active", reason="Trained"
+        )
+    # A manager activated them: the labeler and the other manager hear of it, not the actor.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(["newbie@example.test", second.email])
 
 
 # -- preferences, dedupe, rollback ---------------------------------------------------------------
