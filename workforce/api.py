@@ -246,7 +246,6 @@ class _VendorTransitionApi(APIView):
     "Vendor status")."""
 
     service = None
-    description = ""
 
     def post(self, request, pk: int):
         # Looked up first: a vendor the caller cannot see is a 404 (never a 403 that confirms
