@@ -217,7 +217,8 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
     (``notifications.webhooks.post``), and records the attempt: a 2xx makes the delivery
     ``succeeded``; anything else sets the next attempt after ``retry_delay`` (the delivery's
     ``next_attempt_at`` and the attempt's), or ``failed`` after ``MAX_ATTEMPTS``. Returns the
-    attempt, or None when the delivery was not pending, not due, or taken by another worker.
+    attempt, or None when the delivery was not pending, not due, or taken by another worker, or
+    its endpoint is turned off (its deliveries wait, pending, until it is turned on again).
     """
     now = now or timezone.now()
     claimed = WebhookDelivery.objects.filter(
@@ -225,6 +226,7 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
         status=WebhookDelivery.Status.PENDING,
         next_attempt_at__lte=now,
         attempts__lt=MAX_ATTEMPTS,
+        endpoint__is_active=True,
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
     if not claimed:
         return None
@@ -276,7 +278,9 @@ def webhook_deliveries_due(*, now: datetime | None = None, limit: int = 500) -> 
     now = now or timezone.now()
     return list(
         WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+            endpoint__is_active=True,
         )
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]

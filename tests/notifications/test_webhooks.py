@@ -145,6 +145,12 @@ def test_the_sweep_attempts_what_is_due(
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             next_attempt_at=delivery.next_attempt_at - timedelta(hours=1)
         )
+        # An endpoint turned off is not called; its deliveries wait for it.
+        endpoint = delivery.endpoint
+        services.webhook_endpoint_update(actor=None, endpoint=endpoint, data={"is_active": False})
+        assert tasks.webhook_retry_sweep() == 0
+        assert services.webhook_deliver(delivery_id=delivery.pk) is None
+        services.webhook_endpoint_update(actor=None, endpoint=endpoint, data={"is_active": True})
         assert tasks.webhook_retry_sweep() == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, len(rx.received)) == (D.SUCCEEDED, 2, 2)
