@@ -139,7 +139,8 @@ def test_no_claim_succeeds_and_no_lease_lives_after_the_suspension_commits():
     """Twelve labelers of one vendor (two threads each, as from two tabs) claim, hold a moment
     and submit, over and over, while one thread suspends the vendor; an internal labeler works
     alongside. Every claim that started after the suspension's commit is refused (403
-    ``vendor_inactive``); when all is done no lease of the vendor's labelers is live, and every
+    ``vendor_inactive``), every submit that started after it is refused (409 ``released``: no
+    lease survived it); when all is done no lease of the vendor's labelers is live, and every
     lease live at the suspension was ended by it, counted in its history row. The internal
     labeler is never refused."""
     vendor = VendorFactory(slug="acme")
@@ -151,6 +152,7 @@ def test_no_claim_succeeds_and_no_lease_lives_after_the_suspension_commits():
     lock = threading.Lock()
     after: list[str] = []  # outcomes of claims that started after the commit
     before_ok = [0]
+    survived: list[int] = []  # submits started after the commit that were accepted
     internal_refused: list[BaseException] = []
     errors: list[BaseException] = []
     change_box: dict = {}
@@ -184,6 +186,7 @@ def test_no_claim_succeeds_and_no_lease_lives_after_the_suspension_commits():
                 if claim is None:
                     return
                 time.sleep(0.002)  # hold the lease a moment: some are live at the suspension
+                submit_after = committed.is_set() and labeler is not internal
                 try:
                     services.assignment_submit(
                         labeler=labeler, assignment_id=claim.assignment.pk, answer="ok"
@@ -191,6 +194,12 @@ def test_no_claim_succeeds_and_no_lease_lives_after_the_suspension_commits():
                 except Conflict as exc:
                     # Only a lease the suspension ended is refused, and only as released.
                     assert exc.code == "released", exc.code
+                else:
+                    if submit_after:
+                        # A lease that survived the suspension (its claim read the vendor as
+                        # active, its lease landed after the leases were ended).
+                        with lock:
+                            survived.append(claim.assignment.pk)
         except BaseException as exc:  # reported to the main thread below
             errors.append(exc)
         finally:
@@ -224,6 +233,7 @@ def test_no_claim_succeeds_and_no_lease_lives_after_the_suspension_commits():
     assert before_ok[0] > 0  # the race was real: claims went through before the suspension
     assert after and set(after) == {"vendor_inactive"}, sorted(set(after))
     assert live_leases(vendor) == 0
+    assert survived == []
     assert not internal_refused
     change = VendorStatusChange.objects.get(pk=change_box["change"].pk)
     released = Assignment.objects.filter(
