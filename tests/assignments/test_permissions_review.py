@@ -99,6 +99,38 @@ MATRIX: tuple[Row, ...] = (
         {"answer": "rust", "note": "n"},
     ),
     Row(
+        "review queue summary",
+        "GET",
+        V1 + "reviews/queue/",
+        "/api/v1/reviews/queue/",
+        # ops: the whole queue; the senior: the queue they claim from; others: 403
+        (200, 403, 403, 200, 403, 401),
+    ),
+    Row(
+        "link a guide version to a review that is not a flag",
+        "POST",
+        REVIEW + "guide-version/",
+        "/api/v1/reviews/{own_review}/guide-version/",
+        (400, 403, 403, 403, 403, 401),
+        {"guide_version": 1},
+    ),
+    Row(
+        "link a guide version to a review that does not exist",
+        "POST",
+        REVIEW + "guide-version/",
+        "/api/v1/reviews/{missing}/guide-version/",
+        (404, 403, 403, 403, 403, 401),
+        {"guide_version": 1},
+    ),
+    Row(
+        "my flags",
+        "GET",
+        V1 + "me/flags/",
+        "/api/v1/me/flags/",
+        # labelers: their own flags; everyone else has none to see
+        (403, 403, 403, 200, 200, 401),
+    ),
+    Row(
         "flag vendor labeler's assignment",
         "POST",
         V1 + "assignments/<id:pk>/flag/",
