@@ -148,6 +148,9 @@ LOGIN_REDIRECT_URL = "labeler:home"
 LOGOUT_REDIRECT_URL = "labeler:login"
 # How long an invitation link and a password-reset link stay usable.
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+# The review queue takes what a decision is worth (lowest consensus confidence first), but a
+# review older than this many hours goes first, oldest first, so nothing waits forever.
+REVIEW_AGE_CAP_HOURS = env.float("REVIEW_AGE_CAP_HOURS", default=48.0)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3 * 24 * 3600)
 
 # Mail (password resets, invitations): printed to the console in the demo, SMTP from EMAIL_URL

@@ -107,7 +107,7 @@ KIND_CONFIDENCE = {
 def review_age_cap() -> timedelta:
     """``settings.REVIEW_AGE_CAP_HOURS`` (default 48): a review older than this is taken before
     any younger one, oldest first, whatever its confidence."""
-    return timedelta(hours=float(getattr(settings, "REVIEW_AGE_CAP_HOURS", 48)))
+    return timedelta(hours=settings.REVIEW_AGE_CAP_HOURS)
 
 
 def review_worth() -> Coalesce:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from assignments import sql
-from assignments.models import Assignment, Project, Task
+from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors import gate as selectors
 from assignments.selectors.projects import LABELER_VISIBLE_STATUSES
 from config.errors import ApplicationError, Conflict, Forbidden, NotFound
@@ -492,12 +492,19 @@ def vendor_leases_end(*, vendor_id: int, now: datetime | None = None) -> int:
 def on_vendor_status_changed(sender, *, vendor, change, **kwargs) -> None:
     """Receiver of ``workforce.signals.vendor_status_changed`` (connected by
     ``AssignmentsConfig``; workforce cannot import this app): a vendor that is no longer active
-    loses its labelers' live leases (``vendor_leases_end``), counted on the history row
+    loses its labelers' live leases (``vendor_leases_end``) and its seniors' review leases
+    (back to the queue), counted on the history row
     (``VendorStatusChange.leases_ended``). Runs inside the status change's transaction, so the
     change and the ended leases commit or roll back together."""
     if change.to_status == Vendor.Status.ACTIVE:
         return
     ended = vendor_leases_end(vendor_id=vendor.pk)
+    # Its senior labelers' review leases go back to the queue for other seniors.
+    # (The status test on the updated table itself, as in ``vendor_leases_end``.)
+    ended += Review.objects.filter(
+        reviewer_id__in=Labeler.objects.filter(vendor_id=vendor.pk).values("pk"),
+        status=Review.Status.LEASED,
+    ).update(status=Review.Status.OPEN, reviewer=None, leased_at=None, expires_at=None)
     if ended:
         VendorStatusChange.objects.filter(pk=change.pk).update(
             leases_ended=F("leases_ended") + ended

@@ -52,7 +52,7 @@ from qc.answers import AnswerError, grade, validate_answer
 from qc.consensus_maths import agreement_with
 from qc.models import GoldExposure, GoldItem, GoldSet, GuideVersion
 from qc.services.exposures import gold_exposures_record
-from workforce.models import Labeler, User
+from workforce.models import Labeler, User, Vendor
 from workforce.selectors import is_ops
 
 # Reviews take longer than labels; a lapsed review lease goes back to the queue.
@@ -84,12 +84,12 @@ class ReviewClaim:
 
 
 def _check_reviewer(reviewer: Labeler) -> bool:
-    """Senior and active, read afresh (the object may be older than a status change). Returns
-    whether the reviewer is also an operations manager (an active staff user): only they take
-    gold reviews (``for_ops``)."""
+    """Senior and active, of an active vendor if any, read afresh (the object may be older than
+    a status change). Returns whether the reviewer is also an operations manager (an active
+    staff user): only they take gold reviews (``for_ops``)."""
     standing = (
         Labeler.objects.filter(pk=reviewer.pk)
-        .values_list("status", "seniority", "user__is_staff", "user__is_active")
+        .values_list("status", "seniority", "user__is_staff", "user__is_active", "vendor__status")
         .first()
     )
     if standing is None or standing[1] != Labeler.Seniority.SENIOR:
@@ -98,6 +98,12 @@ def _check_reviewer(reviewer: Labeler) -> bool:
         raise Forbidden(
             f"Your labeler account is {standing[0]}; only active labelers review.",
             code="labeler_inactive",
+        )
+    if standing[4] not in (None, Vendor.Status.ACTIVE):
+        # The same refusal as next-task's (docs/operations.md, "Vendor status").
+        raise Forbidden(
+            f"Your vendor is {standing[4]}; its labelers get no work until it is reactivated.",
+            code="vendor_inactive",
         )
     return bool(standing[2] and standing[3])
 

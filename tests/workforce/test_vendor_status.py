@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from assignments import services as work_services
-from assignments.models import Assignment
+from assignments.models import Assignment, Review, Task
+from assignments.services import review as review_services
 from config.errors import Conflict, Forbidden, InvalidTransition
 from tests.assignments.factories import make_project
 from tests.factories import admin_url, make_labeler, token_client
@@ -114,6 +115,31 @@ def test_the_next_task_api_answers_403_vendor_inactive(vendor_a):
     response = client.post(f"/api/v1/projects/{project.pk}/next-task/")
     assert (response.status_code, response.json()["code"]) == (403, "vendor_inactive")
     assert response.json()["detail"].startswith("Your vendor is offboarded")
+
+
+def test_a_suspended_vendors_senior_takes_no_review_and_loses_the_one_held(vendor_a):
+    project = make_project(tasks=3, overlap=1)
+    senior = make_labeler(vendor=vendor_a, seniority="senior")
+    other = make_labeler(seniority="senior")
+    tasks = list(Task.objects.filter(project=project).order_by("id")[:2])
+    for task in tasks:
+        Task.objects.filter(pk=task.pk).update(state=Task.State.REVIEW, is_open=False)
+        Review.objects.create(task=task, project=project, kind=Review.Kind.DISAGREEMENT)
+    held = review_services.review_claim_next(reviewer=senior, project_id=project.pk).review
+
+    change = services.vendor_suspend(actor=None, vendor=vendor_a, reason="audit")
+
+    held.refresh_from_db()
+    assert (held.status, held.reviewer_id) == ("open", None)  # back to the queue
+    assert change.leases_ended == 1
+    with pytest.raises(Forbidden) as exc:
+        review_services.review_claim_next(reviewer=senior, project_id=project.pk)
+    assert exc.value.code == "vendor_inactive"
+    # Another senior takes what the suspended one held.
+    taken = {review_services.review_claim_next(reviewer=other, project_id=project.pk).review.pk}
+    assert taken <= {review.pk for review in Review.objects.filter(project=project)}
+    services.vendor_reactivate(actor=None, vendor=vendor_a, reason="audit passed")
+    assert review_services.review_claim_next(reviewer=senior, project_id=project.pk) is not None
 
 
 def test_reactivating_gives_back_the_access_each_labeler_had(vendor_a):
