@@ -970,20 +970,28 @@ class ReviewAdmin(ConfirmationActionsMixin, LargeTableMixin, ReadOnlyAdmin):
         "status",
         "task_id",
         "project",
-        "reviewer",
+        "reviewer_column",
         "confidence",
         "for_ops",
         "created_at",
         "resolved_at",
     )
     list_filter = ("kind", "status", "project", "for_ops", "proposes_guide_change")
-    search_fields = ("=task__external_id", "reviewer__public_code", "question", "note")
-    list_select_related = ("project", "reviewer")
+    search_fields = (
+        "=task__external_id",
+        "reviewer__public_code",
+        "reviewer__user__first_name",
+        "reviewer__user__last_name",
+        "question",
+        "note",
+    )
+    list_select_related = ("project", "reviewer__user")
+    reviewer_column = person_column("reviewer", "reviewer")
     date_hierarchy = "created_at"
     # for_ops comes last: the API does not show it.
     fields = (*REVIEW_FIELDS, "for_ops")
     readonly_fields = fields
-    related = ("project", "reviewer", "task")
+    related = ("project", "reviewer__user", "task")
     actions = ("answer_flag", "link_guide_version")
     reason_noun = "flag"
     reason_related = ("project",)

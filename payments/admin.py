@@ -56,6 +56,7 @@ from config.admin import (
     StatusHistoryInline,
     adopt,
     object_view_urls,
+    person_label,
     reason_asking_action,
 )
 from payments import exports
@@ -193,10 +194,7 @@ def _changelist_url(model, **query) -> str:
 
 def labeler_text(labeler) -> str:
     """A labeler as operations see them: name (or username) and public code."""
-    if labeler is None:
-        return "—"
-    user = labeler.user
-    return f"{user.get_full_name() or user.username} ({labeler.public_code})"
+    return "—" if labeler is None else person_label(labeler)
 
 
 # -- rates ----------------------------------------------------------------------------------------
