@@ -85,7 +85,8 @@ class WebhookEndpointIn(StrictSerializer):
         help_text="Default: every webhook event.",
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    is_active = serializers.BooleanField(required=False)
+    # A default, so that a form body without the field (HTML checkbox semantics) stays active.
+    is_active = serializers.BooleanField(required=False, default=True)
 
 
 class WebhookEndpointCreateIn(WebhookEndpointIn):

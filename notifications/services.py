@@ -226,7 +226,9 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
         status=WebhookDelivery.Status.PENDING,
         next_attempt_at__lte=now,
         attempts__lt=MAX_ATTEMPTS,
-        endpoint__is_active=True,
+        # Not a join: with one, Django updates "WHERE id IN (SELECT …)", and PostgreSQL would
+        # not re-check the status and due time of a row another worker claimed meanwhile.
+        endpoint_id__in=WebhookEndpoint.objects.filter(is_active=True).values("pk"),
     ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
     if not claimed:
         return None

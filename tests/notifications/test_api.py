@@ -153,3 +153,21 @@ def test_the_delivery_list_is_a_constant_number_of_queries(
     with django_assert_max_num_queries(6):
         response = client.get("/api/v1/webhook-deliveries/")
     assert len(response.json()["results"]) == 20
+
+
+def test_a_form_body_creates_an_active_endpoint_and_a_patch_keeps_what_it_omits(
+    client_for, manager_a
+):
+    client = client_for(manager_a)
+    created = client.post(
+        "/api/v1/webhooks/",
+        "url=http%3A%2F%2F127.0.0.1%3A9%2F&events=labeler.rule_fired",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["is_active"] is True
+    pk = created.json()["id"]
+    off = client.patch(f"/api/v1/webhooks/{pk}/", {"is_active": False}, format="json")
+    assert off.json()["is_active"] is False
+    renamed = client.patch(f"/api/v1/webhooks/{pk}/", {"description": "Portal"}, format="json")
+    assert (renamed.json()["is_active"], renamed.json()["description"]) == (False, "Portal")
