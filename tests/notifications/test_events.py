@@ -29,7 +29,8 @@ from tests.assignments.factories import (
     make_project,
     with_controls,
 )
-from tests.factories import UserFactory, make_labeler
+from tests.conftest import requires_postgres
+from tests.factories import UserFactory, make_labeler, race
 from tests.notifications.factories import mails_to, with_email
 from tests.qc.factories import GuideFactory, make_rule, publish_version, record_checks
 from tests.qc.quiz_factories import make_qualification_type
@@ -348,3 +349,21 @@ def test_a_drift_event_is_mailed_to_ops_once(ops_user, manager_a, vendor_labeler
     assert len(mail.outbox) == 1
     assert Event.DRIFT_DETECTED in services.preferences_get(user=ops_user)
     assert Event.DRIFT_DETECTED not in services.preferences_get(user=manager_a)
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_tasks_of_one_event_send_each_mail_once(vendor_labeler, manager_a):
+    from workforce.models import LabelerStatusChange
+
+    # Written without the service, so no receiver has told anyone yet.
+    change = LabelerStatusChange.objects.create(
+        labeler=vendor_labeler, from_status="active", to_status="suspended", reason="Race"
+    )
+    results = race(
+        4,
+        lambda i: services.event_notify(event=Event.LABELER_STATUS_CHANGED, object_id=change.pk),
+    )
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([LABELER_MAIL, manager_a.email])
+    assert Notification.objects.filter(status="sent").count() == 2
