@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from demo.seed.qualification import GOLD_CLASSES, GOLD_ITEMS
-from demo.seed.survey import CONTROL_PHOTOS, SURVEY_PHOTOS, TASK_PHOTOS
+from demo.seed.survey import CONTROL_PHOTOS, F5_PHOTOS, TASK_PHOTOS, f5_truth
 from demo.seed.work import demo_truth
 
 WIDTH, HEIGHT = 640, 480
@@ -729,6 +729,8 @@ def north_truth(photo: int) -> tuple[str, ...]:
     the project's truth."""
     if photo in CONTROL_PHOTOS:
         return tuple(GOLD_ITEMS[CONTROL_PHOTOS.index(photo)][0])
+    if photo in F5_PHOTOS:
+        return (f5_truth(photo),)
     return (demo_truth(TASK_PHOTOS.index(photo) + 1, list(GOLD_CLASSES)),)
 
 
@@ -784,7 +786,7 @@ def hardware_boxes(n: int) -> list[dict[str, object]]:
 
 # set → (file name of number n, how many, picture of number n)
 SETS: dict[str, tuple[Callable[[int], str], int, Callable[[int], str]]] = {
-    "north": (lambda n: f"{n:04d}.svg", SURVEY_PHOTOS, north_photo),
+    "north": (lambda n: f"{n:04d}.svg", F5_PHOTOS[-1], north_photo),
     "poles": (lambda n: f"{n:03d}.svg", len(GOLD_ITEMS), pole_photo),
     "hardware": (lambda n: f"{n:04d}.svg", HARDWARE_PHOTOS, hardware_photo),
 }

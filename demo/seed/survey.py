@@ -21,6 +21,20 @@ CONTROL_PHOTOS = tuple(
 )
 TASK_PHOTOS = tuple(p for p in range(1, SURVEY_PHOTOS + 1) if p not in CONTROL_PHOTOS)
 
+# Flight F5, flown after the survey along a wooded coastal line: forty more photos, imported as
+# the demo project's third batch (demo.seed.operations). Most of its poles are woodpecker-damaged,
+# so the batch's labels drift from the project's baseline and the drift check records it.
+F5_PHOTOS = tuple(range(SURVEY_PHOTOS + 1, SURVEY_PHOTOS + 41))
+_F5_OTHERS = ("ok", "crack", "rust", "missing-crossarm")
+
+
+def f5_truth(photo: int) -> str:
+    """What flight F5's photo ``photo`` shows: a woodpecker's holes, but for one photo in five
+    (the other classes in turn)."""
+    n = photo - SURVEY_PHOTOS  # 1..40
+    return _F5_OTHERS[(n // 5) % len(_F5_OTHERS)] if n % 5 == 0 else "woodpecker"
+
+
 # Where the demo's drawn photos are served (demo/static/demo/ through staticfiles). A relative
 # URL: the labeler pages and the images are on the same server.
 DEMO_IMAGES = "/static/demo"

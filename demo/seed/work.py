@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -79,6 +81,83 @@ def demo_truth(n: int, classes: list[str]) -> str:
     return classes[(n * 3) % len(classes)]
 
 
+def photo_truth(photo: int, classes: list[str]) -> str:
+    """The true class of the northern survey's real photo ``photo`` (batches 1 and 2)."""
+    return demo_truth(TASK_PHOTOS.index(photo) + 1, classes)
+
+
+@dataclass
+class Labeling:
+    """What a run of labels made through claim and submit shares: the project, the random
+    source (claims, answers and label times are drawn from it, so a run is deterministic), the
+    project's classes, its control tasks' accepted answers (a labeler answers a control task
+    as the gold says, at their accuracy), the true class of a real task's photo, and how many
+    control tasks the careless labeler met."""
+
+    project: Project
+    rng: random.Random
+    classes: list[str]
+    gold_answers: dict[int, list[object]]
+    truth: Callable[[int, list[str]], str] = photo_truth
+    controls_met: Counter[int] = field(default_factory=Counter)
+
+    @classmethod
+    def of(
+        cls,
+        seed: DemoSeed,
+        project: Project,
+        *,
+        rng: random.Random,
+        truth: Callable[[int, list[str]], str] = photo_truth,
+    ) -> Labeling:
+        gold_answers = dict(
+            Task.objects.filter(project=project, gold_item__isnull=False).values_list(
+                "pk", "gold_item__accepted_answers"
+            )
+        )
+        return cls(project, rng, list(seed.gold_set.classes), gold_answers, truth)
+
+
+def label_next(
+    seed: DemoSeed, labeling: Labeling, labeler: Labeler, *, now: datetime
+) -> Assignment | None:
+    """``labeler`` claims their next task of the project at ``now`` and submits an answer
+    (right at their accuracy) 20 to 90 seconds later, through the real claim and submit
+    services; the submitted assignment, or None when the claim is refused or finds nothing."""
+    rng = labeling.rng
+    try:
+        claim = work_services.assignment_claim_next(
+            labeler=labeler, project_id=labeling.project.pk, rng=rng, now=now
+        )
+    except ApplicationError:
+        return None  # not qualified, paused, or the guide is not acknowledged
+    if claim is None:
+        return None
+    task_id = claim.assignment.task_id
+    classes = labeling.classes
+    if task_id in labeling.gold_answers:
+        right = labeling.gold_answers[task_id][0]
+    else:
+        image = str(claim.assignment.task.payload.get("image_url", ""))
+        right = labeling.truth(int(image.rsplit("/", 1)[1].split(".")[0]), classes)
+    wrong = [c for c in classes if c != right]
+    answer = right if rng.random() < _accuracy_of(labeler) else rng.choice(wrong)
+    if task_id in labeling.gold_answers and labeler.user.username == DEMO_CARELESS:
+        # Counted, not drawn: one control task in five right, so the pause rule fires on
+        # however few of his checks lie before the day of seeding (drawn at his accuracy, a
+        # run in two left it short of certain and he was not paused).
+        labeling.controls_met[labeler.pk] += 1
+        answer = right if labeling.controls_met[labeler.pk] % 5 == 0 else rng.choice(wrong)
+    work_services.assignment_submit(
+        labeler=labeler,
+        assignment_id=claim.assignment.pk,
+        answer=answer,
+        now=now + timedelta(seconds=rng.randint(20, 90)),
+    )
+    seed.created["submissions"] += 1
+    return claim.assignment
+
+
 def _create_project(seed: DemoSeed) -> Project:
     """The project with its two batches of tasks, activated."""
     project = project_services.project_create(
@@ -137,13 +216,7 @@ def seed_project(seed: DemoSeed) -> None:
     workers = list(
         Labeler.objects.select_related("user").filter(status=Labeler.Status.ACTIVE).order_by("id")
     )
-    rng = random.Random(20261127)
-    classes = list(seed.gold_set.classes)
-    gold_answers = dict(
-        Task.objects.filter(project=project, gold_item__isnull=False).values_list(
-            "pk", "gold_item__accepted_answers"
-        )
-    )
+    labeling = Labeling.of(seed, project, rng=random.Random(20261127))
     # The work is spread over the four weeks before now (the services take the time as an
     # argument), so scores have a history; each label takes the labeler 20 to 90 seconds. The
     # clock moves only when a label is made: most active labelers are not qualified for the
@@ -165,44 +238,16 @@ def seed_project(seed: DemoSeed) -> None:
     step = (end - clock) / max(expected, 1)
     # The careless labeler is also fast: two claims in each round.
     turns = workers + [w for w in workers if w.user.username == DEMO_CARELESS]
-    controls_met: Counter[int] = Counter()
     progressed = True
     while done < DEMO_PROJECT_SUBMISSIONS and progressed:
         progressed = False
         for labeler in turns:
             if done >= DEMO_PROJECT_SUBMISSIONS:
                 break
-            try:
-                claim = work_services.assignment_claim_next(
-                    labeler=labeler, project_id=project.pk, rng=rng, now=clock
-                )
-            except ApplicationError:
-                continue  # not qualified, paused, or the guide is not acknowledged
-            if claim is None:
-                continue
-            task_id = claim.assignment.task_id
-            if task_id in gold_answers:
-                right = gold_answers[task_id][0]
-            else:
-                image = str(claim.assignment.task.payload.get("image_url", ""))
-                photo = int(image.rsplit("/", 1)[1].split(".")[0])
-                right = demo_truth(TASK_PHOTOS.index(photo) + 1, classes)
-            wrong = [c for c in classes if c != right]
-            answer = right if rng.random() < _accuracy_of(labeler) else rng.choice(wrong)
-            if task_id in gold_answers and labeler.user.username == DEMO_CARELESS:
-                # Counted, not drawn: one control task in five right, so the pause rule fires
-                # on however few of his checks lie before the day of seeding (drawn at his
-                # accuracy, a run in two left it short of certain and he was not paused).
-                controls_met[labeler.pk] += 1
-                answer = right if controls_met[labeler.pk] % 5 == 0 else rng.choice(wrong)
-            work_services.assignment_submit(
-                labeler=labeler,
-                assignment_id=claim.assignment.pk,
-                answer=answer,
-                now=clock + timedelta(seconds=rng.randint(20, 90)),
-            )
-            if not claim.assignment.is_control:
+            labeled = label_next(seed, labeling, labeler, now=clock)
+            if labeled is None:
+                continue  # not qualified, paused, the guide not acknowledged, or nothing left
+            if not labeled.is_control:
                 done += 1
-            seed.created["submissions"] += 1
             progressed = True
             clock = min(clock + step, end)

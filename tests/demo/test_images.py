@@ -29,7 +29,7 @@ from demo.seed.images import (
     stale_images,
 )
 from demo.seed.qualification import GOLD_CLASSES, GOLD_IMAGE_URL, GOLD_ITEMS
-from demo.seed.survey import CONTROL_PHOTOS, NORTH_IMAGE_URL, TASK_PHOTOS
+from demo.seed.survey import CONTROL_PHOTOS, F5_PHOTOS, NORTH_IMAGE_URL, TASK_PHOTOS, f5_truth
 from demo.seed.work import demo_truth
 from qc.answers import BOXES, validate_answer
 from qc.models import GoldItem, GuideVersion
@@ -83,6 +83,10 @@ def test_each_quiz_case_is_drawn_as_a_picture_its_answer_allows():
         assert north_truth(photo) == tuple(GOLD_ITEMS[index][0])
     for n, photo in enumerate(TASK_PHOTOS, start=1):
         assert north_truth(photo) == (demo_truth(n, list(GOLD_CLASSES)),)
+    # Flight F5 (the drifting third batch) shows its own truth: mostly woodpecker holes.
+    f5 = [north_truth(photo) for photo in F5_PHOTOS]
+    assert f5 == [(f5_truth(photo),) for photo in F5_PHOTOS]
+    assert f5.count(("woodpecker",)) == 32 and {c for (c,) in f5} <= set(GOLD_CLASSES)
 
 
 def test_the_hardware_boxes_lie_on_the_photo_and_the_prelabels_are_valid_answers():
