@@ -168,7 +168,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LabelForce <noreply@
 # loopback and link-local addresses are refused unless WEBHOOK_ALLOW_PRIVATE=1 (the tests and a
 # demo whose receiver runs on localhost); each attempt gives up after WEBHOOK_TIMEOUT_SECONDS.
 SITE_URL = env.str("SITE_URL", default="")
-WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Default on with DEBUG: `make demo`'s webhook goes to its own receiver on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 STATIC_URL = "static/"

@@ -1,5 +1,6 @@
 """URLs: the admin, API v1 (per app), the OpenAPI schema and docs, and the health check."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.signals import user_logged_in
 from django.urls import include, path, re_path, register_converter
@@ -101,3 +102,6 @@ urlpatterns = [
 handler400 = "config.api.json_bad_request"
 handler404 = "config.api.json_not_found"
 handler500 = "health.api.server_error"  # a database that went away is a 503
+
+if settings.DEBUG:  # the demo's webhook receiver (demo/views.py): never in production
+    urlpatterns.append(path("demo/", include("demo.urls")))

@@ -11,6 +11,7 @@ closing report, and importing only the parts before it:
 
     workforce  ←  qualification  ←  work  ←  quality  ←  pay        (survey: the photos)
                                        ↖  images  ←  boxes
+                                       ↖  operations  (its drift step before pay, the rest after)
 
 - ``workforce``: role groups, skills, the operations manager, vendors, managers, labelers.
 - ``qualification``: the guide, the gold sets, the quizzes, attempts and qualifications.
@@ -24,6 +25,10 @@ closing report, and importing only the parts before it:
 - ``pay``: the project's rates, policy, bonus tier, the vendors' contracts, exchange rates;
   weekly pay periods, the past ones closed with the vendors' invoices, a gold correction that
   adjusts a closed week, and the current week calculated, not approved.
+- ``operations``: the operations loops on the demo data: a third batch whose labels drift (the
+  drift sweep records it and fires a warn rule), a flag answered and linked to a guide version
+  and one left open, Northwind's webhook endpoint at the demo receiver (``--base-url``), and a
+  qualification expiring in five days with its notice.
 
 Every part writes through the services only, but for the logins no service makes: the
 operations and vendor managers' plain logins, and every demo login's shared password hash (see
@@ -44,7 +49,7 @@ from typing import TypeVar
 
 from django.contrib.auth.hashers import make_password
 
-from demo.seed import boxes, pay, qualification, quality, work, workforce
+from demo.seed import boxes, operations, pay, qualification, quality, work, workforce
 from qc.models import GoldSet, Guide, Quiz
 from workforce.models import QualificationType, User, Vendor
 
@@ -56,6 +61,7 @@ class DemoSeed:
     """What the steps share: the actors they act as, what earlier steps made, and tallies for
     the summary."""
 
+    base_url: str = "http://127.0.0.1:8000"  # where the server listens (the demo webhook)
     ops: User | None = None
     vendors: dict[str, Vendor] = field(default_factory=dict)
     managers: dict[str, User] = field(default_factory=dict)
@@ -98,8 +104,12 @@ STEPS: tuple[Callable[[DemoSeed], None], ...] = (
     work.seed_project,
     boxes.seed_box_project,
     quality.seed_quality,
+    operations.seed_drift,
     pay.seed_rates,
     pay.seed_periods,
+    operations.seed_flags,
+    operations.seed_webhook,
+    operations.seed_expiring,
 )
 
 # The closing report, in order: each part's lines, given the seed and the server's base URL.
@@ -109,12 +119,14 @@ REPORTS: tuple[Callable[[DemoSeed, str], list[str]], ...] = (
     quality.report,
     pay.report,
     boxes.report,
+    operations.report,
 )
 
 
-def run() -> DemoSeed:
-    """Every step, in order; the shared state, for the report."""
-    seed = DemoSeed()
+def run(base_url: str | None = None) -> DemoSeed:
+    """Every step, in order; the shared state, for the report. ``base_url``: where the server
+    will listen (the demo's webhook endpoint points at its receiver there)."""
+    seed = DemoSeed() if base_url is None else DemoSeed(base_url=base_url.rstrip("/"))
     for step in STEPS:
         step(seed)
     return seed

@@ -20,6 +20,7 @@ from guardian.models import UserObjectPermission
 from assignments.models import Assignment, Project, Review, Task
 from assignments.selectors.control_set import project_control_state
 from demo.seed.boxes import BOX_GUIDE_VERSIONS, BOX_LABELERS
+from demo.seed.operations import F5_SOURCE
 from demo.seed.pay import FLAG_QUESTION
 from demo.seed.qualification import (
     ATTEMPTS,
@@ -33,6 +34,7 @@ from demo.seed.qualification import (
     TRAINING_QUIZ,
     gold_payload,
 )
+from demo.seed.survey import F5_PHOTOS
 from demo.seed.work import DEMO_PROJECT, DEMO_PROJECT_SUBMISSIONS, DEMO_PROJECT_TASKS
 from demo.seed.workforce import DEMO_PASSWORD, LABELERS, LOGIN_TABLE, STORIES, VENDORS
 from payments.ledger import ledger_hash
@@ -195,10 +197,13 @@ def test_running_twice_yields_the_same_data():
     assert any(q[6] is not None for q in first["qualifications"])  # one revoked
     assert "30 labelers" in first_output and "19 quiz attempts" in first_output
     assert "created nothing" in second_output
-    # The project is half done: half of its 60 x 2 real slots were labeled through the services.
-    real_submitted = Assignment.objects.filter(
-        project__slug=DEMO_PROJECT, is_control=False, status="submitted"
-    ).count()
+    # The project is half done: half of its 60 x 2 real slots were labeled through the services
+    # (flight F5, the third batch, is labeled in full: demo.seed.operations).
+    real_submitted = (
+        Assignment.objects.filter(project__slug=DEMO_PROJECT, is_control=False, status="submitted")
+        .exclude(task__batch__source=F5_SOURCE)
+        .count()
+    )
     assert real_submitted == DEMO_PROJECT_SUBMISSIONS
     assert first["counts"]["tasks"] > DEMO_PROJECT_TASKS  # plus control tasks
     assert Task.objects.filter(gold_item__isnull=True, is_open=True).exists()
@@ -644,7 +649,8 @@ def test_control_tasks_look_like_the_real_tasks_and_no_quiz_teaches_them():
     tasks = list(Task.objects.filter(project=project))
     real = [t.payload for t in tasks if t.gold_item_id is None]
     control = [t.payload for t in tasks if t.gold_item_id is not None]
-    assert len(real) == DEMO_PROJECT_TASKS and len(control) >= 30
+    # The survey's two batches and flight F5's (demo.seed.operations: the drifting batch).
+    assert len(real) == DEMO_PROJECT_TASKS + len(F5_PHOTOS) and len(control) >= 30
     assert {t.gold_item.gold_set_id for t in tasks if t.gold_item_id} == {control_set.pk}
 
     real_shapes = {frozenset(_shape(p)) for p in real}

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         f"managers and about thirty labelers, all with the password {DEMO_PASSWORD!r}; a "
         "labeling guide, gold sets, quizzes, attempts and qualifications; a half-done project "
         "with its quality rules; its pay: rates, weekly pay periods (the past weeks closed with "
-        "the vendors' invoices, this week calculated) and an adjustment. "
+        "the vendors' invoices, this week calculated) and an adjustment; the operations loops (a "
+        "drifting batch, flags, a webhook endpoint, an expiring qualification). "
         "Idempotent. Refuses to run unless DEBUG is on or --force is given."
     )
 
@@ -45,7 +46,7 @@ class Command(BaseCommand):
                 "Run it with DJANGO_DEBUG=1, as `make demo` does, or pass --force on a database "
                 "that is certainly not production."
             )
-        seed = run()
+        seed = run(base_url)
         created = ", ".join(f"{n} {what}" for what, n in sorted(seed.created.items())) or "nothing"
         existing = ", ".join(f"{n} {what}" for what, n in sorted(seed.existing.items()))
         self.stdout.write(self.style.SUCCESS(f"Demo data: created {created}."))
