@@ -346,7 +346,8 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         )
     if open_flag is not None:
         lines.append(
-            f"  an open flag in the review queue: {base}/admin/assignments/review/?kind=flag"
+            f"  an open flag in the review queue: {base}/admin/assignments/review/"
+            "?kind=flag&status=open"
         )
     lines.append(
         f"  {TRIAL_LABELER}'s trial qualification expires within {TRIAL_DAYS - TRIAL_AGO} days "
@@ -354,12 +355,19 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         f"({Notification.objects.count()} logged; the console shows them)"
     )
     if WebhookEndpoint.objects.filter(description=WEBHOOK_DESCRIPTION).exists():
+        waiting = WebhookDelivery.objects.filter(
+            vendor__slug="northwind", status=WebhookDelivery.Status.PENDING
+        ).count()
         lines.append(
             f"  Northwind's webhooks go to {base}{WEBHOOK_PATH} (the demo receiver checks the "
-            f"signature): {deliveries} deliveries failed while seeding (no server yet) and "
-            "wait for their retry; once the server runs, select them in "
-            f"{base}/admin/notifications/webhookdelivery/ and choose 'Redeliver selected "
-            "deliveries'"
+            f"signature): {deliveries} in the delivery log {base}/admin/notifications/"
+            "webhookdelivery/"
+            + (
+                f", {waiting} waiting for a retry (no server was listening while seeding): once "
+                "it runs, select them there and choose 'Redeliver selected deliveries'"
+                if waiting
+                else ""
+            )
         )
     else:
         lines.append(

@@ -36,7 +36,7 @@ from qc.models import GuideVersion, QualityRule
 from tests.factories import VendorFactory
 from workforce.models import Labeler
 
-BASE = "http://127.0.0.1:8000"
+BASE = "http://127.0.0.1:9"  # nothing listens (the discard port): deliveries wait
 
 
 @pytest.fixture(autouse=True)
