@@ -335,7 +335,8 @@ def report(seed: DemoSeed, base: str) -> list[str]:
         lines.append(
             f"  label drift in batch {event.batch_id} ({F5_SOURCE}, mostly woodpecker): "
             f"p = {event.p_value:.2g}, {event.action or 'recorded'}: "
-            f"{base}/admin/assignments/driftevent/{event.pk}/change/ (acknowledge it there)"
+            f"{base}/admin/assignments/driftevent/{event.pk}/change/ (acknowledge it with the "
+            f"list's action, {base}/admin/assignments/driftevent/)"
         )
     if answered is not None:
         lines.append(
