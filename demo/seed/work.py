@@ -143,11 +143,13 @@ def label_next(
     wrong = [c for c in classes if c != right]
     answer = right if rng.random() < _accuracy_of(labeler) else rng.choice(wrong)
     if task_id in labeling.gold_answers and labeler.user.username == DEMO_CARELESS:
-        # Counted, not drawn: one control task in five right, so the pause rule fires on
-        # however few of his checks lie before the day of seeding (drawn at his accuracy, a
-        # run in two left it short of certain and he was not paused).
+        # Counted, not drawn: one control task in ten right, so the pause rule fires on however
+        # few of his checks lie before the day of seeding (drawn at his accuracy, a run in two
+        # left it short of certain; one in five left the sequential test's score within a few
+        # percent of its boundary after 15 checks, and a run with fewer checks before the day
+        # of seeding did not pause him).
         labeling.controls_met[labeler.pk] += 1
-        answer = right if labeling.controls_met[labeler.pk] % 5 == 0 else rng.choice(wrong)
+        answer = right if labeling.controls_met[labeler.pk] % 10 == 0 else rng.choice(wrong)
     work_services.assignment_submit(
         labeler=labeler,
         assignment_id=claim.assignment.pk,
