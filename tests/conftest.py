@@ -3,6 +3,7 @@ internal labeler, a vendor labeler (of A), a senior labeler, and API clients for
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -12,8 +13,32 @@ from rest_framework.test import APIClient
 
 from tests.assignments.factories import make_control_world
 from tests.factories import UserFactory, VendorFactory, make_labeler
+from tests.labeler_pages.conftest import CHROMIUM
 from tests.permissions import role_users
 from workforce import roles, services
+
+# Browser tests (tests/labeler_pages, tests/operations, tests/config): one Playwright and one
+# chromium for the whole session. Playwright's sync API refuses to start while another of its
+# sessions is open in the same thread, so every browser test shares these two.
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls in the
+    # same thread are still synchronous, so Django's guard against async use does not apply.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright):
+    browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield browser
+    browser.close()
+
 
 requires_postgres = pytest.mark.skipif(
     not settings.IS_POSTGRES,

@@ -10,8 +10,6 @@ the live server, so its data is committed.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.contrib import admin
 from django.utils import timezone
@@ -19,7 +17,7 @@ from django.utils import timezone
 from assignments.models import Task
 from tests.assignments.factories import assignments_admin_samples, make_project, submissions
 from tests.factories import SkillFactory, UserFactory, admin_url, make_labeler
-from tests.labeler_pages.conftest import CHROMIUM, needs_chromium, screenshot
+from tests.labeler_pages.conftest import needs_chromium, screenshot
 from tests.payments.factories import payments_admin_samples
 from tests.qc.factories import qc_admin_samples, rules_admin_samples
 from tests.qc.quiz_factories import quiz_admin_samples
@@ -44,17 +42,6 @@ MEASURE = """() => {
         window: window.innerWidth,
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -92,11 +79,11 @@ def rows(vendor_a, manager_a, vendor_labeler, internal_labeler, ops_user):
 
 
 @pytest.fixture
-def page(chromium, live_server, rows):
+def page(browser, live_server, rows):
     superuser = UserFactory(username="root", is_staff=True, is_superuser=True)
     superuser.set_password(PASSWORD)
     superuser.save()
-    context = chromium.new_context(
+    context = browser.new_context(
         viewport={"width": WIDTH, "height": 900}, base_url=live_server.url
     )
     page = context.new_page()

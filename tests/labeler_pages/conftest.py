@@ -1,6 +1,6 @@
 """Fixtures of the labeler pages' tests: a signed-in test client for each kind of labeler, and
-a real headless browser (Playwright driving Debian's chromium) against pytest-django's live
-server for the end-to-end tests.
+pages of the session's headless browser (``browser``, tests/conftest.py: Playwright driving
+Debian's chromium) against pytest-django's live server for the end-to-end tests.
 
 The browser tests need ``/usr/bin/chromium`` (``.ci/run`` installs it when missing); without it
 they are skipped with that reason, never silently passed. They run against the live server, so
@@ -34,24 +34,6 @@ def labeler_client(client, internal_labeler):
     client.force_login(internal_labeler.user)
     client.labeler = internal_labeler
     return client
-
-
-@pytest.fixture(scope="session")
-def _playwright():
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls in the
-    # same thread are still synchronous, so Django's guard against async use does not apply.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        yield playwright
-
-
-@pytest.fixture(scope="session")
-def browser(_playwright):
-    browser = _playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

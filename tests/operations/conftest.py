@@ -1,6 +1,6 @@
 """Fixtures of the landing page's tests: the world of ``tests.operations.factories`` at scale 1,
 an operations manager who may also view failed tasks (the health app's admin), and the
-labeler pages' headless chromium for the browser test."""
+session's headless chromium (tests/conftest.py) for the browser test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from tests.labeler_pages.conftest import _playwright, browser  # noqa: F401 (the browser fixtures)
 from tests.operations.factories import landing_world
 
 
