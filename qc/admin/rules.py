@@ -149,9 +149,19 @@ class QualityRuleForm(ServiceModelForm):
         super().__init__(*args, **kwargs)
         field = self.fields.get("project_id")
         if field is not None and _project_choices:
-            # Picked by name; the value is still the id (the service checks nothing else here).
-            field.widget = forms.Select(choices=[("", "---------"), *_project_choices[0]()])
+            # Picked by name; the value is still the id, and must be one of the projects listed
+            # (``clean_project_id``): the service cannot check it from below assignments.
+            self._projects = dict(_project_choices[0]())
+            field.widget = forms.Select(choices=[("", "---------"), *self._projects.items()])
             field.help_text = "The project whose labelers the rule watches."
+
+    def clean_project_id(self):
+        value = self.cleaned_data.get("project_id")
+        projects = getattr(self, "_projects", None)
+        unchanged = self.instance.pk is not None and value == self.instance.project_id
+        if projects is not None and value is not None and not unchanged and value not in projects:
+            raise forms.ValidationError("Choose one of the projects listed.")
+        return value
 
 
 class ReverseReasonForm(ReasonForm):

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from qc.models import QualityRule, RuleFiring
 from qc.services import rules as services
+from tests.assignments.factories import make_project
 from tests.factories import make_labeler
 from tests.qc.factories import PROJECT, make_rule, record_checks, rule_form, rules_admin_samples
 from tests.qc.quiz_factories import make_qualification_type
@@ -25,10 +26,20 @@ def _messages(response) -> list[str]:
 
 
 def test_add_rule_goes_through_the_service(ops_client, ops_user):
-    response = ops_client.post(reverse("admin:qc_qualityrule_add"), rule_form())
+    project = make_project(tasks=0)
+    response = ops_client.post(
+        reverse("admin:qc_qualityrule_add"), rule_form(project_id=project.pk)
+    )
     assert response.status_code == 302, response.content[:2000]
     rule = QualityRule.objects.get()
-    assert (rule.project_id, rule.created_by, rule.is_active) == (PROJECT, ops_user, True)
+    assert (rule.project_id, rule.created_by, rule.is_active) == (project.pk, ops_user, True)
+
+
+def test_a_new_rule_needs_a_project_that_exists(ops_client):
+    response = ops_client.post(reverse("admin:qc_qualityrule_add"), rule_form(project_id=987654))
+    assert response.status_code == 200
+    assert "Choose one of the projects listed." in response.content.decode()
+    assert not QualityRule.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -40,7 +51,10 @@ def test_add_rule_goes_through_the_service(ops_client, ops_user):
     ],
 )
 def test_add_rule_shows_service_errors_on_the_form(ops_client, overrides, text):
-    response = ops_client.post(reverse("admin:qc_qualityrule_add"), rule_form(**overrides))
+    project = make_project(tasks=0)
+    response = ops_client.post(
+        reverse("admin:qc_qualityrule_add"), rule_form(project_id=project.pk, **overrides)
+    )
     assert response.status_code == 200
     assert text in response.content.decode()
     assert not QualityRule.objects.exists()
