@@ -62,10 +62,11 @@ def gold_check_contest(
         max_chars=MAX_CONTEST_NOTE_CHARS,
     )
     with transaction.atomic():
-        # Only checks the labeler can see (recorded before today, as in their list): contesting
-        # today's would confirm that a task just submitted was a control task.
+        # Only checks the labeler can see (recorded before the start of their day, in their
+        # time zone, as in their list): contesting today's would confirm that a task just
+        # submitted was a control task.
         mine = GoldCheck.objects.filter(
-            pk=check_id, labeler_id=labeler.pk, checked_at__lt=start_of_day(now)
+            pk=check_id, labeler_id=labeler.pk, checked_at__lt=start_of_day(now, labeler.timezone)
         )
         updated = mine.filter(contest=C.NONE).update(
             contest=C.OPEN, contest_note=note, contested_at=now

@@ -12,8 +12,11 @@ from django.core.exceptions import ValidationError
 from assignments.models import Review, Task
 from assignments.selectors import quality_pages
 from assignments.services import review as review_services
+from config.errors import NotFound
+from qc.models import GoldCheck
 from qc.selectors import gold_health, quality_facts
 from qc.selectors.quality_facts import start_of_day
+from qc.services import gold_health as gold_health_services
 from tests.assignments.factories import make_project, submissions
 from tests.factories import make_labeler
 from tests.qc.factories import record_checks
@@ -80,6 +83,37 @@ def test_the_labelers_own_scorecard_stops_at_their_midnight():
         "America/Los_Angeles": (utc(2026, 1, 15, 8), 1, 1),
         "UTC": (utc(2026, 1, 15), 0, 0),
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("zone", "contestable"), [("Pacific/Auckland", 2), ("UTC", 0)])
+def test_a_labeler_contests_exactly_the_checks_their_list_shows(zone, contestable):
+    """At 20:00 UTC on 15 January the Auckland labeler's list shows the checks of 05:00 and
+    10:00 UTC (before their midnight, 11:00 UTC); each can be contested. The UTC labeler's day
+    began at 00:00: none is shown, and none can be contested (it would give a control task
+    away)."""
+    now = utc(2026, 1, 15, 20)
+    labeler = make_labeler()
+    workforce_services.labeler_update(actor=None, labeler=labeler, data={"timezone": zone})
+    labeler.refresh_from_db()
+    for hour in (5, 10, 12):
+        record_checks(labeler, "0", start=utc(2026, 1, 15, hour))
+    shown = set(
+        gold_health.gold_check_list_for_labeler(labeler=labeler, now=now).values_list(
+            "pk", flat=True
+        )
+    )
+    contested = set()
+    for check in GoldCheck.objects.filter(labeler=labeler):
+        try:
+            gold_health_services.gold_check_contest(
+                labeler=labeler, check_id=check.pk, note="The gold is wrong.", now=now
+            )
+            contested.add(check.pk)
+        except NotFound:
+            pass
+    assert contested == shown
+    assert len(contested) == contestable
 
 
 @pytest.mark.django_db
