@@ -415,7 +415,8 @@ def test_api_defaults_by_action_and_answers_bad_values_with_field_errors(client_
 @pytest.mark.django_db
 def test_admin_adds_a_sequential_rule_by_default_and_shows_errors(client, ops_user):
     client.force_login(ops_user)
-    form = rule_form(project_id=PROJECT, name="Pause floor", action="pause_on_project")
+    project = make_project(tasks=0)  # the form offers the projects that exist
+    form = rule_form(project_id=project.pk, name="Pause floor", action="pause_on_project")
     response = client.post(reverse("admin:qc_qualityrule_add"), {**form, "auto_lift": "on"})
     assert response.status_code == 200
     assert "An automatic lift needs the quiz" in response.content.decode()
