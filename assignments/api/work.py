@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from assignments import selectors, services
 from assignments.models import Assignment, Project
 from config.api import StrictSerializer, created_or_ok, error_body, labeler_input, labeler_of
+from config.errors import ApplicationError
 
 
 @extend_schema_serializer(deprecate_fields=["assignment", "lease_expires_at"])
@@ -62,6 +63,28 @@ class AssignmentOut(serializers.ModelSerializer):
         fields = ["id", "project", "status", "leased_at", "expires_at", "submitted_at", "answer"]
 
 
+class NextRefusedOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    retry_after = serializers.IntegerField(
+        required=False, help_text="claim_contended only: seconds before asking next-task again."
+    )
+
+
+class SubmitOut(AssignmentOut):
+    """The submitted assignment; with ``next: true``, also what next-task would have answered:
+    ``next`` is the next task (or null when none is left), ``next_created`` whether it is a new
+    lease, and ``next_refused`` why no task was handed out when the claim refused (the
+    submission stands either way)."""
+
+    next = TaskForLabelerOut(required=False, allow_null=True)
+    next_created = serializers.BooleanField(required=False)
+    next_refused = NextRefusedOut(required=False)
+
+    class Meta(AssignmentOut.Meta):
+        fields = [*AssignmentOut.Meta.fields, "next", "next_created", "next_refused"]
+
+
 _datetime = serializers.DateTimeField()
 
 
@@ -83,6 +106,11 @@ def assignment_out(assignment: Assignment) -> dict:
 
 class SubmitIn(StrictSerializer):
     answer = serializers.JSONField()
+    next = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also lease the next task of the project in the same request (submit-and-next).",
+    )
 
 
 def task_for_labeler(assignment: Assignment, project: Project) -> dict:
@@ -138,13 +166,39 @@ class NextTaskApi(APIView):
 
 
 class AssignmentSubmitApi(APIView):
-    @extend_schema(request=SubmitIn, responses=AssignmentOut)
+    """Submit an answer (idempotent: the same answer again is the same 200). With
+    ``"next": true`` the same request then leases the next task of the project, as
+    ``POST /projects/{id}/next-task/`` would: the submission commits first and the lease is a
+    transaction of its own, so a refused or contended claim leaves the submission standing
+    (``next_refused``), and a retried submit-and-next gets the same next lease back."""
+
+    @extend_schema(request=SubmitIn, responses=SubmitOut)
     def post(self, request, pk: int):
         labeler, data = labeler_input(request, SubmitIn)
         result = services.assignment_submit(
             labeler=labeler, assignment_id=pk, answer=data["answer"]
         )
-        return Response(assignment_out(result.assignment))
+        body = assignment_out(result.assignment)
+        if data.get("next"):
+            body.update(_next_for(labeler, result.assignment.project_id))
+        return Response(body)
+
+
+def _next_for(labeler, project_id: int) -> dict:
+    """The ``next`` part of a submit-and-next answer (``SubmitOut``)."""
+    try:
+        claim = services.assignment_claim_next(labeler=labeler, project_id=project_id)
+    except services.ClaimContended as exc:
+        refused = {"code": exc.code, "detail": str(exc.detail), "retry_after": exc.retry_after}
+        return {"next": None, "next_refused": refused}
+    except ApplicationError as exc:
+        return {"next": None, "next_refused": {"code": exc.code, "detail": str(exc.detail)}}
+    if claim is None:
+        return {"next": None, "next_created": False}
+    return {
+        "next": task_for_labeler(claim.assignment, claim.project),
+        "next_created": claim.created,
+    }
 
 
 class AssignmentReleaseApi(APIView):
