@@ -1,17 +1,63 @@
-"""Token authentication that loads the caller's labeler profile in the same query, so the hot
-path (next task, submit) spends no query on finding who is calling."""
+"""Token authentication that loads the caller and their labeler profile in the same statement,
+so the hot path (next task, submit) spends one query on finding who is calling."""
+
+from functools import cache
 
 from django.contrib.auth import backends
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from config.rawsql import RowReader, prepared_cursor
+
+
+@cache
+def _token_statement() -> tuple[str, RowReader, RowReader, RowReader]:
+    """The token, its user and the user's labeler profile (NULLs when none), by key: one fixed
+    statement with its row readers. Composing the equivalent ``select_related`` queryset on
+    every request cost more CPU than the rest of a submit (BENCHMARKS.md, "Where a label's CPU
+    goes"); the text is built once from model metadata."""
+    from workforce.models import Labeler, User
+
+    token, user, labeler = RowReader(Token), RowReader(User), RowReader(Labeler)
+    sql = (
+        f"SELECT {token.columns('t')}, {user.columns('u')}, {labeler.columns('l')}"  # noqa: S608
+        f" FROM {Token._meta.db_table} t"
+        f" JOIN {User._meta.db_table} u ON u.id = t.user_id"
+        f" LEFT JOIN {Labeler._meta.db_table} l ON l.user_id = u.id"
+        " WHERE t.key = %(key)s"
+    )
+    return sql, token, user, labeler
+
+
+def token_with_user(key: str) -> Token | None:
+    """The token of ``key`` with ``token.user`` and ``token.user.labeler`` loaded (the labeler
+    cached as absent when the user has none, as ``select_related`` leaves it); None when no
+    token has that key."""
+    from workforce.models import Labeler
+
+    sql, tokens, users, labelers = _token_statement()
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, {"key": key})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token = tokens.read(row[: len(tokens)])
+    user = users.read(row[len(tokens) : len(tokens) + len(users)])
+    labeler_row = row[len(tokens) + len(users) :]
+    labeler = labelers.read(labeler_row) if labeler_row[0] is not None else None
+    user_field = Labeler._meta.get_field("user")
+    user_field.remote_field.set_cached_value(user, labeler)
+    if labeler is not None:
+        user_field.set_cached_value(labeler, user)
+    Token._meta.get_field("user").set_cached_value(token, user)
+    return token
+
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        try:
-            token = Token.objects.select_related("user", "user__labeler").get(key=key)
-        except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        token = token_with_user(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         return (token.user, token)

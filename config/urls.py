@@ -20,6 +20,8 @@ from health import api as health_api
 
 register_converter(IdConverter, "id")
 
+from assignments.urls import hot_urlpatterns  # noqa: E402 (its routes use the "id" converter)
+
 
 class TokenApi(ObtainAuthToken):
     """POST username and password → {"token": key}. Errors use the API's one error shape.
@@ -68,6 +70,7 @@ admin.site.site_title = "LabelForce"
 admin.site.index_title = "Operations"
 
 api_v1 = [
+    path("", include(hot_urlpatterns)),
     path("auth/token/", TokenApi.as_view(), name="auth-token"),
     path("auth/whoami/", WhoAmIApi.as_view(), name="auth-whoami"),
     path("", include("workforce.urls")),
@@ -78,11 +81,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First: the API is what most requests are for (a label is two calls).
+    path("api/v1/", include((api_v1, "v1"), namespace="v1")),
     path("admin/", admin.site.urls),
     path("labeler/", include("labeler_pages.urls")),
     # The language chooser of the labeler pages (a cookie; labeler_pages.middleware).
     path("i18n/setlang/", set_language, name="set_language"),
-    path("api/v1/", include((api_v1, "v1"), namespace="v1")),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny]),
