@@ -27,7 +27,7 @@ from functools import cache
 from django.db import connection
 
 from assignments.models import Assignment, Project, Task
-from config.rawsql import RowReader
+from config.rawsql import RowReader, prepared_cursor
 from qc.models import (
     ControlRate,
     GoldCheck,
@@ -98,7 +98,7 @@ class Statement:
 
     def one(self, params: dict) -> tuple | None:
         """Run the statement: its first row, read, or None when it returns none."""
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(self.sql, params)
             row = cursor.fetchone()
         return None if row is None else self.read(row)
@@ -524,3 +524,28 @@ def store() -> Store:
                {store_sql} AND (%(control)s OR EXISTS (SELECT 1 FROM counted))
                RETURNING (SELECT filled FROM counted)"""  # noqa: S608
     return Store(Statement(both), Statement(count_sql), Statement(store_sql))
+
+
+@cache
+def follow_up() -> Statement:
+    """The submission follow-up's read (``submission_follow_up``, in the worker, once per
+    label): submitted assignment ``%(assignment)s`` (no row when it is unknown or not
+    submitted) with its task's state, and the task's last submission time (read into the
+    second reader's ``submitted_at``: when the task's last label came in)."""
+    a = RowReader(Assignment, [Assignment._meta.get_field(n) for n in ("is_control", "task")])
+    t = RowReader(Task, [Task._meta.get_field("state")])
+    last = RowReader(Assignment, [Assignment._meta.get_field("submitted_at")])
+    submitted = literal(Assignment.Status.SUBMITTED)
+    table = Assignment._meta.db_table
+    return Statement(
+        f"""
+        SELECT {a.columns("a")}, {t.columns("t")},
+               (SELECT b.submitted_at FROM {table} b
+                 WHERE b.task_id = a.task_id AND b.status = {submitted}
+                 ORDER BY b.submitted_at DESC LIMIT 1)
+          FROM {table} a
+          LEFT JOIN {Task._meta.db_table} t ON t.id = a.task_id
+         WHERE a.id = %(assignment)s AND a.status = {submitted}
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (a, t, last),
+    )

@@ -110,6 +110,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# The hot path's fixed statements (next task, submit, the token) as server-side prepared
+# statements on PostgreSQL (config.rawsql.prepared_cursor): psycopg prepares one on a connection
+# after prepare_threshold uses. The ORM's cursors bind on the client and never prepare. Turn off
+# behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode, < 1.21).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if IS_POSTGRES and DB_PREPARED_STATEMENTS:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "workforce.User"

@@ -19,6 +19,7 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
+    Subquery,
     Value,
     When,
 )
@@ -550,6 +551,33 @@ def test_the_submit_lock_reads_the_orm_assignment_and_project(queue):
         assert values(got_project) == values(expected.project)
         someone_else = next(x for x in labelers if x.pk != assignment.labeler_id)
         assert fetch(sql.submit_lock(), {**params, "labeler": someone_else.pk}) == []
+
+
+def test_the_follow_up_read_is_the_orm_one(queue):
+    """``sql.follow_up`` against the queryset it replaced: the submitted assignment's flag,
+    task and task state, and the task's last submission time; nothing for the rest."""
+    project, _ = queue
+    last = (
+        Assignment.objects.filter(task_id=OuterRef("task_id"), status=S.SUBMITTED)
+        .order_by("-submitted_at")
+        .values("submitted_at")[:1]
+    )
+    seen = 0
+    for assignment in Assignment.objects.filter(project=project):
+        rows = fetch(sql.follow_up(), {"assignment": assignment.pk})
+        expected = (
+            Assignment.objects.filter(pk=assignment.pk, status=S.SUBMITTED)
+            .annotate(completed_at=Subquery(last))
+            .values_list("is_control", "task_id", "task__state", "completed_at")
+            .first()
+        )
+        if expected is None:
+            assert rows == []
+            continue
+        ((got, task, latest),) = rows
+        assert (got.is_control, got.task_id, task.state, latest.submitted_at) == expected
+        seen += 1
+    assert seen == 3  # t0's two submissions and t2's one
 
 
 def raw_store(params) -> tuple | None:
