@@ -193,6 +193,7 @@ class Stats:
     empty: int = 0
     retries: int = 0  # calls repeated after a 5xx or a broken connection
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process group
+    drain_s: float = 0.0  # seconds the worker needed after the clients stopped
 
     def add(self, part: Stats) -> None:
         self.next_ms += part.next_ms
@@ -216,8 +217,12 @@ def pct(values: list[float], q: float) -> float:
 RETRY_PAUSE = 0.2  # seconds a client waits before repeating a call that got a 5xx or no answer
 
 
-def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> None:
-    """One labeler: next-task then submit until the deadline. A call answered 5xx or not at
+def client_loop(
+    port, token, project, deadline, stats, lock, floor: bool, mode: str = "two-call"
+) -> None:
+    """One labeler: next-task then submit until the deadline (``mode`` "two-call"), or one
+    next-task and then submit-and-next (``{"answer": …, "next": true}``: one request per
+    label, the next task in the answer; ``mode`` "submit-next"). A call answered 5xx or not at
     all (the server or its database restarting) is repeated after a pause, as a client with
     retries would — a submit with the same answer, which the API makes idempotent — so every
     lease taken is submitted unless the deadline comes first."""
@@ -239,6 +244,7 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
             status, data = 0, repr(exc).encode()
         return status, data, (time.perf_counter() - t0) * 1000
 
+    following = None  # submit-and-next: the task the last answer handed out
     try:
         while time.monotonic() < deadline:
             if floor:
@@ -247,8 +253,11 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
                     out.errors.append(f"whoami {status}")
                 out.floor_ms.append(ms)
                 continue
-            status, data, ms = call("POST", f"/api/v1/projects/{project}/next-task/")
-            out.next_ms.append(ms)
+            if following is not None:
+                status, data, following = 200, following, None
+            else:
+                status, data, ms = call("POST", f"/api/v1/projects/{project}/next-task/")
+                out.next_ms.append(ms)
             if status == 204:
                 out.empty += 1
                 time.sleep(0.05)
@@ -260,7 +269,9 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
                     time.sleep(RETRY_PAUSE)
                 continue
             assignment = json.loads(data)["assignment"]
-            body = json.dumps({"answer": "ok"})
+            body = json.dumps(
+                {"answer": "ok", "next": True} if mode == "submit-next" else {"answer": "ok"}
+            )
             while time.monotonic() < deadline:
                 started = time.time()
                 status, data, ms = call("POST", f"/api/v1/assignments/{assignment}/submit/", body)
@@ -269,6 +280,10 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
                 if status == 200:
                     out.submitted_ids.append(assignment)
                     out.submit_by_id[assignment] = ms
+                    if mode == "submit-next":
+                        handed = json.loads(data).get("next")
+                        # None: no task left, or a refused claim; ask next-task as usual.
+                        following = json.dumps(handed).encode() if handed else None
                     break
                 out.errors.append(f"submit {status} {data[:200]!r}")
                 if status != 0 and status < 500:
@@ -283,9 +298,9 @@ def client_loop(port, token, project, deadline, stats, lock, floor: bool) -> Non
         stats.add(out)
 
 
-def _client_process(port, token, project, deadline, floor, out) -> None:
+def _client_process(port, token, project, deadline, floor, out, mode="two-call") -> None:
     stats = Stats()
-    client_loop(port, token, project, deadline, stats, threading.Lock(), floor)
+    client_loop(port, token, project, deadline, stats, threading.Lock(), floor, mode)
     out.put(stats)
 
 
@@ -342,7 +357,16 @@ def cpu_by_group(roots: dict[str, int], database: str = "") -> dict[str, float]:
 
 
 def run_load(
-    port, tokens, project, concurrency, seconds, floor=False, roots=None, database=None
+    port,
+    tokens,
+    project,
+    concurrency,
+    seconds,
+    floor=False,
+    roots=None,
+    database=None,
+    mode="two-call",
+    env=None,
 ) -> Stats:
     """Each simulated labeler is its own process (one HTTP connection, one loop), so the load
     generator is not throttled by one interpreter's lock; they all stop at the same deadline.
@@ -354,7 +378,7 @@ def run_load(
     procs = [
         ctx.Process(
             target=_client_process,
-            args=(port, tokens[i % len(tokens)], project, deadline, floor, out),
+            args=(port, tokens[i % len(tokens)], project, deadline, floor, out, mode),
         )
         for i in range(concurrency)
     ]
@@ -367,6 +391,9 @@ def run_load(
         stats.add(out.get())
     for proc in procs:
         proc.join()
+    if env is not None:
+        # The worker's share of these labels includes the backlog it still has to do.
+        stats.drain_s = wait_for_worker(env)
     after = cpu_by_group(roots or {}, database)
     clients_after = os.times()
     stats.cpu = {group: after[group] - before.get(group, 0.0) for group in after}
@@ -445,8 +472,30 @@ def control_split(submit_by_id: dict[int, float], control_ids) -> dict:
     }
 
 
-def celery_worker(env) -> subprocess.Popen | None:
-    """A Celery worker (one process) for the deferred consensus work, or None when eager."""
+def wait_for_worker(env, timeout=600.0) -> float:
+    """Wait until the Celery worker has done every queued message (acks are late: a message
+    leaves the broker's unacked set when its task has run); returns the seconds waited. A no-op
+    when consensus runs in-request."""
+    url = env.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis"):
+        return 0.0
+    import redis
+
+    client = redis.Redis.from_url(url)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout:
+            if not client.llen("celery") and not client.hlen("unacked"):
+                return time.monotonic() - started
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise RuntimeError("the Celery worker did not drain its queue")
+
+
+def celery_worker(env, pool="prefork", concurrency=1) -> subprocess.Popen | None:
+    """A Celery worker for the deferred consensus work (``pool`` and ``concurrency`` as the
+    worker's -P and -c), or None when eager."""
     if not env.get("CELERY_BROKER_URL"):
         return None
     subprocess.run(
@@ -456,19 +505,22 @@ def celery_worker(env) -> subprocess.Popen | None:
         check=True,
         capture_output=True,
     )
-    return worker_start(env)
+    return worker_start(env, pool, concurrency)
 
 
-def worker_start(env) -> subprocess.Popen:
-    """One Celery worker process in its own session (so a drill can kill its whole group)."""
+def worker_start(env, pool="prefork", concurrency=1) -> subprocess.Popen:
+    """A Celery worker in its own session (so a drill can kill its whole group): one process
+    by default."""
     return subprocess.Popen(
         [
             str(Path(PY).parent / "celery"),
             "-A",
             "config",
             "worker",
+            "-P",
+            pool,
             "-c",
-            "1",
+            str(concurrency),
             "-l",
             "warning",
             "--without-gossip",
@@ -481,7 +533,7 @@ def worker_start(env) -> subprocess.Popen:
     )
 
 
-def serve(env, port, workers, threads) -> subprocess.Popen:
+def serve(env, port, workers, threads, worker_class="gthread") -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             str(Path(PY).parent / "gunicorn"),
@@ -491,9 +543,8 @@ def serve(env, port, workers, threads) -> subprocess.Popen:
             "-w",
             str(workers),
             "-k",
-            "gthread",
-            "--threads",
-            str(threads),
+            worker_class,
+            *(["--threads", str(threads)] if worker_class == "gthread" else []),
             "--log-level",
             "warning",
             "--keep-alive",
@@ -522,6 +573,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--worker-class", default="gthread", help="gunicorn's -k: gthread or sync")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        default=["two-call", "submit-next"],
+        choices=["two-call", "submit-next"],
+        help="two-call: next-task then submit; submit-next: one submit-and-next per label",
+    )
+    ap.add_argument("--celery-pool", default="prefork", help="the Celery worker's -P")
+    ap.add_argument("--celery-concurrency", type=int, default=1, help="the Celery worker's -c")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--import-batch", type=int, default=50_000, help="rows per import request")
     ap.add_argument("--control-ratio", type=float, default=0.1)
@@ -543,8 +604,8 @@ def main() -> None:
         env = env_for(f"{base}/{db}", args.broker)
         subprocess.run([PY, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         seeded = seed(env, "bench", args.labelers, args.control_ratio, args.gold_items)
-        proc = serve(env, args.port, args.workers, args.threads)
-        worker = celery_worker(env)
+        proc = serve(env, args.port, args.workers, args.threads, args.worker_class)
+        worker = celery_worker(env, args.celery_pool, args.celery_concurrency)
         try:
             import_s = import_tasks(
                 args.port, seeded["ops"], seeded["project"], n, args.import_batch
@@ -553,6 +614,7 @@ def main() -> None:
             print(f"N={n}: imported through the API in {import_s:.1f}s", flush=True)
             for c in args.concurrency:
                 roots = {"app": proc.pid} | ({"worker": worker.pid} if worker else {})
+                wait_for_worker(env)
                 floor = run_load(
                     args.port,
                     seeded["tokens"],
@@ -563,57 +625,66 @@ def main() -> None:
                     roots=roots,
                     database=db,
                 )
-                stats = run_load(
-                    args.port,
-                    seeded["tokens"],
-                    seeded["project"],
-                    c,
-                    args.seconds,
-                    roots=roots,
-                    database=db,
-                )
-                checked = check(env, stats.submitted_ids)
-                split = control_split(stats.submit_by_id, checked.pop("control_ids"))
-                labels_s = len(stats.submitted_ids) / args.seconds
-                floor_rps = len(floor.floor_ms) / (args.seconds / 2)
-                row = {
-                    "N": n,
-                    "C": c,
-                    "import_s": import_s,
-                    "next_p50": pct(stats.next_ms, 0.5),
-                    "next_p95": pct(stats.next_ms, 0.95),
-                    "next_p99": pct(stats.next_ms, 0.99),
-                    "submit_p50": pct(stats.submit_ms, 0.5),
-                    "submit_p95": pct(stats.submit_ms, 0.95),
-                    "submit_p99": pct(stats.submit_ms, 0.99),
-                    "labels_s": labels_s,
-                    "floor_rps": floor_rps,
-                    "floor_p50": pct(floor.floor_ms, 0.5),
-                    "floor_cycle_s": floor_rps / 2,
-                    "errors": len(stats.errors),
-                    "empty": stats.empty,
-                    # CPU milliseconds per label (per floor cycle: two whoami requests), by process
-                    "cpu_label": {
-                        k: round(1000 * v / max(len(stats.submitted_ids), 1), 2)
-                        for k, v in stats.cpu.items()
-                    },
-                    "cpu_floor": {
-                        k: round(2000 * v / max(len(floor.floor_ms), 1), 2)
-                        for k, v in floor.cpu.items()
-                    },
-                    **split,
-                    **checked,
-                }
-                if stats.errors:
-                    print("  errors:", stats.errors[:3], flush=True)
-                print(
-                    "  "
-                    + json.dumps(
-                        {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}
-                    ),
-                    flush=True,
-                )
-                rows.append(row)
+                for mode in args.modes:
+                    wait_for_worker(env)
+                    stats = run_load(
+                        args.port,
+                        seeded["tokens"],
+                        seeded["project"],
+                        c,
+                        args.seconds,
+                        roots=roots,
+                        database=db,
+                        mode=mode,
+                        env=env,
+                    )
+                    checked = check(env, stats.submitted_ids)
+                    split = control_split(stats.submit_by_id, checked.pop("control_ids"))
+                    labels_s = len(stats.submitted_ids) / args.seconds
+                    floor_rps = len(floor.floor_ms) / (args.seconds / 2)
+                    row = {
+                        "N": n,
+                        "C": c,
+                        "mode": mode,
+                        "import_s": import_s,
+                        "next_p50": pct(stats.next_ms, 0.5),
+                        "next_p95": pct(stats.next_ms, 0.95),
+                        "next_p99": pct(stats.next_ms, 0.99),
+                        "submit_p50": pct(stats.submit_ms, 0.5),
+                        "submit_p95": pct(stats.submit_ms, 0.95),
+                        "submit_p99": pct(stats.submit_ms, 0.99),
+                        "labels_s": labels_s,
+                        "drain_s": stats.drain_s,
+                        "floor_rps": floor_rps,
+                        "floor_p50": pct(floor.floor_ms, 0.5),
+                        "floor_cycle_s": floor_rps / 2,
+                        "errors": len(stats.errors),
+                        "empty": stats.empty,
+                        # CPU ms per label (per floor cycle: two whoami requests), by process
+                        "cpu_label": {
+                            k: round(1000 * v / max(len(stats.submitted_ids), 1), 2)
+                            for k, v in stats.cpu.items()
+                        },
+                        "cpu_floor": {
+                            k: round(2000 * v / max(len(floor.floor_ms), 1), 2)
+                            for k, v in floor.cpu.items()
+                        },
+                        **split,
+                        **checked,
+                    }
+                    if stats.errors:
+                        print("  errors:", stats.errors[:3], flush=True)
+                    print(
+                        "  "
+                        + json.dumps(
+                            {
+                                k: (round(v, 1) if isinstance(v, float) else v)
+                                for k, v in row.items()
+                            }
+                        ),
+                        flush=True,
+                    )
+                    rows.append(row)
         finally:
             for p in (proc, worker):
                 if p is not None:
@@ -636,6 +707,10 @@ def write(rows, args) -> None:
                 ("seconds", args.seconds),
                 ("workers", args.workers),
                 ("threads", args.threads),
+                ("worker-class", args.worker_class),
+                ("modes", args.modes),
+                ("celery-pool", args.celery_pool),
+                ("celery-concurrency", args.celery_concurrency),
                 ("import-batch", args.import_batch),
                 ("control-ratio", args.control_ratio),
                 ("gold-items", args.gold_items),
@@ -651,10 +726,12 @@ def write(rows, args) -> None:
         f"Command: {cmd}",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores; PostgreSQL, gunicorn ({args.workers} workers x {args.threads} "
-        "threads), "
+        f"{os.cpu_count()} cores; PostgreSQL, gunicorn ({args.workers} {args.worker_class} "
+        "workers"
+        + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+        + "), "
         + (
-            "a Celery worker (1 process, consensus after each completed task) "
+            f"a Celery worker (-P {args.celery_pool} -c {args.celery_concurrency}) "
             if args.broker != "eager"
             else "consensus in-request (eager Celery) "
         )
@@ -663,23 +740,31 @@ def write(rows, args) -> None:
         f"{args.import_batch:,} rows and the project activated through the API; no ANALYZE "
         "was run by hand (the import analyzes after it commits). Overlap k = 2, control ratio "
         f"{args.control_ratio:g} ({args.gold_items} gold items), {args.labelers} labelers, "
-        f"each client loops next-task then submit for {args.seconds:g} s. Floor: "
+        f"each client loops for {args.seconds:g} s: *two-call* is next-task then submit, "
+        '*submit-next* one submit-and-next per label (`"next": true`: the next task comes '
+        "in the submit's answer; a next-task call only when it brought none). Floor: "
         "GET /api/v1/auth/whoami/ (token auth: one query) for half that time at the same "
-        "concurrency; a floor cycle is two such requests.",
+        "concurrency, before the loops. The goal compares two-call labels/s with the floor's "
+        "two-request cycles/s and submit-next labels/s with its requests/s (each ≥ 0.5). "
+        "CPU is counted until the Celery worker has done every message of the loop "
+        "(drain: how long that took after the clients stopped).",
         "",
-        "| N tasks | import s | C | next p50 / p95 / p99 ms | submit p50 / p95 / p99 ms | "
-        "labels/s | floor cycles/s | labels/s ÷ floor | violations (over / twice / lost) | "
-        "errors |",
-        "|---:|---:|---:|---|---|---:|---:|---:|---|---:|",
+        "| N tasks | import s | C | loop | next p50 / p95 / p99 ms | submit p50 / p95 / p99 ms | "
+        "labels/s | floor requests/s | labels/s ÷ floor | violations (over / twice / lost) | "
+        "errors | drain s |",
+        "|---:|---:|---:|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
+        per = r["floor_cycle_s"] if r["mode"] == "two-call" else r["floor_rps"]
+        unit = "cycles" if r["mode"] == "two-call" else "requests"
         lines.append(
-            f"| {r['N']:,} | {r['import_s']:.1f} | {r['C']} | {r['next_p50']:.1f} / "
-            f"{r['next_p95']:.1f} / {r['next_p99']:.1f} | {r['submit_p50']:.1f} / "
-            f"{r['submit_p95']:.1f} / {r['submit_p99']:.1f} | {r['labels_s']:.0f} | "
-            f"{r['floor_cycle_s']:.0f} | {r['labels_s'] / r['floor_cycle_s']:.2f} | "
+            f"| {r['N']:,} | {r['import_s']:.1f} | {r['C']} | {r['mode']} | "
+            f"{r['next_p50']:.1f} / {r['next_p95']:.1f} / {r['next_p99']:.1f} | "
+            f"{r['submit_p50']:.1f} / {r['submit_p95']:.1f} / {r['submit_p99']:.1f} | "
+            f"{r['labels_s']:.0f} | {r['floor_rps']:.0f} | "
+            f"{r['labels_s'] / per:.2f} ({unit}) | "
             f"{r['over_assigned']} / {r['labeler_twice']} / {r['lost_submits']} | "
-            f"{r['errors']} |"
+            f"{r['errors']} | {r['drain_s']:.1f} |"
         )
     lines += [
         "",
@@ -687,14 +772,15 @@ def write(rows, args) -> None:
         "from the database afterwards). Alike means close medians and p90s, and about 10% of "
         "control submits above the real submits' p90:",
         "",
-        "| N tasks | C | control: n / median / p90 ms | real: n / median / p90 ms | "
+        "| N tasks | C | loop | control: n / median / p90 ms | real: n / median / p90 ms | "
         "control above real p90 |",
-        "|---:|---:|---|---|---:|",
+        "|---:|---:|---|---|---|---:|",
     ]
     for r in rows:
         over = r["control_over_real_p90"]
         lines.append(
-            f"| {r['N']:,} | {r['C']} | {r['control_n']} / {r['control_p50']:.1f} / "
+            f"| {r['N']:,} | {r['C']} | {r['mode']} | {r['control_n']} / "
+            f"{r['control_p50']:.1f} / "
             f"{r['control_p90']:.1f} | {r['real_n']} / {r['real_p50']:.1f} / "
             f"{r['real_p90']:.1f} | {'' if over is None else f'{over:.0%}'} |"
         )
@@ -704,9 +790,9 @@ def write(rows, args) -> None:
         "requests, read from /proc for the process trees: app = gunicorn, db = PostgreSQL, "
         "worker = Celery, clients = the load generator):",
         "",
-        "| N tasks | C | per label: app / db / worker / clients | per floor cycle: app / db / "
-        "clients | server CPU (app + db + worker) label ÷ floor cycle |",
-        "|---:|---:|---|---|---:|",
+        "| N tasks | C | loop | per label: app / db / worker / clients | server CPU per label "
+        "(goal ≤ 10) | per floor cycle: app / db / clients | server CPU label ÷ floor cycle |",
+        "|---:|---:|---|---|---:|---|---:|",
     ]
     for r in rows:
         lab, flo = r.get("cpu_label", {}), r.get("cpu_floor", {})
@@ -715,12 +801,13 @@ def write(rows, args) -> None:
         server_label = lab.get("app", 0) + lab.get("db", 0) + lab.get("worker", 0)
         server_floor = flo.get("app", 0) + flo.get("db", 0) + flo.get("worker", 0)
         lines.append(
-            f"| {r['N']:,} | {r['C']} | {lab.get('app', 0):.1f} / {lab.get('db', 0):.1f} / "
-            f"{lab.get('worker', 0):.1f} / {lab.get('clients', 0):.1f} | "
-            f"{flo.get('app', 0):.1f} / {flo.get('db', 0):.1f} / {flo.get('clients', 0):.1f} | "
+            f"| {r['N']:,} | {r['C']} | {r['mode']} | {lab.get('app', 0):.1f} / "
+            f"{lab.get('db', 0):.1f} / {lab.get('worker', 0):.1f} / {lab.get('clients', 0):.1f} | "
+            f"{server_label:.1f} | {flo.get('app', 0):.1f} / {flo.get('db', 0):.1f} / "
+            f"{flo.get('clients', 0):.1f} | "
             f"{server_label / max(server_floor, 1e-9):.2f} |"
         )
-    by = {(r["N"], r["C"]): r for r in rows}
+    by = {(r["N"], r["C"]): r for r in rows if r["mode"] == "two-call"}
     lo, hi = min(args.tasks), max(args.tasks)
     for c in args.concurrency:
         if lo != hi and (lo, c) in by and (hi, c) in by:
