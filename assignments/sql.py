@@ -35,6 +35,7 @@ from qc.models import (
     GoldItem,
     GuideAcknowledgement,
     GuideVersion,
+    ModelFit,
     QualityRule,
     RuleFiring,
 )
@@ -548,4 +549,57 @@ def follow_up() -> Statement:
          WHERE a.id = %(assignment)s AND a.status = {submitted}
     """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
         (a, t, last),
+    )
+
+
+@cache
+def consensus_lock() -> Statement:
+    """Consensus's first statement (``task_consensus_run``, in the worker, once per completed
+    task): task ``%(task)s`` locked, with its project."""
+    t, p = RowReader(Task), RowReader(Project)
+    return Statement(
+        f"""
+        SELECT {t.columns("t")}, {p.columns("p")}
+          FROM {Task._meta.db_table} t
+          JOIN {Project._meta.db_table} p ON p.id = t.project_id
+         WHERE t.id = %(task)s
+         {lock_clause("FOR NO KEY UPDATE OF t")}
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (t, p),
+    )
+
+
+@cache
+def task_answers() -> Statement:
+    """Task ``%(task)s``'s submitted real answers in submission order (``task_answers``): rows
+    of one assignment each, read with the fields ``id``, ``labeler``, ``answer``,
+    ``submitted_at`` and ``active_seconds``."""
+    names = ("id", "labeler", "answer", "submitted_at", "active_seconds")
+    a = RowReader(Assignment, [Assignment._meta.get_field(n) for n in names])
+    return Statement(
+        f"""
+        SELECT {a.columns("a")} FROM {Assignment._meta.db_table} a
+         WHERE a.task_id = %(task)s AND a.status = {literal(Assignment.Status.SUBMITTED)}
+           AND NOT a.is_control
+         ORDER BY a.submitted_at, a.id
+    """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
+        (a,),
+    )
+
+
+@cache
+def project_finished() -> Statement:
+    """Whether project ``%(project)s`` is due a refit because its labels are all in
+    (``project_refit_if_finished``): it refits on counted labels (``refit_every`` > 0), has
+    been fitted before, and has no open task left (the open-task queue's partial index). One
+    row ``(due,)``; none for an unknown project."""
+    return Statement(
+        f"""
+        SELECT p.refit_every <> 0
+               AND EXISTS (SELECT 1 FROM {ModelFit._meta.db_table} f WHERE f.project_id = p.id)
+               AND NOT EXISTS (SELECT 1 FROM {Task._meta.db_table} t
+                                WHERE t.project_id = p.id AND t.is_open)
+          FROM {Project._meta.db_table} p
+         WHERE p.id = %(project)s
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
     )

@@ -32,8 +32,10 @@ from django.db import transaction
 from django.db.models import Avg, F
 from django.utils import timezone
 
-from assignments.models import Assignment, ConsensusMethod, Project, Review, Task
+from assignments import sql
+from assignments.models import ConsensusMethod, Project, Review, Task
 from assignments.services.decisions import answer_of_class, decision_record
+from config.rawsql import prepared_cursor
 from qc.answers import BOXES
 from qc.consensus_maths import DEFAULT_ONE_COIN, consensus, weighted_posterior
 from qc.models import LabelerEstimate, ModelFit
@@ -68,12 +70,12 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
     """
     now = now or timezone.now()
     with transaction.atomic(durable=True):
-        task = (
-            Task.objects.select_related("project")
-            .select_for_update(of=("self",), no_key=True)
-            .filter(pk=task_id)
-            .first()
-        )
+        # Fixed statements (``sql.consensus_lock``, ``sql.task_answers``): once per completed
+        # task in the worker, and composing the querysets cost more CPU than running them.
+        row = sql.consensus_lock().one({"task": task_id})
+        task = None
+        if row is not None:
+            task, task.project = row
         if task is None or task.gold_item_id is not None:
             return ConsensusAction.NONE
         if task.decided_by == Task.DecidedBy.REVIEW:
@@ -168,14 +170,13 @@ def consensus_sweep(*, limit_per_project: int = 1000) -> int:
 def task_answers(task_id: int) -> list[LabeledAnswer]:
     """The task's submitted real answers in submission order, as qc's outcome records want
     them."""
-    rows = (
-        Assignment.objects.filter(
-            task_id=task_id, status=Assignment.Status.SUBMITTED, is_control=False
-        )
-        .order_by("submitted_at", "id")
-        .values_list("id", "labeler_id", "answer", "submitted_at", "active_seconds")
-    )
-    return [LabeledAnswer(*row) for row in rows]
+    statement = sql.task_answers()
+    with prepared_cursor() as cursor:
+        cursor.execute(statement.sql, {"task": task_id})
+        rows = [statement.read(row)[0] for row in cursor.fetchall()]
+    return [
+        LabeledAnswer(a.pk, a.labeler_id, a.answer, a.submitted_at, a.active_seconds) for a in rows
+    ]
 
 
 def task_outcomes_record(

@@ -35,11 +35,12 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from assignments.models import Assignment, ConsensusMethod, Project, ProjectRefit, Task
+from assignments import sql
+from assignments.models import Assignment, ConsensusMethod, Project, ProjectRefit
 from assignments.services.decisions import project_redecide
 from config.errors import NotFound
 from qc.answers import BOXES, MULTIPLE_CHOICE, SINGLE_CHOICE
-from qc.models import GoldCheck, ModelFit
+from qc.models import GoldCheck
 from qc.services.estimates import FitSummary, estimates_fit
 from qc.services.quality_facts import answer_class
 
@@ -241,20 +242,17 @@ def project_refit_if_finished(*, project_id: int) -> bool:
     """Send a refit now when the project has no open real task left: its last labels were just
     counted (the caller's label completed a task), and without this refit the tasks completed
     since the last counted one would keep decisions made by a fit that never saw their labels
-    until the hourly job (BENCHMARKS.md, "Labels the model believes"). Three queries (the open-task
-    queue's partial index), the project's setting (``refit_every`` 0: hourly only) and whether
-    it has a fit at all (a project never fitted is decided by majority until the hourly job
-    or its ``refit_every``-th label fits it), then at most one message. Returns whether it
-    sent one."""
+    until the hourly job (BENCHMARKS.md, "Labels the model believes"). One statement: open
+    tasks (the open-task queue's partial index), the project's setting (``refit_every`` 0:
+    hourly only) and whether it has a fit at all (a project never fitted is decided by
+    majority until the hourly job or its ``refit_every``-th label fits it), then at most one
+    message. Returns whether it sent one."""
     # Imported here: the tasks module imports this one.
     from assignments import tasks as work_tasks
 
-    hourly_only = Project.objects.filter(pk=project_id, refit_every=0)
-    if (
-        hourly_only.exists()
-        or not ModelFit.objects.filter(project_id=project_id).exists()
-        or Task.objects.filter(project_id=project_id, is_open=True).exists()
-    ):
+    # One fixed statement (``sql.project_finished``): once per completed task in the worker.
+    row = sql.project_finished().one({"project": project_id})
+    if not row or not row[0]:
         return False
     try:
         work_tasks.project_refit.delay(project_id, due_only=False)

@@ -671,3 +671,68 @@ def test_the_store_counts_and_stores_as_the_orm_does():
             }
     # The first fills the task, the second finds no slot, the control one is stored uncounted.
     assert answers == [(True,), None, (None,)]
+
+
+# -- the worker's consensus ----------------------------------------------------------------------
+
+
+def test_the_consensus_lock_reads_the_orm_task_and_project(queue):
+    project, _ = queue
+    for task in Task.objects.filter(project=project):
+        ((got, got_project),) = fetch(sql.consensus_lock(), {"task": task.pk})
+        expected = Task.objects.select_related("project").get(pk=task.pk)
+        assert values(got) == values(expected)
+        assert values(got_project) == values(expected.project)
+    assert fetch(sql.consensus_lock(), {"task": 0}) == []
+
+
+def test_the_task_answers_are_the_orm_ones_in_submission_order(queue):
+    project, _ = queue
+    seen = 0
+    for task in Task.objects.filter(project=project):
+        expected = list(
+            Assignment.objects.filter(task=task, status=S.SUBMITTED, is_control=False)
+            .order_by("submitted_at", "id")
+            .values_list("id", "labeler_id", "answer", "submitted_at", "active_seconds")
+        )
+        got = [
+            (a.pk, a.labeler_id, a.answer, a.submitted_at, a.active_seconds)
+            for (a,) in fetch(sql.task_answers(), {"task": task.pk})
+        ]
+        assert got == expected
+        seen += len(got)
+    assert seen == 3
+
+
+def test_a_project_is_finished_as_the_orm_says(queue):
+    from qc.models import ModelFit
+
+    project, _ = queue
+
+    def orm(pk):
+        return (
+            not Project.objects.filter(pk=pk, refit_every=0).exists()
+            and ModelFit.objects.filter(project_id=pk).exists()
+            and not Task.objects.filter(project_id=pk, is_open=True).exists()
+        )
+
+    def raw(pk):
+        rows = fetch(sql.project_finished(), {"project": pk})
+        return bool(rows and rows[0][0])
+
+    Project.objects.filter(pk=project.pk).update(refit_every=50)
+    assert raw(project.pk) is orm(project.pk) is False  # open tasks, never fitted
+    ModelFit.objects.create(
+        project_id=project.pk,
+        method="one_coin",
+        n_items=0,
+        n_labels=0,
+        iterations=0,
+        fitted_at=timezone.now(),
+    )
+    assert raw(project.pk) is orm(project.pk) is False  # open tasks
+    Task.objects.filter(project=project).update(is_open=False)
+    assert raw(project.pk) is orm(project.pk) is True
+    Project.objects.filter(pk=project.pk).update(refit_every=0)
+    assert raw(project.pk) is orm(project.pk) is False  # hourly only
+    assert fetch(sql.project_finished(), {"project": 0}) == []
