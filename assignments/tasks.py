@@ -6,9 +6,12 @@ have an entry in ``CELERY_BEAT_SCHEDULE`` (a test holds every such task to it), 
 them, with what each catches, is in docs/architecture.md ("Background jobs").
 """
 
+import logging
 from datetime import date, timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from assignments import services
@@ -17,18 +20,11 @@ from assignments.services import consensus as consensus_services
 from assignments.services import drift as drift_services
 from assignments.services import refits as refit_services
 from assignments.services import review as review_services
+from config.celery import BatchedTask
 from qc.services import control as control_services
 from qc.services import rules as rules_services
 
-# What a completed task's consensus run can answer when the task is done with labels (decided,
-# sent to review, or closed after a review); an added slot reopens it.
-FILLED = frozenset(
-    {
-        consensus_services.ConsensusAction.DECIDED,
-        consensus_services.ConsensusAction.REVIEW,
-        consensus_services.ConsensusAction.CLOSED,
-    }
-)
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="assignments.leases_expire", ignore_result=True, periodic=True)
@@ -37,22 +33,39 @@ def leases_expire() -> int:
     return services.leases_expire()
 
 
-@shared_task(name="assignments.assignment_submitted", ignore_result=True)
-def assignment_submitted(assignment_id: int) -> None:
-    """Sent after every submission commits, real or control alike: grade a control answer,
-    count it in the control rate, run consensus on a task it completed
-    (``submission_follow_up``); then count a real answer as a new label of its project, which
-    sends ``project_refit`` every ``refit_every`` labels (``refits.project_label_count``).
+@shared_task(
+    name="assignments.assignment_submitted",
+    base=BatchedTask,
+    ignore_result=True,
+    flush_every=settings.FOLLOW_UP_BATCH,
+    flush_interval=settings.FOLLOW_UP_BATCH_SECONDS,
+)
+def assignment_submitted(requests) -> None:
+    """Sent after every submission commits, real or control alike, with the assignment id.
+    The worker takes these messages in batches (``FOLLOW_UP_BATCH`` messages, or what came
+    within ``FOLLOW_UP_BATCH_SECONDS``; one in eager mode) and follows them up together
+    (``submissions_follow_up``): grade a control answer, count it in the control rate, run
+    consensus on a task it completed, count the real answers as new labels of their projects
+    (a refit every ``refit_every`` labels), and refit a project whose last open task was just
+    completed. Idempotent but for the count (a redelivered message counts one label twice:
+    one label early on the next refit).
 
-    A label that completes the project's last open task also sends a refit at once
-    (``refits.project_refit_if_finished``), so a finished project's export carries a fit of all
-    its labels. Idempotent but for the count, which comes last so that a retry of the follow-up
-    does not count twice (a redelivered message does: one label early on the next refit)."""
-    follow_up = services.submission_follow_up(assignment_id=assignment_id)
-    count = refit_services.project_label_count(assignment_id=assignment_id)
-    if count is not None and not count.refit_sent and follow_up.consensus in FILLED:
-        # The label completed its task: if it was the project's last open one, refit now.
-        refit_services.project_refit_if_finished(project_id=count.project_id)
+    A transient database error sends each id again as ``assignment_follow_up``, which retries
+    with backoff like every task (config.celery); what outlasts that is caught by the sweeps."""
+    ids = [request.args[0] for request in requests]
+    try:
+        services.submissions_follow_up(assignment_ids=ids)
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("follow-up of %d submissions sent again one by one: %s", len(ids), exc)
+        for assignment_id in ids:
+            assignment_follow_up.delay(assignment_id)
+
+
+@shared_task(name="assignments.assignment_follow_up", ignore_result=True)
+def assignment_follow_up(assignment_id: int) -> None:
+    """The follow-up of one submission (``submissions_follow_up`` of one id): what a batch of
+    ``assignment_submitted`` that met a transient database error sends again, per id."""
+    services.submissions_follow_up(assignment_ids=[assignment_id])
 
 
 @shared_task(name="assignments.project_refit", ignore_result=True)

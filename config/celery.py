@@ -16,6 +16,11 @@ Every task of the project is a ``LabelforceTask``:
   (``health.failures``, from Celery's ``task_failure`` signal) and can be retried from the
   admin.
 
+``BatchedTask`` is a ``LabelforceTask`` whose messages the worker gathers and runs together
+(celery-batches: the task receives the list of requests). Its ``run`` handles a transient
+database error itself, by sending each request's work again as a single-message task that
+retries as above (``assignments.assignment_submitted`` → ``assignments.assignment_follow_up``).
+
 The backoff stays well under the broker's visibility timeout (``CELERY_VISIBILITY_TIMEOUT``),
 so a retry waiting for its time is never redelivered as if its worker had died.
 """
@@ -23,6 +28,7 @@ so a retry waiting for its time is never redelivered as if its worker had died.
 import os
 
 from celery import Celery, Task
+from celery_batches import Batches
 from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -39,6 +45,11 @@ class LabelforceTask(Task):
     retry_jitter = True
     max_retries = MAX_RETRIES
     periodic = False
+
+
+class BatchedTask(Batches, LabelforceTask):
+    """A task run on batches of its messages (``flush_every`` messages, or what arrived within
+    ``flush_interval`` seconds); in eager mode, a batch of one."""
 
 
 app = Celery("labelforce", task_cls=LabelforceTask)

@@ -268,6 +268,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A worker that dies mid-task leaves its message unacknowledged, to be redelivered.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# The follow-up of submissions (assignments.assignment_submitted, one message per submit) is
+# taken in batches by the worker: up to FOLLOW_UP_BATCH messages, or what came within
+# FOLLOW_UP_BATCH_SECONDS, followed up together (BENCHMARKS.md, "Where a label's CPU goes"). The
+# worker may hold that many unacknowledged messages only if its prefetch allows it: the
+# multiplier (times the worker's concurrency) must exceed the batch, and more than twice it
+# lets the next batch gather while one runs.
+FOLLOW_UP_BATCH = env.int("FOLLOW_UP_BATCH", default=50)
+FOLLOW_UP_BATCH_SECONDS = env.float("FOLLOW_UP_BATCH_SECONDS", default=0.2)
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
+    "CELERY_WORKER_PREFETCH_MULTIPLIER", default=3 * FOLLOW_UP_BATCH
+)
 
 
 def _every(task: str, setting: str, seconds: float) -> dict:

@@ -28,6 +28,7 @@ from assignments.services.submit import (
     control_answer_grade,
     control_answers_grade_sweep,
     submission_follow_up,
+    submissions_follow_up,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "leases_expire",
     "project_sync_control_tasks",
     "submission_follow_up",
+    "submissions_follow_up",
 ]
 
 # -- projects and bulk imports (assignments/services/projects.py, imports.py) --

@@ -56,6 +56,11 @@ class ConsensusAction:
     CLOSED = "closed"  # a review-decided task got its last planned label: now resolved
 
 
+# What a completed task's consensus run can answer when the task is done with labels (decided,
+# sent to review, or closed after a review); an added slot reopens it.
+FILLED = frozenset({ConsensusAction.DECIDED, ConsensusAction.REVIEW, ConsensusAction.CLOSED})
+
+
 def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
     """Decide a complete task from its labelers' answers; returns a ``ConsensusAction``.
 

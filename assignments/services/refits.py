@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,18 +55,6 @@ REFIT_STALE_AFTER = timedelta(minutes=30)
 _REFIT = ProjectRefit._meta.db_table
 _PROJECT = Project._meta.db_table
 _ASSIGNMENT = Assignment._meta.db_table
-
-# One statement: the label counted (the row made at a project's first label) and, from the
-# same row, what the caller needs to decide on a refit. Portable to SQLite (the demo): upsert
-# with a WHERE on its SELECT, RETURNING with a subquery.
-_COUNT_SQL = f"""
-INSERT INTO {_REFIT} (project_id, labels_since, last_redecided)
-SELECT a.project_id, 1, 0 FROM {_ASSIGNMENT} a
- WHERE a.id = %s AND a.status = %s AND a.is_control = %s
-ON CONFLICT (project_id) DO UPDATE SET labels_since = {_REFIT}.labels_since + 1
-RETURNING project_id, labels_since, running_since IS NOT NULL AND running_since >= %s,
- (SELECT p.refit_every FROM {_PROJECT} p WHERE p.id = {_REFIT}.project_id)
-"""  # noqa: S608 (table names come from model metadata; values are parameters)
 
 # The row of a project that never had a label counted (the hourly refit of an imported or a
 # new project), so that the claim below has a row to guard.
@@ -200,42 +189,86 @@ def _at(moment: datetime):
 @dataclass(frozen=True)
 class LabelCount:
     project_id: int
-    labels_since: int  # the project's labels since its last refit, this one included
+    labels_since: int  # the project's labels since its last refit, these included
     refit_sent: bool  # whether this count sent ``assignments.project_refit``
+    counted: int = 1  # the labels this count added
+
+
+def _count_sql(n: int) -> str:
+    """The count of ``n`` submissions: one upsert per project adding how many of them are
+    submitted real answers (the row made at a project's first label), returning each
+    project's new count, how many it added, whether a live refit runs, and ``refit_every``.
+    Parameters: the ``n`` ids, then the status, the control flag (False) and the live-since
+    time. Portable to SQLite (the demo): upsert with a WHERE on its SELECT, RETURNING with
+    subqueries."""
+    ids = ", ".join(["%s"] * n)
+    return f"""
+WITH added AS (
+    SELECT a.project_id, COUNT(*) AS n FROM {_ASSIGNMENT} a
+     WHERE a.id IN ({ids}) AND a.status = %s AND a.is_control = %s
+     GROUP BY a.project_id)
+INSERT INTO {_REFIT} (project_id, labels_since, last_redecided)
+SELECT project_id, n, 0 FROM added WHERE true
+ON CONFLICT (project_id) DO UPDATE SET labels_since = {_REFIT}.labels_since + excluded.labels_since
+RETURNING project_id, labels_since,
+ (SELECT n FROM added WHERE added.project_id = {_REFIT}.project_id),
+ running_since IS NOT NULL AND running_since >= %s,
+ (SELECT p.refit_every FROM {_PROJECT} p WHERE p.id = {_REFIT}.project_id)
+"""  # noqa: S608 (table names come from model metadata; values are parameters)
 
 
 def project_label_count(*, assignment_id: int, now: datetime | None = None) -> LabelCount | None:
-    """Count a submitted real (non-control) answer as a new label of its project and send
-    ``assignments.project_refit`` when it makes the labels since the last refit a multiple of
-    ``refit_every`` (> 0; 0 refits hourly only) and no live refit is running.
+    """Count a submitted real (non-control) answer as a new label of its project
+    (``project_labels_count`` of one); None for a control answer or an unknown or unsubmitted
+    assignment."""
+    counts = project_labels_count(assignment_ids=[assignment_id], now=now)
+    return counts[0] if counts else None
 
-    One statement (an upsert of the project's ``ProjectRefit`` row returning the new count,
-    the running refit and ``refit_every``) and, when due, one message. Not idempotent: called
-    once per submission, by its follow-up (module docstring for what a double count costs).
-    A control answer, an unknown or unsubmitted assignment counts nothing (None). A broker
-    that refuses the message is logged, not raised: the next multiple or the hourly refit
-    makes up for it. Runs outside a transaction (the row is a hot spot; its lock is held for
-    the statement only).
+
+def project_labels_count(
+    *, assignment_ids: Sequence[int], now: datetime | None = None
+) -> list[LabelCount]:
+    """Count submitted real (non-control) answers as new labels of their projects and send
+    ``assignments.project_refit`` for a project whose count passes a multiple of
+    ``refit_every`` (> 0; 0 refits hourly only) while no live refit is running.
+
+    One statement (an upsert of each project's ``ProjectRefit`` row adding its labels among
+    ``assignment_ids``, returning the new count, the running refit and ``refit_every``) and,
+    when due, one message per project. Not idempotent: each submission is counted once, by its
+    follow-up (module docstring for what a double count costs). Control answers and unknown
+    or unsubmitted assignments count nothing; a project with none of the ids counted is not
+    in the result. A broker that refuses the message is logged, not raised: the next multiple
+    or the hourly refit makes up for it. Runs outside a transaction (the row is a hot spot;
+    its lock is held for the statement only).
     """
     # Imported here: the tasks module imports this one.
     from assignments import tasks as work_tasks
 
+    ids = list(dict.fromkeys(assignment_ids))
+    if not ids:
+        return []
     now = now or timezone.now()
     live_since = _at(now - REFIT_STALE_AFTER)
     with connection.cursor() as cursor:
-        cursor.execute(_COUNT_SQL, [assignment_id, Assignment.Status.SUBMITTED, False, live_since])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    project_id, labels_since, running, every = row
-    due = bool(every) and labels_since % every == 0 and not running
-    if due:
-        try:
-            work_tasks.project_refit.delay(project_id)
-        except BrokerError as exc:
-            logger.warning("refit of project %s not sent: %s", project_id, exc)
-            due = False
-    return LabelCount(project_id=project_id, labels_since=labels_since, refit_sent=due)
+        cursor.execute(_count_sql(len(ids)), [*ids, Assignment.Status.SUBMITTED, False, live_since])
+        rows = cursor.fetchall()
+    counts = []
+    for project_id, labels_since, added, running, every in rows:
+        # Due when this count passed a multiple of refit_every (one count may add several).
+        due = bool(every) and labels_since // every > (labels_since - added) // every
+        due = due and not running
+        if due:
+            try:
+                work_tasks.project_refit.delay(project_id)
+            except BrokerError as exc:
+                logger.warning("refit of project %s not sent: %s", project_id, exc)
+                due = False
+        counts.append(
+            LabelCount(
+                project_id=project_id, labels_since=labels_since, refit_sent=due, counted=added
+            )
+        )
+    return counts
 
 
 def project_refit_if_finished(*, project_id: int) -> bool:

@@ -8,6 +8,7 @@ anything here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -186,6 +187,31 @@ def submission_follow_up(*, assignment_id: int) -> FollowUp:
     if state != Task.State.COMPLETE:
         return FollowUp(graded=False, consensus="")
     return FollowUp(graded=False, consensus=task_consensus_run(task_id=task_id, now=completed_at))
+
+
+def submissions_follow_up(*, assignment_ids: Sequence[int]) -> dict[int, FollowUp]:
+    """The follow-up of submissions after they commit (the worker's batch of
+    ``assignments.assignment_submitted`` messages, or one): each one's
+    ``submission_follow_up``; then their real answers counted as new labels of their projects,
+    one statement for all (``refits.project_labels_count``, which sends a refit every
+    ``refit_every`` labels); then, when one of them filled a task and its project's count sent
+    no refit, a refit now if that was the project's last open task
+    (``refits.project_refit_if_finished``: a finished project's export carries a fit of all
+    its labels). Returns each id's ``FollowUp``.
+
+    Idempotent but for the count, which comes last, so that a follow-up that fails before it
+    and is run again does not count twice."""
+    # Imported here: these modules import this one's package.
+    from assignments.services import refits
+    from assignments.services.consensus import FILLED
+
+    done = {pk: submission_follow_up(assignment_id=pk) for pk in dict.fromkeys(assignment_ids)}
+    counts = refits.project_labels_count(assignment_ids=list(done))
+    if any(follow_up.consensus in FILLED for follow_up in done.values()):
+        for count in counts:
+            if not count.refit_sent:
+                refits.project_refit_if_finished(project_id=count.project_id)
+    return done
 
 
 def control_answer_grade(*, assignment_id: int, now: datetime | None = None) -> bool:

@@ -42,7 +42,7 @@ def submit(project, labeler, answer="ok", *, control=False):
     work_services.assignment_submit(
         labeler=labeler, assignment_id=claim.assignment.pk, answer=answer
     )
-    work_tasks.assignment_submitted(claim.assignment.pk)
+    work_tasks.assignment_submitted.apply(args=(claim.assignment.pk,))
     return claim.assignment
 
 
