@@ -104,6 +104,12 @@ class Statement:
             row = cursor.fetchone()
         return None if row is None else self.read(row)
 
+    def all(self, params: dict) -> list[tuple]:
+        """Run the statement: every row, read."""
+        with prepared_cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return [self.read(row) for row in cursor.fetchall()]
+
 
 # -- the gate -----------------------------------------------------------------------------------
 
@@ -527,13 +533,24 @@ def store() -> Store:
     return Store(Statement(both), Statement(count_sql), Statement(store_sql))
 
 
+def id_list(name: str, n: int) -> str:
+    """``n`` named parameters ``%(name0)s, …`` for an ``IN`` list (``id_params`` fills them)."""
+    return ", ".join(f"%({name}{i})s" for i in range(n))
+
+
+def id_params(name: str, ids) -> dict:
+    """The parameters of ``id_list(name, len(ids))``."""
+    return {f"{name}{i}": pk for i, pk in enumerate(ids)}
+
+
 @cache
-def follow_up() -> Statement:
-    """The submission follow-up's read (``submission_follow_up``, in the worker, once per
-    label): submitted assignment ``%(assignment)s`` (no row when it is unknown or not
-    submitted) with its task's state, and the task's last submission time (read into the
-    second reader's ``submitted_at``: when the task's last label came in)."""
-    a = RowReader(Assignment, [Assignment._meta.get_field(n) for n in ("is_control", "task")])
+def follow_up(n: int = 1) -> Statement:
+    """The submission follow-up's read (``submissions_follow_up``, in the worker, once per
+    batch): submitted assignments ``%(assignment0)s`` … (``n`` of them; the unknown and the
+    unsubmitted have no row), each with its task's state and the task's last submission time
+    (read into the third reader's ``submitted_at``: when the task's last label came in)."""
+    names = ("id", "is_control", "task")
+    a = RowReader(Assignment, [Assignment._meta.get_field(n) for n in names])
     t = RowReader(Task, [Task._meta.get_field("state")])
     last = RowReader(Assignment, [Assignment._meta.get_field("submitted_at")])
     submitted = literal(Assignment.Status.SUBMITTED)
@@ -546,23 +563,25 @@ def follow_up() -> Statement:
                  ORDER BY b.submitted_at DESC LIMIT 1)
           FROM {table} a
           LEFT JOIN {Task._meta.db_table} t ON t.id = a.task_id
-         WHERE a.id = %(assignment)s AND a.status = {submitted}
+         WHERE a.id IN ({id_list("assignment", n)}) AND a.status = {submitted}
     """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
         (a, t, last),
     )
 
 
 @cache
-def consensus_lock() -> Statement:
-    """Consensus's first statement (``task_consensus_run``, in the worker, once per completed
-    task): task ``%(task)s`` locked, with its project."""
+def consensus_lock(n: int = 1) -> Statement:
+    """Consensus's first statement (``tasks_consensus_run``, in the worker, once per batch of
+    completed tasks): tasks ``%(task0)s`` … (``n`` of them, ``id_params("task", ids)``)
+    locked in id order, each with its project."""
     t, p = RowReader(Task), RowReader(Project)
     return Statement(
         f"""
         SELECT {t.columns("t")}, {p.columns("p")}
           FROM {Task._meta.db_table} t
           JOIN {Project._meta.db_table} p ON p.id = t.project_id
-         WHERE t.id = %(task)s
+         WHERE t.id IN ({id_list("task", n)})
+         ORDER BY t.id
          {lock_clause("FOR NO KEY UPDATE OF t")}
     """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
         (t, p),
@@ -570,20 +589,40 @@ def consensus_lock() -> Statement:
 
 
 @cache
-def task_answers() -> Statement:
-    """Task ``%(task)s``'s submitted real answers in submission order (``task_answers``): rows
-    of one assignment each, read with the fields ``id``, ``labeler``, ``answer``,
-    ``submitted_at`` and ``active_seconds``."""
-    names = ("id", "labeler", "answer", "submitted_at", "active_seconds")
+def task_answers(n: int = 1) -> Statement:
+    """The submitted real answers of tasks ``%(task0)s`` … (``n`` of them), by task and in
+    submission order (``task_answers``, ``tasks_consensus_run``): rows of one assignment each,
+    read with the fields ``id``, ``task``, ``labeler``, ``answer``, ``submitted_at`` and
+    ``active_seconds``."""
+    names = ("id", "task", "labeler", "answer", "submitted_at", "active_seconds")
     a = RowReader(Assignment, [Assignment._meta.get_field(n) for n in names])
     return Statement(
         f"""
         SELECT {a.columns("a")} FROM {Assignment._meta.db_table} a
-         WHERE a.task_id = %(task)s AND a.status = {literal(Assignment.Status.SUBMITTED)}
-           AND NOT a.is_control
-         ORDER BY a.submitted_at, a.id
+         WHERE a.task_id IN ({id_list("task", n)})
+           AND a.status = {literal(Assignment.Status.SUBMITTED)} AND NOT a.is_control
+         ORDER BY a.task_id, a.submitted_at, a.id
     """,  # noqa: S608 (identifiers come from model metadata; values are parameters)
         (a,),
+    )
+
+
+@cache
+def consensus_decide() -> Statement:
+    """A decided task's write (``tasks_consensus_run``): task ``%(task)s`` gets its final
+    answer ``%(answer)s`` (prepared as the field stores it), ``%(agreement)s``,
+    ``%(confidence)s``, ``decided_at`` ``%(now)s``, ``decided_by`` consensus and state
+    resolved — only while it is complete and undecided. One row ``(id,)`` when it wrote."""
+    t = Task._meta.db_table
+    return Statement(
+        f"""
+        UPDATE {t} SET final_answer = %(answer)s,
+               decided_by = {literal(Task.DecidedBy.CONSENSUS)},
+               agreement = %(agreement)s, confidence = %(confidence)s, decided_at = %(now)s,
+               state = {literal(Task.State.RESOLVED)}
+         WHERE id = %(task)s AND state = {literal(Task.State.COMPLETE)} AND decided_by = ''
+        RETURNING id
+    """  # noqa: S608 (identifiers come from model metadata; values are parameters)
     )
 
 

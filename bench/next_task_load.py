@@ -472,10 +472,12 @@ def control_split(submit_by_id: dict[int, float], control_ids) -> dict:
     }
 
 
-def wait_for_worker(env, timeout=600.0) -> float:
+def wait_for_worker(env, timeout=180.0) -> float:
     """Wait until the Celery worker has done every queued message (acks are late: a message
-    leaves the broker's unacked set when its task has run); returns the seconds waited. A no-op
-    when consensus runs in-request."""
+    leaves the broker's unacked set when its task has run); returns the seconds waited, or
+    gives up after ``timeout`` (said on standard output; messages a worker held when it lost
+    its broker connection stay unacked until the visibility timeout). A no-op when consensus
+    runs in-request."""
     url = env.get("CELERY_BROKER_URL", "")
     if not url.startswith("redis"):
         return 0.0
@@ -490,7 +492,8 @@ def wait_for_worker(env, timeout=600.0) -> float:
             time.sleep(0.1)
     finally:
         client.close()
-    raise RuntimeError("the Celery worker did not drain its queue")
+    print(f"  the worker did not drain its queue within {timeout:.0f} s", flush=True)
+    return timeout
 
 
 def celery_worker(env, pool="prefork", concurrency=1) -> subprocess.Popen | None:

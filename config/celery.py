@@ -21,13 +21,16 @@ Every task of the project is a ``LabelforceTask``:
 database error itself, by sending each request's work again as a single-message task that
 retries as above (``assignments.assignment_submitted`` → ``assignments.assignment_follow_up``).
 
+A worker takes a longer broker socket timeout than the web processes
+(``CELERY_WORKER_SOCKET_TIMEOUT``, set when the worker starts).
+
 The backoff stays well under the broker's visibility timeout (``CELERY_VISIBILITY_TIMEOUT``),
 so a retry waiting for its time is never redelivered as if its worker had died.
 """
 
 import os
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery_batches import Batches
 from django.db import InterfaceError, OperationalError
 
@@ -61,3 +64,16 @@ def periodic_task_names() -> set[str]:
     """The names of the registered tasks marked ``periodic=True``."""
     app.loader.import_default_modules()
     return {name for name, task in app.tasks.items() if getattr(task, "periodic", False)}
+
+
+@signals.celeryd_init.connect
+def _worker_socket_timeout(conf=None, **kwargs):
+    """A worker reads and publishes with ``CELERY_WORKER_SOCKET_TIMEOUT`` instead of the web
+    processes' short publish bound (settings: a consumer that times out on a slow read drops
+    its connection, and the messages it held wait for the visibility timeout)."""
+    from django.conf import settings
+
+    conf.broker_transport_options = {
+        **conf.broker_transport_options,
+        "socket_timeout": settings.CELERY_WORKER_SOCKET_TIMEOUT,
+    }

@@ -268,6 +268,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A worker that dies mid-task leaves its message unacknowledged, to be redelivered.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# The socket timeout above bounds a submit's publish; a worker's consumer must not drop its
+# connection over a slow read (on a machine short of CPU, a read of a batch of messages can take
+# longer than 0.125 s: the messages it held would wait for the visibility timeout). Workers
+# take this one instead (config.celery, at worker start).
+CELERY_WORKER_SOCKET_TIMEOUT = env.float("CELERY_WORKER_SOCKET_TIMEOUT", default=10.0)
 # The follow-up of submissions (assignments.assignment_submitted, one message per submit) is
 # taken in batches by the worker: up to FOLLOW_UP_BATCH messages, or what came within
 # FOLLOW_UP_BATCH_SECONDS, followed up together (BENCHMARKS.md, "Where a label's CPU goes"). The

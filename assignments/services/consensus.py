@@ -3,9 +3,10 @@ answers. The maths is ``qc.consensus_maths`` (pure); the facts it leaves are the
 (``assignments.services.decisions``) and each answer's outcome (``qc.services.quality_facts``);
 the model weighted consensus decides by is refitted in ``assignments.services.refits``.
 
-* ``task_consensus_run`` — after the submission that fills a task's last slot commits, a Celery
-  task (``assignments.task_consensus``) calls it with the task id; ``consensus_sweep`` (the beat
-  job ``assignments.consensus_sweep``) runs it on complete tasks whose message was lost. The
+* ``task_consensus_run`` (``tasks_consensus_run`` for a batch) — the worker's follow-up of the
+  submissions that filled tasks' last slots (``assignments.assignment_submitted``, taken in
+  batches) calls it with the task ids; ``consensus_sweep`` (the beat job
+  ``assignments.consensus_sweep``) runs it on complete tasks whose message was lost. The
   project's method decides (``task_decision``): decided → the task is ``resolved`` with
   ``decided_by = consensus``; not decided and ``target < project.max_overlap`` → one more slot
   (``target + 1``, back in the claim queue at once); otherwise → state ``review`` and a
@@ -23,23 +24,27 @@ A review-decided task that still waits for planned labels (a flag resolved while
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Avg, F
 from django.utils import timezone
 
 from assignments import sql
-from assignments.models import ConsensusMethod, Project, Review, Task
+from assignments.models import ConsensusMethod, Project, Review, Task, TaskDecision
 from assignments.services.decisions import answer_of_class, decision_record
-from config.rawsql import prepared_cursor
 from qc.answers import BOXES
 from qc.consensus_maths import DEFAULT_ONE_COIN, consensus, weighted_posterior
 from qc.models import LabelerEstimate, ModelFit
-from qc.services.quality_facts import LabeledAnswer, answer_class, label_outcomes_record
+from qc.services.quality_facts import (
+    LabeledAnswer,
+    answer_class,
+    label_outcomes_record,
+    label_outcomes_record_many,
+)
 
 S = Task.State
 RS = Review.Status
@@ -71,83 +76,151 @@ def task_consensus_run(*, task_id: int, now: datetime | None = None) -> str:
     while ``target < project.max_overlap`` (the task is open again, and the labelers who already
     labeled it cannot claim it), else state ``review`` and one disagreement review (a partial
     unique constraint backs "one live disagreement review per task"). One durable transaction;
-    locks the task row.
+    locks the task row. ``tasks_consensus_run`` of one task.
     """
-    now = now or timezone.now()
+    return tasks_consensus_run(runs={task_id: now})[task_id]
+
+
+@dataclass
+class _Decided:
+    task: Task
+    project: Project
+    result: Decision
+    submissions: list[LabeledAnswer]
+    now: datetime
+
+
+def tasks_consensus_run(*, runs: Mapping[int, datetime | None]) -> dict[int, str]:
+    """``task_consensus_run`` on many tasks at once (task id → the moment to decide it as of,
+    None for now): the worker's batch of follow-ups. One durable transaction: the task rows
+    locked in id order and read with their projects in one statement, their answers in one,
+    each decided task written with one fixed statement, and the decisions and the answers'
+    outcomes of all of them recorded with one insert each (per project). The rare paths (an
+    added slot, a review, a review-decided task closed) are written per task as before.
+    Returns each task's ``ConsensusAction`` (NONE for an unknown task)."""
+    results = dict.fromkeys(runs, ConsensusAction.NONE)
+    if not runs:
+        return results
+    default_now = timezone.now()
+    ids = sorted(runs)
     with transaction.atomic(durable=True):
-        # Fixed statements (``sql.consensus_lock``, ``sql.task_answers``): once per completed
-        # task in the worker, and composing the querysets cost more CPU than running them.
-        row = sql.consensus_lock().one({"task": task_id})
-        task = None
-        if row is not None:
-            task, task.project = row
-        if task is None or task.gold_item_id is not None:
-            return ConsensusAction.NONE
-        if task.decided_by == Task.DecidedBy.REVIEW:
-            closed = Task.objects.filter(
-                pk=task.pk, decided_by=Task.DecidedBy.REVIEW, state=S.COMPLETE
-            ).update(state=S.RESOLVED)
-            if closed:
-                task_outcomes_record(
-                    task=task,
-                    project=task.project,
-                    final_answer=task.final_answer,
-                    decided_by=Task.DecidedBy.REVIEW,
-                    now=now,
-                )
-            return ConsensusAction.CLOSED if closed else ConsensusAction.NONE
-        if task.decided_by or task.state != S.COMPLETE or task.submitted < task.target:
-            return ConsensusAction.NONE
-        project = task.project
-        submissions = task_answers(task.pk)
-        # Majority vote, or the posterior weighted by estimated confusion (docs/quality.md).
-        result = task_decision(project=project, submissions=submissions)
-        pending = Task.objects.filter(pk=task.pk, state=S.COMPLETE, decided_by="")
-        if result.decided:
-            decided = pending.update(
-                final_answer=result.answer,
+        locked = sql.consensus_lock(len(ids)).all(sql.id_params("task", ids))
+        answers = _answers_by_task([task.pk for task, _ in locked])
+        fits: dict[int, ModelFit | None] = {}
+        decided: list[_Decided] = []
+        for task, project in locked:
+            task.project = project
+            now = runs[task.pk] or default_now
+            results[task.pk] = _consensus_one(
+                task, project, now, answers.get(task.pk, []), fits, decided
+            )
+        _decided_record(decided)
+    return results
+
+
+def _consensus_one(
+    task: Task,
+    project: Project,
+    now: datetime,
+    submissions: list[LabeledAnswer],
+    fits: dict[int, ModelFit | None],
+    decided: list[_Decided],
+) -> str:
+    """One locked task of ``tasks_consensus_run``; a decided one is written here and added to
+    ``decided`` for the batch's records."""
+    if task.gold_item_id is not None:
+        return ConsensusAction.NONE
+    if task.decided_by == Task.DecidedBy.REVIEW:
+        closed = Task.objects.filter(
+            pk=task.pk, decided_by=Task.DecidedBy.REVIEW, state=S.COMPLETE
+        ).update(state=S.RESOLVED)
+        if closed:
+            task_outcomes_record(
+                task=task,
+                project=project,
+                final_answer=task.final_answer,
+                decided_by=Task.DecidedBy.REVIEW,
+                now=now,
+            )
+        return ConsensusAction.CLOSED if closed else ConsensusAction.NONE
+    if task.decided_by or task.state != S.COMPLETE or task.submitted < task.target:
+        return ConsensusAction.NONE
+    # Majority vote, or the posterior weighted by estimated confusion (docs/quality.md).
+    result = task_decision(project=project, submissions=submissions, fits=fits)
+    if result.decided:
+        params = {
+            "task": task.pk,
+            "answer": Task._meta.get_field("final_answer").get_db_prep_value(
+                result.answer, connection
+            ),
+            "agreement": result.agreement,
+            "confidence": result.confidence,
+            "now": connection.ops.adapt_datetimefield_value(now),
+        }
+        if sql.consensus_decide().one(params) is not None:
+            decided.append(_Decided(task, project, result, submissions, now))
+        return ConsensusAction.DECIDED
+    pending = Task.objects.filter(pk=task.pk, state=S.COMPLETE, decided_by="")
+    if task.target < project.max_overlap:
+        pending.filter(target=task.target, submitted=task.target).update(
+            target=F("target") + 1,
+            is_open=True,
+            state=S.OPEN,
+            agreement=result.agreement,
+            confidence=result.confidence,
+        )
+        return ConsensusAction.SLOT_ADDED
+    if pending.update(state=S.REVIEW, agreement=result.agreement, confidence=result.confidence):
+        live = Review.objects.filter(
+            task_id=task.pk,
+            kind=Review.Kind.DISAGREEMENT,
+            status__in=[RS.OPEN, RS.LEASED],
+        )
+        if not live.exists():
+            # What the decision is worth (docs/operations.md, "Review queue"): the leading
+            # label's posterior (weighted) or its share of the votes (majority).
+            worth = result.confidence if result.confidence is not None else result.agreement
+            Review.objects.create(
+                task=task, project=project, kind=Review.Kind.DISAGREEMENT, confidence=worth
+            )
+    return ConsensusAction.REVIEW
+
+
+def _decided_record(decided: list[_Decided]) -> None:
+    """The decisions of a batch's decided tasks kept in their history (one insert), and their
+    answers' outcomes against them (one insert per project) — what
+    ``decision_and_outcomes_record`` does for one task."""
+    if not decided:
+        return
+    TaskDecision.objects.bulk_create(
+        [
+            TaskDecision(
+                task_id=d.task.pk,
+                project_id=d.task.project_id,
+                final_answer=d.result.answer,
+                previous_answer=None,
                 decided_by=Task.DecidedBy.CONSENSUS,
-                agreement=result.agreement,
-                confidence=result.confidence,
-                decided_at=now,
-                state=S.RESOLVED,
+                confidence=d.result.confidence,
+                agreement=d.result.agreement,
+                decided_at=d.now,
             )
-            if decided:
-                decision_and_outcomes_record(
-                    task=task,
-                    project=project,
-                    answer=result.answer,
-                    previous=None,
-                    decided_by=Task.DecidedBy.CONSENSUS,
-                    confidence=result.confidence,
-                    agreement=result.agreement,
-                    now=now,
-                    submissions=submissions,
-                )
-            return ConsensusAction.DECIDED
-        if task.target < project.max_overlap:
-            pending.filter(target=task.target, submitted=task.target).update(
-                target=F("target") + 1,
-                is_open=True,
-                state=S.OPEN,
-                agreement=result.agreement,
-                confidence=result.confidence,
-            )
-            return ConsensusAction.SLOT_ADDED
-        if pending.update(state=S.REVIEW, agreement=result.agreement, confidence=result.confidence):
-            live = Review.objects.filter(
-                task_id=task.pk,
-                kind=Review.Kind.DISAGREEMENT,
-                status__in=[RS.OPEN, RS.LEASED],
-            )
-            if not live.exists():
-                # What the decision is worth (docs/operations.md, "Review queue"): the leading
-                # label's posterior (weighted) or its share of the votes (majority).
-                worth = result.confidence if result.confidence is not None else result.agreement
-                Review.objects.create(
-                    task=task, project=project, kind=Review.Kind.DISAGREEMENT, confidence=worth
-                )
-        return ConsensusAction.REVIEW
+            for d in decided
+        ]
+    )
+    by_project: dict[int, list[_Decided]] = {}
+    for d in decided:
+        if d.submissions:
+            by_project.setdefault(d.project.pk, []).append(d)
+    for group in by_project.values():
+        project = group[0].project
+        label_outcomes_record_many(
+            project_id=project.pk,
+            answer_type=project.answer_type,
+            iou_threshold=float(project.iou_threshold),
+            decided=[(d.task.pk, d.result.answer, d.submissions) for d in group],
+            decided_by=Task.DecidedBy.CONSENSUS,
+            decided_at={d.task.pk: d.now for d in group},
+        )
 
 
 def consensus_sweep(*, limit_per_project: int = 1000) -> int:
@@ -175,13 +248,21 @@ def consensus_sweep(*, limit_per_project: int = 1000) -> int:
 def task_answers(task_id: int) -> list[LabeledAnswer]:
     """The task's submitted real answers in submission order, as qc's outcome records want
     them."""
-    statement = sql.task_answers()
-    with prepared_cursor() as cursor:
-        cursor.execute(statement.sql, {"task": task_id})
-        rows = [statement.read(row)[0] for row in cursor.fetchall()]
-    return [
-        LabeledAnswer(a.pk, a.labeler_id, a.answer, a.submitted_at, a.active_seconds) for a in rows
-    ]
+    return _answers_by_task([task_id]).get(task_id, [])
+
+
+def _answers_by_task(task_ids: Sequence[int]) -> dict[int, list[LabeledAnswer]]:
+    """The submitted real answers of each task in submission order, in one fixed statement
+    (``sql.task_answers``): tasks without answers are absent."""
+    out: dict[int, list[LabeledAnswer]] = {}
+    if not task_ids:
+        return out
+    rows = sql.task_answers(len(task_ids)).all(sql.id_params("task", task_ids))
+    for (a,) in rows:
+        out.setdefault(a.task_id, []).append(
+            LabeledAnswer(a.pk, a.labeler_id, a.answer, a.submitted_at, a.active_seconds)
+        )
+    return out
 
 
 def task_outcomes_record(
@@ -240,7 +321,12 @@ class Decision:
     confidence: float | None  # the winner's posterior (weighted); None for majority vote
 
 
-def task_decision(*, project: Project, submissions: Sequence[LabeledAnswer]) -> Decision:
+def task_decision(
+    *,
+    project: Project,
+    submissions: Sequence[LabeledAnswer],
+    fits: dict[int, ModelFit | None] | None = None,
+) -> Decision:
     """Decide a task from its answers by the project's consensus method.
 
     Majority (and weighted without a fit, or for boxes): ``qc.consensus_maths.consensus``; a tie or
@@ -252,12 +338,21 @@ def task_decision(*, project: Project, submissions: Sequence[LabeledAnswer]) -> 
     come from the fit. The label is the argmax of the posterior and ``confidence`` its
     posterior; it is decided when that is at least ``project.confidence_threshold`` and not a
     tie. A vote of a class the fit does not know (the schema grew since) falls back to
-    majority. Three queries (the fit, the task's labelers' estimates, the mean accuracy).
+    majority. Three queries (the fit, the task's labelers' estimates, the mean accuracy); the
+    fit is read once per project when ``fits`` (a memo, project id → fit) is given.
     """
     answers = [s.answer for s in submissions]
     iou = float(project.iou_threshold)
     weighted = project.consensus_method == ConsensusMethod.WEIGHTED and project.answer_type != BOXES
-    fit = ModelFit.objects.filter(project_id=project.pk).first() if weighted else None
+    fit = None
+    if weighted:
+        # ``fits``: a batch's memo of each project's fit (one query per project, not per task).
+        if fits is None or project.pk not in fits:
+            fit = ModelFit.objects.filter(project_id=project.pk).first()
+            if fits is not None:
+                fits[project.pk] = fit
+        else:
+            fit = fits[project.pk]
     if fit is not None:
         votes = [answer_class(project.answer_type, a) for a in answers]
         if set(votes) <= set(fit.classes):

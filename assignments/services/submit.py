@@ -164,36 +164,52 @@ class FollowUp:
 
 
 def submission_follow_up(*, assignment_id: int) -> FollowUp:
-    """After a submission commits (the Celery task ``assignments.assignment_submitted``): grade
-    a control answer (``control_answer_grade``) and run consensus on a task whose last slot is
-    filled (``task_consensus_run``, deciding it as of its last label's submission). Reloads
-    everything; idempotent and safe to run concurrently (each step is; a second run does
-    nothing more). An unknown or unsubmitted assignment is a no-op."""
-    # Imported here: consensus imports this module's package.
-    from assignments.services.consensus import task_consensus_run
+    """After a submission commits: grade a control answer (``control_answer_grade``) and run
+    consensus on a task whose last slot is filled (``task_consensus_run``, deciding it as of
+    its last label's submission). Reloads everything; idempotent and safe to run concurrently
+    (each step is; a second run does nothing more). An unknown or unsubmitted assignment is a
+    no-op. The one-submission case of what ``submissions_follow_up`` does before counting."""
+    return _follow_up([assignment_id])[assignment_id]
 
-    # When the task's last label came in: a task is decided when it is complete, as a control
+
+def _follow_up(assignment_ids: Sequence[int]) -> dict[int, FollowUp]:
+    """``submission_follow_up`` of each id: one read for all of them (``sql.follow_up``), each
+    control answer graded, and consensus on every task they filled in one run
+    (``tasks_consensus_run``; two answers of one task in the batch share its action)."""
+    # Imported here: consensus imports this module's package.
+    from assignments.services.consensus import tasks_consensus_run
+
+    ids = list(dict.fromkeys(assignment_ids))
+    done = dict.fromkeys(ids, FollowUp(graded=False, consensus=""))
+    if not ids:
+        return done
+    # When each task's last label came in: a task is decided when it is complete, as a control
     # answer is graded at its submission, so that neither kind of label is earned (paid, scored)
-    # at a moment of its own (the worker's delay is not the labeler's). One fixed statement
-    # (``sql.follow_up``): the equivalent queryset cost more CPU to compose than to run.
-    row = sql.follow_up().one({"assignment": assignment_id})
-    if row is None:
-        return FollowUp(graded=False, consensus="")
-    assignment, task, last = row
-    is_control, task_id = assignment.is_control, assignment.task_id
-    state, completed_at = task.state, last.submitted_at
-    if is_control:
-        return FollowUp(graded=control_answer_grade(assignment_id=assignment_id), consensus="")
-    if state != Task.State.COMPLETE:
-        return FollowUp(graded=False, consensus="")
-    return FollowUp(graded=False, consensus=task_consensus_run(task_id=task_id, now=completed_at))
+    # at a moment of its own (the worker's delay is not the labeler's).
+    rows = sql.follow_up(len(ids)).all(sql.id_params("assignment", ids))
+    runs: dict[int, datetime] = {}
+    filled_by: dict[int, list[int]] = {}
+    for assignment, task, last in rows:
+        if assignment.is_control:
+            graded = control_answer_grade(assignment_id=assignment.pk)
+            done[assignment.pk] = FollowUp(graded=graded, consensus="")
+        elif task.state == Task.State.COMPLETE:
+            runs[assignment.task_id] = last.submitted_at
+            filled_by.setdefault(assignment.task_id, []).append(assignment.pk)
+    if runs:
+        actions = tasks_consensus_run(runs=runs)
+        for task_id, pks in filled_by.items():
+            for pk in pks:
+                done[pk] = FollowUp(graded=False, consensus=actions[task_id])
+    return done
 
 
 def submissions_follow_up(*, assignment_ids: Sequence[int]) -> dict[int, FollowUp]:
     """The follow-up of submissions after they commit (the worker's batch of
     ``assignments.assignment_submitted`` messages, or one): each one's
-    ``submission_follow_up``; then their real answers counted as new labels of their projects,
-    one statement for all (``refits.project_labels_count``, which sends a refit every
+    ``submission_follow_up`` (one read for all, consensus on the tasks they filled in one
+    transaction); then their real answers counted as new labels of their projects, one
+    statement for all (``refits.project_labels_count``, which sends a refit every
     ``refit_every`` labels); then, when one of them filled a task and its project's count sent
     no refit, a refit now if that was the project's last open task
     (``refits.project_refit_if_finished``: a finished project's export carries a fit of all
@@ -205,7 +221,7 @@ def submissions_follow_up(*, assignment_ids: Sequence[int]) -> dict[int, FollowU
     from assignments.services import refits
     from assignments.services.consensus import FILLED
 
-    done = {pk: submission_follow_up(assignment_id=pk) for pk in dict.fromkeys(assignment_ids)}
+    done = _follow_up(assignment_ids)
     counts = refits.project_labels_count(assignment_ids=list(done))
     if any(follow_up.consensus in FILLED for follow_up in done.values()):
         for count in counts:

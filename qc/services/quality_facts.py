@@ -112,12 +112,15 @@ def label_outcomes_record_many(
     iou_threshold: float,
     decided: Sequence[tuple[int, Any, Sequence[LabeledAnswer]]],
     decided_by: str,
-    now: datetime,
+    now: datetime | None = None,
+    decided_at: Mapping[int, datetime] | None = None,
 ) -> int:
     """``label_outcomes_record`` for many tasks decided at once — ``decided`` holds (task id,
-    final answer, its answers) — in one upsert. Returns the rows written."""
+    final answer, its answers) — in one upsert. Each task's outcomes are stamped with its
+    ``decided_at`` (task id → moment) when given, else ``now``. Returns the rows written."""
     rows = []
     for task_id, final_answer, answers in decided:
+        stamp = decided_at[task_id] if decided_at is not None else now
         final_cls = answer_class(answer_type, final_answer)
         for i, a in enumerate(answers):
             agreeing = sum(
@@ -139,7 +142,7 @@ def label_outcomes_record_many(
                     peers_agreeing=agreeing,
                     decided_by=decided_by,
                     submitted_at=a.submitted_at,
-                    decided_at=now,
+                    decided_at=stamp,
                     active_seconds=max(int(a.active_seconds or 0), 0),
                 )
             )

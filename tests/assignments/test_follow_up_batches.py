@@ -95,7 +95,7 @@ def test_a_batch_that_passes_a_multiple_of_refit_every_sends_one_refit():
 def test_a_batch_that_meets_a_database_outage_is_followed_up_again_one_by_one():
     project = make_project(tasks=1, overlap=2, refit_every=0)
     ids = submitted_unfollowed(project, [make_labeler(), make_labeler()])
-    real = consensus_services.task_consensus_run
+    real = consensus_services.tasks_consensus_run
     calls = []
 
     def once_down(**kwargs):
@@ -104,7 +104,7 @@ def test_a_batch_that_meets_a_database_outage_is_followed_up_again_one_by_one():
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    with mock.patch.object(consensus_services, "task_consensus_run", once_down):
+    with mock.patch.object(consensus_services, "tasks_consensus_run", once_down):
         batch(ids)  # eager: the single-id tasks it sends run at once
     task = Task.objects.get(project=project)
     assert (task.state, task.final_answer) == ("resolved", "rust")
@@ -125,3 +125,42 @@ def test_the_submit_sends_the_batched_task_one_message_per_submission():
                 labeler=labeler, assignment_id=claim.assignment.pk, answer="rust"
             )
     assert delay.call_args_list == [mock.call(claim.assignment.pk)]
+
+
+def test_one_consensus_run_decides_each_task_of_a_batch_as_alone():
+    """``tasks_consensus_run`` on a batch: an agreeing task decided (its decision and outcomes
+    stamped with its own moment), a split one given a slot, a decided one left alone, an
+    unknown id nothing — the same as one run per task."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from assignments.models import TaskDecision
+    from qc.models import LabelOutcome
+    from tests.assignments.factories import submissions
+
+    project = make_project(tasks=0, overlap=2, max_overlap=3, consensus_method="majority")
+    a, b = make_labeler(), make_labeler()
+    agreed, split, other = submissions(
+        project, [[(a, "rust"), (b, "rust")], [(a, "ok"), (b, "crack")], [(a, "ok"), (b, "ok")]]
+    )
+    consensus_services.task_consensus_run(task_id=other.pk)
+    when = timezone.now() - timedelta(minutes=3)
+    actions = consensus_services.tasks_consensus_run(
+        runs={split.pk: None, agreed.pk: when, other.pk: None, 987654: None}
+    )
+    assert actions == {
+        agreed.pk: "decided",
+        split.pk: "slot_added",
+        other.pk: "none",
+        987654: "none",
+    }
+    agreed.refresh_from_db()
+    split.refresh_from_db()
+    assert (agreed.state, agreed.final_answer, agreed.decided_at) == ("resolved", "rust", when)
+    assert (split.state, split.target, split.is_open) == ("open", 3, True)
+    assert TaskDecision.objects.filter(task=agreed).get().decided_at == when
+    outcomes = LabelOutcome.objects.filter(task_id=agreed.pk)
+    assert sorted(o.agrees_final for o in outcomes) == [True, True]
+    assert {o.decided_at for o in outcomes} == {when}
+    assert TaskDecision.objects.count() == 2  # agreed's and other's, once each

@@ -564,7 +564,7 @@ def test_the_follow_up_read_is_the_orm_one(queue):
     )
     seen = 0
     for assignment in Assignment.objects.filter(project=project):
-        rows = fetch(sql.follow_up(), {"assignment": assignment.pk})
+        rows = fetch(sql.follow_up(), sql.id_params("assignment", [assignment.pk]))
         expected = (
             Assignment.objects.filter(pk=assignment.pk, status=S.SUBMITTED)
             .annotate(completed_at=Subquery(last))
@@ -575,6 +575,7 @@ def test_the_follow_up_read_is_the_orm_one(queue):
             assert rows == []
             continue
         ((got, task, latest),) = rows
+        assert got.pk == assignment.pk
         assert (got.is_control, got.task_id, task.state, latest.submitted_at) == expected
         seen += 1
     assert seen == 3  # t0's two submissions and t2's one
@@ -678,30 +679,30 @@ def test_the_store_counts_and_stores_as_the_orm_does():
 
 def test_the_consensus_lock_reads_the_orm_task_and_project(queue):
     project, _ = queue
-    for task in Task.objects.filter(project=project):
-        ((got, got_project),) = fetch(sql.consensus_lock(), {"task": task.pk})
-        expected = Task.objects.select_related("project").get(pk=task.pk)
+    tasks = list(Task.objects.filter(project=project).order_by("-id"))
+    ids = [t.pk for t in tasks] + [0]  # an unknown id: no row
+    rows = fetch(sql.consensus_lock(len(ids)), sql.id_params("task", ids))
+    assert [got.pk for got, _ in rows] == sorted(t.pk for t in tasks)  # locked in id order
+    for got, got_project in rows:
+        expected = Task.objects.select_related("project").get(pk=got.pk)
         assert values(got) == values(expected)
         assert values(got_project) == values(expected.project)
-    assert fetch(sql.consensus_lock(), {"task": 0}) == []
 
 
 def test_the_task_answers_are_the_orm_ones_in_submission_order(queue):
     project, _ = queue
-    seen = 0
-    for task in Task.objects.filter(project=project):
-        expected = list(
-            Assignment.objects.filter(task=task, status=S.SUBMITTED, is_control=False)
-            .order_by("submitted_at", "id")
-            .values_list("id", "labeler_id", "answer", "submitted_at", "active_seconds")
-        )
-        got = [
-            (a.pk, a.labeler_id, a.answer, a.submitted_at, a.active_seconds)
-            for (a,) in fetch(sql.task_answers(), {"task": task.pk})
-        ]
-        assert got == expected
-        seen += len(got)
-    assert seen == 3
+    ids = list(Task.objects.filter(project=project).values_list("id", flat=True))
+    expected = list(
+        Assignment.objects.filter(task_id__in=ids, status=S.SUBMITTED, is_control=False)
+        .order_by("task_id", "submitted_at", "id")
+        .values_list("id", "task_id", "labeler_id", "answer", "submitted_at", "active_seconds")
+    )
+    got = [
+        (a.pk, a.task_id, a.labeler_id, a.answer, a.submitted_at, a.active_seconds)
+        for (a,) in fetch(sql.task_answers(len(ids)), sql.id_params("task", ids))
+    ]
+    assert got == expected
+    assert len(got) == 3
 
 
 def test_a_project_is_finished_as_the_orm_says(queue):

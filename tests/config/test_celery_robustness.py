@@ -75,10 +75,10 @@ def test_consensus_that_met_a_database_outage_runs_again(
             )
     assert Task.objects.get().state == "complete"
     outage = failing_once(
-        consensus_services.task_consensus_run,
+        consensus_services.tasks_consensus_run,
         OperationalError("server closed the connection unexpectedly"),
     )
-    with mock.patch.object(consensus_services, "task_consensus_run", outage):
+    with mock.patch.object(consensus_services, "tasks_consensus_run", outage):
         result = work_tasks.assignment_submitted.apply(args=(claim.assignment.pk,))
     assert result.successful(), result.traceback
     assert len(outage.calls) == 2
@@ -221,3 +221,24 @@ def test_a_submit_with_the_broker_down_is_stored_and_answered(caplog):
     sent.assert_called_once_with(claim.assignment.pk)
     assert Assignment.objects.get().status == "submitted"
     assert "Connection refused" in caplog.text
+
+
+def test_a_worker_reads_the_broker_with_its_own_socket_timeout(settings):
+    """The web processes keep the short publish bound; a worker, once started, its own longer
+    timeout (a consumer that timed out on a slow read would drop the messages it held until
+    the visibility timeout)."""
+    from types import SimpleNamespace
+
+    from celery import signals
+
+    from config.celery import _worker_socket_timeout
+
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] < 1
+    conf = SimpleNamespace(broker_transport_options={"socket_timeout": 0.125, "other": 5})
+    signals.celeryd_init.send(sender="worker@test", instance=None, conf=conf, options={})
+    assert conf.broker_transport_options == {
+        "socket_timeout": settings.CELERY_WORKER_SOCKET_TIMEOUT,
+        "other": 5,
+    }
+    assert settings.CELERY_WORKER_SOCKET_TIMEOUT >= 5
+    assert callable(_worker_socket_timeout)
