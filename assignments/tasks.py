@@ -50,13 +50,25 @@ def assignment_submitted(requests) -> None:
     completed. Idempotent but for the count (a redelivered message counts one label twice:
     one label early on the next refit).
 
-    A transient database error sends each id again as ``assignment_follow_up``, which retries
-    with backoff like every task (config.celery); what outlasts that is caught by the sweeps."""
+    A batch that fails — a transient database error, or a bug one submission meets — sends each
+    id again as ``assignment_follow_up``: a transient error is retried with backoff like every
+    task (config.celery), and a submission that fails alone is recorded as a failed task with
+    its own id (``health.FailedTask``, retried from the admin) without holding up the rest of
+    the batch. What outlasts that is caught by the sweeps."""
     ids = [request.args[0] for request in requests]
     try:
         services.submissions_follow_up(assignment_ids=ids)
-    except (OperationalError, InterfaceError) as exc:
-        logger.warning("follow-up of %d submissions sent again one by one: %s", len(ids), exc)
+    except Exception as exc:  # each id is followed up again on its own, as said above
+        level = (
+            logging.WARNING if isinstance(exc, OperationalError | InterfaceError) else logging.ERROR
+        )
+        logger.log(
+            level,
+            "follow-up of %d submissions sent again one by one: %r",
+            len(ids),
+            exc,
+            exc_info=level == logging.ERROR,
+        )
         for assignment_id in ids:
             assignment_follow_up.delay(assignment_id)
 

@@ -164,3 +164,31 @@ def test_one_consensus_run_decides_each_task_of_a_batch_as_alone():
     assert sorted(o.agrees_final for o in outcomes) == [True, True]
     assert {o.decided_at for o in outcomes} == {when}
     assert TaskDecision.objects.count() == 2  # agreed's and other's, once each
+
+
+def test_a_submission_that_meets_a_bug_fails_alone_and_is_recorded_with_its_id(settings):
+    """A bug one submission meets does not hold up its batch: each id is followed up again on
+    its own, the others get their consensus, and the failing one is a failed task with its own
+    id (retried from the admin)."""
+    from health.models import FailedTask
+
+    settings.CELERY_TASK_EAGER_PROPAGATES = False  # errors end in the result, as in a worker
+    project = make_project(tasks=2, overlap=2, refit_every=0)
+    ids = submitted_unfollowed(project, [make_labeler() for _ in range(4)])
+    bad = ids[0]
+
+    def follow_up(ids_in_batch):
+        if bad in ids_in_batch:
+            raise ValueError("a bug")
+        return real_many(ids_in_batch)
+
+    from assignments.services import submit as submit_services
+
+    real_many = submit_services._follow_up
+    with mock.patch.object(submit_services, "_follow_up", follow_up):
+        batch(ids)
+    failed = FailedTask.objects.get()
+    assert (failed.task_name, failed.args) == ("assignments.assignment_follow_up", [bad])
+    # The task the bad id shares with another is decided through that other's follow-up.
+    assert Task.objects.filter(project=project, state="resolved").count() == 2
+    assert ProjectRefit.objects.get(pk=project.pk).labels_since == 3
