@@ -73,7 +73,6 @@ def _worker_socket_timeout(conf=None, **kwargs):
     its connection, and the messages it held wait for the visibility timeout)."""
     from django.conf import settings
 
-    conf.broker_transport_options = {
-        **conf.broker_transport_options,
-        "socket_timeout": settings.CELERY_WORKER_SOCKET_TIMEOUT,
-    }
+    # In place: the options are read under their namespaced name (CELERY_…), which an
+    # attribute set here would not replace. Only a worker process sends this signal.
+    conf.broker_transport_options["socket_timeout"] = settings.CELERY_WORKER_SOCKET_TIMEOUT
