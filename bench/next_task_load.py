@@ -738,8 +738,8 @@ def write(rows, args) -> None:
             if args.broker != "eager"
             else "consensus in-request (eager Celery) "
         )
-        + "and the load generator (one process per client) share the machine (and, during "
-        "this run, other work on it). The tasks were imported through the API in batches of "
+        + "and the load generator (one process per client) share the machine. The tasks were "
+        "imported through the API in batches of "
         f"{args.import_batch:,} rows and the project activated through the API; no ANALYZE "
         "was run by hand (the import analyzes after it commits). Overlap k = 2, control ratio "
         f"{args.control_ratio:g} ({args.gold_items} gold items), {args.labelers} labelers, "
@@ -750,7 +750,9 @@ def write(rows, args) -> None:
         "concurrency, before the loops. The goal compares two-call labels/s with the floor's "
         "two-request cycles/s and submit-next labels/s with its requests/s (each ≥ 0.5). "
         "CPU is counted until the Celery worker has done every message of the loop "
-        "(drain: how long that took after the clients stopped).",
+        "(drain: how long that took after the clients stopped). In *submit-next* rows the "
+        "next-task figures are of the few next-task calls left: each client's first, and those "
+        "after an answer that brought no task.",
         "",
         "| N tasks | import s | C | loop | next p50 / p95 / p99 ms | submit p50 / p95 / p99 ms | "
         "labels/s | floor requests/s | labels/s ÷ floor | violations (over / twice / lost) | "
